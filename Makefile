@@ -1,0 +1,44 @@
+# QuotaWatch: `make demo` and `make test` are all a newcomer needs; each sets itself up.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(abspath $(VENV)/bin)
+STAMP := $(VENV)/.installed
+# The layer's package and the local tooling are imported from the source tree.
+export PYTHONPATH := $(CURDIR)/layers/quotawatch:$(CURDIR)/local
+# sam build finds python3.13 on PATH: the venv's comes first.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup demo test lint unit integration template build validate clean
+
+$(STAMP): requirements-dev.txt layers/quotawatch/requirements.txt scripts/bootstrap
+	./scripts/bootstrap
+
+setup: $(STAMP)
+
+demo: $(STAMP)  ## The whole story on this machine: embedded AWS, fake provider, messages
+	$(BIN)/python -m quotawatch_local demo
+
+test: lint  ## Lint, types, then every test (unit, integration, template)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+integration: $(STAMP)
+	$(BIN)/pytest tests/integration
+
+template: $(STAMP)
+	$(BIN)/pytest tests/template
+
+validate: $(STAMP)
+	AWS_DEFAULT_REGION=us-east-1 $(BIN)/sam validate --lint
+
+build: $(STAMP)  ## sam build (no Docker needed: pure-Python and manylinux wheels)
+	$(BIN)/sam build
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .quotawatch-local

@@ -1,0 +1,80 @@
+"""CheckUsageFunction: check every enabled monitor once, store snapshots, alert on change.
+
+Thin on purpose: read the environment, wire adapters, call the core, report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from quotawatch.adapters.clock import clock_for_event
+from quotawatch.adapters.http import HttpClient
+from quotawatch.adapters.notifier import SnsNotifier
+from quotawatch.adapters.secrets import SecretsKeyStore
+from quotawatch.adapters.store import DynamoStore
+from quotawatch.check import CheckDeps, run_check
+from quotawatch.config import ConfigError, load_monitors
+
+logger = Logger()
+metrics = Metrics()
+
+
+@cache
+def _adapters() -> CheckDeps:
+    """Built once per container: the secret cache and HTTP connections survive warm starts."""
+    return CheckDeps(
+        keys=SecretsKeyStore(boto3.client("secretsmanager"), os.environ["API_KEYS_SECRET_NAME"]),
+        http=HttpClient(),
+        store=DynamoStore(
+            boto3.client("dynamodb"),
+            os.environ["TABLE_NAME"],
+            int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "400")),
+        ),
+        notifier=SnsNotifier(boto3.client("sns"), os.environ["ALERT_TOPIC_ARN"]),
+        clock=clock_for_event(None),
+    )
+
+
+def _monitors_path() -> Path:
+    path = Path(os.environ.get("MONITORS_FILE", "monitors.yaml"))
+    return path if path.is_absolute() else Path(__file__).parent / path
+
+
+@logger.inject_lambda_context(log_event=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    logger.append_keys(scheduled_time=(event or {}).get("scheduled_time"))
+    try:
+        config = load_monitors(_monitors_path())
+    except ConfigError as exc:
+        logger.error(str(exc), extra={"error_kind": "config"})
+        metrics.add_metric(name="ConfigErrors", unit=MetricUnit.Count, value=1)
+        return {"status": "config_error", "error": {"kind": "config", "message": str(exc)}, "monitors": []}
+
+    deps = dataclasses.replace(_adapters(), clock=clock_for_event(event))
+    outcomes = run_check(config.enabled, config.problems, deps)
+    for outcome in outcomes:
+        if outcome.snapshot is not None and outcome.snapshot.ok:
+            logger.info("checked", extra={"monitor": outcome.monitor, "snapshot": outcome.snapshot.to_dict()})
+
+    failed = sum(1 for o in outcomes if o.status != "ok")
+    notified = sum(len(o.notified) for o in outcomes)
+    metrics.add_metric(name="MonitorsChecked", unit=MetricUnit.Count, value=len(outcomes))
+    metrics.add_metric(name="CheckErrors", unit=MetricUnit.Count, value=failed)
+    metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=notified)
+    return {
+        "status": "ok" if failed == 0 else "partial",
+        "checked": len(outcomes),
+        "failed": failed,
+        "notified": notified,
+        "monitors": [o.to_dict() for o in outcomes],
+    }

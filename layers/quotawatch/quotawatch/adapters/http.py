@@ -1,0 +1,179 @@
+"""One HTTP policy for every provider: timeouts, bounded retries, size cap, HTTPS only.
+
+Failures become a FetchFailed with a classified kind and a message a person can act on.
+Messages never carry request headers, so the API key cannot leak through them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from quotawatch import __version__
+from quotawatch.core.errors import CheckFailed
+from quotawatch.core.snapshot import ErrorKind
+
+USER_AGENT = f"QuotaWatch/{__version__} (+usage monitor)"
+
+
+class FetchFailed(CheckFailed):
+    """The provider could not be asked, or refused to answer."""
+
+
+@dataclass(frozen=True)
+class HttpPolicy:
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    max_attempts: int = 3
+    backoff_base: float = 0.5
+    retry_after_cap: float = 10.0
+    max_body_bytes: int = 1_000_000
+
+
+class HttpClient:
+    def __init__(
+        self,
+        policy: HttpPolicy | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.policy = policy or HttpPolicy()
+        self._session = session or requests.Session()
+        self._sleep = sleep
+
+    def get_json(self, url: str, headers: dict[str, str]) -> Any:
+        _require_safe_url(url)
+        host = urlsplit(url).hostname or url
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._get_once(url, headers, host)
+            except _Retryable as exc:
+                if attempt >= self.policy.max_attempts:
+                    raise FetchFailed(exc.kind, f"{exc.message} (after {attempt} attempts)") from None
+                self._sleep(self._delay(attempt, exc.retry_after))
+
+    def _get_once(self, url: str, headers: dict[str, str], host: str) -> Any:
+        p = self.policy
+        try:
+            with self._session.get(
+                url,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
+                timeout=(p.connect_timeout, p.read_timeout),
+                stream=True,
+                allow_redirects=False,
+            ) as response:
+                status = response.status_code
+                if status == 429:
+                    raise _Retryable(
+                        ErrorKind.RATE_LIMITED,
+                        f"{host} answered 429 Too Many Requests",
+                        _retry_after(response.headers.get("Retry-After")),
+                    )
+                if status >= 500:
+                    raise _Retryable(
+                        ErrorKind.UNAVAILABLE,
+                        f"{host} answered {status} (server error)",
+                        _retry_after(response.headers.get("Retry-After")),
+                    )
+                if status in (401, 403):
+                    raise FetchFailed(
+                        ErrorKind.AUTH,
+                        f"{host} rejected the API key ({status}{_error_detail(response, p)})",
+                    )
+                if status == 404:
+                    raise FetchFailed(
+                        ErrorKind.CONFIG, f"{host} has no usage endpoint at this address (404); check base_url"
+                    )
+                if status != 200:
+                    raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered unexpected status {status}")
+                body = _read_capped(response, p.max_body_bytes, host)
+        except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
+            raise _Retryable(
+                ErrorKind.UNAVAILABLE, f"{host} closed the connection before the answer was complete"
+            ) from None
+        except requests.Timeout:
+            raise _Retryable(ErrorKind.UNAVAILABLE, f"{host} did not answer in time") from None
+        except requests.ConnectionError:
+            raise _Retryable(ErrorKind.UNAVAILABLE, f"cannot connect to {host}") from None
+        except requests.RequestException as exc:
+            raise FetchFailed(ErrorKind.UNAVAILABLE, f"request to {host} failed ({type(exc).__name__})") from None
+        try:
+            return json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered 200 but not with JSON") from None
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.policy.retry_after_cap)
+        # Full jitter: concurrent checks do not retry in lockstep.
+        return random.uniform(0, self.policy.backoff_base * 2 ** (attempt - 1))  # noqa: S311 - jitter
+
+
+class _Retryable(Exception):
+    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retry_after = retry_after
+
+
+def _read_capped(response: requests.Response, cap: int, host: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > cap:
+            raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered with more than {cap:,} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None  # an HTTP date: fall back to backoff
+
+
+def _error_detail(response: requests.Response, policy: HttpPolicy) -> str:
+    """The provider's own error text, when it gave one in JSON, e.g. 'Invalid API Key'."""
+    try:
+        body = json.loads(_read_capped(response, min(policy.max_body_bytes, 16384), ""))
+    except Exception:
+        return ""
+    message: Any = None
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("code")
+        else:
+            message = error or body.get("message")
+    if isinstance(message, str) and message.strip():
+        return ": " + " ".join(message.split())[:120]
+    return ""
+
+
+def _require_safe_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return
+    if parts.scheme == "http" and parts.hostname:
+        host = parts.hostname
+        try:
+            if host == "localhost" or ipaddress.ip_address(host).is_loopback:
+                return
+        except ValueError:
+            pass
+    raise FetchFailed(ErrorKind.CONFIG, f"refusing to send an API key over {parts.scheme or 'no scheme'}: use https")

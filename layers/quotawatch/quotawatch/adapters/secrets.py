@@ -1,0 +1,87 @@
+"""API keys from one Secrets Manager secret holding a JSON object of named keys.
+
+The secret is read once and cached across warm invocations (one call per cold start,
+or per `max_age` seconds), so a rotated key is picked up without a redeploy.
+Errors name the secret and the field, never a value.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from quotawatch.core.errors import CheckFailed
+from quotawatch.core.snapshot import ErrorKind
+
+
+class KeyUnavailable(CheckFailed):
+    """The monitor's key cannot be had: missing, malformed or unreadable secret."""
+
+    def __init__(self, message: str, kind: ErrorKind = ErrorKind.CONFIG) -> None:
+        super().__init__(kind, message)
+
+
+class SecretsKeyStore:
+    def __init__(
+        self,
+        client: Any,
+        secret_name: str,
+        max_age: float = 300.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self.secret_name = secret_name
+        self._max_age = max_age
+        self._monotonic = monotonic
+        self._keys: dict[str, Any] | None = None
+        self._loaded_at = 0.0
+
+    def get(self, field: str) -> str:
+        keys = self._load()
+        value = keys.get(field)
+        if value is None:
+            raise KeyUnavailable(
+                f"secret '{self.secret_name}' has no field '{field}'; add it with the monitor's API key"
+            )
+        if not isinstance(value, str) or not value.strip():
+            raise KeyUnavailable(f"secret '{self.secret_name}' field '{field}' is not a non-empty string")
+        return value.strip()
+
+    def _load(self) -> dict[str, Any]:
+        if self._keys is not None and self._monotonic() - self._loaded_at < self._max_age:
+            return self._keys
+        try:
+            response = self._client.get_secret_value(SecretId=self.secret_name)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                raise KeyUnavailable(
+                    f"secret '{self.secret_name}' does not exist (deploy the stack, or check API_KEYS_SECRET_NAME)"
+                ) from None
+            if code in ("AccessDeniedException", "AccessDenied"):
+                raise KeyUnavailable(f"not allowed to read secret '{self.secret_name}'") from None
+            raise KeyUnavailable(
+                f"cannot read secret '{self.secret_name}' ({code or 'error'})", ErrorKind.UNAVAILABLE
+            ) from None
+        except BotoCoreError as exc:
+            raise KeyUnavailable(
+                f"cannot reach Secrets Manager for '{self.secret_name}' ({type(exc).__name__})",
+                ErrorKind.UNAVAILABLE,
+            ) from None
+        text = response.get("SecretString")
+        try:
+            keys = json.loads(text) if isinstance(text, str) else None
+        except ValueError:
+            keys = None
+        if not isinstance(keys, dict):
+            # The value itself is never quoted: it may be a bare key pasted in by mistake.
+            raise KeyUnavailable(
+                f'secret \'{self.secret_name}\' is not a JSON object of named keys, e.g. {{"cloudlayer-prod": "<key>"}}'
+            )
+        self._keys = keys
+        self._loaded_at = self._monotonic()
+        return keys

@@ -1,0 +1,192 @@
+"""One check run: for each monitor, fetch, normalise, store, evaluate, notify on change.
+
+Depends on narrow interfaces, not on boto3 or requests, so it runs the same against AWS,
+the embedded AWS of the local platform, or in-memory fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from quotawatch.adapters.clock import Clock
+from quotawatch.config import ConfigProblem, Monitor
+from quotawatch.core.alerts import SignalState, transitions
+from quotawatch.core.errors import CheckFailed
+from quotawatch.core.messages import Message, render
+from quotawatch.core.rules import evaluate
+from quotawatch.core.snapshot import ErrorKind, Snapshot
+from quotawatch.providers import get_provider
+from quotawatch.providers.base import Provider
+from quotawatch.providers.parsing import BadResponse
+
+log = logging.getLogger("quotawatch.check")
+
+
+class KeyStore(Protocol):
+    secret_name: str
+
+    def get(self, field: str) -> str: ...
+
+
+class JsonFetcher(Protocol):
+    def get_json(self, url: str, headers: dict[str, str]) -> Any: ...
+
+
+class Store(Protocol):
+    def put_snapshot(self, snapshot: Snapshot) -> bool: ...
+
+    def states(self, monitor: str) -> dict[str, SignalState]: ...
+
+    def claim_transition(self, monitor: str, state: SignalState, expected_version: int) -> bool: ...
+
+
+class Notifier(Protocol):
+    def publish(self, message: Message) -> str: ...
+
+
+@dataclass
+class CheckDeps:
+    keys: KeyStore
+    http: JsonFetcher
+    store: Store
+    notifier: Notifier
+    clock: Clock
+
+
+@dataclass
+class MonitorOutcome:
+    """What happened to one monitor, as the function's result reports it."""
+
+    monitor: str
+    provider: str
+    status: str  # "ok" | "error"
+    error_kind: str | None = None
+    message: str | None = None
+    levels: dict[str, str] = field(default_factory=dict)
+    notified: list[dict[str, str]] = field(default_factory=list)
+    snapshot: Snapshot | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"monitor": self.monitor, "provider": self.provider, "status": self.status}
+        if self.error_kind:
+            result["error"] = {"kind": self.error_kind, "message": self.message}
+        result["levels"] = self.levels
+        result["notified"] = self.notified
+        return result
+
+
+def run_check(
+    monitors: tuple[Monitor, ...], problems: tuple[ConfigProblem, ...], deps: CheckDeps
+) -> list[MonitorOutcome]:
+    outcomes = [MonitorOutcome(p.monitor, "?", "error", ErrorKind.CONFIG.value, p.message) for p in problems]
+    for problem in problems:
+        log.error(problem.message, extra={"monitor": problem.monitor, "error_kind": "config"})
+    for monitor in monitors:
+        try:
+            outcomes.append(check_monitor(monitor, deps))
+        except Exception as exc:  # one monitor's bug never stops the others
+            log.exception("check of monitor %s failed unexpectedly", monitor.id)
+            outcomes.append(
+                MonitorOutcome(
+                    monitor.id,
+                    monitor.provider,
+                    "error",
+                    "internal",
+                    f"{monitor.id}: unexpected {type(exc).__name__}; see the function log",
+                )
+            )
+    return outcomes
+
+
+def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
+    provider = get_provider(monitor.provider)
+    checked_at = deps.clock.now()
+    if provider is None:
+        snapshot = Snapshot.failed(
+            monitor.id,
+            monitor.provider,
+            checked_at,
+            ErrorKind.CONFIG,
+            f"{monitor.id}: unknown provider '{monitor.provider}'",
+        )
+    else:
+        snapshot = fetch_snapshot(monitor, provider, deps)
+
+    stored = deps.store.put_snapshot(snapshot)
+    if not stored:
+        log.warning("snapshot for %s at %s already stored; kept the first", monitor.id, snapshot.checked_at)
+
+    if snapshot.error is not None:
+        log.error(snapshot.error.message, extra={"monitor": monitor.id, "error_kind": snapshot.error.kind.value})
+        return MonitorOutcome(
+            monitor.id,
+            monitor.provider,
+            "error",
+            snapshot.error.kind.value,
+            snapshot.error.message,
+            snapshot=snapshot,
+        )
+
+    signals = evaluate(snapshot, monitor.thresholds_for)
+    outcome = MonitorOutcome(
+        monitor.id,
+        monitor.provider,
+        "ok",
+        levels={s.key: s.level.label for s in signals},
+        snapshot=snapshot,
+    )
+    display = provider.display_name if provider else monitor.provider
+    for transition in transitions(signals, deps.store.states(monitor.id)):
+        new_state = SignalState(transition.signal.key, transition.current, checked_at, transition.previous_version + 1)
+        if not deps.store.claim_transition(monitor.id, new_state, transition.previous_version):
+            log.info("transition of %s %s already claimed by another run", monitor.id, new_state.key)
+            continue
+        message = render(transition, snapshot, display)
+        message_id = deps.notifier.publish(message)
+        outcome.notified.append(
+            {
+                "signal": transition.signal.key,
+                "from": transition.previous.label,
+                "to": transition.current.label,
+                "subject": message.subject,
+                "sms": message.sms,
+                "message_id": message_id,
+            }
+        )
+    return outcome
+
+
+def fetch_snapshot(monitor: Monitor, provider: Provider, deps: CheckDeps) -> Snapshot:
+    """The provider's usage as a snapshot, or a snapshot carrying a classified check error."""
+    checked_at = deps.clock.now()
+    key: str | None = None
+    try:
+        key = deps.keys.get(monitor.secret_field)
+        body = deps.http.get_json(provider.url(monitor.base_url), provider.auth_headers(key))
+        usage = provider.parse(body)
+    except BadResponse as exc:
+        return _failed(
+            monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", key
+        )
+    except CheckFailed as exc:
+        hint = ""
+        if exc.kind is ErrorKind.AUTH:
+            hint = f"; check field '{monitor.secret_field}' of secret '{deps.keys.secret_name}'"
+        return _failed(monitor, checked_at, exc.kind, exc.message + hint, key)
+    return Snapshot(
+        monitor=monitor.id,
+        provider=provider.name,
+        checked_at=checked_at,
+        period=usage.period,
+        meters=usage.meters,
+        conditions=usage.conditions,
+    )
+
+
+def _failed(monitor: Monitor, checked_at: Any, kind: ErrorKind, message: str, key: str | None) -> Snapshot:
+    text = f"{monitor.id}: {message}"
+    if key:
+        text = text.replace(key, "[redacted]")  # providers sometimes echo what they were sent
+    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, text)

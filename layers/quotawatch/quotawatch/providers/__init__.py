@@ -1,0 +1,12 @@
+"""Provider adapters: one small module per paid API, registered by name."""
+
+from __future__ import annotations
+
+from quotawatch.providers import cloudlayer
+from quotawatch.providers.base import Provider
+
+PROVIDERS: dict[str, Provider] = {p.name: p for p in (cloudlayer.PROVIDER,)}
+
+
+def get_provider(name: str) -> Provider | None:
+    return PROVIDERS.get(name)

@@ -1,0 +1,105 @@
+"""Liberal readers for provider JSON: real APIs drift from their docs.
+
+Each reader names the field it failed on, so a bad answer becomes a `bad_response`
+check error a person can act on, never a crash and never a false alert.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from quotawatch.core.errors import CheckFailed
+from quotawatch.core.snapshot import ErrorKind
+
+# A limit at or above this is a provider's way of saying "unlimited".
+UNLIMITED_AT = 1e15
+
+
+class BadResponse(CheckFailed):
+    """The provider answered, but not with what a meter needs."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(ErrorKind.BAD_RESPONSE, message)
+        self.field = field
+
+
+def require_object(body: Any, where: str = "response") -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadResponse(f"{where} is not a JSON object (got {_kind(body)})", where)
+    return body
+
+
+def number(obj: dict[str, Any], field: str, *, required: bool = True) -> float | None:
+    """A JSON number or a decimal string ("25.5000"); None when absent and optional."""
+    if field not in obj or obj[field] is None:
+        if required:
+            raise BadResponse(f"field '{field}' is missing", field)
+        return None
+    value = obj[field]
+    if isinstance(value, bool):
+        raise BadResponse(f"field '{field}' is not a number (got a boolean)", field)
+    if isinstance(value, (int, float)):
+        result = float(value)
+    elif isinstance(value, str):
+        try:
+            result = float(value.strip())
+        except ValueError:
+            raise BadResponse(f"field '{field}' is not a number (got text)", field) from None
+    else:
+        raise BadResponse(f"field '{field}' is not a number (got {_kind(value)})", field)
+    if not math.isfinite(result):
+        raise BadResponse(f"field '{field}' is not a finite number", field)
+    return result
+
+
+def limit(obj: dict[str, Any], field: str) -> float | None:
+    """A limit; None means unlimited: -1 (any negative), null, missing or absurdly large."""
+    value = number(obj, field, required=False)
+    if value is None or value < 0 or value >= UNLIMITED_AT:
+        return None
+    return value
+
+
+def boolean(obj: dict[str, Any], field: str, *, default: bool | None = None) -> bool:
+    value = obj.get(field)
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if value is None and default is not None:
+        return default
+    raise BadResponse(f"field '{field}' is not true or false", field)
+
+
+def timestamp(obj: dict[str, Any], field: str) -> datetime | None:
+    """ISO 8601 text or Unix epoch seconds (or milliseconds); None when absent."""
+    value = obj.get(field)
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise BadResponse(f"field '{field}' is not a date", field)
+    if isinstance(value, (int, float)):
+        seconds = value / 1000 if value > 1e11 else value
+        try:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            raise BadResponse(f"field '{field}' is not a date", field) from None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise BadResponse(f"field '{field}' is not a date", field) from None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    raise BadResponse(f"field '{field}' is not a date", field)
+
+
+def remaining(used: float | None, limit_value: float | None) -> float | None:
+    if used is None or limit_value is None:
+        return None
+    return max(limit_value - used, 0.0)
+
+
+def _kind(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "text", type(None): "null"}.get(type(value), type(value).__name__)

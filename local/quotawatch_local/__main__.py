@@ -1,0 +1,90 @@
+"""python -m quotawatch_local demo | up | invoke FUNCTION -e EVENT [--env-vars FILE]"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from quotawatch_local.embedded_aws import embedded_aws, scrub_real_aws_environment
+
+REPO = Path(__file__).resolve().parents[2]
+STATE_FILE = REPO / ".quotawatch-local" / "stack.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="quotawatch_local", description="QuotaWatch on this machine, no AWS account.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="run the whole story once and tear down")
+    up = commands.add_parser("up", help="start the embedded AWS with the stack deployed; Ctrl-C stops it")
+    up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    invoke = commands.add_parser(
+        "invoke", help="run a function of template.yaml with an event, like `sam local invoke`"
+    )
+    invoke.add_argument("function", help="logical id in template.yaml, e.g. CheckUsageFunction")
+    invoke.add_argument("-e", "--event", required=True, help="event file, e.g. events/scheduled.json")
+    invoke.add_argument("-n", "--env-vars", help="JSON file {FunctionLogicalId: {VAR: value}}, as in sam local invoke")
+    args = parser.parse_args(argv)
+
+    scrub_real_aws_environment()  # nothing here may reach a real AWS account
+    if args.command == "demo":
+        from quotawatch_local import demo
+
+        demo.run(REPO)
+        return 0
+    if args.command == "up":
+        return _up(dict(item.split("=", 1) for item in args.parameter_overrides))
+    return _invoke(args.function, Path(args.event), Path(args.env_vars) if args.env_vars else None)
+
+
+def _up(parameters: dict[str, str]) -> int:
+    from quotawatch_local.local_stack import deploy
+
+    with embedded_aws() as aws:
+        stack = deploy(aws, REPO / "template.yaml", parameters=parameters)
+        stack.save(STATE_FILE)
+        print(f"Embedded AWS at {aws.endpoint_url}, stack '{stack.name}' deployed.")
+        print(
+            "Use it with: export AWS_ENDPOINT_URL="
+            + aws.endpoint_url
+            + " AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
+        )
+        print(json.dumps(stack.outputs, indent=2))
+        print("Ctrl-C to stop.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            STATE_FILE.unlink(missing_ok=True)
+    return 0
+
+
+def _invoke(function: str, event_file: Path, env_file: Path | None) -> int:
+    from quotawatch_local.invoke import invoke_once
+    from quotawatch_local.local_stack import LocalStack, deploy
+
+    event = json.loads(event_file.read_text())
+    overrides = json.loads(env_file.read_text()).get(function, {}) if env_file else {}
+    if STATE_FILE.exists():
+        stack = LocalStack.load(STATE_FILE)
+        result = invoke_once(stack, function, event, overrides)
+    else:
+        print(
+            "No `up` running: using a fresh embedded AWS with the stack deployed (its secret is empty).",
+            file=sys.stderr,
+        )
+        with embedded_aws() as aws:
+            stack = deploy(aws, REPO / "template.yaml")
+            result = invoke_once(stack, function, event, overrides)
+    for line in result.logs:
+        print(line, file=sys.stderr)
+    print(json.dumps(result.error or result.result, indent=2))
+    return 1 if result.error else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

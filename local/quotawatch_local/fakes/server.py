@@ -1,0 +1,143 @@
+"""Fake providers: real HTTP servers on loopback that answer like the real usage APIs.
+
+Each answer comes from a scenario: the provider's documented examples, usage that climbs
+from call to call, and the failures real APIs show (errors, slowness, garbage).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: Any = None  # JSON-able, or bytes sent as they are
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+Scenario = Callable[[int], Reply]  # call number (1, 2, ...) -> reply
+
+
+@dataclass(frozen=True)
+class ProviderApi:
+    """How a provider's usage endpoint looks from outside."""
+
+    name: str
+    paths: tuple[str, ...]
+    auth_header: str
+    auth_prefix: str  # "" for a bare key, "Bearer " for bearer tokens
+    unauthorized: Reply
+
+
+class FakeProvider:
+    def __init__(self, api: ProviderApi, valid_key: str, scenario: Scenario) -> None:
+        self.api = api
+        self.valid_key = valid_key
+        self.scenario = scenario
+        self.calls = 0  # authorised calls to the usage endpoint
+        self.requests: list[dict[str, str]] = []  # headers of every request, for assertions
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeProvider:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> FakeProvider:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _reply_for(self, path: str, headers: dict[str, str]) -> Reply:
+        with self._lock:
+            self.requests.append(headers)
+            if path.split("?", 1)[0] not in self.api.paths:
+                return Reply(404, {"error": "Not Found"})
+            if headers.get(self.api.auth_header.lower()) != self.api.auth_prefix + self.valid_key:
+                return self.api.unauthorized
+            self.calls += 1
+            number = self.calls
+        return self.scenario(number)
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                reply = fake._reply_for(self.path, {k.lower(): v for k, v in self.headers.items()})
+                if reply.delay:
+                    time.sleep(reply.delay)
+                body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+                self.send_response(reply.status)
+                headers = {"Content-Type": "application/json", **reply.headers}
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                if "Content-Length" not in headers:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                # A client that gave up (timeout) closes early, as a real server would see it.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    self.wfile.write(body)
+                if headers.get("Connection") == "close":
+                    self.close_connection = True
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # quiet: tests and the demo print what matters
+
+        return Handler
+
+
+# --- scenarios shared by all providers -------------------------------------------------
+
+
+def always(reply: Reply) -> Scenario:
+    return lambda _call: reply
+
+
+def sequence(*replies: Reply) -> Scenario:
+    """The given replies in turn; the last one repeats."""
+    return lambda call: replies[min(call, len(replies)) - 1]
+
+
+HTML_ERROR_PAGE = (
+    b"<html><head><title>502 Bad Gateway</title></head>"
+    b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+)
+
+
+def common_faults(slow_seconds: float) -> dict[str, Scenario]:
+    """Failures every provider can show, whatever its documented errors."""
+    return {
+        "rate-limited": always(Reply(429, {"error": "Too Many Requests"}, {"Retry-After": "1"})),
+        "server-error": always(Reply(500, {"error": "Internal Server Error"})),
+        "slow": always(Reply(200, {}, delay=slow_seconds)),
+        "malformed-json": always(Reply(200, b'{"calls": 842, "callsLimit": ')),
+        "html-error-page": always(Reply(502, HTML_ERROR_PAGE, {"Content-Type": "text/html"})),
+        "html-200": always(Reply(200, HTML_ERROR_PAGE, {"Content-Type": "text/html"})),
+        "truncated": always(Reply(200, b'{"calls": 842, "callsLim', {"Content-Length": "400", "Connection": "close"})),
+        "huge": always(Reply(200, b'{"padding": "' + b"x" * 3_000_000 + b'"}')),
+        "not-an-object": always(Reply(200, [1, 2, 3])),
+    }

@@ -1,0 +1,150 @@
+"""Local invoke: run a function of template.yaml with an event, as `sam local invoke -e` does.
+
+The function runs in its own Python process (a warm container: several events may be
+sent to it) with the environment of the deployed function in the local stack, its code
+folder and its layers' folders on the path, and AWS reached only through AWS_ENDPOINT_URL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from quotawatch_local.local_stack import LocalStack
+
+_WORKER = Path(__file__).resolve().with_name("_worker.py")
+# What a Lambda process inherits from the machine: nothing of the developer's AWS setup.
+_PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "PYENV_VERSION")
+
+
+@dataclass
+class Invocation:
+    result: Any
+    error: dict[str, str] | None
+    logs: list[str] = field(default_factory=list)
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """The structured (JSON) log lines, as CloudWatch Logs Insights would see them."""
+        records = []
+        for line in self.logs:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                records.append(record)
+        return records
+
+
+class FunctionRuntime:
+    """One warm execution environment of a function from the local stack."""
+
+    def __init__(self, stack: LocalStack, logical_id: str, env_overrides: dict[str, str] | None = None) -> None:
+        self.stack = stack
+        self.logical_id = logical_id
+        self._env_overrides = env_overrides or {}
+        self._process: subprocess.Popen[str] | None = None
+        self._log_lines: queue.Queue[str] = queue.Queue()
+
+    def start(self) -> FunctionRuntime:
+        config = self.stack.aws.client("lambda").get_function_configuration(
+            FunctionName=self.stack.function_name(self.logical_id)
+        )
+        code_dir = self.stack.source_dir(self.logical_id)
+        layer_dirs = [self.stack.source_dir(layer) for layer in self._layer_ids()]
+        env = {name: os.environ[name] for name in _PASS_THROUGH if name in os.environ}
+        env.update(self.stack.aws.environment)
+        env.update({k: str(v) for k, v in config.get("Environment", {}).get("Variables", {}).items()})
+        env.update(
+            {
+                "AWS_LAMBDA_FUNCTION_NAME": config["FunctionName"],
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.get("MemorySize", 128)),
+                "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+                "AWS_EXECUTION_ENV": f"AWS_Lambda_{config.get('Runtime', 'python3.13')}",
+                "LAMBDA_TASK_ROOT": str(code_dir),
+                # As in Lambda: the function's code first, then its layers (/opt/python).
+                "PYTHONPATH": os.pathsep.join([str(code_dir), *map(str, layer_dirs)]),
+                "PYTHONDONTWRITEBYTECODE": "1",
+            }
+        )
+        env.update(self._env_overrides)
+        self._process = subprocess.Popen(
+            [sys.executable, str(_WORKER), config["Handler"], str(config.get("Timeout", 3))],
+            cwd=code_dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        threading.Thread(target=self._pump_logs, daemon=True).start()
+        return self
+
+    def invoke(self, event: dict[str, Any]) -> Invocation:
+        process = self._process
+        if process is None or process.stdin is None or process.stdout is None:
+            raise RuntimeError("start() the runtime first")
+        marker = f"--end-of-invocation-{uuid.uuid4()}--"
+        process.stdin.write(json.dumps({"event": event, "marker": marker}) + "\n")
+        process.stdin.flush()
+        line = process.stdout.readline()
+        if not line:
+            process.wait()
+            logs = self._drain(None)
+            raise RuntimeError(f"{self.logical_id} exited with code {process.returncode}:\n" + "\n".join(logs[-20:]))
+        reply = json.loads(line)
+        return Invocation(reply.get("result"), reply.get("error"), self._drain(marker))
+
+    def stop(self) -> None:
+        if self._process is not None:
+            if self._process.stdin:
+                self._process.stdin.close()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+            self._process = None
+
+    def __enter__(self) -> FunctionRuntime:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    def _layer_ids(self) -> list[str]:
+        layers = self.stack.template["Resources"][self.logical_id].get("Properties", {}).get("Layers", [])
+        return [layer["Ref"] for layer in layers if isinstance(layer, dict) and "Ref" in layer]
+
+    def _pump_logs(self) -> None:
+        process = self._process
+        if process is None or process.stderr is None:
+            return
+        for line in process.stderr:
+            self._log_lines.put(line.rstrip("\n"))
+
+    def _drain(self, marker: str | None) -> list[str]:
+        lines: list[str] = []
+        while True:
+            try:
+                line = self._log_lines.get(timeout=5 if marker else 0.5)
+            except queue.Empty:
+                return lines
+            if line == marker:
+                return lines
+            lines.append(line)
+
+
+def invoke_once(
+    stack: LocalStack, logical_id: str, event: dict[str, Any], env_overrides: dict[str, str] | None = None
+) -> Invocation:
+    """A cold start and one event: what `sam local invoke -e event.json` does."""
+    with FunctionRuntime(stack, logical_id, env_overrides) as runtime:
+        return runtime.invoke(event)
