@@ -1,0 +1,80 @@
+"""`sam build` produces a deployable layer and function (arm64, no dev dependencies)."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+Runner = Callable[..., subprocess.CompletedProcess[str]]
+
+LAYER_PACKAGES = ["quotawatch", "requests", "yaml", "aws_lambda_powertools"]
+# The Lambda runtime provides boto3; the rest are development tools that must not ship.
+NOT_SHIPPED = [
+    "boto3",
+    "botocore",
+    "pytest",
+    "_pytest",
+    "moto",
+    "hypothesis",
+    "mypy",
+    "ruff",
+    "samcli",
+    "checkov",
+]
+
+
+@pytest.fixture(scope="module")
+def build_dir(run_tool: Runner, template_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    work = tmp_path_factory.mktemp("sam-build")
+    build, cache = work / "build", work / "cache"
+    # cwd is the temp dir: with `cached = true` (samconfig.toml) SAM keeps dependencies
+    # in ./.aws-sam/deps, which must not land in the repository. samconfig.toml is still
+    # read from the template's directory.
+    result = run_tool(
+        "sam",
+        "build",
+        "--template",
+        template_path,
+        "--build-dir",
+        build,
+        "--cache-dir",
+        cache,
+        cwd=work,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return build
+
+
+def test_layer_contains_the_library_and_its_runtime_dependencies(build_dir: Path) -> None:
+    python = build_dir / "QuotaWatchLayer" / "python"
+    for package in LAYER_PACKAGES:
+        assert (python / package / "__init__.py").is_file(), package
+
+
+def test_layer_ships_no_boto_and_no_dev_tools(build_dir: Path) -> None:
+    python = build_dir / "QuotaWatchLayer" / "python"
+    shipped = {p.name for p in python.iterdir()}
+    assert not shipped & set(NOT_SHIPPED), sorted(shipped & set(NOT_SHIPPED))
+
+
+def test_layer_native_code_is_built_for_arm64(build_dir: Path) -> None:
+    extensions = list((build_dir / "QuotaWatchLayer" / "python").rglob("*.so"))
+    assert all("aarch64" in so.name for so in extensions), [so.name for so in extensions if "aarch64" not in so.name]
+
+
+def test_function_contains_handler_and_monitors_file(build_dir: Path) -> None:
+    function = build_dir / "CheckUsageFunction"
+    assert (function / "app.py").is_file()
+    assert (function / "monitors.yaml").is_file()
+    # its dependencies come from the layer, not bundled again
+    assert not (function / "requests").exists()
+    assert not (function / "quotawatch").exists()
+
+
+def test_built_template_points_at_the_build_artifacts(build_dir: Path) -> None:
+    built = (build_dir / "template.yaml").read_text()
+    assert "CodeUri: CheckUsageFunction" in built
+    assert "ContentUri: QuotaWatchLayer" in built
