@@ -1,0 +1,86 @@
+"""Integration fixtures: the embedded AWS with the real template deployed, fake providers."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
+from quotawatch_local.inbox import Inbox
+from quotawatch_local.invoke import FunctionRuntime
+from quotawatch_local.local_stack import LocalStack, deploy
+
+REPO = Path(__file__).resolve().parents[2]
+CLOUDLAYER_KEY = "cl-live-3f9a2b7c-not-a-real-key"
+
+
+@pytest.fixture(scope="session")
+def aws() -> Iterator[EmbeddedAws]:
+    with embedded_aws() as embedded:
+        yield embedded
+
+
+@pytest.fixture
+def stack(aws: EmbeddedAws) -> LocalStack:
+    """A fresh account with template.yaml deployed, for each test."""
+    aws.reset()
+    return deploy(aws, REPO / "template.yaml", stack_name="quotawatch-test")
+
+
+@pytest.fixture
+def inbox(aws: EmbeddedAws, stack: LocalStack) -> Inbox:
+    return Inbox(aws, stack.outputs["AlertTopicArn"], "test-inbox")
+
+
+def put_keys(stack: LocalStack, keys: dict[str, str] | str) -> None:
+    value = keys if isinstance(keys, str) else json.dumps(keys)
+    stack.aws.client("secretsmanager").put_secret_value(
+        SecretId=stack.outputs["ApiKeysSecretName"], SecretString=value
+    )
+
+
+def write_monitors(folder: Path, monitors: list[dict[str, Any]]) -> Path:
+    path = folder / "monitors.yaml"
+    path.write_text(yaml.safe_dump({"monitors": monitors}, sort_keys=False))
+    return path
+
+
+def cloudlayer_monitor(base_url: str, monitor_id: str = "cloudlayer-prod", **extra: Any) -> dict[str, Any]:
+    return {"id": monitor_id, "provider": "cloudlayer", "secret_field": monitor_id, "base_url": base_url, **extra}
+
+
+def runtime(stack: LocalStack, monitors: Path) -> FunctionRuntime:
+    return FunctionRuntime(stack, "CheckUsageFunction", {"MONITORS_FILE": str(monitors)})
+
+
+def tick(n: int) -> dict[str, str]:
+    """The scheduler's event for the n-th quarter hour of a day."""
+    return {"source": "schedule", "scheduled_time": f"2026-11-24T{n // 4:02d}:{n % 4 * 15:02d}:00Z"}
+
+
+def closed_port_url() -> str:
+    """A loopback address where nothing listens: connection refused, at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def items(stack: LocalStack, monitor: str, prefix: str) -> list[dict[str, Any]]:
+    condition, values = "pk = :pk", {":pk": {"S": f"MON#{monitor}"}}
+    if prefix:
+        condition += " AND begins_with(sk, :prefix)"
+        values[":prefix"] = {"S": prefix}
+    response = stack.aws.client("dynamodb").query(
+        TableName=stack.outputs["TableName"],
+        KeyConditionExpression=condition,
+        ExpressionAttributeValues=values,
+        ConsistentRead=True,
+    )
+    return list(response["Items"])

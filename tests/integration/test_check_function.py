@@ -1,0 +1,210 @@
+"""CheckUsageFunction through the local invoke, against the embedded AWS and a fake cloudlayer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from quotawatch_local.fakes import Reply, always, sequence
+from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN, fake_cloudlayer
+from quotawatch_local.inbox import Inbox
+from quotawatch_local.local_stack import LocalStack
+from tests.integration.conftest import (
+    CLOUDLAYER_KEY,
+    cloudlayer_monitor,
+    closed_port_url,
+    items,
+    put_keys,
+    runtime,
+    tick,
+    write_monitors,
+)
+
+pytestmark = pytest.mark.integration
+
+AT_82_PERCENT = Reply(200, {**LIMIT_PLAN, "calls": 820})
+
+
+def test_snapshot_is_stored_and_a_warning_reaches_the_topic_once(
+    stack: LocalStack, inbox: Inbox, tmp_path: Path
+) -> None:
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
+    with fake_cloudlayer(CLOUDLAYER_KEY, always(AT_82_PERCENT)) as fake:
+        monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
+        with runtime(stack, monitors) as function:
+            first = function.invoke(tick(1))
+            second = function.invoke(tick(2))  # same reading, a quarter hour later
+
+    assert first.error is None
+    assert first.result["status"] == "ok"
+    assert first.result["notified"] == 1
+    snapshots = items(stack, "cloudlayer-prod", "SNAP#")
+    assert [i["sk"]["S"] for i in snapshots] == ["SNAP#2026-11-24T00:15:00Z", "SNAP#2026-11-24T00:30:00Z"]
+    stored = json.loads(snapshots[0]["snapshot"]["S"])
+    assert stored["schema"] == 1
+    assert stored["meters"][0] == {"name": "calls", "used": 820, "limit": 1000, "remaining": 180, "unit": "calls"}
+    assert int(snapshots[0]["expires_at"]["N"]) > 1_700_000_000  # TTL attribute set
+
+    deliveries = inbox.take()
+    assert len(deliveries) == 1, "the identical second run must send nothing"
+    message = deliveries[0]
+    assert message.subject == "[WARNING] cloudlayer-prod: calls at 82% of limit"
+    assert message.attributes == {
+        "severity": "warning",
+        "provider": "cloudlayer",
+        "monitor": "cloudlayer-prod",
+        "kind": "alert",
+    }
+    assert "820 of 1,000 calls used" in message.body
+    assert not message.body.lstrip().startswith("{")
+    assert second.result["notified"] == 0
+    # The key went to the provider in its header, and nowhere else.
+    assert fake.requests[0]["x-api-key"] == CLOUDLAYER_KEY
+    assert "QuotaWatch/" in fake.requests[0]["user-agent"]
+    assert CLOUDLAYER_KEY not in "\n".join(first.logs + second.logs)
+
+
+def test_warning_then_critical_then_recovery(stack: LocalStack, inbox: Inbox, tmp_path: Path) -> None:
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
+    readings = [Reply(200, {**LIMIT_PLAN, "calls": calls}) for calls in (820, 960, 400)]
+    with fake_cloudlayer(CLOUDLAYER_KEY, sequence(*readings)) as fake:
+        monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
+        with runtime(stack, monitors) as function:
+            for n in range(3):
+                function.invoke(tick(n))
+    subjects = [d.subject for d in inbox.take()]
+    assert subjects == [
+        "[WARNING] cloudlayer-prod: calls at 82% of limit",
+        "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
+        "[OK] cloudlayer-prod: calls back to normal (40%)",
+    ]
+    states = items(stack, "cloudlayer-prod", "STATE#")
+    assert {s["sk"]["S"]: s["level"]["S"] for s in states} == {"STATE#meter:calls": "ok"}
+
+
+def test_bad_monitors_each_give_one_clear_line_and_the_others_still_run(
+    stack: LocalStack, inbox: Inbox, tmp_path: Path
+) -> None:
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY, "down": CLOUDLAYER_KEY})
+    with fake_cloudlayer(CLOUDLAYER_KEY, always(AT_82_PERCENT)) as fake:
+        monitors = write_monitors(
+            tmp_path,
+            [
+                {"id": "typo-provider", "provider": "cloudlayr", "secret_field": "x"},
+                cloudlayer_monitor(fake.base_url, "no-key-yet"),
+                cloudlayer_monitor(fake.base_url, "bad-threshold", thresholds={"warning": "eighty"}),
+                cloudlayer_monitor(closed_port_url(), "down"),
+                cloudlayer_monitor(fake.base_url),
+            ],
+        )
+        with runtime(stack, monitors) as function:
+            invocation = function.invoke(tick(1))
+
+    result = invocation.result
+    assert invocation.error is None
+    assert result["status"] == "partial"
+    by_monitor = {m["monitor"]: m for m in result["monitors"]}
+    assert by_monitor["cloudlayer-prod"]["status"] == "ok"
+    assert len(by_monitor["cloudlayer-prod"]["notified"]) == 1
+
+    def error(monitor: str) -> dict[str, str]:
+        return dict(by_monitor[monitor]["error"])
+
+    assert error("typo-provider")["kind"] == "config"
+    assert "monitor 'typo-provider': field 'provider': unknown provider 'cloudlayr'" in error("typo-provider")["message"]
+    assert error("bad-threshold")["kind"] == "config"
+    assert "field 'thresholds.warning'" in error("bad-threshold")["message"]
+    assert error("no-key-yet") == {
+        "kind": "config",
+        "message": "no-key-yet: secret 'quotawatch/api-keys' has no field 'no-key-yet'; add it with the monitor's API key",
+    }
+    assert error("down")["kind"] == "unavailable"
+    assert "cannot connect to 127.0.0.1" in error("down")["message"]
+
+    error_lines = [r for r in invocation.log_records() if r.get("level") == "ERROR"]
+    assert {r.get("monitor") for r in error_lines} == {"typo-provider", "no-key-yet", "bad-threshold", "down"}
+    assert CLOUDLAYER_KEY not in "\n".join(invocation.logs) + json.dumps(result)
+    assert len(inbox.take()) == 1  # only the healthy monitor's warning; no error is a breach
+
+
+@pytest.mark.parametrize(
+    ("secret_value", "expected"),
+    [
+        (CLOUDLAYER_KEY, "is not a JSON object of named keys"),  # a bare key pasted in
+        ('["cl-live-list"]', "is not a JSON object of named keys"),
+        ({"cloudlayer-prod": ""}, "field 'cloudlayer-prod' is not a non-empty string"),
+    ],
+)
+def test_a_malformed_secret_is_named_and_its_value_never_shown(
+    stack: LocalStack, tmp_path: Path, secret_value: str | dict[str, str], expected: str
+) -> None:
+    put_keys(stack, secret_value)
+    monitors = write_monitors(tmp_path, [cloudlayer_monitor("https://api.cloudlayer.io")])
+    with runtime(stack, monitors) as function:
+        invocation = function.invoke(tick(1))
+    outcome = invocation.result["monitors"][0]
+    assert outcome["error"]["kind"] == "config"
+    assert "secret 'quotawatch/api-keys'" in outcome["error"]["message"]
+    assert expected in outcome["error"]["message"]
+    everything = "\n".join(invocation.logs) + json.dumps(invocation.result)
+    assert CLOUDLAYER_KEY not in everything
+    assert "cl-live-list" not in everything
+
+
+def test_a_missing_secret_is_a_config_error(stack: LocalStack, tmp_path: Path) -> None:
+    stack.aws.client("secretsmanager").delete_secret(
+        SecretId=stack.outputs["ApiKeysSecretName"], ForceDeleteWithoutRecovery=True
+    )
+    monitors = write_monitors(tmp_path, [cloudlayer_monitor("https://api.cloudlayer.io")])
+    with runtime(stack, monitors) as function:
+        outcome = function.invoke(tick(1)).result["monitors"][0]
+    assert outcome["error"] == {
+        "kind": "config",
+        "message": "cloudlayer-prod: secret 'quotawatch/api-keys' does not exist "
+        "(deploy the stack, or check API_KEYS_SECRET_NAME)",
+    }
+
+
+def test_a_failed_check_keeps_history_and_alert_state(stack: LocalStack, inbox: Inbox, tmp_path: Path) -> None:
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
+    replies = sequence(AT_82_PERCENT, Reply(500, {"error": "Internal Server Error"}))
+    with fake_cloudlayer(CLOUDLAYER_KEY, replies) as fake:
+        monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
+        with runtime(stack, monitors) as function:
+            function.invoke(tick(1))
+            before = items(stack, "cloudlayer-prod", "")
+            failed = function.invoke(tick(2))
+
+    assert failed.result["monitors"][0]["error"]["kind"] == "unavailable"
+    after = items(stack, "cloudlayer-prod", "")
+    assert [i for i in after if i in before] == before, "nothing stored before may change"
+    new = [i for i in after if i not in before]
+    assert len(new) == 1
+    assert json.loads(new[0]["snapshot"]["S"])["error"]["kind"] == "unavailable"
+    assert json.loads(new[0]["snapshot"]["S"])["meters"] == []
+    assert [d.subject for d in inbox.take()] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]
+
+
+def test_a_duplicate_delivery_of_a_tick_keeps_the_first_snapshot(stack: LocalStack, tmp_path: Path) -> None:
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
+    replies = sequence(AT_82_PERCENT, Reply(500, {"error": "Internal Server Error"}))
+    with fake_cloudlayer(CLOUDLAYER_KEY, replies) as fake:
+        monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
+        with runtime(stack, monitors) as function:
+            function.invoke(tick(1))
+            function.invoke(tick(1))
+    snapshots = items(stack, "cloudlayer-prod", "SNAP#")
+    assert len(snapshots) == 1
+    assert json.loads(snapshots[0]["snapshot"]["S"])["error"] is None
+
+
+def test_an_unreadable_monitors_file_is_one_clear_error(stack: LocalStack, tmp_path: Path) -> None:
+    broken = tmp_path / "monitors.yaml"
+    broken.write_text("monitors:\n  - id: a\n    provider: [unclosed\n")
+    with runtime(stack, broken) as function:
+        invocation = function.invoke(tick(1))
+    assert invocation.result["status"] == "config_error"
+    assert invocation.result["error"]["message"] == "monitors.yaml: not valid YAML at line 4"
+    assert any("not valid YAML" in r.get("message", "") for r in invocation.log_records())
