@@ -1,0 +1,117 @@
+"""The local platform itself: the real template deployed into the embedded AWS, the CLI, the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from quotawatch_local import demo
+from quotawatch_local.local_stack import LocalStack, deploy
+from tests.integration.conftest import REPO
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_template_deploys_with_what_aws_would_hold(stack: LocalStack) -> None:
+    aws = stack.aws
+    function = aws.client("lambda").get_function_configuration(FunctionName=stack.outputs["CheckUsageFunctionName"])
+    assert function["Runtime"] == "python3.13"
+    assert function["Handler"] == "app.lambda_handler"
+    env = function["Environment"]["Variables"]
+    assert env["TABLE_NAME"] == stack.outputs["TableName"]
+    assert env["ALERT_TOPIC_ARN"] == stack.outputs["AlertTopicArn"]
+    assert env["API_KEYS_SECRET_NAME"] == "quotawatch/api-keys"
+
+    table = aws.client("dynamodb").describe_table(TableName=stack.outputs["TableName"])["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert {k["AttributeName"]: k["KeyType"] for k in table["KeySchema"]} == {"pk": "HASH", "sk": "RANGE"}
+
+    secret = aws.client("secretsmanager").get_secret_value(SecretId="quotawatch/api-keys")
+    assert json.loads(secret["SecretString"]) == {}
+
+    schedules = aws.client("scheduler").list_schedules()["Schedules"]
+    assert len(schedules) == 1
+    schedule = aws.client("scheduler").get_schedule(Name=schedules[0]["Name"])
+    assert schedule["ScheduleExpression"] == "rate(15 minutes)"
+    assert "<aws.scheduler.scheduled-time>" in schedule["Target"]["Input"]
+    assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 3
+    assert schedule["Target"]["DeadLetterConfig"]["Arn"].endswith(
+        stack.outputs["ScheduleDeadLetterQueueUrl"].rsplit("/", 1)[-1]
+    )
+
+
+def test_subscriptions_follow_the_parameters(stack: LocalStack) -> None:
+    aws = stack.aws
+    topic = stack.outputs["AlertTopicArn"]
+    assert aws.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+
+    aws.reset()
+    with_both = deploy(
+        aws,
+        REPO / "template.yaml",
+        stack_name="quotawatch-subscribed",
+        parameters={"AlertEmail": "ops@example.com", "AlertPhone": "+15555550100"},
+    )
+    sns = aws.client("sns")
+    subscriptions = sns.list_subscriptions_by_topic(TopicArn=with_both.outputs["AlertTopicArn"])["Subscriptions"]
+    by_protocol = {s["Protocol"]: s for s in subscriptions}
+    assert set(by_protocol) == {"email", "sms"}
+    sms = sns.get_subscription_attributes(SubscriptionArn=by_protocol["sms"]["SubscriptionArn"])["Attributes"]
+    assert json.loads(sms["FilterPolicy"]) == {"severity": ["critical"]}
+    assert sms["FilterPolicyScope"] == "MessageAttributes"
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "layers/quotawatch"), str(REPO / "local")])
+    return subprocess.run(
+        [sys.executable, "-m", "quotawatch_local", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_local_invoke_cli_runs_a_function_with_an_event_file() -> None:
+    done = _cli("invoke", "CheckUsageFunction", "-e", "events/scheduled.json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    # A fresh stack's secret is empty: the shipped monitor says which key to add, and where.
+    assert result["status"] == "partial"
+    assert result["monitors"] == [
+        {
+            "monitor": "cloudlayer-prod",
+            "provider": "cloudlayer",
+            "status": "error",
+            "error": {
+                "kind": "config",
+                "message": "cloudlayer-prod: secret 'quotawatch/api-keys' has no field 'cloudlayer-prod'; "
+                "add it with the monitor's API key",
+            },
+            "levels": {},
+            "notified": [],
+        }
+    ]
+    assert '"level":"ERROR"' in done.stderr  # the function's structured log, as Lambda prints it
+
+
+def test_the_demo_tells_warning_then_critical_then_recovery() -> None:
+    done = _cli("demo")  # its own process: moto keeps one account per process
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert "7 checks, 3 messages, 1 by SMS. Everything was torn down." in text
+    warning = text.index("Subject: [WARNING] cloudlayer-prod: calls at 82% of limit")
+    critical = text.index("Subject: [CRITICAL] cloudlayer-prod: calls at 96% of limit")
+    recovery = text.index("Subject: [OK] cloudlayer-prod: calls back to normal (12%)")
+    assert warning < critical < recovery
+    assert "SMS    (58 chars) QuotaWatch CRITICAL: cloudlayer-prod calls at 96% of limit" in text
+    assert demo.DEMO_KEY not in text
+    assert text.count("no change: no message") == 4
