@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR)/layers/quotawatch:$(CURDIR)/local
 # sam build finds python3.13 on PATH: the venv's comes first.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test lint unit integration template build validate clean
+.PHONY: setup demo test lint unit integration template build validate up invoke clean
 
 $(STAMP): requirements-dev.txt layers/quotawatch/requirements.txt scripts/bootstrap
 	./scripts/bootstrap
@@ -23,6 +23,7 @@ test: lint  ## Lint, types, then every test (unit, integration, template)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 unit: $(STAMP)
@@ -39,6 +40,14 @@ validate: $(STAMP)
 
 build: $(STAMP)  ## sam build (no Docker needed: pure-Python and manylinux wheels)
 	$(BIN)/sam build
+
+up: $(STAMP)  ## Keep the embedded AWS running with the stack deployed (for `make invoke`)
+	$(BIN)/python -m quotawatch_local up
+
+FUNCTION ?= CheckUsageFunction
+EVENT ?= events/scheduled.json
+invoke: $(STAMP)  ## Local invoke without Docker: make invoke [FUNCTION=..] [EVENT=..]
+	$(BIN)/python -m quotawatch_local invoke $(FUNCTION) -e $(EVENT)
 
 clean:
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .quotawatch-local

@@ -40,9 +40,7 @@ def inbox(aws: EmbeddedAws, stack: LocalStack) -> Inbox:
 
 def put_keys(stack: LocalStack, keys: dict[str, str] | str) -> None:
     value = keys if isinstance(keys, str) else json.dumps(keys)
-    stack.aws.client("secretsmanager").put_secret_value(
-        SecretId=stack.outputs["ApiKeysSecretName"], SecretString=value
-    )
+    stack.aws.client("secretsmanager").put_secret_value(SecretId=stack.outputs["ApiKeysSecretName"], SecretString=value)
 
 
 def write_monitors(folder: Path, monitors: list[dict[str, Any]]) -> Path:

@@ -13,8 +13,8 @@ from quotawatch_local.inbox import Inbox
 from quotawatch_local.local_stack import LocalStack
 from tests.integration.conftest import (
     CLOUDLAYER_KEY,
-    cloudlayer_monitor,
     closed_port_url,
+    cloudlayer_monitor,
     items,
     put_keys,
     runtime,
@@ -113,12 +113,15 @@ def test_bad_monitors_each_give_one_clear_line_and_the_others_still_run(
         return dict(by_monitor[monitor]["error"])
 
     assert error("typo-provider")["kind"] == "config"
-    assert "monitor 'typo-provider': field 'provider': unknown provider 'cloudlayr'" in error("typo-provider")["message"]
+    assert (
+        "monitor 'typo-provider': field 'provider': unknown provider 'cloudlayr'" in (error("typo-provider")["message"])
+    )
     assert error("bad-threshold")["kind"] == "config"
     assert "field 'thresholds.warning'" in error("bad-threshold")["message"]
     assert error("no-key-yet") == {
         "kind": "config",
-        "message": "no-key-yet: secret 'quotawatch/api-keys' has no field 'no-key-yet'; add it with the monitor's API key",
+        "message": "no-key-yet: secret 'quotawatch/api-keys' has no field 'no-key-yet'; "
+        "add it with the monitor's API key",
     }
     assert error("down")["kind"] == "unavailable"
     assert "cannot connect to 127.0.0.1" in error("down")["message"]
