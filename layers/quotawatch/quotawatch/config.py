@@ -128,7 +128,7 @@ def _monitor(entry: Any, default_thresholds: Thresholds) -> Monitor:
         raise _Invalid(unknown[0], f"unknown field (allowed: {', '.join(sorted(_MONITOR_FIELDS))})")
 
     monitor_id = entry.get("id")
-    if not isinstance(monitor_id, str) or not _ID.match(monitor_id):
+    if not isinstance(monitor_id, str) or not _ID.fullmatch(monitor_id):
         raise _Invalid("id", "required; lower-case letters, digits, '-' and '_', at most 63")
 
     enabled = entry.get("enabled", True)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -88,7 +89,7 @@ class HttpClient:
                 if status in (401, 403):
                     raise FetchFailed(
                         ErrorKind.AUTH,
-                        f"{host} rejected the API key ({status}{_error_detail(response, p)})",
+                        f"{host} rejected the API key ({status}{_error_detail(response, p, headers.values())})",
                     )
                 if status == 404:
                     raise FetchFailed(
@@ -97,6 +98,10 @@ class HttpClient:
                 if status != 200:
                     raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered unexpected status {status}")
                 body = _read_capped(response, p.max_body_bytes, host)
+                if _cut_short(response, body):
+                    raise _Retryable(
+                        ErrorKind.UNAVAILABLE, f"{host} closed the connection before the answer was complete"
+                    )
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError):
             raise _Retryable(
                 ErrorKind.UNAVAILABLE, f"{host} closed the connection before the answer was complete"
@@ -138,16 +143,30 @@ def _read_capped(response: requests.Response, cap: int, host: str) -> bytes:
     return b"".join(chunks)
 
 
+def _cut_short(response: requests.Response, body: bytes) -> bool:
+    """Fewer bytes than Content-Length promised (urllib3 1.x does not check this itself)."""
+    declared = response.headers.get("Content-Length")
+    if declared is None or response.headers.get("Content-Encoding", "identity").lower() != "identity":
+        return False  # a compressed body is counted after decoding
+    try:
+        return len(body) < int(declared)
+    except ValueError:
+        return False
+
+
 def _retry_after(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         return None  # an HTTP date: fall back to backoff
+    if math.isnan(seconds):
+        return None
+    return max(seconds, 0.0)
 
 
-def _error_detail(response: requests.Response, policy: HttpPolicy) -> str:
+def _error_detail(response: requests.Response, policy: HttpPolicy, secrets: Iterable[str] = ()) -> str:
     """The provider's own error text, when it gave one in JSON, e.g. 'Invalid API Key'."""
     try:
         body = json.loads(_read_capped(response, min(policy.max_body_bytes, 16384), ""))
@@ -161,8 +180,18 @@ def _error_detail(response: requests.Response, policy: HttpPolicy) -> str:
         else:
             message = error or body.get("message")
     if isinstance(message, str) and message.strip():
-        return ": " + " ".join(message.split())[:120]
+        # Redact before cutting to length: a cut-off key would no longer match a later redaction.
+        return ": " + " ".join(_redact(message, secrets).split())[:120]
     return ""
+
+
+def _redact(text: str, secrets: Iterable[str]) -> str:
+    """Providers sometimes echo the key they were sent; a header value may carry a scheme ("Bearer <key>")."""
+    for secret in secrets:
+        for value in (secret, secret.split()[-1] if secret.split() else ""):
+            if value:
+                text = text.replace(value, "[redacted]")
+    return text
 
 
 def _require_safe_url(url: str) -> None:

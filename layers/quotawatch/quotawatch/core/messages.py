@@ -138,9 +138,9 @@ def _sms(level: Level, monitor: str, headline: str, reset: str | None) -> str:
 
 
 def _ascii(text: str) -> str:
-    """Subjects must be printable ASCII with no line breaks."""
+    """Subjects must be printable ASCII with no line breaks or other control characters."""
     folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join(folded.split())
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in folded).split())
 
 
 def _gsm7(text: str) -> str:

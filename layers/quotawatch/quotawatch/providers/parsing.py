@@ -41,7 +41,10 @@ def number(obj: dict[str, Any], field: str, *, required: bool = True) -> float |
     if isinstance(value, bool):
         raise BadResponse(f"field '{field}' is not a number (got a boolean)", field)
     if isinstance(value, (int, float)):
-        result = float(value)
+        try:
+            result = float(value)
+        except OverflowError:  # JSON integers are unbounded; past float range is not a usable figure
+            raise BadResponse(f"field '{field}' is not a finite number", field) from None
     elif isinstance(value, str):
         try:
             result = float(value.strip())
@@ -81,8 +84,8 @@ def timestamp(obj: dict[str, Any], field: str) -> datetime | None:
     if isinstance(value, bool):
         raise BadResponse(f"field '{field}' is not a date", field)
     if isinstance(value, (int, float)):
-        seconds = value / 1000 if value > 1e11 else value
         try:
+            seconds = value / 1000 if value > 1e11 else value
             return datetime.fromtimestamp(seconds, tz=UTC)
         except (OverflowError, OSError, ValueError):
             raise BadResponse(f"field '{field}' is not a date", field) from None
