@@ -165,7 +165,7 @@ def fetch_snapshot(monitor: Monitor, provider: Provider, deps: CheckDeps) -> Sna
     try:
         key = deps.keys.get(monitor.secret_field)
         body = deps.http.get_json(provider.url(monitor.base_url), provider.auth_headers(key))
-        usage = provider.parse(body)
+        usage = provider.parse(body, checked_at)
     except BadResponse as exc:
         return _failed(
             monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", key

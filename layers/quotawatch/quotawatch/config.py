@@ -157,7 +157,7 @@ def _monitor(entry: Any, default_thresholds: Thresholds) -> Monitor:
         raise _Invalid("meters", "must map meter names to thresholds")
     meter_thresholds: dict[str, Thresholds] = {}
     for meter_name, value in meters.items():
-        if provider is not None and meter_name not in provider.meter_names:
+        if provider is not None and not provider.has_meter(str(meter_name)):
             raise _Invalid(
                 f"meters.{meter_name}",
                 f"{provider_name} has no such meter (meters: {', '.join(provider.meter_names)})",

@@ -77,7 +77,7 @@ class HttpClient:
                 if status == 429:
                     raise _Retryable(
                         ErrorKind.RATE_LIMITED,
-                        f"{host} answered 429 Too Many Requests",
+                        f"{host} answered 429 Too Many Requests{_error_detail(response, p, headers.values())}",
                         _retry_after(response.headers.get("Retry-After")),
                     )
                 if status >= 500:

@@ -1,9 +1,17 @@
-"""What a provider module declares: where its usage lives, how to authenticate, how to parse."""
+"""What a provider module declares: where its usage lives, how to authenticate, how to parse.
+
+A provider module is small and declarative: one `PROVIDER = Provider(...)`. Its `parse`
+turns the provider's JSON into meters, conditions and a billing period, using the liberal
+readers of `quotawatch.providers.parsing`, and raises `BadResponse` naming the field when
+the answer lacks what a meter needs. It never does I/O: the HTTP policy, retries and
+error classification are shared by all providers (`quotawatch.adapters.http`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from quotawatch.core.snapshot import Condition, Meter, Period
@@ -23,8 +31,17 @@ class Provider:
     base_url: str
     path: str
     auth_headers: Callable[[str], dict[str, str]]
-    parse: Callable[[Any], ParsedUsage]
+    # (JSON body, time of the check) -> usage; the time is for facts relative to now,
+    # such as a key expiring in N days.
+    parse: Callable[[Any, datetime], ParsedUsage]
+    # Meter names snapshots use; a trailing '*' names a family ("key:*" for one per key).
     meter_names: tuple[str, ...] = field(default=())
 
     def url(self, base_url: str | None = None) -> str:
         return (base_url or self.base_url).rstrip("/") + self.path
+
+    def has_meter(self, name: str) -> bool:
+        return any(
+            name.startswith(pattern[:-1]) and len(name) > len(pattern) - 1 if pattern.endswith("*") else name == pattern
+            for pattern in self.meter_names
+        )

@@ -7,6 +7,7 @@ The account endpoint gives no billing period dates.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from quotawatch.core.snapshot import Condition, Meter, Severity
@@ -22,7 +23,8 @@ _LIMITED_METERS = (
 )
 
 
-def parse(body: Any) -> ParsedUsage:
+def parse(body: Any, now: datetime | None = None) -> ParsedUsage:
+    """The account answer as meters; `now` is unused (cloudlayer reports no dates)."""
     account = p.require_object(body)
     meters: list[Meter] = []
     for name, used_field, limit_field, unit in _LIMITED_METERS:
