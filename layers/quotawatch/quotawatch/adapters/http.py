@@ -77,7 +77,8 @@ class HttpClient:
                 if status == 429:
                     raise _Retryable(
                         ErrorKind.RATE_LIMITED,
-                        f"{host} answered 429 Too Many Requests{_error_detail(response, p, headers.values())}",
+                        f"{host} answered 429 Too Many Requests"
+                        + _error_detail(response, p, headers.values(), unless="Too Many Requests"),
                         _retry_after(response.headers.get("Retry-After")),
                     )
                 if status >= 500:
@@ -166,8 +167,13 @@ def _retry_after(value: str | None) -> float | None:
     return max(seconds, 0.0)
 
 
-def _error_detail(response: requests.Response, policy: HttpPolicy, secrets: Iterable[str] = ()) -> str:
-    """The provider's own error text, when it gave one in JSON, e.g. 'Invalid API Key'."""
+def _error_detail(
+    response: requests.Response, policy: HttpPolicy, secrets: Iterable[str] = (), unless: str = ""
+) -> str:
+    """The provider's own error text, when it gave one in JSON, e.g. 'Invalid API Key'.
+
+    Nothing when it only repeats the status (`unless`), which would read twice.
+    """
     try:
         body = json.loads(_read_capped(response, min(policy.max_body_bytes, 16384), ""))
     except Exception:
@@ -179,7 +185,7 @@ def _error_detail(response: requests.Response, policy: HttpPolicy, secrets: Iter
             message = error.get("message") or error.get("code")
         else:
             message = error or body.get("message")
-    if isinstance(message, str) and message.strip():
+    if isinstance(message, str) and message.strip() and message.strip().lower() != unless.lower():
         # Redact before cutting to length: a cut-off key would no longer match a later redaction.
         return ": " + " ".join(_redact(message, secrets).split())[:120]
     return ""
