@@ -160,7 +160,7 @@ def test_recovery_of_a_vanished_condition() -> None:
 
     assert message.kind == "recovery"
     assert message.severity == "info"
-    assert message.subject == "[OK] cloudlayer-prod: condition:subscription_inactive back to normal"
+    assert message.subject == "[OK] cloudlayer-prod: subscription inactive back to normal"
 
 
 def test_long_monitor_id_is_cut_to_the_limits() -> None:

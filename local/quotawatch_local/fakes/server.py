@@ -45,6 +45,7 @@ class FakeProvider:
         self.scenario = scenario
         self.calls = 0  # authorised calls to the usage endpoint
         self.requests: list[dict[str, str]] = []  # headers of every request, for assertions
+        self.paths: list[str] = []  # path and query of every request
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -72,6 +73,7 @@ class FakeProvider:
     def _reply_for(self, path: str, headers: dict[str, str]) -> Reply:
         with self._lock:
             self.requests.append(headers)
+            self.paths.append(path)
             if path.split("?", 1)[0] not in self.api.paths:
                 return Reply(404, {"error": "Not Found"})
             if headers.get(self.api.auth_header.lower()) != self.api.auth_prefix + self.valid_key:

@@ -11,7 +11,7 @@ from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import Meter, Snapshot
 
 SMS_MAX = 160
-SUBJECT_MAX = 100  # SNS rejects longer email subjects
+SUBJECT_MAX = 99  # SNS: "must be less than 100 characters"
 
 # GSM 03.38 basic set: anything else forces UCS-2 and cuts an SMS to 70 characters.
 _GSM7 = set(

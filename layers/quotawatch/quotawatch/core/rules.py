@@ -68,7 +68,8 @@ class Signal:
             return self.meter.name
         if self.condition is not None:
             return self.condition.name.replace("_", " ")
-        return self.key
+        # A signal known only by its stored key (a condition that went away).
+        return self.key.split(":", 1)[-1].replace("_", " ")
 
 
 def meter_signal_key(meter_name: str) -> str:
