@@ -21,7 +21,7 @@ from quotawatch.adapters.http import HttpClient
 from quotawatch.adapters.notifier import SnsNotifier
 from quotawatch.adapters.secrets import SecretsKeyStore
 from quotawatch.adapters.store import DynamoStore
-from quotawatch.check import CheckDeps, run_check
+from quotawatch.check import DEFAULT_CONCURRENCY, CheckDeps, run_check
 from quotawatch.config import ConfigError, load_monitors
 
 logger = Logger()
@@ -33,7 +33,7 @@ def _adapters() -> CheckDeps:
     """Built once per container: the secret cache and HTTP connections survive warm starts."""
     return CheckDeps(
         keys=SecretsKeyStore(boto3.client("secretsmanager"), os.environ["API_KEYS_SECRET_NAME"]),
-        http=HttpClient(),
+        http=HttpClient(pool_size=_concurrency()),
         store=DynamoStore(
             boto3.client("dynamodb"),
             os.environ["TABLE_NAME"],
@@ -42,6 +42,10 @@ def _adapters() -> CheckDeps:
         notifier=SnsNotifier(boto3.client("sns"), os.environ["ALERT_TOPIC_ARN"]),
         clock=clock_for_event(None),
     )
+
+
+def _concurrency() -> int:
+    return int(os.environ.get("CHECK_CONCURRENCY", DEFAULT_CONCURRENCY))
 
 
 def _monitors_path() -> Path:
@@ -61,7 +65,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"status": "config_error", "error": {"kind": "config", "message": str(exc)}, "monitors": []}
 
     deps = dataclasses.replace(_adapters(), clock=clock_for_event(event))
-    outcomes = run_check(config.enabled, config.problems, deps)
+    outcomes = run_check(config.enabled, config.problems, deps, concurrency=_concurrency())
     for outcome in outcomes:
         if outcome.snapshot is not None and outcome.snapshot.ok:
             logger.info("checked", extra={"monitor": outcome.monitor, "snapshot": outcome.snapshot.to_dict()})

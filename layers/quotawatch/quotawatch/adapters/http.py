@@ -45,9 +45,10 @@ class HttpClient:
         policy: HttpPolicy | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        pool_size: int = 10,
     ) -> None:
         self.policy = policy or HttpPolicy()
-        self._session = session or requests.Session()
+        self._session = session or _pooled_session(pool_size)
         self._sleep = sleep
 
     def get_json(self, url: str, headers: dict[str, str]) -> Any:
@@ -123,6 +124,15 @@ class HttpClient:
             return min(retry_after, self.policy.retry_after_cap)
         # Full jitter: concurrent checks do not retry in lockstep.
         return random.uniform(0, self.policy.backoff_base * 2 ** (attempt - 1))  # noqa: S311 - jitter
+
+
+def _pooled_session(pool_size: int) -> requests.Session:
+    """Keep-alive connections for as many concurrent checks as the pool runs, per host."""
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
 
 
 class _Retryable(Exception):
