@@ -3,8 +3,6 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(abspath $(VENV)/bin)
 STAMP := $(VENV)/.installed
-# The layer's package and the local tooling are imported from the source tree.
-export PYTHONPATH := $(CURDIR)/layers/quotawatch:$(CURDIR)/local
 # sam build finds python3.13 on PATH: the venv's comes first.
 export PATH := $(BIN):$(PATH)
 

@@ -35,7 +35,11 @@ class LocalContext:
 
 
 def main() -> None:
-    sys.path.pop(0)  # this tool's folder: the function sees only its code and layers
+    # The function sees its code, its layers and the runtime's packages, as in Lambda: not
+    # this tool's folder, nor source folders a development .pth file adds.
+    allowed = set(os.environ.get("PYTHONPATH", "").split(os.pathsep))
+    runtime = (sys.prefix, sys.base_prefix)
+    sys.path[:] = [p for p in sys.path[1:] if p in allowed or p.startswith(runtime)]
     handler_path, timeout_s = sys.argv[1], int(sys.argv[2])
     replies = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # the handler's stdout (Powertools logs) becomes log output

@@ -353,10 +353,11 @@ def test_config_problems_are_reported_alongside_the_checks(start_fake: StartFake
 
 
 class ExplodingKeyStore:
-    secret_name = SECRET
-
     def __init__(self, keys: dict[str, str]) -> None:
         self.keys = keys
+
+    def where(self, field: str) -> str:
+        return f"field '{field}' of secret '{SECRET}'"
 
     def get(self, field: str) -> str:
         if field == "buggy":

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from quotawatch.adapters.clock import Clock
@@ -19,16 +20,18 @@ from quotawatch.core.messages import Message, render
 from quotawatch.core.rules import evaluate
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.providers import get_provider
-from quotawatch.providers.base import Provider
+from quotawatch.providers.base import ParsedUsage, Provider
 from quotawatch.providers.parsing import BadResponse
 
 log = logging.getLogger("quotawatch.check")
 
 
 class KeyStore(Protocol):
-    secret_name: str
-
     def get(self, field: str) -> str: ...
+
+    def where(self, field: str) -> str:
+        """Where a person finds this key, for error messages: never the key itself."""
+        ...
 
 
 class JsonFetcher(Protocol):
@@ -130,7 +133,7 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
             f"{monitor.id}: unknown provider '{monitor.provider}'",
         )
     else:
-        snapshot = fetch_snapshot(monitor, provider, deps)
+        snapshot = fetch_snapshot(monitor, provider, deps.keys, deps.http, checked_at)
 
     stored = deps.store.put_snapshot(snapshot)
     if not stored:
@@ -176,22 +179,20 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
     return outcome
 
 
-def fetch_snapshot(monitor: Monitor, provider: Provider, deps: CheckDeps) -> Snapshot:
+def fetch_snapshot(
+    monitor: Monitor, provider: Provider, keys: KeyStore, http: JsonFetcher, checked_at: datetime
+) -> Snapshot:
     """The provider's usage as a snapshot, or a snapshot carrying a classified check error."""
-    checked_at = deps.clock.now()
     key: str | None = None
     try:
-        key = deps.keys.get(monitor.secret_field)
-        body = deps.http.get_json(provider.url(monitor.base_url), provider.auth_headers(key))
-        usage = provider.parse(body, checked_at)
+        key = keys.get(monitor.secret_field)
+        usage = _read_usage(provider, monitor, key, checked_at, http)
     except BadResponse as exc:
         return _failed(
             monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", key
         )
     except CheckFailed as exc:
-        hint = ""
-        if exc.kind is ErrorKind.AUTH:
-            hint = f"; check field '{monitor.secret_field}' of secret '{deps.keys.secret_name}'"
+        hint = f"; check {keys.where(monitor.secret_field)}" if exc.kind is ErrorKind.AUTH else ""
         return _failed(monitor, checked_at, exc.kind, exc.message + hint, key)
     return Snapshot(
         monitor=monitor.id,
@@ -199,12 +200,26 @@ def fetch_snapshot(monitor: Monitor, provider: Provider, deps: CheckDeps) -> Sna
         checked_at=checked_at,
         period=usage.period,
         meters=usage.meters,
-        conditions=usage.conditions,
+        # Providers sometimes echo what they were sent, even in a plan name or billing text.
+        conditions=tuple(replace(c, message=_redact(c.message, key)) for c in usage.conditions),
     )
 
 
-def _failed(monitor: Monitor, checked_at: Any, kind: ErrorKind, message: str, key: str | None) -> Snapshot:
-    text = f"{monitor.id}: {message}"
-    if key:
-        text = text.replace(key, "[redacted]")  # providers sometimes echo what they were sent
-    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, text)
+def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: datetime, http: JsonFetcher) -> ParsedUsage:
+    try:
+        body = http.get_json(provider.url(monitor.base_url), provider.auth_headers(key))
+    except CheckFailed as exc:
+        if provider.read_refusal is not None and exc.status is not None:
+            usage = provider.read_refusal(exc.status, exc.body, checked_at)
+            if usage is not None:
+                return usage
+        raise
+    return provider.parse(body, checked_at)
+
+
+def _failed(monitor: Monitor, checked_at: datetime, kind: ErrorKind, message: str, key: str | None) -> Snapshot:
+    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, _redact(f"{monitor.id}: {message}", key))
+
+
+def _redact(text: str, key: str | None) -> str:
+    return text.replace(key, "[redacted]") if key else text

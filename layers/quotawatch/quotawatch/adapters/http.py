@@ -61,7 +61,9 @@ class HttpClient:
                 return self._get_once(url, headers, host)
             except _Retryable as exc:
                 if attempt >= self.policy.max_attempts:
-                    raise FetchFailed(exc.kind, f"{exc.message} (after {attempt} attempts)") from None
+                    raise FetchFailed(
+                        exc.kind, f"{exc.message} (after {attempt} attempts)", exc.status, exc.body
+                    ) from None
                 self._sleep(self._delay(attempt, exc.retry_after))
 
     def _get_once(self, url: str, headers: dict[str, str], host: str) -> Any:
@@ -75,12 +77,15 @@ class HttpClient:
                 allow_redirects=False,
             ) as response:
                 status = response.status_code
+                refusal = _error_body(response, p) if status in (401, 403, 429) else None
                 if status == 429:
                     raise _Retryable(
                         ErrorKind.RATE_LIMITED,
                         f"{host} answered 429 Too Many Requests"
-                        + _error_detail(response, p, headers.values(), unless="Too Many Requests"),
+                        + _error_detail(refusal, headers.values(), unless="Too Many Requests"),
                         _retry_after(response.headers.get("Retry-After")),
+                        status,
+                        refusal,
                     )
                 if status >= 500:
                     raise _Retryable(
@@ -91,7 +96,9 @@ class HttpClient:
                 if status in (401, 403):
                     raise FetchFailed(
                         ErrorKind.AUTH,
-                        f"{host} rejected the API key ({status}{_error_detail(response, p, headers.values())})",
+                        f"{host} rejected the API key ({status}{_error_detail(refusal, headers.values())})",
+                        status,
+                        refusal,
                     )
                 if status == 404:
                     raise FetchFailed(
@@ -136,8 +143,17 @@ def _pooled_session(pool_size: int) -> requests.Session:
 
 
 class _Retryable(Exception):
-    def __init__(self, kind: ErrorKind, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        retry_after: float | None = None,
+        status: int | None = None,
+        body: Any = None,
+    ) -> None:
         super().__init__(message)
+        self.status = status
+        self.body = body
         self.kind = kind
         self.message = message
         self.retry_after = retry_after
@@ -177,17 +193,19 @@ def _retry_after(value: str | None) -> float | None:
     return max(seconds, 0.0)
 
 
-def _error_detail(
-    response: requests.Response, policy: HttpPolicy, secrets: Iterable[str] = (), unless: str = ""
-) -> str:
+def _error_body(response: requests.Response, policy: HttpPolicy) -> Any:
+    """A refusal's JSON body (small, capped), or None when it has none."""
+    try:
+        return json.loads(_read_capped(response, min(policy.max_body_bytes, 16384), ""))
+    except Exception:
+        return None
+
+
+def _error_detail(body: Any, secrets: Iterable[str] = (), unless: str = "") -> str:
     """The provider's own error text, when it gave one in JSON, e.g. 'Invalid API Key'.
 
     Nothing when it only repeats the status (`unless`), which would read twice.
     """
-    try:
-        body = json.loads(_read_capped(response, min(policy.max_body_bytes, 16384), ""))
-    except Exception:
-        return ""
     message: Any = None
     if isinstance(body, dict):
         error = body.get("error")

@@ -40,6 +40,9 @@ class SecretsKeyStore:
         self._keys: dict[str, Any] | None = None
         self._loaded_at = 0.0
 
+    def where(self, field: str) -> str:
+        return f"field '{field}' of secret '{self.secret_name}'"
+
     def get(self, field: str) -> str:
         keys = self._load()
         value = keys.get(field)

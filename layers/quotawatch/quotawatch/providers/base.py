@@ -36,6 +36,9 @@ class Provider:
     parse: Callable[[Any, datetime], ParsedUsage]
     # Meter names snapshots use; a trailing '*' names a family ("key:*" for one per key).
     meter_names: tuple[str, ...] = field(default=())
+    # (status, JSON error body, time) -> usage, for a refusal that is itself a reading:
+    # "storage quota reached" is a breach to report, not a check that failed.
+    read_refusal: Callable[[int, Any, datetime], ParsedUsage | None] | None = None
 
     def url(self, base_url: str | None = None) -> str:
         return (base_url or self.base_url).rstrip("/") + self.path

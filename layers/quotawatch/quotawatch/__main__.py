@@ -1,0 +1,5 @@
+import sys
+
+from quotawatch.cli import main
+
+sys.exit(main())
