@@ -85,9 +85,16 @@ def test_a_reported_condition_is_not_cleared() -> None:
     assert transitions([signal], {INACTIVE: state(INACTIVE, Level.CRITICAL)}) == []
 
 
-def test_a_meter_missing_from_the_snapshot_keeps_its_state() -> None:
-    """Only conditions clear by absence; a meter that is not reported says nothing about usage."""
-    assert transitions([], {CALLS: state(CALLS, Level.WARNING)}) == []
+def test_a_meter_gone_from_a_reading_with_meters_clears() -> None:
+    """A deleted key or a removed cap: the raised meter must not stay raised forever."""
+    [cleared] = transitions([], {CALLS: state(CALLS, Level.WARNING, version=3)})
+    assert (cleared.signal.key, cleared.previous, cleared.current) == (CALLS, Level.WARNING, Level.OK)
+    assert cleared.previous_version == 3
+
+
+def test_a_reading_without_meters_keeps_meter_states() -> None:
+    """A refusal read as a condition (quota reached) says nothing about meters."""
+    assert transitions([], {CALLS: state(CALLS, Level.WARNING)}, reports_meters=False) == []
 
 
 def test_several_signals_are_judged_independently() -> None:

@@ -313,12 +313,12 @@ def test_a_rejected_key_points_at_the_secret(start_fake: StartFake) -> None:
 
 def test_unknown_provider_is_a_config_error_snapshot() -> None:
     h = Harness({})
-    [outcome] = h.run(Monitor(id="tornado", provider="tornado", secret_field="tornado"))
+    [outcome] = h.run(Monitor(id="acme", provider="acme", secret_field="acme"))
 
     assert outcome.status == "error"
     assert outcome.error_kind == "config"
-    assert outcome.message == "tornado: unknown provider 'tornado'"
-    assert h.store.history("tornado")[0].error is not None
+    assert outcome.message == "acme: unknown provider 'acme'"
+    assert h.store.history("acme")[0].error is not None
 
 
 def test_config_problems_are_reported_alongside_the_checks(start_fake: StartFake) -> None:

@@ -161,7 +161,7 @@ def test_a_body_that_is_not_an_object_is_a_bad_response(body: Any) -> None:
 def test_provider_declaration() -> None:
     assert get_provider("cloudlayer") is PROVIDER
     assert PROVIDERS["cloudlayer"] is PROVIDER
-    assert get_provider("tornado") is None
+    assert get_provider("acme") is None
     assert PROVIDER.url() == "https://api.cloudlayer.io/v2/account"
     assert PROVIDER.url("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/v2/account"
     assert PROVIDER.auth_headers("k-1") == {"X-API-Key": "k-1"}

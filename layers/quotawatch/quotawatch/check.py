@@ -159,7 +159,7 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
         snapshot=snapshot,
     )
     display = provider.display_name if provider else monitor.provider
-    for transition in transitions(signals, deps.store.states(monitor.id)):
+    for transition in transitions(signals, deps.store.states(monitor.id), reports_meters=bool(snapshot.meters)):
         new_state = SignalState(transition.signal.key, transition.current, checked_at, transition.previous_version + 1)
         if not deps.store.claim_transition(monitor.id, new_state, transition.previous_version):
             log.info("transition of %s %s already claimed by another run", monitor.id, new_state.key)

@@ -41,11 +41,13 @@ class Transition:
         return self.current is Level.OK
 
 
-def transitions(signals: list[Signal], stored: dict[str, SignalState]) -> list[Transition]:
+def transitions(signals: list[Signal], stored: dict[str, SignalState], reports_meters: bool = True) -> list[Transition]:
     """Signals whose level differs from the stored one.
 
     A signal with no stored state counts as OK before. A stored raised signal that the
-    snapshot no longer reports (a condition that went away) clears.
+    snapshot no longer reports clears: a condition that went away, or a meter that is gone
+    or became unlimited (a deleted key, a removed cap). A reading without meters (a
+    provider's refusal read as a condition) says nothing about meters, so they stay.
     """
     result: list[Transition] = []
     seen: set[str] = set()
@@ -56,6 +58,7 @@ def transitions(signals: list[Signal], stored: dict[str, SignalState]) -> list[T
         if signal.level != previous:
             result.append(Transition(signal, previous, state.version if state else 0))
     for key, state in stored.items():
-        if key not in seen and key.startswith("condition:") and state.level is not Level.OK:
+        vanished = key.startswith("condition:") or (reports_meters and key.startswith("meter:"))
+        if key not in seen and vanished and state.level is not Level.OK:
             result.append(Transition(Signal(key, Level.OK), state.level, state.version))
     return result

@@ -66,10 +66,10 @@ class Signal:
         """What the signal is about, as a person names it."""
         if self.meter is not None:
             return self.meter.name
-        if self.condition is not None:
-            return self.condition.name.replace("_", " ")
-        # A signal known only by its stored key (a condition that went away).
-        return self.key.split(":", 1)[-1].replace("_", " ")
+        name = self.condition.name if self.condition is not None else self.key.split(":", 1)[-1]
+        # "key_expiring:my_key" reads "key expiring: my_key": only the vocabulary part is ours.
+        kind, _, detail = name.partition(":")
+        return kind.replace("_", " ") + (f": {detail}" if detail else "")
 
 
 def meter_signal_key(meter_name: str) -> str:

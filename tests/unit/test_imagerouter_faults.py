@@ -1,0 +1,350 @@
+"""ImageRouter through the real HttpClient against the fake ImageRouter on loopback.
+
+Every scenario of the fake gives the answer or the check error a real check would: the
+request as the provider expects it, the provider's own error text, retries that never
+really sleep, and the key in no message.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from quotawatch.adapters.http import USER_AGENT, FetchFailed, HttpClient, HttpPolicy
+from quotawatch.core.errors import CheckFailed
+from quotawatch.core.rules import DEFAULT_THRESHOLDS, Level
+from quotawatch.core.snapshot import ErrorKind, Meter, Severity
+from quotawatch.providers.base import ParsedUsage
+from quotawatch.providers.imagerouter import PROVIDER, parse
+from quotawatch.providers.parsing import BadResponse
+from quotawatch_local.fakes import FakeProvider, Reply, Scenario, always
+from quotawatch_local.fakes import imagerouter as fake_imagerouter
+from quotawatch_local.fakes.imagerouter import BY_API_KEY, CLIMB, CREDITS_ONLY, SPEND_LIMIT
+
+KEY = "ir_9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
+NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+POLICY = HttpPolicy(connect_timeout=0.5, read_timeout=0.5, max_attempts=3, backoff_base=0.5, retry_after_cap=10.0)
+PROD = "key:Production Key"
+
+StartFake = Callable[..., FakeProvider]
+
+
+class Recorder:
+    """Stands in for time.sleep: remembers the delays instead of waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+
+
+@pytest.fixture
+def sleep() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def client(sleep: Recorder) -> HttpClient:
+    return HttpClient(POLICY, sleep=sleep)
+
+
+@pytest.fixture
+def stop_later(_stopping: list[threading.Thread]) -> Iterator[Callable[[FakeProvider], FakeProvider]]:
+    """Fakes to stop after the test, in the background as conftest does: a stop waits out
+    the server's 0.5 s poll."""
+    started: list[FakeProvider] = []
+
+    def register(fake: FakeProvider) -> FakeProvider:
+        started.append(fake)
+        return fake
+
+    yield register
+    for fake in started:
+        thread = threading.Thread(target=fake.stop, daemon=True)
+        thread.start()
+        _stopping.append(thread)
+
+
+@pytest.fixture
+def imagerouter(stop_later: Callable[[FakeProvider], FakeProvider]) -> StartFake:
+    """Start a fake ImageRouter on loopback whose clock stands at NOW: imagerouter("climbing")."""
+    scenarios = fake_imagerouter.scenarios(slow_seconds=2, clock=lambda: NOW)
+
+    def start(scenario: str | Scenario = "by-api-key", key: str = KEY) -> FakeProvider:
+        chosen = scenarios[scenario] if isinstance(scenario, str) else scenario
+        return stop_later(FakeProvider(fake_imagerouter.API, key, chosen).start())
+
+    return start
+
+
+def fetch(client: HttpClient, fake: FakeProvider, key: str | None = None) -> Any:
+    return client.get_json(PROVIDER.url(fake.base_url), PROVIDER.auth_headers(key or fake.valid_key))
+
+
+def check(client: HttpClient, fake: FakeProvider, now: datetime = NOW) -> ParsedUsage:
+    """What the check does: fetch, then parse."""
+    return parse(fetch(client, fake), now)
+
+
+def failure(client: HttpClient, fake: FakeProvider, key: str | None = None) -> CheckFailed:
+    key = key or fake.valid_key
+    with pytest.raises(FetchFailed) as caught:
+        fetch(client, fake, key)
+    assert key not in str(caught.value)
+    assert key not in repr(caught.value.args)
+    return caught.value
+
+
+def meters_by_name(usage: ParsedUsage) -> dict[str, Meter]:
+    return {m.name: m for m in usage.meters}
+
+
+# --- answers -------------------------------------------------------------------------------------
+
+
+def test_the_request_is_what_imagerouter_expects(client: HttpClient, imagerouter: StartFake) -> None:
+    fake = imagerouter("by-api-key")
+    assert fetch(client, fake) == BY_API_KEY
+
+    [headers] = fake.requests
+    assert headers["authorization"] == f"Bearer {KEY}"
+    assert headers["user-agent"] == USER_AGENT
+    assert headers["user-agent"].startswith("QuotaWatch/")
+    assert headers["accept"] == "application/json"
+    assert fake.paths == ["/v1/credits?by_api_key=true"]
+
+
+def test_documented_example_end_to_end(client: HttpClient, imagerouter: StartFake, sleep: Recorder) -> None:
+    usage = check(client, imagerouter("by-api-key"), datetime(2026, 5, 20, tzinfo=UTC))
+
+    assert usage.meters == (Meter("credit", 4.5, 30.0, 25.5, "USD"), Meter(PROD, 1.2, 5.0, 3.8, "USD"))
+    assert usage.conditions == ()
+    assert sleep.delays == []
+
+
+def test_the_published_example_read_today_is_a_past_window(client: HttpClient, imagerouter: StartFake) -> None:
+    """The example's window is May 2026: read in November, the key has spent nothing this month."""
+    assert meters_by_name(check(client, imagerouter("by-api-key")))[PROD] == Meter(PROD, 0.0, 5.0, 5.0, "USD")
+
+
+def test_credits_without_the_breakdown(client: HttpClient, imagerouter: StartFake) -> None:
+    fake = imagerouter("credits")
+    assert fetch(client, fake) == CREDITS_ONLY
+    assert check(client, fake).meters == (Meter("credit", 4.5, 30.0, 25.5, "USD"),)
+
+
+def test_climbing_spend_warns_then_goes_critical_then_resets(client: HttpClient, imagerouter: StartFake) -> None:
+    fake = imagerouter("climbing")
+    levels: list[Level] = []
+    percents: list[float] = []
+    for _ in range(len(CLIMB) + 1):  # the last reading repeats
+        usage = check(client, fake)
+        key = meters_by_name(usage)[PROD]
+        credit = meters_by_name(usage)["credit"]
+        assert key.limit == SPEND_LIMIT
+        assert key.percent_used is not None
+        percents.append(round(key.percent_used))
+        levels.append(DEFAULT_THRESHOLDS.level(key.percent_used))
+        # The account's figures move with the key's and stay consistent.
+        assert credit.used is not None
+        assert credit.limit is not None
+        assert credit.remaining is not None
+        assert credit.used + credit.remaining == pytest.approx(credit.limit)
+        assert usage.conditions == ()
+
+    assert percents == [50, 70, 82, 88, 96, 99, 4, 4]
+    W, C, OK = Level.WARNING, Level.CRITICAL, Level.OK  # noqa: N806
+    assert levels == [OK, OK, W, W, C, C, OK, OK]
+
+
+def test_climbing_account_usage_only_grows(client: HttpClient, imagerouter: StartFake) -> None:
+    fake = imagerouter("climbing")
+    used = [meters_by_name(check(client, fake))["credit"].used or 0.0 for _ in CLIMB]
+    assert used == sorted(used)
+    assert used[-1] == pytest.approx(3.0 + 4.95 + 0.20 + 0.03)  # the spend before the reset stays spent
+
+
+def test_expiring_key_is_a_warning_ten_days_ahead(client: HttpClient, imagerouter: StartFake) -> None:
+    usage = check(client, imagerouter("expiring"))
+
+    [condition] = usage.conditions
+    assert condition.name == "key_expiring:Production Key"
+    assert condition.severity is Severity.WARNING
+    assert condition.message == "API key 'Production Key' expires on 2026-12-04 01:00 UTC (in 10 days)"
+    assert meters_by_name(usage)[PROD].used == 1.2  # its window is the current month
+
+
+def test_expiring_follows_the_clock_it_is_given(client: HttpClient, imagerouter: StartFake) -> None:
+    clock = [NOW]
+    fake = imagerouter(fake_imagerouter.expiring(days=2, clock=lambda: clock[0]))
+    clock[0] = NOW + timedelta(days=40)
+
+    [condition] = check(client, fake, clock[0]).conditions
+    assert condition.severity is Severity.CRITICAL
+    assert "(in 2 days)" in condition.message
+
+
+def test_lifetime_cap(client: HttpClient, imagerouter: StartFake) -> None:
+    usage = check(client, imagerouter("lifetime-cap"))
+    assert meters_by_name(usage)[PROD] == Meter(PROD, 4.2, 10.0, 5.8, "USD")
+    assert meters_by_name(usage)["credit"] == Meter("credit", 4.23, 30.0, 25.77, "USD")
+
+
+def test_not_an_object_is_returned_for_the_parser_to_reject(client: HttpClient, imagerouter: StartFake) -> None:
+    fake = imagerouter("not-an-object")
+    body = fetch(client, fake)
+    assert body == [1, 2, 3]
+    with pytest.raises(BadResponse) as caught:
+        parse(body, NOW)
+    assert caught.value.kind is ErrorKind.BAD_RESPONSE
+    assert caught.value.field == "response"
+
+
+def test_an_empty_object_names_the_balance(client: HttpClient, imagerouter: StartFake) -> None:
+    fake = imagerouter(always(Reply(200, {})))
+    with pytest.raises(BadResponse) as caught:
+        check(client, fake)
+    assert caught.value.field == "remaining_credits"
+
+
+# --- the key is refused: never retried -----------------------------------------------------------
+
+
+def test_wrong_key_is_auth_with_the_providers_message(
+    client: HttpClient, imagerouter: StartFake, sleep: Recorder
+) -> None:
+    fake = imagerouter("by-api-key")
+    caught = failure(client, fake, key="ir_not-the-key")
+
+    assert caught.kind is ErrorKind.AUTH
+    assert caught.message == "127.0.0.1 rejected the API key (401: Invalid API key)"
+    assert fake.calls == 0
+    assert len(fake.requests) == 1
+    assert sleep.delays == []
+
+
+def test_unauthorized_scenario_is_auth(client: HttpClient, imagerouter: StartFake) -> None:
+    caught = failure(client, imagerouter("unauthorized"))
+    assert caught.kind is ErrorKind.AUTH
+    assert caught.message == "127.0.0.1 rejected the API key (401: Invalid API key)"
+
+
+def test_a_management_key_is_auth_saying_why(client: HttpClient, imagerouter: StartFake, sleep: Recorder) -> None:
+    fake = imagerouter("management-key")
+    caught = failure(client, fake)
+
+    assert caught.kind is ErrorKind.AUTH
+    assert caught.message == (
+        "127.0.0.1 rejected the API key (403: Management keys cannot read credits; use a normal API key)"
+    )
+    assert fake.calls == 1
+    assert sleep.delays == []
+
+
+@pytest.mark.parametrize("key", [KEY, "ir_" + "k" * 200], ids=["plain", "long"])
+def test_a_key_echoed_by_the_provider_is_redacted(client: HttpClient, imagerouter: StartFake, key: str) -> None:
+    echo = always(Reply(401, {"error": {"message": f"Invalid API key {key}", "type": "authentication_error"}}))
+    caught = failure(client, imagerouter(echo, key=key), key=key)
+
+    assert caught.kind is ErrorKind.AUTH
+    assert "Invalid API key [redacted]" in caught.message
+    assert key[:16] not in caught.message
+
+
+# --- server trouble: retried, bounded ------------------------------------------------------------
+
+
+def test_internal_error_is_unavailable_after_retries(
+    client: HttpClient, imagerouter: StartFake, sleep: Recorder
+) -> None:
+    fake = imagerouter("internal-error")
+    caught = failure(client, fake)
+
+    assert caught.kind is ErrorKind.UNAVAILABLE
+    assert caught.message == "127.0.0.1 answered 500 (server error) (after 3 attempts)"
+    assert fake.calls == 3
+    assert len(sleep.delays) == 2
+
+
+def test_rate_limited_honours_retry_after(client: HttpClient, imagerouter: StartFake, sleep: Recorder) -> None:
+    fake = imagerouter("rate-limited")
+    caught = failure(client, fake)
+
+    assert caught.kind is ErrorKind.RATE_LIMITED
+    assert sleep.delays == [1.0, 1.0]
+    assert fake.calls == 3
+
+
+def test_slow_answer_is_unavailable(imagerouter: StartFake, sleep: Recorder) -> None:
+    fake = imagerouter("slow")  # answers after 2 s; the client waits 0.5 s
+    client = HttpClient(HttpPolicy(connect_timeout=0.5, read_timeout=0.5, max_attempts=2), sleep=sleep)
+    caught = failure(client, fake)
+
+    assert caught.kind is ErrorKind.UNAVAILABLE
+    assert caught.message == "127.0.0.1 did not answer in time (after 2 attempts)"
+
+
+@pytest.mark.parametrize(
+    ("scenario", "kind", "text"),
+    [
+        ("server-error", ErrorKind.UNAVAILABLE, "answered 500 (server error) (after 3 attempts)"),
+        ("html-error-page", ErrorKind.UNAVAILABLE, "answered 502 (server error) (after 3 attempts)"),
+        ("truncated", ErrorKind.UNAVAILABLE, "closed the connection before the answer was complete"),
+        ("malformed-json", ErrorKind.BAD_RESPONSE, "answered 200 but not with JSON"),
+        ("html-200", ErrorKind.BAD_RESPONSE, "answered 200 but not with JSON"),
+        ("huge", ErrorKind.BAD_RESPONSE, "answered with more than 1,000,000 bytes"),
+    ],
+)
+def test_shared_faults_are_classified_by_the_shared_policy(
+    client: HttpClient, imagerouter: StartFake, scenario: str, kind: ErrorKind, text: str
+) -> None:
+    caught = failure(client, imagerouter(scenario))
+    assert caught.kind is kind
+    assert text in caught.message
+    assert "<html" not in caught.message
+
+
+# --- the key never leaks -------------------------------------------------------------------------
+
+FAILING = [
+    "unauthorized",
+    "management-key",
+    "internal-error",
+    "rate-limited",
+    "server-error",
+    "malformed-json",
+    "html-error-page",
+    "html-200",
+    "truncated",
+    "huge",
+]
+
+
+@pytest.mark.parametrize("scenario", FAILING)
+def test_the_key_is_in_no_error_message(imagerouter: StartFake, scenario: str) -> None:
+    fake = imagerouter(scenario)
+    with pytest.raises(CheckFailed) as caught:
+        fetch(HttpClient(HttpPolicy(max_attempts=1)), fake)
+
+    assert KEY not in str(caught.value)
+    assert KEY not in repr(caught.value.args)
+    assert caught.value.__cause__ is None
+
+
+def test_every_scenario_is_covered() -> None:
+    covered = {"credits", "by-api-key", "climbing", "expiring", "lifetime-cap", "slow", "not-an-object", *FAILING}
+    assert set(fake_imagerouter.scenarios()) == covered
+
+
+def test_fake_imagerouter_serves_the_named_scenario(
+    client: HttpClient, stop_later: Callable[[FakeProvider], FakeProvider]
+) -> None:
+    fake = stop_later(fake_imagerouter.fake_imagerouter(KEY, "credits").start())
+
+    assert fake.api is fake_imagerouter.API
+    assert check(client, fake).meters == (Meter("credit", 4.5, 30.0, 25.5, "USD"),)
