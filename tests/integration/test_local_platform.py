@@ -85,20 +85,20 @@ def test_local_invoke_cli_runs_a_function_with_an_event_file() -> None:
     result = json.loads(done.stdout)
     # A fresh stack's secret is empty: the shipped monitor says which key to add, and where.
     assert result["status"] == "partial"
-    assert result["monitors"] == [
-        {
-            "monitor": "cloudlayer-prod",
-            "provider": "cloudlayer",
-            "status": "error",
-            "error": {
-                "kind": "config",
-                "message": "cloudlayer-prod: secret 'quotawatch/api-keys' has no field 'cloudlayer-prod'; "
-                "add it with the monitor's API key",
-            },
-            "levels": {},
-            "notified": [],
+    fields = {
+        "cloudlayer-prod": "cloudlayer-prod",
+        "tornado-downloads": "tornado",
+        "converra-prod": "converra",
+        "imagerouter": "imagerouter",
+    }
+    assert [m["monitor"] for m in result["monitors"]] == list(fields)
+    for outcome in result["monitors"]:
+        assert outcome["status"] == "error"
+        assert outcome["error"] == {
+            "kind": "config",
+            "message": f"{outcome['monitor']}: secret 'quotawatch/api-keys' has no field "
+            f"'{fields[outcome['monitor']]}'; add it with the monitor's API key",
         }
-    ]
     assert '"level":"ERROR"' in done.stderr  # the function's structured log, as Lambda prints it
 
 
@@ -106,11 +106,32 @@ def test_the_demo_tells_warning_then_critical_then_recovery() -> None:
     done = _cli("demo")  # its own process: moto keeps one account per process
     assert done.returncode == 0, done.stderr
     text = done.stdout
-    assert "7 checks, 3 messages, 1 by SMS. Everything was torn down." in text
-    warning = text.index("Subject: [WARNING] cloudlayer-prod: calls at 82% of limit")
-    critical = text.index("Subject: [CRITICAL] cloudlayer-prod: calls at 96% of limit")
-    recovery = text.index("Subject: [OK] cloudlayer-prod: calls back to normal (12%)")
-    assert warning < critical < recovery
-    assert "SMS    (58 chars) QuotaWatch CRITICAL: cloudlayer-prod calls at 96% of limit" in text
-    assert demo.DEMO_KEY not in text
+    assert "7 checks of 4 monitors, 12 messages, 4 of them by SMS. Everything was torn down." in text
+    for subjects in (
+        (
+            "[WARNING] cloudlayer-prod: calls at 82% of limit",
+            "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
+            "[OK] cloudlayer-prod: calls back to normal (12%)",
+        ),
+        (
+            "[WARNING] tornado-downloads: storage at 82% of limit",
+            "[CRITICAL] tornado-downloads: storage at 96% of limit",
+            "[OK] tornado-downloads: storage back to normal (4%)",
+        ),
+        (
+            "[WARNING] converra-prod: conversations at 82% of limit, resets Dec 1",
+            "[CRITICAL] converra-prod: conversations at 96% of limit, resets Dec 1",
+            "[OK] converra-prod: conversations back to normal (12%)",
+        ),
+        (
+            "[WARNING] imagerouter: key:Production Key at 82% of limit",
+            "[CRITICAL] imagerouter: key:Production Key at 96% of limit",
+            "[OK] imagerouter: key:Production Key back to normal (4%)",
+        ),
+    ):
+        positions = [text.index(f"EMAIL {subject}\n") for subject in subjects]
+        assert positions == sorted(positions), subjects
+    assert "SMS   (58 chars) QuotaWatch CRITICAL: cloudlayer-prod calls at 96% of limit" in text
     assert text.count("no change: no message") == 4
+    for entry in demo._providers(demo._Ticks()):
+        assert entry.key not in text

@@ -74,11 +74,19 @@ RATE_LIMITED: dict[str, Any] = {"error": {"code": "RATE_LIMITED", "message": "Ra
 CLIMB = (5000, 7000, 8200, 8800, 9600, 9900, 1200)
 
 
-def climbing(call: int) -> Reply:
-    index = min(call, len(CLIMB)) - 1
-    period = NEXT_PERIOD if index == len(CLIMB) - 1 else PERIOD
-    conversations = {**PRO_USAGE["conversations"], "used": CLIMB[index]}
-    return Reply(200, {**PRO_USAGE, "period": period, "conversations": conversations})
+def climbing_in(period: dict[str, Any], next_period: dict[str, Any]) -> Scenario:
+    """Conversations climb through `period`; the last reading is the start of `next_period`."""
+
+    def reply(call: int) -> Reply:
+        index = min(call, len(CLIMB)) - 1
+        current = next_period if index == len(CLIMB) - 1 else period
+        conversations = {**PRO_USAGE["conversations"], "used": CLIMB[index]}
+        return Reply(200, {**PRO_USAGE, "period": current, "conversations": conversations})
+
+    return reply
+
+
+climbing = climbing_in(PERIOD, NEXT_PERIOD)
 
 
 def scenarios(slow_seconds: float = 15.0) -> dict[str, Scenario]:
