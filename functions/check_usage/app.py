@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from quotawatch.adapters.clock import clock_for_event
-from quotawatch.adapters.http import HttpClient
+from quotawatch.adapters.http import HttpClient, HttpPolicy
 from quotawatch.adapters.notifier import SnsNotifier
 from quotawatch.adapters.secrets import SecretsKeyStore
 from quotawatch.adapters.store import DynamoStore
@@ -33,7 +33,11 @@ def _adapters() -> CheckDeps:
     """Built once per container: the secret cache and HTTP connections survive warm starts."""
     return CheckDeps(
         keys=SecretsKeyStore(boto3.client("secretsmanager"), os.environ["API_KEYS_SECRET_NAME"]),
-        http=HttpClient(pool_size=_concurrency()),
+        # HTTP_READ_TIMEOUT: for providers that are slow to answer (seconds per attempt).
+        http=HttpClient(
+            HttpPolicy(read_timeout=float(os.environ.get("HTTP_READ_TIMEOUT", HttpPolicy.read_timeout))),
+            pool_size=_concurrency(),
+        ),
         store=DynamoStore(
             boto3.client("dynamodb"),
             os.environ["TABLE_NAME"],

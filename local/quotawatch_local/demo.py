@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +24,13 @@ from quotawatch.adapters.store import DynamoStore
 from quotawatch.core import formatting as fmt
 from quotawatch.core.snapshot import Snapshot
 from quotawatch_local.embedded_aws import embedded_aws
-from quotawatch_local.fakes import FakeProvider
-from quotawatch_local.fakes import cloudlayer, converra, imagerouter, tornado
+from quotawatch_local.fakes import FakeProvider, cloudlayer, converra, imagerouter, tornado
 from quotawatch_local.inbox import Delivery, Inbox
 from quotawatch_local.invoke import FunctionRuntime
 from quotawatch_local.local_stack import deploy, teardown
 
 TICK = timedelta(hours=6)
-FIRST_TICK = datetime(2026, 11, 20, 0, 0, tzinfo=timezone.utc)
+FIRST_TICK = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
 TICKS = 7  # every fake climbs through 50, 70, 82, 88, 96, 99 percent, then resets
 
 

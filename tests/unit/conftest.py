@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from quotawatch_local.fakes import FakeProvider, Scenario
+from quotawatch_local.fakes import FakeProvider, ProviderApi, Scenario
 from quotawatch_local.fakes import cloudlayer as fake_cloudlayer
 
 FAKE_KEY = "cl_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
@@ -33,6 +33,26 @@ def start_fake(_stopping: list[threading.Thread]) -> Iterator[StartFake]:
     def start(scenario: str | Scenario = "limit-plan", key: str = FAKE_KEY) -> FakeProvider:
         chosen = scenarios[scenario] if isinstance(scenario, str) else scenario
         fake = FakeProvider(fake_cloudlayer.API, key, chosen).start()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        thread = threading.Thread(target=fake.stop, daemon=True)
+        thread.start()
+        _stopping.append(thread)
+
+
+Serve = Callable[[ProviderApi, str, Scenario], FakeProvider]
+
+
+@pytest.fixture
+def serve(_stopping: list[threading.Thread]) -> Iterator[Serve]:
+    """Start any provider's fake on loopback: serve(fakes.tornado.API, key, scenario)."""
+    started: list[FakeProvider] = []
+
+    def start(api: ProviderApi, key: str, scenario: Scenario) -> FakeProvider:
+        fake = FakeProvider(api, key, scenario).start()
         started.append(fake)
         return fake
 

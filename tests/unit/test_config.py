@@ -27,8 +27,8 @@ def test_shipped_file_loads_with_no_problems() -> None:
     config = load_monitors(SHIPPED)
 
     assert config.problems == ()
-    assert [m.id for m in config.enabled] == ["cloudlayer-prod"]
-    assert {m.id for m in config.monitors} == {"cloudlayer-prod", "tornado-downloads", "converra-prod", "imagerouter"}
+    assert [m.id for m in config.enabled] == ["cloudlayer-prod", "tornado-downloads", "converra-prod", "imagerouter"]
+    assert [m.provider for m in config.enabled] == ["cloudlayer", "tornado", "converra", "imagerouter"]
     cloudlayer = config.enabled[0]
     assert cloudlayer.provider == "cloudlayer"
     assert cloudlayer.secret_field == "cloudlayer-prod"
@@ -36,7 +36,6 @@ def test_shipped_file_loads_with_no_problems() -> None:
     assert cloudlayer.thresholds_for("calls") == Thresholds(80, 95)
     assert cloudlayer.thresholds_for("storage") == Thresholds(90, 98)
     converra = next(m for m in config.monitors if m.id == "converra-prod")
-    assert not converra.enabled
     assert converra.thresholds == Thresholds(75, 90)
 
 

@@ -129,11 +129,12 @@ def test_critical_advice_is_urgent() -> None:
     assert "requests will soon be refused" in body
 
 
-def test_condition_alert_uses_the_condition_message() -> None:
+def test_condition_alert_names_the_condition_and_gives_its_message() -> None:
     message = render(condition_rise(), snap(conditions=(INACTIVE,)), "cloudlayer.io")
 
-    assert message.subject == "[CRITICAL] cloudlayer-prod: the cloudlayer.io subscription is not active"
+    assert message.subject == "[CRITICAL] cloudlayer-prod: subscription inactive"
     assert message.sms == "QuotaWatch CRITICAL: cloudlayer-prod the cloudlayer.io subscription is not active"
+    assert "is CRITICAL: subscription inactive.\n\nthe cloudlayer.io subscription is not active." in message.email
     assert "billing page" in message.email
     assert message.severity == "critical"
 
@@ -178,8 +179,9 @@ def test_unicode_is_folded_not_dropped_silently() -> None:
     condition = Condition("billing_error", Severity.WARNING, "Zahlung für Käse fehlgeschlagen — “Karte” abgelehnt ✓")
     message = render(condition_rise(condition), snap(conditions=(condition,)), "p")
 
-    assert "Zahlung fur Kase fehlgeschlagen" in message.subject
+    assert message.subject == "[CRITICAL] cloudlayer-prod: billing error"  # condition_rise raises to critical
     assert "Zahlung fur Kase fehlgeschlagen" in message.sms
+    assert "Zahlung für Käse fehlgeschlagen" in message.email  # email is UTF-8: no folding needed
     assert_subject_ok(message.subject)
     assert_sms_ok(message.sms)
 

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from quotawatch.adapters.clock import SystemClock
-from quotawatch.adapters.http import HttpClient
+from quotawatch.adapters.http import HttpClient, HttpPolicy
 from quotawatch.check import fetch_snapshot
 from quotawatch.config import Monitor
 from quotawatch.core import formatting as fmt
@@ -61,17 +61,20 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     fetch.add_argument("--key-env", required=True, metavar="VAR", help="environment variable holding the API key")
     fetch.add_argument("--base-url", help="another address for the provider's API (https, or http on loopback)")
     fetch.add_argument("--json", action="store_true", help="print the schema-1 snapshot as JSON")
+    fetch.add_argument(
+        "--timeout", type=float, default=HttpPolicy.read_timeout, metavar="SECONDS", help="read timeout per attempt"
+    )
     args = parser.parse_args(argv)
 
-    snapshot = _fetch(args.provider, args.key_env, args.base_url)
+    snapshot = _fetch(args.provider, args.key_env, args.base_url, HttpPolicy(read_timeout=args.timeout))
     out.write(json.dumps(snapshot.to_dict(), indent=2) + "\n" if args.json else render_table(snapshot))
     return 0 if snapshot.error is None else EXIT_CODES[snapshot.error.kind]
 
 
-def _fetch(provider_name: str, key_env: str, base_url: str | None) -> Snapshot:
+def _fetch(provider_name: str, key_env: str, base_url: str | None, policy: HttpPolicy) -> Snapshot:
     monitor = Monitor(id=provider_name, provider=provider_name, secret_field=key_env, base_url=base_url)
     keys = EnvironmentKeys(key_env)
-    return fetch_snapshot(monitor, PROVIDERS[provider_name], keys, HttpClient(), SystemClock().now())
+    return fetch_snapshot(monitor, PROVIDERS[provider_name], keys, HttpClient(policy), SystemClock().now())
 
 
 def render_table(snapshot: Snapshot) -> str:

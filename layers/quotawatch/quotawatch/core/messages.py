@@ -43,7 +43,7 @@ def render(transition: Transition, snapshot: Snapshot, provider_name: str) -> Me
             headline += f" ({fmt.percent(meter.percent_used)})"
         subject = f"[OK] {snapshot.monitor}: {headline}"
     else:
-        headline = _headline(signal.subject, meter, signal.condition.message if signal.condition else None)
+        headline = _headline(signal.subject, meter)
         subject = f"[{level.name}] {snapshot.monitor}: {headline}"
         if reset is not None:
             subject += f", resets {fmt.day(reset)}"
@@ -51,7 +51,13 @@ def render(transition: Transition, snapshot: Snapshot, provider_name: str) -> Me
     return Message(
         subject=_ascii(subject)[:SUBJECT_MAX],
         email=_email_body(transition, snapshot, provider_name, headline),
-        sms=_sms(level, snapshot.monitor, headline, reset.strftime("%Y-%m-%d") if reset else None),
+        # A condition's own words say more than its name, when they fit in the SMS.
+        sms=_sms(
+            level,
+            snapshot.monitor,
+            signal.condition.message if signal.condition and not transition.is_clear else headline,
+            reset.strftime("%Y-%m-%d") if reset else None,
+        ),
         severity="info" if level is Level.OK else level.label,
         monitor=snapshot.monitor,
         provider=snapshot.provider,
@@ -59,11 +65,9 @@ def render(transition: Transition, snapshot: Snapshot, provider_name: str) -> Me
     )
 
 
-def _headline(subject: str, meter: Meter | None, condition_message: str | None) -> str:
+def _headline(subject: str, meter: Meter | None) -> str:
     if meter is not None and meter.percent_used is not None:
         return f"{subject} at {fmt.percent(meter.percent_used)} of limit"
-    if condition_message:
-        return condition_message
     return subject
 
 
@@ -77,6 +81,9 @@ def _email_body(transition: Transition, snapshot: Snapshot, provider_name: str, 
         )
     else:
         lines.append(f"{snapshot.monitor} ({provider_name}) is {level.label.upper()}: {headline}.")
+        if signal.condition is not None:
+            lines.append("")
+            lines.append(signal.condition.message.rstrip(".") + ".")
         if signal.meter is not None and signal.thresholds is not None:
             m = signal.meter
             lines.append("")

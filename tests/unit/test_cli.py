@@ -1,0 +1,163 @@
+"""`quotawatch fetch` against each fake provider: the table, the JSON, one exit code per error kind."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from quotawatch.cli import EXIT_CODES, main
+from quotawatch.core.snapshot import ErrorKind
+from quotawatch_local.fakes import cloudlayer, converra, imagerouter, tornado
+from tests.unit.conftest import Serve
+
+KEY = "sk_live_cli_0123456789abcdef"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def fetch(monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
+    monkeypatch.setenv("QW_TEST_KEY", KEY)
+    out = io.StringIO()
+    code = main(["fetch", *args, "--key-env", "QW_TEST_KEY"], out=out)
+    text = out.getvalue()
+    assert KEY not in text
+    return code, text
+
+
+PROVIDERS: list[tuple[str, ModuleType, str, Callable[[str], str], list[str]]] = [
+    (
+        "cloudlayer",
+        cloudlayer,
+        "limit-plan",
+        lambda url: url,
+        ["calls", "output_bytes", "compute_time", "storage", "failed_jobs"],
+    ),
+    ("tornado", tornado, "stripe", lambda url: url, ["storage", "jobs", "period_storage"]),
+    ("converra", converra, "pro", lambda url: url + "/api/v1", ["prompts", "optimizations", "conversations", "tokens"]),
+    ("imagerouter", imagerouter, "by-api-key", lambda url: url, ["credit", "key:Production Key"]),
+]
+
+
+@pytest.mark.parametrize(("name", "fake", "scenario", "base", "meters"), PROVIDERS, ids=[p[0] for p in PROVIDERS])
+def test_fetch_prints_the_meters_of_each_provider(
+    monkeypatch: pytest.MonkeyPatch,
+    serve: Serve,
+    name: str,
+    fake: ModuleType,
+    scenario: str,
+    base: Callable[[str], str],
+    meters: list[str],
+) -> None:
+    server = serve(fake.API, KEY, fake.scenarios()[scenario])
+    code, table = fetch(monkeypatch, name, "--base-url", base(server.base_url))
+    assert code == 0, table
+    lines = table.splitlines()
+    assert lines[2].split() == ["meter", "used", "limit", "remaining", "used", "%"]
+    assert [line.split("  ")[0].strip() for line in lines[3 : 3 + len(meters)]] == meters
+
+    code, text = fetch(monkeypatch, name, "--base-url", base(server.base_url), "--json")
+    snapshot = json.loads(text)
+    assert code == 0
+    assert snapshot["schema"] == 1
+    assert snapshot["provider"] == name
+    assert snapshot["error"] is None
+    assert [m["name"] for m in snapshot["meters"]] == meters
+
+
+def test_the_table_reads_like_the_documented_example(monkeypatch: pytest.MonkeyPatch, serve: Serve) -> None:
+    server = serve(cloudlayer.API, KEY, cloudlayer.scenarios()["limit-plan"])
+    code, table = fetch(monkeypatch, "cloudlayer", "--base-url", server.base_url)
+    assert code == 0
+    assert table.splitlines()[0].startswith("cloudlayer.io, read ")
+    assert table.splitlines()[3].split() == ["calls", "842", "calls", "1,000", "calls", "158", "calls", "84%"]
+    assert table.splitlines()[7].split() == ["failed_jobs", "42", "jobs", "no", "limit", "-", "-"]
+
+
+@pytest.mark.parametrize(
+    ("scenario", "kind"),
+    [
+        ("unauthorized", ErrorKind.AUTH),
+        ("server-error", ErrorKind.UNAVAILABLE),
+        ("html-error-page", ErrorKind.UNAVAILABLE),
+        ("slow", ErrorKind.UNAVAILABLE),
+        ("malformed-json", ErrorKind.BAD_RESPONSE),
+        ("huge", ErrorKind.BAD_RESPONSE),
+        ("missing-calls", ErrorKind.BAD_RESPONSE),
+    ],
+)
+def test_each_fault_exits_with_its_own_code(
+    monkeypatch: pytest.MonkeyPatch, serve: Serve, scenario: str, kind: ErrorKind
+) -> None:
+    server = serve(cloudlayer.API, KEY, cloudlayer.scenarios(slow_seconds=1.0)[scenario])
+    code, text = fetch(monkeypatch, "cloudlayer", "--base-url", server.base_url, "--timeout", "0.3")
+    assert code == EXIT_CODES[kind]
+    assert f"cannot check ({kind.value}): cloudlayer: " in text
+
+
+def test_rate_limited_exits_4_and_names_it(monkeypatch: pytest.MonkeyPatch, serve: Serve) -> None:
+    server = serve(converra.API, KEY, converra.scenarios()["rate-limited"])
+    code, text = fetch(monkeypatch, "converra", "--base-url", server.base_url + "/api/v1", "--json")
+    assert code == 4
+    error = json.loads(text)["error"]
+    assert error["kind"] == "rate_limited"
+    assert "Rate limit exceeded: 300 requests/min (after 3 attempts)" in error["message"]
+
+
+def test_a_refusal_that_is_a_reading_exits_0_with_its_condition(monkeypatch: pytest.MonkeyPatch, serve: Serve) -> None:
+    server = serve(tornado.API, KEY, tornado.scenarios()["quota-reached"])
+    code, table = fetch(monkeypatch, "tornado", "--base-url", server.base_url)
+    assert code == 0
+    assert "critical: Tornado refuses new jobs: Storage quota exceeded" in table
+
+
+def test_the_key_comes_only_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("QW_NOT_SET", raising=False)
+    out = io.StringIO()
+    code = main(["fetch", "cloudlayer", "--key-env", "QW_NOT_SET"], out=out)
+    assert code == EXIT_CODES[ErrorKind.CONFIG] == 7
+    assert "environment variable QW_NOT_SET is not set or empty" in out.getvalue()
+
+
+def test_plain_http_to_another_host_is_refused_before_sending_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, text = fetch(monkeypatch, "cloudlayer", "--base-url", "http://example.com")
+    assert code == 7
+    assert "refusing to send an API key over http: use https" in text
+
+
+def test_exit_codes_are_distinct_and_documented() -> None:
+    assert sorted(EXIT_CODES.values()) == [3, 4, 5, 6, 7]
+    readme = (REPO / "README.md").read_text()
+    for kind, code in EXIT_CODES.items():
+        assert f"| {code} | `{kind.value}` |" in readme
+
+
+def test_the_command_runs_as_a_module(serve: Serve) -> None:
+    server = serve(imagerouter.API, KEY, imagerouter.scenarios()["unauthorized"])
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "quotawatch",
+            "fetch",
+            "imagerouter",
+            "--key-env",
+            "QW_TEST_KEY",
+            "--base-url",
+            server.base_url,
+        ],
+        env={**os.environ, "QW_TEST_KEY": KEY, "PYTHONPATH": str(REPO / "layers/quotawatch")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert "cannot check (auth): imagerouter: 127.0.0.1 rejected the API key (401: Invalid API key)" in done.stdout
+    assert KEY not in done.stdout + done.stderr
