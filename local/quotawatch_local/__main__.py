@@ -1,4 +1,4 @@
-"""python -m quotawatch_local demo | up | invoke FUNCTION -e EVENT [--env-vars FILE]"""
+"""python -m quotawatch_local demo | up | invoke FUNCTION -e EVENT [--env-vars FILE] | fake PROVIDER [SCENARIO]"""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("function", help="logical id in template.yaml, e.g. CheckUsageFunction")
     invoke.add_argument("-e", "--event", required=True, help="event file, e.g. events/scheduled.json")
     invoke.add_argument("-n", "--env-vars", help="JSON file {FunctionLogicalId: {VAR: value}}, as in sam local invoke")
+    fake = commands.add_parser("fake", help="serve a fake provider on loopback, e.g. to try `quotawatch fetch`")
+    fake.add_argument("provider", choices=["cloudlayer", "tornado", "converra", "imagerouter"])
+    fake.add_argument("scenario", nargs="?", help="a documented example or a fault; omit to list them")
+    fake.add_argument("--key", default="local-test-key", help="the key the fake accepts (default: local-test-key)")
     args = parser.parse_args(argv)
 
     scrub_real_aws_environment()  # nothing here may reach a real AWS account
@@ -34,9 +38,34 @@ def main(argv: list[str] | None = None) -> int:
 
         demo.run(REPO)
         return 0
+    if args.command == "fake":
+        return _fake(args.provider, args.scenario, args.key)
     if args.command == "up":
         return _up(dict(item.split("=", 1) for item in args.parameter_overrides))
     return _invoke(args.function, Path(args.event), Path(args.env_vars) if args.env_vars else None)
+
+
+def _fake(provider: str, scenario: str | None, key: str) -> int:
+    import importlib
+
+    module = importlib.import_module(f"quotawatch_local.fakes.{provider}")
+    choices = module.scenarios()
+    if scenario not in choices:
+        print(f"scenarios of the fake {provider}: {', '.join(sorted(choices))}")
+        return 0 if scenario is None else 2
+    from quotawatch_local.fakes import FakeProvider
+
+    with FakeProvider(module.API, key, choices[scenario]) as server:
+        base_url = module.base_url_of(server) if hasattr(module, "base_url_of") else server.base_url
+        print(f"fake {provider} ({scenario}) at {base_url}, accepting the key {key!r}. Try:")
+        print(f"  QW_KEY={key} .venv/bin/quotawatch fetch {provider} --key-env QW_KEY --base-url {base_url}")
+        print("Ctrl-C to stop.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0
 
 
 def _up(parameters: dict[str, str]) -> int:
