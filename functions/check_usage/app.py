@@ -23,6 +23,7 @@ from quotawatch.adapters.secrets import SecretsKeyStore
 from quotawatch.adapters.store import DynamoStore
 from quotawatch.check import DEFAULT_CONCURRENCY, CheckDeps, run_check
 from quotawatch.config import ConfigError, load_monitors
+from quotawatch.core.messages import render_test
 
 logger = Logger()
 metrics = Metrics()
@@ -69,6 +70,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         return {"status": "config_error", "error": {"kind": "config", "message": str(exc)}, "monitors": []}
 
     deps = dataclasses.replace(_adapters(), clock=clock_for_event(event))
+    if (event or {}).get("test_alert"):
+        # events/test-alert.json: one clearly marked message, to try the subscriptions.
+        message = render_test(deps.clock.now(), len(config.enabled))
+        message_id = deps.notifier.publish(message)
+        logger.info("test alert published", extra={"message_id": message_id})
+        return {"status": "test_sent", "subject": message.subject, "message_id": message_id}
     outcomes = run_check(config.enabled, config.problems, deps, concurrency=_concurrency())
     for outcome in outcomes:
         if outcome.snapshot is not None and outcome.snapshot.ok:

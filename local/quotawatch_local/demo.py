@@ -1,9 +1,11 @@
 """The demo: QuotaWatch end to end on this machine, no AWS account, no Docker.
 
 Brings up the embedded AWS, deploys template.yaml into it, starts a fake of each of the
-four providers whose usage climbs from call to call, runs the check function on
-successive schedule ticks, and prints each snapshot and each message as SNS delivered
-it. Then tears everything down.
+four providers, and runs the check function on twelve schedule ticks six hours apart (a
+fast-forwarded clock). The fakes play one story, in which each kind of moment happens
+exactly once: a test alert, a warning, a critical alert, a reminder, a period reset, a
+forecast warning, a recovery, a key revoked and a key restored. Each snapshot and each
+message is printed as SNS delivered it; then everything is torn down.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,61 +25,104 @@ import yaml
 from quotawatch.adapters.store import DynamoStore
 from quotawatch.core import formatting as fmt
 from quotawatch.core.snapshot import Snapshot
-from quotawatch_local.embedded_aws import embedded_aws
-from quotawatch_local.fakes import FakeProvider, cloudlayer, converra, imagerouter, tornado
+from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
+from quotawatch_local.fakes import FakeProvider, Reply, cloudlayer, converra, imagerouter, tornado
 from quotawatch_local.inbox import Delivery, Inbox
 from quotawatch_local.invoke import FunctionRuntime
-from quotawatch_local.local_stack import deploy, teardown
+from quotawatch_local.local_stack import LocalStack, deploy, teardown
 
 TICK = timedelta(hours=6)
 FIRST_TICK = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
-TICKS = 7  # every fake climbs through 50, 70, 82, 88, 96, 99 percent, then resets
+NOVEMBER = {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}
+
+# cloudlayer.io calls of 1,000 per tick: warning at 82%, critical at 96%, still critical a
+# day later (a reminder), then the billing period starts again.
+CLOUDLAYER_CALLS = (500, 700, 820, 880, 960, 965, 970, 975, 980, 40, 60, 80)
+# ImageRouter's balance per tick, burning $4 a day out of $30: it runs out within the week
+# (a forecast warning) until $20 are added at tick 6 (the forecast clears).
+IMAGEROUTER_BALANCE = (20.0, 19.0, 18.0, 17.0, 16.0, 35.8, 35.6, 35.4, 35.2, 35.0, 34.8, 34.6)
+IMAGEROUTER_TOP_UP_AT = 6
+TORNADO_REVOKED_AT = 6  # the provider revokes the key; a new one goes into the secret at tick 8
+TORNADO_NEW_KEY_AT = 8
+
+STORY = {
+    3: "cloudlayer-prod passes 80% of its calls; ImageRouter's balance burns fast",
+    5: "cloudlayer-prod passes 95%",
+    6: "Tornado revokes the key QuotaWatch uses; you add $20 at ImageRouter",
+    8: "you put Tornado's new key in the secret",
+    9: "a day after the critical alert, cloudlayer-prod is still critical",
+    10: "cloudlayer's billing period starts again",
+}
+
+# How a message is recognised as each kind of moment, in the order the story tells them.
+MOMENTS: list[tuple[str, Callable[[Delivery], bool]]] = [
+    ("test alert", lambda d: d.attributes.get("kind") == "test"),
+    ("warning", lambda d: d.subject.startswith("[WARNING] cloudlayer-prod: calls at")),
+    ("forecast warning", lambda d: "at the current rate" in d.subject),
+    ("critical", lambda d: d.subject.startswith("[CRITICAL] cloudlayer-prod: calls at")),
+    ("key revoked", lambda d: d.subject.startswith("[CRITICAL] Cannot monitor")),
+    ("key restored", lambda d: "checks work again" in d.subject),
+    ("recovery", lambda d: "no longer on track to run out" in d.subject or "back to normal" in d.subject),
+    ("reminder", lambda d: d.attributes.get("kind") == "reminder"),
+    ("period reset", lambda d: "reset with the new billing period" in d.subject),
+]
 
 
-@dataclass(frozen=True)
-class DemoProvider:
-    provider: str
-    key: str
-    start: Callable[[str], FakeProvider]
-    base_url: Callable[[FakeProvider], str] = lambda fake: fake.base_url
+@dataclass
+class _Story:
+    """The fakes' answers, tick by tick (a fake's call number is the tick)."""
 
+    tornado_fake: FakeProvider | None = None
 
-class _Ticks:
-    """The demo's clock: the fakes date their answers by the tick being checked."""
+    def cloudlayer(self, call: int) -> Reply:
+        calls = CLOUDLAYER_CALLS[min(call, len(CLOUDLAYER_CALLS)) - 1]
+        return Reply(200, {**cloudlayer.LIMIT_PLAN, "calls": calls, "successJobs": calls, "totalJobs": calls + 42})
 
-    def __init__(self) -> None:
-        self.now = FIRST_TICK
+    def imagerouter(self, call: int) -> Reply:
+        remaining = IMAGEROUTER_BALANCE[min(call, len(IMAGEROUTER_BALANCE)) - 1]
+        deposits = 30.0 if call < IMAGEROUTER_TOP_UP_AT else 50.0
+        key = {
+            **imagerouter.PRODUCTION_KEY,
+            "period_spend": "0.5000",
+            "period_start": "2026-11-01T00:00:00.000Z",
+            "expires_at": "2027-06-01T00:00:00.000Z",
+        }
+        return Reply(
+            200,
+            {
+                "remaining_credits": f"{remaining:.4f}",
+                "credit_usage": f"{deposits - remaining:.4f}",
+                "total_deposits": f"{deposits:.4f}",
+                "usage_by_api_key": [key, imagerouter.WEB_TOKEN],
+            },
+        )
 
-    def __call__(self) -> datetime:
-        return self.now
+    def converra(self, call: int) -> Reply:
+        return Reply(200, {**converra.PRO_USAGE, "period": NOVEMBER})
 
-
-def _providers(clock: _Ticks) -> list[DemoProvider]:
-    november = {"start": "2026-11-01T00:00:00Z", "end": "2026-12-01T00:00:00Z"}
-    december = {"start": "2026-12-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}
-    return [
-        DemoProvider("cloudlayer", "demo-cloudlayer-key", lambda k: cloudlayer.fake_cloudlayer(k, "climbing")),
-        DemoProvider("tornado", "sk_demo_tornado", lambda k: tornado.fake_tornado(k, "climbing")),
-        DemoProvider(
-            "converra",
-            "sk_test_demo_converra",
-            lambda k: converra.fake_converra(k, converra.climbing_in(november, december)),
-            converra.base_url_of,
-        ),
-        DemoProvider(
-            "imagerouter",
-            "demo-imagerouter-key",
-            lambda k: imagerouter.fake_imagerouter(k, imagerouter.climbing(clock), clock),
-        ),
-    ]
+    def tornado(self, call: int) -> Reply:
+        return Reply(200, tornado.TRIAL_KEY)
 
 
 def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
     started = time.monotonic()
+    story = _Story()
+    keys = {
+        "cloudlayer-prod": "demo-cloudlayer-key",
+        "tornado": "sk_demo_tornado_1",
+        "converra": "sk_test_demo_converra",
+        "imagerouter": "demo-imagerouter-key",
+    }
     counts = {"checks": 0, "messages": 0, "sms": 0}
-    clock = _Ticks()
-    out("QuotaWatch demo: everything runs on this machine (embedded AWS, fake providers).\n")
-    with embedded_aws() as aws, _fakes(_providers(clock)) as fakes:
+    seen: dict[str, int] = {name: 0 for name, _ in MOMENTS}
+    out("QuotaWatch demo: everything runs on this machine (embedded AWS, fake providers, a fast clock).\n")
+    with embedded_aws() as aws, ExitStack() as fakes:
+        servers = {
+            "cloudlayer": fakes.enter_context(FakeProvider(cloudlayer.API, keys["cloudlayer-prod"], story.cloudlayer)),
+            "tornado": fakes.enter_context(FakeProvider(tornado.API, keys["tornado"], story.tornado)),
+            "converra": fakes.enter_context(FakeProvider(converra.API, keys["converra"], story.converra)),
+            "imagerouter": fakes.enter_context(FakeProvider(imagerouter.API, keys["imagerouter"], story.imagerouter)),
+        }
         stack = deploy(
             aws,
             repo / "template.yaml",
@@ -86,85 +131,106 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
         )
         out(f"Embedded AWS at {aws.endpoint_url}; deployed template.yaml as stack '{stack.name}'.")
         out(f"  created beside the stack (moto's CloudFormation lacks them): {', '.join(stack.beside)}")
-        for entry, fake in fakes:
-            out(f"  fake {entry.provider} at {fake.base_url}")
+        out("  fakes: " + ", ".join(f"{name} at {server.base_url}" for name, server in servers.items()))
 
         config = yaml.safe_load((repo / "functions/check_usage/monitors.yaml").read_text())
-        keys: dict[str, str] = {}
         for monitor in config["monitors"]:
-            for entry, fake in fakes:
-                if monitor["provider"] == entry.provider and monitor.get("enabled", True):
-                    monitor["base_url"] = entry.base_url(fake)
-                    keys[monitor["secret_field"]] = entry.key
+            server = servers[monitor["provider"]]
+            monitor["base_url"] = converra.base_url_of(server) if monitor["provider"] == "converra" else server.base_url
         monitor_ids = [m["id"] for m in config["monitors"] if m.get("enabled", True)]
-        aws.client("secretsmanager").put_secret_value(
-            SecretId=stack.outputs["ApiKeysSecretName"], SecretString=json.dumps(keys)
-        )
+        _put_keys(aws, stack, keys)
         topic = stack.outputs["AlertTopicArn"]
         inbox = Inbox(aws, topic, "demo-inbox")
         sms_filter = stack.template["Resources"]["AlertSmsSubscription"]["Properties"]["FilterPolicy"]
         phone = Inbox(aws, topic, "demo-phone", sms_filter)
         store = DynamoStore(aws.client("dynamodb"), stack.outputs["TableName"])
-        out("Monitors: functions/check_usage/monitors.yaml, each base_url set to its fake; keys in the secret.\n")
+        out("Monitors: functions/check_usage/monitors.yaml, each base_url set to its fake.\n")
 
-        shown_bodies: set[str] = set()
+        shown: set[str] = set()
+
+        def report(result: Any) -> None:
+            sms_texts = _sms_texts(result)
+            to_phone = {d.subject for d in phone.take()}
+            order = {monitor_id: i for i, monitor_id in enumerate(monitor_ids)}
+            deliveries = sorted(inbox.take(), key=lambda d: order.get(d.attributes.get("monitor", ""), -1))
+            if not deliveries:
+                out("    no change: no message")
+            for delivery in deliveries:
+                counts["messages"] += 1
+                for name, matches in MOMENTS:
+                    if matches(delivery):
+                        seen[name] += 1
+                        break
+                _print_delivery(delivery, out, shown)
+                if delivery.subject in to_phone:
+                    counts["sms"] += 1
+                    sms = sms_texts.get(delivery.subject, "")
+                    out(f"      SMS   ({len(sms)} chars) {sms}")
+
         with tempfile.TemporaryDirectory() as scratch:
             monitors_file = Path(scratch) / "monitors.yaml"
             monitors_file.write_text(yaml.safe_dump(config, sort_keys=False))
-            with FunctionRuntime(stack, "CheckUsageFunction", {"MONITORS_FILE": str(monitors_file)}) as runtime:
-                for number in range(1, TICKS + 1):
-                    clock.now = FIRST_TICK + (number - 1) * TICK
-                    invocation = runtime.invoke({"source": "schedule", "scheduled_time": _iso(clock.now)})
+            env = {"MONITORS_FILE": str(monitors_file)}
+            runtime = FunctionRuntime(stack, "CheckUsageFunction", env).start()
+            try:
+                out(f"[0] {fmt.timestamp(FIRST_TICK)}  you invoke the function with events/test-alert.json")
+                test_event = json.loads((repo / "events/test-alert.json").read_text())
+                report(runtime.invoke({**test_event, "scheduled_time": _iso(FIRST_TICK)}).result)
+                out("")
+                for number in range(1, len(CLOUDLAYER_CALLS) + 1):
+                    now = FIRST_TICK + number * TICK
+                    if number == TORNADO_REVOKED_AT:
+                        servers["tornado"].valid_key = "sk_demo_tornado_2"  # the old key stops working
+                    if number == TORNADO_NEW_KEY_AT:
+                        _put_keys(aws, stack, {**keys, "tornado": "sk_demo_tornado_2"})
+                        # Lambda reads the secret again after its 5-minute cache: a new container.
+                        runtime.stop()
+                        runtime = FunctionRuntime(stack, "CheckUsageFunction", env).start()
+                    invocation = runtime.invoke({"source": "schedule", "scheduled_time": _iso(now)})
                     if invocation.error:
                         raise RuntimeError(f"check failed: {invocation.error}")
                     counts["checks"] += 1
-                    out(f"[{number}] {fmt.timestamp(clock.now)}")
+                    caption = f"  {STORY[number]}" if number in STORY else ""
+                    out(f"[{number}] {fmt.timestamp(now)}{caption}")
                     width = max(len(m) for m in monitor_ids)
                     for monitor_id in monitor_ids:
                         latest = store.recent_snapshots(monitor_id, limit=1)
                         line = _snapshot_line(latest[0]) if latest else "no snapshot"
                         out(f"    {monitor_id:<{width}}  {line}")
-                    sms_texts = _sms_texts(invocation.result)
-                    to_phone = {d.subject for d in phone.take()}
-                    order = {monitor_id: i for i, monitor_id in enumerate(monitor_ids)}
-                    deliveries = sorted(inbox.take(), key=lambda d: order.get(d.attributes.get("monitor", ""), 0))
-                    if not deliveries:
-                        out("    no change: no message")
-                    for delivery in deliveries:
-                        counts["messages"] += 1
-                        _print_delivery(delivery, out, shown_bodies)
-                        if delivery.subject in to_phone:
-                            counts["sms"] += 1
-                            sms = sms_texts.get(delivery.subject, "")
-                            out(f"      SMS   ({len(sms)} chars) {sms}")
+                    report(invocation.result)
                     out("")
+            finally:
+                runtime.stop()
         teardown(stack)
+    out("Moments: " + ", ".join(f"{name} x{count}" for name, count in seen.items()))
     out(
         f"Done in {time.monotonic() - started:.1f} s: {counts['checks']} checks of {len(monitor_ids)} monitors, "
         f"{counts['messages']} messages, {counts['sms']} of them by SMS. Everything was torn down."
     )
-    return counts
+    return {**counts, **{f"moment:{name}": count for name, count in seen.items()}}
 
 
-@contextmanager
-def _fakes(providers: list[DemoProvider]) -> Iterator[list[tuple[DemoProvider, FakeProvider]]]:
-    with ExitStack() as stack:
-        yield [(entry, stack.enter_context(entry.start(entry.key))) for entry in providers]
+def _put_keys(aws: EmbeddedAws, stack: LocalStack, keys: dict[str, str]) -> None:
+    aws.client("secretsmanager").put_secret_value(
+        SecretId=stack.outputs["ApiKeysSecretName"], SecretString=json.dumps(keys)
+    )
 
 
 def _print_delivery(delivery: Delivery, out: Callable[[str], None], shown: set[str]) -> None:
-    """Every message's subject; the whole email once per severity, so the story stays readable."""
-    severity = delivery.attributes.get("severity", "")
+    """Every message's subject; the whole email the first time each kind of message appears."""
     attributes = ", ".join(f"{k}={v}" for k, v in sorted(delivery.attributes.items()))
     out(f"    EMAIL {delivery.subject}")
     out(f"          ({attributes})")
-    if severity not in shown:
-        shown.add(severity)
+    kind = delivery.subject.split("]")[0] + delivery.attributes.get("kind", "")
+    if kind not in shown:
+        shown.add(kind)
         for line in delivery.body.splitlines():
             out(f"          | {line}")
 
 
 def _sms_texts(result: Any) -> dict[str, str]:
+    if isinstance(result, dict) and result.get("status") == "test_sent":
+        return {result["subject"]: "QuotaWatch TEST: this is a test alert. Your subscription works; no action needed."}
     notified = [n for monitor in (result or {}).get("monitors", []) for n in monitor.get("notified", [])]
     return {n["subject"]: n["sms"] for n in notified}
 
@@ -176,6 +242,11 @@ def _iso(value: datetime) -> str:
 def _snapshot_line(snapshot: Snapshot) -> str:
     if snapshot.error:
         return f"cannot check ({snapshot.error.kind.value}): {snapshot.error.message}"
-    parts = [f"{m.name} {fmt.percent(m.percent_used)}" for m in snapshot.meters if m.percent_used is not None]
+    parts = []
+    for m in snapshot.meters:
+        if m.percent_used is not None:
+            parts.append(f"{m.name} {fmt.percent(m.percent_used)}")
+        elif m.limit is None and m.used is None and m.remaining is not None:
+            parts.append(f"{m.name} {fmt.quantity(m.remaining, m.unit)} left")
     parts += [f"{c.severity.value}: {c.message}" for c in snapshot.conditions]
     return ", ".join(parts) or "no limited meters"

@@ -66,19 +66,22 @@ def test_snapshot_is_stored_and_a_warning_reaches_the_topic_once(
     assert CLOUDLAYER_KEY not in "\n".join(first.logs + second.logs)
 
 
-def test_warning_then_critical_then_recovery(stack: LocalStack, inbox: Inbox, tmp_path: Path) -> None:
+def test_warning_then_critical_then_eased_then_recovery(stack: LocalStack, inbox: Inbox, tmp_path: Path) -> None:
     put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
-    readings = [Reply(200, {**LIMIT_PLAN, "calls": calls}) for calls in (820, 960, 400)]
+    # 93% stays critical (hysteresis: it must fall below 95 - 5); 88% eases to warning;
+    # 76% stays warning (not below 80 - 5); 70% clears.
+    readings = [Reply(200, {**LIMIT_PLAN, "calls": calls}) for calls in (820, 960, 930, 880, 760, 700)]
     with fake_cloudlayer(CLOUDLAYER_KEY, sequence(*readings)) as fake:
         monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
         with runtime(stack, monitors) as function:
-            for n in range(3):
+            for n in range(len(readings)):
                 function.invoke(tick(n))
     subjects = [d.subject for d in inbox.take()]
     assert subjects == [
         "[WARNING] cloudlayer-prod: calls at 82% of limit",
         "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
-        "[OK] cloudlayer-prod: calls back to normal (40%)",
+        "[WARNING] cloudlayer-prod: calls down to 88% (was critical)",
+        "[OK] cloudlayer-prod: calls back to normal (70%)",
     ]
     states = items(stack, "cloudlayer-prod", "STATE#")
     assert {s["sk"]["S"]: s["level"]["S"] for s in states} == {"STATE#meter:calls": "ok"}

@@ -9,7 +9,6 @@ import sys
 
 import pytest
 
-from quotawatch_local import demo
 from quotawatch_local.local_stack import LocalStack, deploy
 from tests.integration.conftest import REPO
 
@@ -102,36 +101,29 @@ def test_local_invoke_cli_runs_a_function_with_an_event_file() -> None:
     assert '"level":"ERROR"' in done.stderr  # the function's structured log, as Lambda prints it
 
 
-def test_the_demo_tells_warning_then_critical_then_recovery() -> None:
+def test_the_demo_tells_each_moment_exactly_once() -> None:
     done = _cli("demo")  # its own process: moto keeps one account per process
     assert done.returncode == 0, done.stderr
     text = done.stdout
-    assert "7 checks of 4 monitors, 12 messages, 4 of them by SMS. Everything was torn down." in text
-    for subjects in (
-        (
-            "[WARNING] cloudlayer-prod: calls at 82% of limit",
-            "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
-            "[OK] cloudlayer-prod: calls back to normal (12%)",
-        ),
-        (
-            "[WARNING] tornado-downloads: storage at 82% of limit",
-            "[CRITICAL] tornado-downloads: storage at 96% of limit",
-            "[OK] tornado-downloads: storage back to normal (4%)",
-        ),
-        (
-            "[WARNING] converra-prod: conversations at 82% of limit, resets Dec 1",
-            "[CRITICAL] converra-prod: conversations at 96% of limit, resets Dec 1",
-            "[OK] converra-prod: conversations back to normal (12%)",
-        ),
-        (
-            "[WARNING] imagerouter: key:Production Key at 82% of limit",
-            "[CRITICAL] imagerouter: key:Production Key at 96% of limit",
-            "[OK] imagerouter: key:Production Key back to normal (4%)",
-        ),
-    ):
-        positions = [text.index(f"EMAIL {subject}\n") for subject in subjects]
-        assert positions == sorted(positions), subjects
-    assert "SMS   (58 chars) QuotaWatch CRITICAL: cloudlayer-prod calls at 96% of limit" in text
-    assert text.count("no change: no message") == 4
-    for entry in demo._providers(demo._Ticks()):
-        assert entry.key not in text
+    assert (
+        "Moments: test alert x1, warning x1, forecast warning x1, critical x1, key revoked x1, key restored x1, "
+        "recovery x1, reminder x1, period reset x1" in text
+    )
+    assert "12 checks of 4 monitors, 9 messages, 4 of them by SMS. Everything was torn down." in text
+    subjects = [line.split("EMAIL ", 1)[1] for line in text.splitlines() if "EMAIL " in line]
+    assert subjects == [
+        "[TEST] QuotaWatch test alert: your subscriptions work",
+        "[WARNING] cloudlayer-prod: calls at 82% of limit",
+        "[WARNING] imagerouter: credit runs out around Nov 25 at the current rate",
+        "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
+        "[CRITICAL] Cannot monitor tornado-downloads: the key was rejected",
+        "[OK] imagerouter: credit no longer on track to run out",
+        "[OK] tornado-downloads: checks work again",
+        "[CRITICAL] Reminder: cloudlayer-prod: calls at 98% of limit",
+        "[OK] cloudlayer-prod: calls reset with the new billing period (4%)",
+    ]
+    sms = [line.split(") ", 1)[1] for line in text.splitlines() if line.lstrip().startswith("SMS ")]
+    assert all(len(message) <= 160 for message in sms)
+    assert len(sms) == 4
+    for key in ("demo-cloudlayer-key", "sk_demo_tornado_1", "sk_demo_tornado_2", "demo-imagerouter-key"):
+        assert key not in text

@@ -148,9 +148,18 @@ def test_every_fault_gets_its_kind_and_nothing_stored_changes(stack: LocalStack,
         after = items(stack, monitor["id"], "")
         assert [i for i in after if i in before[monitor["id"]]] == before[monitor["id"]], monitor["id"]
         assert keys[monitor["id"]] not in everything
-    # Errors are not breaches: only the two quota readings alert, critical.
+    # Errors are not breaches: the quota readings alert as conditions, a rejected key as
+    # "cannot monitor" at once, and one failure of any other kind says nothing yet.
     subjects = sorted(d.subject for d in inbox.take())
-    assert subjects == [
-        "[CRITICAL] converra-limit-exceeded: limit exceeded",
-        "[CRITICAL] tornado-quota-reached: storage quota reached",
-    ], subjects
+    rejected = sorted(
+        f"[CRITICAL] Cannot monitor {provider}-{scenario}: the key was rejected"
+        for provider, scenario in _cases()
+        if EXPECTED[scenario] == "auth"
+    )
+    assert subjects == sorted(
+        [
+            *rejected,
+            "[CRITICAL] converra-limit-exceeded: limit exceeded",
+            "[CRITICAL] tornado-quota-reached: storage quota reached",
+        ]
+    ), subjects

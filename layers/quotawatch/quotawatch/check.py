@@ -14,10 +14,11 @@ from typing import Any, Protocol
 
 from quotawatch.adapters.clock import Clock
 from quotawatch.config import ConfigProblem, Monitor
-from quotawatch.core.alerts import SignalState, transitions
+from quotawatch.core.alerts import decide
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.messages import Message, render
-from quotawatch.core.rules import evaluate
+from quotawatch.core.outbox import StoredState
+from quotawatch.core.rules import CHECK_KEY, Level, evaluate
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.providers import get_provider
 from quotawatch.providers.base import ParsedUsage, Provider
@@ -41,9 +42,11 @@ class JsonFetcher(Protocol):
 class Store(Protocol):
     def put_snapshot(self, snapshot: Snapshot) -> bool: ...
 
-    def states(self, monitor: str) -> dict[str, SignalState]: ...
+    def recent_snapshots(self, monitor: str, limit: int = ...) -> list[Snapshot]: ...
 
-    def claim_transition(self, monitor: str, state: SignalState, expected_version: int) -> bool: ...
+    def states(self, monitor: str) -> dict[str, StoredState]: ...
+
+    def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool: ...
 
 
 class Notifier(Protocol):
@@ -71,6 +74,7 @@ class MonitorOutcome:
     levels: dict[str, str] = field(default_factory=dict)
     notified: list[dict[str, str]] = field(default_factory=list)
     snapshot: Snapshot | None = None
+    duplicate: bool = False  # this tick was already checked by an earlier delivery
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"monitor": self.monitor, "provider": self.provider, "status": self.status}
@@ -78,6 +82,8 @@ class MonitorOutcome:
             result["error"] = {"kind": self.error_kind, "message": self.message}
         result["levels"] = self.levels
         result["notified"] = self.notified
+        if self.duplicate:
+            result["duplicate"] = True
         return result
 
 
@@ -135,48 +141,86 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
     else:
         snapshot = fetch_snapshot(monitor, provider, deps.keys, deps.http, checked_at)
 
-    stored = deps.store.put_snapshot(snapshot)
-    if not stored:
-        log.warning("snapshot for %s at %s already stored; kept the first", monitor.id, snapshot.checked_at)
-
-    if snapshot.error is not None:
+    if snapshot.error is None:
+        outcome = MonitorOutcome(monitor.id, monitor.provider, "ok", snapshot=snapshot)
+    else:
         log.error(snapshot.error.message, extra={"monitor": monitor.id, "error_kind": snapshot.error.kind.value})
-        return MonitorOutcome(
-            monitor.id,
-            monitor.provider,
-            "error",
-            snapshot.error.kind.value,
-            snapshot.error.message,
-            snapshot=snapshot,
+        outcome = MonitorOutcome(
+            monitor.id, monitor.provider, "error", snapshot.error.kind.value, snapshot.error.message, snapshot=snapshot
         )
 
-    signals = evaluate(snapshot, monitor.thresholds_for)
-    outcome = MonitorOutcome(
-        monitor.id,
-        monitor.provider,
-        "ok",
-        levels={s.key: s.level.label for s in signals},
-        snapshot=snapshot,
-    )
+    first_time = deps.store.put_snapshot(snapshot)
+    states = deps.store.states(monitor.id)
+    # Messages an earlier run could not publish go out first, in order.
+    for stored in states.values():
+        if stored.awaits_delivery(checked_at):
+            _take_over_and_deliver(monitor.id, stored, deps, checked_at, outcome)
+    if not first_time:
+        # The scheduler delivered this tick twice (or two runs raced): the first run speaks for it.
+        log.warning("tick %s of %s was already checked; nothing more to do", snapshot.checked_at, monitor.id)
+        outcome.duplicate = True
+        return outcome
+
+    history = deps.store.recent_snapshots(monitor.id)
+    previous = {key: stored.state.level for key, stored in states.items()}
+    evaluation = evaluate(snapshot, history, monitor.thresholds_for, previous, monitor.policy)
+    # Every signal's level; the check signal only when it is raised, as it is news then.
+    outcome.levels = {s.key: s.level.label for s in evaluation.signals if s.key != CHECK_KEY or s.level is not Level.OK}
+    current = {key: stored.state for key, stored in states.items()}
     display = provider.display_name if provider else monitor.provider
-    for transition in transitions(signals, deps.store.states(monitor.id), reports_meters=bool(snapshot.meters)):
-        new_state = SignalState(transition.signal.key, transition.current, checked_at, transition.previous_version + 1)
-        if not deps.store.claim_transition(monitor.id, new_state, transition.previous_version):
-            log.info("transition of %s %s already claimed by another run", monitor.id, new_state.key)
+    for decision in decide(evaluation.signals, current, checked_at, monitor.policy, evaluation.speaks_for):
+        before = states.get(decision.state.key)
+        outbox = before.outbox if before else ()
+        message = render(decision, snapshot, display, evaluation.trends) if decision.notice else None
+        if message is not None:
+            outbox = (*outbox, message)
+        claim = StoredState(decision.state, outbox, lease=checked_at if outbox else None)
+        if not deps.store.write_state(monitor.id, claim, decision.expected_version):
+            log.info("change of %s %s already made by another run", monitor.id, decision.state.key)
             continue
-        message = render(transition, snapshot, display)
-        message_id = deps.notifier.publish(message)
+        if outbox:
+            _deliver(monitor.id, claim, deps, outcome)
+    return outcome
+
+
+def _take_over_and_deliver(
+    monitor_id: str, stored: StoredState, deps: CheckDeps, now: datetime, outcome: MonitorOutcome
+) -> None:
+    state = stored.state
+    claim = StoredState(replace(state, version=state.version + 1), stored.outbox, lease=now)
+    if deps.store.write_state(monitor_id, claim, state.version):
+        _deliver(monitor_id, claim, deps, outcome)
+
+
+def _deliver(monitor_id: str, claim: StoredState, deps: CheckDeps, outcome: MonitorOutcome) -> None:
+    """Publish the outbox in order; keep what failed for the next run, and release the lease."""
+    sent = 0
+    for message in claim.outbox:
+        try:
+            message_id = deps.notifier.publish(message)
+        except Exception as exc:  # kept in the outbox: the next run publishes it
+            log.error(
+                "publishing %r failed (%s); it stays queued for the next run",
+                message.subject,
+                type(exc).__name__,
+                extra={"monitor": monitor_id},
+            )
+            break
+        sent += 1
         outcome.notified.append(
             {
-                "signal": transition.signal.key,
-                "from": transition.previous.label,
-                "to": transition.current.label,
+                "signal": claim.state.key,
+                "kind": message.kind,
+                "severity": message.severity,
                 "subject": message.subject,
                 "sms": message.sms,
                 "message_id": message_id,
             }
         )
-    return outcome
+    state = claim.state
+    settled = StoredState(replace(state, version=state.version + 1), claim.outbox[sent:], lease=None)
+    if not deps.store.write_state(monitor_id, settled, state.version):
+        log.warning("state of %s %s changed while publishing", monitor_id, state.key)
 
 
 def fetch_snapshot(

@@ -9,19 +9,23 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
 
-from quotawatch.core.rules import DEFAULT_THRESHOLDS, Thresholds
+from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.providers import PROVIDERS
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_MONITOR_FIELDS = {"id", "provider", "secret_field", "enabled", "base_url", "thresholds", "meters"}
+# How alerts behave over time: settable under `defaults` and per monitor.
+_POLICY_FIELDS = {"remind_every_hours", "hysteresis", "failures_before_alert", "forecast_days"}
+_MONITOR_FIELDS = {"id", "provider", "secret_field", "enabled", "base_url", "thresholds", "meters"} | _POLICY_FIELDS
 _THRESHOLD_FIELDS = {"warning", "critical"}
+_METER_FIELDS = _THRESHOLD_FIELDS | {"min_remaining"}
 
 
 class ConfigError(Exception):
@@ -37,6 +41,7 @@ class Monitor:
     base_url: str | None = None
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     meter_thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
+    policy: AlertPolicy = DEFAULT_POLICY
 
     def thresholds_for(self, meter: str) -> Thresholds:
         return self.meter_thresholds.get(meter, self.thresholds)
@@ -84,9 +89,14 @@ def parse_monitors(data: Any, source: str = "monitors.yaml") -> MonitorsConfig:
 
     defaults = data.get("defaults") or {}
     try:
-        if not isinstance(defaults, dict) or set(defaults) - {"thresholds"}:
-            raise _Invalid("defaults", "only 'thresholds' may be set here")
+        if not isinstance(defaults, dict):
+            raise _Invalid("defaults", "must be a mapping")
+        unknown_defaults = sorted(set(defaults) - {"thresholds"} - _POLICY_FIELDS)
+        if unknown_defaults:
+            allowed = ", ".join(sorted({"thresholds"} | _POLICY_FIELDS))
+            raise _Invalid(f"defaults.{unknown_defaults[0]}", f"unknown field (allowed: {allowed})")
         default_thresholds = _thresholds(defaults.get("thresholds"), DEFAULT_THRESHOLDS, "defaults.thresholds")
+        default_policy = _policy(defaults, DEFAULT_POLICY, "defaults.")
     except _Invalid as exc:
         raise ConfigError(f"{source}: field '{exc.field}': {exc}") from None
 
@@ -96,7 +106,7 @@ def parse_monitors(data: Any, source: str = "monitors.yaml") -> MonitorsConfig:
     for index, entry in enumerate(data["monitors"], start=1):
         name = _display_name(entry, index)
         try:
-            monitor = _monitor(entry, default_thresholds)
+            monitor = _monitor(entry, default_thresholds, default_policy)
             if monitor.id in seen:
                 raise _Invalid("id", "another monitor already has this id")
         except _Invalid as exc:
@@ -120,7 +130,7 @@ class _Invalid(Exception):
         self.field = field_name
 
 
-def _monitor(entry: Any, default_thresholds: Thresholds) -> Monitor:
+def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPolicy) -> Monitor:
     if not isinstance(entry, dict):
         raise _Invalid("-", "each monitor must be a mapping of fields")
     unknown = sorted(set(entry) - _MONITOR_FIELDS)
@@ -162,7 +172,7 @@ def _monitor(entry: Any, default_thresholds: Thresholds) -> Monitor:
                 f"meters.{meter_name}",
                 f"{provider_name} has no such meter (meters: {', '.join(provider.meter_names)})",
             )
-        meter_thresholds[str(meter_name)] = _thresholds(value, thresholds, f"meters.{meter_name}")
+        meter_thresholds[str(meter_name)] = _meter_thresholds(value, thresholds, f"meters.{meter_name}")
 
     return Monitor(
         id=monitor_id,
@@ -172,7 +182,67 @@ def _monitor(entry: Any, default_thresholds: Thresholds) -> Monitor:
         base_url=base_url,
         thresholds=thresholds,
         meter_thresholds=meter_thresholds,
+        policy=_policy(entry, default_policy, ""),
     )
+
+
+def _policy(values: dict[str, Any], inherited: AlertPolicy, prefix: str) -> AlertPolicy:
+    """Override the inherited alert policy with the fields set here."""
+
+    def number(name: str, low: float, high: float, whole: bool = False) -> float | None:
+        if name not in values:
+            return None
+        raw = values[name]
+        kind_ok = isinstance(raw, int) if whole else isinstance(raw, (int, float))
+        if isinstance(raw, bool) or not kind_ok or not low <= raw <= high:
+            what = "a whole number" if whole else "a number"
+            raise _Invalid(f"{prefix}{name}", f"must be {what} from {low:g} to {high:g}, got {raw!r}")
+        return float(raw)
+
+    policy = inherited
+    hours = number("remind_every_hours", 0, 24 * 365)
+    if hours is not None:
+        policy = replace(policy, remind_every=timedelta(hours=hours) if hours > 0 else None)
+    hysteresis = number("hysteresis", 0, 50)
+    if hysteresis is not None:
+        policy = replace(policy, hysteresis=hysteresis)
+    failures = number("failures_before_alert", 1, 1000, whole=True)
+    if failures is not None:
+        policy = replace(policy, failures_before_alert=int(failures))
+    days = number("forecast_days", 0, 366)
+    if days is not None:
+        policy = replace(policy, forecast_days=days)
+    return policy
+
+
+def _meter_thresholds(value: Any, inherited: Thresholds, where: str) -> Thresholds:
+    """A meter's percent thresholds, plus an optional floor under what remains.
+
+    `min_remaining: 100` warns below 100 left; `{warning: 100, critical: 20}` sets both.
+    """
+    if not isinstance(value, dict):
+        raise _Invalid(where, "must be a mapping with 'warning', 'critical' and/or 'min_remaining'")
+    unknown = sorted(set(value) - _METER_FIELDS)
+    if unknown:
+        raise _Invalid(f"{where}.{unknown[0]}", "unknown field (allowed: critical, min_remaining, warning)")
+    percent = _thresholds({k: v for k, v in value.items() if k in _THRESHOLD_FIELDS}, inherited, where)
+    floor = value.get("min_remaining")
+    if floor is None:
+        return replace(percent, floor_warning=None, floor_critical=None)
+    floors = floor if isinstance(floor, dict) else {"warning": floor}
+    if isinstance(floor, dict) and (not floor or set(floor) - _THRESHOLD_FIELDS):
+        raise _Invalid(f"{where}.min_remaining", "a number, or a mapping with 'warning' and/or 'critical'")
+    figures: dict[str, float | None] = {"warning": None, "critical": None}
+    for name, raw in floors.items():
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw < 0:
+            raise _Invalid(
+                f"{where}.min_remaining.{name}" if isinstance(floor, dict) else f"{where}.min_remaining",
+                f"must be an amount of 0 or more, got {raw!r}",
+            )
+        figures[name] = float(raw)
+    if figures["warning"] is not None and figures["critical"] is not None and figures["warning"] < figures["critical"]:
+        raise _Invalid(f"{where}.min_remaining", "the warning floor must not be below the critical floor")
+    return replace(percent, floor_warning=figures["warning"], floor_critical=figures["critical"])
 
 
 def _thresholds(value: Any, inherited: Thresholds, where: str) -> Thresholds:

@@ -2,7 +2,9 @@
 
 pk = MON#<monitor>; sk = SNAP#<checked_at> for snapshots, STATE#<signal> for alert state.
 Snapshots are written once and never replaced; state changes are conditional on a version,
-so two invocations racing on the same transition cannot both claim it.
+so two invocations racing on the same transition cannot both claim it. A state item also
+carries the messages about it that are not published yet (its outbox): a failed publish
+is retried by the next run, and nothing is lost.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from quotawatch.core.alerts import SignalState
+from quotawatch.core.messages import Message
+from quotawatch.core.outbox import StoredState
 from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 
@@ -47,56 +51,73 @@ class DynamoStore:
             raise
         return True
 
-    def recent_snapshots(self, monitor: str, limit: int = 50) -> list[Snapshot]:
-        """Newest first."""
+    def recent_snapshots(self, monitor: str, limit: int = 96) -> list[Snapshot]:
+        """Newest first: a day of readings at the default 15 minutes, enough for a burn rate.
+
+        Eventually consistent (half the price): the newest snapshot, which this run wrote,
+        is the one the caller already holds.
+        """
         response = self._client.query(
             TableName=self.table_name,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :snap)",
             ExpressionAttributeValues={":pk": {"S": _pk(monitor)}, ":snap": {"S": "SNAP#"}},
+            ProjectionExpression="#snapshot",
+            ExpressionAttributeNames={"#snapshot": "snapshot"},  # a reserved word in DynamoDB
             ScanIndexForward=False,
             Limit=limit,
         )
         return [Snapshot.from_dict(json.loads(i["snapshot"]["S"])) for i in response.get("Items", [])]
 
-    def states(self, monitor: str) -> dict[str, SignalState]:
+    def states(self, monitor: str) -> dict[str, StoredState]:
         response = self._client.query(
             TableName=self.table_name,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :state)",
             ExpressionAttributeValues={":pk": {"S": _pk(monitor)}, ":state": {"S": "STATE#"}},
             ConsistentRead=True,
         )
-        states: dict[str, SignalState] = {}
+        states: dict[str, StoredState] = {}
         for item in response.get("Items", []):
             key = item["sk"]["S"].removeprefix("STATE#")
-            states[key] = SignalState(
-                key=key,
-                level=Level.parse(item["level"]["S"]),
-                since=parse_time(item["since"]["S"]),
-                version=int(item["version"]["N"]),
+            notified = item.get("notified_at", {}).get("S")
+            lease = item.get("lease", {}).get("S")
+            states[key] = StoredState(
+                SignalState(
+                    key=key,
+                    level=Level.parse(item["level"]["S"]),
+                    since=parse_time(item["since"]["S"]),
+                    version=int(item["version"]["N"]),
+                    notified_at=parse_time(notified) if notified else None,
+                ),
+                outbox=tuple(Message.from_dict(m) for m in json.loads(item.get("outbox", {}).get("S", "[]"))),
+                lease=parse_time(lease) if lease else None,
             )
         return states
 
-    def claim_transition(self, monitor: str, state: SignalState, expected_version: int) -> bool:
-        """Write the new state only if nobody changed it since we read it."""
+    def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool:
+        """Write a signal's state only if nobody changed it since `expected_version` was read."""
+        state = stored.state
+        item: dict[str, Any] = {
+            "pk": {"S": _pk(monitor)},
+            "sk": {"S": f"STATE#{state.key}"},
+            "level": {"S": state.level.label},
+            "since": {"S": format_time(state.since)},
+            "version": {"N": str(state.version)},
+        }
+        if state.notified_at is not None:
+            item["notified_at"] = {"S": format_time(state.notified_at)}
+        if stored.outbox:
+            item["outbox"] = {"S": json.dumps([m.to_dict() for m in stored.outbox], separators=(",", ":"))}
+        if stored.lease is not None:
+            item["lease"] = {"S": format_time(stored.lease)}
         if expected_version == 0:
-            condition = "attribute_not_exists(sk)"
-            values: dict[str, Any] = {}
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
         else:
-            condition = "version = :expected"
-            values = {":expected": {"N": str(expected_version)}}
+            condition = {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
         try:
-            self._client.put_item(
-                TableName=self.table_name,
-                Item={
-                    "pk": {"S": _pk(monitor)},
-                    "sk": {"S": f"STATE#{state.key}"},
-                    "level": {"S": state.level.label},
-                    "since": {"S": format_time(state.since)},
-                    "version": {"N": str(state.version)},
-                },
-                ConditionExpression=condition,
-                **({"ExpressionAttributeValues": values} if values else {}),
-            )
+            self._client.put_item(TableName=self.table_name, Item=item, **condition)
         except ClientError as exc:
             if _conditional_failed(exc):
                 return False

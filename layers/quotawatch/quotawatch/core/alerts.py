@@ -1,15 +1,28 @@
-"""Alert state: which signals changed level since they were last stored.
+"""The alert state machine: from the signals of a reading and the stored states, what to
+store and what to say. Pure and clock-injected: `now` is an argument.
 
-This is deliberately small: notify when a signal's level differs from its stored level,
-never again while it stays the same. Reminders, hysteresis and forecasts build on it.
+Per (monitor, signal) the state is a level (ok, warning, critical), since when, and when
+a person was last told. A person is told once when a signal rises, eases (critical to
+warning) or clears; again only after the reminder interval while it stays raised; and
+never while nothing changes. Each decision carries the version it was made from, so the
+store can refuse it when another run got there first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
-from quotawatch.core.rules import Level, Signal
+from quotawatch.core.rules import AlertPolicy, Level, Signal
+
+
+class Notice(StrEnum):
+    RAISED = "raised"  # ok -> warning/critical, warning -> critical
+    EASED = "eased"  # critical -> warning: still raised, but the pressure is off
+    REMINDER = "reminder"  # still raised after the reminder interval
+    CLEARED = "cleared"  # back to ok
+    RESET = "reset"  # back to ok because a new billing period began
 
 
 @dataclass(frozen=True)
@@ -20,45 +33,69 @@ class SignalState:
     level: Level
     since: datetime
     version: int
+    notified_at: datetime | None = None
 
 
 @dataclass(frozen=True)
-class Transition:
+class Decision:
     signal: Signal
     previous: Level
-    previous_version: int  # 0 when no state was stored yet
+    state: SignalState  # to store, conditional on `expected_version`
+    expected_version: int  # the version it was decided from; 0 when nothing was stored
+    notice: Notice | None  # what to tell a person, if anything
 
     @property
     def current(self) -> Level:
         return self.signal.level
 
-    @property
-    def is_rise(self) -> bool:
-        return self.current > self.previous
 
-    @property
-    def is_clear(self) -> bool:
-        return self.current is Level.OK
+def decide(
+    signals: list[Signal],
+    stored: dict[str, SignalState],
+    now: datetime,
+    policy: AlertPolicy,
+    speaks_for: frozenset[str] = frozenset({"meter", "forecast", "condition", "check"}),
+) -> list[Decision]:
+    """Every state change and every message that this reading calls for.
 
-
-def transitions(signals: list[Signal], stored: dict[str, SignalState], reports_meters: bool = True) -> list[Transition]:
-    """Signals whose level differs from the stored one.
-
-    A signal with no stored state counts as OK before. A stored raised signal that the
-    snapshot no longer reports clears: a condition that went away, or a meter that is gone
-    or became unlimited (a deleted key, a removed cap). A reading without meters (a
-    provider's refusal read as a condition) says nothing about meters, so they stay.
+    A stored raised signal that the reading no longer reports clears, but only in a
+    family the reading speaks for: a failed check says nothing about meters.
     """
-    result: list[Transition] = []
+    decisions: list[Decision] = []
     seen: set[str] = set()
     for signal in signals:
         seen.add(signal.key)
-        state = stored.get(signal.key)
-        previous = state.level if state else Level.OK
-        if signal.level != previous:
-            result.append(Transition(signal, previous, state.version if state else 0))
+        decision = _decide_one(signal, stored.get(signal.key), now, policy)
+        if decision is not None:
+            decisions.append(decision)
     for key, state in stored.items():
-        vanished = key.startswith("condition:") or (reports_meters and key.startswith("meter:"))
-        if key not in seen and vanished and state.level is not Level.OK:
-            result.append(Transition(Signal(key, Level.OK), state.level, state.version))
-    return result
+        if key in seen or state.level is Level.OK or key.split(":", 1)[0] not in speaks_for:
+            continue
+        decisions.append(_change(Signal(key, Level.OK), state, now))
+    return decisions
+
+
+def _decide_one(signal: Signal, state: SignalState | None, now: datetime, policy: AlertPolicy) -> Decision | None:
+    previous = state.level if state else Level.OK
+    if signal.level != previous:
+        return _change(signal, state, now)
+    if state is None or state.level is Level.OK or policy.remind_every is None:
+        return None
+    last = state.notified_at or state.since
+    if now - last < policy.remind_every:
+        return None
+    reminded = SignalState(state.key, state.level, state.since, state.version + 1, notified_at=now)
+    return Decision(signal, previous, reminded, state.version, Notice.REMINDER)
+
+
+def _change(signal: Signal, state: SignalState | None, now: datetime) -> Decision:
+    previous = state.level if state else Level.OK
+    version = state.version if state else 0
+    if signal.level > previous:
+        notice = Notice.RAISED
+    elif signal.level is Level.OK:
+        notice = Notice.RESET if signal.reset else Notice.CLEARED
+    else:
+        notice = Notice.EASED
+    new_state = SignalState(signal.key, signal.level, now, version + 1, notified_at=now)
+    return Decision(signal, previous, new_state, version, notice)

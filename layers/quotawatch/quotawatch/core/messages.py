@@ -1,14 +1,21 @@
-"""Messages a person reads in five seconds: an email and an SMS per alert transition."""
+"""Messages a person reads in five seconds: an email and an SMS for each alert decision.
+
+Never raw JSON: a subject with the level, monitor, meter, percent and reset date; a body
+with every meter of the monitor, the trend, and what to do; an SMS of at most 160 GSM-7
+characters.
+"""
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from datetime import datetime
 
 from quotawatch.core import formatting as fmt
-from quotawatch.core.alerts import Transition
-from quotawatch.core.rules import Level
-from quotawatch.core.snapshot import Meter, Snapshot
+from quotawatch.core.alerts import Decision, Notice
+from quotawatch.core.forecast import Forecast
+from quotawatch.core.rules import CHECK_KEY, Level, Signal
+from quotawatch.core.snapshot import ErrorKind, Meter, Snapshot
 
 SMS_MAX = 160
 SUBJECT_MAX = 99  # SNS: "must be less than 100 characters"
@@ -19,100 +26,236 @@ _GSM7 = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 
+_CHECK_TROUBLE = {
+    ErrorKind.AUTH: "the key was rejected",
+    ErrorKind.RATE_LIMITED: "the provider keeps refusing with 429 (rate limited)",
+    ErrorKind.UNAVAILABLE: "the provider is not answering",
+    ErrorKind.BAD_RESPONSE: "the provider's answer cannot be read",
+    ErrorKind.CONFIG: "its configuration needs fixing",
+}
+_CHECK_ADVICE = {
+    ErrorKind.AUTH: "put a valid key where the error says; the next check clears this alert.",
+    ErrorKind.RATE_LIMITED: "check less often (ScheduleExpression), or ask the provider for a higher rate limit.",
+    ErrorKind.UNAVAILABLE: "nothing, unless it lasts: QuotaWatch keeps trying and says when it can check again.",
+    ErrorKind.BAD_RESPONSE: "the provider changed its answer; run `quotawatch fetch --json` and report what it prints.",
+    ErrorKind.CONFIG: "fix what the error names; the next check clears this alert.",
+}
+
 
 @dataclass(frozen=True)
 class Message:
     subject: str
     email: str
     sms: str
-    severity: str
+    severity: str  # info | warning | critical: subscription filters select on it
     monitor: str
     provider: str
-    kind: str  # "alert" | "recovery"
+    kind: str  # alert | reminder | recovery | test
+
+    def to_dict(self) -> dict[str, str]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str]) -> Message:
+        return cls(**{name: data[name] for name in cls.__dataclass_fields__})
 
 
-def render(transition: Transition, snapshot: Snapshot, provider_name: str) -> Message:
-    signal = transition.signal
-    meter = signal.meter
-    level = transition.current
+def render(
+    decision: Decision, snapshot: Snapshot, provider_name: str, trends: dict[str, Forecast] | None = None
+) -> Message:
+    signal = decision.signal
+    notice = decision.notice or Notice.RAISED
+    level = decision.current
+    shown_level = decision.previous if notice is Notice.REMINDER else level
+    headline = _headline(signal, notice, decision.previous, snapshot)
     reset = snapshot.period.end if snapshot.period and snapshot.period.end else None
-
-    if transition.is_clear:
-        headline = f"{signal.subject} back to normal"
-        if meter is not None and meter.percent_used is not None:
-            headline += f" ({fmt.percent(meter.percent_used)})"
-        subject = f"[OK] {snapshot.monitor}: {headline}"
+    dated = reset is not None and signal.family == "meter" and notice in (Notice.RAISED, Notice.REMINDER)
+    tag = "OK" if level is Level.OK else level.name
+    reminder = "Reminder: " if notice is Notice.REMINDER else ""
+    if signal.key == CHECK_KEY and level is not Level.OK:
+        subject = f"[{tag}] {reminder}Cannot monitor {snapshot.monitor}: {headline}"
+        sms_text = f"QuotaWatch {tag}: {reminder}cannot monitor {snapshot.monitor}: {headline}"
     else:
-        headline = _headline(signal.subject, meter)
-        subject = f"[{level.name}] {snapshot.monitor}: {headline}"
-        if reset is not None:
-            subject += f", resets {fmt.day(reset)}"
-
+        subject = f"[{tag}] {reminder}{snapshot.monitor}: {headline}" + (
+            f", resets {fmt.day(reset)}" if dated and reset else ""
+        )
+        detail = signal.condition.message if signal.condition and level is not Level.OK else headline
+        sms_text = f"QuotaWatch {tag}: {reminder}{snapshot.monitor} {detail}"
+        if dated and reset:
+            sms_text += f", resets {reset:%Y-%m-%d}"
     return Message(
         subject=_ascii(subject)[:SUBJECT_MAX],
-        email=_email_body(transition, snapshot, provider_name, headline),
-        # A condition's own words say more than its name, when they fit in the SMS.
-        sms=_sms(
-            level,
-            snapshot.monitor,
-            signal.condition.message if signal.condition and not transition.is_clear else headline,
-            reset.strftime("%Y-%m-%d") if reset else None,
-        ),
+        email=_email(decision, notice, shown_level, snapshot, provider_name, headline, trends or {}),
+        sms=_gsm7(sms_text)[:SMS_MAX],
         severity="info" if level is Level.OK else level.label,
         monitor=snapshot.monitor,
         provider=snapshot.provider,
-        kind="recovery" if transition.is_clear else "alert",
+        kind={Notice.REMINDER: "reminder", Notice.CLEARED: "recovery", Notice.RESET: "recovery"}.get(notice, "alert"),
     )
 
 
-def _headline(subject: str, meter: Meter | None) -> str:
-    if meter is not None and meter.percent_used is not None:
-        return f"{subject} at {fmt.percent(meter.percent_used)} of limit"
-    return subject
+def render_test(now: datetime, monitors: int) -> Message:
+    """A synthetic message through the real topic, so a user can check the subscriptions."""
+    return Message(
+        subject="[TEST] QuotaWatch test alert: your subscriptions work",
+        email="\n".join(
+            [
+                "This is a test alert from QuotaWatch. Nothing is wrong; no action is needed.",
+                "",
+                f"It was sent at {fmt.timestamp(now)} through the same topic as real alerts, so receiving",
+                "it means this address (or phone) is subscribed and confirmed. "
+                f"QuotaWatch watches {monitors} monitor{'s' if monitors != 1 else ''}.",
+                "",
+                "-- QuotaWatch",
+            ]
+        ),
+        sms="QuotaWatch TEST: this is a test alert. Your subscription works; no action needed.",
+        # Critical, so that it passes the SMS subscription's filter too: the test must reach both.
+        severity="critical",
+        monitor="test",
+        provider="quotawatch",
+        kind="test",
+    )
 
 
-def _email_body(transition: Transition, snapshot: Snapshot, provider_name: str, headline: str) -> str:
-    level = transition.current
-    signal = transition.signal
+def _headline(signal: Signal, notice: Notice, previous: Level, snapshot: Snapshot) -> str:
+    meter = signal.meter
+    if signal.key == CHECK_KEY:
+        if signal.level is Level.OK:
+            return "checks work again"
+        kind = signal.error.kind if signal.error else ErrorKind.UNAVAILABLE
+        trouble = _CHECK_TROUBLE[kind]
+        return trouble if kind is ErrorKind.AUTH else f"{trouble} ({signal.failures} checks in a row)"
+    if signal.family == "forecast":
+        name = signal.key.split(":", 1)[1]
+        if signal.level is Level.OK or signal.forecast is None or signal.forecast.runs_out_at is None:
+            return f"{name} no longer on track to run out"
+        verb = "runs out" if meter is None or _is_balance(meter) else "reaches its limit"
+        return f"{name} {verb} around {fmt.day(signal.forecast.runs_out_at)} at the current rate"
+    if signal.family == "condition":
+        return signal.subject if signal.level is not Level.OK else f"{signal.subject}: no longer reported"
+    # Meters.
+    figure = _figure(meter)
+    if notice is Notice.RESET:
+        return f"{signal.subject} reset with the new billing period" + (f" ({figure})" if figure else "")
+    if signal.level is Level.OK:
+        return f"{signal.subject} back to normal" + (f" ({figure})" if figure else "")
+    if notice is Notice.EASED:
+        return f"{signal.subject} down to {figure} (was {previous.label})"
+    if meter is not None and _floor_breached(signal):
+        return f"{meter.name} down to {fmt.quantity(meter.remaining, meter.unit)} left"
+    return f"{signal.subject} at {figure} of limit"
+
+
+def _is_balance(meter: Meter) -> bool:
+    """Money or credits that run out, rather than a quota that is reached."""
+    return meter.limit is None or meter.unit in ("USD", "credits")
+
+
+def _figure(meter: Meter | None) -> str:
+    if meter is None:
+        return ""
+    if meter.percent_used is not None:
+        return fmt.percent(meter.percent_used)
+    if meter.remaining is not None:
+        return f"{fmt.quantity(meter.remaining, meter.unit)} left"
+    return ""
+
+
+def _floor_breached(signal: Signal) -> bool:
+    meter, thresholds = signal.meter, signal.thresholds
+    if meter is None or thresholds is None or meter.remaining is None:
+        return False
+    floors = [f for f in (thresholds.floor_warning, thresholds.floor_critical) if f is not None]
+    return any(meter.remaining <= f for f in floors) or meter.percent_used is None
+
+
+def _email(
+    decision: Decision,
+    notice: Notice,
+    level: Level,
+    snapshot: Snapshot,
+    provider_name: str,
+    headline: str,
+    trends: dict[str, Forecast],
+) -> str:
+    signal = decision.signal
+    who = f"{snapshot.monitor} ({provider_name})"
     lines: list[str] = []
-    if transition.is_clear:
-        lines.append(
-            f"{snapshot.monitor} ({provider_name}): {headline}. It was {transition.previous.label}; no action needed."
-        )
+    if signal.key == CHECK_KEY:
+        lines += _check_email(decision, who, headline)
+    elif notice in (Notice.CLEARED, Notice.RESET):
+        lines.append(f"{who}: {headline}. It was {decision.previous.label}; no action needed.")
     else:
-        lines.append(f"{snapshot.monitor} ({provider_name}) is {level.label.upper()}: {headline}.")
-        if signal.condition is not None:
-            lines.append("")
-            lines.append(signal.condition.message.rstrip(".") + ".")
-        if signal.meter is not None and signal.thresholds is not None:
-            m = signal.meter
-            lines.append("")
-            lines.append(
-                f"{m.name}: {fmt.fraction(m.used, m.limit, m.unit)} used"
-                + (f", {fmt.quantity(m.remaining, m.unit)} left" if m.remaining is not None else "")
-                + f". Warning at {fmt.number(signal.thresholds.warning)}%, "
-                f"critical at {fmt.number(signal.thresholds.critical)}%."
-            )
-    lines.append("")
-    lines.append(f"All meters at {fmt.timestamp(snapshot.checked_at)}:")
-    lines.extend(_meter_table(snapshot.meters))
-    for condition in snapshot.conditions:
-        lines.append(f"  ! {condition.severity.value}: {condition.message}")
+        still = (
+            f"still {level.label.upper()}, since {fmt.timestamp(decision.state.since)}"
+            if notice is Notice.REMINDER
+            else level.label.upper()
+        )
+        lines.append(f"{who} is {still}: {headline}.")
+        lines += _detail(signal)
+    if snapshot.meters:
+        lines += ["", f"All meters at {fmt.timestamp(snapshot.checked_at)}:", *_meter_table(snapshot.meters, trends)]
+    if snapshot.conditions:
+        lines += ["", *(f"  ! {c.severity.value}: {c.message}" for c in snapshot.conditions)]
     if snapshot.period is not None and snapshot.period.end is not None:
         start = f"{fmt.day(snapshot.period.start)} to " if snapshot.period.start else "until "
-        lines.append("")
-        lines.append(f"Billing period: {start}{fmt.day(snapshot.period.end)}.")
-    if not transition.is_clear:
-        lines.append("")
-        lines.append("What to do: " + _advice(transition))
-    lines.append("")
-    lines.append("-- QuotaWatch")
+        lines += ["", f"Billing period: {start}{fmt.day(snapshot.period.end)}."]
+    if signal.key != CHECK_KEY and notice not in (Notice.CLEARED, Notice.RESET):
+        lines += ["", "What to do: " + _advice(signal)]
+    lines += ["", "-- QuotaWatch"]
     return "\n".join(lines)
 
 
-def _meter_table(meters: tuple[Meter, ...]) -> list[str]:
-    rows: list[str] = []
-    width = max((len(m.name) for m in meters), default=0)
+def _check_email(decision: Decision, who: str, headline: str) -> list[str]:
+    signal = decision.signal
+    if signal.level is Level.OK:
+        return [f"QuotaWatch can check {who} again: {headline}. Alerts about its usage resume."]
+    kind = signal.error.kind if signal.error else ErrorKind.UNAVAILABLE
+    lines = [f"QuotaWatch cannot check {who}: {headline}.", ""]
+    if signal.error is not None:
+        lines.append(f"Last error: {signal.error.message}")
+    lines += [
+        "Its usage is unknown until a check works again; nothing is read as zero or as a breach.",
+        "",
+        "What to do: " + _CHECK_ADVICE[kind],
+    ]
+    return lines
+
+
+def _detail(signal: Signal) -> list[str]:
+    meter, thresholds, trend = signal.meter, signal.thresholds, signal.forecast
+    lines: list[str] = []
+    if signal.condition is not None:
+        lines += ["", signal.condition.message.rstrip(".") + "."]
+    if meter is not None and thresholds is not None:
+        used = fmt.fraction(meter.used, meter.limit, meter.unit) + " used" if meter.limit is not None else ""
+        left = f"{fmt.quantity(meter.remaining, meter.unit)} left" if meter.remaining is not None else ""
+        rules = []
+        if meter.limit is not None:
+            rules.append(
+                f"warning at {fmt.number(thresholds.warning)}%, critical at {fmt.number(thresholds.critical)}%"
+            )
+        if thresholds.floor_warning is not None:
+            rules.append(f"warning below {fmt.quantity(thresholds.floor_warning, meter.unit)} left")
+        if thresholds.floor_critical is not None:
+            rules.append(f"critical below {fmt.quantity(thresholds.floor_critical, meter.unit)} left")
+        lines += [
+            "",
+            f"{meter.name}: " + ", ".join(p for p in (used, left) if p) + ". " + "; ".join(rules).capitalize() + ".",
+        ]
+    if trend is not None and trend.per_day > 0:
+        rate = f"At the current rate ({fmt.quantity(trend.per_day, trend.unit)} a day)"
+        if trend.runs_out_at is not None:
+            verb = "runs out" if meter is None or _is_balance(meter) else "reaches the limit"
+            lines.append(f"{rate} it {verb} around {fmt.timestamp(trend.runs_out_at)}.")
+        else:
+            lines.append(f"{rate} it does not run out within ten years.")
+    return lines
+
+
+def _meter_table(meters: tuple[Meter, ...], trends: dict[str, Forecast]) -> list[str]:
+    rows: list[tuple[str, str, str]] = []
     for m in meters:
         if m.limit is not None:
             figure = fmt.fraction(m.used, m.limit, m.unit)
@@ -121,27 +264,39 @@ def _meter_table(meters: tuple[Meter, ...]) -> list[str]:
         else:
             figure = f"{fmt.quantity(m.remaining, m.unit)} remaining"
         pct = m.percent_used
-        rows.append(f"  {m.name:<{width}}  {figure}" + (f"  ({fmt.percent(pct)})" if pct is not None else ""))
-    return rows
+        if pct is not None:
+            figure += f" ({fmt.percent(pct)})"
+        trend = trends.get(m.name)
+        note = ""
+        if trend is not None and trend.per_day > 0:
+            note = f"+{fmt.quantity(trend.per_day, trend.unit)}/day"
+            if trend.runs_out_at is not None:
+                note += f", {'runs out' if _is_balance(m) else 'limit'} ~{fmt.day(trend.runs_out_at)}"
+        rows.append((m.name, figure, note))
+    name_width = max((len(r[0]) for r in rows), default=0)
+    figure_width = max((len(r[1]) for r in rows), default=0)
+    return [f"  {n:<{name_width}}  {f:<{figure_width}}  {t}".rstrip() for n, f, t in rows]
 
 
-def _advice(transition: Transition) -> str:
-    signal = transition.signal
+def _advice(signal: Signal) -> str:
     if signal.condition is not None:
-        return "check the account's billing page with the provider."
-    if transition.current is Level.CRITICAL:
+        return "check the account with the provider (billing page, plan, key settings)."
+    meter = signal.meter
+    balance = meter is not None and _is_balance(meter)
+    if signal.family == "forecast":
+        return (
+            "add credit before it runs out."
+            if balance
+            else "upgrade the plan or slow down before the limit is reached; requests are refused after it."
+        )
+    if balance or _floor_breached(signal):
+        return "add credit now; requests are refused when the balance reaches zero."
+    if signal.level is Level.CRITICAL:
         return (
             "requests will soon be refused. Upgrade the plan or add credit now, "
             "or pause the heaviest jobs until the period resets."
         )
     return "watch the trend; upgrade the plan or reduce usage before the period resets."
-
-
-def _sms(level: Level, monitor: str, headline: str, reset: str | None) -> str:
-    text = f"QuotaWatch {level.name if level is not Level.OK else 'OK'}: {monitor} {headline}"
-    if reset and level is not Level.OK:
-        text += f", resets {reset}"
-    return _gsm7(text)[:SMS_MAX]
 
 
 def _ascii(text: str) -> str:

@@ -1,12 +1,26 @@
-"""Rules: from a snapshot and thresholds to a level per signal."""
+"""Rules: from a snapshot, its history and the previous levels to a level per signal.
+
+Signals and their keys:
+- `meter:<name>`     usage against percent thresholds and absolute floors (balances)
+- `forecast:<name>`  the meter will reach its limit (a balance zero) too soon at this rate
+- `condition:<name>` a provider's fact with its own severity (subscription inactive ...)
+- `check`            the monitor cannot be checked (a revoked key, repeated failures)
+
+Levels fall only with a margin (hysteresis), so a value hovering at a threshold does not
+flap; a new billing period drops a meter without that margin, as a reset.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import IntEnum
 
-from quotawatch.core.snapshot import Condition, Meter, Severity, Snapshot
+from quotawatch.core.forecast import Forecast, forecast, period_readings
+from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Severity, Snapshot
+
+CHECK_KEY = "check"
 
 
 class Level(IntEnum):
@@ -26,79 +40,257 @@ class Level(IntEnum):
 
     @classmethod
     def of_severity(cls, severity: Severity) -> Level:
-        return {
-            Severity.INFO: cls.OK,
-            Severity.WARNING: cls.WARNING,
-            Severity.CRITICAL: cls.CRITICAL,
-        }[severity]
+        return {Severity.INFO: cls.OK, Severity.WARNING: cls.WARNING, Severity.CRITICAL: cls.CRITICAL}[severity]
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Percent-used thresholds for one meter."""
+    """When one meter is raised: percent of its limit used, and floors under what remains."""
 
     warning: float = 80.0
     critical: float = 95.0
+    floor_warning: float | None = None  # remaining at or below this: warning
+    floor_critical: float | None = None  # remaining at or below this: critical
 
     def level(self, percent_used: float) -> Level:
-        if percent_used >= self.critical:
+        """The percent level alone, without a previous level (no hysteresis)."""
+        return self.percent_level(percent_used, Level.OK, 0.0)
+
+    def percent_level(self, percent: float, previous: Level, margin: float) -> Level:
+        raw = Level.CRITICAL if percent >= self.critical else Level.WARNING if percent >= self.warning else Level.OK
+        if raw >= previous:
+            return raw
+        if previous is Level.CRITICAL and percent >= self.critical - margin:
             return Level.CRITICAL
-        if percent_used >= self.warning:
+        if percent >= self.warning - margin:
             return Level.WARNING
-        return Level.OK
+        return raw
+
+    def floor_level(self, remaining: float, previous: Level, margin_fraction: float) -> Level:
+        def below(floor: float | None, margin: float) -> bool:
+            return floor is not None and remaining <= floor * (1 + margin)
+
+        raw = (
+            Level.CRITICAL
+            if below(self.floor_critical, 0)
+            else Level.WARNING
+            if below(self.floor_warning, 0)
+            else Level.OK
+        )
+        if raw >= previous:
+            return raw
+        if previous is Level.CRITICAL and below(self.floor_critical, margin_fraction):
+            return Level.CRITICAL
+        if below(self.floor_warning, margin_fraction) or below(self.floor_critical, margin_fraction):
+            return Level.WARNING
+        return raw
+
+    @property
+    def has_floor(self) -> bool:
+        return self.floor_warning is not None or self.floor_critical is not None
 
 
 DEFAULT_THRESHOLDS = Thresholds()
 
 
 @dataclass(frozen=True)
+class AlertPolicy:
+    """How a monitor's alerts behave over time; `monitors.yaml` sets these per monitor."""
+
+    remind_every: timedelta | None = timedelta(hours=24)  # None: never remind
+    hysteresis: float = 5.0  # percentage points below a threshold, or percent of a floor
+    failures_before_alert: int = 3  # consecutive failed checks before "cannot check"
+    forecast_days: float = 7.0  # how far ahead a run-out is worth a warning
+
+
+DEFAULT_POLICY = AlertPolicy()
+
+
+@dataclass(frozen=True)
 class Signal:
-    """One thing that can be raised: a meter's usage or a provider condition."""
+    """One thing that can be raised, with what the message about it needs."""
 
     key: str
     level: Level
     meter: Meter | None = None
     condition: Condition | None = None
     thresholds: Thresholds | None = None
+    forecast: Forecast | None = None
+    error: CheckError | None = None
+    failures: int = 0  # consecutive failed checks, for `check`
+    reset: bool = False  # the level fell because a new billing period began
 
     @property
     def subject(self) -> str:
         """What the signal is about, as a person names it."""
         if self.meter is not None:
             return self.meter.name
+        if self.key == CHECK_KEY:
+            return "checks"
         name = self.condition.name if self.condition is not None else self.key.split(":", 1)[-1]
         # "key_expiring:my_key" reads "key expiring: my_key": only the vocabulary part is ours.
         kind, _, detail = name.partition(":")
         return kind.replace("_", " ") + (f": {detail}" if detail else "")
+
+    @property
+    def family(self) -> str:
+        return self.key.split(":", 1)[0]
 
 
 def meter_signal_key(meter_name: str) -> str:
     return f"meter:{meter_name}"
 
 
+def forecast_signal_key(meter_name: str) -> str:
+    return f"forecast:{meter_name}"
+
+
 def condition_signal_key(condition_name: str) -> str:
     return f"condition:{condition_name}"
 
 
-def evaluate(snapshot: Snapshot, thresholds_for: Callable[[str], Thresholds]) -> list[Signal]:
+@dataclass(frozen=True)
+class Evaluation:
+    signals: list[Signal]
+    trends: dict[str, Forecast]  # meter name -> burn rate, for messages
+    speaks_for: frozenset[str]  # signal families this snapshot can raise or clear
+
+
+def evaluate(
+    snapshot: Snapshot,
+    history: list[Snapshot],
+    thresholds_for: Callable[[str], Thresholds],
+    previous: dict[str, Level] | None = None,
+    policy: AlertPolicy = DEFAULT_POLICY,
+) -> Evaluation:
     """Levels of every signal the snapshot can speak for.
 
-    A failed check speaks for nothing: its missing meters are not zero and not a breach.
-    Meters without a limit (unlimited or informational) carry no percent signal.
+    A failed check speaks only for `check`: its missing meters are not zero and not a
+    breach. A reading without meters (a refusal that is news, such as a quota reached)
+    speaks for conditions, not for meters.
     """
-    if not snapshot.ok:
-        return []
-    signals: list[Signal] = []
+    previous = previous or {}
+    history = [s for s in history if s.checked_at < snapshot.checked_at]
+    check = _check_signal(snapshot, history, policy, previous.get(CHECK_KEY, Level.OK))
+    if snapshot.error is not None:
+        return Evaluation([check], {}, frozenset({"check"}))
+
+    signals = [check]
+    trends: dict[str, Forecast] = {}
+    reset = _new_period(snapshot, history)
     for meter in snapshot.meters:
-        percent = meter.percent_used
-        if percent is None:
-            continue
         thresholds = thresholds_for(meter.name)
-        signals.append(
-            Signal(meter_signal_key(meter.name), thresholds.level(percent), meter=meter, thresholds=thresholds)
+        key = meter_signal_key(meter.name)
+        was = Level.OK if meter.name in reset else previous.get(key, Level.OK)
+        level = _meter_level(meter, thresholds, was, policy)
+        trend = forecast(meter, period_readings(meter.name, snapshot, history), snapshot.checked_at)
+        if trend is not None:
+            trends[meter.name] = trend
+        if meter.percent_used is not None or thresholds.has_floor:
+            signals.append(
+                Signal(
+                    key,
+                    level,
+                    meter=meter,
+                    thresholds=thresholds,
+                    forecast=trend,
+                    reset=meter.name in reset and level < previous.get(key, Level.OK),
+                )
+            )
+        forecast_level = _forecast_level(
+            meter, trend, snapshot, level, previous.get(forecast_signal_key(meter.name)), policy
         )
+        if forecast_level is not None:
+            signals.append(
+                Signal(
+                    forecast_signal_key(meter.name), forecast_level, meter=meter, thresholds=thresholds, forecast=trend
+                )
+            )
     for condition in snapshot.conditions:
         signals.append(
             Signal(condition_signal_key(condition.name), Level.of_severity(condition.severity), condition=condition)
         )
-    return signals
+    families = {"check", "condition"} | ({"meter", "forecast"} if snapshot.meters else set())
+    return Evaluation(signals, trends, frozenset(families))
+
+
+def _meter_level(meter: Meter, thresholds: Thresholds, previous: Level, policy: AlertPolicy) -> Level:
+    level = Level.OK
+    percent = meter.percent_used
+    if percent is not None:
+        level = thresholds.percent_level(percent, previous, policy.hysteresis)
+    if thresholds.has_floor and meter.remaining is not None:
+        level = max(level, thresholds.floor_level(meter.remaining, previous, policy.hysteresis / 100))
+    return level
+
+
+def _forecast_level(
+    meter: Meter,
+    trend: Forecast | None,
+    snapshot: Snapshot,
+    usage_level: Level,
+    previous: Level | None,
+    policy: AlertPolicy,
+) -> Level | None:
+    """WARNING when the meter runs out before its period ends (or within forecast_days).
+
+    None when the meter cannot run out (unlimited, not a balance). Quiet while the usage
+    itself is raised: that alert already says so, with the forecast in its body.
+    """
+    if meter.limit is None and meter.remaining is None:
+        return None
+    if trend is None or usage_level is not Level.OK:
+        return Level.OK if previous is not None else None
+    now = snapshot.checked_at
+    within = now + timedelta(days=policy.forecast_days)
+    horizon = snapshot.period.end if meter.limit is not None and snapshot.period and snapshot.period.end else within
+    if previous is Level.WARNING:
+        horizon += timedelta(days=1)  # hysteresis: a projection wobbling around the horizon stays put
+    return Level.WARNING if trend.runs_out_before(horizon) else Level.OK
+
+
+def _check_signal(snapshot: Snapshot, history: list[Snapshot], policy: AlertPolicy, previous: Level) -> Signal:
+    if snapshot.error is None:
+        return Signal(CHECK_KEY, Level.OK)
+    failures = 1
+    for earlier in sorted(history, key=lambda s: s.checked_at, reverse=True):
+        if earlier.error is None:
+            break
+        failures += 1
+    if snapshot.error.kind is ErrorKind.AUTH:
+        level = Level.CRITICAL  # a rejected key will not heal by waiting
+    elif failures >= policy.failures_before_alert:
+        level = Level.WARNING
+    else:
+        level = Level.OK
+    if previous is not Level.OK:
+        level = max(level, Level.WARNING)  # only a check that works clears "cannot check"
+    return Signal(CHECK_KEY, level, error=snapshot.error, failures=failures)
+
+
+def _new_period(snapshot: Snapshot, history: list[Snapshot]) -> set[str]:
+    """Meters that started again since the last good reading: the period moved, or usage fell sharply."""
+    last = next(
+        (s for s in sorted(history, key=lambda s: s.checked_at, reverse=True) if s.error is None and s.meters), None
+    )
+    if last is None:
+        return set()
+    moved = (
+        snapshot.period is not None
+        and last.period is not None
+        and snapshot.period.start is not None
+        and last.period.start is not None
+        and snapshot.period.start != last.period.start
+    )
+    if moved:
+        return {m.name for m in snapshot.meters}
+    reset: set[str] = set()
+    for meter in snapshot.meters:
+        before = last.meter(meter.name)
+        if before is None or before.used is None or meter.used is None or before.used <= 0:
+            continue
+        # A sharp drop: below half of what it was, and by at least a tenth of the limit.
+        significant = meter.limit is None or before.used - meter.used >= 0.1 * meter.limit
+        if meter.used < before.used / 2 and significant:
+            reset.add(meter.name)
+    return reset

@@ -1,0 +1,99 @@
+"""Forecasts: when a meter will reach its limit, or a balance zero, at the current burn rate.
+
+The rate is a least-squares line through the readings of the current period, so a single
+noisy reading does not swing it. Too few readings, or too short a span, give no forecast
+rather than a guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from quotawatch.core.snapshot import Meter, Snapshot
+
+MIN_READINGS = 3
+MIN_SPAN = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Forecast:
+    meter: str
+    per_day: float  # units consumed per day (positive: burning)
+    runs_out_at: datetime | None  # when the limit is reached / the balance is zero; None: not burning
+    unit: str
+
+    def runs_out_before(self, horizon: datetime) -> bool:
+        return self.runs_out_at is not None and self.runs_out_at <= horizon
+
+
+def forecast(meter: Meter, readings: list[tuple[datetime, Meter]], now: datetime) -> Forecast | None:
+    """Burn rate and run-out time of `meter` from earlier readings of it (any order).
+
+    Meters with a limit are projected by `used` to the limit; balances (no limit) by
+    `remaining` to zero. The current reading counts as one of the readings.
+    """
+    limit, used = meter.limit, meter.used
+    by_limit = limit is not None and used is not None
+    points: dict[datetime, float] = {}
+    for at, reading in [*readings, (now, meter)]:
+        value = reading.used if by_limit else reading.remaining
+        if value is not None:
+            points[at] = value if by_limit else -value  # a balance burns as its negative rises
+    if len(points) < MIN_READINGS:
+        return None
+    times = sorted(points)
+    if times[-1] - times[0] < MIN_SPAN:
+        return None
+    slope_per_second = _slope([(t - times[0]).total_seconds() for t in times], [points[t] for t in times])
+    per_day = slope_per_second * 86_400
+    if slope_per_second <= 0:
+        return Forecast(meter.name, per_day, None, meter.unit)
+    left = limit - used if limit is not None and used is not None else meter.remaining or 0.0
+    seconds = max(left, 0.0) / slope_per_second
+    if seconds > 3650 * 86_400:  # beyond ten years: not burning in any sense that matters
+        return Forecast(meter.name, per_day, None, meter.unit)
+    return Forecast(meter.name, per_day, now + timedelta(seconds=seconds), meter.unit)
+
+
+def period_readings(meter_name: str, snapshot: Snapshot, history: list[Snapshot]) -> list[tuple[datetime, Meter]]:
+    """Earlier successful readings of one meter in the snapshot's billing period.
+
+    The period is the provider's when it gives one; otherwise the readings since the
+    meter's usage last dropped (a reset the provider did not date).
+    """
+    readings: list[tuple[datetime, Meter]] = []
+    start = snapshot.period.start if snapshot.period else None
+    newer = snapshot.meter(meter_name)
+    for earlier in sorted(history, key=lambda s: s.checked_at, reverse=True):
+        if earlier.error is not None or earlier.checked_at >= snapshot.checked_at:
+            continue
+        reading = earlier.meter(meter_name)
+        if reading is None:
+            continue
+        if start is not None and (earlier.period is None or earlier.period.start != start):
+            break
+        if newer is not None and _dropped(reading, newer):
+            break
+        readings.append((earlier.checked_at, reading))
+        newer = reading
+    return readings
+
+
+def _dropped(before: Meter, after: Meter) -> bool:
+    """Usage fell, or a balance rose: a reset or a top-up, after which the old rate is void."""
+    if before.used is not None and after.used is not None:
+        return after.used < before.used
+    if before.remaining is not None and after.remaining is not None:
+        return after.remaining > before.remaining
+    return False
+
+
+def _slope(xs: list[float], ys: list[float]) -> float:
+    n = len(xs)
+    mean_x = sum(xs) / n
+    mean_y = sum(ys) / n
+    variance = sum((x - mean_x) ** 2 for x in xs)
+    if variance == 0:
+        return 0.0
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / variance
