@@ -1,11 +1,13 @@
-"""One check run end to end, with the real HTTP client and fake cloudlayer server on loopback
-and small in-memory stand-ins for Secrets Manager, DynamoDB and SNS."""
+"""One check run end to end, with the real HTTP client and fake providers on loopback and
+small in-memory stand-ins for Secrets Manager, DynamoDB and SNS."""
 
 from __future__ import annotations
 
 import json
 import socket
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,23 +16,41 @@ import pytest
 from quotawatch.adapters.clock import FixedClock
 from quotawatch.adapters.http import HttpClient, HttpPolicy
 from quotawatch.adapters.secrets import SecretsKeyStore
-from quotawatch.check import CheckDeps, MonitorOutcome, run_check
+from quotawatch.check import CheckDeps, MonitorOutcome, check_monitor, run_check
 from quotawatch.config import ConfigProblem, Monitor
 from quotawatch.core.alerts import SignalState
-from quotawatch.core.messages import Message
-from quotawatch.core.rules import Level
-from quotawatch.core.snapshot import Snapshot, format_time
+from quotawatch.core.messages import Message, render_test
+from quotawatch.core.outbox import LEASE, StoredState
+from quotawatch.core.rules import CHECK_KEY, AlertPolicy, Level
+from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 from quotawatch_local.fakes import FakeProvider, Reply, always, sequence
+from quotawatch_local.fakes import tornado as fake_tornado
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN
 
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 SECRET = "quotawatch/api-keys"
+CALLS = "meter:calls"
+TORNADO_KEY = "tk_live_0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d"
 
 StartFake = Callable[..., FakeProvider]  # the start_fake fixture of conftest.py
+Serve = Callable[..., FakeProvider]  # the serve fixture of conftest.py
 
 
 def plan(calls: int, **fields: Any) -> Reply:
     return Reply(200, {**LIMIT_PLAN, "calls": calls, **fields})
+
+
+SERVER_ERROR = Reply(500, {"error": "Internal Server Error"})
+
+
+class Switch:
+    """A scenario that answers whatever it is set to, however many attempts a run makes."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+    def __call__(self, _call: int) -> Reply:
+        return self.reply
 
 
 # --- in-memory adapters ----------------------------------------------------------------------
@@ -49,48 +69,91 @@ class FakeSecretsClient:
         return {"SecretString": json.dumps(self.keys)}
 
 
+def _as_stored(stored: StoredState) -> StoredState:
+    """What a state item reads back as from DynamoDB: times to the second, messages as JSON."""
+
+    def second(value: datetime | None) -> datetime | None:
+        text = format_time(value)
+        return None if text is None else parse_time(text)
+
+    state = stored.state
+    since = second(state.since)
+    assert since is not None
+    return StoredState(
+        replace(state, since=since, notified_at=second(state.notified_at)),
+        tuple(Message.from_dict(json.loads(json.dumps(m.to_dict()))) for m in stored.outbox),
+        second(stored.lease),
+    )
+
+
 class MemoryStore:
-    """DynamoStore's semantics: snapshots written once per (monitor, second); versioned state."""
+    """DynamoStore's semantics: snapshots written once per (monitor, second); state items
+    written only if absent (expected version 0) or still at the expected version."""
 
     def __init__(self) -> None:
         self.snapshots: dict[tuple[str, str], Snapshot] = {}
-        self.state: dict[str, dict[str, SignalState]] = {}
+        self.items: dict[str, dict[str, StoredState]] = {}
+        self.lock = threading.Lock()  # DynamoDB's conditional put is atomic
+        self.refused: list[tuple[str, int]] = []  # (signal, expected version) of refused writes
 
     def put_snapshot(self, snapshot: Snapshot) -> bool:
         key = (snapshot.monitor, str(format_time(snapshot.checked_at)))
-        if key in self.snapshots:
-            return False
-        self.snapshots[key] = snapshot
-        return True
+        with self.lock:
+            if key in self.snapshots:
+                return False
+            self.snapshots[key] = snapshot
+            return True
 
-    def states(self, monitor: str) -> dict[str, SignalState]:
-        return dict(self.state.get(monitor, {}))
+    def recent_snapshots(self, monitor: str, limit: int = 96) -> list[Snapshot]:
+        return self.history(monitor)[::-1][:limit]
 
-    def claim_transition(self, monitor: str, state: SignalState, expected_version: int) -> bool:
-        current = self.state.get(monitor, {}).get(state.key)
-        if (current.version if current else 0) != expected_version:
-            return False
-        self.state.setdefault(monitor, {})[state.key] = state
-        return True
+    def states(self, monitor: str) -> dict[str, StoredState]:
+        with self.lock:
+            return dict(self.items.get(monitor, {}))
+
+    def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool:
+        with self.lock:
+            current = self.items.get(monitor, {}).get(stored.state.key)
+            if expected_version == 0:
+                allowed = current is None  # attribute_not_exists(sk)
+            else:
+                allowed = current is not None and current.state.version == expected_version
+            if not allowed:
+                self.refused.append((stored.state.key, expected_version))
+                return False
+            self.items.setdefault(monitor, {})[stored.state.key] = _as_stored(stored)
+            return True
+
+    # For assertions.
 
     def history(self, monitor: str) -> list[Snapshot]:
+        """Oldest first."""
         return [s for (m, _), s in sorted(self.snapshots.items()) if m == monitor]
 
+    def state(self, monitor: str, key: str) -> SignalState:
+        return self.items[monitor][key].state
 
-class StaleReadStore(MemoryStore):
-    """A second invocation that read the state before the first one wrote it."""
-
-    def states(self, monitor: str) -> dict[str, SignalState]:
-        return {}
+    def levels(self, monitor: str) -> dict[str, Level]:
+        return {key: stored.state.level for key, stored in self.items.get(monitor, {}).items()}
 
 
 class RecordingNotifier:
     def __init__(self) -> None:
         self.messages: list[Message] = []
+        self.failures = 0  # how many of the next publishes raise
+        self.attempts = 0
 
     def publish(self, message: Message) -> str:
+        self.attempts += 1
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("SNS endpoint unreachable")
         self.messages.append(message)
         return f"msg-{len(self.messages)}"
+
+    @property
+    def subjects(self) -> list[str]:
+        return [m.subject for m in self.messages]
 
 
 class Harness:
@@ -111,13 +174,17 @@ class Harness:
     def run(self, *monitors: Monitor, problems: tuple[ConfigProblem, ...] = ()) -> list[MonitorOutcome]:
         return run_check(monitors, problems, self.deps)
 
-    def tick(self, hours: int = 1) -> None:
+    def tick(self, hours: float = 1) -> None:
         self.clock.set(self.clock.now() + timedelta(hours=hours))
 
 
 def monitor(fake: FakeProvider | None, monitor_id: str = "cloudlayer-prod", **fields: Any) -> Monitor:
     fields.setdefault("base_url", fake.base_url if fake is not None else None)
     return Monitor(id=monitor_id, provider="cloudlayer", secret_field=monitor_id, **fields)
+
+
+def tornado(fake: FakeProvider) -> Monitor:
+    return Monitor(id="tornado-downloads", provider="tornado", secret_field="tornado", base_url=fake.base_url)
 
 
 def closed_port_url() -> str:
@@ -149,7 +216,6 @@ def test_first_run_stores_a_snapshot_and_publishes_one_warning(start_fake: Start
     assert stored.ok
     assert stored.checked_at == T0
     assert stored.provider == "cloudlayer"
-    assert stored.meter("calls") is not None
     assert stored.to_dict()["meters"][0] == {
         "name": "calls",
         "used": 820,
@@ -166,14 +232,17 @@ def test_first_run_stores_a_snapshot_and_publishes_one_warning(start_fake: Start
     assert outcome.notified == [
         {
             "signal": "meter:calls",
-            "from": "ok",
-            "to": "warning",
+            "kind": "alert",
+            "severity": "warning",
             "subject": message.subject,
             "sms": message.sms,
             "message_id": "msg-1",
         }
     ]
-    assert h.store.states("cloudlayer-prod") == {"meter:calls": SignalState("meter:calls", Level.WARNING, T0, 1)}
+    # Claimed (version 1), then settled with an empty outbox and no lease (version 2).
+    assert h.store.states("cloudlayer-prod") == {
+        CALLS: StoredState(SignalState(CALLS, Level.WARNING, T0, 2, notified_at=T0), (), None)
+    }
     assert h.delays == []
 
 
@@ -189,11 +258,11 @@ def test_an_identical_second_run_publishes_nothing(start_fake: StartFake) -> Non
     assert outcome.notified == []
     assert len(h.notifier.messages) == 1
     assert len(h.store.history("cloudlayer-prod")) == 2
-    assert h.store.states("cloudlayer-prod")["meter:calls"].since == T0  # unchanged since the first run
+    assert h.store.state("cloudlayer-prod", CALLS) == SignalState(CALLS, Level.WARNING, T0, 2, notified_at=T0)
     assert h.secrets.calls == 1  # the secret is read once and cached
 
 
-def test_usage_climbing_warns_once_escalates_once_and_recovers_once(start_fake: StartFake) -> None:
+def test_usage_climbing_warns_once_escalates_once_and_resets_once(start_fake: StartFake) -> None:
     fake = start_fake("climbing")  # calls: 500, 700, 820, 880, 960, 990, then 120 (the period reset)
     h = Harness({"cloudlayer-prod": fake.valid_key})
 
@@ -201,15 +270,32 @@ def test_usage_climbing_warns_once_escalates_once_and_recovers_once(start_fake: 
         h.run(monitor(fake))
         h.tick()
 
-    assert [m.subject for m in h.notifier.messages] == [
+    assert h.notifier.subjects == [
         "[WARNING] cloudlayer-prod: calls at 82% of limit",
         "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
-        "[OK] cloudlayer-prod: calls back to normal (12%)",
+        "[OK] cloudlayer-prod: calls reset with the new billing period (12%)",
     ]
     assert [m.kind for m in h.notifier.messages] == ["alert", "alert", "recovery"]
-    assert h.store.states("cloudlayer-prod")["meter:calls"].level is Level.OK
-    assert h.store.states("cloudlayer-prod")["meter:calls"].version == 3
+    assert [m.severity for m in h.notifier.messages] == ["warning", "critical", "info"]
+    assert h.store.state("cloudlayer-prod", CALLS).level is Level.OK
+    assert h.store.state("cloudlayer-prod", CALLS).version == 6  # three changes, each claimed and settled
     assert len(h.store.history("cloudlayer-prod")) == 7
+
+
+def test_hovering_around_the_threshold_does_not_flap(start_fake: StartFake) -> None:
+    switch = Switch(plan(810))
+    fake = start_fake(switch)
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+
+    for calls in (810, 790, 805, 780, 799, 740):
+        switch.reply = plan(calls)
+        h.run(monitor(fake, policy=AlertPolicy(remind_every=None)))
+        h.tick()
+
+    assert h.notifier.subjects == [
+        "[WARNING] cloudlayer-prod: calls at 81% of limit",
+        "[OK] cloudlayer-prod: calls back to normal (74%)",
+    ]
 
 
 def test_inactive_subscription_alerts_and_clears_when_active_again(start_fake: StartFake) -> None:
@@ -222,14 +308,195 @@ def test_inactive_subscription_alerts_and_clears_when_active_again(start_fake: S
 
     assert first.levels["condition:subscription_inactive"] == "critical"
     assert "condition:subscription_inactive" not in second.levels
-    assert [(n["signal"], n["from"], n["to"]) for n in first.notified + second.notified] == [
-        ("condition:subscription_inactive", "ok", "critical"),
-        ("condition:subscription_inactive", "critical", "ok"),
+    assert [(n["signal"], n["kind"], n["severity"]) for n in first.notified + second.notified] == [
+        ("condition:subscription_inactive", "alert", "critical"),
+        ("condition:subscription_inactive", "recovery", "info"),
     ]
-    assert [m.severity for m in h.notifier.messages] == ["critical", "info"]
+    assert h.notifier.subjects == [
+        "[CRITICAL] cloudlayer-prod: subscription inactive",
+        "[OK] cloudlayer-prod: subscription inactive: no longer reported",
+    ]
 
 
-# --- failures ----------------------------------------------------------------------------------
+def test_a_reminder_after_24_hours_and_not_before(start_fake: StartFake) -> None:
+    fake = start_fake(always(plan(820)))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+
+    h.run(monitor(fake))
+    h.tick(23.75)
+    [early] = h.run(monitor(fake))
+    h.tick(0.25)  # exactly 24 hours after the alert
+    [due] = h.run(monitor(fake))
+    h.tick(1)
+    [after] = h.run(monitor(fake))
+
+    assert early.notified == []
+    assert [n["kind"] for n in due.notified] == ["reminder"]
+    assert after.notified == []
+    assert h.notifier.subjects == [
+        "[WARNING] cloudlayer-prod: calls at 82% of limit",
+        "[WARNING] Reminder: cloudlayer-prod: calls at 82% of limit",
+    ]
+    assert "is still WARNING, since 2026-11-24 01:00 UTC" in h.notifier.messages[1].email
+    state = h.store.state("cloudlayer-prod", CALLS)
+    assert (state.since, state.notified_at) == (T0, T0 + timedelta(hours=24))
+
+
+def test_no_reminder_when_reminders_are_off(start_fake: StartFake) -> None:
+    fake = start_fake(always(plan(820)))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    quiet = monitor(fake, policy=AlertPolicy(remind_every=None))
+
+    for _ in range(3):
+        h.run(quiet)
+        h.tick(30)
+
+    assert len(h.notifier.messages) == 1
+
+
+def test_a_new_billing_period_sends_one_reset_message(serve: Serve) -> None:
+    november = {"billing_period_start": "2026-11-01T00:00:00Z", "billing_period_end": "2026-12-01T00:00:00Z"}
+    december = {"billing_period_start": "2026-12-01T00:00:00Z", "billing_period_end": "2027-01-01T00:00:00Z"}
+
+    def trial(effective: float, period: dict[str, str]) -> Reply:
+        return Reply(
+            200,
+            {
+                **fake_tornado.TRIAL_KEY,
+                "storage_effective_usage_gb": effective,
+                "storage_remaining_gb": 1000 - effective,
+                **period,
+            },
+        )
+
+    switch = Switch(trial(960, november))
+    fake = serve(fake_tornado.API, TORNADO_KEY, switch)
+    h = Harness({"tornado": TORNADO_KEY})
+
+    h.run(tornado(fake))
+    h.tick()
+    switch.reply = trial(780, december)  # 78% would hold a warning by hysteresis; a new period starts over
+    [reset] = h.run(tornado(fake))
+    h.tick()
+    [after] = h.run(tornado(fake))
+
+    assert h.notifier.subjects == [
+        "[CRITICAL] tornado-downloads: storage at 96% of limit, resets Dec 1",
+        "[OK] tornado-downloads: storage reset with the new billing period (78%)",
+    ]
+    assert reset.levels["meter:storage"] == "ok"
+    assert [n["kind"] for n in reset.notified] == ["recovery"]
+    assert after.notified == []
+    assert h.store.state("tornado-downloads", "meter:storage").level is Level.OK
+
+
+# --- check errors --------------------------------------------------------------------------------
+
+
+def test_a_rejected_key_cannot_monitor_at_once_and_a_later_success_says_so(serve: Serve) -> None:
+    switch = Switch(fake_tornado.API.unauthorized)
+    fake = serve(fake_tornado.API, TORNADO_KEY, switch)
+    h = Harness({"tornado": TORNADO_KEY})
+
+    [failed] = h.run(tornado(fake))
+    h.tick()
+    [still] = h.run(tornado(fake))
+    switch.reply = Reply(200, fake_tornado.TRIAL_KEY)
+    h.tick()
+    [works] = h.run(tornado(fake))
+
+    assert failed.error_kind == "auth"
+    assert failed.levels == {CHECK_KEY: "critical"}
+    assert still.notified == []
+    assert works.status == "ok"
+    assert CHECK_KEY not in works.levels
+    assert h.notifier.subjects == [
+        "[CRITICAL] Cannot monitor tornado-downloads: the key was rejected",
+        "[OK] tornado-downloads: checks work again",
+    ]
+    assert [m.kind for m in h.notifier.messages] == ["alert", "recovery"]
+    assert "check field 'tornado' of secret 'quotawatch/api-keys'" in h.notifier.messages[0].email
+    assert h.store.levels("tornado-downloads") == {CHECK_KEY: Level.OK}  # the trial key's storage is at 41%
+
+
+def test_a_rejected_key_then_an_outage_is_still_cannot_monitor(serve: Serve) -> None:
+    """Only a check that works says "checks work again"; another kind of failure eases it."""
+    switch = Switch(fake_tornado.API.unauthorized)
+    fake = serve(fake_tornado.API, TORNADO_KEY, switch)
+    h = Harness({"tornado": TORNADO_KEY})
+
+    h.run(tornado(fake))
+    switch.reply = Reply(503, {"error": "Service Unavailable"})
+    h.tick()
+    [outage] = h.run(tornado(fake))
+    switch.reply = Reply(200, fake_tornado.TRIAL_KEY)
+    h.tick()
+    h.run(tornado(fake))
+
+    assert outage.levels == {CHECK_KEY: "warning"}
+    assert h.notifier.subjects == [
+        "[CRITICAL] Cannot monitor tornado-downloads: the key was rejected",
+        "[WARNING] Cannot monitor tornado-downloads: the provider is not answering (2 checks in a row)",
+        "[OK] tornado-downloads: checks work again",
+    ]
+
+
+def test_an_unavailable_provider_alerts_only_at_the_third_failure_and_keeps_meter_states(
+    start_fake: StartFake,
+) -> None:
+    switch = Switch(plan(820))
+    fake = start_fake(switch)
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    h.run(monitor(fake))
+    meters_before = {k: v for k, v in h.store.states("cloudlayer-prod").items() if k != CHECK_KEY}
+
+    switch.reply = SERVER_ERROR
+    outcomes = []
+    for _ in range(4):
+        h.tick(10)  # reminders for the raised meter would be due: a failed check says nothing about it
+        [outcome] = h.run(monitor(fake))
+        outcomes.append(outcome)
+        assert {k: v for k, v in h.store.states("cloudlayer-prod").items() if k != CHECK_KEY} == meters_before
+
+    assert [o.error_kind for o in outcomes] == ["unavailable"] * 4
+    assert [o.levels for o in outcomes] == [{}, {}, {CHECK_KEY: "warning"}, {CHECK_KEY: "warning"}]
+    assert h.notifier.subjects == [
+        "[WARNING] cloudlayer-prod: calls at 82% of limit",
+        "[WARNING] Cannot monitor cloudlayer-prod: the provider is not answering (3 checks in a row)",
+    ]
+
+    switch.reply = plan(820)
+    h.tick()
+    [back] = h.run(monitor(fake))
+    # Checks work again; the meter is where it was (no "calls" message), and a day has passed
+    # since its alert, so a reminder is due now that it can be read.
+    assert [n["subject"] for n in back.notified] == [
+        "[OK] cloudlayer-prod: checks work again",
+        "[WARNING] Reminder: cloudlayer-prod: calls at 82% of limit",
+    ]
+
+
+def test_a_failed_check_keeps_the_alert_state(start_fake: StartFake) -> None:
+    fake = start_fake(Switch(plan(820)))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    h.run(monitor(fake))
+    state_before = h.store.states("cloudlayer-prod")
+    fake.scenario = always(SERVER_ERROR)
+    h.tick()
+
+    [outcome] = h.run(monitor(fake))
+
+    assert outcome.status == "error"
+    assert outcome.error_kind == "unavailable"
+    assert outcome.levels == {}  # the first failure is not news yet
+    assert outcome.notified == []
+    assert h.store.states("cloudlayer-prod") == state_before  # a check error is not a recovery
+    assert len(h.notifier.messages) == 1
+    failed = h.store.history("cloudlayer-prod")[-1]
+    assert failed.checked_at == T0 + timedelta(hours=1)
+    assert failed.meters == ()
+    assert failed.error is not None
+    assert "answered 500" in failed.error.message
 
 
 def test_one_monitors_failure_does_not_stop_the_others(start_fake: StartFake) -> None:
@@ -260,30 +527,8 @@ def test_one_monitors_failure_does_not_stop_the_others(start_fake: StartFake) ->
         assert snapshot.error is not None
         assert snapshot.error.kind.value == outcomes[monitor_id].error_kind
         assert snapshot.meters == ()
-    assert h.store.states("no-key") == {}
+    assert h.store.states("no-key") == {}  # one failure is not yet "cannot check"
     assert h.store.states("unreachable") == {}
-
-
-def test_a_failed_check_keeps_the_alert_state(start_fake: StartFake) -> None:
-    fake = start_fake(sequence(plan(820), Reply(500, {"error": "Internal Server Error"})))
-    h = Harness({"cloudlayer-prod": fake.valid_key})
-    h.run(monitor(fake))
-    state_before = h.store.states("cloudlayer-prod")
-    h.tick()
-
-    [outcome] = h.run(monitor(fake))
-
-    assert outcome.status == "error"
-    assert outcome.error_kind == "unavailable"
-    assert outcome.levels == {}
-    assert outcome.notified == []
-    assert h.store.states("cloudlayer-prod") == state_before  # a check error is not a recovery
-    assert len(h.notifier.messages) == 1
-    failed = h.store.history("cloudlayer-prod")[-1]
-    assert failed.checked_at == T0 + timedelta(hours=1)
-    assert failed.meters == ()
-    assert failed.error is not None
-    assert "answered 500" in failed.error.message
 
 
 def test_bad_data_is_a_bad_response_naming_the_field(start_fake: StartFake) -> None:
@@ -309,6 +554,7 @@ def test_a_rejected_key_points_at_the_secret(start_fake: StartFake) -> None:
         f"check field 'cloudlayer-prod' of secret '{SECRET}'"
     )
     assert h.delays == []  # a rejected key is not retried
+    assert h.notifier.subjects == ["[CRITICAL] Cannot monitor cloudlayer-prod: the key was rejected"]
 
 
 def test_unknown_provider_is_a_config_error_snapshot() -> None:
@@ -380,36 +626,209 @@ def test_an_unexpected_exception_is_contained(start_fake: StartFake) -> None:
     assert len(outcomes[1].notified) == 1
 
 
-# --- exactly once --------------------------------------------------------------------------------
+# --- exactly once: failed publishes, duplicates, races ----------------------------------------------
 
 
-def test_a_duplicate_tick_keeps_the_first_snapshot(start_fake: StartFake) -> None:
-    fake = start_fake(sequence(plan(820), plan(830)))
+def test_a_failed_publish_stays_in_the_outbox_and_the_next_run_sends_it_once(start_fake: StartFake) -> None:
+    fake = start_fake(always(plan(820)))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    h.notifier.failures = 1
+
+    [first] = h.run(monitor(fake))
+
+    assert first.notified == []
+    assert h.notifier.messages == []
+    stored = h.store.states("cloudlayer-prod")[CALLS]
+    assert stored.state.level is Level.WARNING  # the transition is recorded ...
+    [queued] = stored.outbox  # ... and its message kept for the next run
+    assert queued.subject == "[WARNING] cloudlayer-prod: calls at 82% of limit"
+    assert stored.lease is None  # released: the next run need not wait for it
+    assert stored.awaits_delivery(T0)
+
+    h.tick()
+    [second] = h.run(monitor(fake))
+    h.tick()
+    [third] = h.run(monitor(fake))
+
+    assert [n["subject"] for n in second.notified] == [queued.subject]
+    assert third.notified == []
+    assert h.notifier.messages == [queued]  # exactly once
+    assert h.store.states("cloudlayer-prod")[CALLS].outbox == ()
+
+
+def test_messages_queued_behind_a_failure_go_out_in_order_with_the_next_change(start_fake: StartFake) -> None:
+    switch = Switch(plan(820))
+    fake = start_fake(switch)
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    h.notifier.failures = 1
+    h.run(monitor(fake))
+
+    switch.reply = plan(960)
+    h.tick()
+    [second] = h.run(monitor(fake))
+
+    assert [n["subject"] for n in second.notified] == [
+        "[WARNING] cloudlayer-prod: calls at 82% of limit",
+        "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
+    ]
+    assert h.notifier.subjects == [n["subject"] for n in second.notified]
+    assert h.store.state("cloudlayer-prod", CALLS).level is Level.CRITICAL
+    assert h.store.states("cloudlayer-prod")[CALLS].outbox == ()
+
+
+def test_a_publish_failing_again_keeps_the_rest_of_the_outbox(start_fake: StartFake) -> None:
+    switch = Switch(plan(820))
+    fake = start_fake(switch)
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    h.notifier.failures = 1
+    h.run(monitor(fake))  # WARNING queued
+    switch.reply = plan(960)
+    h.tick()
+    h.notifier.failures = 2
+    h.run(monitor(fake))  # WARNING fails again; CRITICAL queued behind it, and fails too
+
+    queued = h.store.states("cloudlayer-prod")[CALLS].outbox
+    assert [m.subject for m in queued] == [
+        "[WARNING] cloudlayer-prod: calls at 82% of limit",
+        "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
+    ]
+    assert h.notifier.messages == []
+
+    h.tick()
+    h.run(monitor(fake))
+    assert h.notifier.messages == list(queued)
+    h.tick()
+    h.run(monitor(fake))
+    assert h.notifier.messages == list(queued)
+
+
+def test_an_outbox_under_another_runs_lease_is_left_alone_until_the_lease_runs_out(start_fake: StartFake) -> None:
+    fake = start_fake(always(plan(820)))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    h.run(monitor(fake))
+    pending = render_test(T0, 1)
+    held = StoredState(SignalState(CALLS, Level.WARNING, T0, 3, notified_at=T0), (pending,), lease=T0)
+    assert h.store.write_state("cloudlayer-prod", held, 2)  # another run claimed it at T0 and is publishing
+
+    h.clock.set(T0 + LEASE - timedelta(seconds=1))
+    [during] = h.run(monitor(fake))
+    assert during.notified == []
+    assert h.store.states("cloudlayer-prod")[CALLS] == held
+
+    h.clock.set(T0 + LEASE)  # that run died: its lease ran out
+    [after] = h.run(monitor(fake))
+    assert [n["subject"] for n in after.notified] == [pending.subject]
+    assert h.notifier.messages[-1] == pending
+    settled = h.store.states("cloudlayer-prod")[CALLS]
+    assert (settled.outbox, settled.lease, settled.state.version) == ((), None, 5)
+
+
+def test_a_duplicate_tick_keeps_the_first_snapshot_and_publishes_nothing_new(start_fake: StartFake) -> None:
+    fake = start_fake(sequence(plan(820), plan(990)))
     h = Harness({"cloudlayer-prod": fake.valid_key})
 
-    h.run(monitor(fake))
-    [outcome] = h.run(monitor(fake))  # the same scheduled time, delivered twice
+    [first] = h.run(monitor(fake))
+    [again] = h.run(monitor(fake))  # the same scheduled time, delivered twice
 
     [stored] = h.store.history("cloudlayer-prod")
     calls = stored.meter("calls")
     assert calls is not None
     assert calls.used == 820  # not overwritten by the second delivery's reading
-    assert outcome.status == "ok"
-    assert len(h.notifier.messages) == 1  # still WARNING: nothing new to say
+    assert not first.duplicate
+    assert again.duplicate
+    assert again.to_dict()["duplicate"] is True
+    assert again.notified == []
+    assert again.levels == {}
+    assert h.notifier.subjects == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]  # 99% was not judged
+    assert h.store.state("cloudlayer-prod", CALLS).version == 2
 
 
-def test_two_runs_racing_on_one_transition_publish_once(start_fake: StartFake) -> None:
+def test_a_duplicate_tick_still_delivers_what_an_earlier_run_could_not(start_fake: StartFake) -> None:
     fake = start_fake(always(plan(820)))
-    h = Harness({"cloudlayer-prod": fake.valid_key}, store=StaleReadStore())
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    h.notifier.failures = 1
+    h.run(monitor(fake))
+
+    [again] = h.run(monitor(fake))  # the scheduler's retry of the same tick
+
+    assert again.duplicate
+    assert [n["subject"] for n in again.notified] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]
+    assert len(h.notifier.messages) == 1
+
+
+class StaleStore(MemoryStore):
+    """A run that read the states before another run's writes landed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stale: dict[str, dict[str, StoredState]] | None = None
+
+    def states(self, monitor: str) -> dict[str, StoredState]:
+        if self.stale is not None:
+            return dict(self.stale.get(monitor, {}))
+        return super().states(monitor)
+
+
+def test_a_run_that_read_stale_states_cannot_claim_the_same_transition(start_fake: StartFake) -> None:
+    fake = start_fake(always(plan(820)))
+    store = StaleStore()
+    h = Harness({"cloudlayer-prod": fake.valid_key}, store=store)
+    store.stale = {}  # what both runs read: nothing stored yet
 
     [first] = h.run(monitor(fake))
-    h.tick()
-    [second] = h.run(monitor(fake))  # reads no state, tries to claim OK -> WARNING again
+    h.tick(1 / 60)  # a manual invoke a minute later, racing the scheduled one
+    [second] = h.run(monitor(fake))  # tries to claim OK -> WARNING again, from version 0
 
     assert len(first.notified) == 1
     assert second.notified == []
     assert len(h.notifier.messages) == 1
-    assert h.store.state["cloudlayer-prod"]["meter:calls"].version == 1
+    assert store.refused == [(CALLS, 0)]
+    assert store.state("cloudlayer-prod", CALLS).version == 2
+
+
+class BarrierStore(MemoryStore):
+    """Two runs read the states, wait for each other, then both try to write."""
+
+    def __init__(self, parties: int) -> None:
+        super().__init__()
+        self.barrier: threading.Barrier | None = threading.Barrier(parties, timeout=10)
+
+    def states(self, monitor: str) -> dict[str, StoredState]:
+        read = super().states(monitor)
+        if self.barrier is not None:
+            self.barrier.wait()
+        return read
+
+
+@pytest.mark.parametrize("offset", [timedelta(0), timedelta(seconds=30)], ids=["same-tick", "two-ticks"])
+def test_two_runs_racing_on_one_transition_publish_once(start_fake: StartFake, offset: timedelta) -> None:
+    fake = start_fake(always(plan(960)))
+    store = BarrierStore(parties=2)
+    runs = [Harness({"cloudlayer-prod": fake.valid_key}, store=store) for _ in range(2)]
+    runs[1].clock.set(T0 + offset)
+    runs[1].notifier = runs[0].notifier
+    runs[1].deps.notifier = runs[0].notifier
+    outcomes: list[MonitorOutcome] = []
+
+    def run(h: Harness) -> None:
+        outcomes.append(check_monitor(monitor(fake), h.deps))
+
+    threads = [threading.Thread(target=run, args=(h,)) for h in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+
+    store.barrier = None
+    assert len(outcomes) == 2
+    # Same tick: the second snapshot write is refused, so that run decides nothing. Two ticks:
+    # both decide OK -> CRITICAL from nothing stored, and the second claim is refused.
+    assert [o.duplicate for o in outcomes].count(True) == (1 if offset == timedelta(0) else 0)
+    assert store.refused == ([] if offset == timedelta(0) else [(CALLS, 0)])
+    assert runs[0].notifier.subjects == ["[CRITICAL] cloudlayer-prod: calls at 96% of limit"]
+    assert sorted(len(o.notified) for o in outcomes) == [0, 1]
+    assert store.state("cloudlayer-prod", CALLS).version == 2
+    assert store.states("cloudlayer-prod")[CALLS].outbox == ()
 
 
 # --- the key never leaks -------------------------------------------------------------------------
@@ -430,7 +849,10 @@ def test_a_key_echoed_by_the_provider_is_redacted(start_fake: StartFake, key: st
     assert outcome.message is not None
     assert "Invalid API Key: [redacted]" in outcome.message
     [stored] = h.store.history("cloudlayer-prod")
-    for text in (outcome.message, json.dumps(outcome.to_dict()), json.dumps(stored.to_dict())):
+    [message] = h.notifier.messages  # a rejected key is news at once
+    texts = [outcome.message, json.dumps(outcome.to_dict()), json.dumps(stored.to_dict())]
+    texts += [message.subject, message.email, message.sms]
+    assert "Invalid API Key: [redacted]" in message.email
+    for text in texts:
         assert key not in text
         assert key[:12] not in text  # not even the start of a cut-off key
-    assert h.notifier.messages == []

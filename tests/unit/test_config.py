@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from quotawatch.config import ConfigError, Monitor, load_monitors, parse_monitors
-from quotawatch.core.rules import DEFAULT_THRESHOLDS, Thresholds
+from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 
 SHIPPED = Path(__file__).resolve().parents[2] / "functions" / "check_usage" / "monitors.yaml"
 FILE = "team-monitors.yaml"
@@ -37,6 +38,10 @@ def test_shipped_file_loads_with_no_problems() -> None:
     assert cloudlayer.thresholds_for("storage") == Thresholds(90, 98)
     converra = next(m for m in config.monitors if m.id == "converra-prod")
     assert converra.thresholds == Thresholds(75, 90)
+    assert all(m.enabled for m in config.monitors)
+    for monitor in config.monitors:
+        assert monitor.policy == DEFAULT_POLICY, monitor.id
+        assert not any(t.has_floor for t in monitor.meter_thresholds.values()), monitor.id
 
 
 def test_a_full_monitor_is_read() -> None:
@@ -98,6 +103,35 @@ BAD_MONITORS: list[tuple[dict[str, Any], str]] = [
     ({"secret_field": ""}, "secret_field"),
     ({"secret_field": None}, "secret_field"),
     ({"enabled": "yes"}, "enabled"),
+    # The alert policy.
+    ({"remind_every_hours": -1}, "remind_every_hours"),
+    ({"remind_every_hours": 24 * 365 + 1}, "remind_every_hours"),
+    ({"remind_every_hours": "daily"}, "remind_every_hours"),
+    ({"remind_every_hours": True}, "remind_every_hours"),
+    ({"remind_every_hours": None}, "remind_every_hours"),
+    ({"hysteresis": -0.1}, "hysteresis"),
+    ({"hysteresis": 50.5}, "hysteresis"),
+    ({"hysteresis": "5%"}, "hysteresis"),
+    ({"failures_before_alert": 0}, "failures_before_alert"),
+    ({"failures_before_alert": 2.5}, "failures_before_alert"),
+    ({"failures_before_alert": 3.0}, "failures_before_alert"),  # a whole number, written as one
+    ({"failures_before_alert": False}, "failures_before_alert"),
+    ({"failures_before_alert": 1001}, "failures_before_alert"),
+    ({"forecast_days": -1}, "forecast_days"),
+    ({"forecast_days": 367}, "forecast_days"),
+    ({"forecast_days": [7]}, "forecast_days"),
+    # Floors under what remains.
+    ({"meters": {"credit": {"min_remaining": -5}}}, "meters.credit.min_remaining"),
+    ({"meters": {"credit": {"min_remaining": "100"}}}, "meters.credit.min_remaining"),
+    ({"meters": {"credit": {"min_remaining": True}}}, "meters.credit.min_remaining"),
+    ({"meters": {"credit": {"min_remaining": {}}}}, "meters.credit.min_remaining"),
+    ({"meters": {"credit": {"min_remaining": {"low": 5}}}}, "meters.credit.min_remaining"),
+    ({"meters": {"credit": {"min_remaining": {"warning": "x"}}}}, "meters.credit.min_remaining.warning"),
+    ({"meters": {"credit": {"min_remaining": {"critical": -1}}}}, "meters.credit.min_remaining.critical"),
+    ({"meters": {"credit": {"min_remaining": {"warning": 10, "critical": 20}}}}, "meters.credit.min_remaining"),
+    ({"meters": {"credit": {"min_remaining": [100]}}}, "meters.credit.min_remaining"),
+    ({"meters": {"credit": {"floor": 100}}}, "meters.credit.floor"),
+    ({"meters": {"credit": 100}}, "meters.credit"),
 ]
 
 
@@ -112,6 +146,138 @@ def test_a_bad_monitor_is_a_problem_naming_file_monitor_and_field(fields: dict[s
     assert problem.message.startswith(f"{FILE}: monitor 'broken': field '{field}': ")
     # The other monitor still loads.
     assert [m.id for m in config.monitors] == ["healthy"]
+
+
+def test_the_alert_policy_is_read_from_defaults_and_per_monitor() -> None:
+    config = parse_monitors(
+        {
+            "defaults": {
+                "thresholds": {"warning": 70},
+                "remind_every_hours": 12,
+                "hysteresis": 2.5,
+                "failures_before_alert": 5,
+                "forecast_days": 14,
+            },
+            "monitors": [
+                {**GOOD, "id": "inherits"},
+                {**GOOD, "id": "quiet", "remind_every_hours": 0, "failures_before_alert": 1},
+                {**GOOD, "id": "half-hourly", "remind_every_hours": 0.5, "hysteresis": 0, "forecast_days": 0},
+            ],
+        },
+        source=FILE,
+    )
+    assert config.problems == ()
+    policies = {m.id: m.policy for m in config.monitors}
+    assert policies["inherits"] == AlertPolicy(timedelta(hours=12), 2.5, 5, 14)
+    assert policies["quiet"] == AlertPolicy(None, 2.5, 1, 14)  # 0 hours: never remind
+    assert policies["half-hourly"] == AlertPolicy(timedelta(minutes=30), 0, 5, 0)
+    assert {m.thresholds for m in config.monitors} == {Thresholds(70, 95)}
+
+
+def test_without_policy_fields_the_defaults_apply() -> None:
+    [monitor] = parse_monitors({"monitors": [GOOD]}).monitors
+    assert monitor.policy == DEFAULT_POLICY == AlertPolicy(timedelta(hours=24), 5.0, 3, 7.0)
+
+
+@pytest.mark.parametrize(
+    ("fields", "policy"),
+    [
+        ({"remind_every_hours": 24 * 365}, AlertPolicy(remind_every=timedelta(days=365))),
+        ({"remind_every_hours": 1}, AlertPolicy(remind_every=timedelta(hours=1))),
+        ({"hysteresis": 50}, AlertPolicy(hysteresis=50)),
+        ({"hysteresis": 0}, AlertPolicy(hysteresis=0)),
+        ({"failures_before_alert": 1000}, AlertPolicy(failures_before_alert=1000)),
+        ({"forecast_days": 366}, AlertPolicy(forecast_days=366)),
+        ({"forecast_days": 1.5}, AlertPolicy(forecast_days=1.5)),
+    ],
+)
+def test_policy_limits_are_inclusive(fields: dict[str, Any], policy: AlertPolicy) -> None:
+    config = parse_monitors({"monitors": [{**GOOD, **fields}]})
+    assert config.problems == ()
+    assert config.monitors[0].policy == policy
+
+
+@pytest.mark.parametrize(
+    ("floor", "thresholds"),
+    [
+        (100, Thresholds(80, 95, floor_warning=100)),
+        (0, Thresholds(80, 95, floor_warning=0)),
+        (2.5, Thresholds(80, 95, floor_warning=2.5)),
+        ({"warning": 100, "critical": 20}, Thresholds(80, 95, floor_warning=100, floor_critical=20)),
+        ({"warning": 20, "critical": 20}, Thresholds(80, 95, floor_warning=20, floor_critical=20)),
+        ({"critical": 5}, Thresholds(80, 95, floor_critical=5)),
+        ({"warning": 50}, Thresholds(80, 95, floor_warning=50)),
+        (None, Thresholds(80, 95)),
+    ],
+)
+def test_min_remaining_sets_floors(floor: Any, thresholds: Thresholds) -> None:
+    config = parse_monitors({"monitors": [{**GOOD, "meters": {"credit": {"min_remaining": floor}}}]})
+    assert config.problems == ()
+    assert config.monitors[0].thresholds_for("credit") == thresholds
+    assert config.monitors[0].thresholds_for("calls") == Thresholds(80, 95)  # other meters keep no floor
+
+
+def test_floors_and_percent_thresholds_of_one_meter_combine_with_the_monitors() -> None:
+    config = parse_monitors(
+        {
+            "monitors": [
+                {
+                    **GOOD,
+                    "thresholds": {"warning": 60},
+                    "meters": {"credit": {"critical": 90, "min_remaining": {"warning": 10, "critical": 1}}},
+                }
+            ]
+        }
+    )
+    assert config.monitors[0].thresholds_for("credit") == Thresholds(60, 90, 10, 1)
+
+
+def test_policy_problems_name_file_monitor_field_and_value() -> None:
+    def problem(**fields: Any) -> str:
+        return parse_monitors({"monitors": [{**GOOD, **fields}]}, source=FILE).problems[0].message
+
+    prefix = f"{FILE}: monitor 'cloudlayer-prod': field "
+    assert problem(hysteresis=60) == f"{prefix}'hysteresis': must be a number from 0 to 50, got 60"
+    assert problem(failures_before_alert=2.5) == (
+        f"{prefix}'failures_before_alert': must be a whole number from 1 to 1000, got 2.5"
+    )
+    assert (
+        problem(remind_every_hours="daily")
+        == f"{prefix}'remind_every_hours': must be a number from 0 to 8760, got 'daily'"
+    )
+    assert problem(forecast_days=400) == f"{prefix}'forecast_days': must be a number from 0 to 366, got 400"
+    assert problem(meters={"credit": {"min_remaining": -5}}) == (
+        f"{prefix}'meters.credit.min_remaining': must be an amount of 0 or more, got -5"
+    )
+    assert problem(meters={"credit": {"min_remaining": {"warning": 10, "critical": 20}}}) == (
+        f"{prefix}'meters.credit.min_remaining': the warning floor must not be below the critical floor"
+    )
+    assert "allowed: critical, min_remaining, warning" in problem(meters={"credit": {"floor": 1}})
+
+
+def test_a_policy_problem_in_the_file_is_reported_from_yaml(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """\
+        defaults:
+          remind_every_hours: 6
+        monitors:
+          - {id: a, provider: cloudlayer, secret_field: a, hysteresis: 5}
+          - {id: b, provider: cloudlayer, secret_field: b, failures_before_alert: 0}
+          - id: c
+            provider: cloudlayer
+            secret_field: c
+            meters:
+              credit: {min_remaining: {warning: 5, critical: 1}}
+        """,
+    )
+    config = load_monitors(path)
+
+    assert [m.id for m in config.monitors] == ["a", "c"]
+    assert [m.policy.remind_every for m in config.monitors] == [timedelta(hours=6)] * 2
+    [problem] = config.problems
+    assert problem.message.startswith(f"{FILE}: monitor 'b': field 'failures_before_alert': ")
+    assert config.monitors[1].thresholds_for("credit") == Thresholds(80, 95, 5, 1)
 
 
 def test_messages_say_what_is_wrong() -> None:
@@ -198,7 +364,15 @@ def test_several_problems_are_all_reported(tmp_path: Path) -> None:
         ({"monitors": {"a": 1}}, "expected a top-level 'monitors:' list"),
         ({"monitors": [], "extra": 1}, "unknown top-level field 'extra'"),
         ({"monitors": [], "defaults": {"thresholds": {"warning": 0}}}, "field 'defaults.thresholds.warning'"),
-        ({"monitors": [], "defaults": {"retries": 3}}, "field 'defaults'"),
+        ({"monitors": [], "defaults": {"retries": 3}}, "field 'defaults.retries': unknown field (allowed: "),
+        ({"monitors": [], "defaults": [1]}, "field 'defaults': must be a mapping"),
+        (
+            {"monitors": [], "defaults": {"hysteresis": 60}},
+            "field 'defaults.hysteresis': must be a number from 0 to 50",
+        ),
+        ({"monitors": [], "defaults": {"remind_every_hours": -1}}, "field 'defaults.remind_every_hours'"),
+        ({"monitors": [], "defaults": {"failures_before_alert": 0}}, "field 'defaults.failures_before_alert'"),
+        ({"monitors": [], "defaults": {"forecast_days": "a week"}}, "field 'defaults.forecast_days'"),
     ],
 )
 def test_a_file_that_cannot_be_used_at_all_is_a_config_error(data: Any, detail: str) -> None:

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import string
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quotawatch.core import formatting as fmt
-from quotawatch.core.alerts import Transition
-from quotawatch.core.messages import SMS_MAX, SUBJECT_MAX, render
-from quotawatch.core.rules import DEFAULT_THRESHOLDS, Level, Signal
-from quotawatch.core.snapshot import Condition, Meter, Period, Severity, Snapshot
+from quotawatch.core.alerts import Decision, Notice, SignalState
+from quotawatch.core.forecast import Forecast
+from quotawatch.core.messages import SMS_MAX, SUBJECT_MAX, Message, render, render_test
+from quotawatch.core.rules import CHECK_KEY, DEFAULT_THRESHOLDS, Level, Signal, Thresholds
+from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Period, Severity, Snapshot
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+SINCE = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 PERIOD = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
 GSM7_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 PRINTABLE_ASCII = set(string.printable) - set("\t\n\r\x0b\x0c")
+OK, WARNING, CRITICAL = Level.OK, Level.WARNING, Level.CRITICAL
 
 CALLS = Meter("calls", 842, 1000, 158, "calls")
 METERS = (
@@ -33,6 +37,11 @@ METERS = (
     Meter("failed_jobs", 42, None, None, "jobs"),
 )
 INACTIVE = Condition("subscription_inactive", Severity.CRITICAL, "the cloudlayer.io subscription is not active")
+REJECTED = CheckError(ErrorKind.AUTH, "tornado-downloads: 127.0.0.1 rejected the API key (401: Unauthorized)")
+
+
+def calls(used: float) -> Meter:
+    return Meter("calls", used, 1000, 1000 - used, "calls")
 
 
 def snap(
@@ -40,17 +49,35 @@ def snap(
     meters: tuple[Meter, ...] = METERS,
     conditions: tuple[Condition, ...] = (),
     period: Period | None = None,
+    provider: str = "cloudlayer",
 ) -> Snapshot:
-    return Snapshot(monitor, "cloudlayer", NOW, period=period, meters=meters, conditions=conditions)
+    return Snapshot(monitor, provider, NOW, period=period, meters=meters, conditions=conditions)
 
 
-def meter_rise(meter: Meter = CALLS, level: Level = Level.WARNING, previous: Level = Level.OK) -> Transition:
-    return Transition(Signal(f"meter:{meter.name}", level, meter=meter, thresholds=DEFAULT_THRESHOLDS), previous, 0)
+def failed_snap(monitor: str = "tornado-downloads", error: CheckError = REJECTED) -> Snapshot:
+    return Snapshot(monitor, "tornado", NOW, error=error)
 
 
-def condition_rise(condition: Condition = INACTIVE) -> Transition:
-    signal = Signal(f"condition:{condition.name}", Level.CRITICAL, condition=condition)
-    return Transition(signal, Level.OK, 0)
+def decide(signal: Signal, notice: Notice, previous: Level = OK) -> Decision:
+    """A decision as decide() makes it: a reminder keeps `since`, anything else starts now."""
+    since = SINCE if notice is Notice.REMINDER else NOW
+    return Decision(signal, previous, SignalState(signal.key, signal.level, since, 5, notified_at=NOW), 4, notice)
+
+
+def meter(level: Level, m: Meter = CALLS, thresholds: Thresholds = DEFAULT_THRESHOLDS, **kw: object) -> Signal:
+    return Signal(f"meter:{m.name}", level, meter=m, thresholds=thresholds, **kw)  # type: ignore[arg-type]
+
+
+def raised(m: Meter = CALLS, level: Level = WARNING, previous: Level = OK) -> Decision:
+    return decide(meter(level, m), Notice.RAISED, previous)
+
+
+def condition(c: Condition = INACTIVE, level: Level | None = None) -> Signal:
+    return Signal(f"condition:{c.name}", Level.of_severity(c.severity) if level is None else level, condition=c)
+
+
+def check(level: Level, error: CheckError | None = REJECTED, failures: int = 1) -> Signal:
+    return Signal(CHECK_KEY, level, error=error, failures=failures)
 
 
 def assert_subject_ok(subject: str) -> None:
@@ -63,74 +90,208 @@ def assert_sms_ok(sms: str) -> None:
     assert set(sms) <= GSM7_BASIC, sms
 
 
-def test_warning_subject_names_level_monitor_meter_and_percent() -> None:
-    message = render(meter_rise(), snap(), "cloudlayer.io")
+def assert_not_json(body: str) -> None:
+    assert '{"' not in body
+    assert not body.lstrip().startswith(("{", "["))
+    with pytest.raises(ValueError, match=r"Expecting value|Extra data"):
+        json.loads(body)
 
-    assert message.subject == "[WARNING] cloudlayer-prod: calls at 84% of limit"
+
+# --- meters: raised, reminded, eased, cleared, reset ---------------------------------------------
+
+
+def test_warning_subject_names_level_monitor_meter_and_percent() -> None:
+    message = render(raised(calls(820)), snap(meters=(calls(820),)), "cloudlayer.io")
+
+    assert message.subject == "[WARNING] cloudlayer-prod: calls at 82% of limit"
+    assert message.sms == "QuotaWatch WARNING: cloudlayer-prod calls at 82% of limit"
     assert message.severity == "warning"
     assert message.kind == "alert"
     assert message.monitor == "cloudlayer-prod"
     assert message.provider == "cloudlayer"
-    assert_subject_ok(message.subject)
+    assert message.email.startswith("cloudlayer-prod (cloudlayer.io) is WARNING: calls at 82% of limit.")
 
 
 def test_subject_gives_the_reset_date_when_the_period_is_known() -> None:
-    message = render(meter_rise(level=Level.CRITICAL), snap(period=PERIOD), "cloudlayer.io")
+    message = render(raised(level=CRITICAL), snap(period=PERIOD), "cloudlayer.io")
 
-    assert message.subject.startswith("[CRITICAL] cloudlayer-prod: calls at 84% of limit")
-    assert message.subject.endswith(", resets Dec 1")
-    assert "resets 2026-12-01" in message.sms
+    assert message.subject == "[CRITICAL] cloudlayer-prod: calls at 84% of limit, resets Dec 1"
+    assert message.sms == "QuotaWatch CRITICAL: cloudlayer-prod calls at 84% of limit, resets 2026-12-01"
     assert "Billing period: Nov 1 to Dec 1." in message.email
     assert message.severity == "critical"
 
 
 def test_just_under_the_limit_does_not_read_as_100_percent() -> None:
-    meter = Meter("calls", 996, 1000, 4, "calls")
-    message = render(meter_rise(meter, Level.CRITICAL), snap(meters=(meter,)), "cloudlayer.io")
+    m = calls(996)
+    message = render(raised(m, CRITICAL), snap(meters=(m,)), "cloudlayer.io")
     assert "99.6%" in message.subject
     assert "100%" not in message.subject
 
 
-def test_sms_for_a_warning() -> None:
-    message = render(meter_rise(), snap(), "cloudlayer.io")
+def test_a_reminder_says_so_and_since_when() -> None:
+    m = calls(960)
+    message = render(decide(meter(CRITICAL, m), Notice.REMINDER, CRITICAL), snap(meters=(m,)), "cloudlayer.io")
 
-    assert message.sms == "QuotaWatch WARNING: cloudlayer-prod calls at 84% of limit"
-    assert_sms_ok(message.sms)
+    assert message.subject == "[CRITICAL] Reminder: cloudlayer-prod: calls at 96% of limit"
+    assert message.sms == "QuotaWatch CRITICAL: Reminder: cloudlayer-prod calls at 96% of limit"
+    assert message.kind == "reminder"
+    assert message.severity == "critical"
+    assert message.email.startswith(
+        "cloudlayer-prod (cloudlayer.io) is still CRITICAL, since 2026-11-23 01:00 UTC: calls at 96% of limit."
+    )
+    assert "What to do: requests will soon be refused" in message.email
 
 
-def test_email_body_lists_every_meter_and_what_to_do() -> None:
-    body = render(meter_rise(), snap(conditions=(INACTIVE,)), "cloudlayer.io").email
+def test_a_reminder_with_a_period_keeps_the_reset_date() -> None:
+    message = render(decide(meter(WARNING), Notice.REMINDER, WARNING), snap(period=PERIOD), "cloudlayer.io")
+    assert message.subject == "[WARNING] Reminder: cloudlayer-prod: calls at 84% of limit, resets Dec 1"
+
+
+def test_an_eased_alert_says_down_to_and_what_it_was() -> None:
+    m = calls(880)
+    message = render(
+        decide(meter(WARNING, m), Notice.EASED, CRITICAL), snap(meters=(m,), period=PERIOD), "cloudlayer.io"
+    )
+
+    assert message.subject == "[WARNING] cloudlayer-prod: calls down to 88% (was critical)"
+    assert message.sms == "QuotaWatch WARNING: cloudlayer-prod calls down to 88% (was critical)"
+    assert message.kind == "alert"
+    assert message.severity == "warning"
+    assert message.email.startswith("cloudlayer-prod (cloudlayer.io) is WARNING: calls down to 88% (was critical).")
+    assert "What to do: watch the trend" in message.email
+
+
+def test_a_recovery_says_back_to_normal_with_info_severity() -> None:
+    m = calls(120)
+    message = render(decide(meter(OK, m), Notice.CLEARED, CRITICAL), snap(meters=(m,), period=PERIOD), "cloudlayer.io")
+
+    assert message.kind == "recovery"
+    assert message.severity == "info"
+    assert message.subject == "[OK] cloudlayer-prod: calls back to normal (12%)"  # no reset date on a recovery
+    assert message.sms == "QuotaWatch OK: cloudlayer-prod calls back to normal (12%)"
+    assert message.email.startswith("cloudlayer-prod (cloudlayer.io): calls back to normal (12%). It was critical;")
+    assert "no action needed" in message.email
+    assert "What to do" not in message.email
+
+
+def test_a_reset_names_the_new_billing_period() -> None:
+    m = calls(40)
+    signal = meter(OK, m, reset=True)
+    message = render(decide(signal, Notice.RESET, CRITICAL), snap(meters=(m,), period=PERIOD), "cloudlayer.io")
+
+    assert message.subject == "[OK] cloudlayer-prod: calls reset with the new billing period (4%)"
+    assert message.sms == "QuotaWatch OK: cloudlayer-prod calls reset with the new billing period (4%)"
+    assert message.kind == "recovery"
+    assert message.severity == "info"
+    assert "It was critical; no action needed." in message.email
+    assert "What to do" not in message.email
+
+
+def test_a_meter_gone_from_the_reading_clears_by_name() -> None:
+    message = render(decide(Signal("meter:calls", OK), Notice.CLEARED, WARNING), snap(meters=()), "cloudlayer.io")
+    assert message.subject == "[OK] cloudlayer-prod: calls back to normal"
+    assert message.kind == "recovery"
+
+
+def test_a_balance_under_its_floor_says_how_much_is_left() -> None:
+    balance = Meter("credit", None, None, 4.5, "USD")
+    floor = Thresholds(floor_warning=10, floor_critical=2)
+    message = render(
+        decide(meter(WARNING, balance, floor), Notice.RAISED), snap("imagerouter", (balance,)), "ImageRouter"
+    )
+
+    assert message.subject == "[WARNING] imagerouter: credit down to $4.50 left"
+    assert "credit: $4.50 left. Warning below $10.00 left; critical below $2.00 left." in message.email
+    assert "What to do: add credit now" in message.email
+
+
+def test_a_limit_meter_under_a_floor_also_says_what_is_left() -> None:
+    m = Meter("credit", 95.5, 100, 4.5, "USD")  # 95.5% of deposits: critical by percent too
+    floor = Thresholds(floor_warning=10)
+    message = render(decide(meter(CRITICAL, m, floor), Notice.RAISED), snap("imagerouter", (m,)), "ImageRouter")
+    assert message.subject == "[CRITICAL] imagerouter: credit down to $4.50 left"
+    assert "$95.50 of $100.00 used, $4.50 left" in message.email
+
+
+# --- email bodies --------------------------------------------------------------------------------
+
+
+def test_email_body_lists_every_meter_the_trend_and_what_to_do() -> None:
+    trend = Forecast("calls", 50, datetime(2026, 11, 27, 4, 0, tzinfo=UTC), "calls")
+    signal = meter(WARNING, forecast=trend)
+    body = render(
+        decide(signal, Notice.RAISED), snap(conditions=(INACTIVE,), period=PERIOD), "cloudlayer.io", {"calls": trend}
+    ).email
 
     assert body.startswith("cloudlayer-prod (cloudlayer.io) is WARNING: calls at 84% of limit.")
     assert "calls: 842 of 1,000 calls used, 158 calls left. Warning at 80%, critical at 95%." in body
-    for meter in METERS:
-        assert f"  {meter.name} " in body, meter.name
+    assert "At the current rate (50 calls a day) it reaches the limit around 2026-11-27 04:00 UTC." in body
+    for m in METERS:
+        assert f"  {m.name} " in body, m.name
+    assert "842 of 1,000 calls (84%)     +50 calls/day, limit ~Nov 27" in body
     assert "1.0 GB of 5.0 GB" in body
     assert "384,200 of 600,000 ms" in body
     assert "4,500 credits remaining" in body
     assert "42 jobs (no limit)" in body
     assert "! critical: the cloudlayer.io subscription is not active" in body
     assert "All meters at 2026-11-24 01:00 UTC:" in body
+    assert "Billing period: Nov 1 to Dec 1." in body
     assert "What to do: watch the trend" in body
     assert body.endswith("-- QuotaWatch")
 
 
-def test_email_body_is_never_json() -> None:
-    for transition in (meter_rise(), condition_rise(), meter_rise(level=Level.OK, previous=Level.CRITICAL)):
-        body = render(transition, snap(conditions=(INACTIVE,), period=PERIOD), "cloudlayer.io").email
-        assert '{"' not in body
-        assert not body.lstrip().startswith(("{", "["))
+def test_a_rate_that_never_runs_out_says_so() -> None:
+    trend = Forecast("calls", 0.5, None, "calls")
+    body = render(decide(meter(WARNING, forecast=trend), Notice.RAISED), snap(), "cloudlayer.io").email
+    assert "At the current rate (0.5 calls a day) it does not run out within ten years." in body
 
 
 def test_critical_advice_is_urgent() -> None:
-    meter = Meter("calls", 990, 1000, 10, "calls")
-    body = render(meter_rise(meter, Level.CRITICAL), snap(meters=(meter,)), "cloudlayer.io").email
+    m = calls(990)
+    body = render(raised(m, CRITICAL), snap(meters=(m,)), "cloudlayer.io").email
     assert "is CRITICAL" in body
     assert "requests will soon be refused" in body
 
 
+# --- forecasts ----------------------------------------------------------------------------------
+
+
+def test_a_balance_forecast_says_when_it_runs_out() -> None:
+    balance = Meter("credit", None, None, 40, "credits")
+    trend = Forecast("credit", 20, datetime(2026, 11, 26, 1, 0, tzinfo=UTC), "credits")
+    signal = Signal("forecast:credit", WARNING, meter=balance, forecast=trend)
+    message = render(decide(signal, Notice.RAISED), snap(meters=(balance,), period=PERIOD), "cloudlayer.io")
+
+    assert message.subject == "[WARNING] cloudlayer-prod: credit runs out around Nov 26 at the current rate"
+    assert message.sms == "QuotaWatch WARNING: cloudlayer-prod credit runs out around Nov 26 at the current rate"
+    assert message.kind == "alert"
+    assert "At the current rate (20 credits a day) it runs out around 2026-11-26 01:00 UTC." in message.email
+    assert "What to do: add credit before it runs out." in message.email
+
+
+def test_a_limit_forecast_says_when_the_limit_is_reached() -> None:
+    trend = Forecast("calls", 40, datetime(2026, 11, 28, 0, 0, tzinfo=UTC), "calls")
+    signal = Signal("forecast:calls", WARNING, meter=CALLS, thresholds=DEFAULT_THRESHOLDS, forecast=trend)
+    message = render(decide(signal, Notice.RAISED), snap(period=PERIOD), "cloudlayer.io")
+
+    assert message.subject == "[WARNING] cloudlayer-prod: calls reaches its limit around Nov 28 at the current rate"
+    assert "What to do: upgrade the plan or slow down" in message.email
+
+
+def test_a_forecast_that_no_longer_applies_clears() -> None:
+    trend = Forecast("calls", 0, None, "calls")
+    for signal in (Signal("forecast:calls", OK, meter=CALLS, forecast=trend), Signal("forecast:calls", OK)):
+        message = render(decide(signal, Notice.CLEARED, WARNING), snap(), "cloudlayer.io")
+        assert message.subject == "[OK] cloudlayer-prod: calls no longer on track to run out"
+        assert message.kind == "recovery"
+        assert message.severity == "info"
+
+
+# --- conditions -----------------------------------------------------------------------------------
+
+
 def test_condition_alert_names_the_condition_and_gives_its_message() -> None:
-    message = render(condition_rise(), snap(conditions=(INACTIVE,)), "cloudlayer.io")
+    message = render(decide(condition(), Notice.RAISED), snap(conditions=(INACTIVE,)), "cloudlayer.io")
 
     assert message.subject == "[CRITICAL] cloudlayer-prod: subscription inactive"
     assert message.sms == "QuotaWatch CRITICAL: cloudlayer-prod the cloudlayer.io subscription is not active"
@@ -139,35 +300,139 @@ def test_condition_alert_names_the_condition_and_gives_its_message() -> None:
     assert message.severity == "critical"
 
 
-def test_recovery_says_back_to_normal_with_info_severity() -> None:
-    meter = Meter("calls", 120, 1000, 880, "calls")
-    transition = meter_rise(meter, Level.OK, previous=Level.CRITICAL)
-    message = render(transition, snap(meters=(meter,), period=PERIOD), "cloudlayer.io")
+def test_a_condition_with_a_detail_names_both() -> None:
+    expiring = Condition("key_expiring:Production Key", Severity.WARNING, "the key Production Key expires in 5 days")
+    message = render(decide(condition(expiring), Notice.RAISED), snap("imagerouter", ()), "ImageRouter")
+    assert message.subject == "[WARNING] imagerouter: key expiring: Production Key"
+
+
+def test_a_vanished_condition_is_no_longer_reported() -> None:
+    signal = Signal("condition:subscription_inactive", OK)
+    message = render(decide(signal, Notice.CLEARED, CRITICAL), snap(), "cloudlayer.io")
 
     assert message.kind == "recovery"
     assert message.severity == "info"
-    assert message.subject == "[OK] cloudlayer-prod: calls back to normal (12%)"  # no reset date on a recovery
-    assert message.sms == "QuotaWatch OK: cloudlayer-prod calls back to normal (12%)"
-    assert "back to normal" in message.email
-    assert "It was critical; no action needed." in message.email
-    assert "What to do" not in message.email
+    assert message.subject == "[OK] cloudlayer-prod: subscription inactive: no longer reported"
+    assert message.sms == "QuotaWatch OK: cloudlayer-prod subscription inactive: no longer reported"
+
+
+def test_a_condition_reminder() -> None:
+    message = render(decide(condition(), Notice.REMINDER, CRITICAL), snap(conditions=(INACTIVE,)), "cloudlayer.io")
+    assert message.subject == "[CRITICAL] Reminder: cloudlayer-prod: subscription inactive"
+    assert message.kind == "reminder"
+
+
+# --- the check signal -----------------------------------------------------------------------------
+
+
+def test_a_rejected_key_cannot_be_monitored() -> None:
+    message = render(decide(check(CRITICAL), Notice.RAISED), failed_snap(), "Tornado API")
+
+    assert message.subject == "[CRITICAL] Cannot monitor tornado-downloads: the key was rejected"
+    assert message.sms == "QuotaWatch CRITICAL: cannot monitor tornado-downloads: the key was rejected"
+    assert message.kind == "alert"
+    assert message.severity == "critical"
+    assert message.provider == "tornado"
+    body = message.email
+    assert body.startswith("QuotaWatch cannot check tornado-downloads (Tornado API): the key was rejected.")
+    assert f"Last error: {REJECTED.message}" in body
+    assert "nothing is read as zero or as a breach" in body
+    assert "What to do: put a valid key where the error says" in body
+    assert "All meters" not in body  # a failed check has none
+    assert body.endswith("-- QuotaWatch")
+
+
+@pytest.mark.parametrize(
+    ("kind", "trouble", "advice"),
+    [
+        (ErrorKind.UNAVAILABLE, "the provider is not answering", "nothing, unless it lasts"),
+        (ErrorKind.RATE_LIMITED, "the provider keeps refusing with 429 (rate limited)", "check less often"),
+        (ErrorKind.BAD_RESPONSE, "the provider's answer cannot be read", "the provider changed its answer"),
+        (ErrorKind.CONFIG, "its configuration needs fixing", "fix what the error names"),
+    ],
+)
+def test_repeated_failures_say_how_many(kind: ErrorKind, trouble: str, advice: str) -> None:
+    error = CheckError(kind, "tornado-downloads: something went wrong")
+    message = render(decide(check(WARNING, error, 3), Notice.RAISED), failed_snap(error=error), "Tornado API")
+
+    headline = f"{trouble} (3 checks in a row)"
+    assert message.subject == f"[WARNING] Cannot monitor tornado-downloads: {headline}"[:SUBJECT_MAX]
+    assert message.sms == f"QuotaWatch WARNING: cannot monitor tornado-downloads: {headline}"
+    assert f"cannot check tornado-downloads (Tornado API): {headline}." in message.email
+    assert message.severity == "warning"
+    assert f"What to do: {advice}" in message.email
     assert_subject_ok(message.subject)
     assert_sms_ok(message.sms)
 
 
-def test_recovery_of_a_vanished_condition() -> None:
-    transition = Transition(Signal("condition:subscription_inactive", Level.OK), Level.CRITICAL, 2)
-    message = render(transition, snap(), "cloudlayer.io")
+def test_a_check_reminder() -> None:
+    message = render(decide(check(CRITICAL), Notice.REMINDER, CRITICAL), failed_snap(), "Tornado API")
+    assert message.subject == "[CRITICAL] Reminder: Cannot monitor tornado-downloads: the key was rejected"
+    assert message.sms == "QuotaWatch CRITICAL: Reminder: cannot monitor tornado-downloads: the key was rejected"
+    assert message.kind == "reminder"
 
+
+def test_checks_that_work_again() -> None:
+    storage = Meter("storage", 414.19, 1000, 585.81, "GB")
+    working = snap("tornado-downloads", (storage,), provider="tornado")
+    message = render(decide(Signal(CHECK_KEY, OK), Notice.CLEARED, CRITICAL), working, "Tornado API")
+
+    assert message.subject == "[OK] tornado-downloads: checks work again"
+    assert message.sms == "QuotaWatch OK: tornado-downloads checks work again"
     assert message.kind == "recovery"
     assert message.severity == "info"
-    assert message.subject == "[OK] cloudlayer-prod: subscription inactive back to normal"
+    assert message.email.startswith(
+        "QuotaWatch can check tornado-downloads (Tornado API) again: checks work again. Alerts about its usage resume."
+    )
+    assert "414.19 of 1,000 GB (41%)" in message.email
+
+
+# --- every kind, every family: within limits and never JSON -----------------------------------------
+
+
+def every_decision(m: Meter = CALLS, c: Condition = INACTIVE) -> list[Decision]:
+    trend = Forecast(m.name, 10, NOW + timedelta(days=2), m.unit)
+    gone_error = CheckError(ErrorKind.UNAVAILABLE, "down")
+    decisions = []
+    for notice, level, previous in [
+        (Notice.RAISED, WARNING, OK),
+        (Notice.RAISED, CRITICAL, WARNING),
+        (Notice.REMINDER, CRITICAL, CRITICAL),
+        (Notice.EASED, WARNING, CRITICAL),
+        (Notice.CLEARED, OK, WARNING),
+        (Notice.RESET, OK, CRITICAL),
+    ]:
+        decisions += [
+            decide(meter(level, m, forecast=trend, reset=notice is Notice.RESET), notice, previous),
+            decide(Signal(f"forecast:{m.name}", level, meter=m, forecast=trend), notice, previous),
+            decide(condition(c, level), notice, previous),
+            decide(check(level, gone_error if level is WARNING else REJECTED, 3), notice, previous),
+            decide(Signal(f"meter:{m.name}", level), notice, previous),  # a vanished meter
+        ]
+    return decisions
+
+
+def test_every_kind_of_message_is_readable_text_within_limits() -> None:
+    for snapshot in (snap(conditions=(INACTIVE,), period=PERIOD), snap(), failed_snap()):
+        for decision in every_decision():
+            message = render(decision, snapshot, "cloudlayer.io")
+            assert_subject_ok(message.subject)
+            assert_sms_ok(message.sms)
+            assert_not_json(message.email)
+            assert message.email.endswith("-- QuotaWatch")
+            assert message.severity == ("info" if decision.current is OK else decision.current.label)
+            assert message.kind == {
+                Notice.REMINDER: "reminder",
+                Notice.CLEARED: "recovery",
+                Notice.RESET: "recovery",
+            }.get(decision.notice or Notice.RAISED, "alert")
+            assert message.subject.startswith(f"[{'OK' if decision.current is OK else decision.current.name}] ")
 
 
 def test_long_monitor_id_is_cut_to_the_limits() -> None:
     monitor = "m" * 63
-    condition = Condition("billing_error", Severity.WARNING, "x" * 400)
-    message = render(condition_rise(condition), snap(monitor, conditions=(condition,), period=PERIOD), "p")
+    long = Condition("billing_error_" + "y" * 40, Severity.CRITICAL, "x" * 400)
+    message = render(decide(condition(long), Notice.RAISED), snap(monitor, conditions=(long,), period=PERIOD), "p")
 
     assert len(message.subject) == SUBJECT_MAX
     assert message.subject.startswith(f"[CRITICAL] {monitor}: ")
@@ -176,10 +441,10 @@ def test_long_monitor_id_is_cut_to_the_limits() -> None:
 
 
 def test_unicode_is_folded_not_dropped_silently() -> None:
-    condition = Condition("billing_error", Severity.WARNING, "Zahlung für Käse fehlgeschlagen — “Karte” abgelehnt ✓")
-    message = render(condition_rise(condition), snap(conditions=(condition,)), "p")
+    c = Condition("billing_error", Severity.WARNING, "Zahlung für Käse fehlgeschlagen — “Karte” abgelehnt ✓")
+    message = render(decide(condition(c), Notice.RAISED), snap(conditions=(c,)), "p")
 
-    assert message.subject == "[CRITICAL] cloudlayer-prod: billing error"  # condition_rise raises to critical
+    assert message.subject == "[WARNING] cloudlayer-prod: billing error"
     assert "Zahlung fur Kase fehlgeschlagen" in message.sms
     assert "Zahlung für Käse fehlgeschlagen" in message.email  # email is UTF-8: no folding needed
     assert_subject_ok(message.subject)
@@ -188,39 +453,78 @@ def test_unicode_is_folded_not_dropped_silently() -> None:
 
 @pytest.mark.parametrize("text", ["line one\nline two", "tab\there", "bell\x07 and nul\x00 and del\x7f", "\r\n"])
 def test_control_characters_never_reach_subject_or_sms(text: str) -> None:
-    condition = Condition("billing_error", Severity.WARNING, f"card declined: {text}")
-    message = render(condition_rise(condition), snap(f"m{text}"[:20], conditions=(condition,)), "p")
+    c = Condition("billing_error", Severity.WARNING, f"card declined: {text}")
+    message = render(decide(condition(c), Notice.RAISED), snap(f"m{text}"[:20], conditions=(c,)), "p")
 
     assert_subject_ok(message.subject)
     assert_sms_ok(message.sms)
 
 
-@settings(max_examples=300, deadline=None)
+def test_characters_outside_gsm7_become_question_marks_in_the_sms() -> None:
+    c = Condition("billing_error", Severity.WARNING, "plan [pro] {x} a|b ~c^ `d` \\e")
+    sms = render(decide(condition(c), Notice.RAISED), snap(conditions=(c,)), "p").sms
+    assert sms.endswith("plan ?pro? ?x? a?b ?c? ?d? ?e")  # extension-table characters count double
+    assert_sms_ok(sms)
+
+
+@settings(max_examples=150, deadline=None)
 @given(
     monitor=st.text(min_size=1, max_size=120),
+    meter_name=st.text(min_size=1, max_size=80),
+    condition_name=st.text(min_size=1, max_size=80),
     condition_message=st.text(max_size=300),
-    plan_percent=st.floats(min_value=0, max_value=500, allow_nan=False),
-    level=st.sampled_from([Level.WARNING, Level.CRITICAL, Level.OK]),
+    used=st.floats(min_value=0, max_value=1e12, allow_nan=False),
+    limit=st.one_of(st.none(), st.floats(min_value=0, max_value=1e12, allow_nan=False)),
+    unit=st.sampled_from(["calls", "bytes", "USD", "GB", "", "crédits"]),
     with_period=st.booleans(),
 )
 def test_subject_and_sms_are_always_within_limits(
-    monitor: str, condition_message: str, plan_percent: float, level: Level, with_period: bool
+    monitor: str,
+    meter_name: str,
+    condition_name: str,
+    condition_message: str,
+    used: float,
+    limit: float | None,
+    unit: str,
+    with_period: bool,
 ) -> None:
-    condition = Condition("billing_error", Severity.WARNING, condition_message)
-    meter = Meter("calls", plan_percent * 10, 1000, None, "calls")
-    snapshot = snap(monitor, meters=(meter,), conditions=(condition,), period=PERIOD if with_period else None)
+    m = Meter(meter_name, used, limit, None if limit is None else limit - used, unit)
+    c = Condition(condition_name, Severity.CRITICAL, condition_message)
+    snapshot = snap(monitor, meters=(m,), conditions=(c,), period=PERIOD if with_period else None)
 
-    for transition in (
-        meter_rise(meter, level, previous=Level.CRITICAL if level is Level.OK else Level.OK),
-        condition_rise(condition),
-    ):
-        message = render(transition, snapshot, "cloudlayer.io")
+    for decision in every_decision(m, c):
+        message = render(decision, snapshot, "cloudlayer.io")
         assert_subject_ok(message.subject)
         assert_sms_ok(message.sms)
         assert message.email.endswith("-- QuotaWatch")
+        assert message.monitor == monitor
 
 
-# --- formatting ------------------------------------------------------------------------------
+# --- the test alert, and messages as stored in an outbox ---------------------------------------------
+
+
+def test_the_test_alert_is_marked_and_reaches_every_subscription() -> None:
+    message = render_test(NOW, 4)
+
+    assert message.subject == "[TEST] QuotaWatch test alert: your subscriptions work"
+    assert message.kind == "test"
+    assert message.severity == "critical"  # passes the SMS subscription's filter too
+    assert "Nothing is wrong; no action is needed." in message.email
+    assert "sent at 2026-11-24 01:00 UTC" in message.email
+    assert "QuotaWatch watches 4 monitors." in message.email
+    assert "1 monitor." in render_test(NOW, 1).email
+    assert_subject_ok(message.subject)
+    assert_sms_ok(message.sms)
+    assert_not_json(message.email)
+
+
+def test_a_message_survives_the_outbox_round_trip() -> None:
+    message = render(raised(), snap(period=PERIOD), "cloudlayer.io")
+    assert Message.from_dict(json.loads(json.dumps(message.to_dict()))) == message
+    assert set(message.to_dict()) == {"subject", "email", "sms", "severity", "monitor", "provider", "kind"}
+
+
+# --- formatting ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

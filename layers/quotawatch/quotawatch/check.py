@@ -152,14 +152,17 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
     first_time = deps.store.put_snapshot(snapshot)
     states = deps.store.states(monitor.id)
     # Messages an earlier run could not publish go out first, in order.
-    for stored in states.values():
-        if stored.awaits_delivery(checked_at):
-            _take_over_and_deliver(monitor.id, stored, deps, checked_at, outcome)
+    pending = [stored for stored in states.values() if stored.awaits_delivery(checked_at)]
+    for stored in pending:
+        _take_over_and_deliver(monitor.id, stored, deps, checked_at, outcome)
     if not first_time:
         # The scheduler delivered this tick twice (or two runs raced): the first run speaks for it.
         log.warning("tick %s of %s was already checked; nothing more to do", snapshot.checked_at, monitor.id)
         outcome.duplicate = True
         return outcome
+    if pending:
+        # Delivering moved those states on (version, outbox): decide from what is stored now.
+        states = deps.store.states(monitor.id)
 
     history = deps.store.recent_snapshots(monitor.id)
     previous = {key: stored.state.level for key, stored in states.items()}

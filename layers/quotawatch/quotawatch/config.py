@@ -220,6 +220,8 @@ def _meter_thresholds(value: Any, inherited: Thresholds, where: str) -> Threshol
 
     `min_remaining: 100` warns below 100 left; `{warning: 100, critical: 20}` sets both.
     """
+    if value is None:  # a meter named with nothing under it keeps the monitor's thresholds
+        value = {}
     if not isinstance(value, dict):
         raise _Invalid(where, "must be a mapping with 'warning', 'critical' and/or 'min_remaining'")
     unknown = sorted(set(value) - _METER_FIELDS)
