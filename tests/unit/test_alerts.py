@@ -324,3 +324,13 @@ def test_versions_increase_by_one_per_stored_change(sequence: list[Reading], pol
         assert tick.decision.notice is not None  # nothing is stored without something to say
         assert tick.decision.state.notified_at == tick.at
         version += 1
+
+
+def test_a_silent_fall_is_stored_without_a_message() -> None:
+    """A forecast standing down because the usage alert took over: state follows, nobody is told."""
+    quiet = Signal(FORECAST, Level.OK, silent=True)
+    [decision] = decide([quiet], {FORECAST: state(Level.WARNING, version=4, key=FORECAST)}, NOW, DEFAULT_POLICY)
+    assert decision.notice is None
+    assert decision.state.level is Level.OK
+    assert decision.state.version == 5
+    assert decision.state.notified_at == NOW - H  # unchanged: nobody was told now

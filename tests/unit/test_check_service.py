@@ -169,6 +169,7 @@ class Harness:
             store=self.store,
             notifier=self.notifier,
             clock=self.clock,
+            wall=self.clock,  # leases age with the test's clock too
         )
 
     def run(self, *monitors: Monitor, problems: tuple[ConfigProblem, ...] = ()) -> list[MonitorOutcome]:
@@ -436,7 +437,7 @@ def test_a_rejected_key_then_an_outage_is_still_cannot_monitor(serve: Serve) -> 
     assert outage.levels == {CHECK_KEY: "warning"}
     assert h.notifier.subjects == [
         "[CRITICAL] Cannot monitor tornado-downloads: the key was rejected",
-        "[WARNING] Cannot monitor tornado-downloads: the provider is not answering (2 checks in a row)",
+        "[WARNING] Cannot monitor tornado-downloads: the provider is not answering",
         "[OK] tornado-downloads: checks work again",
     ]
 
@@ -462,7 +463,7 @@ def test_an_unavailable_provider_alerts_only_at_the_third_failure_and_keeps_mete
     assert [o.levels for o in outcomes] == [{}, {}, {CHECK_KEY: "warning"}, {CHECK_KEY: "warning"}]
     assert h.notifier.subjects == [
         "[WARNING] cloudlayer-prod: calls at 82% of limit",
-        "[WARNING] Cannot monitor cloudlayer-prod: the provider is not answering (3 checks in a row)",
+        "[WARNING] Cannot monitor cloudlayer-prod: the provider is not answering",
     ]
 
     switch.reply = plan(820)
@@ -604,6 +605,9 @@ class ExplodingKeyStore:
 
     def where(self, field: str) -> str:
         return f"field '{field}' of secret '{SECRET}'"
+
+    def refresh(self, field: str, run: datetime) -> str | None:
+        return None
 
     def get(self, field: str) -> str:
         if field == "buggy":
@@ -856,3 +860,70 @@ def test_a_key_echoed_by_the_provider_is_redacted(start_fake: StartFake, key: st
     for text in texts:
         assert key not in text
         assert key[:12] not in text  # not even the start of a cut-off key
+
+
+def test_a_signal_whose_queue_another_run_is_delivering_is_left_for_the_next_run(start_fake: StartFake) -> None:
+    """Changing it now would copy the other run's messages into this run's queue: sent twice."""
+    fake = start_fake(always(plan(960)))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    leased = StoredState(
+        SignalState(CALLS, Level.WARNING, T0 - timedelta(hours=2), 3, notified_at=T0 - timedelta(hours=2)),
+        outbox=(render_test(T0, 1),),
+        lease=T0 - LEASE / 2,  # another run took it on moments ago
+    )
+    h.store.items["cloudlayer-prod"] = {CALLS: leased}
+
+    h.run(monitor(fake))
+    assert h.notifier.subjects == []
+    assert h.store.state("cloudlayer-prod", CALLS).level is Level.WARNING  # decided next run
+
+    h.tick(LEASE.total_seconds() / 3600)  # the lease runs out: this run takes the queue over
+    h.run(monitor(fake))
+    assert h.notifier.subjects == [
+        "[TEST] QuotaWatch test alert: your subscriptions work",
+        "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
+    ]
+
+
+def test_warm_runs_read_the_secret_once_and_a_rotated_key_is_picked_up_when_the_old_one_fails(
+    start_fake: StartFake,
+) -> None:
+    fake = start_fake(always(plan(500)))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    h.run(monitor(fake))
+    h.tick()
+    h.run(monitor(fake))
+    assert h.secrets.calls == 1  # a warm run makes no Secrets Manager call
+
+    fake.valid_key = "cl_live_rotated_0000000000000000"  # the provider rejects the old key...
+    h.secrets.keys = {"cloudlayer-prod": fake.valid_key}  # ...and the user put the new one in
+    h.tick()
+    [outcome] = h.run(monitor(fake))
+    assert outcome.status == "ok"
+    assert h.secrets.calls == 2
+    assert h.notifier.subjects == []  # the rotation never showed as "cannot monitor"
+
+
+def test_a_rejected_key_with_nothing_new_in_the_secret_is_an_auth_error(start_fake: StartFake) -> None:
+    fake = start_fake(always(plan(500)))
+    h = Harness({"cloudlayer-prod": "cl_live_revoked_key_00000000000"})
+    [outcome] = h.run(monitor(fake))
+    assert outcome.error_kind == "auth"
+    h.tick()
+    h.run(monitor(fake))
+    assert h.secrets.calls == 3  # read once, then again once per run whose key was rejected
+
+
+def test_leases_run_in_real_time_not_in_schedule_ticks(start_fake: StartFake) -> None:
+    """A late retry of an old tick overlapping the next tick's run: the later tick is no
+    reason to take over messages the other run is publishing right now."""
+    fake = start_fake(always(plan(960)))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    h.deps.wall = FixedClock(T0)  # real time stands still while the ticks move on
+    leased = StoredState(
+        SignalState(CALLS, Level.WARNING, T0, 3, notified_at=T0), outbox=(render_test(T0, 1),), lease=T0
+    )
+    h.store.items["cloudlayer-prod"] = {CALLS: leased}
+    h.tick(hours=0.25)  # the next schedule tick, a quarter hour later
+    h.run(monitor(fake))
+    assert h.notifier.subjects == []

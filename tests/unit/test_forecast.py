@@ -283,3 +283,12 @@ def test_a_window_through_period_readings_forecasts_the_meter() -> None:
     assert trend is not None
     assert trend.per_day == pytest.approx(100)
     assert trend.runs_out_at == NOW + 5 * DAY
+
+
+def test_a_zero_limit_gives_no_forecast() -> None:
+    meter = Meter("optimizations", 3, 0, 0, "optimizations")
+    earlier = [
+        (NOW - HOUR * 3, Meter("optimizations", 1, 0, 0, "optimizations")),
+        (NOW - HOUR * 2, Meter("optimizations", 2, 0, 0, "optimizations")),
+    ]
+    assert forecast(meter, earlier, NOW) is None

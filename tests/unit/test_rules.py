@@ -661,3 +661,43 @@ def test_a_new_period_clears_a_forecast() -> None:
     evaluation = run(snap(calls(20), period=DECEMBER), history, {FORECAST_CALLS: Level.WARNING, CALLS: Level.OK})
     assert signal(evaluation, FORECAST_CALLS).level is Level.OK
     assert "calls" not in evaluation.trends
+
+
+# --- forecasts stand down quietly; period moves and balances ------------------------------
+
+
+def _burning(used_now: float) -> tuple[Snapshot, list[Snapshot]]:
+    history = [snap(calls(used), at=NOW - HOUR * hours) for used, hours in ((100, 12), (300, 8), (500, 4))]
+    return snap(calls(used_now), at=NOW), history
+
+
+def test_a_forecast_stands_down_silently_when_the_usage_alert_takes_over() -> None:
+    current, history = _burning(820)
+    evaluation = run(current, history, previous={forecast_signal_key("calls"): Level.WARNING})
+    forecast = signal(evaluation, forecast_signal_key("calls"))
+    assert forecast.level is Level.OK
+    assert forecast.silent
+    assert signal(evaluation, CALLS).level is Level.WARNING
+
+
+def test_a_forecast_that_clears_on_its_own_is_not_silent() -> None:
+    current = snap(calls(500), at=NOW)
+    flat = [snap(calls(500), at=NOW - HOUR * hours) for hours in (12, 8, 4)]
+    forecast = signal(
+        run(current, flat, previous={forecast_signal_key("calls"): Level.WARNING}), forecast_signal_key("calls")
+    )
+    assert forecast.level is Level.OK
+    assert not forecast.silent
+
+
+def test_a_period_move_resets_usage_meters_but_not_balances() -> None:
+    before = snap(calls(960), credit(50), at=NOW - HOUR, period=NOVEMBER)
+    after = snap(calls(960), credit(50), at=NOW, period=DECEMBER)
+    evaluation = run(
+        after,
+        [before],
+        previous={CALLS: Level.CRITICAL, CREDIT: Level.WARNING},
+        thresholds=Thresholds(floor_warning=100),
+    )
+    assert not signal(evaluation, CREDIT).reset
+    assert signal(evaluation, CREDIT).level is Level.WARNING

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from quotawatch.adapters.clock import Clock
+from quotawatch.adapters.clock import Clock, SystemClock
 from quotawatch.config import ConfigProblem, Monitor
 from quotawatch.core.alerts import decide
 from quotawatch.core.errors import CheckFailed
@@ -29,6 +29,10 @@ log = logging.getLogger("quotawatch.check")
 
 class KeyStore(Protocol):
     def get(self, field: str) -> str: ...
+
+    def refresh(self, field: str, run: datetime) -> str | None:
+        """The key read afresh after the provider rejected the cached one (None: no other)."""
+        ...
 
     def where(self, field: str) -> str:
         """Where a person finds this key, for error messages: never the key itself."""
@@ -59,7 +63,10 @@ class CheckDeps:
     http: JsonFetcher
     store: Store
     notifier: Notifier
-    clock: Clock
+    clock: Clock  # the time a run speaks for: its schedule tick
+    # Real time, for leases on undelivered messages: runs race in real time, whatever ticks
+    # they speak for (a delayed retry of an old tick can overlap the next tick's run).
+    wall: Clock = field(default_factory=SystemClock)
 
 
 @dataclass
@@ -152,9 +159,9 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
     first_time = deps.store.put_snapshot(snapshot)
     states = deps.store.states(monitor.id)
     # Messages an earlier run could not publish go out first, in order.
-    pending = [stored for stored in states.values() if stored.awaits_delivery(checked_at)]
+    pending = [stored for stored in states.values() if stored.awaits_delivery(deps.wall.now())]
     for stored in pending:
-        _take_over_and_deliver(monitor.id, stored, deps, checked_at, outcome)
+        _take_over_and_deliver(monitor.id, stored, deps, deps.wall.now(), outcome)
     if not first_time:
         # The scheduler delivered this tick twice (or two runs raced): the first run speaks for it.
         log.warning("tick %s of %s was already checked; nothing more to do", snapshot.checked_at, monitor.id)
@@ -173,11 +180,16 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
     display = provider.display_name if provider else monitor.provider
     for decision in decide(evaluation.signals, current, checked_at, monitor.policy, evaluation.speaks_for):
         before = states.get(decision.state.key)
+        if before is not None and before.outbox and not before.awaits_delivery(deps.wall.now()):
+            # Another run is publishing this signal's queue right now: changing the state
+            # would publish its messages twice. The next run decides this change.
+            log.info("%s %s is being delivered by another run; deciding next run", monitor.id, decision.state.key)
+            continue
         outbox = before.outbox if before else ()
         message = render(decision, snapshot, display, evaluation.trends) if decision.notice else None
         if message is not None:
             outbox = (*outbox, message)
-        claim = StoredState(decision.state, outbox, lease=checked_at if outbox else None)
+        claim = StoredState(decision.state, outbox, lease=deps.wall.now() if outbox else None)
         if not deps.store.write_state(monitor.id, claim, decision.expected_version):
             log.info("change of %s %s already made by another run", monitor.id, decision.state.key)
             continue
@@ -233,7 +245,15 @@ def fetch_snapshot(
     key: str | None = None
     try:
         key = keys.get(monitor.secret_field)
-        usage = _read_usage(provider, monitor, key, checked_at, http)
+        try:
+            usage = _read_usage(provider, monitor, key, checked_at, http)
+        except CheckFailed as exc:
+            # A rejected key may have been rotated in the secret since it was cached.
+            fresh = keys.refresh(monitor.secret_field, checked_at) if exc.kind is ErrorKind.AUTH else None
+            if fresh is None or fresh == key:
+                raise
+            key = fresh
+            usage = _read_usage(provider, monitor, key, checked_at, http)
     except BadResponse as exc:
         return _failed(
             monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", key

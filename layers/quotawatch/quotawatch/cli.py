@@ -11,6 +11,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TextIO
 
 from quotawatch.adapters.clock import SystemClock
@@ -46,6 +47,9 @@ class EnvironmentKeys:
 
     def where(self, field: str) -> str:
         return f"the key in environment variable {self.variable}"
+
+    def refresh(self, field: str, run: datetime) -> str | None:
+        return None  # the environment does not change under a running command
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:

@@ -1,15 +1,17 @@
 """API keys from one Secrets Manager secret holding a JSON object of named keys.
 
-The secret is read once and cached across warm invocations (one call per cold start,
-or per `max_age` seconds), so a rotated key is picked up without a redeploy.
-Errors name the secret and the field, never a value.
+The secret is read once and cached across warm invocations: a warm run makes no Secrets
+Manager call. A rotated key is picked up when the old one is rejected (`refresh`), and in
+any case after `max_age`. Errors name the secret and the field, never a value.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -30,7 +32,7 @@ class SecretsKeyStore:
         self,
         client: Any,
         secret_name: str,
-        max_age: float = 300.0,
+        max_age: float = 6 * 3600.0,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._client = client
@@ -39,9 +41,26 @@ class SecretsKeyStore:
         self._monotonic = monotonic
         self._keys: dict[str, Any] | None = None
         self._loaded_at = 0.0
+        self._refreshed_for: datetime | None = None
+        self._lock = threading.Lock()  # monitors are checked on a thread pool
 
     def where(self, field: str) -> str:
         return f"field '{field}' of secret '{self.secret_name}'"
+
+    def refresh(self, field: str, run: datetime) -> str | None:
+        """The key as the secret holds it now, after the cached one was rejected.
+
+        Reads the secret again at most once per run (`run` is its tick), however many
+        monitors of that run ask.
+        """
+        with self._lock:
+            if self._refreshed_for != run:
+                self._refreshed_for = run
+                self._keys = None
+        try:
+            return self.get(field)
+        except KeyUnavailable:
+            return None
 
     def get(self, field: str) -> str:
         keys = self._load()
@@ -55,8 +74,12 @@ class SecretsKeyStore:
         return value.strip()
 
     def _load(self) -> dict[str, Any]:
-        if self._keys is not None and self._monotonic() - self._loaded_at < self._max_age:
-            return self._keys
+        with self._lock:
+            if self._keys is not None and self._monotonic() - self._loaded_at < self._max_age:
+                return self._keys
+            return self._read()
+
+    def _read(self) -> dict[str, Any]:
         try:
             response = self._client.get_secret_value(SecretId=self.secret_name)
         except ClientError as exc:

@@ -92,10 +92,11 @@ def _change(signal: Signal, state: SignalState | None, now: datetime) -> Decisio
     previous = state.level if state else Level.OK
     version = state.version if state else 0
     if signal.level > previous:
-        notice = Notice.RAISED
+        notice: Notice | None = Notice.RAISED
     elif signal.level is Level.OK:
-        notice = Notice.RESET if signal.reset else Notice.CLEARED
+        notice = None if signal.silent else Notice.RESET if signal.reset else Notice.CLEARED
     else:
         notice = Notice.EASED
-    new_state = SignalState(signal.key, signal.level, now, version + 1, notified_at=now)
+    notified_at = now if notice is not None else (state.notified_at if state else None)
+    new_state = SignalState(signal.key, signal.level, now, version + 1, notified_at=notified_at)
     return Decision(signal, previous, new_state, version, notice)

@@ -34,6 +34,8 @@ def forecast(meter: Meter, readings: list[tuple[datetime, Meter]], now: datetime
     `remaining` to zero. The current reading counts as one of the readings.
     """
     limit, used = meter.limit, meter.used
+    if limit is not None and limit <= 0:
+        return None  # a zero limit is a plan without this feature, not one about to run out
     by_limit = limit is not None and used is not None
     points: dict[datetime, float] = {}
     for at, reading in [*readings, (now, meter)]:

@@ -123,9 +123,8 @@ def _headline(signal: Signal, notice: Notice, previous: Level, snapshot: Snapsho
     if signal.key == CHECK_KEY:
         if signal.level is Level.OK:
             return "checks work again"
-        kind = signal.error.kind if signal.error else ErrorKind.UNAVAILABLE
-        trouble = _CHECK_TROUBLE[kind]
-        return trouble if kind is ErrorKind.AUTH else f"{trouble} ({signal.failures} checks in a row)"
+        # Short enough for a subject; the email body gives the count of failed checks.
+        return _CHECK_TROUBLE[signal.error.kind if signal.error else ErrorKind.UNAVAILABLE]
     if signal.family == "forecast":
         name = signal.key.split(":", 1)[1]
         if signal.level is Level.OK or signal.forecast is None or signal.forecast.runs_out_at is None:
@@ -213,6 +212,8 @@ def _check_email(decision: Decision, who: str, headline: str) -> list[str]:
         return [f"QuotaWatch can check {who} again: {headline}. Alerts about its usage resume."]
     kind = signal.error.kind if signal.error else ErrorKind.UNAVAILABLE
     lines = [f"QuotaWatch cannot check {who}: {headline}.", ""]
+    if signal.failures > 1:
+        lines.append(f"The last {signal.failures} checks in a row failed.")
     if signal.error is not None:
         lines.append(f"Last error: {signal.error.message}")
     lines += [

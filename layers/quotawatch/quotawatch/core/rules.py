@@ -119,6 +119,7 @@ class Signal:
     error: CheckError | None = None
     failures: int = 0  # consecutive failed checks, for `check`
     reset: bool = False  # the level fell because a new billing period began
+    silent: bool = False  # a fall that needs no message (another signal says it all)
 
     @property
     def subject(self) -> str:
@@ -201,9 +202,17 @@ def evaluate(
             meter, trend, snapshot, level, previous.get(forecast_signal_key(meter.name)), policy
         )
         if forecast_level is not None:
+            # A forecast stands down without a message when the usage alert takes over or the
+            # period starts again: "no longer on track to run out" would be untrue or noise.
+            silent = level is not Level.OK or meter.name in reset
             signals.append(
                 Signal(
-                    forecast_signal_key(meter.name), forecast_level, meter=meter, thresholds=thresholds, forecast=trend
+                    forecast_signal_key(meter.name),
+                    forecast_level,
+                    meter=meter,
+                    thresholds=thresholds,
+                    forecast=trend,
+                    silent=silent,
                 )
             )
     for condition in snapshot.conditions:
@@ -282,8 +291,8 @@ def _new_period(snapshot: Snapshot, history: list[Snapshot]) -> set[str]:
         and last.period.start is not None
         and snapshot.period.start != last.period.start
     )
-    if moved:
-        return {m.name for m in snapshot.meters}
+    if moved:  # a new period restarts usage counts; a balance carries over
+        return {m.name for m in snapshot.meters if m.limit is not None}
     reset: set[str] = set()
     for meter in snapshot.meters:
         before = last.meter(meter.name)

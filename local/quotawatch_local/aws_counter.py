@@ -1,0 +1,96 @@
+"""Count the AWS calls a function makes: a recording proxy in front of the embedded AWS.
+
+The function is given the proxy's address as AWS_ENDPOINT_URL; every request is counted
+by service and operation and passed on to moto unchanged. Used by the benchmarks.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import requests
+
+_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+_HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+
+
+def operation_of(headers: dict[str, str], body: bytes) -> tuple[str, str]:
+    """(service, operation) of a signed AWS request: JSON protocols name it in X-Amz-Target,
+    query protocols in the Action form field."""
+    match = _SCOPE.search(headers.get("authorization", ""))
+    service = match.group(1) if match else "?"
+    target = headers.get("x-amz-target")
+    if target:
+        return service, target.rsplit(".", 1)[-1]
+    action = parse_qs(body.decode("utf-8", "replace")).get("Action")
+    return service, action[0] if action else "?"
+
+
+class AwsCallCounter:
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream.rstrip("/")
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+        self._session = requests.Session()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+
+    @property
+    def endpoint_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> AwsCallCounter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def take(self) -> Counter[tuple[str, str]]:
+        """The calls counted since the last take."""
+        with self._lock:
+            counted, self.calls = self.calls, Counter()
+        return counted
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        counter = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                with counter._lock:
+                    counter.calls[operation_of(headers, body)] += 1
+                upstream = counter._session.request(
+                    self.command,
+                    counter.upstream + self.path,
+                    data=body,
+                    headers={k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP},
+                    timeout=60,
+                )
+                content = upstream.content
+                self.send_response(upstream.status_code)
+                for name, value in upstream.headers.items():
+                    if name.lower() not in _HOP_BY_HOP | {"content-encoding"}:
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward  # noqa: N815 - http.server naming
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
