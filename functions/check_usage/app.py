@@ -81,13 +81,14 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         if outcome.snapshot is not None and outcome.snapshot.ok:
             logger.info("checked", extra={"monitor": outcome.monitor, "snapshot": outcome.snapshot.to_dict()})
 
-    failed = sum(1 for o in outcomes if o.status != "ok")
+    failed = sum(1 for o in outcomes if o.status == "error")
     notified = sum(len(o.notified) for o in outcomes)
-    metrics.add_metric(name="MonitorsChecked", unit=MetricUnit.Count, value=len(outcomes))
+    duplicate = bool(outcomes) and all(o.duplicate for o in outcomes)
+    metrics.add_metric(name="MonitorsChecked", unit=MetricUnit.Count, value=0 if duplicate else len(outcomes))
     metrics.add_metric(name="CheckErrors", unit=MetricUnit.Count, value=failed)
     metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=notified)
     return {
-        "status": "ok" if failed == 0 else "partial",
+        "status": "duplicate" if duplicate else "ok" if failed == 0 else "partial",
         "checked": len(outcomes),
         "failed": failed,
         "notified": notified,

@@ -103,6 +103,19 @@ class FunctionRuntime:
         reply = json.loads(line)
         return Invocation(reply.get("result"), reply.get("error"), self._drain(marker))
 
+    def peak_rss_mb(self) -> float | None:
+        """The container's peak resident memory so far (Linux), what Lambda bills as memory used."""
+        if self._process is None:
+            return None
+        try:
+            status = Path(f"/proc/{self._process.pid}/status").read_text()
+        except OSError:
+            return None
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return None
+
     def stop(self) -> None:
         if self._process is not None:
             if self._process.stdin:

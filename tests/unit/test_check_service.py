@@ -95,17 +95,22 @@ class MemoryStore:
         self.items: dict[str, dict[str, StoredState]] = {}
         self.lock = threading.Lock()  # DynamoDB's conditional put is atomic
         self.refused: list[tuple[str, int]] = []  # (signal, expected version) of refused writes
+        self.runs: set[datetime] = set()  # ticks claimed by a run
 
-    def put_snapshot(self, snapshot: Snapshot) -> bool:
-        key = (snapshot.monitor, str(format_time(snapshot.checked_at)))
+    def claim_run(self, tick: datetime) -> bool:
         with self.lock:
-            if key in self.snapshots:
+            if tick in self.runs:
                 return False
-            self.snapshots[key] = snapshot
+            self.runs.add(tick)
             return True
 
-    def recent_snapshots(self, monitor: str, limit: int = 96) -> list[Snapshot]:
-        return self.history(monitor)[::-1][:limit]
+    def put_snapshots(self, snapshots: list[Snapshot]) -> None:
+        with self.lock:
+            for snapshot in snapshots:
+                self.snapshots[(snapshot.monitor, str(format_time(snapshot.checked_at)))] = snapshot
+
+    def load(self, monitor: str, history: int = 96) -> tuple[dict[str, StoredState], list[Snapshot]]:
+        return self.states(monitor), self.history(monitor)[::-1][:history]
 
     def states(self, monitor: str) -> dict[str, StoredState]:
         with self.lock:
@@ -747,16 +752,18 @@ def test_a_duplicate_tick_keeps_the_first_snapshot_and_publishes_nothing_new(sta
     assert h.store.state("cloudlayer-prod", CALLS).version == 2
 
 
-def test_a_duplicate_tick_still_delivers_what_an_earlier_run_could_not(start_fake: StartFake) -> None:
+def test_a_duplicate_tick_leaves_an_undelivered_message_to_the_next_tick(start_fake: StartFake) -> None:
     fake = start_fake(always(plan(820)))
     h = Harness({"cloudlayer-prod": fake.valid_key})
     h.notifier.failures = 1
     h.run(monitor(fake))
 
-    [again] = h.run(monitor(fake))  # the scheduler's retry of the same tick
-
+    [again] = h.run(monitor(fake))  # the scheduler's retry of the same tick does nothing
     assert again.duplicate
-    assert [n["subject"] for n in again.notified] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]
+    assert again.notified == []
+    h.tick(0.25)
+    [later] = h.run(monitor(fake))  # the next tick delivers it, once
+    assert [n["subject"] for n in later.notified] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]
     assert len(h.notifier.messages) == 1
 
 
@@ -767,10 +774,11 @@ class StaleStore(MemoryStore):
         super().__init__()
         self.stale: dict[str, dict[str, StoredState]] | None = None
 
-    def states(self, monitor: str) -> dict[str, StoredState]:
+    def load(self, monitor: str, history: int = 96) -> tuple[dict[str, StoredState], list[Snapshot]]:
+        states, snapshots = super().load(monitor, history)
         if self.stale is not None:
-            return dict(self.stale.get(monitor, {}))
-        return super().states(monitor)
+            return dict(self.stale.get(monitor, {})), snapshots
+        return states, snapshots
 
 
 def test_a_run_that_read_stale_states_cannot_claim_the_same_transition(start_fake: StartFake) -> None:
@@ -797,8 +805,8 @@ class BarrierStore(MemoryStore):
         super().__init__()
         self.barrier: threading.Barrier | None = threading.Barrier(parties, timeout=10)
 
-    def states(self, monitor: str) -> dict[str, StoredState]:
-        read = super().states(monitor)
+    def load(self, monitor: str, history: int = 96) -> tuple[dict[str, StoredState], list[Snapshot]]:
+        read = super().load(monitor, history)
         if self.barrier is not None:
             self.barrier.wait()
         return read
@@ -825,10 +833,9 @@ def test_two_runs_racing_on_one_transition_publish_once(start_fake: StartFake, o
 
     store.barrier = None
     assert len(outcomes) == 2
-    # Same tick: the second snapshot write is refused, so that run decides nothing. Two ticks:
-    # both decide OK -> CRITICAL from nothing stored, and the second claim is refused.
-    assert [o.duplicate for o in outcomes].count(True) == (1 if offset == timedelta(0) else 0)
-    assert store.refused == ([] if offset == timedelta(0) else [(CALLS, 0)])
+    # Past the run's claim of its tick (run_check), both decide OK -> CRITICAL from nothing
+    # stored, and the second conditional write is refused.
+    assert store.refused == [(CALLS, 0)]
     assert runs[0].notifier.subjects == ["[CRITICAL] cloudlayer-prod: calls at 96% of limit"]
     assert sorted(len(o.notified) for o in outcomes) == [0, 1]
     assert store.state("cloudlayer-prod", CALLS).version == 2

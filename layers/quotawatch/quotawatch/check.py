@@ -44,11 +44,11 @@ class JsonFetcher(Protocol):
 
 
 class Store(Protocol):
-    def put_snapshot(self, snapshot: Snapshot) -> bool: ...
+    def claim_run(self, tick: datetime) -> bool: ...
 
-    def recent_snapshots(self, monitor: str, limit: int = ...) -> list[Snapshot]: ...
+    def put_snapshots(self, snapshots: list[Snapshot]) -> None: ...
 
-    def states(self, monitor: str) -> dict[str, StoredState]: ...
+    def load(self, monitor: str, history: int = ...) -> tuple[dict[str, StoredState], list[Snapshot]]: ...
 
     def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool: ...
 
@@ -75,7 +75,7 @@ class MonitorOutcome:
 
     monitor: str
     provider: str
-    status: str  # "ok" | "error"
+    status: str  # "ok" | "error" | "skipped" (the tick was already checked)
     error_kind: str | None = None
     message: str | None = None
     levels: dict[str, str] = field(default_factory=dict)
@@ -94,7 +94,7 @@ class MonitorOutcome:
         return result
 
 
-DEFAULT_CONCURRENCY = 32
+DEFAULT_CONCURRENCY = 64
 
 
 def run_check(
@@ -114,10 +114,20 @@ def run_check(
         log.error(problem.message, extra={"monitor": problem.monitor, "error_kind": "config"})
     if not monitors:
         return outcomes
+    tick = deps.clock.now()
+    if not deps.store.claim_run(tick):
+        # The scheduler delivered this tick twice, or retried it: the first run speaks for it.
+        log.warning("tick %s was already checked; nothing more to do", tick)
+        return outcomes + [
+            MonitorOutcome(m.id, m.provider, "skipped", message="tick already checked", duplicate=True)
+            for m in monitors
+        ]
     workers = max(1, min(concurrency, len(monitors)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        outcomes.extend(pool.map(lambda monitor: _contained_check(monitor, deps), monitors))
-    return outcomes
+        checked = list(pool.map(lambda monitor: _contained_check(monitor, deps), monitors))
+    # Snapshots go out together, 25 to a call: the tick is ours, so none can be overwritten.
+    deps.store.put_snapshots([o.snapshot for o in checked if o.snapshot is not None])
+    return outcomes + checked
 
 
 def _contained_check(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
@@ -156,22 +166,15 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
             monitor.id, monitor.provider, "error", snapshot.error.kind.value, snapshot.error.message, snapshot=snapshot
         )
 
-    first_time = deps.store.put_snapshot(snapshot)
-    states = deps.store.states(monitor.id)
+    states, history = deps.store.load(monitor.id)
     # Messages an earlier run could not publish go out first, in order.
     pending = [stored for stored in states.values() if stored.awaits_delivery(deps.wall.now())]
     for stored in pending:
         _take_over_and_deliver(monitor.id, stored, deps, deps.wall.now(), outcome)
-    if not first_time:
-        # The scheduler delivered this tick twice (or two runs raced): the first run speaks for it.
-        log.warning("tick %s of %s was already checked; nothing more to do", snapshot.checked_at, monitor.id)
-        outcome.duplicate = True
-        return outcome
     if pending:
         # Delivering moved those states on (version, outbox): decide from what is stored now.
-        states = deps.store.states(monitor.id)
+        states, _ = deps.store.load(monitor.id, history=0)
 
-    history = deps.store.recent_snapshots(monitor.id)
     previous = {key: stored.state.level for key, stored in states.items()}
     evaluation = evaluate(snapshot, history, monitor.thresholds_for, previous, monitor.policy)
     # Every signal's level; the check signal only when it is raised, as it is news then.

@@ -10,7 +10,8 @@ is retried by the next run, and nothing is lost.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import time
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -20,6 +21,8 @@ from quotawatch.core.messages import Message
 from quotawatch.core.outbox import StoredState
 from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import Snapshot, format_time, parse_time
+
+_BATCH_ATTEMPTS = 5
 
 
 def _pk(monitor: str) -> str:
@@ -32,17 +35,19 @@ class DynamoStore:
         self.table_name = table_name
         self._retention = timedelta(days=retention_days)
 
-    def put_snapshot(self, snapshot: Snapshot) -> bool:
-        """Store a snapshot; False when one already exists for that monitor and second."""
-        checked_at = format_time(snapshot.checked_at)
+    def _snapshot_item(self, snapshot: Snapshot) -> dict[str, Any]:
         expires = int((snapshot.checked_at + self._retention).timestamp())
-        item = {
+        return {
             "pk": {"S": _pk(snapshot.monitor)},
-            "sk": {"S": f"SNAP#{checked_at}"},
+            "sk": {"S": f"SNAP#{format_time(snapshot.checked_at)}"},
             "snapshot": {"S": json.dumps(snapshot.to_dict(), separators=(",", ":"))},
             "ok": {"BOOL": snapshot.ok},
             "expires_at": {"N": str(expires)},
         }
+
+    def put_snapshot(self, snapshot: Snapshot) -> bool:
+        """Store one snapshot; False when one already exists for that monitor and second."""
+        item = self._snapshot_item(snapshot)
         try:
             self._client.put_item(TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(sk)")
         except ClientError as exc:
@@ -50,6 +55,70 @@ class DynamoStore:
                 return False
             raise
         return True
+
+    def claim_run(self, tick: datetime) -> bool:
+        """Claim a schedule tick for this run; False when another run already has it.
+
+        One conditional write per run is what makes a duplicate delivery of a tick (or a
+        retry of it) harmless, and what lets the snapshots go out in unconditional batches.
+        """
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "pk": {"S": "RUN"},
+                    "sk": {"S": format_time(tick)},
+                    "expires_at": {"N": str(int((tick + timedelta(days=2)).timestamp()))},
+                },
+                ConditionExpression="attribute_not_exists(sk)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def put_snapshots(self, snapshots: list[Snapshot]) -> None:
+        """Store a run's snapshots, 25 to a call (DynamoDB's batch size)."""
+        requests = [{"PutRequest": {"Item": self._snapshot_item(s)}} for s in snapshots]
+        for start in range(0, len(requests), 25):
+            pending: dict[str, Any] = {self.table_name: requests[start : start + 25]}
+            for attempt in range(_BATCH_ATTEMPTS):
+                unprocessed = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not unprocessed:
+                    break
+                pending = unprocessed  # throttled: retry what was left, with a short backoff
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise RuntimeError(f"DynamoDB kept {len(pending[self.table_name])} snapshots unprocessed")
+
+    def load(self, monitor: str, history: int = 96) -> tuple[dict[str, StoredState], list[Snapshot]]:
+        """A monitor's alert states and its recent snapshots (newest first) in one query.
+
+        Sort keys descend STATE# > SNAP#, so the states come first, then the history.
+        """
+        states: dict[str, StoredState] = {}
+        snapshots: list[Snapshot] = []
+        args: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(monitor)}},
+            "ScanIndexForward": False,
+            "ConsistentRead": True,  # a state written by the previous run must be seen
+            "Limit": history + 64,  # room for every state item before the snapshots
+        }
+        while True:
+            response = self._client.query(**args)
+            for item in response.get("Items", []):
+                sk = item["sk"]["S"]
+                if sk.startswith("STATE#"):
+                    states[sk.removeprefix("STATE#")] = _stored_state(item)
+                elif sk.startswith("SNAP#") and len(snapshots) < history:
+                    snapshots.append(Snapshot.from_dict(json.loads(item["snapshot"]["S"])))
+            last = response.get("LastEvaluatedKey")
+            if not last or len(snapshots) >= history:
+                return states, snapshots
+            args["ExclusiveStartKey"] = last
 
     def recent_snapshots(self, monitor: str, limit: int = 96) -> list[Snapshot]:
         """Newest first: a day of readings at the default 15 minutes, enough for a burn rate.
@@ -75,23 +144,7 @@ class DynamoStore:
             ExpressionAttributeValues={":pk": {"S": _pk(monitor)}, ":state": {"S": "STATE#"}},
             ConsistentRead=True,
         )
-        states: dict[str, StoredState] = {}
-        for item in response.get("Items", []):
-            key = item["sk"]["S"].removeprefix("STATE#")
-            notified = item.get("notified_at", {}).get("S")
-            lease = item.get("lease", {}).get("S")
-            states[key] = StoredState(
-                SignalState(
-                    key=key,
-                    level=Level.parse(item["level"]["S"]),
-                    since=parse_time(item["since"]["S"]),
-                    version=int(item["version"]["N"]),
-                    notified_at=parse_time(notified) if notified else None,
-                ),
-                outbox=tuple(Message.from_dict(m) for m in json.loads(item.get("outbox", {}).get("S", "[]"))),
-                lease=parse_time(lease) if lease else None,
-            )
-        return states
+        return {item["sk"]["S"].removeprefix("STATE#"): _stored_state(item) for item in response.get("Items", [])}
 
     def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool:
         """Write a signal's state only if nobody changed it since `expected_version` was read."""
@@ -123,6 +176,22 @@ class DynamoStore:
                 return False
             raise
         return True
+
+
+def _stored_state(item: dict[str, Any]) -> StoredState:
+    notified = item.get("notified_at", {}).get("S")
+    lease = item.get("lease", {}).get("S")
+    return StoredState(
+        SignalState(
+            key=item["sk"]["S"].removeprefix("STATE#"),
+            level=Level.parse(item["level"]["S"]),
+            since=parse_time(item["since"]["S"]),
+            version=int(item["version"]["N"]),
+            notified_at=parse_time(notified) if notified else None,
+        ),
+        outbox=tuple(Message.from_dict(m) for m in json.loads(item.get("outbox", {}).get("S", "[]"))),
+        lease=parse_time(lease) if lease else None,
+    )
 
 
 def _conditional_failed(exc: ClientError) -> bool:
