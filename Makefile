@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # sam build finds python3.13 on PATH: the venv's comes first.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test lint unit integration template build validate up invoke clean
+.PHONY: setup demo test lint unit integration template build validate up invoke bench clean
 
 $(STAMP): requirements-dev.txt layers/quotawatch/requirements.txt scripts/bootstrap
 	./scripts/bootstrap
@@ -38,6 +38,9 @@ validate: $(STAMP)
 
 build: $(STAMP)  ## sam build (no Docker needed: pure-Python and manylinux wheels)
 	$(BIN)/sam build
+
+bench: $(STAMP)  ## Benchmarks: fan-out, cold start, memory, AWS calls, artifacts, cost (prints, asserts nothing)
+	$(BIN)/python bench/run.py
 
 up: $(STAMP)  ## Keep the embedded AWS running with the stack deployed (for `make invoke`)
 	$(BIN)/python -m quotawatch_local up

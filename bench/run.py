@@ -1,0 +1,300 @@
+"""QuotaWatch benchmarks: what a check costs as the number of monitors grows.
+
+Runs the real check function (local invoke) against the embedded AWS and a fake provider
+that answers after 200 ms, and prints figures; it asserts nothing. Usage:
+
+    make bench                 # everything, a few minutes
+    python bench/run.py --quick   # N = 10 and 100 only, no sam build
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local")]
+
+from quotawatch_local.aws_counter import AwsCallCounter  # noqa: E402
+from quotawatch_local.embedded_aws import embedded_aws, scrub_real_aws_environment  # noqa: E402
+from quotawatch_local.fakes import FakeProvider, Reply, always  # noqa: E402
+from quotawatch_local.fakes.cloudlayer import API, LIMIT_PLAN  # noqa: E402
+from quotawatch_local.invoke import FunctionRuntime, Invocation  # noqa: E402
+from quotawatch_local.local_stack import LocalStack, deploy  # noqa: E402
+
+PROVIDER_DELAY = 0.2
+FIRST_TICK = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
+RUNS_PER_MONTH = 30.44 * 24 * 4  # every 15 minutes
+
+# Prices: AWS list prices for us-east-1 as we know them on 2026-11-24 (not fetched live;
+# check https://aws.amazon.com/pricing before relying on them).
+PRICES_DATED = "2026-11-24"
+LAMBDA_ARM_GB_SECOND = 0.0000133334
+LAMBDA_REQUEST = 0.20 / 1_000_000
+DYNAMODB_WRITE_UNIT = 0.625 / 1_000_000  # on-demand, per 1 KB write
+DYNAMODB_READ_UNIT = 0.125 / 1_000_000  # on-demand, per 4 KB strongly consistent read
+DYNAMODB_STORAGE_GB_MONTH = 0.25
+DYNAMODB_PITR_GB_MONTH = 0.20
+SECRET_MONTH = 0.40
+SECRETS_API_CALL = 0.05 / 10_000
+SNS_PUBLISH = 0.50 / 1_000_000
+SCHEDULER_INVOCATION = 1.00 / 1_000_000  # after the free 14 million a month
+LOGS_INGEST_GB = 0.50
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="N = 10 and 100 only; skip sam build")
+    parser.add_argument("--repeat", type=int, default=5, help="warm runs per N (median reported)")
+    args = parser.parse_args()
+    scrub_real_aws_environment()
+    print(f"QuotaWatch benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}")
+    print()
+    sizes = [10, 100] if args.quick else [10, 100, 1000]
+    fanout = bench_fanout(sizes, args.repeat)
+    bench_imports()
+    artifacts = {} if args.quick else bench_artifacts()
+    cost(fanout.get(10), artifacts)
+    return 0
+
+
+# --- 1, 3, 4: fan-out, memory and AWS calls ------------------------------------------------
+
+
+def bench_fanout(sizes: list[int], repeat: int) -> dict[int, dict[str, Any]]:
+    print(
+        f"Fan-out: one check run, the provider answering after {PROVIDER_DELAY * 1000:.0f} ms"
+        f" (median of {repeat} warm runs)"
+    )
+    results: dict[int, dict[str, Any]] = {}
+    with (
+        embedded_aws() as aws,
+        FakeProvider(API, "bench-key", always(Reply(200, {**LIMIT_PLAN, "calls": 500}, delay=PROVIDER_DELAY))) as fake,
+    ):
+        counter = AwsCallCounter(aws.endpoint_url).start()
+        try:
+            stack = deploy(aws, REPO / "template.yaml", stack_name="quotawatch-bench")
+            for n in sizes:
+                results[n] = _fanout_once(stack, counter, fake, n, repeat)
+        finally:
+            counter.stop()
+    print()
+    header = (
+        f"  {'N':>5}  {'run (s)':>8}  {'sequential':>10}  {'floor':>6}  {'vs seq.':>8}  {'vs floor':>8}  {'peak MB':>7}"
+    )
+    print(header)
+    for n, r in results.items():
+        sequential = n * PROVIDER_DELAY
+        print(
+            f"  {n:>5}  {r['median']:>8.2f}  {sequential:>9.0f}s  {PROVIDER_DELAY:>5.1f}s  "
+            f"{r['median'] / sequential:>8.3f}  {r['median'] / PROVIDER_DELAY:>7.1f}x  {r['peak_mb']:>7.0f}"
+        )
+    print()
+    print("AWS calls per run (service operation: cold, warm) when nothing changed:")
+    for n, r in results.items():
+        ops = sorted(set(r["cold_calls"]) | set(r["warm_calls"]))
+        parts = [
+            f"{service} {op}: {r['cold_calls'].get((service, op), 0)}, {r['warm_calls'].get((service, op), 0)}"
+            for service, op in ops
+        ]
+        print(f"  N={n}: " + "; ".join(parts))
+    print()
+    return results
+
+
+def _fanout_once(stack: LocalStack, counter: AwsCallCounter, fake: FakeProvider, n: int, repeat: int) -> dict[str, Any]:
+    ids = [f"bench-{n}-{i:04d}" for i in range(n)]
+    stack.aws.client("secretsmanager").put_secret_value(
+        SecretId=stack.outputs["ApiKeysSecretName"], SecretString=json.dumps({"bench": "bench-key"})
+    )
+    monitors = [{"id": m, "provider": "cloudlayer", "secret_field": "bench", "base_url": fake.base_url} for m in ids]
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "monitors.yaml"
+        path.write_text(yaml.safe_dump({"monitors": monitors}))
+        # Calls are counted through a proxy; times are taken without it, as the proxy's
+        # extra hop would be counted in them.
+        counted = {"MONITORS_FILE": str(path), "AWS_ENDPOINT_URL": counter.endpoint_url}
+        with FunctionRuntime(stack, "CheckUsageFunction", counted) as function:
+            counter.take()
+            _check(function.invoke(_tick(n, 0)))
+            cold_calls = counter.take()
+            _check(function.invoke(_tick(n, 1)))
+            warm_calls = counter.take()
+        with FunctionRuntime(stack, "CheckUsageFunction", {"MONITORS_FILE": str(path)}) as function:
+            _check(function.invoke(_tick(n, 2)))  # the cold start is not what this measures
+            times: list[float] = []
+            for i in range(3, repeat + 3):
+                started = time.perf_counter()
+                _check(function.invoke(_tick(n, i)))
+                times.append(time.perf_counter() - started)
+            peak = function.peak_rss_mb() or 0.0
+    return {"median": statistics.median(times), "cold_calls": cold_calls, "warm_calls": warm_calls, "peak_mb": peak}
+
+
+def _check(invocation: Invocation) -> None:
+    if invocation.error or invocation.result["failed"]:
+        raise RuntimeError(invocation.error or invocation.result)
+
+
+def _tick(n: int, i: int) -> dict[str, str]:
+    at = FIRST_TICK + timedelta(days=n) + timedelta(minutes=15 * i)  # distinct ticks per N
+    return {"source": "schedule", "scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+# --- 2: cold start -------------------------------------------------------------------------
+
+
+IMPORT_PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+
+
+def bench_imports(processes: int = 15) -> None:
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(REPO / "functions/check_usage"), str(REPO / "layers/quotawatch")]),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "quotawatch",
+        "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+    def median_import(module: str) -> float:
+        samples = []
+        for _ in range(processes):
+            done = subprocess.run(
+                [sys.executable, "-c", IMPORT_PROBE.format(module=module)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            samples.append(float(done.stdout))
+        return statistics.median(samples)
+
+    median_import("boto3")  # warm the file cache first
+    boto3_s = median_import("boto3")
+    handler_s = median_import("app")
+    print(f"Cold start: import time, median of {processes} fresh processes")
+    print(f"  boto3 alone            {boto3_s * 1000:7.1f} ms")
+    print(f"  check_usage handler    {handler_s * 1000:7.1f} ms  ({handler_s / boto3_s:.2f} x boto3; target 1.5 x)")
+    print()
+
+
+# --- 5: artifacts --------------------------------------------------------------------------
+
+
+def bench_artifacts() -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        build = Path(scratch) / "build"
+        env = {
+            **os.environ,
+            "SAM_CLI_TELEMETRY": "0",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+        }
+        subprocess.run(
+            [
+                str(Path(sys.executable).parent / "sam"),
+                "build",
+                "--build-dir",
+                str(build),
+                "--cache-dir",
+                str(Path(scratch) / "cache"),
+                "--template-file",
+                str(REPO / "template.yaml"),
+            ],
+            cwd=scratch,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for folder in sorted(p for p in build.iterdir() if p.is_dir()):
+            sizes[folder.name] = _zipped_size(folder)
+    print("Artifacts (zipped, as sam deploy uploads them)")
+    for name, size in sizes.items():
+        shown = f"{size / 1024 / 1024:6.2f} MB" if size >= 1024 * 1024 else f"{size / 1024:6.1f} KB"
+        print(f"  {name:<22} {shown}")
+    print()
+    return sizes
+
+
+def _zipped_size(folder: Path) -> int:
+    with tempfile.TemporaryFile() as handle:
+        with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    archive.write(path, path.relative_to(folder).as_posix())
+        return handle.tell()
+
+
+# --- 6: cost -------------------------------------------------------------------------------
+
+
+def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
+    if ten is None:
+        return
+    template = (REPO / "template.yaml").read_text()
+    memory_mb = int(template.split("MemorySize:")[1].split()[0])
+    seconds = ten["median"]
+    calls = ten["warm_calls"]
+    runs = RUNS_PER_MONTH
+    monitors = 10
+    lambda_cost = runs * (seconds * memory_mb / 1024 * LAMBDA_ARM_GB_SECOND + LAMBDA_REQUEST)
+    # DynamoDB: a snapshot is < 1 KB (1 write unit); reads as measured by call, at most 1 unit
+    # per state query and ceil(96 snapshots * 0.8 KB / 4 KB) / 2 units per eventually consistent
+    # history query.
+    writes = sum(
+        v for (s, op), v in calls.items() if s == "dynamodb" and op in ("PutItem", "BatchWriteItem", "UpdateItem")
+    )
+    queries = sum(v for (s, op), v in calls.items() if s == "dynamodb" and op in ("Query", "BatchGetItem", "GetItem"))
+    write_units = max(writes, monitors)  # one unit per snapshot, however they are batched
+    read_units = queries * 10
+    dynamo = runs * (write_units * DYNAMODB_WRITE_UNIT + read_units * DYNAMODB_READ_UNIT)
+    stored_gb = monitors * 96 * 400 * 0.8 / 1024 / 1024  # a year and a month of snapshots
+    storage = stored_gb * (DYNAMODB_STORAGE_GB_MONTH + DYNAMODB_PITR_GB_MONTH)
+    secrets = SECRET_MONTH + runs * sum(v for (s, _), v in calls.items() if s == "secretsmanager") * SECRETS_API_CALL
+    sns = runs * sum(v for (s, _), v in calls.items() if s == "sns") * SNS_PUBLISH
+    scheduler = runs * SCHEDULER_INVOCATION
+    logs = runs * 4 / 1024 / 1024 * LOGS_INGEST_GB  # about 4 KB of log lines a run
+    total = lambda_cost + dynamo + storage + secrets + sns + scheduler + logs
+    print(f"Cost: 10 monitors every 15 minutes ({runs:.0f} runs a month), prices of {PRICES_DATED} (us-east-1)")
+    for name, value in (
+        (f"Lambda arm64 ({memory_mb} MB x {seconds:.2f} s)", lambda_cost),
+        ("DynamoDB requests", dynamo),
+        ("DynamoDB storage + PITR (steady state)", storage),
+        ("Secrets Manager (1 secret)", secrets),
+        ("SNS (alerts are rare)", sns),
+        ("EventBridge Scheduler", scheduler),
+        ("CloudWatch Logs", logs),
+    ):
+        print(f"  {name:<42} ${value:7.3f}")
+    print(f"  {'total':<42} ${total:7.3f} a month (target: under $1)")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
