@@ -137,12 +137,21 @@ def _fanout_once(stack: LocalStack, counter: AwsCallCounter, fake: FakeProvider,
         with FunctionRuntime(stack, "CheckUsageFunction", {"MONITORS_FILE": str(path)}) as function:
             _check(function.invoke(_tick(n, 2)))  # the cold start is not what this measures
             times: list[float] = []
+            log_bytes = 0
             for i in range(3, repeat + 3):
                 started = time.perf_counter()
-                _check(function.invoke(_tick(n, i)))
+                warm = function.invoke(_tick(n, i))
                 times.append(time.perf_counter() - started)
+                _check(warm)
+                log_bytes = sum(len(line) + 1 for line in warm.logs)
             peak = function.peak_rss_mb() or 0.0
-    return {"median": statistics.median(times), "cold_calls": cold_calls, "warm_calls": warm_calls, "peak_mb": peak}
+    return {
+        "median": statistics.median(times),
+        "cold_calls": cold_calls,
+        "warm_calls": warm_calls,
+        "peak_mb": peak,
+        "log_bytes": log_bytes,
+    }
 
 
 def _check(invocation: Invocation) -> None:
@@ -270,7 +279,7 @@ def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
     secrets = SECRET_MONTH + runs * sum(v for (s, _), v in calls.items() if s == "secretsmanager") * SECRETS_API_CALL
     sns = runs * sum(v for (s, _), v in calls.items() if s == "sns") * SNS_PUBLISH
     scheduler = runs * SCHEDULER_INVOCATION
-    logs = runs * 4 / 1024 / 1024 * LOGS_INGEST_GB  # about 4 KB of log lines a run
+    logs = runs * ten["log_bytes"] / 1024**3 * LOGS_INGEST_GB  # as measured: a log line per monitor
     total = lambda_cost + dynamo + storage + secrets + sns + scheduler + logs
     print(f"Cost: 10 monitors every 15 minutes ({runs:.0f} runs a month), prices of {PRICES_DATED} (us-east-1)")
     for name, value in (
@@ -280,7 +289,7 @@ def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
         ("Secrets Manager (1 secret)", secrets),
         ("SNS (alerts are rare)", sns),
         ("EventBridge Scheduler", scheduler),
-        ("CloudWatch Logs", logs),
+        (f"CloudWatch Logs ({ten['log_bytes'] / 1024:.1f} KB a run)", logs),
     ):
         print(f"  {name:<42} ${value:7.3f}")
     print(f"  {'total':<42} ${total:7.3f} a month (target: under $1)")
