@@ -1,4 +1,4 @@
-"""Fixtures shared by the unit tests that talk HTTP to the fake cloudlayer server on loopback."""
+"""Fixtures shared by the unit tests that talk HTTP to the fake provider servers on loopback."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from quotawatch.adapters.http import HttpClient
 from quotawatch_local.fakes import FakeProvider, ProviderApi, Scenario
 from quotawatch_local.fakes import cloudlayer as fake_cloudlayer
+from tests.unit.support import POLICY, Recorder, Serve, StartFake, scenario_starter
 
 FAKE_KEY = "cl_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0"
-
-StartFake = Callable[..., FakeProvider]
 
 
 @pytest.fixture(scope="session")
@@ -25,39 +25,47 @@ def _stopping() -> Iterator[list[threading.Thread]]:
 
 
 @pytest.fixture
-def start_fake(_stopping: list[threading.Thread]) -> Iterator[StartFake]:
-    """Start a fake cloudlayer.io on loopback: start_fake("rate-limited"), or any Scenario."""
+def stop_later(_stopping: list[threading.Thread]) -> Iterator[Callable[[FakeProvider], FakeProvider]]:
+    """Fakes to stop after the test, in the background: stop_later(fake.start())."""
     started: list[FakeProvider] = []
-    scenarios = fake_cloudlayer.scenarios(slow_seconds=2)
 
-    def start(scenario: str | Scenario = "limit-plan", key: str = FAKE_KEY) -> FakeProvider:
-        chosen = scenarios[scenario] if isinstance(scenario, str) else scenario
-        fake = FakeProvider(fake_cloudlayer.API, key, chosen).start()
+    def register(fake: FakeProvider) -> FakeProvider:
         started.append(fake)
         return fake
 
-    yield start
+    yield register
     for fake in started:
         thread = threading.Thread(target=fake.stop, daemon=True)
         thread.start()
         _stopping.append(thread)
-
-
-Serve = Callable[[ProviderApi, str, Scenario], FakeProvider]
 
 
 @pytest.fixture
-def serve(_stopping: list[threading.Thread]) -> Iterator[Serve]:
+def serve(stop_later: Callable[[FakeProvider], FakeProvider]) -> Serve:
     """Start any provider's fake on loopback: serve(fakes.tornado.API, key, scenario)."""
-    started: list[FakeProvider] = []
 
     def start(api: ProviderApi, key: str, scenario: Scenario) -> FakeProvider:
-        fake = FakeProvider(api, key, scenario).start()
-        started.append(fake)
-        return fake
+        return stop_later(FakeProvider(api, key, scenario).start())
 
-    yield start
-    for fake in started:
-        thread = threading.Thread(target=fake.stop, daemon=True)
-        thread.start()
-        _stopping.append(thread)
+    return start
+
+
+@pytest.fixture
+def start_fake(serve: Serve) -> StartFake:
+    """Start a fake cloudlayer.io on loopback: start_fake("rate-limited"), or any Scenario.
+
+    Test modules for other providers override this with their own scenarios."""
+    return scenario_starter(
+        serve, fake_cloudlayer.API, fake_cloudlayer.scenarios(slow_seconds=2), "limit-plan", FAKE_KEY
+    )
+
+
+@pytest.fixture
+def sleep() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def client(sleep: Recorder) -> HttpClient:
+    """The real HttpClient with short timeouts, whose retries only record their delays in `sleep`."""
+    return HttpClient(POLICY, sleep=sleep)

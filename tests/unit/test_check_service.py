@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import socket
 import threading
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,14 +25,12 @@ from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 from quotawatch_local.fakes import FakeProvider, Reply, always, sequence
 from quotawatch_local.fakes import tornado as fake_tornado
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN
+from tests.unit.support import Serve, StartFake  # types of the serve and start_fake fixtures of conftest.py
 
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 SECRET = "quotawatch/api-keys"
 CALLS = "meter:calls"
 TORNADO_KEY = "tk_live_0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d"
-
-StartFake = Callable[..., FakeProvider]  # the start_fake fixture of conftest.py
-Serve = Callable[..., FakeProvider]  # the serve fixture of conftest.py
 
 
 def plan(calls: int, **fields: Any) -> Reply:

@@ -16,7 +16,7 @@ import pytest
 from quotawatch.cli import EXIT_CODES, main
 from quotawatch.core.snapshot import ErrorKind
 from quotawatch_local.fakes import cloudlayer, converra, imagerouter, tornado
-from tests.unit.conftest import Serve
+from tests.unit.support import Serve
 
 KEY = "sk_live_cli_0123456789abcdef"
 REPO = Path(__file__).resolve().parents[2]

@@ -15,10 +15,7 @@ from quotawatch.providers.base import ParsedUsage
 from quotawatch.providers.cloudlayer import PROVIDER, parse
 from quotawatch.providers.parsing import BadResponse
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN, USAGE_PLAN
-
-
-def meters_by_name(usage: ParsedUsage) -> dict[str, Meter]:
-    return {m.name: m for m in usage.meters}
+from tests.unit.support import json_values, meters_by_name, numberish_with
 
 
 def test_limit_plan_example_gives_the_expected_meters() -> None:
@@ -172,14 +169,6 @@ def test_provider_declaration() -> None:
 
 # --- arbitrary JSON ------------------------------------------------------------------------
 
-# JSON integers have no size limit (json.loads gives Python ints), so include some past float range.
-huge_integers = st.integers(min_value=2**1023, max_value=2**1100).flatmap(lambda n: st.sampled_from([n, -n]))
-json_scalars = st.none() | st.booleans() | st.integers() | huge_integers | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
-    max_leaves=12,
-)
 FIELDS = [
     "calls",
     "callsLimit",
@@ -195,14 +184,7 @@ FIELDS = [
     "subActive",
     "subscription",
 ]
-numberish = (
-    st.integers()
-    | huge_integers
-    | st.floats()
-    | st.integers(min_value=-(10**6), max_value=10**16).map(str)
-    | st.floats(allow_nan=False).map(repr)
-    | st.sampled_from([-1, 0, None, "", "-1", "nan", "Infinity", "25.5000", True, False, "usage", "limit"])
-)
+numberish = numberish_with("usage", "limit")
 field_value = numberish | json_values
 cloudlayer_like = st.fixed_dictionaries({}, optional={name: field_value for name in FIELDS})
 

@@ -23,14 +23,11 @@ from quotawatch_local.fakes.converra import (
     UNLIMITED_USAGE,
     climbing,
 )
+from tests.unit.support import huge_integers, json_values, meters_by_name, numberish_with
 
 NOW = datetime(2025, 1, 20, 12, 0, tzinfo=UTC)
 JANUARY = Period(datetime(2025, 1, 1, tzinfo=UTC), datetime(2025, 1, 31, 23, 59, 59, tzinfo=UTC))
 METERS = ("prompts", "optimizations", "conversations", "tokens")
-
-
-def meters_by_name(usage: ParsedUsage) -> dict[str, Meter]:
-    return {m.name: m for m in usage.meters}
 
 
 def without(body: dict[str, Any], field: str) -> dict[str, Any]:
@@ -259,22 +256,7 @@ def test_climbing_crosses_the_thresholds_then_the_period_resets() -> None:
 
 # --- arbitrary JSON ------------------------------------------------------------------------------
 
-# JSON integers have no size limit (json.loads gives Python ints), so include some past float range.
-huge_integers = st.integers(min_value=2**1023, max_value=2**1100).flatmap(lambda n: st.sampled_from([n, -n]))
-json_scalars = st.none() | st.booleans() | st.integers() | huge_integers | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
-    max_leaves=12,
-)
-numberish = (
-    st.integers()
-    | huge_integers
-    | st.floats()
-    | st.integers(min_value=-(10**6), max_value=10**16).map(str)
-    | st.floats(allow_nan=False).map(repr)
-    | st.sampled_from([-1, 0, None, "", "-1", "nan", "Infinity", "25.5000", True, False, "unlimited"])
-)
+numberish = numberish_with("unlimited")
 dateish = (
     st.datetimes().map(lambda d: d.isoformat())
     | st.integers(min_value=-(10**14), max_value=10**14)

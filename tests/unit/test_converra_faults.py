@@ -6,9 +6,7 @@ message, and retries never really sleep: the client records the delays it asked 
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,63 +18,20 @@ from quotawatch.core.snapshot import ErrorKind
 from quotawatch.providers.base import ParsedUsage
 from quotawatch.providers.converra import PROVIDER, parse
 from quotawatch.providers.parsing import BadResponse
-from quotawatch_local.fakes import FakeProvider, Reply, Scenario, always
+from quotawatch_local.fakes import FakeProvider, Reply, always
 from quotawatch_local.fakes import converra as fake_converra
 from quotawatch_local.fakes.converra import FREE_USAGE, PRO_USAGE, UNLIMITED_USAGE, base_url_of
+from tests.unit.support import Recorder, Serve, StartFake, scenario_starter
 
 KEY = "sk_live_4f3e2d1c0b9a8f7e6d5c4b3a29180716"
 SLOW_SECONDS = 2.0
 SCENARIOS = fake_converra.scenarios(slow_seconds=SLOW_SECONDS)
-POLICY = HttpPolicy(connect_timeout=0.5, read_timeout=0.5, max_attempts=3, backoff_base=0.5, retry_after_cap=10.0)
-
-StartFake = Callable[..., FakeProvider]
-
-
-class Recorder:
-    """Stands in for time.sleep: remembers the delays instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-@pytest.fixture(scope="module")
-def _stopping() -> Iterator[list[threading.Thread]]:
-    """Fakes stop in the background: each stop waits out the server's 0.5 s poll."""
-    threads: list[threading.Thread] = []
-    yield threads
-    for thread in threads:
-        thread.join(timeout=5)
 
 
 @pytest.fixture
-def start_fake(_stopping: list[threading.Thread]) -> Iterator[StartFake]:
+def start_fake(serve: Serve) -> StartFake:
     """Start a fake Converra on loopback: start_fake("limit-exceeded"), or any Scenario."""
-    started: list[FakeProvider] = []
-
-    def start(scenario: str | Scenario = "pro", key: str = KEY) -> FakeProvider:
-        chosen = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
-        fake = FakeProvider(fake_converra.API, key, chosen).start()
-        started.append(fake)
-        return fake
-
-    yield start
-    for fake in started:
-        thread = threading.Thread(target=fake.stop, daemon=True)
-        thread.start()
-        _stopping.append(thread)
-
-
-@pytest.fixture
-def sleep() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def client(sleep: Recorder) -> HttpClient:
-    return HttpClient(POLICY, sleep=sleep)
+    return scenario_starter(serve, fake_converra.API, SCENARIOS, "pro", KEY)
 
 
 def check(client: HttpClient, fake: FakeProvider, key: str = KEY, base_url: str | None = None) -> ParsedUsage:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,32 +18,10 @@ from quotawatch.core.snapshot import ErrorKind
 from quotawatch_local.fakes import FakeProvider, Reply, always, sequence
 from quotawatch_local.fakes import cloudlayer as fake_cloudlayer
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN
+from tests.unit.support import POLICY, Recorder, StartFake
 
 KEY = "cl_live_0a1b2c3d4e5f60718293a4b5c6d7e8f9"
 SCENARIOS = fake_cloudlayer.scenarios(slow_seconds=2)
-POLICY = HttpPolicy(connect_timeout=0.5, read_timeout=0.5, max_attempts=3, backoff_base=0.5, retry_after_cap=10.0)
-
-StartFake = Callable[..., FakeProvider]
-
-
-class Recorder:
-    """Stands in for time.sleep: remembers the delays instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-@pytest.fixture
-def sleep() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def client(sleep: Recorder) -> HttpClient:
-    return HttpClient(POLICY, sleep=sleep)
 
 
 def url(fake: FakeProvider, path: str = "/v2/account") -> str:

@@ -15,14 +15,11 @@ from quotawatch.providers.base import ParsedUsage
 from quotawatch.providers.imagerouter import PROVIDER, parse
 from quotawatch.providers.parsing import BadResponse
 from quotawatch_local.fakes.imagerouter import BY_API_KEY, CREDITS_ONLY, PRODUCTION_KEY, WEB_TOKEN
+from tests.unit.support import json_values, meters_by_name, numberish_with
 
 # Inside the documented example's spend window (May 2026), long before its key expires.
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # a Wednesday
 PROD = "key:Production Key"
-
-
-def meters_by_name(usage: ParsedUsage) -> dict[str, Meter]:
-    return {m.name: m for m in usage.meters}
 
 
 def account(*keys: Any, **fields: Any) -> dict[str, Any]:
@@ -462,21 +459,7 @@ def test_provider_declaration() -> None:
 
 # --- arbitrary JSON ------------------------------------------------------------------------------
 
-huge_integers = st.integers(min_value=2**1023, max_value=2**1100).flatmap(lambda n: st.sampled_from([n, -n]))
-json_scalars = st.none() | st.booleans() | st.integers() | huge_integers | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
-    max_leaves=12,
-)
-numberish = (
-    st.integers()
-    | huge_integers
-    | st.floats()
-    | st.integers(min_value=-(10**6), max_value=10**16).map(str)
-    | st.floats(allow_nan=False).map(repr)
-    | st.sampled_from([-1, 0, None, "", "-1", "nan", "Infinity", "25.5000", "5.0000", True, False])
-)
+numberish = numberish_with("5.0000")
 offsets = st.sampled_from([UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12, minutes=-30))])
 dateish = (
     st.datetimes(timezones=offsets).map(lambda d: d.isoformat().replace("+00:00", "Z"))

@@ -7,8 +7,7 @@ really sleep, and the key in no message.
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,65 +20,21 @@ from quotawatch.core.snapshot import ErrorKind, Meter, Severity
 from quotawatch.providers.base import ParsedUsage
 from quotawatch.providers.imagerouter import PROVIDER, parse
 from quotawatch.providers.parsing import BadResponse
-from quotawatch_local.fakes import FakeProvider, Reply, Scenario, always
+from quotawatch_local.fakes import FakeProvider, Reply, always
 from quotawatch_local.fakes import imagerouter as fake_imagerouter
 from quotawatch_local.fakes.imagerouter import BY_API_KEY, CLIMB, CREDITS_ONLY, SPEND_LIMIT
+from tests.unit.support import Recorder, Serve, StartFake, meters_by_name, scenario_starter
 
 KEY = "ir_9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
-POLICY = HttpPolicy(connect_timeout=0.5, read_timeout=0.5, max_attempts=3, backoff_base=0.5, retry_after_cap=10.0)
 PROD = "key:Production Key"
 
-StartFake = Callable[..., FakeProvider]
-
-
-class Recorder:
-    """Stands in for time.sleep: remembers the delays instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
 
 @pytest.fixture
-def sleep() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def client(sleep: Recorder) -> HttpClient:
-    return HttpClient(POLICY, sleep=sleep)
-
-
-@pytest.fixture
-def stop_later(_stopping: list[threading.Thread]) -> Iterator[Callable[[FakeProvider], FakeProvider]]:
-    """Fakes to stop after the test, in the background as conftest does: a stop waits out
-    the server's 0.5 s poll."""
-    started: list[FakeProvider] = []
-
-    def register(fake: FakeProvider) -> FakeProvider:
-        started.append(fake)
-        return fake
-
-    yield register
-    for fake in started:
-        thread = threading.Thread(target=fake.stop, daemon=True)
-        thread.start()
-        _stopping.append(thread)
-
-
-@pytest.fixture
-def imagerouter(stop_later: Callable[[FakeProvider], FakeProvider]) -> StartFake:
+def imagerouter(serve: Serve) -> StartFake:
     """Start a fake ImageRouter on loopback whose clock stands at NOW: imagerouter("climbing")."""
     scenarios = fake_imagerouter.scenarios(slow_seconds=2, clock=lambda: NOW)
-
-    def start(scenario: str | Scenario = "by-api-key", key: str = KEY) -> FakeProvider:
-        chosen = scenarios[scenario] if isinstance(scenario, str) else scenario
-        return stop_later(FakeProvider(fake_imagerouter.API, key, chosen).start())
-
-    return start
+    return scenario_starter(serve, fake_imagerouter.API, scenarios, "by-api-key", KEY)
 
 
 def fetch(client: HttpClient, fake: FakeProvider, key: str | None = None) -> Any:
@@ -98,10 +53,6 @@ def failure(client: HttpClient, fake: FakeProvider, key: str | None = None) -> C
     assert key not in str(caught.value)
     assert key not in repr(caught.value.args)
     return caught.value
-
-
-def meters_by_name(usage: ParsedUsage) -> dict[str, Meter]:
-    return {m.name: m for m in usage.meters}
 
 
 # --- answers -------------------------------------------------------------------------------------

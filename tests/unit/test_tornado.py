@@ -23,14 +23,11 @@ from quotawatch_local.fakes.tornado import (
     TRIAL_KEY,
     climbing,
 )
+from tests.unit.support import json_values, meters_by_name, numberish_with
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 NOVEMBER = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
 EXAMPLES = [STRIPE_KEY, TRIAL_KEY, NO_LIMIT_KEY, STRIPE_KEY_BILLING_ERROR]
-
-
-def meters_by_name(usage: ParsedUsage) -> dict[str, Meter]:
-    return {m.name: m for m in usage.meters}
 
 
 def without(body: dict[str, Any], *fields: str) -> dict[str, Any]:
@@ -285,14 +282,6 @@ def test_provider_declaration() -> None:
 
 # --- arbitrary JSON ------------------------------------------------------------------------
 
-# JSON integers have no size limit (json.loads gives Python ints), so include some past float range.
-huge_integers = st.integers(min_value=2**1023, max_value=2**1100).flatmap(lambda n: st.sampled_from([n, -n]))
-json_scalars = st.none() | st.booleans() | st.integers() | huge_integers | st.floats() | st.text(max_size=20)
-json_values = st.recursive(
-    json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
-    max_leaves=12,
-)
 FIELDS = [
     "client_name",
     "usage_count",
@@ -311,14 +300,7 @@ FIELDS = [
     "max_filesize_limit_bytes",
     "max_filesize_limit_mb",
 ]
-numberish = (
-    st.integers()
-    | huge_integers
-    | st.floats()
-    | st.integers(min_value=-(10**6), max_value=10**16).map(str)
-    | st.floats(allow_nan=False).map(repr)
-    | st.sampled_from([-1, 0, None, "", "-1", "nan", "Infinity", "25.5000", True, False, "1080"])
-)
+numberish = numberish_with("1080")
 dateish = (
     st.integers(min_value=-(10**20), max_value=10**20)
     | st.floats()

@@ -6,9 +6,7 @@ Retries never really sleep: the client gets a `sleep` that records the delays it
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -19,63 +17,20 @@ from quotawatch.core.snapshot import ErrorKind, Meter
 from quotawatch.providers.base import ParsedUsage
 from quotawatch.providers.parsing import BadResponse
 from quotawatch.providers.tornado import PROVIDER, parse
-from quotawatch_local.fakes import FakeProvider, Scenario
+from quotawatch_local.fakes import FakeProvider
 from quotawatch_local.fakes import tornado as fake_tornado
 from quotawatch_local.fakes.tornado import CLIMB, NO_LIMIT_KEY, STRIPE_KEY, STRIPE_KEY_BILLING_ERROR, TRIAL_KEY
+from tests.unit.support import Recorder, Serve, StartFake, scenario_starter
 
 KEY = "sk_7c1e9a2b4d6f80315a7b9c2d4e6f8a0b"
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 SCENARIOS = fake_tornado.scenarios(slow_seconds=2)
-POLICY = HttpPolicy(connect_timeout=0.5, read_timeout=0.5, max_attempts=3, backoff_base=0.5, retry_after_cap=10.0)
-
-StartFake = Callable[..., FakeProvider]
-
-
-class Recorder:
-    """Stands in for time.sleep: remembers the delays instead of waiting."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
-@pytest.fixture(scope="module")
-def _stopping() -> Iterator[list[threading.Thread]]:
-    """Fake servers stop in the background: each stop waits out the server's 0.5 s poll."""
-    threads: list[threading.Thread] = []
-    yield threads
-    for thread in threads:
-        thread.join(timeout=5)
 
 
 @pytest.fixture
-def start_fake(_stopping: list[threading.Thread]) -> Iterator[StartFake]:
+def start_fake(serve: Serve) -> StartFake:
     """Start a fake Tornado API on loopback: start_fake("quota-reached"), or any Scenario."""
-    started: list[FakeProvider] = []
-
-    def start(scenario: str | Scenario = "trial", key: str = KEY) -> FakeProvider:
-        chosen = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
-        fake = FakeProvider(fake_tornado.API, key, chosen).start()
-        started.append(fake)
-        return fake
-
-    yield start
-    for fake in started:
-        thread = threading.Thread(target=fake.stop, daemon=True)
-        thread.start()
-        _stopping.append(thread)
-
-
-@pytest.fixture
-def sleep() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def client(sleep: Recorder) -> HttpClient:
-    return HttpClient(POLICY, sleep=sleep)
+    return scenario_starter(serve, fake_tornado.API, SCENARIOS, "trial", KEY)
 
 
 def check(client: HttpClient, fake: FakeProvider, key: str | None = None) -> ParsedUsage:
