@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.providers import PROVIDERS
 
@@ -72,6 +70,8 @@ def load_monitors(path: str | Path) -> MonitorsConfig:
     except OSError as exc:
         raise ConfigError(f"{path.name}: cannot read the monitors file ({exc.strerror})") from None
     try:
+        import yaml  # only when a file is read: keeps the handler's cold import light
+
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -13,14 +13,15 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import requests
 
 from quotawatch import __version__
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.snapshot import ErrorKind
+
+if TYPE_CHECKING:
+    import requests
 
 USER_AGENT = f"QuotaWatch/{__version__} (+usage monitor)"
 
@@ -67,6 +68,8 @@ class HttpClient:
                 self._sleep(self._delay(attempt, exc.retry_after))
 
     def _get_once(self, url: str, headers: dict[str, str], host: str) -> Any:
+        import requests  # imported on first use: keeps the handler's cold import light
+
         p = self.policy
         try:
             with self._session.get(
@@ -135,6 +138,9 @@ class HttpClient:
 
 def _pooled_session(pool_size: int) -> requests.Session:
     """Keep-alive connections for as many concurrent checks as the pool runs, per host."""
+    import requests
+    import requests.adapters
+
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
