@@ -18,7 +18,7 @@ from quotawatch.core.alerts import decide
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.messages import Message, render
 from quotawatch.core.outbox import StoredState
-from quotawatch.core.rules import CHECK_KEY, Level, evaluate
+from quotawatch.core.rules import CHECK_KEY, Evaluation, Level, evaluate
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.providers import get_provider
 from quotawatch.providers.base import ParsedUsage, Provider
@@ -179,8 +179,23 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
     evaluation = evaluate(snapshot, history, monitor.thresholds_for, previous, monitor.policy)
     # Every signal's level; the check signal only when it is raised, as it is news then.
     outcome.levels = {s.key: s.level.label for s in evaluation.signals if s.key != CHECK_KEY or s.level is not Level.OK}
-    current = {key: stored.state for key, stored in states.items()}
     display = provider.display_name if provider else monitor.provider
+    _act_on(monitor, snapshot, evaluation, states, display, deps, outcome)
+    return outcome
+
+
+def _act_on(
+    monitor: Monitor,
+    snapshot: Snapshot,
+    evaluation: Evaluation,
+    states: dict[str, StoredState],
+    display: str,
+    deps: CheckDeps,
+    outcome: MonitorOutcome,
+) -> None:
+    """Claim each state change the evaluation calls for, then publish what it says."""
+    current = {key: stored.state for key, stored in states.items()}
+    checked_at = snapshot.checked_at
     for decision in decide(evaluation.signals, current, checked_at, monitor.policy, evaluation.speaks_for):
         before = states.get(decision.state.key)
         if before is not None and before.outbox and not before.awaits_delivery(deps.wall.now()):
@@ -198,7 +213,6 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
             continue
         if outbox:
             _deliver(monitor.id, claim, deps, outcome)
-    return outcome
 
 
 def _take_over_and_deliver(
