@@ -6,16 +6,15 @@ that monitor is skipped; a file that cannot be read at all raises ConfigError.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
+from quotawatch.core.urls import may_carry_a_key
 from quotawatch.providers import PROVIDERS
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -273,18 +272,6 @@ def _thresholds(value: Any, inherited: Thresholds, where: str) -> Thresholds:
 def _base_url(value: Any) -> str:
     if not isinstance(value, str):
         raise _Invalid("base_url", "must be a URL")
-    parts = urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
-        return value
-    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+    if may_carry_a_key(value):
         return value
     raise _Invalid("base_url", "must be https:// (plain http only for a loopback test server)")
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Protocol
 
+from quotawatch.core.snapshot import parse_time
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...
@@ -32,16 +34,13 @@ def clock_for_event(event: dict[str, object] | None) -> Clock:
     """The time a run speaks for: the schedule's tick when the scheduler sent one.
 
     EventBridge Scheduler passes `<aws.scheduler.scheduled-time>`; using it makes a
-    duplicate delivery of the same tick write the same snapshot key (kept once), and lets
-    a replayed event speak for its own time. A manual invoke without it uses the real time.
+    duplicate delivery of the same tick claim the same tick (and do nothing), and lets a
+    replayed event speak for its own time. A manual invoke without it uses the real time.
     """
     value = (event or {}).get("scheduled_time")
     if isinstance(value, str) and value:
         try:
-            tick = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return FixedClock(parse_time(value).replace(microsecond=0))
         except ValueError:
             return SystemClock()
-        if tick.tzinfo is None:
-            tick = tick.replace(tzinfo=UTC)
-        return FixedClock(tick.astimezone(UTC).replace(microsecond=0))
     return SystemClock()

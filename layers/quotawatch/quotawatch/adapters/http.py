@@ -6,7 +6,6 @@ Messages never carry request headers, so the API key cannot leak through them.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 import random
@@ -19,6 +18,7 @@ from urllib.parse import urlsplit
 from quotawatch import __version__
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.snapshot import ErrorKind
+from quotawatch.core.urls import may_carry_a_key
 
 if TYPE_CHECKING:
     import requests
@@ -235,14 +235,6 @@ def _redact(text: str, secrets: Iterable[str]) -> str:
 
 
 def _require_safe_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and parts.hostname:
-        host = parts.hostname
-        try:
-            if host == "localhost" or ipaddress.ip_address(host).is_loopback:
-                return
-        except ValueError:
-            pass
-    raise FetchFailed(ErrorKind.CONFIG, f"refusing to send an API key over {parts.scheme or 'no scheme'}: use https")
+    if not may_carry_a_key(url):
+        scheme = urlsplit(url).scheme or "no scheme"
+        raise FetchFailed(ErrorKind.CONFIG, f"refusing to send an API key over {scheme}: use https")
