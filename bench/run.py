@@ -28,6 +28,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local")]
 
+from quotawatch.core.snapshot import format_time  # noqa: E402
 from quotawatch_local.aws_counter import AwsCallCounter  # noqa: E402
 from quotawatch_local.embedded_aws import embedded_aws, scrub_real_aws_environment  # noqa: E402
 from quotawatch_local.fakes import FakeProvider, Reply, always  # noqa: E402
@@ -161,7 +162,7 @@ def _check(invocation: Invocation) -> None:
 
 def _tick(n: int, i: int) -> dict[str, str]:
     at = FIRST_TICK + timedelta(days=n) + timedelta(minutes=15 * i)  # distinct ticks per N
-    return {"source": "schedule", "scheduled_time": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    return {"source": "schedule", "scheduled_time": str(format_time(at))}
 
 
 # --- 2: cold start -------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import yaml
 
 from quotawatch.adapters.store import DynamoStore
 from quotawatch.core import formatting as fmt
-from quotawatch.core.snapshot import Snapshot
+from quotawatch.core.snapshot import Snapshot, format_time
 from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
 from quotawatch_local.fakes import FakeProvider, Reply, cloudlayer, converra, imagerouter, tornado
 from quotawatch_local.inbox import Delivery, Inbox
@@ -175,7 +175,7 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
             try:
                 out(f"[0] {fmt.timestamp(FIRST_TICK)}  you invoke the function with events/test-alert.json")
                 test_event = json.loads((repo / "events/test-alert.json").read_text())
-                report(runtime.invoke({**test_event, "scheduled_time": _iso(FIRST_TICK)}).result)
+                report(runtime.invoke({**test_event, "scheduled_time": format_time(FIRST_TICK)}).result)
                 out("")
                 for number in range(1, len(CLOUDLAYER_CALLS) + 1):
                     now = FIRST_TICK + number * TICK
@@ -185,7 +185,7 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
                         # The warm function still holds the old key; when Tornado rejects it,
                         # the function reads the secret again and finds the new one.
                         _put_keys(aws, stack, {**keys, "tornado": "sk_demo_tornado_2"})
-                    invocation = runtime.invoke({"source": "schedule", "scheduled_time": _iso(now)})
+                    invocation = runtime.invoke({"source": "schedule", "scheduled_time": format_time(now)})
                     if invocation.error:
                         raise RuntimeError(f"check failed: {invocation.error}")
                     counts["checks"] += 1
@@ -232,10 +232,6 @@ def _sms_texts(result: Any) -> dict[str, str]:
         return {result["subject"]: "QuotaWatch TEST: this is a test alert. Your subscription works; no action needed."}
     notified = [n for monitor in (result or {}).get("monitors", []) for n in monitor.get("notified", [])]
     return {n["subject"]: n["sms"] for n in notified}
-
-
-def _iso(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _snapshot_line(snapshot: Snapshot) -> str:

@@ -45,17 +45,6 @@ class DynamoStore:
             "expires_at": {"N": str(expires)},
         }
 
-    def put_snapshot(self, snapshot: Snapshot) -> bool:
-        """Store one snapshot; False when one already exists for that monitor and second."""
-        item = self._snapshot_item(snapshot)
-        try:
-            self._client.put_item(TableName=self.table_name, Item=item, ConditionExpression="attribute_not_exists(sk)")
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
-
     def claim_run(self, tick: datetime) -> bool:
         """Claim a schedule tick for this run; False when another run already has it.
 
@@ -136,15 +125,6 @@ class DynamoStore:
             Limit=limit,
         )
         return [Snapshot.from_dict(json.loads(i["snapshot"]["S"])) for i in response.get("Items", [])]
-
-    def states(self, monitor: str) -> dict[str, StoredState]:
-        response = self._client.query(
-            TableName=self.table_name,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :state)",
-            ExpressionAttributeValues={":pk": {"S": _pk(monitor)}, ":state": {"S": "STATE#"}},
-            ConsistentRead=True,
-        )
-        return {item["sk"]["S"].removeprefix("STATE#"): _stored_state(item) for item in response.get("Items", [])}
 
     def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool:
         """Write a signal's state only if nobody changed it since `expected_version` was read."""
