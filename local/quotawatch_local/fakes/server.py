@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from quotawatch_local.loopback import LoopbackServer
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -39,7 +41,7 @@ class ProviderApi:
     unauthorized: Reply
 
 
-class FakeProvider:
+class FakeProvider(LoopbackServer):
     def __init__(self, api: ProviderApi, valid_key: str, scenario: Scenario) -> None:
         self.api = api
         self.valid_key = valid_key
@@ -48,28 +50,11 @@ class FakeProvider:
         self.requests: list[dict[str, str]] = []  # headers of every request, for assertions
         self.paths: list[str] = []  # path and query of every request
         self._lock = threading.Lock()
-        self._server = _QuietServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        super().__init__(self._handler_class(), _QuietServer)
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeProvider:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    def __enter__(self) -> FakeProvider:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+        return self.url
 
     def _reply_for(self, path: str, headers: dict[str, str]) -> Reply:
         with self._lock:
