@@ -59,12 +59,7 @@ def _fake(provider: str, scenario: str | None, key: str) -> int:
         base_url = module.base_url_of(server) if hasattr(module, "base_url_of") else server.base_url
         print(f"fake {provider} ({scenario}) at {base_url}, accepting the key {key!r}. Try:")
         print(f"  QW_KEY={key} .venv/bin/quotawatch fetch {provider} --key-env QW_KEY --base-url {base_url}")
-        print("Ctrl-C to stop.")
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+        _wait_for_ctrl_c()
     return 0
 
 
@@ -81,15 +76,20 @@ def _up(parameters: dict[str, str]) -> int:
             + " AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
         )
         print(json.dumps(stack.outputs, indent=2))
-        print("Ctrl-C to stop.")
         try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+            _wait_for_ctrl_c()
         finally:
             STATE_FILE.unlink(missing_ok=True)
     return 0
+
+
+def _wait_for_ctrl_c() -> None:
+    print("Ctrl-C to stop.")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 def _invoke(function: str, event_file: Path, env_file: Path | None) -> int:
