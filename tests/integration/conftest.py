@@ -82,3 +82,21 @@ def items(stack: LocalStack, monitor: str, prefix: str) -> list[dict[str, Any]]:
         ConsistentRead=True,
     )
     return list(response["Items"])
+
+
+def signal_states(stack: LocalStack, monitor: str) -> dict[str, dict[str, str]]:
+    """The monitor's stored alert state, per signal: level, since, version, outbox ... as text."""
+    item = (
+        stack.aws.client("dynamodb")
+        .get_item(
+            TableName=stack.outputs["TableName"],
+            Key={"pk": {"S": f"MON#{monitor}"}, "sk": {"S": "STATE"}},
+            ConsistentRead=True,
+        )
+        .get("Item", {})
+    )
+    return {
+        name.removeprefix("signal#"): {field: next(iter(v.values())) for field, v in value["M"].items()}
+        for name, value in item.items()
+        if name.startswith("signal#")
+    }

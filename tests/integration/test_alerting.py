@@ -20,6 +20,7 @@ from tests.integration.conftest import (
     items,
     put_keys,
     runtime,
+    signal_states,
     tick,
     write_monitors,
 )
@@ -89,9 +90,9 @@ def test_a_failed_publish_is_delivered_on_the_next_run(stack: LocalStack, tmp_pa
             assert failed.error is None
             assert failed.result["notified"] == 0
             assert any("stays queued for the next run" in line for line in failed.logs)
-            [state] = items(stack, "cloudlayer-prod", "STATE#meter:calls")
-            assert state["level"]["S"] == "warning"
-            assert "[WARNING] cloudlayer-prod: calls at 82% of limit" in state["outbox"]["S"]
+            state = signal_states(stack, "cloudlayer-prod")["meter:calls"]
+            assert state["level"] == "warning"
+            assert "[WARNING] cloudlayer-prod: calls at 82% of limit" in state["outbox"]
 
             recreated = sns.create_topic(Name=topic.rsplit(":", 1)[1])["TopicArn"]
             assert recreated == topic
@@ -102,7 +103,7 @@ def test_a_failed_publish_is_delivered_on_the_next_run(stack: LocalStack, tmp_pa
     assert [d.subject for d in inbox.take()] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]
     assert delivered.result["notified"] == 1
     assert again.result["notified"] == 0
-    [state] = items(stack, "cloudlayer-prod", "STATE#meter:calls")
+    state = signal_states(stack, "cloudlayer-prod")["meter:calls"]
     assert "outbox" not in state
 
 
@@ -138,7 +139,7 @@ def test_a_revoked_key_alerts_at_once_and_its_return_once(stack: LocalStack, inb
     ]
     assert results[1]["monitors"][0]["levels"] == {"check": "critical"}
     # A failed check never touches the meters' state.
-    assert [i["sk"]["S"] for i in items(stack, "cloudlayer-prod", "STATE#")] == ["STATE#check"]
+    assert list(signal_states(stack, "cloudlayer-prod")) == ["check"]
 
 
 def test_the_test_alert_goes_through_the_real_topic_to_email_and_sms(

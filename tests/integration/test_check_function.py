@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from quotawatch.core import window
+from quotawatch.core.snapshot import ErrorKind
 from quotawatch_local.fakes import Reply, always, sequence
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN, fake_cloudlayer
 from quotawatch_local.inbox import Inbox
@@ -18,6 +20,7 @@ from tests.integration.conftest import (
     items,
     put_keys,
     runtime,
+    signal_states,
     tick,
     write_monitors,
 )
@@ -83,8 +86,8 @@ def test_warning_then_critical_then_eased_then_recovery(stack: LocalStack, inbox
         "[WARNING] cloudlayer-prod: calls down to 88% (was critical)",
         "[OK] cloudlayer-prod: calls back to normal (70%)",
     ]
-    states = items(stack, "cloudlayer-prod", "STATE#")
-    assert {s["sk"]["S"]: s["level"]["S"] for s in states} == {"STATE#meter:calls": "ok"}
+    states = signal_states(stack, "cloudlayer-prod")
+    assert {key: state["level"] for key, state in states.items()} == {"meter:calls": "ok"}
 
 
 def test_bad_monitors_each_give_one_clear_line_and_the_others_still_run(
@@ -180,16 +183,21 @@ def test_a_failed_check_keeps_history_and_alert_state(stack: LocalStack, inbox: 
         monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
         with runtime(stack, monitors) as function:
             function.invoke(tick(1))
-            before = items(stack, "cloudlayer-prod", "")
+            before = [i for i in items(stack, "cloudlayer-prod", "") if i["sk"]["S"] != "WINDOW"]
             failed = function.invoke(tick(2))
 
     assert failed.result["monitors"][0]["error"]["kind"] == "unavailable"
     after = items(stack, "cloudlayer-prod", "")
-    assert [i for i in after if i in before] == before, "nothing stored before may change"
-    new = [i for i in after if i not in before]
+    assert [i for i in after if i in before] == before, "no snapshot or alert state stored before may change"
+    new = [i for i in after if i not in before and i["sk"]["S"] != "WINDOW"]
     assert len(new) == 1
     assert json.loads(new[0]["snapshot"]["S"])["error"]["kind"] == "unavailable"
     assert json.loads(new[0]["snapshot"]["S"])["meters"] == []
+    # The recent readings gain the failure (failures are counted) and keep the good reading.
+    [stored] = [i for i in after if i["sk"]["S"] == "WINDOW"]
+    recent = window.decode(stored["readings"]["S"], "cloudlayer-prod")
+    assert [r.error.kind if r.error else None for r in recent] == [ErrorKind.UNAVAILABLE, None]
+    assert [m.used for m in recent[1].meters if m.name == "calls"] == [820]
     assert [d.subject for d in inbox.take()] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]
 
 

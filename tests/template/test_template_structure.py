@@ -235,7 +235,7 @@ def test_dynamodb_access_is_item_level_on_the_table_only(transformed: dict[str, 
         for action in _as_list(statement["Action"])
         if action.startswith("dynamodb:")
     }
-    assert actions == {f"dynamodb:{a}" for a in ("PutItem", "Query", "BatchWriteItem")}
+    assert actions == {f"dynamodb:{a}" for a in ("PutItem", "UpdateItem", "BatchGetItem", "BatchWriteItem", "Query")}
 
 
 def test_no_iam_statement_allows_a_wildcard_resource_or_action(transformed: dict[str, Any]) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,9 +18,10 @@ from quotawatch.adapters.http import HttpClient, HttpPolicy
 from quotawatch.adapters.secrets import SecretsKeyStore
 from quotawatch.check import CheckDeps, MonitorOutcome, check_monitor, run_check
 from quotawatch.config import ConfigProblem, Monitor
+from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.messages import Message, render_test
-from quotawatch.core.outbox import LEASE, StoredState
+from quotawatch.core.outbox import LEASE, MonitorRecord, StoredState
 from quotawatch.core.rules import CHECK_KEY, AlertPolicy, Level
 from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 from quotawatch_local.fakes import FakeProvider, Reply, always, sequence
@@ -84,15 +86,18 @@ def _as_stored(stored: StoredState) -> StoredState:
 
 
 class MemoryStore:
-    """DynamoStore's semantics: snapshots written once per (monitor, second); state items
-    written only if absent (expected version 0) or still at the expected version."""
+    """DynamoStore's semantics: snapshots written once per (monitor, second); windows kept
+    as their stored JSON; a signal's state written only if absent (expected version 0) or
+    still at the expected version."""
 
     def __init__(self) -> None:
         self.snapshots: dict[tuple[str, str], Snapshot] = {}
+        self.windows: dict[str, str] = {}
         self.items: dict[str, dict[str, StoredState]] = {}
-        self.lock = threading.Lock()  # DynamoDB's conditional put is atomic
+        self.lock = threading.Lock()  # DynamoDB's conditional update is atomic
         self.refused: list[tuple[str, int]] = []  # (signal, expected version) of refused writes
         self.runs: set[datetime] = set()  # ticks claimed by a run
+        self.loads: list[list[str]] = []  # the monitors of each load, in order
 
     def claim_run(self, tick: datetime) -> bool:
         with self.lock:
@@ -101,13 +106,25 @@ class MemoryStore:
             self.runs.add(tick)
             return True
 
-    def put_snapshots(self, snapshots: list[Snapshot]) -> None:
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, Sequence[Snapshot]]) -> None:
         with self.lock:
             for snapshot in snapshots:
                 self.snapshots[(snapshot.monitor, str(format_time(snapshot.checked_at)))] = snapshot
+            for monitor_id, readings in windows.items():
+                self.windows[monitor_id] = window.encode(list(readings))
 
-    def load(self, monitor: str, history: int = 96) -> tuple[dict[str, StoredState], list[Snapshot]]:
-        return self.states(monitor), self.history(monitor)[::-1][:history]
+    def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
+        monitors = list(monitors)
+        self.loads.append(monitors)
+        records = {}
+        for monitor_id in monitors:
+            text = self.windows.get(monitor_id)
+            readings = window.decode(text, monitor_id) if text is not None and history else None
+            records[monitor_id] = MonitorRecord(self.states(monitor_id), readings)
+        return records
+
+    def recent_snapshots(self, monitor: str, limit: int = window.WINDOW_SIZE) -> list[Snapshot]:
+        return self.history(monitor)[::-1][:limit]
 
     def states(self, monitor: str) -> dict[str, StoredState]:
         with self.lock:
@@ -771,11 +788,12 @@ class StaleStore(MemoryStore):
         super().__init__()
         self.stale: dict[str, dict[str, StoredState]] | None = None
 
-    def load(self, monitor: str, history: int = 96) -> tuple[dict[str, StoredState], list[Snapshot]]:
-        states, snapshots = super().load(monitor, history)
+    def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
+        records = super().load(monitors, history)
         if self.stale is not None:
-            return dict(self.stale.get(monitor, {})), snapshots
-        return states, snapshots
+            for monitor_id, record in records.items():
+                record.states = dict(self.stale.get(monitor_id, {}))
+        return records
 
 
 def test_a_run_that_read_stale_states_cannot_claim_the_same_transition(start_fake: StartFake) -> None:
@@ -802,8 +820,8 @@ class BarrierStore(MemoryStore):
         super().__init__()
         self.barrier: threading.Barrier | None = threading.Barrier(parties, timeout=10)
 
-    def load(self, monitor: str, history: int = 96) -> tuple[dict[str, StoredState], list[Snapshot]]:
-        read = super().load(monitor, history)
+    def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
+        read = super().load(monitors, history)
         if self.barrier is not None:
             self.barrier.wait()
         return read
@@ -931,3 +949,51 @@ def test_leases_run_in_real_time_not_in_schedule_ticks(start_fake: StartFake) ->
     h.tick(hours=0.25)  # the next schedule tick, a quarter hour later
     h.run(monitor(fake))
     assert h.notifier.subjects == []
+
+
+# --- what a run reads and writes -------------------------------------------------------------
+
+
+def test_a_run_reads_all_monitors_at_once_and_stores_each_window(start_fake: StartFake) -> None:
+    fake = start_fake(Switch(plan(500)))
+    h = Harness({"a": fake.valid_key, "b": fake.valid_key})
+    watched = (monitor(fake, "a"), monitor(fake, "b"))
+
+    h.run(*watched)
+    h.tick(0.25)
+    h.run(*watched)
+
+    assert h.store.loads == [["a", "b"], ["a", "b"]]  # one batched read per run, not one per monitor
+    for monitor_id in ("a", "b"):
+        recent = window.decode(h.store.windows[monitor_id], monitor_id)
+        assert [r.checked_at for r in recent] == [T0 + timedelta(hours=0.25), T0]
+        assert [m.used for r in recent for m in r.meters if m.name == "calls"] == [500, 500]
+
+
+def test_without_a_window_the_history_comes_from_the_snapshots(start_fake: StartFake) -> None:
+    switch = Switch(SERVER_ERROR)
+    fake = start_fake(switch)
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    for _ in range(2):
+        h.run(monitor(fake))
+        h.tick(0.25)
+    h.store.windows.clear()  # lost, or written by a version that kept none
+
+    [third] = h.run(monitor(fake))
+
+    # Two failures read back from the snapshots, and this one: "cannot check" at the third.
+    assert third.levels == {CHECK_KEY: "warning"}
+    assert len(window.decode(h.store.windows["cloudlayer-prod"], "cloudlayer-prod")) == 3
+
+
+def test_the_window_keeps_a_day_of_readings(start_fake: StartFake) -> None:
+    fake = start_fake(Switch(plan(100)))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    for _ in range(window.WINDOW_SIZE + 10):
+        h.run(monitor(fake))
+        h.tick(0.25)
+
+    recent = window.decode(h.store.windows["cloudlayer-prod"], "cloudlayer-prod")
+
+    assert len(recent) == window.WINDOW_SIZE
+    assert len(h.store.history("cloudlayer-prod")) == window.WINDOW_SIZE + 10  # the snapshots keep everything

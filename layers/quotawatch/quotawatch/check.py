@@ -7,6 +7,7 @@ the embedded AWS of the local platform, or in-memory fakes.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -17,9 +18,10 @@ from quotawatch.config import ConfigProblem, Monitor
 from quotawatch.core.alerts import decide
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.messages import Message, render
-from quotawatch.core.outbox import StoredState
+from quotawatch.core.outbox import MonitorRecord, StoredState
 from quotawatch.core.rules import CHECK_KEY, Evaluation, Level, evaluate
 from quotawatch.core.snapshot import ErrorKind, Snapshot
+from quotawatch.core.window import roll
 from quotawatch.providers import get_provider
 from quotawatch.providers.base import ParsedUsage, Provider
 from quotawatch.providers.parsing import BadResponse
@@ -46,9 +48,13 @@ class JsonFetcher(Protocol):
 class Store(Protocol):
     def claim_run(self, tick: datetime) -> bool: ...
 
-    def put_snapshots(self, snapshots: list[Snapshot]) -> None: ...
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, Sequence[Snapshot]]) -> None: ...
 
-    def load(self, monitor: str, history: int = ...) -> tuple[dict[str, StoredState], list[Snapshot]]: ...
+    def load(self, monitors: Iterable[str], history: bool = ...) -> dict[str, MonitorRecord]:
+        """Every monitor's states and window, read by key in a few batched calls."""
+        ...
+
+    def recent_snapshots(self, monitor: str, limit: int = ...) -> list[Snapshot]: ...
 
     def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool: ...
 
@@ -81,6 +87,7 @@ class MonitorOutcome:
     levels: dict[str, str] = field(default_factory=dict)
     notified: list[dict[str, str]] = field(default_factory=list)
     snapshot: Snapshot | None = None
+    window: list[Snapshot] = field(default_factory=list)  # recent readings with this one, to store
     duplicate: bool = False  # this tick was already checked by an earlier delivery
 
     def to_dict(self) -> dict[str, Any]:
@@ -122,17 +129,22 @@ def run_check(
             MonitorOutcome(m.id, m.provider, "skipped", message="tick already checked", duplicate=True)
             for m in monitors
         ]
+    # Every monitor's alert states and recent readings, by key, in a few batched reads.
+    records = deps.store.load(m.id for m in monitors)
     workers = max(1, min(concurrency, len(monitors)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        checked = list(pool.map(lambda monitor: _contained_check(monitor, deps), monitors))
-    # Snapshots go out together, 25 to a call: the tick is ours, so none can be overwritten.
-    deps.store.put_snapshots([o.snapshot for o in checked if o.snapshot is not None])
+        checked = list(pool.map(lambda monitor: _contained_check(monitor, deps, records[monitor.id]), monitors))
+    # Snapshots and windows go out together, 25 to a call: the tick is ours, so no snapshot
+    # can be overwritten.
+    deps.store.put_snapshots(
+        [o.snapshot for o in checked if o.snapshot is not None], {o.monitor: o.window for o in checked if o.window}
+    )
     return outcomes + checked
 
 
-def _contained_check(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
+def _contained_check(monitor: Monitor, deps: CheckDeps, record: MonitorRecord) -> MonitorOutcome:
     try:
-        return check_monitor(monitor, deps)
+        return check_monitor(monitor, deps, record)
     except Exception as exc:  # one monitor's bug never stops the others
         log.exception("check of monitor %s failed unexpectedly", monitor.id)
         return MonitorOutcome(
@@ -144,7 +156,9 @@ def _contained_check(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
         )
 
 
-def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
+def check_monitor(monitor: Monitor, deps: CheckDeps, record: MonitorRecord | None = None) -> MonitorOutcome:
+    """Fetch, evaluate and alert for one monitor, from what `record` says was stored (read
+    here when not given). The caller stores the snapshot and `outcome.window`."""
     provider = get_provider(monitor.provider)
     checked_at = deps.clock.now()
     if provider is None:
@@ -166,14 +180,18 @@ def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
             monitor.id, monitor.provider, "error", snapshot.error.kind.value, snapshot.error.message, snapshot=snapshot
         )
 
-    states, history = deps.store.load(monitor.id)
+    if record is None:
+        record = deps.store.load([monitor.id])[monitor.id]
+    states = record.states
+    history = record.history if record.history is not None else deps.store.recent_snapshots(monitor.id)
+    outcome.window = roll(snapshot, history)
     # Messages an earlier run could not publish go out first, in order.
     pending = [stored for stored in states.values() if stored.awaits_delivery(deps.wall.now())]
     for stored in pending:
         _take_over_and_deliver(monitor.id, stored, deps, deps.wall.now(), outcome)
     if pending:
         # Delivering moved those states on (version, outbox): decide from what is stored now.
-        states, _ = deps.store.load(monitor.id, history=0)
+        states = deps.store.load([monitor.id], history=False)[monitor.id].states
 
     previous = {key: stored.state.level for key, stored in states.items()}
     evaluation = evaluate(snapshot, history, monitor.thresholds_for, previous, monitor.policy)

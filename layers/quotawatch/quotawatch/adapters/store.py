@@ -1,28 +1,43 @@
-"""DynamoDB: snapshots and alert state of each monitor under one partition key.
+"""DynamoDB: each monitor's snapshots, alert state and recent readings under one partition key.
 
-pk = MON#<monitor>; sk = SNAP#<checked_at> for snapshots, STATE#<signal> for alert state.
-Snapshots are written once and never replaced; state changes are conditional on a version,
-so two invocations racing on the same transition cannot both claim it. A state item also
-carries the messages about it that are not published yet (its outbox): a failed publish
-is retried by the next run, and nothing is lost.
+pk = MON#<monitor>, and sk is one of:
+- SNAP#<checked_at>  a snapshot, written once and never replaced (the history, with a TTL);
+- STATE              the alert state of every signal, one attribute `signal#<key>` each;
+- WINDOW             the recent readings in compact form (core/window.py), rewritten each run.
+
+A run reads the STATE and WINDOW items of all its monitors by key, 100 to a BatchGetItem,
+instead of one query per monitor over its snapshots. Each signal's state changes with an
+update conditional on that signal's version, so two invocations racing on the same
+transition cannot both claim it. A signal's state also carries the messages about it that
+are not published yet (its outbox): a failed publish is retried by the next run, and
+nothing is lost.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.messages import Message
-from quotawatch.core.outbox import StoredState
+from quotawatch.core.outbox import MonitorRecord, StoredState
 from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 
+log = logging.getLogger("quotawatch.store")
+
 _BATCH_ATTEMPTS = 5
+_WRITE_BATCH = 25  # DynamoDB's limit for BatchWriteItem
+_READ_BATCH = 100  # and for BatchGetItem
+_STATE, _WINDOW = "STATE", "WINDOW"
+_SIGNAL = "signal#"  # prefix of a signal's attribute in the STATE item
 
 
 def _pk(monitor: str) -> str:
@@ -35,14 +50,25 @@ class DynamoStore:
         self.table_name = table_name
         self._retention = timedelta(days=retention_days)
 
+    def _expires_at(self, checked_at: datetime) -> dict[str, str]:
+        return {"N": str(int((checked_at + self._retention).timestamp()))}
+
     def _snapshot_item(self, snapshot: Snapshot) -> dict[str, Any]:
-        expires = int((snapshot.checked_at + self._retention).timestamp())
         return {
             "pk": {"S": _pk(snapshot.monitor)},
             "sk": {"S": f"SNAP#{format_time(snapshot.checked_at)}"},
             "snapshot": {"S": json.dumps(snapshot.to_dict(), separators=(",", ":"))},
             "ok": {"BOOL": snapshot.ok},
-            "expires_at": {"N": str(expires)},
+            "expires_at": self._expires_at(snapshot.checked_at),
+        }
+
+    def _window_item(self, monitor: str, readings: Sequence[Snapshot]) -> dict[str, Any]:
+        newest = readings[0].checked_at
+        return {
+            "pk": {"S": _pk(monitor)},
+            "sk": {"S": _WINDOW},
+            "readings": {"S": window.encode(list(readings))},
+            "expires_at": self._expires_at(newest),  # gone with the snapshots when a monitor is removed
         }
 
     def claim_run(self, tick: datetime) -> bool:
@@ -67,11 +93,18 @@ class DynamoStore:
             raise
         return True
 
-    def put_snapshots(self, snapshots: list[Snapshot]) -> None:
-        """Store a run's snapshots, 25 to a call (DynamoDB's batch size)."""
-        requests = [{"PutRequest": {"Item": self._snapshot_item(s)}} for s in snapshots]
-        for start in range(0, len(requests), 25):
-            pending: dict[str, Any] = {self.table_name: requests[start : start + 25]}
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, Sequence[Snapshot]]) -> None:
+        """Store a run's snapshots and each monitor's new window, 25 items to a call.
+
+        The run has claimed its tick, so no other run writes these snapshots. Windows are
+        written unconditionally: should two runs of different ticks overlap, the later
+        write wins and the window misses one reading, which the snapshots still hold.
+        """
+        items = [self._snapshot_item(s) for s in snapshots]
+        items += [self._window_item(monitor, readings) for monitor, readings in windows.items() if readings]
+        requests = [{"PutRequest": {"Item": item}} for item in items]
+        for start in range(0, len(requests), _WRITE_BATCH):
+            pending: dict[str, Any] = {self.table_name: requests[start : start + _WRITE_BATCH]}
             for attempt in range(_BATCH_ATTEMPTS):
                 unprocessed = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
                 if not unprocessed:
@@ -79,37 +112,48 @@ class DynamoStore:
                 pending = unprocessed  # throttled: retry what was left, with a short backoff
                 time.sleep(min(0.05 * 2**attempt, 1.0))
             else:
-                raise RuntimeError(f"DynamoDB kept {len(pending[self.table_name])} snapshots unprocessed")
+                raise RuntimeError(f"DynamoDB kept {len(pending[self.table_name])} items unprocessed")
 
-    def load(self, monitor: str, history: int = 96) -> tuple[dict[str, StoredState], list[Snapshot]]:
-        """A monitor's alert states and its recent snapshots (newest first) in one query.
+    def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
+        """The alert states and (with `history`) the recent readings of each monitor.
 
-        Sort keys descend STATE# > SNAP#, so the states come first, then the history.
+        Strongly consistent: a state written by the previous run must be seen. A monitor
+        without a readable window (its first run, or a window lost or damaged) has no
+        history here: the caller reads it from the snapshots.
         """
-        states: dict[str, StoredState] = {}
-        snapshots: list[Snapshot] = []
-        args: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": _pk(monitor)}},
-            "ScanIndexForward": False,
-            "ConsistentRead": True,  # a state written by the previous run must be seen
-            "Limit": history + 64,  # room for every state item before the snapshots
-        }
-        while True:
-            response = self._client.query(**args)
-            for item in response.get("Items", []):
-                sk = item["sk"]["S"]
-                if sk.startswith("STATE#"):
-                    states[sk.removeprefix("STATE#")] = _stored_state(item)
-                elif sk.startswith("SNAP#") and len(snapshots) < history:
-                    snapshots.append(Snapshot.from_dict(json.loads(item["snapshot"]["S"])))
-            last = response.get("LastEvaluatedKey")
-            if not last or len(snapshots) >= history:
-                return states, snapshots
-            args["ExclusiveStartKey"] = last
+        records = {monitor: MonitorRecord() for monitor in monitors}
+        sort_keys = (_STATE, _WINDOW) if history else (_STATE,)
+        keys = [{"pk": {"S": _pk(m)}, "sk": {"S": sk}} for m in records for sk in sort_keys]
+        for item in self._get_items(keys):
+            monitor = item["pk"]["S"].removeprefix("MON#")
+            if item["sk"]["S"] == _STATE:
+                records[monitor].states = _stored_states(item)
+                continue
+            try:
+                records[monitor].history = window.decode(item.get("readings", {}).get("S", ""), monitor)
+            except window.BadWindow as exc:  # the snapshots it summarises are intact
+                log.warning("%s; reading its snapshots instead", exc)
+        return records
 
-    def recent_snapshots(self, monitor: str, limit: int = 96) -> list[Snapshot]:
+    def _get_items(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), _READ_BATCH):
+            pending: dict[str, Any] = {
+                self.table_name: {"Keys": keys[start : start + _READ_BATCH], "ConsistentRead": True}
+            }
+            for attempt in range(_BATCH_ATTEMPTS):
+                response = self._client.batch_get_item(RequestItems=pending)
+                items += response.get("Responses", {}).get(self.table_name, [])
+                unprocessed = response.get("UnprocessedKeys") or {}
+                if not unprocessed:
+                    break
+                pending = unprocessed  # throttled or over 16 MB: ask again for the rest
+                time.sleep(min(0.05 * 2**attempt, 1.0))
+            else:
+                raise RuntimeError(f"DynamoDB kept {len(pending[self.table_name]['Keys'])} keys unprocessed")
+        return items
+
+    def recent_snapshots(self, monitor: str, limit: int = window.WINDOW_SIZE) -> list[Snapshot]:
         """Newest first: a day of readings at the default 15 minutes, enough for a burn rate.
 
         Eventually consistent (half the price): the newest snapshot, which this run wrote,
@@ -129,28 +173,32 @@ class DynamoStore:
     def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool:
         """Write a signal's state only if nobody changed it since `expected_version` was read."""
         state = stored.state
-        item: dict[str, Any] = {
-            "pk": {"S": _pk(monitor)},
-            "sk": {"S": f"STATE#{state.key}"},
+        value: dict[str, Any] = {
             "level": {"S": state.level.label},
             "since": {"S": format_time(state.since)},
             "version": {"N": str(state.version)},
         }
         if state.notified_at is not None:
-            item["notified_at"] = {"S": format_time(state.notified_at)}
+            value["notified_at"] = {"S": format_time(state.notified_at)}
         if stored.outbox:
-            item["outbox"] = {"S": json.dumps([m.to_dict() for m in stored.outbox], separators=(",", ":"))}
+            value["outbox"] = {"S": json.dumps([m.to_dict() for m in stored.outbox], separators=(",", ":"))}
         if stored.lease is not None:
-            item["lease"] = {"S": format_time(stored.lease)}
+            value["lease"] = {"S": format_time(stored.lease)}
+        values: dict[str, Any] = {":state": {"M": value}}
         if expected_version == 0:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(sk)"}
+            condition = "attribute_not_exists(#signal)"
         else:
-            condition = {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-            }
+            condition = "#signal.version = :expected"
+            values[":expected"] = {"N": str(expected_version)}
         try:
-            self._client.put_item(TableName=self.table_name, Item=item, **condition)
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": _pk(monitor)}, "sk": {"S": _STATE}},
+                UpdateExpression="SET #signal = :state",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#signal": _SIGNAL + state.key},
+                ExpressionAttributeValues=values,
+            )
         except ClientError as exc:
             if _conditional_failed(exc):
                 return False
@@ -158,18 +206,26 @@ class DynamoStore:
         return True
 
 
-def _stored_state(item: dict[str, Any]) -> StoredState:
-    notified = item.get("notified_at", {}).get("S")
-    lease = item.get("lease", {}).get("S")
+def _stored_states(item: dict[str, Any]) -> dict[str, StoredState]:
+    return {
+        name.removeprefix(_SIGNAL): _stored_state(name.removeprefix(_SIGNAL), value["M"])
+        for name, value in item.items()
+        if name.startswith(_SIGNAL)
+    }
+
+
+def _stored_state(key: str, value: dict[str, Any]) -> StoredState:
+    notified = value.get("notified_at", {}).get("S")
+    lease = value.get("lease", {}).get("S")
     return StoredState(
         SignalState(
-            key=item["sk"]["S"].removeprefix("STATE#"),
-            level=Level.parse(item["level"]["S"]),
-            since=parse_time(item["since"]["S"]),
-            version=int(item["version"]["N"]),
+            key=key,
+            level=Level.parse(value["level"]["S"]),
+            since=parse_time(value["since"]["S"]),
+            version=int(value["version"]["N"]),
             notified_at=parse_time(notified) if notified else None,
         ),
-        outbox=tuple(Message.from_dict(m) for m in json.loads(item.get("outbox", {}).get("S", "[]"))),
+        outbox=tuple(Message.from_dict(m) for m in json.loads(value.get("outbox", {}).get("S", "[]"))),
         lease=parse_time(lease) if lease else None,
     )
 

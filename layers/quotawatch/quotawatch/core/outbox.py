@@ -1,12 +1,14 @@
-"""A signal's stored state together with the messages about it not published yet."""
+"""What is stored about a monitor between runs: each signal's state with the messages about
+it not published yet, and the recent readings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.messages import Message
+from quotawatch.core.snapshot import Snapshot
 
 # How long a run may hold undelivered messages before another run takes them over. Far
 # longer than a publish takes, shorter than the schedule's interval.
@@ -24,3 +26,13 @@ class StoredState:
 
     def awaits_delivery(self, now: datetime) -> bool:
         return bool(self.outbox) and (self.lease is None or now - self.lease >= LEASE)
+
+
+@dataclass
+class MonitorRecord:
+    """What a run reads about one monitor before it decides anything."""
+
+    states: dict[str, StoredState] = field(default_factory=dict)
+    # Newest first, at most WINDOW_SIZE; None when no window could be read (a monitor's first
+    # run, or a window lost or damaged): then the history comes from the snapshots.
+    history: list[Snapshot] | None = None

@@ -104,9 +104,9 @@ class Snapshot:
             "meters": [
                 {
                     "name": m.name,
-                    "used": _plain_number(m.used),
-                    "limit": _plain_number(m.limit),
-                    "remaining": _plain_number(m.remaining),
+                    "used": plain_number(m.used),
+                    "limit": plain_number(m.limit),
+                    "remaining": plain_number(m.remaining),
                     "unit": m.unit,
                 }
                 for m in self.meters
@@ -166,7 +166,7 @@ def _maybe_float(value: Any) -> float | None:
     return None if value is None else float(value)
 
 
-def _plain_number(value: float | None) -> int | float | None:
+def plain_number(value: float | None) -> int | float | None:
     """Whole numbers print as integers (842, not 842.0) so the JSON reads like the provider's."""
     if value is None:
         return None

@@ -1,0 +1,133 @@
+"""DynamoStore against the deployed table: reads by key in batches, one state item per monitor."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import boto3
+import pytest
+
+from quotawatch.adapters.store import DynamoStore
+from quotawatch.core import window
+from quotawatch.core.alerts import SignalState
+from quotawatch.core.messages import render_test
+from quotawatch.core.outbox import StoredState
+from quotawatch.core.rules import Level
+from quotawatch.core.snapshot import ErrorKind, Meter, Period, Snapshot
+from quotawatch_local.aws_counter import AwsCallCounter
+from quotawatch_local.embedded_aws import FAKE_CREDENTIALS, REGION
+from quotawatch_local.local_stack import LocalStack
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 11, 24, tzinfo=UTC)
+
+
+@pytest.fixture
+def counter(stack: LocalStack) -> Iterator[AwsCallCounter]:
+    proxy = AwsCallCounter(stack.aws.endpoint_url).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture
+def store(stack: LocalStack, counter: AwsCallCounter) -> DynamoStore:
+    """A store whose every DynamoDB call goes through the counter."""
+    client = boto3.session.Session(
+        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+        region_name=REGION,
+    ).client("dynamodb", endpoint_url=counter.endpoint_url)
+    return DynamoStore(client, stack.outputs["TableName"])
+
+
+def reading(monitor: str, minutes: int, used: float) -> Snapshot:
+    period = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    meters = (Meter("calls", used, 1000, 1000 - used, "calls"),)
+    return Snapshot(monitor, "cloudlayer", T0 + timedelta(minutes=minutes), period, meters)
+
+
+def test_a_run_reads_every_monitor_by_key_and_writes_in_batches(store: DynamoStore, counter: AwsCallCounter) -> None:
+    monitors = [f"acme-{n:03}" for n in range(120)]
+    snapshots = [reading(m, 0, 100) for m in monitors]
+    counter.take()
+
+    store.put_snapshots(snapshots, {s.monitor: window.roll(s, []) for s in snapshots})
+    records = store.load(monitors)
+
+    # 240 items in batches of 25; 240 keys (a state and a window each) in batches of 100.
+    assert counter.take() == {("dynamodb", "BatchWriteItem"): 10, ("dynamodb", "BatchGetItem"): 3}
+    assert set(records) == set(monitors)
+    for snapshot in snapshots:
+        record = records[snapshot.monitor]
+        assert record.states == {}
+        assert record.history == window.roll(snapshot, [])
+
+
+def test_the_window_rolls_with_each_run_and_holds_failures(store: DynamoStore) -> None:
+    history: list[Snapshot] = []
+    for n, used in enumerate([100, 140, None, 220]):
+        checked_at = T0 + timedelta(minutes=15 * n)
+        snapshot = (
+            Snapshot.failed("acme", "cloudlayer", checked_at, ErrorKind.UNAVAILABLE, "acme: no answer")
+            if used is None
+            else reading("acme", 15 * n, used)
+        )
+        store.put_snapshots([snapshot], {"acme": window.roll(snapshot, history)})
+        loaded = store.load(["acme"])["acme"].history
+        assert loaded is not None
+        history = loaded
+
+    assert [r.checked_at for r in history] == [T0 + timedelta(minutes=m) for m in (45, 30, 15, 0)]
+    assert [r.error.kind if r.error else None for r in history] == [None, ErrorKind.UNAVAILABLE, None, None]
+    assert [r.meters[0].used for r in history if r.ok] == [220, 140, 100]
+    assert len(store.recent_snapshots("acme")) == 4  # every snapshot is kept in full beside it
+
+
+def test_a_monitor_without_a_window_has_no_history_to_read_by_key(store: DynamoStore) -> None:
+    store.put_snapshots([reading("acme", 0, 100)], {})
+
+    record = store.load(["acme"])["acme"]
+
+    assert record.history is None  # the caller reads the snapshots instead
+    assert [s.meters[0].used for s in store.recent_snapshots("acme")] == [100]
+
+
+def test_a_damaged_window_is_reported_and_the_snapshots_stay(
+    stack: LocalStack, store: DynamoStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    snapshot = reading("acme", 0, 100)
+    store.put_snapshots([snapshot], {"acme": window.roll(snapshot, [])})
+    stack.aws.client("dynamodb").update_item(
+        TableName=stack.outputs["TableName"],
+        Key={"pk": {"S": "MON#acme"}, "sk": {"S": "WINDOW"}},
+        UpdateExpression="SET readings = :damaged",
+        ExpressionAttributeValues={":damaged": {"S": '{"format":1,"readings":3'}},
+    )
+
+    with caplog.at_level(logging.WARNING, logger="quotawatch.store"):
+        record = store.load(["acme"])["acme"]
+
+    assert record.history is None
+    assert "window of acme is unreadable" in caplog.text
+    assert store.recent_snapshots("acme") == [snapshot]
+
+
+def test_each_signal_changes_only_from_the_version_it_was_read_at(store: DynamoStore, counter: AwsCallCounter) -> None:
+    calls = SignalState("meter:calls", Level.WARNING, T0, 1)
+    queued = StoredState(SignalState("check", Level.CRITICAL, T0, 1), (render_test(T0, 1),), lease=T0)
+    counter.take()
+
+    assert store.write_state("acme", StoredState(calls), 0)
+    assert not store.write_state("acme", StoredState(calls), 0), "a second claim from nothing stored"
+    assert store.write_state("acme", queued, 0), "another signal of the same monitor is independent"
+    raised = SignalState("meter:calls", Level.CRITICAL, T0 + timedelta(hours=1), 2, notified_at=T0)
+    assert not store.write_state("acme", StoredState(raised), 2), "from a version never stored"
+    assert store.write_state("acme", StoredState(raised), 1)
+
+    assert counter.take() == {("dynamodb", "UpdateItem"): 5}
+    states = store.load(["acme"], history=False)["acme"].states
+    assert states == {"meter:calls": StoredState(raised), "check": queued}

@@ -1,0 +1,184 @@
+"""The compact window of recent readings: what it keeps, its size, and that rules read it as history."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from quotawatch.core import window
+from quotawatch.core.rules import DEFAULT_THRESHOLDS, evaluate
+from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Period, Severity, Snapshot
+
+T0 = datetime(2026, 11, 24, tzinfo=UTC)
+NOVEMBER = Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+
+
+def reading(minutes: int, used: float | None = 100, *, error: ErrorKind | None = None, **extra: Meter) -> Snapshot:
+    at = T0 + timedelta(minutes=minutes)
+    if error is not None:
+        return Snapshot.failed("acme", "cloudlayer", at, error, "acme: the provider did not answer")
+    meters = (Meter("calls", used, 1000, None if used is None else 1000 - used, "calls"), *extra.values())
+    return Snapshot(
+        "acme", "cloudlayer", at, NOVEMBER, meters, (Condition("plan_inactive", Severity.INFO, "Plan: Pro"),)
+    )
+
+
+def round_trip(readings: list[Snapshot]) -> list[Snapshot]:
+    return window.decode(window.encode(readings), "acme")
+
+
+def test_roll_puts_the_new_reading_first_and_keeps_what_rules_read() -> None:
+    rolled = window.roll(reading(30, 300), [reading(0, 100), reading(15, error=ErrorKind.UNAVAILABLE)])
+
+    assert [r.checked_at for r in rolled] == [T0 + timedelta(minutes=m) for m in (30, 15, 0)]
+    newest = rolled[0]
+    assert newest.meters == (Meter("calls", 300, 1000, 700, ""),)  # units are the current reading's business
+    assert newest.period == NOVEMBER
+    assert newest.conditions == ()
+    assert rolled[1].error == CheckError(ErrorKind.UNAVAILABLE, "")  # the kind counts failures; the text is gone
+
+
+def test_roll_keeps_the_newest_window_size_readings() -> None:
+    history = [reading(-15 * n, 100) for n in range(1, 200)]
+
+    rolled = window.roll(reading(0, 150), history)
+
+    assert len(rolled) == window.WINDOW_SIZE
+    assert rolled[0].checked_at == T0
+    assert rolled[-1].checked_at == T0 - timedelta(minutes=15 * (window.WINDOW_SIZE - 1))
+
+
+def test_a_reading_at_the_same_time_replaces_the_stored_one() -> None:
+    rolled = window.roll(reading(0, 200), [reading(0, 100)])
+
+    assert [m.used for r in rolled for m in r.meters] == [200]
+
+
+def test_a_window_round_trips_through_its_json() -> None:
+    rolled = window.roll(
+        reading(45, 400, storage=Meter("storage", 1.5, None, None, "GB")),
+        [
+            reading(30, error=ErrorKind.AUTH),
+            reading(15, None),
+            Snapshot("acme", "cloudlayer", T0, None, (Meter("calls", 0.25, None, 12.75, "USD"),)),
+        ],
+    )
+
+    assert round_trip(rolled) == rolled
+
+
+def test_an_empty_window_round_trips() -> None:
+    assert round_trip([]) == []
+
+
+def test_a_day_of_one_climbing_meter_fits_in_one_write_unit() -> None:
+    day = window.roll(reading(0, 500), [reading(-15 * n, 500 - n) for n in range(1, 200)])
+
+    text = window.encode(day)
+
+    # One write unit per KB: the window is rewritten every run, so its size is its cost.
+    assert len(text.encode()) <= 1024, len(text.encode())
+    assert '"limit":[[96,1000]]' in text  # a steady figure is one run
+    assert '"remaining":[[96,true]]' in text  # and remaining is limit minus used
+    assert '"steps":[[95,900]]' in text  # a steady schedule is one run of times
+
+
+def test_a_failed_reading_and_a_missing_meter_keep_their_place() -> None:
+    extra = Meter("storage", 5, 10, 5, "GB")
+    rolled = window.roll(
+        reading(45, 400, storage=extra), [reading(30, 300), reading(15, error=ErrorKind.UNAVAILABLE), reading(0, 100)]
+    )
+
+    back = round_trip(rolled)
+
+    assert [r.meter("storage") is not None for r in back] == [True, False, False, False]
+    assert [r.error.kind if r.error else None for r in back] == [None, None, ErrorKind.UNAVAILABLE, None]
+    assert [m.used for r in back for m in r.meters if m.name == "calls"] == [400, 300, 100]
+
+
+def damaged(change: Callable[[dict[str, Any]], object]) -> str:
+    """A good window's JSON with one part damaged."""
+    data = json.loads(window.encode(window.roll(reading(15, 200), [reading(0, error=ErrorKind.AUTH)])))
+    change(data)
+    return json.dumps(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "not json",
+        "[]",
+        json.dumps({"format": 99, "readings": 0}),
+        damaged(lambda d: d.pop("provider")),
+        damaged(lambda d: d.update(steps=[900, 900])),  # more times than readings
+        damaged(lambda d: d["meters"]["calls"].update(used=[])),  # a column too short
+        damaged(lambda d: d["meters"]["calls"].update(used=["lots"])),
+        damaged(lambda d: d.update(failed=[[1, "gone"]])),
+        damaged(lambda d: d.update(period=[7])),  # no such period
+        damaged(lambda d: d.update(steps=[[0, 900]])),  # a run of no readings
+    ],
+    ids=[
+        "empty",
+        "not-json",
+        "not-an-object",
+        "unknown-format",
+        "no-provider",
+        "too-many-times",
+        "short-column",
+        "text-figure",
+        "unknown-kind",
+        "unknown-period",
+        "empty-run",
+    ],
+)
+def test_an_unreadable_window_is_a_clear_error_naming_the_monitor(text: str) -> None:
+    with pytest.raises(window.BadWindow, match="window of acme"):
+        window.decode(text, "acme")
+
+
+def test_rules_read_the_window_as_they_read_the_snapshots() -> None:
+    """Forecast, reset and failure count come out the same from the window as from the snapshots."""
+    history = [reading(-15 * n, 900 - 4 * n) for n in range(1, 40)]
+    history[3] = reading(-60, error=ErrorKind.UNAVAILABLE)
+    now = reading(0, 900)
+    failed_now = reading(0, error=ErrorKind.RATE_LIMITED)
+    from_window = round_trip(window.roll(history[0], history[1:]))
+
+    for current in (now, failed_now):
+        full = evaluate(current, history, lambda _: DEFAULT_THRESHOLDS)
+        compact = evaluate(current, from_window, lambda _: DEFAULT_THRESHOLDS)
+        assert compact == full
+    assert evaluate(now, from_window, lambda _: DEFAULT_THRESHOLDS).trends["calls"].runs_out_at is not None
+
+
+figures = st.none() | st.integers(-(10**12), 10**12).map(float) | st.floats(allow_nan=False, allow_infinity=False)
+times = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)).map(
+    lambda t: t.replace(microsecond=0)
+)
+snapshots = st.builds(
+    Snapshot,
+    monitor=st.just("acme"),
+    provider=st.just("cloudlayer"),
+    checked_at=times,
+    period=st.none() | st.builds(Period, st.none() | times, st.none() | times),
+    meters=st.lists(
+        st.builds(Meter, st.text(min_size=1, max_size=12), figures, figures, figures, st.text(max_size=8)), max_size=4
+    ).map(tuple),
+    conditions=st.just(()),
+    error=st.none() | st.builds(CheckError, st.sampled_from(ErrorKind), st.text(max_size=40)),
+)
+
+
+@given(snapshots, st.lists(snapshots, max_size=30))
+def test_any_rolled_window_survives_its_json(newest: Snapshot, history: list[Snapshot]) -> None:
+    rolled = window.roll(newest, history)
+
+    assert len(rolled) <= window.WINDOW_SIZE
+    assert round_trip(rolled) == rolled
