@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import statistics
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 import zipfile
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,10 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local")]
 
-from quotawatch.core.snapshot import format_time  # noqa: E402
+from quotawatch.core import window  # noqa: E402
+from quotawatch.core.snapshot import Snapshot, format_time  # noqa: E402
+from quotawatch.providers import get_provider  # noqa: E402
+from quotawatch_local import cfn_yaml  # noqa: E402
 from quotawatch_local.aws_counter import AwsCallCounter  # noqa: E402
 from quotawatch_local.embedded_aws import embedded_aws, scrub_real_aws_environment  # noqa: E402
 from quotawatch_local.fakes import FakeProvider, Reply, always  # noqa: E402
@@ -60,13 +65,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="N = 10 and 100 only; skip sam build")
     parser.add_argument("--repeat", type=int, default=5, help="warm runs per N (median reported)")
+    parser.add_argument(
+        "--pools", default="32,128", help="other pool sizes (CHECK_CONCURRENCY) to time the largest N with"
+    )
     args = parser.parse_args()
     scrub_real_aws_environment()
     print(f"QuotaWatch benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}")
     print()
     sizes = [10, 100] if args.quick else [10, 100, 1000]
-    fanout = bench_fanout(sizes, args.repeat)
+    pools = [int(p) for p in args.pools.split(",") if p]
+    fanout = bench_fanout(sizes, args.repeat, [] if args.quick else pools)
     bench_imports()
     artifacts = {} if args.quick else bench_artifacts()
     cost(fanout.get(10), artifacts)
@@ -76,7 +85,7 @@ def main() -> int:
 # --- 1, 3, 4: fan-out, memory and AWS calls ------------------------------------------------
 
 
-def bench_fanout(sizes: list[int], repeat: int) -> dict[int, dict[str, Any]]:
+def bench_fanout(sizes: list[int], repeat: int, pools: list[int]) -> dict[int, dict[str, Any]]:
     print(
         f"Fan-out: one check run, the provider answering after {PROVIDER_DELAY * 1000:.0f} ms"
         f" (median of {repeat} warm runs)"
@@ -91,6 +100,8 @@ def bench_fanout(sizes: list[int], repeat: int) -> dict[int, dict[str, Any]]:
             stack = deploy(aws, REPO / "template.yaml", stack_name="quotawatch-bench")
             for n in sizes:
                 results[n] = _fanout_once(stack, counter, fake, n, repeat)
+            largest = max(sizes)
+            by_pool = {pool: _timed_runs(stack, fake, largest, repeat, pool) for pool in pools}
         finally:
             counter.stop()
     print()
@@ -104,6 +115,13 @@ def bench_fanout(sizes: list[int], repeat: int) -> dict[int, dict[str, Any]]:
             f"  {n:>5}  {r['median']:>8.2f}  {sequential:>9.0f}s  {PROVIDER_DELAY:>5.1f}s  "
             f"{r['median'] / sequential:>8.3f}  {r['median'] / PROVIDER_DELAY:>7.1f}x  {r['peak_mb']:>7.0f}"
         )
+    template_pool = int(_template_env("CHECK_CONCURRENCY"))
+    print()
+    print(f"Pool size (CHECK_CONCURRENCY) at N={largest}: run time, and the waves of answers alone")
+    for pool, seconds in sorted({template_pool: results[largest]["median"], **by_pool}.items()):
+        waves = -(-largest // pool) * PROVIDER_DELAY  # ceil(N / pool) waves, each one answer long
+        default = "  (the template's setting)" if pool == template_pool else ""
+        print(f"  {pool:>5}  {seconds:6.2f} s  {waves:5.1f} s{default}")
     print()
     print("AWS calls per run (service operation: cold, warm) when nothing changed:")
     for n, r in results.items():
@@ -152,7 +170,88 @@ def _fanout_once(stack: LocalStack, counter: AwsCallCounter, fake: FakeProvider,
         "warm_calls": warm_calls,
         "peak_mb": peak,
         "log_bytes": log_bytes,
+        "snapshot_bytes": _stored_bytes(stack, ids[0], "SNAP#"),
     }
+
+
+def _stored_bytes(stack: LocalStack, monitor: str, prefix: str) -> int:
+    """Size of a monitor's newest item under `prefix`, as DynamoDB counts it for capacity."""
+    response = stack.aws.client("dynamodb").query(
+        TableName=stack.outputs["TableName"],
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": f"MON#{monitor}"}, ":prefix": {"S": prefix}},
+        ScanIndexForward=False,
+        Limit=1,
+    )
+    return sum(_item_bytes(item) for item in response["Items"])
+
+
+def _item_bytes(value: dict[str, Any]) -> int:
+    """DynamoDB's item size: attribute names plus values (numbers about a byte per two digits)."""
+    total = 0
+    for name, typed in value.items():
+        ((kind, inner),) = typed.items()
+        total += len(name.encode())
+        if kind == "S":
+            total += len(inner.encode())
+        elif kind == "N":
+            total += len(inner.strip("-").replace(".", "")) // 2 + 2
+        elif kind == "BOOL":
+            total += 1
+        elif kind == "M":
+            total += 3 + _item_bytes(inner)
+    return total
+
+
+def _day_window_bytes() -> int:
+    """The WINDOW item of a cloudlayer monitor after a day in which every figure moved at every
+    check: the worst case for its size. (The benchmark's readings do not move, so its stored
+    windows are smaller.)"""
+    usage = get_provider("cloudlayer").parse(LIMIT_PLAN, FIRST_TICK)  # type: ignore[union-attr]
+    readings = [
+        Snapshot(
+            "bench-0000",
+            "cloudlayer",
+            FIRST_TICK + timedelta(minutes=15 * i),
+            usage.period,
+            tuple(replace(m, used=None if m.used is None else m.used + 7 * i) for m in usage.meters),
+        )
+        for i in range(window.WINDOW_SIZE)
+    ]
+    rolled = window.roll(readings[-1], readings[:-1])
+    item = {
+        "pk": {"S": "MON#bench-0000"},
+        "sk": {"S": "WINDOW"},
+        "readings": {"S": window.encode(rolled)},
+        "expires_at": {"N": "1830039300"},
+    }
+    return _item_bytes(item)
+
+
+def _timed_runs(stack: LocalStack, fake: FakeProvider, n: int, repeat: int, pool: int) -> float:
+    """Median of warm runs of N monitors with CHECK_CONCURRENCY set to `pool`."""
+    # The monitors of the fan-out run: their windows are stored, so every run here is warm.
+    monitors = [
+        {"id": f"bench-{n}-{i:04d}", "provider": "cloudlayer", "secret_field": "bench", "base_url": fake.base_url}
+        for i in range(n)
+    ]
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "monitors.yaml"
+        path.write_text(yaml.safe_dump({"monitors": monitors}))
+        env = {"MONITORS_FILE": str(path), "CHECK_CONCURRENCY": str(pool)}
+        with FunctionRuntime(stack, "CheckUsageFunction", env) as function:
+            _check(function.invoke(_tick(n + pool, 0)))  # the cold start is not what this measures
+            times = []
+            for i in range(1, repeat + 1):
+                started = time.perf_counter()
+                _check(function.invoke(_tick(n + pool, i)))
+                times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def _template_env(name: str) -> str:
+    template = cfn_yaml.load_template(REPO / "template.yaml")
+    return str(template["Resources"]["CheckUsageFunction"]["Properties"]["Environment"]["Variables"][name])
 
 
 def _check(invocation: Invocation) -> None:
@@ -265,27 +364,29 @@ def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
     runs = RUNS_PER_MONTH
     monitors = 10
     lambda_cost = runs * (seconds * memory_mb / 1024 * LAMBDA_ARM_GB_SECOND + LAMBDA_REQUEST)
-    # DynamoDB: a snapshot is < 1 KB (1 write unit); reads as measured by call, at most 1 unit
-    # per state query and ceil(96 snapshots * 0.8 KB / 4 KB) / 2 units per eventually consistent
-    # history query.
-    writes = sum(
-        v for (s, op), v in calls.items() if s == "dynamodb" and op in ("PutItem", "BatchWriteItem", "UpdateItem")
-    )
-    queries = sum(v for (s, op), v in calls.items() if s == "dynamodb" and op in ("Query", "BatchGetItem", "GetItem"))
-    write_units = max(writes, monitors)  # one unit per snapshot, however they are batched
-    read_units = queries * 10
+    # DynamoDB on-demand bills by item size: a write unit per KB written, a read unit per
+    # 4 KB read (strongly consistent). Per run: the tick claim; per monitor, a snapshot and
+    # its window written, its STATE and WINDOW read (a STATE item is small: one unit).
+    snapshot_bytes, window_bytes = ten["snapshot_bytes"], _day_window_bytes()
+    write_units = 1 + monitors * (math.ceil(snapshot_bytes / 1024) + math.ceil(window_bytes / 1024))
+    read_units = monitors * (1 + math.ceil(window_bytes / 4096))
     dynamo = runs * (write_units * DYNAMODB_WRITE_UNIT + read_units * DYNAMODB_READ_UNIT)
-    stored_gb = monitors * 96 * 400 * 0.8 / 1024 / 1024  # a year and a month of snapshots
+    # Steady state: a year and a month of snapshots (the default retention), and the windows.
+    stored_gb = monitors * (96 * 400 * snapshot_bytes + window_bytes) / 1024**3
     storage = stored_gb * (DYNAMODB_STORAGE_GB_MONTH + DYNAMODB_PITR_GB_MONTH)
     secrets = SECRET_MONTH + runs * sum(v for (s, _), v in calls.items() if s == "secretsmanager") * SECRETS_API_CALL
     sns = runs * sum(v for (s, _), v in calls.items() if s == "sns") * SNS_PUBLISH
     scheduler = runs * SCHEDULER_INVOCATION
     logs = runs * ten["log_bytes"] / 1024**3 * LOGS_INGEST_GB  # as measured: a log line per monitor
     total = lambda_cost + dynamo + storage + secrets + sns + scheduler + logs
+    print(
+        f"DynamoDB items: snapshot {snapshot_bytes} B as stored; window after a day of moving figures"
+        f" {window_bytes} B (worst case)"
+    )
     print(f"Cost: 10 monitors every 15 minutes ({runs:.0f} runs a month), prices of {PRICES_DATED} (us-east-1)")
     for name, value in (
         (f"Lambda arm64 ({memory_mb} MB x {seconds:.2f} s)", lambda_cost),
-        ("DynamoDB requests", dynamo),
+        (f"DynamoDB requests ({write_units} write, {read_units} read units a run)", dynamo),
         ("DynamoDB storage + PITR (steady state)", storage),
         ("Secrets Manager (1 secret)", secrets),
         ("SNS (alerts are rare)", sns),

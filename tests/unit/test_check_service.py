@@ -90,9 +90,12 @@ class MemoryStore:
     as their stored JSON; a signal's state written only if absent (expected version 0) or
     still at the expected version."""
 
-    def __init__(self) -> None:
+    def __init__(self, monitors_per_read: int = 50, monitors_per_write: int = 12) -> None:
+        self.monitors_per_read = monitors_per_read
+        self.monitors_per_write = monitors_per_write
         self.snapshots: dict[tuple[str, str], Snapshot] = {}
         self.windows: dict[str, str] = {}
+        self.writes: list[list[str]] = []  # the monitors of each put_snapshots, in order
         self.items: dict[str, dict[str, StoredState]] = {}
         self.lock = threading.Lock()  # DynamoDB's conditional update is atomic
         self.refused: list[tuple[str, int]] = []  # (signal, expected version) of refused writes
@@ -107,7 +110,9 @@ class MemoryStore:
             return True
 
     def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, Sequence[Snapshot]]) -> None:
+        assert len(snapshots) <= self.monitors_per_write
         with self.lock:
+            self.writes.append([s.monitor for s in snapshots])
             for snapshot in snapshots:
                 self.snapshots[(snapshot.monitor, str(format_time(snapshot.checked_at)))] = snapshot
             for monitor_id, readings in windows.items():
@@ -115,7 +120,9 @@ class MemoryStore:
 
     def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
         monitors = list(monitors)
-        self.loads.append(monitors)
+        assert len(monitors) <= self.monitors_per_read
+        with self.lock:
+            self.loads.append(monitors)
         records = {}
         for monitor_id in monitors:
             text = self.windows.get(monitor_id)
@@ -964,6 +971,7 @@ def test_a_run_reads_all_monitors_at_once_and_stores_each_window(start_fake: Sta
     h.run(*watched)
 
     assert h.store.loads == [["a", "b"], ["a", "b"]]  # one batched read per run, not one per monitor
+    assert [sorted(w) for w in h.store.writes] == [["a", "b"], ["a", "b"]]  # in the order the checks finish
     for monitor_id in ("a", "b"):
         recent = window.decode(h.store.windows[monitor_id], monitor_id)
         assert [r.checked_at for r in recent] == [T0 + timedelta(hours=0.25), T0]
@@ -997,3 +1005,17 @@ def test_the_window_keeps_a_day_of_readings(start_fake: StartFake) -> None:
 
     assert len(recent) == window.WINDOW_SIZE
     assert len(h.store.history("cloudlayer-prod")) == window.WINDOW_SIZE + 10  # the snapshots keep everything
+
+
+def test_many_monitors_are_read_and_written_a_batch_at_a_time(start_fake: StartFake) -> None:
+    fake = start_fake(Switch(plan(500)))
+    ids = [f"m{n}" for n in range(5)]
+    h = Harness(dict.fromkeys(ids, fake.valid_key), store=MemoryStore(monitors_per_read=2, monitors_per_write=2))
+
+    outcomes = h.run(*(monitor(fake, i) for i in ids))
+
+    assert [o.monitor for o in outcomes] == ids
+    assert sorted(h.store.loads) == [["m0", "m1"], ["m2", "m3"], ["m4"]]
+    assert sorted(len(w) for w in h.store.writes) == [1, 2, 2]  # as checks finish, then the rest
+    assert sorted(m for w in h.store.writes for m in w) == ids
+    assert set(h.store.windows) == set(ids)

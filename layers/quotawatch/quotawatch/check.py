@@ -7,7 +7,8 @@ the embedded AWS of the local platform, or in-memory fakes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -46,6 +47,9 @@ class JsonFetcher(Protocol):
 
 
 class Store(Protocol):
+    monitors_per_read: int  # how many monitors `load` reads in one call
+    monitors_per_write: int  # how many monitors' snapshot and window `put_snapshots` stores in one call
+
     def claim_run(self, tick: datetime) -> bool: ...
 
     def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, Sequence[Snapshot]]) -> None: ...
@@ -129,22 +133,58 @@ def run_check(
             MonitorOutcome(m.id, m.provider, "skipped", message="tick already checked", duplicate=True)
             for m in monitors
         ]
-    # Every monitor's alert states and recent readings, by key, in a few batched reads.
-    records = deps.store.load(m.id for m in monitors)
     workers = max(1, min(concurrency, len(monitors)))
+    ids = [m.id for m in monitors]
+    per_read = deps.store.monitors_per_read
+    sink = _SnapshotSink(deps.store)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        checked = list(pool.map(lambda monitor: _contained_check(monitor, deps, records[monitor.id]), monitors))
-    # Snapshots and windows go out together, 25 to a call: the tick is ours, so no snapshot
-    # can be overwritten.
-    deps.store.put_snapshots(
-        [o.snapshot for o in checked if o.snapshot is not None], {o.monitor: o.window for o in checked if o.window}
-    )
+        # The reads go first on the pool, one batched call for each slice of monitors, and
+        # overlap with the providers' answers: a check waits only for its own slice.
+        reads = [pool.submit(deps.store.load, ids[i : i + per_read]) for i in range(0, len(ids), per_read)]
+
+        def check(index: int, monitor: Monitor) -> MonitorOutcome:
+            outcome = _contained_check(monitor, deps, lambda: reads[index // per_read].result()[monitor.id])
+            sink.add(outcome)
+            return outcome
+
+        checked = list(pool.map(check, range(len(monitors)), monitors))
+    sink.flush()
     return outcomes + checked
 
 
-def _contained_check(monitor: Monitor, deps: CheckDeps, record: MonitorRecord) -> MonitorOutcome:
+class _SnapshotSink:
+    """Stores snapshots and windows while the other checks still wait on their providers, a
+    full write call at a time. The tick is this run's, so no snapshot can be overwritten."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._pending: list[MonitorOutcome] = []
+
+    def add(self, outcome: MonitorOutcome) -> None:
+        if outcome.snapshot is None:
+            return
+        with self._lock:
+            self._pending.append(outcome)
+            if len(self._pending) < self._store.monitors_per_write:
+                return
+            batch, self._pending = self._pending, []
+        self._write(batch)
+
+    def flush(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            self._write(batch)
+
+    def _write(self, batch: list[MonitorOutcome]) -> None:
+        snapshots = [o.snapshot for o in batch if o.snapshot is not None]
+        self._store.put_snapshots(snapshots, {o.monitor: o.window for o in batch if o.window})
+
+
+def _contained_check(monitor: Monitor, deps: CheckDeps, read: Callable[[], MonitorRecord]) -> MonitorOutcome:
     try:
-        return check_monitor(monitor, deps, record)
+        return check_monitor(monitor, deps, read)
     except Exception as exc:  # one monitor's bug never stops the others
         log.exception("check of monitor %s failed unexpectedly", monitor.id)
         return MonitorOutcome(
@@ -156,9 +196,9 @@ def _contained_check(monitor: Monitor, deps: CheckDeps, record: MonitorRecord) -
         )
 
 
-def check_monitor(monitor: Monitor, deps: CheckDeps, record: MonitorRecord | None = None) -> MonitorOutcome:
-    """Fetch, evaluate and alert for one monitor, from what `record` says was stored (read
-    here when not given). The caller stores the snapshot and `outcome.window`."""
+def check_monitor(monitor: Monitor, deps: CheckDeps, read: Callable[[], MonitorRecord] | None = None) -> MonitorOutcome:
+    """Fetch, evaluate and alert for one monitor. `read` gives what is stored about it (by
+    default a read of its own); the caller stores the snapshot and `outcome.window`."""
     provider = get_provider(monitor.provider)
     checked_at = deps.clock.now()
     if provider is None:
@@ -180,8 +220,7 @@ def check_monitor(monitor: Monitor, deps: CheckDeps, record: MonitorRecord | Non
             monitor.id, monitor.provider, "error", snapshot.error.kind.value, snapshot.error.message, snapshot=snapshot
         )
 
-    if record is None:
-        record = deps.store.load([monitor.id])[monitor.id]
+    record = read() if read is not None else deps.store.load([monitor.id])[monitor.id]
     states = record.states
     history = record.history if record.history is not None else deps.store.recent_snapshots(monitor.id)
     outcome.window = roll(snapshot, history)

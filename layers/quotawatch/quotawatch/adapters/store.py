@@ -45,6 +45,9 @@ def _pk(monitor: str) -> str:
 
 
 class DynamoStore:
+    monitors_per_read = _READ_BATCH // 2  # a STATE and a WINDOW key each
+    monitors_per_write = _WRITE_BATCH // 2  # a snapshot and a window each
+
     def __init__(self, client: Any, table_name: str, retention_days: int = 400) -> None:
         self._client = client
         self.table_name = table_name
