@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -55,7 +54,7 @@ def test_a_run_reads_every_monitor_by_key_and_writes_in_batches(store: DynamoSto
     snapshots = [reading(m, 0, 100) for m in monitors]
     counter.take()
 
-    store.put_snapshots(snapshots, {s.monitor: window.roll(s, []) for s in snapshots})
+    store.put_snapshots(snapshots, {s.monitor: window.encode(window.roll(s, [])) for s in snapshots})
     records = store.load(monitors)
 
     # 240 items in batches of 25; 240 keys (a state and a window each) in batches of 100.
@@ -64,7 +63,7 @@ def test_a_run_reads_every_monitor_by_key_and_writes_in_batches(store: DynamoSto
     for snapshot in snapshots:
         record = records[snapshot.monitor]
         assert record.states == {}
-        assert record.history == window.roll(snapshot, [])
+        assert record.window == window.encode(window.roll(snapshot, []))
 
 
 def test_the_window_rolls_with_each_run_and_holds_failures(store: DynamoStore) -> None:
@@ -76,10 +75,10 @@ def test_the_window_rolls_with_each_run_and_holds_failures(store: DynamoStore) -
             if used is None
             else reading("acme", 15 * n, used)
         )
-        store.put_snapshots([snapshot], {"acme": window.roll(snapshot, history)})
-        loaded = store.load(["acme"])["acme"].history
-        assert loaded is not None
-        history = loaded
+        store.put_snapshots([snapshot], {"acme": window.encode(window.roll(snapshot, history))})
+        stored = store.load(["acme"])["acme"].window
+        assert stored is not None
+        history = window.decode(stored, "acme")
 
     assert [r.checked_at for r in history] == [T0 + timedelta(minutes=m) for m in (45, 30, 15, 0)]
     assert [r.error.kind if r.error else None for r in history] == [None, ErrorKind.UNAVAILABLE, None, None]
@@ -92,28 +91,8 @@ def test_a_monitor_without_a_window_has_no_history_to_read_by_key(store: DynamoS
 
     record = store.load(["acme"])["acme"]
 
-    assert record.history is None  # the caller reads the snapshots instead
+    assert record.window is None  # the check reads the snapshots instead
     assert [s.meters[0].used for s in store.recent_snapshots("acme")] == [100]
-
-
-def test_a_damaged_window_is_reported_and_the_snapshots_stay(
-    stack: LocalStack, store: DynamoStore, caplog: pytest.LogCaptureFixture
-) -> None:
-    snapshot = reading("acme", 0, 100)
-    store.put_snapshots([snapshot], {"acme": window.roll(snapshot, [])})
-    stack.aws.client("dynamodb").update_item(
-        TableName=stack.outputs["TableName"],
-        Key={"pk": {"S": "MON#acme"}, "sk": {"S": "WINDOW"}},
-        UpdateExpression="SET readings = :damaged",
-        ExpressionAttributeValues={":damaged": {"S": '{"format":1,"readings":3'}},
-    )
-
-    with caplog.at_level(logging.WARNING, logger="quotawatch.store"):
-        record = store.load(["acme"])["acme"]
-
-    assert record.history is None
-    assert "window of acme is unreadable" in caplog.text
-    assert store.recent_snapshots("acme") == [snapshot]
 
 
 def test_each_signal_changes_only_from_the_version_it_was_read_at(store: DynamoStore, counter: AwsCallCounter) -> None:

@@ -4,9 +4,10 @@ small in-memory stand-ins for Secrets Manager, DynamoDB and SNS."""
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -109,14 +110,13 @@ class MemoryStore:
             self.runs.add(tick)
             return True
 
-    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, Sequence[Snapshot]]) -> None:
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> None:
         assert len(snapshots) <= self.monitors_per_write
         with self.lock:
             self.writes.append([s.monitor for s in snapshots])
             for snapshot in snapshots:
                 self.snapshots[(snapshot.monitor, str(format_time(snapshot.checked_at)))] = snapshot
-            for monitor_id, readings in windows.items():
-                self.windows[monitor_id] = window.encode(list(readings))
+            self.windows.update(windows)
 
     def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
         monitors = list(monitors)
@@ -125,9 +125,9 @@ class MemoryStore:
             self.loads.append(monitors)
         records = {}
         for monitor_id in monitors:
-            text = self.windows.get(monitor_id)
-            readings = window.decode(text, monitor_id) if text is not None and history else None
-            records[monitor_id] = MonitorRecord(self.states(monitor_id), readings)
+            records[monitor_id] = MonitorRecord(
+                self.states(monitor_id), self.windows.get(monitor_id) if history else None
+            )
         return records
 
     def recent_snapshots(self, monitor: str, limit: int = window.WINDOW_SIZE) -> list[Snapshot]:
@@ -994,17 +994,18 @@ def test_without_a_window_the_history_comes_from_the_snapshots(start_fake: Start
     assert len(window.decode(h.store.windows["cloudlayer-prod"], "cloudlayer-prod")) == 3
 
 
-def test_the_window_keeps_a_day_of_readings(start_fake: StartFake) -> None:
+def test_the_window_keeps_the_recent_readings_then_one_an_hour(start_fake: StartFake) -> None:
     fake = start_fake(Switch(plan(100)))
     h = Harness({"cloudlayer-prod": fake.valid_key})
-    for _ in range(window.WINDOW_SIZE + 10):
+    for _ in range(4 * 30):  # 30 hours of checks every 15 minutes
         h.run(monitor(fake))
         h.tick(0.25)
 
     recent = window.decode(h.store.windows["cloudlayer-prod"], "cloudlayer-prod")
 
-    assert len(recent) == window.WINDOW_SIZE
-    assert len(h.store.history("cloudlayer-prod")) == window.WINDOW_SIZE + 10  # the snapshots keep everything
+    assert len(recent) == window.RECENT + 29 - 1 + 1  # the last hour in full, then the first of each hour
+    assert recent[-1].checked_at == T0
+    assert len(h.store.history("cloudlayer-prod")) == 4 * 30  # the snapshots keep everything
 
 
 def test_many_monitors_are_read_and_written_a_batch_at_a_time(start_fake: StartFake) -> None:
@@ -1019,3 +1020,21 @@ def test_many_monitors_are_read_and_written_a_batch_at_a_time(start_fake: StartF
     assert sorted(len(w) for w in h.store.writes) == [1, 2, 2]  # as checks finish, then the rest
     assert sorted(m for w in h.store.writes for m in w) == ids
     assert set(h.store.windows) == set(ids)
+
+
+def test_a_damaged_window_is_reported_and_the_history_comes_from_the_snapshots(
+    start_fake: StartFake, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = start_fake(Switch(SERVER_ERROR))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+    for _ in range(2):
+        h.run(monitor(fake))
+        h.tick(0.25)
+    h.store.windows["cloudlayer-prod"] = '{"format":1,"readings":2,"newest":'  # cut short
+
+    with caplog.at_level(logging.WARNING, logger="quotawatch.check"):
+        [third] = h.run(monitor(fake))
+
+    assert "window of cloudlayer-prod is unreadable" in caplog.text
+    assert third.levels == {CHECK_KEY: "warning"}  # the two earlier failures were read from the snapshots
+    assert len(window.decode(h.store.windows["cloudlayer-prod"], "cloudlayer-prod")) == 3  # and it is whole again

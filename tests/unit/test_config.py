@@ -116,7 +116,7 @@ BAD_MONITORS: list[tuple[dict[str, Any], str]] = [
     ({"failures_before_alert": 2.5}, "failures_before_alert"),
     ({"failures_before_alert": 3.0}, "failures_before_alert"),  # a whole number, written as one
     ({"failures_before_alert": False}, "failures_before_alert"),
-    ({"failures_before_alert": 1001}, "failures_before_alert"),
+    ({"failures_before_alert": 49}, "failures_before_alert"),  # more than the recent readings hold
     ({"forecast_days": -1}, "forecast_days"),
     ({"forecast_days": 367}, "forecast_days"),
     ({"forecast_days": [7]}, "forecast_days"),
@@ -186,7 +186,7 @@ def test_without_policy_fields_the_defaults_apply() -> None:
         ({"remind_every_hours": 1}, AlertPolicy(remind_every=timedelta(hours=1))),
         ({"hysteresis": 50}, AlertPolicy(hysteresis=50)),
         ({"hysteresis": 0}, AlertPolicy(hysteresis=0)),
-        ({"failures_before_alert": 1000}, AlertPolicy(failures_before_alert=1000)),
+        ({"failures_before_alert": 48}, AlertPolicy(failures_before_alert=48)),
         ({"forecast_days": 366}, AlertPolicy(forecast_days=366)),
         ({"forecast_days": 1.5}, AlertPolicy(forecast_days=1.5)),
     ],
@@ -239,7 +239,7 @@ def test_policy_problems_name_file_monitor_field_and_value() -> None:
     prefix = f"{FILE}: monitor 'cloudlayer-prod': field "
     assert problem(hysteresis=60) == f"{prefix}'hysteresis': must be a number from 0 to 50, got 60"
     assert problem(failures_before_alert=2.5) == (
-        f"{prefix}'failures_before_alert': must be a whole number from 1 to 1000, got 2.5"
+        f"{prefix}'failures_before_alert': must be a whole number from 1 to 48, got 2.5"
     )
     assert (
         problem(remind_every_hours="daily")

@@ -44,14 +44,44 @@ def test_roll_puts_the_new_reading_first_and_keeps_what_rules_read() -> None:
     assert rolled[1].error == CheckError(ErrorKind.UNAVAILABLE, "")  # the kind counts failures; the text is gone
 
 
-def test_roll_keeps_the_newest_window_size_readings() -> None:
-    history = [reading(-15 * n, 100) for n in range(1, 200)]
+def test_roll_keeps_the_recent_readings_then_the_first_of_each_hour() -> None:
+    history = [reading(-15 * n, 100) for n in range(1, 400)]
 
     rolled = window.roll(reading(0, 150), history)
 
+    ages = [(T0 - r.checked_at) / timedelta(minutes=1) for r in rolled]
+    assert ages[: window.RECENT] == [0, 15, 30, 45]
+    assert all(r.checked_at.minute == 0 for r in rolled[window.RECENT :])  # one an hour: its first reading
+    assert ages[window.RECENT :] == [60 * h for h in range(1, window.WINDOW_SIZE - window.RECENT + 1)]
     assert len(rolled) == window.WINDOW_SIZE
-    assert rolled[0].checked_at == T0
-    assert rolled[-1].checked_at == T0 - timedelta(minutes=15 * (window.WINDOW_SIZE - 1))
+
+
+def test_every_failure_since_the_last_good_reading_is_kept() -> None:
+    failures = [reading(-15 * n, error=ErrorKind.UNAVAILABLE) for n in range(1, 12)]
+    good = [reading(-15 * n, 100) for n in range(12, 40)]
+
+    rolled = window.roll(reading(0, error=ErrorKind.UNAVAILABLE), failures + good)
+
+    assert [r.ok for r in rolled[:13]] == [False] * 12 + [True]  # so failures are counted in full
+    assert rolled[12].checked_at == T0 - timedelta(minutes=180)
+
+
+steps = st.lists(st.tuples(st.integers(1, 180), st.booleans()), min_size=1, max_size=150)
+
+
+@given(steps)
+def test_rolling_run_by_run_keeps_what_rolling_the_whole_history_keeps(checks: list[tuple[int, bool]]) -> None:
+    """The window a monitor ends up with does not depend on how many runs built it."""
+    minutes = 0
+    readings: list[Snapshot] = []
+    rolled: list[Snapshot] = []
+    for gap, ok in checks:
+        minutes += gap
+        new = reading(minutes, 100 + minutes) if ok else reading(minutes, error=ErrorKind.UNAVAILABLE)
+        rolled = window.roll(new, rolled, trimmed=True)
+        readings.append(new)
+
+    assert rolled == window.roll(readings[-1], readings[:-1])
 
 
 def test_a_reading_at_the_same_time_replaces_the_stored_one() -> None:
@@ -77,16 +107,16 @@ def test_an_empty_window_round_trips() -> None:
     assert round_trip([]) == []
 
 
-def test_a_day_of_one_climbing_meter_fits_in_one_write_unit() -> None:
+def test_two_days_of_one_climbing_meter_fit_in_one_write_unit() -> None:
     day = window.roll(reading(0, 500), [reading(-15 * n, 500 - n) for n in range(1, 200)])
 
     text = window.encode(day)
 
     # One write unit per KB: the window is rewritten every run, so its size is its cost.
     assert len(text.encode()) <= 1024, len(text.encode())
-    assert '"limit":[[96,1000]]' in text  # a steady figure is one run
-    assert '"remaining":[[96,true]]' in text  # and remaining is limit minus used
-    assert '"steps":[[95,900]]' in text  # a steady schedule is one run of times
+    assert '"limit":[[48,1000]]' in text  # a steady figure is one run
+    assert '"remaining":[[48,"="]]' in text  # and remaining is limit minus used
+    assert '"steps":[[4,900],[43,3600]]' in text  # so is a steady schedule, thinned to hours
 
 
 def test_a_failed_reading_and_a_missing_meter_keep_their_place() -> None:
@@ -144,18 +174,26 @@ def test_an_unreadable_window_is_a_clear_error_naming_the_monitor(text: str) -> 
 
 
 def test_rules_read_the_window_as_they_read_the_snapshots() -> None:
-    """Forecast, reset and failure count come out the same from the window as from the snapshots."""
-    history = [reading(-15 * n, 900 - 4 * n) for n in range(1, 40)]
+    """Levels, resets and failure counts come out the same from the window as from every
+    snapshot; on a steady burn, so does the forecast."""
+    history = [reading(-15 * n, 900 - 4 * n) for n in range(1, 200)]
     history[3] = reading(-60, error=ErrorKind.UNAVAILABLE)
-    now = reading(0, 900)
-    failed_now = reading(0, error=ErrorKind.RATE_LIMITED)
-    from_window = round_trip(window.roll(history[0], history[1:]))
+    streak = [reading(-15 * n, error=ErrorKind.UNAVAILABLE) for n in range(1, 6)] + history[5:]
+    cases = [(reading(0, 900), history), (reading(0, error=ErrorKind.RATE_LIMITED), streak), (reading(0, 30), history)]
 
-    for current in (now, failed_now):
-        full = evaluate(current, history, lambda _: DEFAULT_THRESHOLDS)
+    for current, snapshots in cases:
+        from_window = round_trip(window.roll(snapshots[0], snapshots[1:]))
+        full = evaluate(current, snapshots[:96], lambda _: DEFAULT_THRESHOLDS)
         compact = evaluate(current, from_window, lambda _: DEFAULT_THRESHOLDS)
-        assert compact == full
-    assert evaluate(now, from_window, lambda _: DEFAULT_THRESHOLDS).trends["calls"].runs_out_at is not None
+        assert [(s.key, s.level, s.failures, s.reset) for s in compact.signals] == [
+            (s.key, s.level, s.failures, s.reset) for s in full.signals
+        ]
+        assert compact.trends.keys() == full.trends.keys()
+        for name, trend in full.trends.items():
+            assert compact.trends[name].per_day == pytest.approx(trend.per_day)
+    failing = round_trip(window.roll(streak[0], streak[1:]))
+    [check] = evaluate(reading(0, error=ErrorKind.RATE_LIMITED), failing, lambda _: DEFAULT_THRESHOLDS).signals
+    assert check.failures == 6  # the whole streak, even past the hourly thinning
 
 
 figures = st.none() | st.integers(-(10**12), 10**12).map(float) | st.floats(allow_nan=False, allow_infinity=False)

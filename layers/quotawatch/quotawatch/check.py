@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -16,13 +16,13 @@ from typing import Any, Protocol
 
 from quotawatch.adapters.clock import Clock, SystemClock
 from quotawatch.config import ConfigProblem, Monitor
+from quotawatch.core import window
 from quotawatch.core.alerts import decide
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.messages import Message, render
 from quotawatch.core.outbox import MonitorRecord, StoredState
 from quotawatch.core.rules import CHECK_KEY, Evaluation, Level, evaluate
 from quotawatch.core.snapshot import ErrorKind, Snapshot
-from quotawatch.core.window import roll
 from quotawatch.providers import get_provider
 from quotawatch.providers.base import ParsedUsage, Provider
 from quotawatch.providers.parsing import BadResponse
@@ -52,7 +52,9 @@ class Store(Protocol):
 
     def claim_run(self, tick: datetime) -> bool: ...
 
-    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, Sequence[Snapshot]]) -> None: ...
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> None:
+        """Snapshots, and windows as `core.window.encode` wrote them, by monitor."""
+        ...
 
     def load(self, monitors: Iterable[str], history: bool = ...) -> dict[str, MonitorRecord]:
         """Every monitor's states and window, read by key in a few batched calls."""
@@ -91,7 +93,7 @@ class MonitorOutcome:
     levels: dict[str, str] = field(default_factory=dict)
     notified: list[dict[str, str]] = field(default_factory=list)
     snapshot: Snapshot | None = None
-    window: list[Snapshot] = field(default_factory=list)  # recent readings with this one, to store
+    window: str | None = None  # the recent readings with this one (encoded), to store
     duplicate: bool = False  # this tick was already checked by an earlier delivery
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,7 +181,7 @@ class _SnapshotSink:
 
     def _write(self, batch: list[MonitorOutcome]) -> None:
         snapshots = [o.snapshot for o in batch if o.snapshot is not None]
-        self._store.put_snapshots(snapshots, {o.monitor: o.window for o in batch if o.window})
+        self._store.put_snapshots(snapshots, {o.monitor: o.window for o in batch if o.window is not None})
 
 
 def _contained_check(monitor: Monitor, deps: CheckDeps, read: Callable[[], MonitorRecord]) -> MonitorOutcome:
@@ -222,8 +224,8 @@ def check_monitor(monitor: Monitor, deps: CheckDeps, read: Callable[[], MonitorR
 
     record = read() if read is not None else deps.store.load([monitor.id])[monitor.id]
     states = record.states
-    history = record.history if record.history is not None else deps.store.recent_snapshots(monitor.id)
-    outcome.window = roll(snapshot, history)
+    history = _history(monitor.id, record, deps.store)
+    outcome.window = window.encode(window.roll(snapshot, history))
     # Messages an earlier run could not publish go out first, in order.
     pending = [stored for stored in states.values() if stored.awaits_delivery(deps.wall.now())]
     for stored in pending:
@@ -239,6 +241,16 @@ def check_monitor(monitor: Monitor, deps: CheckDeps, read: Callable[[], MonitorR
     display = provider.display_name if provider else monitor.provider
     _act_on(monitor, snapshot, evaluation, states, display, deps, outcome)
     return outcome
+
+
+def _history(monitor_id: str, record: MonitorRecord, store: Store) -> list[Snapshot]:
+    """The recent readings from the stored window, else (none yet, or damaged) from the snapshots."""
+    if record.window is not None:
+        try:
+            return window.decode(record.window, monitor_id)
+        except window.BadWindow as exc:  # the snapshots it summarises are intact
+            log.warning("%s; reading its snapshots instead", exc, extra={"monitor": monitor_id})
+    return store.recent_snapshots(monitor_id)
 
 
 def _act_on(

@@ -15,6 +15,7 @@ from typing import Any
 
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
+from quotawatch.core.window import WINDOW_SIZE
 from quotawatch.providers import PROVIDERS
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -205,7 +206,8 @@ def _policy(values: dict[str, Any], inherited: AlertPolicy, prefix: str) -> Aler
     hysteresis = number("hysteresis", 0, 50)
     if hysteresis is not None:
         policy = replace(policy, hysteresis=hysteresis)
-    failures = number("failures_before_alert", 1, 1000, whole=True)
+    # Failures are counted in the window of recent readings, so no more than it holds.
+    failures = number("failures_before_alert", 1, WINDOW_SIZE, whole=True)
     if failures is not None:
         policy = replace(policy, failures_before_alert=int(failures))
     days = number("forecast_days", 0, 366)

@@ -18,8 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -65,13 +65,13 @@ class DynamoStore:
             "expires_at": self._expires_at(snapshot.checked_at),
         }
 
-    def _window_item(self, monitor: str, readings: Sequence[Snapshot]) -> dict[str, Any]:
-        newest = readings[0].checked_at
+    def _window_item(self, monitor: str, encoded: str) -> dict[str, Any]:
         return {
             "pk": {"S": _pk(monitor)},
             "sk": {"S": _WINDOW},
-            "readings": {"S": window.encode(list(readings))},
-            "expires_at": self._expires_at(newest),  # gone with the snapshots when a monitor is removed
+            "readings": {"S": encoded},
+            # Gone with the snapshots once a monitor is no longer checked.
+            "expires_at": self._expires_at(datetime.now(UTC)),
         }
 
     def claim_run(self, tick: datetime) -> bool:
@@ -96,15 +96,15 @@ class DynamoStore:
             raise
         return True
 
-    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, Sequence[Snapshot]]) -> None:
-        """Store a run's snapshots and each monitor's new window, 25 items to a call.
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> None:
+        """Store a run's snapshots and each monitor's new window (encoded), 25 items to a call.
 
         The run has claimed its tick, so no other run writes these snapshots. Windows are
         written unconditionally: should two runs of different ticks overlap, the later
         write wins and the window misses one reading, which the snapshots still hold.
         """
         items = [self._snapshot_item(s) for s in snapshots]
-        items += [self._window_item(monitor, readings) for monitor, readings in windows.items() if readings]
+        items += [self._window_item(monitor, encoded) for monitor, encoded in windows.items()]
         requests = [{"PutRequest": {"Item": item}} for item in items]
         for start in range(0, len(requests), _WRITE_BATCH):
             pending: dict[str, Any] = {self.table_name: requests[start : start + _WRITE_BATCH]}
@@ -118,24 +118,19 @@ class DynamoStore:
                 raise RuntimeError(f"DynamoDB kept {len(pending[self.table_name])} items unprocessed")
 
     def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
-        """The alert states and (with `history`) the recent readings of each monitor.
+        """The alert states and (with `history`) the stored window of each monitor.
 
-        Strongly consistent: a state written by the previous run must be seen. A monitor
-        without a readable window (its first run, or a window lost or damaged) has no
-        history here: the caller reads it from the snapshots.
+        Strongly consistent: a state written by the previous run must be seen.
         """
         records = {monitor: MonitorRecord() for monitor in monitors}
         sort_keys = (_STATE, _WINDOW) if history else (_STATE,)
         keys = [{"pk": {"S": _pk(m)}, "sk": {"S": sk}} for m in records for sk in sort_keys]
         for item in self._get_items(keys):
-            monitor = item["pk"]["S"].removeprefix("MON#")
+            record = records[item["pk"]["S"].removeprefix("MON#")]
             if item["sk"]["S"] == _STATE:
-                records[monitor].states = _stored_states(item)
-                continue
-            try:
-                records[monitor].history = window.decode(item.get("readings", {}).get("S", ""), monitor)
-            except window.BadWindow as exc:  # the snapshots it summarises are intact
-                log.warning("%s; reading its snapshots instead", exc)
+                record.states = _stored_states(item)
+            else:
+                record.window = item.get("readings", {}).get("S", "")
         return records
 
     def _get_items(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """What is stored about a monitor between runs: each signal's state with the messages about
-it not published yet, and the recent readings."""
+it not published yet, and its recent readings."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.messages import Message
-from quotawatch.core.snapshot import Snapshot
 
 # How long a run may hold undelivered messages before another run takes them over. Far
 # longer than a publish takes, shorter than the schedule's interval.
@@ -33,6 +32,7 @@ class MonitorRecord:
     """What a run reads about one monitor before it decides anything."""
 
     states: dict[str, StoredState] = field(default_factory=dict)
-    # Newest first, at most WINDOW_SIZE; None when no window could be read (a monitor's first
-    # run, or a window lost or damaged): then the history comes from the snapshots.
-    history: list[Snapshot] | None = None
+    # The stored window of recent readings (core/window.py), decoded by the check that needs
+    # it so that a run never holds every monitor's readings at once. None when there is none
+    # (a monitor's first run): then the history comes from the snapshots.
+    window: str | None = None

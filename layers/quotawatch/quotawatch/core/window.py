@@ -6,20 +6,22 @@ The snapshots stay the full record. Per reading the window keeps the time, wheth
 check failed (and how), the billing period and each meter's used, limit and remaining.
 Units, conditions and messages stay out: no rule reads them from earlier readings.
 
-It is stored column by column with runs of equal values folded, so a day of readings of
-one meter fits in well under 1 KB, one write unit.
+It is stored column by column with runs of equal values folded, so two days of readings
+of one meter fit in well under 1 KB, one write unit.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from itertools import accumulate, groupby, pairwise
+from operator import attrgetter
 from typing import Any
 
-from quotawatch.core.snapshot import CheckError, ErrorKind, Meter, Period, Snapshot, plain_number
+from quotawatch.core.snapshot import CheckError, ErrorKind, Meter, Period, Snapshot
 
-WINDOW_SIZE = 96  # a day at the default 15 minutes: what forecasts and failure counts look at
+WINDOW_SIZE = 48  # readings kept at most: about two days at the default 15 minutes
+RECENT = 4  # the newest readings are all kept; older ones one per clock hour
 FORMAT = 1
 
 
@@ -27,15 +29,33 @@ class BadWindow(ValueError):
     """A stored window that cannot be read; the snapshots it summarises are still there."""
 
 
-def roll(snapshot: Snapshot, history: list[Snapshot]) -> list[Snapshot]:
-    """The window after `snapshot`: newest first, one reading per time, at most WINDOW_SIZE.
+def roll(snapshot: Snapshot, history: list[Snapshot], *, trimmed: bool = False) -> list[Snapshot]:
+    """The window after `snapshot`, newest first.
 
+    Kept: the RECENT newest readings, every failure since the last good reading (failures
+    are counted) and that good reading, then the oldest reading of each clock hour, up to
+    WINDOW_SIZE in all. A burn rate over hourly readings is the same line as over every
+    reading, for a quarter of the work; and whatever the schedule, the window spans hours.
     A reading at the same time as the new one is replaced by it, as the snapshot is.
+    `trimmed` says the history is already in window form (it came from `decode`).
     """
     readings = {s.checked_at: s for s in history}
     readings[snapshot.checked_at] = snapshot
-    newest = sorted(readings.values(), key=lambda s: s.checked_at, reverse=True)
-    return [_trimmed(s) for s in newest[:WINDOW_SIZE]]
+    newest = sorted(readings.values(), key=attrgetter("checked_at"), reverse=True)
+    kept = _thinned(newest)[:WINDOW_SIZE]
+    if trimmed:
+        return [_trimmed(s) if s is snapshot else s for s in kept]
+    return [_trimmed(s) for s in kept]
+
+
+def _thinned(newest_first: list[Snapshot]) -> list[Snapshot]:
+    head = RECENT
+    while head < len(newest_first) and newest_first[head - 1].error is not None:
+        head += 1  # up to and including the last good reading
+    hours: dict[int, Snapshot] = {}
+    for reading in reversed(newest_first[head:]):  # oldest first: the first of an hour stays
+        hours.setdefault(int(reading.checked_at.timestamp()) // 3600, reading)
+    return newest_first[:head] + sorted(hours.values(), key=attrgetter("checked_at"), reverse=True)
 
 
 def _trimmed(snapshot: Snapshot) -> Snapshot:
@@ -50,13 +70,19 @@ def _trimmed(snapshot: Snapshot) -> Snapshot:
     return Snapshot(snapshot.monitor, snapshot.provider, snapshot.checked_at, period, meters, (), error)
 
 
+# Markers in the figure columns; strings, so that no number is ever equal to them.
+_ABSENT = "-"  # in `used`: this reading did not have the meter
+_DERIVED = "="  # in `remaining`: limit minus used
+
+
 def encode(window: list[Snapshot]) -> str:
     """JSON of a window (newest first, as `roll` returns it), column by column.
 
     Each column holds one value per reading, and a run of equal values as [count, value]:
     the times are steps back from the newest reading (one run on a steady schedule); a
-    limit or a flat meter is one run; `true` in `remaining` means "limit minus used".
-    Failed readings are listed apart, with their kind, and have no figures.
+    limit or a flat meter is one run; "=" in `remaining` means limit minus used, and "-"
+    in `used` that the reading had no such meter. Failed readings are listed apart, with
+    their kind, and have no figures.
     """
     if not window:
         return json.dumps({"format": FORMAT, "readings": 0})
@@ -72,14 +98,14 @@ def encode(window: list[Snapshot]) -> str:
         if period not in periods:
             periods.append(period)
         period_column.append(periods.index(period))
-    names = sorted({m.name for r in good for m in r.meters})
+    by_name = [{m.name: m for m in r.meters} for r in good]
     meters = {}
-    for name in names:
-        found = [r.meter(name) for r in good]
+    for name in sorted({name for found in by_name for name in found}):
+        column = [found.get(name) for found in by_name]
         meters[name] = {
-            "used": _runs([False if m is None else plain_number(m.used) for m in found]),
-            "limit": _runs([None if m is None else plain_number(m.limit) for m in found]),
-            "remaining": _runs([None if m is None else _remaining(m) for m in found]),
+            "used": _runs([_ABSENT if m is None else _compact(m.used) for m in column]),
+            "limit": _runs([None if m is None else _compact(m.limit) for m in column]),
+            "remaining": _runs([None if m is None else _remaining(m) for m in column]),
         }
     return json.dumps(
         {
@@ -107,71 +133,63 @@ def decode(text: str, monitor: str) -> list[Snapshot]:
         if not count:
             return []
         provider = str(data["provider"])
-        at = datetime.fromtimestamp(data["newest"], UTC)
-        times = [at]
-        for step in _values(data["steps"], count - 1):
-            at -= timedelta(seconds=step)
-            times.append(at)
+        newest = datetime.fromtimestamp(data["newest"], UTC)
+        ages = list(accumulate(_steps(_values(data["steps"], count - 1)), initial=0.0))
+        times = [newest - timedelta(seconds=age) for age in ages]
         failed = {int(i): ErrorKind(kind) for i, kind in data["failed"]}
         good = [i for i in range(count) if i not in failed]
         periods = [Period(_time(start), _time(end)) for start, end in data["periods"]]
-        period_column = _values(data["period"], len(good))
-        columns = {
-            name: [_values(columns[figure], len(good)) for figure in ("used", "limit", "remaining")]
-            for name, columns in data["meters"].items()
-        }
-        window: dict[int, Snapshot] = {
-            i: Snapshot.failed(monitor, provider, times[i], kind, "") for i, kind in failed.items()
-        }
+        period_column = [None if p is None else periods[p] for p in _values(data["period"], len(good))]
+        rows: list[list[Meter]] = [[] for _ in good]
+        for name, figures in sorted(data["meters"].items()):
+            used = _values(figures["used"], len(good))
+            limit = _numbers(_values(figures["limit"], len(good)))
+            remaining = _values(figures["remaining"], len(good))
+            for row, (u, lim, rem) in enumerate(zip(used, limit, remaining, strict=True)):
+                if u == _ABSENT:
+                    continue
+                u = _number(u)
+                rem = lim - u if rem == _DERIVED and lim is not None and u is not None else _number(rem)
+                rows[row].append(Meter(name, u, lim, rem, ""))
+        window = {i: Snapshot.failed(monitor, provider, times[i], kind, "") for i, kind in failed.items()}
         for row, i in enumerate(good):
-            meters = []
-            for name, (used, limit, remaining) in columns.items():
-                if used[row] is False:
-                    continue  # this reading did not have the meter
-                meter_used, meter_limit = _number(used[row]), _number(limit[row])
-                if remaining[row] is True and meter_used is not None and meter_limit is not None:
-                    meter_remaining: float | None = meter_limit - meter_used
-                else:
-                    meter_remaining = _number(remaining[row])
-                meters.append(Meter(str(name), meter_used, meter_limit, meter_remaining, ""))
-            index = period_column[row]
-            period = None if index is None else periods[index]
-            window[i] = Snapshot(monitor, provider, times[i], period, tuple(sorted(meters, key=lambda m: m.name)))
+            window[i] = Snapshot(monitor, provider, times[i], period_column[row], tuple(rows[row]))
+        return [window[i] for i in range(count)]
     except BadWindow:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
         raise BadWindow(f"window of {monitor} is unreadable ({type(exc).__name__}: {exc})") from exc
-    return [window[i] for i in range(count)]
 
 
-def _remaining(meter: Meter) -> float | int | bool | None:
-    derived = meter.limit is not None and meter.used is not None and meter.remaining == meter.limit - meter.used
-    return True if derived else plain_number(meter.remaining)
+def _compact(value: float | None) -> float | int | None:
+    """Whole numbers as integers: 842, not 842.0."""
+    if value is None or value.__class__ is int:
+        return value
+    return int(value) if value.is_integer() and -(2**53) < value < 2**53 else value
+
+
+def _remaining(meter: Meter) -> float | int | str | None:
+    used, limit, remaining = meter.used, meter.limit, meter.remaining
+    if limit is not None and used is not None and remaining == limit - used:
+        return _DERIVED
+    return _compact(remaining)
 
 
 def _runs(values: list[Any]) -> list[Any]:
     """Consecutive equal values as [count, value]; values are never lists themselves."""
     runs: list[Any] = []
-    index = 0
-    while index < len(values):
-        value, end = values[index], index + 1
-        while end < len(values) and _same(values[end], value):
-            end += 1
-        runs.append([end - index, value] if end - index > 1 else value)
-        index = end
+    for value, group in groupby(values):
+        count = sum(1 for _ in group)
+        runs.append([count, value] if count > 1 else value)
     return runs
-
-
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b  # True == 1 in Python, but not here
 
 
 def _values(runs: list[Any], expected: int) -> list[Any]:
     values: list[Any] = []
     for run in runs:
-        if isinstance(run, list):
+        if run.__class__ is list:
             count, value = run
-            if not isinstance(count, int) or count < 1:
+            if count.__class__ is not int or count < 1:
                 raise ValueError(f"run of {count!r} readings")
             values += [value] * count
         else:
@@ -181,16 +199,29 @@ def _values(runs: list[Any], expected: int) -> list[Any]:
     return values
 
 
-def _epoch(value: datetime | None) -> int | None:
-    return None if value is None else int(value.timestamp())
+def _numbers(values: list[Any]) -> list[float | None]:
+    return [_number(v) for v in values]
+
+
+def _steps(values: list[Any]) -> list[float]:
+    steps = _numbers(values)
+    return [step for step in steps if step is not None] if None not in steps else _fail("a reading without a time")
+
+
+def _fail(problem: str) -> Any:
+    raise ValueError(problem)
 
 
 def _number(value: Any) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if value.__class__ is not int and value.__class__ is not float:
         raise TypeError(f"{value!r} is not a number")
     return float(value)
+
+
+def _epoch(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp())
 
 
 def _time(value: int | None) -> datetime | None:
