@@ -154,7 +154,7 @@ def _fanout_once(stack: LocalStack, counter: AwsCallCounter, fake: FakeProvider,
             cold_calls = counter.take()
             _check(function.invoke(_tick(n, 1)))
             warm_calls = counter.take()
-        # The timed runs read and write full windows, as every run does after the first day.
+        # The timed runs read and write full windows, as every run does after two days.
         _fill_windows(stack, ids, datetime.fromisoformat(_tick(n, 2)["scheduled_time"]) - timedelta(minutes=1))
         with FunctionRuntime(stack, "CheckUsageFunction", {"MONITORS_FILE": str(path)}) as function:
             _check(function.invoke(_tick(n, 2)))  # the cold start is not what this measures
@@ -206,9 +206,10 @@ def _item_bytes(value: dict[str, Any]) -> int:
     return total
 
 
-def _moving_day(monitor: str, newest: datetime) -> list[Snapshot]:
-    """A day of cloudlayer readings up to `newest` in which every figure moved at every check,
-    as a window: the worst case for its size and for the work of reading it."""
+def _full_window(monitor: str, newest: datetime) -> list[Snapshot]:
+    """A full window of cloudlayer readings up to `newest` (checks every 15 minutes for as
+    long as it spans) in which every figure moved at every check: the worst case for its
+    size and for the work of reading it."""
     usage = get_provider("cloudlayer").parse(LIMIT_PLAN, newest)  # type: ignore[union-attr]
     readings = [
         Snapshot(
@@ -216,25 +217,25 @@ def _moving_day(monitor: str, newest: datetime) -> list[Snapshot]:
             "cloudlayer",
             newest - timedelta(minutes=15 * i),
             usage.period,
-            tuple(replace(m, used=None if m.used is None else max(m.used - 7 * i, 0)) for m in usage.meters),
+            tuple(replace(m, used=None if m.used is None else round(m.used * (1 - i / 400))) for m in usage.meters),
         )
-        for i in range(window.WINDOW_SIZE)
+        for i in range(4 * window.WINDOW_SIZE)  # the window keeps one an hour past the newest few
     ]
     return window.roll(readings[0], readings[1:])
 
 
 def _fill_windows(stack: LocalStack, ids: list[str], newest: datetime) -> None:
-    """Give every monitor a full day of recent readings, as after a day of checks."""
+    """Give every monitor a full window of recent readings, as after two days of checks."""
     store = DynamoStore(stack.aws.client("dynamodb"), stack.outputs["TableName"])
-    store.put_snapshots([], {m: window.encode(_moving_day(m, newest)) for m in ids})
+    store.put_snapshots([], {m: window.encode(_full_window(m, newest)) for m in ids})
 
 
 def _day_window_bytes() -> int:
-    """The WINDOW item of a cloudlayer monitor after a day of moving figures."""
+    """The WINDOW item of a cloudlayer monitor, full, with every figure moving."""
     item = {
         "pk": {"S": "MON#bench-0000"},
         "sk": {"S": "WINDOW"},
-        "readings": {"S": window.encode(_moving_day("bench-0000", FIRST_TICK))},
+        "readings": {"S": window.encode(_full_window("bench-0000", FIRST_TICK))},
         "expires_at": {"N": "1830039300"},
     }
     return _item_bytes(item)
@@ -392,8 +393,8 @@ def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
     logs = runs * ten["log_bytes"] / 1024**3 * LOGS_INGEST_GB  # as measured: a log line per monitor
     total = lambda_cost + dynamo + storage + secrets + sns + scheduler + logs
     print(
-        f"DynamoDB items: snapshot {snapshot_bytes} B as stored; window after a day of moving figures"
-        f" {window_bytes} B (worst case)"
+        f"DynamoDB items: snapshot {snapshot_bytes} B as stored; a full window ({window.WINDOW_SIZE} readings)"
+        f" with every figure moving {window_bytes} B (worst case)"
     )
     print(f"Cost: 10 monitors every 15 minutes ({runs:.0f} runs a month), prices of {PRICES_DATED} (us-east-1)")
     for name, value in (

@@ -6,6 +6,7 @@ Thin on purpose: read the environment, wire adapters, call the core, report.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from functools import cache
 from pathlib import Path
@@ -77,13 +78,18 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("test alert published", extra={"message_id": message_id})
         return {"status": "test_sent", "subject": message.subject, "message_id": message_id}
     outcomes = run_check(config.enabled, config.problems, deps, concurrency=_concurrency())
-    for outcome in outcomes:
-        if outcome.snapshot is not None and outcome.snapshot.ok:
-            logger.info("checked", extra={"monitor": outcome.monitor, "snapshot": outcome.snapshot.to_dict()})
+    # Failures are logged where they happen and every snapshot is stored, so each reading
+    # is logged only at DEBUG (POWERTOOLS_LOG_LEVEL): a line per monitor per run is most of
+    # the CPU and the log bill of a large run.
+    if logger.log_level <= logging.DEBUG:
+        for outcome in outcomes:
+            if outcome.snapshot is not None and outcome.snapshot.ok:
+                logger.debug("checked", extra={"monitor": outcome.monitor, "snapshot": outcome.snapshot.to_dict()})
 
     failed = sum(1 for o in outcomes if o.status == "error")
     notified = sum(len(o.notified) for o in outcomes)
     duplicate = bool(outcomes) and all(o.duplicate for o in outcomes)
+    logger.info("run finished", extra={"checked": len(outcomes), "failed": failed, "notified": notified})
     metrics.add_metric(name="MonitorsChecked", unit=MetricUnit.Count, value=0 if duplicate else len(outcomes))
     metrics.add_metric(name="CheckErrors", unit=MetricUnit.Count, value=failed)
     metrics.add_metric(name="AlertsPublished", unit=MetricUnit.Count, value=notified)

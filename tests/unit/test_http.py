@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,6 +65,22 @@ def test_request_headers(client: HttpClient, start_fake: StartFake) -> None:
     assert headers["user-agent"] == USER_AGENT
     assert headers["user-agent"].startswith("QuotaWatch/")
     assert headers["accept"] == "application/json"
+    assert headers["x-api-key"] == fake.valid_key
+
+
+def test_credentials_in_a_netrc_file_are_never_sent(
+    start_fake: StartFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))  # where requests looks for one
+    fake = start_fake("limit-plan")
+
+    HttpClient(POLICY).get_json(url(fake), {"X-API-Key": fake.valid_key})
+
+    [headers] = fake.requests
+    assert "authorization" not in headers
     assert headers["x-api-key"] == fake.valid_key
 
 

@@ -224,8 +224,8 @@ def check_monitor(monitor: Monitor, deps: CheckDeps, read: Callable[[], MonitorR
 
     record = read() if read is not None else deps.store.load([monitor.id])[monitor.id]
     states = record.states
-    history = _history(monitor.id, record, deps.store)
-    outcome.window = window.encode(window.roll(snapshot, history))
+    history, trimmed = _history(monitor.id, record, deps.store)
+    outcome.window = window.encode(window.roll(snapshot, history, trimmed=trimmed))
     # Messages an earlier run could not publish go out first, in order.
     pending = [stored for stored in states.values() if stored.awaits_delivery(deps.wall.now())]
     for stored in pending:
@@ -243,14 +243,15 @@ def check_monitor(monitor: Monitor, deps: CheckDeps, read: Callable[[], MonitorR
     return outcome
 
 
-def _history(monitor_id: str, record: MonitorRecord, store: Store) -> list[Snapshot]:
-    """The recent readings from the stored window, else (none yet, or damaged) from the snapshots."""
+def _history(monitor_id: str, record: MonitorRecord, store: Store) -> tuple[list[Snapshot], bool]:
+    """The recent readings from the stored window, else (none yet, or damaged) from the
+    snapshots; and whether they are already in window form."""
     if record.window is not None:
         try:
-            return window.decode(record.window, monitor_id)
+            return window.decode(record.window, monitor_id), True
         except window.BadWindow as exc:  # the snapshots it summarises are intact
             log.warning("%s; reading its snapshots instead", exc, extra={"monitor": monitor_id})
-    return store.recent_snapshots(monitor_id)
+    return store.recent_snapshots(monitor_id), False
 
 
 def _act_on(

@@ -73,6 +73,9 @@ class FakeProvider(LoopbackServer):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out as two writes: with Nagle's algorithm the body would
+            # wait for the client's delayed ACK (40 ms on Linux) on every kept-alive request.
+            disable_nagle_algorithm = True
 
             def do_GET(self) -> None:
                 reply = fake._reply_for(self.path, {k.lower(): v for k, v in self.headers.items()})

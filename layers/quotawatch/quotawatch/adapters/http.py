@@ -145,7 +145,14 @@ def _pooled_session(pool_size: int) -> requests.Session:
     adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
+    # A key travels only in the headers its provider module sets: never credentials from a
+    # ~/.netrc, which requests would otherwise look up on disk for every request.
+    session.auth = _no_credentials
     return session
+
+
+def _no_credentials(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    return request
 
 
 class _Retryable(Exception):
