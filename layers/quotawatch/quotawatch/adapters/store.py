@@ -16,7 +16,6 @@ nothing is lost.
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -30,8 +29,6 @@ from quotawatch.core.messages import Message
 from quotawatch.core.outbox import MonitorRecord, StoredState
 from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import Snapshot, format_time, parse_time
-
-log = logging.getLogger("quotawatch.store")
 
 _BATCH_ATTEMPTS = 5
 _WRITE_BATCH = 25  # DynamoDB's limit for BatchWriteItem
