@@ -7,7 +7,7 @@ check failed (and how), the billing period and each meter's used, limit and rema
 Units, conditions and messages stay out: no rule reads them from earlier readings.
 
 It is stored column by column with runs of equal values folded, so two days of readings
-of one meter fit in well under 1 KB, one write unit.
+of one meter fit in under 1 KB, one write unit.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ def roll(snapshot: Snapshot, history: list[Snapshot], *, trimmed: bool = False) 
 
     Kept: the RECENT newest readings, every failure since the last good reading (failures
     are counted) and that good reading, then the oldest reading of each clock hour, up to
-    WINDOW_SIZE in all. A burn rate over hourly readings is the same line as over every
-    reading, for a quarter of the work; and whatever the schedule, the window spans hours.
+    WINDOW_SIZE in all. On a steady burn the line through hourly readings is the line
+    through every reading, for a quarter of the work; and whatever the schedule, the
+    window spans hours.
     A reading at the same time as the new one is replaced by it, as the snapshot is.
     `trimmed` says the history is already in window form (it came from `decode`).
     """
