@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,15 +104,9 @@ class DynamoStore:
         items += [self._window_item(monitor, encoded) for monitor, encoded in windows.items()]
         requests = [{"PutRequest": {"Item": item}} for item in items]
         for start in range(0, len(requests), _WRITE_BATCH):
-            pending: dict[str, Any] = {self.table_name: requests[start : start + _WRITE_BATCH]}
-            for attempt in range(_BATCH_ATTEMPTS):
-                unprocessed = self._client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-                if not unprocessed:
-                    break
-                pending = unprocessed  # throttled: retry what was left, with a short backoff
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise RuntimeError(f"DynamoDB kept {len(pending[self.table_name])} items unprocessed")
+            batch = {self.table_name: requests[start : start + _WRITE_BATCH]}
+            for _ in _until_processed(self._client.batch_write_item, batch, "UnprocessedItems"):
+                pass
 
     def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
         """The alert states and (with `history`) the stored window of each monitor.
@@ -133,23 +127,13 @@ class DynamoStore:
     def _get_items(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for start in range(0, len(keys), _READ_BATCH):
-            pending: dict[str, Any] = {
-                self.table_name: {"Keys": keys[start : start + _READ_BATCH], "ConsistentRead": True}
-            }
-            for attempt in range(_BATCH_ATTEMPTS):
-                response = self._client.batch_get_item(RequestItems=pending)
+            batch = {self.table_name: {"Keys": keys[start : start + _READ_BATCH], "ConsistentRead": True}}
+            for response in _until_processed(self._client.batch_get_item, batch, "UnprocessedKeys"):
                 items += response.get("Responses", {}).get(self.table_name, [])
-                unprocessed = response.get("UnprocessedKeys") or {}
-                if not unprocessed:
-                    break
-                pending = unprocessed  # throttled or over 16 MB: ask again for the rest
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-            else:
-                raise RuntimeError(f"DynamoDB kept {len(pending[self.table_name]['Keys'])} keys unprocessed")
         return items
 
     def recent_snapshots(self, monitor: str, limit: int = window.WINDOW_SIZE) -> list[Snapshot]:
-        """Newest first: a day of readings at the default 15 minutes, enough for a burn rate.
+        """The newest snapshots, newest first: the history of a monitor without a window.
 
         Eventually consistent (half the price): the newest snapshot, which this run wrote,
         is the one the caller already holds.
@@ -199,6 +183,22 @@ class DynamoStore:
                 return False
             raise
         return True
+
+
+def _until_processed(
+    call: Callable[..., dict[str, Any]], pending: dict[str, Any], leftover: str
+) -> Iterator[dict[str, Any]]:
+    """Each response of a batch call, asking again (with a short backoff) for what DynamoDB
+    left unprocessed under `leftover`: throttled, or past a size limit."""
+    for attempt in range(_BATCH_ATTEMPTS):
+        if attempt:
+            time.sleep(min(0.05 * 2 ** (attempt - 1), 1.0))
+        response = call(RequestItems=pending)
+        yield response
+        pending = response.get(leftover) or {}
+        if not pending:
+            return
+    raise RuntimeError(f"DynamoDB still left part of a batch unprocessed after {_BATCH_ATTEMPTS} attempts")
 
 
 def _stored_states(item: dict[str, Any]) -> dict[str, StoredState]:
