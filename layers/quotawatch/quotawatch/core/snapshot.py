@@ -168,8 +168,8 @@ def _maybe_float(value: Any) -> float | None:
 
 def plain_number(value: float | None) -> int | float | None:
     """Whole numbers print as integers (842, not 842.0) so the JSON reads like the provider's."""
-    if value is None:
-        return None
+    if value is None or value.__class__ is int:  # the common cases first: the window encodes many
+        return value
     if float(value).is_integer() and abs(value) < 2**53:
         return int(value)
     return value

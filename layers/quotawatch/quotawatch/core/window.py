@@ -18,7 +18,7 @@ from itertools import accumulate, groupby, pairwise
 from operator import attrgetter
 from typing import Any
 
-from quotawatch.core.snapshot import CheckError, ErrorKind, Meter, Period, Snapshot
+from quotawatch.core.snapshot import CheckError, ErrorKind, Meter, Period, Snapshot, plain_number
 
 WINDOW_SIZE = 48  # readings kept at most: about two days at the default 15 minutes
 RECENT = 4  # the newest readings are all kept; older ones one per clock hour
@@ -104,8 +104,8 @@ def encode(window: list[Snapshot]) -> str:
     for name in sorted({name for found in by_name for name in found}):
         column = [found.get(name) for found in by_name]
         meters[name] = {
-            "used": _runs([_ABSENT if m is None else _compact(m.used) for m in column]),
-            "limit": _runs([None if m is None else _compact(m.limit) for m in column]),
+            "used": _runs([_ABSENT if m is None else plain_number(m.used) for m in column]),
+            "limit": _runs([None if m is None else plain_number(m.limit) for m in column]),
             "remaining": _runs([None if m is None else _remaining(m) for m in column]),
         }
     return json.dumps(
@@ -162,18 +162,11 @@ def decode(text: str, monitor: str) -> list[Snapshot]:
         raise BadWindow(f"window of {monitor} is unreadable ({type(exc).__name__}: {exc})") from exc
 
 
-def _compact(value: float | None) -> float | int | None:
-    """Whole numbers as integers: 842, not 842.0."""
-    if value is None or value.__class__ is int:
-        return value
-    return int(value) if value.is_integer() and -(2**53) < value < 2**53 else value
-
-
 def _remaining(meter: Meter) -> float | int | str | None:
     used, limit, remaining = meter.used, meter.limit, meter.remaining
     if limit is not None and used is not None and remaining == limit - used:
         return _DERIVED
-    return _compact(remaining)
+    return plain_number(remaining)
 
 
 def _runs(values: list[Any]) -> list[Any]:
@@ -205,12 +198,10 @@ def _numbers(values: list[Any]) -> list[float | None]:
 
 
 def _steps(values: list[Any]) -> list[float]:
-    steps = _numbers(values)
-    return [step for step in steps if step is not None] if None not in steps else _fail("a reading without a time")
-
-
-def _fail(problem: str) -> Any:
-    raise ValueError(problem)
+    steps = [step for step in _numbers(values) if step is not None]
+    if len(steps) != len(values):
+        raise ValueError("a reading without a time")
+    return steps
 
 
 def _number(value: Any) -> float | None:
