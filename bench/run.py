@@ -137,14 +137,12 @@ def bench_fanout(sizes: list[int], repeat: int, pools: list[int]) -> dict[int, d
 
 
 def _fanout_once(stack: LocalStack, counter: AwsCallCounter, fake: FakeProvider, n: int, repeat: int) -> dict[str, Any]:
-    ids = [f"bench-{n}-{i:04d}" for i in range(n)]
+    ids = _monitor_ids(n)
     stack.aws.client("secretsmanager").put_secret_value(
         SecretId=stack.outputs["ApiKeysSecretName"], SecretString=json.dumps({"bench": "bench-key"})
     )
-    monitors = [{"id": m, "provider": "cloudlayer", "secret_field": "bench", "base_url": fake.base_url} for m in ids]
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "monitors.yaml"
-        path.write_text(yaml.safe_dump({"monitors": monitors}))
+        path = _monitors_file(Path(scratch), ids, fake)
         # Calls are counted through a proxy; times are taken without it, as the proxy's
         # extra hop would be counted in them.
         counted = {"MONITORS_FILE": str(path), "AWS_ENDPOINT_URL": counter.endpoint_url}
@@ -175,6 +173,18 @@ def _fanout_once(stack: LocalStack, counter: AwsCallCounter, fake: FakeProvider,
         "log_bytes": log_bytes,
         "snapshot_bytes": _stored_bytes(stack, ids[0], "SNAP#"),
     }
+
+
+def _monitor_ids(n: int) -> list[str]:
+    return [f"bench-{n}-{i:04d}" for i in range(n)]
+
+
+def _monitors_file(folder: Path, ids: list[str], fake: FakeProvider) -> Path:
+    """A monitors.yaml with one cloudlayer monitor per id, all reading the fake with one key."""
+    monitors = [{"id": m, "provider": "cloudlayer", "secret_field": "bench", "base_url": fake.base_url} for m in ids]
+    path = folder / "monitors.yaml"
+    path.write_text(yaml.safe_dump({"monitors": monitors}))
+    return path
 
 
 def _stored_bytes(stack: LocalStack, monitor: str, prefix: str) -> int:
@@ -230,7 +240,7 @@ def _fill_windows(stack: LocalStack, ids: list[str], newest: datetime) -> None:
     store.put_snapshots([], {m: window.encode(_full_window(m, newest)) for m in ids})
 
 
-def _day_window_bytes() -> int:
+def _full_window_bytes() -> int:
     """The WINDOW item of a cloudlayer monitor, full, with every figure moving."""
     item = {
         "pk": {"S": "MON#bench-0000"},
@@ -243,14 +253,9 @@ def _day_window_bytes() -> int:
 
 def _timed_runs(stack: LocalStack, fake: FakeProvider, n: int, repeat: int, pool: int) -> float:
     """Median of warm runs of N monitors with CHECK_CONCURRENCY set to `pool`."""
-    # The monitors of the fan-out run: their windows are stored, so every run here is warm.
-    monitors = [
-        {"id": f"bench-{n}-{i:04d}", "provider": "cloudlayer", "secret_field": "bench", "base_url": fake.base_url}
-        for i in range(n)
-    ]
     with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "monitors.yaml"
-        path.write_text(yaml.safe_dump({"monitors": monitors}))
+        # The monitors of the fan-out run: their windows are stored, so every run here is warm.
+        path = _monitors_file(Path(scratch), _monitor_ids(n), fake)
         env = {"MONITORS_FILE": str(path), "CHECK_CONCURRENCY": str(pool)}
         with FunctionRuntime(stack, "CheckUsageFunction", env) as function:
             _check(function.invoke(_tick(n + pool, 0)))  # the cold start is not what this measures
@@ -380,7 +385,7 @@ def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
     # DynamoDB on-demand bills by item size: a write unit per KB written, a read unit per
     # 4 KB read (strongly consistent). Per run: the tick claim; per monitor, a snapshot and
     # its window written, its STATE and WINDOW read (a STATE item is small: one unit).
-    snapshot_bytes, window_bytes = ten["snapshot_bytes"], _day_window_bytes()
+    snapshot_bytes, window_bytes = ten["snapshot_bytes"], _full_window_bytes()
     write_units = 1 + monitors * (math.ceil(snapshot_bytes / 1024) + math.ceil(window_bytes / 1024))
     read_units = monitors * (1 + math.ceil(window_bytes / 4096))
     dynamo = runs * (write_units * DYNAMODB_WRITE_UNIT + read_units * DYNAMODB_READ_UNIT)
@@ -390,7 +395,7 @@ def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
     secrets = SECRET_MONTH + runs * sum(v for (s, _), v in calls.items() if s == "secretsmanager") * SECRETS_API_CALL
     sns = runs * sum(v for (s, _), v in calls.items() if s == "sns") * SNS_PUBLISH
     scheduler = runs * SCHEDULER_INVOCATION
-    logs = runs * ten["log_bytes"] / 1024**3 * LOGS_INGEST_GB  # as measured: a log line per monitor
+    logs = runs * ten["log_bytes"] / 1024**3 * LOGS_INGEST_GB  # as measured: a run's log lines
     total = lambda_cost + dynamo + storage + secrets + sns + scheduler + logs
     print(
         f"DynamoDB items: snapshot {snapshot_bytes} B as stored; a full window ({window.WINDOW_SIZE} readings)"

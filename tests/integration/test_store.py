@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import boto3
 import pytest
 
 from quotawatch.adapters.store import DynamoStore
@@ -16,7 +15,7 @@ from quotawatch.core.outbox import StoredState
 from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import ErrorKind, Meter, Period, Snapshot
 from quotawatch_local.aws_counter import AwsCallCounter
-from quotawatch_local.embedded_aws import FAKE_CREDENTIALS, REGION
+from quotawatch_local.embedded_aws import EmbeddedAws
 from quotawatch_local.local_stack import LocalStack
 
 pytestmark = pytest.mark.integration
@@ -34,12 +33,7 @@ def counter(stack: LocalStack) -> Iterator[AwsCallCounter]:
 @pytest.fixture
 def store(stack: LocalStack, counter: AwsCallCounter) -> DynamoStore:
     """A store whose every DynamoDB call goes through the counter."""
-    client = boto3.session.Session(
-        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-        region_name=REGION,
-    ).client("dynamodb", endpoint_url=counter.endpoint_url)
+    client = EmbeddedAws.attach(counter.endpoint_url).client("dynamodb")
     return DynamoStore(client, stack.outputs["TableName"])
 
 

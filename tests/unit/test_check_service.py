@@ -123,12 +123,7 @@ class MemoryStore:
         assert len(monitors) <= self.monitors_per_read
         with self.lock:
             self.loads.append(monitors)
-        records = {}
-        for monitor_id in monitors:
-            records[monitor_id] = MonitorRecord(
-                self.states(monitor_id), self.windows.get(monitor_id) if history else None
-            )
-        return records
+        return {m: MonitorRecord(self.states(m), self.windows.get(m) if history else None) for m in monitors}
 
     def recent_snapshots(self, monitor: str, limit: int = window.WINDOW_SIZE) -> list[Snapshot]:
         return self.history(monitor)[::-1][:limit]
@@ -1003,7 +998,7 @@ def test_the_window_keeps_the_recent_readings_then_one_an_hour(start_fake: Start
 
     recent = window.decode(h.store.windows["cloudlayer-prod"], "cloudlayer-prod")
 
-    assert len(recent) == window.RECENT + 29 - 1 + 1  # the last hour in full, then the first of each hour
+    assert len(recent) == window.RECENT + 29  # the last hour in full, then the first of each earlier hour
     assert recent[-1].checked_at == T0
     assert len(h.store.history("cloudlayer-prod")) == 4 * 30  # the snapshots keep everything
 
