@@ -84,7 +84,14 @@ def test_failed_snapshot_has_no_meters_and_an_error() -> None:
 
 
 def test_error_kinds_are_the_contract_names() -> None:
-    assert {kind.value for kind in ErrorKind} == {"auth", "rate_limited", "unavailable", "bad_response", "config"}
+    assert {kind.value for kind in ErrorKind} == {
+        "auth",
+        "rate_limited",
+        "unavailable",
+        "bad_response",
+        "config",
+        "internal",
+    }
 
 
 def test_times_are_utc_with_z_to_the_second() -> None:

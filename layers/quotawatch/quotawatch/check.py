@@ -8,65 +8,25 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from quotawatch.adapters.clock import Clock, SystemClock
+from quotawatch.adapters.clock import SystemClock
 from quotawatch.config import ConfigProblem, Monitor
 from quotawatch.core import window
 from quotawatch.core.alerts import decide
-from quotawatch.core.errors import CheckFailed
-from quotawatch.core.messages import Message, render
+from quotawatch.core.messages import render
 from quotawatch.core.outbox import MonitorRecord, StoredState
 from quotawatch.core.rules import CHECK_KEY, Evaluation, Level, evaluate
 from quotawatch.core.snapshot import ErrorKind, Snapshot
+from quotawatch.fetching import fetch_snapshot
+from quotawatch.ports import Clock, JsonFetcher, KeyStore, Notifier, Store
 from quotawatch.providers import get_provider
-from quotawatch.providers.base import ParsedUsage, Provider
-from quotawatch.providers.parsing import BadResponse
 
 log = logging.getLogger("quotawatch.check")
-
-
-class KeyStore(Protocol):
-    def get(self, field: str) -> str: ...
-
-    def refresh(self, field: str, run: datetime) -> str | None:
-        """The key read afresh after the provider rejected the cached one (None: no other)."""
-        ...
-
-    def where(self, field: str) -> str:
-        """Where a person finds this key, for error messages: never the key itself."""
-        ...
-
-
-class JsonFetcher(Protocol):
-    def get_json(self, url: str, headers: dict[str, str]) -> Any: ...
-
-
-class Store(Protocol):
-    monitors_per_read: int  # how many monitors `load` reads in one call
-    monitors_per_write: int  # how many monitors' snapshot and window `put_snapshots` stores in one call
-
-    def claim_run(self, tick: datetime) -> bool: ...
-
-    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> None:
-        """Snapshots, and windows as `core.window.encode` wrote them, by monitor."""
-        ...
-
-    def load(self, monitors: Iterable[str], history: bool = ...) -> dict[str, MonitorRecord]:
-        """Every monitor's states and window, read by key in a few batched calls."""
-        ...
-
-    def recent_snapshots(self, monitor: str, limit: int = ...) -> list[Snapshot]: ...
-
-    def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool: ...
-
-
-class Notifier(Protocol):
-    def publish(self, message: Message) -> str: ...
 
 
 @dataclass
@@ -323,57 +283,3 @@ def _deliver(monitor_id: str, claim: StoredState, deps: CheckDeps, outcome: Moni
     settled = StoredState(replace(state, version=state.version + 1), claim.outbox[sent:], lease=None)
     if not deps.store.write_state(monitor_id, settled, state.version):
         log.warning("state of %s %s changed while publishing", monitor_id, state.key)
-
-
-def fetch_snapshot(
-    monitor: Monitor, provider: Provider, keys: KeyStore, http: JsonFetcher, checked_at: datetime
-) -> Snapshot:
-    """The provider's usage as a snapshot, or a snapshot carrying a classified check error."""
-    key: str | None = None
-    try:
-        key = keys.get(monitor.secret_field)
-        try:
-            usage = _read_usage(provider, monitor, key, checked_at, http)
-        except CheckFailed as exc:
-            # A rejected key may have been rotated in the secret since it was cached.
-            fresh = keys.refresh(monitor.secret_field, checked_at) if exc.kind is ErrorKind.AUTH else None
-            if fresh is None or fresh == key:
-                raise
-            key = fresh
-            usage = _read_usage(provider, monitor, key, checked_at, http)
-    except BadResponse as exc:
-        return _failed(
-            monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", key
-        )
-    except CheckFailed as exc:
-        hint = f"; check {keys.where(monitor.secret_field)}" if exc.kind is ErrorKind.AUTH else ""
-        return _failed(monitor, checked_at, exc.kind, exc.message + hint, key)
-    return Snapshot(
-        monitor=monitor.id,
-        provider=provider.name,
-        checked_at=checked_at,
-        period=usage.period,
-        meters=usage.meters,
-        # Providers sometimes echo what they were sent, even in a plan name or billing text.
-        conditions=tuple(replace(c, message=_redact(c.message, key)) for c in usage.conditions),
-    )
-
-
-def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: datetime, http: JsonFetcher) -> ParsedUsage:
-    try:
-        body = http.get_json(provider.url(monitor.base_url), provider.auth_headers(key))
-    except CheckFailed as exc:
-        if provider.read_refusal is not None and exc.status is not None:
-            usage = provider.read_refusal(exc.status, exc.body, checked_at)
-            if usage is not None:
-                return usage
-        raise
-    return provider.parse(body, checked_at)
-
-
-def _failed(monitor: Monitor, checked_at: datetime, kind: ErrorKind, message: str, key: str | None) -> Snapshot:
-    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, _redact(f"{monitor.id}: {message}", key))
-
-
-def _redact(text: str, key: str | None) -> str:
-    return text.replace(key, "[redacted]") if key else text

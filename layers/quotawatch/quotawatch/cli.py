@@ -16,11 +16,11 @@ from typing import TextIO
 
 from quotawatch.adapters.clock import SystemClock
 from quotawatch.adapters.http import HttpClient, HttpPolicy
-from quotawatch.check import fetch_snapshot
 from quotawatch.config import Monitor
 from quotawatch.core import formatting as fmt
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.snapshot import ErrorKind, Snapshot
+from quotawatch.fetching import fetch_snapshot
 from quotawatch.providers import PROVIDERS
 
 # One exit code per check error kind, so scripts can tell them apart (2 is argparse's).
@@ -30,6 +30,7 @@ EXIT_CODES = {
     ErrorKind.UNAVAILABLE: 5,
     ErrorKind.BAD_RESPONSE: 6,
     ErrorKind.CONFIG: 7,
+    ErrorKind.INTERNAL: 8,
 }
 
 

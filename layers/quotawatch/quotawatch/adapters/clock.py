@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Protocol
 
 from quotawatch.core.snapshot import parse_time
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
+from quotawatch.ports import Clock
 
 
 class SystemClock:

@@ -32,6 +32,7 @@ _CHECK_TROUBLE = {
     ErrorKind.UNAVAILABLE: "the provider is not answering",
     ErrorKind.BAD_RESPONSE: "the provider's answer cannot be read",
     ErrorKind.CONFIG: "its configuration needs fixing",
+    ErrorKind.INTERNAL: "QuotaWatch itself failed while checking it",
 }
 _CHECK_ADVICE = {
     ErrorKind.AUTH: "put a valid key where the error says; the next check clears this alert.",
@@ -39,6 +40,7 @@ _CHECK_ADVICE = {
     ErrorKind.UNAVAILABLE: "nothing, unless it lasts: QuotaWatch keeps trying and says when it can check again.",
     ErrorKind.BAD_RESPONSE: "the provider changed its answer; run `quotawatch fetch --json` and report what it prints.",
     ErrorKind.CONFIG: "fix what the error names; the next check clears this alert.",
+    ErrorKind.INTERNAL: "look up the error in the check function's log; QuotaWatch keeps trying.",
 }
 
 

@@ -18,6 +18,7 @@ class ErrorKind(StrEnum):
     UNAVAILABLE = "unavailable"
     BAD_RESPONSE = "bad_response"
     CONFIG = "config"
+    INTERNAL = "internal"  # our side failed (a bug, a storage error), not the provider
 
 
 class Severity(StrEnum):
