@@ -7,8 +7,7 @@ import json
 import logging
 import socket
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,17 +16,18 @@ import pytest
 from quotawatch.adapters.clock import FixedClock
 from quotawatch.adapters.http import HttpClient, HttpPolicy
 from quotawatch.adapters.secrets import SecretsKeyStore
-from quotawatch.check import CheckDeps, MonitorOutcome, check_monitor, run_check
+from quotawatch.check import CheckDeps, MonitorOutcome, ReadingsNotStored, check_monitor, run_check
 from quotawatch.config import ConfigProblem, Monitor
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
-from quotawatch.core.messages import Message, render_test
-from quotawatch.core.outbox import LEASE, MonitorRecord, StoredState
+from quotawatch.core.messages import Message
+from quotawatch.core.record import MonitorRecord, QueuedMessage
 from quotawatch.core.rules import CHECK_KEY, AlertPolicy, Level
-from quotawatch.core.snapshot import Snapshot, format_time, parse_time
+from quotawatch.delivery import deliver
 from quotawatch_local.fakes import FakeProvider, Reply, always, sequence
 from quotawatch_local.fakes import tornado as fake_tornado
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN
+from tests.memory_store import MemoryStore
 from tests.unit.support import Serve, StartFake  # types of the serve and start_fake fixtures of conftest.py
 
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -69,95 +69,6 @@ class FakeSecretsClient:
         return {"SecretString": json.dumps(self.keys)}
 
 
-def _as_stored(stored: StoredState) -> StoredState:
-    """What a state item reads back as from DynamoDB: times to the second, messages as JSON."""
-
-    def second(value: datetime | None) -> datetime | None:
-        text = format_time(value)
-        return None if text is None else parse_time(text)
-
-    state = stored.state
-    since = second(state.since)
-    assert since is not None
-    return StoredState(
-        replace(state, since=since, notified_at=second(state.notified_at)),
-        tuple(Message.from_dict(json.loads(json.dumps(m.to_dict()))) for m in stored.outbox),
-        second(stored.lease),
-    )
-
-
-class MemoryStore:
-    """DynamoStore's semantics: snapshots written once per (monitor, second); windows kept
-    as their stored JSON; a signal's state written only if absent (expected version 0) or
-    still at the expected version."""
-
-    def __init__(self, monitors_per_read: int = 50, monitors_per_write: int = 12) -> None:
-        self.monitors_per_read = monitors_per_read
-        self.monitors_per_write = monitors_per_write
-        self.snapshots: dict[tuple[str, str], Snapshot] = {}
-        self.windows: dict[str, str] = {}
-        self.writes: list[list[str]] = []  # the monitors of each put_snapshots, in order
-        self.items: dict[str, dict[str, StoredState]] = {}
-        self.lock = threading.Lock()  # DynamoDB's conditional update is atomic
-        self.refused: list[tuple[str, int]] = []  # (signal, expected version) of refused writes
-        self.runs: set[datetime] = set()  # ticks claimed by a run
-        self.loads: list[list[str]] = []  # the monitors of each load, in order
-
-    def claim_run(self, tick: datetime) -> bool:
-        with self.lock:
-            if tick in self.runs:
-                return False
-            self.runs.add(tick)
-            return True
-
-    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> None:
-        assert len(snapshots) <= self.monitors_per_write
-        with self.lock:
-            self.writes.append([s.monitor for s in snapshots])
-            for snapshot in snapshots:
-                self.snapshots[(snapshot.monitor, str(format_time(snapshot.checked_at)))] = snapshot
-            self.windows.update(windows)
-
-    def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
-        monitors = list(monitors)
-        assert len(monitors) <= self.monitors_per_read
-        with self.lock:
-            self.loads.append(monitors)
-        return {m: MonitorRecord(self.states(m), self.windows.get(m) if history else None) for m in monitors}
-
-    def recent_snapshots(self, monitor: str, limit: int = window.WINDOW_SIZE) -> list[Snapshot]:
-        return self.history(monitor)[::-1][:limit]
-
-    def states(self, monitor: str) -> dict[str, StoredState]:
-        with self.lock:
-            return dict(self.items.get(monitor, {}))
-
-    def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool:
-        with self.lock:
-            current = self.items.get(monitor, {}).get(stored.state.key)
-            if expected_version == 0:
-                allowed = current is None  # attribute_not_exists(sk)
-            else:
-                allowed = current is not None and current.state.version == expected_version
-            if not allowed:
-                self.refused.append((stored.state.key, expected_version))
-                return False
-            self.items.setdefault(monitor, {})[stored.state.key] = _as_stored(stored)
-            return True
-
-    # For assertions.
-
-    def history(self, monitor: str) -> list[Snapshot]:
-        """Oldest first."""
-        return [s for (m, _), s in sorted(self.snapshots.items()) if m == monitor]
-
-    def state(self, monitor: str, key: str) -> SignalState:
-        return self.items[monitor][key].state
-
-    def levels(self, monitor: str) -> dict[str, Level]:
-        return {key: stored.state.level for key, stored in self.items.get(monitor, {}).items()}
-
-
 class RecordingNotifier:
     def __init__(self) -> None:
         self.messages: list[Message] = []
@@ -178,6 +89,8 @@ class RecordingNotifier:
 
 
 class Harness:
+    """A check run, then delivery of what it stored, as the notify function would."""
+
     def __init__(self, keys: dict[str, str], store: MemoryStore | None = None) -> None:
         self.secrets = FakeSecretsClient(keys)
         self.store = store or MemoryStore()
@@ -188,13 +101,17 @@ class Harness:
             keys=SecretsKeyStore(self.secrets, SECRET),
             http=HttpClient(HttpPolicy(connect_timeout=0.5, read_timeout=0.5), sleep=self.delays.append),
             store=self.store,
-            notifier=self.notifier,
             clock=self.clock,
-            wall=self.clock,  # leases age with the test's clock too
         )
 
     def run(self, *monitors: Monitor, problems: tuple[ConfigProblem, ...] = ()) -> list[MonitorOutcome]:
-        return run_check(monitors, problems, self.deps)
+        outcomes = run_check(monitors, problems, self.deps)
+        self.deliver()
+        return outcomes
+
+    def deliver(self) -> None:
+        for queued in self.store.unsent():
+            deliver(queued, self.store, self.notifier, self.clock)
 
     def tick(self, hours: float = 1) -> None:
         self.clock.set(self.clock.now() + timedelta(hours=hours))
@@ -251,20 +168,19 @@ def test_first_run_stores_a_snapshot_and_publishes_one_warning(start_fake: Start
     assert message.severity == "warning"
     assert message.kind == "alert"
     assert "cloudlayer-prod (cloudlayer.io) is WARNING" in message.email
-    assert outcome.notified == [
+    assert outcome.queued == [
         {
             "signal": "meter:calls",
             "kind": "alert",
             "severity": "warning",
             "subject": message.subject,
             "sms": message.sms,
-            "message_id": "msg-1",
+            "key": "MSG#2026-11-24T01:00:00Z#v1#meter:calls",
         }
     ]
-    # Claimed (version 1), then settled with an empty outbox and no lease (version 2).
-    assert h.store.states("cloudlayer-prod") == {
-        CALLS: StoredState(SignalState(CALLS, Level.WARNING, T0, 2, notified_at=T0), (), None)
-    }
+    # The change and its message, stored together (version 1); delivery recorded it as sent.
+    assert h.store.states("cloudlayer-prod") == {CALLS: SignalState(CALLS, Level.WARNING, T0, 1, notified_at=T0)}
+    assert h.store.sent == {("cloudlayer-prod", "MSG#2026-11-24T01:00:00Z#v1#meter:calls"): "msg-1"}
     assert h.delays == []
 
 
@@ -277,10 +193,10 @@ def test_an_identical_second_run_publishes_nothing(start_fake: StartFake) -> Non
     [outcome] = h.run(monitor(fake))
 
     assert outcome.status == "ok"
-    assert outcome.notified == []
+    assert outcome.queued == []
     assert len(h.notifier.messages) == 1
     assert len(h.store.history("cloudlayer-prod")) == 2
-    assert h.store.state("cloudlayer-prod", CALLS) == SignalState(CALLS, Level.WARNING, T0, 2, notified_at=T0)
+    assert h.store.state("cloudlayer-prod", CALLS) == SignalState(CALLS, Level.WARNING, T0, 1, notified_at=T0)
     assert h.secrets.calls == 1  # the secret is read once and cached
 
 
@@ -300,7 +216,7 @@ def test_usage_climbing_warns_once_escalates_once_and_resets_once(start_fake: St
     assert [m.kind for m in h.notifier.messages] == ["alert", "alert", "recovery"]
     assert [m.severity for m in h.notifier.messages] == ["warning", "critical", "info"]
     assert h.store.state("cloudlayer-prod", CALLS).level is Level.OK
-    assert h.store.state("cloudlayer-prod", CALLS).version == 6  # three changes, each claimed and settled
+    assert h.store.state("cloudlayer-prod", CALLS).version == 3  # three changes, one version each
     assert len(h.store.history("cloudlayer-prod")) == 7
 
 
@@ -330,7 +246,7 @@ def test_inactive_subscription_alerts_and_clears_when_active_again(start_fake: S
 
     assert first.levels["condition:subscription_inactive"] == "critical"
     assert "condition:subscription_inactive" not in second.levels
-    assert [(n["signal"], n["kind"], n["severity"]) for n in first.notified + second.notified] == [
+    assert [(n["signal"], n["kind"], n["severity"]) for n in first.queued + second.queued] == [
         ("condition:subscription_inactive", "alert", "critical"),
         ("condition:subscription_inactive", "recovery", "info"),
     ]
@@ -352,9 +268,9 @@ def test_a_reminder_after_24_hours_and_not_before(start_fake: StartFake) -> None
     h.tick(1)
     [after] = h.run(monitor(fake))
 
-    assert early.notified == []
-    assert [n["kind"] for n in due.notified] == ["reminder"]
-    assert after.notified == []
+    assert early.queued == []
+    assert [n["kind"] for n in due.queued] == ["reminder"]
+    assert after.queued == []
     assert h.notifier.subjects == [
         "[WARNING] cloudlayer-prod: calls at 82% of limit",
         "[WARNING] Reminder: cloudlayer-prod: calls at 82% of limit",
@@ -407,8 +323,8 @@ def test_a_new_billing_period_sends_one_reset_message(serve: Serve) -> None:
         "[OK] tornado-downloads: storage reset with the new billing period (78%)",
     ]
     assert reset.levels["meter:storage"] == "ok"
-    assert [n["kind"] for n in reset.notified] == ["recovery"]
-    assert after.notified == []
+    assert [n["kind"] for n in reset.queued] == ["recovery"]
+    assert after.queued == []
     assert h.store.state("tornado-downloads", "meter:storage").level is Level.OK
 
 
@@ -429,7 +345,7 @@ def test_a_rejected_key_cannot_monitor_at_once_and_a_later_success_says_so(serve
 
     assert failed.error_kind == "auth"
     assert failed.levels == {CHECK_KEY: "critical"}
-    assert still.notified == []
+    assert still.queued == []
     assert works.status == "ok"
     assert CHECK_KEY not in works.levels
     assert h.notifier.subjects == [
@@ -492,7 +408,7 @@ def test_an_unavailable_provider_alerts_only_at_the_third_failure_and_keeps_mete
     [back] = h.run(monitor(fake))
     # Checks work again; the meter is where it was (no "calls" message), and a day has passed
     # since its alert, so a reminder is due now that it can be read.
-    assert [n["subject"] for n in back.notified] == [
+    assert [n["subject"] for n in back.queued] == [
         "[OK] cloudlayer-prod: checks work again",
         "[WARNING] Reminder: cloudlayer-prod: calls at 82% of limit",
     ]
@@ -511,7 +427,7 @@ def test_a_failed_check_keeps_the_alert_state(start_fake: StartFake) -> None:
     assert outcome.status == "error"
     assert outcome.error_kind == "unavailable"
     assert outcome.levels == {}  # the first failure is not news yet
-    assert outcome.notified == []
+    assert outcome.queued == []
     assert h.store.states("cloudlayer-prod") == state_before  # a check error is not a recovery
     assert len(h.notifier.messages) == 1
     failed = h.store.history("cloudlayer-prod")[-1]
@@ -541,7 +457,7 @@ def test_one_monitors_failure_does_not_stop_the_others(start_fake: StartFake) ->
     assert outcomes["unreachable"].error_kind == "unavailable"
     assert outcomes["unreachable"].message == "unreachable: cannot connect to 127.0.0.1 (after 3 attempts)"
     assert outcomes["healthy"].status == "ok"
-    assert len(outcomes["healthy"].notified) == 1
+    assert len(outcomes["healthy"].queued) == 1
     assert [m.monitor for m in h.notifier.messages] == ["healthy"]
     # Every monitor left a snapshot; the failed ones carry their error and no meters.
     for monitor_id in ("no-key", "unreachable"):
@@ -599,11 +515,11 @@ def test_config_problems_are_reported_alongside_the_checks(start_fake: StartFake
     assert [o.to_dict() for o in outcomes] == [
         {
             "monitor": "broken",
-            "provider": "?",
+            "provider": "unknown",
             "status": "error",
             "error": {"kind": "config", "message": problem.message},
             "levels": {},
-            "notified": [],
+            "queued": [],
         },
         {
             "monitor": "cloudlayer-prod",
@@ -615,7 +531,7 @@ def test_config_problems_are_reported_alongside_the_checks(start_fake: StartFake
                 "meter:compute_time": "ok",
                 "meter:storage": "ok",
             },
-            "notified": [],
+            "queued": [],
         },
     ]
 
@@ -645,142 +561,18 @@ def test_an_unexpected_exception_is_contained(start_fake: StartFake) -> None:
 
     assert outcomes[0].status == "error"
     assert outcomes[0].error_kind == "internal"
-    assert outcomes[0].message == "buggy: unexpected RuntimeError; see the function log"
+    assert (
+        outcomes[0].message == "buggy: QuotaWatch failed while reading the answer (RuntimeError); see the function log"
+    )
+    [stored] = h.store.history("buggy")  # stored, so it counts toward "cannot monitor"
+    assert stored.error is not None
+    assert stored.error.kind.value == "internal"
     assert fake.valid_key not in str(outcomes[0].to_dict())
     assert outcomes[1].status == "ok"
-    assert len(outcomes[1].notified) == 1
+    assert len(outcomes[1].queued) == 1
 
 
 # --- exactly once: failed publishes, duplicates, races ----------------------------------------------
-
-
-def test_a_failed_publish_stays_in_the_outbox_and_the_next_run_sends_it_once(start_fake: StartFake) -> None:
-    fake = start_fake(always(plan(820)))
-    h = Harness({"cloudlayer-prod": fake.valid_key})
-    h.notifier.failures = 1
-
-    [first] = h.run(monitor(fake))
-
-    assert first.notified == []
-    assert h.notifier.messages == []
-    stored = h.store.states("cloudlayer-prod")[CALLS]
-    assert stored.state.level is Level.WARNING  # the transition is recorded ...
-    [queued] = stored.outbox  # ... and its message kept for the next run
-    assert queued.subject == "[WARNING] cloudlayer-prod: calls at 82% of limit"
-    assert stored.lease is None  # released: the next run need not wait for it
-    assert stored.awaits_delivery(T0)
-
-    h.tick()
-    [second] = h.run(monitor(fake))
-    h.tick()
-    [third] = h.run(monitor(fake))
-
-    assert [n["subject"] for n in second.notified] == [queued.subject]
-    assert third.notified == []
-    assert h.notifier.messages == [queued]  # exactly once
-    assert h.store.states("cloudlayer-prod")[CALLS].outbox == ()
-
-
-def test_messages_queued_behind_a_failure_go_out_in_order_with_the_next_change(start_fake: StartFake) -> None:
-    switch = Switch(plan(820))
-    fake = start_fake(switch)
-    h = Harness({"cloudlayer-prod": fake.valid_key})
-    h.notifier.failures = 1
-    h.run(monitor(fake))
-
-    switch.reply = plan(960)
-    h.tick()
-    [second] = h.run(monitor(fake))
-
-    assert [n["subject"] for n in second.notified] == [
-        "[WARNING] cloudlayer-prod: calls at 82% of limit",
-        "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
-    ]
-    assert h.notifier.subjects == [n["subject"] for n in second.notified]
-    assert h.store.state("cloudlayer-prod", CALLS).level is Level.CRITICAL
-    assert h.store.states("cloudlayer-prod")[CALLS].outbox == ()
-
-
-def test_a_publish_failing_again_keeps_the_rest_of_the_outbox(start_fake: StartFake) -> None:
-    switch = Switch(plan(820))
-    fake = start_fake(switch)
-    h = Harness({"cloudlayer-prod": fake.valid_key})
-    h.notifier.failures = 1
-    h.run(monitor(fake))  # WARNING queued
-    switch.reply = plan(960)
-    h.tick()
-    h.notifier.failures = 2
-    h.run(monitor(fake))  # WARNING fails again; CRITICAL queued behind it, and fails too
-
-    queued = h.store.states("cloudlayer-prod")[CALLS].outbox
-    assert [m.subject for m in queued] == [
-        "[WARNING] cloudlayer-prod: calls at 82% of limit",
-        "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
-    ]
-    assert h.notifier.messages == []
-
-    h.tick()
-    h.run(monitor(fake))
-    assert h.notifier.messages == list(queued)
-    h.tick()
-    h.run(monitor(fake))
-    assert h.notifier.messages == list(queued)
-
-
-def test_an_outbox_under_another_runs_lease_is_left_alone_until_the_lease_runs_out(start_fake: StartFake) -> None:
-    fake = start_fake(always(plan(820)))
-    h = Harness({"cloudlayer-prod": fake.valid_key})
-    h.run(monitor(fake))
-    pending = render_test(T0, 1)
-    held = StoredState(SignalState(CALLS, Level.WARNING, T0, 3, notified_at=T0), (pending,), lease=T0)
-    assert h.store.write_state("cloudlayer-prod", held, 2)  # another run claimed it at T0 and is publishing
-
-    h.clock.set(T0 + LEASE - timedelta(seconds=1))
-    [during] = h.run(monitor(fake))
-    assert during.notified == []
-    assert h.store.states("cloudlayer-prod")[CALLS] == held
-
-    h.clock.set(T0 + LEASE)  # that run died: its lease ran out
-    [after] = h.run(monitor(fake))
-    assert [n["subject"] for n in after.notified] == [pending.subject]
-    assert h.notifier.messages[-1] == pending
-    settled = h.store.states("cloudlayer-prod")[CALLS]
-    assert (settled.outbox, settled.lease, settled.state.version) == ((), None, 5)
-
-
-def test_a_duplicate_tick_keeps_the_first_snapshot_and_publishes_nothing_new(start_fake: StartFake) -> None:
-    fake = start_fake(sequence(plan(820), plan(990)))
-    h = Harness({"cloudlayer-prod": fake.valid_key})
-
-    [first] = h.run(monitor(fake))
-    [again] = h.run(monitor(fake))  # the same scheduled time, delivered twice
-
-    [stored] = h.store.history("cloudlayer-prod")
-    calls = stored.meter("calls")
-    assert calls is not None
-    assert calls.used == 820  # not overwritten by the second delivery's reading
-    assert not first.duplicate
-    assert again.duplicate
-    assert again.to_dict()["duplicate"] is True
-    assert again.notified == []
-    assert again.levels == {}
-    assert h.notifier.subjects == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]  # 99% was not judged
-    assert h.store.state("cloudlayer-prod", CALLS).version == 2
-
-
-def test_a_duplicate_tick_leaves_an_undelivered_message_to_the_next_tick(start_fake: StartFake) -> None:
-    fake = start_fake(always(plan(820)))
-    h = Harness({"cloudlayer-prod": fake.valid_key})
-    h.notifier.failures = 1
-    h.run(monitor(fake))
-
-    [again] = h.run(monitor(fake))  # the scheduler's retry of the same tick does nothing
-    assert again.duplicate
-    assert again.notified == []
-    h.tick(0.25)
-    [later] = h.run(monitor(fake))  # the next tick delivers it, once
-    assert [n["subject"] for n in later.notified] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]
-    assert len(h.notifier.messages) == 1
 
 
 class StaleStore(MemoryStore):
@@ -788,7 +580,7 @@ class StaleStore(MemoryStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.stale: dict[str, dict[str, StoredState]] | None = None
+        self.stale: dict[str, dict[str, SignalState]] | None = None
 
     def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
         records = super().load(monitors, history)
@@ -808,11 +600,11 @@ def test_a_run_that_read_stale_states_cannot_claim_the_same_transition(start_fak
     h.tick(1 / 60)  # a manual invoke a minute later, racing the scheduled one
     [second] = h.run(monitor(fake))  # tries to claim OK -> WARNING again, from version 0
 
-    assert len(first.notified) == 1
-    assert second.notified == []
+    assert len(first.queued) == 1
+    assert second.queued == []
     assert len(h.notifier.messages) == 1
     assert store.refused == [(CALLS, 0)]
-    assert store.state("cloudlayer-prod", CALLS).version == 2
+    assert store.state("cloudlayer-prod", CALLS).version == 1
 
 
 class BarrierStore(MemoryStore):
@@ -836,7 +628,6 @@ def test_two_runs_racing_on_one_transition_publish_once(start_fake: StartFake, o
     runs = [Harness({"cloudlayer-prod": fake.valid_key}, store=store) for _ in range(2)]
     runs[1].clock.set(T0 + offset)
     runs[1].notifier = runs[0].notifier
-    runs[1].deps.notifier = runs[0].notifier
     outcomes: list[MonitorOutcome] = []
 
     def run(h: Harness) -> None:
@@ -849,14 +640,14 @@ def test_two_runs_racing_on_one_transition_publish_once(start_fake: StartFake, o
         thread.join(timeout=20)
 
     store.barrier = None
+    runs[0].deliver()
     assert len(outcomes) == 2
     # Past the run's claim of its tick (run_check), both decide OK -> CRITICAL from nothing
     # stored, and the second conditional write is refused.
     assert store.refused == [(CALLS, 0)]
     assert runs[0].notifier.subjects == ["[CRITICAL] cloudlayer-prod: calls at 96% of limit"]
-    assert sorted(len(o.notified) for o in outcomes) == [0, 1]
-    assert store.state("cloudlayer-prod", CALLS).version == 2
-    assert store.states("cloudlayer-prod")[CALLS].outbox == ()
+    assert sorted(len(o.queued) for o in outcomes) == [0, 1]
+    assert store.state("cloudlayer-prod", CALLS).version == 1
 
 
 # --- the key never leaks -------------------------------------------------------------------------
@@ -886,29 +677,6 @@ def test_a_key_echoed_by_the_provider_is_redacted(start_fake: StartFake, key: st
         assert key[:12] not in text  # not even the start of a cut-off key
 
 
-def test_a_signal_whose_queue_another_run_is_delivering_is_left_for_the_next_run(start_fake: StartFake) -> None:
-    """Changing it now would copy the other run's messages into this run's queue: sent twice."""
-    fake = start_fake(always(plan(960)))
-    h = Harness({"cloudlayer-prod": fake.valid_key})
-    leased = StoredState(
-        SignalState(CALLS, Level.WARNING, T0 - timedelta(hours=2), 3, notified_at=T0 - timedelta(hours=2)),
-        outbox=(render_test(T0, 1),),
-        lease=T0 - LEASE / 2,  # another run took it on moments ago
-    )
-    h.store.items["cloudlayer-prod"] = {CALLS: leased}
-
-    h.run(monitor(fake))
-    assert h.notifier.subjects == []
-    assert h.store.state("cloudlayer-prod", CALLS).level is Level.WARNING  # decided next run
-
-    h.tick(LEASE.total_seconds() / 3600)  # the lease runs out: this run takes the queue over
-    h.run(monitor(fake))
-    assert h.notifier.subjects == [
-        "[TEST] QuotaWatch test alert: your subscriptions work",
-        "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
-    ]
-
-
 def test_warm_runs_read_the_secret_once_and_a_rotated_key_is_picked_up_when_the_old_one_fails(
     start_fake: StartFake,
 ) -> None:
@@ -936,21 +704,6 @@ def test_a_rejected_key_with_nothing_new_in_the_secret_is_an_auth_error(start_fa
     h.tick()
     h.run(monitor(fake))
     assert h.secrets.calls == 3  # read once, then again once per run whose key was rejected
-
-
-def test_leases_run_in_real_time_not_in_schedule_ticks(start_fake: StartFake) -> None:
-    """A late retry of an old tick overlapping the next tick's run: the later tick is no
-    reason to take over messages the other run is publishing right now."""
-    fake = start_fake(always(plan(960)))
-    h = Harness({"cloudlayer-prod": fake.valid_key})
-    h.deps.wall = FixedClock(T0)  # real time stands still while the ticks move on
-    leased = StoredState(
-        SignalState(CALLS, Level.WARNING, T0, 3, notified_at=T0), outbox=(render_test(T0, 1),), lease=T0
-    )
-    h.store.items["cloudlayer-prod"] = {CALLS: leased}
-    h.tick(hours=0.25)  # the next schedule tick, a quarter hour later
-    h.run(monitor(fake))
-    assert h.notifier.subjects == []
 
 
 # --- what a run reads and writes -------------------------------------------------------------
@@ -1033,3 +786,58 @@ def test_a_damaged_window_is_reported_and_the_history_comes_from_the_snapshots(
     assert "window of cloudlayer-prod is unreadable" in caplog.text
     assert third.levels == {CHECK_KEY: "warning"}  # the two earlier failures were read from the snapshots
     assert len(window.decode(h.store.windows["cloudlayer-prod"], "cloudlayer-prod")) == 3  # and it is whole again
+
+
+# --- a run survives its own failures ----------------------------------------------------------
+
+
+def test_a_monitor_the_file_could_not_describe_raises_cannot_monitor_after_repeated_runs(start_fake: StartFake) -> None:
+    h = Harness({})
+    problem = ConfigProblem("broken", "monitors.yaml: monitor 'broken': field 'provider': required")
+    for _ in range(3):
+        h.run(problems=(problem,))
+        h.tick()
+    assert h.notifier.subjects == ["[WARNING] Cannot monitor broken: its configuration needs fixing"]
+    assert problem.message in h.notifier.messages[0].email
+
+
+def test_a_snapshot_the_store_refuses_costs_only_its_monitor(start_fake: StartFake) -> None:
+    fake = start_fake(always(plan(820)))
+    h = Harness({"healthy": fake.valid_key, "refused": fake.valid_key})
+    h.store.failing_writes = {"refused"}
+
+    outcomes = {o.monitor: o for o in h.run(monitor(fake, "refused"), monitor(fake, "healthy"))}
+
+    assert outcomes["healthy"].status == "ok"
+    assert len(h.store.history("healthy")) == 1
+    assert outcomes["refused"].status == "error"
+    assert outcomes["refused"].error_kind == "internal"
+    assert outcomes["refused"].message == "refused: this reading could not be stored (see the function log)"
+    assert h.store.history("refused") == []
+
+
+def test_a_run_that_can_store_no_reading_fails_so_that_lambda_retries_it(start_fake: StartFake) -> None:
+    fake = start_fake(always(plan(820)))
+    h = Harness({"a": fake.valid_key, "b": fake.valid_key})
+    h.store.failing_writes = {"a", "b"}
+    with pytest.raises(ReadingsNotStored, match="none of the 2 readings"):
+        run_check((monitor(fake, "a"), monitor(fake, "b")), (), h.deps)
+
+
+class ThrottledCommits(MemoryStore):
+    def commit(self, monitor: str, state: SignalState, expected_version: int, queued: QueuedMessage | None) -> bool:
+        raise ConnectionError("throttled")
+
+
+def test_a_failed_state_write_keeps_the_reading(start_fake: StartFake) -> None:
+    fake = start_fake(always(plan(820)))
+    h = Harness({"cloudlayer-prod": fake.valid_key}, store=ThrottledCommits())
+
+    [outcome] = h.run(monitor(fake))
+
+    assert outcome.error_kind == "internal"
+    assert outcome.message == "cloudlayer-prod: alerting failed (ConnectionError); see the function log"
+    [stored] = h.store.history("cloudlayer-prod")  # the good reading is kept ...
+    assert stored.ok
+    assert "cloudlayer-prod" in h.store.windows  # ... with its window
+    assert h.notifier.messages == []

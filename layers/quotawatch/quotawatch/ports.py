@@ -10,8 +10,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from quotawatch.core.alerts import SignalState
 from quotawatch.core.messages import Message
-from quotawatch.core.outbox import MonitorRecord, StoredState
+from quotawatch.core.record import MonitorRecord, QueuedMessage
 from quotawatch.core.snapshot import Snapshot
 
 
@@ -36,13 +37,14 @@ class JsonFetcher(Protocol):
 
 
 class Store(Protocol):
+    """Snapshots, recent readings and alert states: what a check run reads and writes."""
+
     monitors_per_read: int  # how many monitors `load` reads in one call
     monitors_per_write: int  # how many monitors' snapshot and window `put_snapshots` stores in one call
 
-    def claim_run(self, tick: datetime) -> bool: ...
-
-    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> None:
-        """Snapshots, and windows as `core.window.encode` wrote them, by monitor."""
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> set[str]:
+        """Snapshots, and windows as `core.window.encode` wrote them, by monitor; returns the
+        monitors whose items could not be stored (the others are)."""
         ...
 
     def load(self, monitors: Iterable[str], history: bool = ...) -> dict[str, MonitorRecord]:
@@ -51,8 +53,25 @@ class Store(Protocol):
 
     def recent_snapshots(self, monitor: str, limit: int = ...) -> list[Snapshot]: ...
 
-    def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool: ...
+    def commit(self, monitor: str, state: SignalState, expected_version: int, queued: QueuedMessage | None) -> bool:
+        """A signal's new state and its message, together, if the signal is still at
+        `expected_version`; False (and nothing written) when another run changed it first."""
+        ...
+
+    def queue(self, queued: QueuedMessage) -> bool:
+        """A message that changes no state; False when it is already stored."""
+        ...
+
+
+class MessageLog(Protocol):
+    """What delivery needs of the store: whether a message went out, and saying that it did."""
+
+    def was_sent(self, monitor: str, key: str) -> bool: ...
+
+    def record_sent(self, monitor: str, key: str, message_id: str, sent_at: datetime) -> None: ...
 
 
 class Notifier(Protocol):
-    def publish(self, message: Message) -> str: ...
+    def publish(self, message: Message) -> str:
+        """Hand the message to the channel; its id there. Raises when the channel refuses."""
+        ...

@@ -3,34 +3,39 @@
 pk = MON#<monitor>, and sk is one of:
 - SNAP#<checked_at>  a snapshot, written once and never replaced (the history, with a TTL);
 - STATE              the alert state of every signal, one attribute `signal#<key>` each;
-- WINDOW             the recent readings in compact form (core/window.py), rewritten each run.
+- WINDOW             the recent readings in compact form (core/window.py), rewritten each run;
+- MSG#<time>#v<version>#<signal>  a message to deliver (the table's stream feeds it to the
+                     notify function, which records `sent_at` on it and lets it expire).
 
 A run reads the STATE and WINDOW items of all its monitors by key, 100 to a BatchGetItem,
 instead of one query per monitor over its snapshots. Each signal's state changes with an
-update conditional on that signal's version, so two invocations racing on the same
-transition cannot both claim it. A signal's state also carries the messages about it that
-are not published yet (its outbox): a failed publish is retried by the next run, and
-nothing is lost.
+update conditional on that signal's version, in one transaction with the message item that
+says so: two invocations racing on the same transition cannot both make it, and a change is
+never stored without its message, nor a message without its change.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.messages import Message
-from quotawatch.core.outbox import MonitorRecord, StoredState
+from quotawatch.core.record import MonitorRecord, QueuedMessage
 from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 
+log = logging.getLogger("quotawatch.store")
+
 _BATCH_ATTEMPTS = 5
+SENT_MESSAGE_DAYS = 7  # how long a delivered message stays listable before TTL removes it
 _WRITE_BATCH = 25  # DynamoDB's limit for BatchWriteItem
 _READ_BATCH = 100  # and for BatchGetItem
 _STATE, _WINDOW = "STATE", "WINDOW"
@@ -71,42 +76,39 @@ class DynamoStore:
             "expires_at": self._expires_at(datetime.now(UTC)),
         }
 
-    def claim_run(self, tick: datetime) -> bool:
-        """Claim a schedule tick for this run; False when another run already has it.
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> set[str]:
+        """Store a run's snapshots and each monitor's new window (encoded), 25 items to a call;
+        the monitors whose items could not be stored (the others are).
 
-        One conditional write per run is what makes a duplicate delivery of a tick (or a
-        retry of it) harmless, and what lets the snapshots go out in unconditional batches.
+        A snapshot's key is its monitor and time, so writing it again (a retried run) only
+        rewrites the same reading. Windows are written unconditionally: should two runs of
+        different ticks overlap, the later write wins and the window misses one reading,
+        which the snapshots still hold. A call that fails whole (one item DynamoDB refuses
+        fails the batch) is written again item by item, so one bad item costs only its monitor.
         """
-        try:
-            self._client.put_item(
-                TableName=self.table_name,
-                Item={
-                    "pk": {"S": "RUN"},
-                    "sk": {"S": format_time(tick)},
-                    "expires_at": {"N": str(int((tick + timedelta(days=2)).timestamp()))},
-                },
-                ConditionExpression="attribute_not_exists(sk)",
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        items = [(s.monitor, self._snapshot_item(s)) for s in snapshots]
+        items += [(monitor, self._window_item(monitor, encoded)) for monitor, encoded in windows.items()]
+        failed: set[str] = set()
+        for start in range(0, len(items), _WRITE_BATCH):
+            chunk = items[start : start + _WRITE_BATCH]
+            batch = {self.table_name: [{"PutRequest": {"Item": item}} for _, item in chunk]}
+            try:
+                for _ in _until_processed(self._client.batch_write_item, batch, "UnprocessedItems"):
+                    pass
+            except (ClientError, BotoCoreError, UnprocessedLeft) as exc:
+                log.warning("a batch of %d items failed (%s); writing them one by one", len(chunk), _reason(exc))
+                failed |= self._put_each(chunk)
+        return failed
 
-    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> None:
-        """Store a run's snapshots and each monitor's new window (encoded), 25 items to a call.
-
-        The run has claimed its tick, so no other run writes these snapshots. Windows are
-        written unconditionally: should two runs of different ticks overlap, the later
-        write wins and the window misses one reading, which the snapshots still hold.
-        """
-        items = [self._snapshot_item(s) for s in snapshots]
-        items += [self._window_item(monitor, encoded) for monitor, encoded in windows.items()]
-        requests = [{"PutRequest": {"Item": item}} for item in items]
-        for start in range(0, len(requests), _WRITE_BATCH):
-            batch = {self.table_name: requests[start : start + _WRITE_BATCH]}
-            for _ in _until_processed(self._client.batch_write_item, batch, "UnprocessedItems"):
-                pass
+    def _put_each(self, chunk: list[tuple[str, dict[str, Any]]]) -> set[str]:
+        failed: set[str] = set()
+        for monitor, item in chunk:
+            try:
+                self._client.put_item(TableName=self.table_name, Item=item)
+            except (ClientError, BotoCoreError) as exc:
+                log.error("cannot store %s of monitor %s (%s)", item["sk"]["S"], monitor, _reason(exc))
+                failed.add(monitor)
+        return failed
 
     def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
         """The alert states and (with `history`) the stored window of each monitor.
@@ -149,9 +151,65 @@ class DynamoStore:
         )
         return [Snapshot.from_dict(json.loads(i["snapshot"]["S"])) for i in response.get("Items", [])]
 
-    def write_state(self, monitor: str, stored: StoredState, expected_version: int) -> bool:
-        """Write a signal's state only if nobody changed it since `expected_version` was read."""
-        state = stored.state
+    def commit(self, monitor: str, state: SignalState, expected_version: int, queued: QueuedMessage | None) -> bool:
+        """Store a signal's new state, and the message about it in the same transaction, only
+        if nobody changed the signal since `expected_version` was read. False when another
+        run made this change first (nothing is written then)."""
+        update = self._state_update(monitor, state, expected_version)
+        try:
+            if queued is None:
+                self._client.update_item(**update)
+            else:
+                self._client.transact_write_items(
+                    TransactItems=[{"Update": update}, {"Put": self._message_put(queued)}]
+                )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def queue(self, queued: QueuedMessage) -> bool:
+        """Store a message that changes no state (a test alert); False when already stored."""
+        try:
+            self._client.put_item(**self._message_put(queued))
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def was_sent(self, monitor: str, key: str) -> bool:
+        """Whether delivery recorded this message as sent. A message item that is gone was
+        sent: only sent messages expire."""
+        response = self._client.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": _pk(monitor)}, "sk": {"S": key}},
+            ConsistentRead=True,
+            ProjectionExpression="sent_at",
+        )
+        item = response.get("Item")
+        return item is None or "sent_at" in item
+
+    def record_sent(self, monitor: str, key: str, message_id: str, sent_at: datetime) -> None:
+        """Mark a message as sent; it expires a week later."""
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": _pk(monitor)}, "sk": {"S": key}},
+                UpdateExpression="SET sent_at = :at, message_id = :id, expires_at = :expires",
+                ConditionExpression="attribute_exists(pk)",  # never bring back an expired item
+                ExpressionAttributeValues={
+                    ":at": {"S": format_time(sent_at)},
+                    ":id": {"S": message_id},
+                    ":expires": {"N": str(int((sent_at + timedelta(days=SENT_MESSAGE_DAYS)).timestamp()))},
+                },
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def _state_update(self, monitor: str, state: SignalState, expected_version: int) -> dict[str, Any]:
         value: dict[str, Any] = {
             "level": {"S": state.level.label},
             "since": {"S": format_time(state.since)},
@@ -159,30 +217,51 @@ class DynamoStore:
         }
         if state.notified_at is not None:
             value["notified_at"] = {"S": format_time(state.notified_at)}
-        if stored.outbox:
-            value["outbox"] = {"S": json.dumps([m.to_dict() for m in stored.outbox], separators=(",", ":"))}
-        if stored.lease is not None:
-            value["lease"] = {"S": format_time(stored.lease)}
         values: dict[str, Any] = {":state": {"M": value}}
         if expected_version == 0:
             condition = "attribute_not_exists(#signal)"
         else:
             condition = "#signal.version = :expected"
             values[":expected"] = {"N": str(expected_version)}
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": _pk(monitor)}, "sk": {"S": _STATE}},
-                UpdateExpression="SET #signal = :state",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#signal": _SIGNAL + state.key},
-                ExpressionAttributeValues=values,
-            )
-        except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise
-        return True
+        return {
+            "TableName": self.table_name,
+            "Key": {"pk": {"S": _pk(monitor)}, "sk": {"S": _STATE}},
+            "UpdateExpression": "SET #signal = :state",
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#signal": _SIGNAL + state.key},
+            "ExpressionAttributeValues": values,
+        }
+
+    def _message_put(self, queued: QueuedMessage) -> dict[str, Any]:
+        return {
+            "TableName": self.table_name,
+            "Item": {
+                "pk": {"S": _pk(queued.monitor)},
+                "sk": {"S": queued.key},
+                "signal": {"S": queued.signal},
+                "message": {"S": json.dumps(queued.message.to_dict(), separators=(",", ":"))},
+            },
+            "ConditionExpression": "attribute_not_exists(sk)",
+        }
+
+
+class UnreadableMessage(ValueError):
+    """A message item the stream brought cannot be read (damaged, or from another version)."""
+
+    def __init__(self, monitor: str, key: str, reason: str) -> None:
+        super().__init__(f"message {key} of monitor {monitor} cannot be read: {reason}")
+        self.monitor, self.key = monitor, key
+
+
+def queued_from_image(image: Mapping[str, Any]) -> QueuedMessage:
+    """The message of a stream record's new image (attribute values already plain)."""
+    monitor = str(image.get("pk", "")).removeprefix("MON#")
+    key = str(image.get("sk", ""))
+    try:
+        message = Message.from_dict(json.loads(str(image["message"])))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UnreadableMessage(monitor, key, type(exc).__name__) from None
+    return QueuedMessage(monitor, str(image.get("signal", "")), key, message)
 
 
 def _until_processed(
@@ -198,10 +277,14 @@ def _until_processed(
         pending = response.get(leftover) or {}
         if not pending:
             return
-    raise RuntimeError(f"DynamoDB still left part of a batch unprocessed after {_BATCH_ATTEMPTS} attempts")
+    raise UnprocessedLeft(f"DynamoDB still left part of a batch unprocessed after {_BATCH_ATTEMPTS} attempts")
 
 
-def _stored_states(item: dict[str, Any]) -> dict[str, StoredState]:
+class UnprocessedLeft(RuntimeError):
+    """A batch call still left items unprocessed after every attempt (throttled)."""
+
+
+def _stored_states(item: dict[str, Any]) -> dict[str, SignalState]:
     return {
         name.removeprefix(_SIGNAL): _stored_state(name.removeprefix(_SIGNAL), value["M"])
         for name, value in item.items()
@@ -209,21 +292,31 @@ def _stored_states(item: dict[str, Any]) -> dict[str, StoredState]:
     }
 
 
-def _stored_state(key: str, value: dict[str, Any]) -> StoredState:
+def _stored_state(key: str, value: dict[str, Any]) -> SignalState:
     notified = value.get("notified_at", {}).get("S")
-    lease = value.get("lease", {}).get("S")
-    return StoredState(
-        SignalState(
-            key=key,
-            level=Level.parse(value["level"]["S"]),
-            since=parse_time(value["since"]["S"]),
-            version=int(value["version"]["N"]),
-            notified_at=parse_time(notified) if notified else None,
-        ),
-        outbox=tuple(Message.from_dict(m) for m in json.loads(value.get("outbox", {}).get("S", "[]"))),
-        lease=parse_time(lease) if lease else None,
+    return SignalState(
+        key=key,
+        level=Level.parse(value["level"]["S"]),
+        since=parse_time(value["since"]["S"]),
+        version=int(value["version"]["N"]),
+        notified_at=parse_time(notified) if notified else None,
     )
 
 
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code") or "ClientError")
+    return type(exc).__name__
+
+
 def _conditional_failed(exc: ClientError) -> bool:
-    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    """A condition refused the write: on its own, or as the reason a transaction was cancelled."""
+    error = exc.response.get("Error", {}).get("Code")
+    if error == "ConditionalCheckFailedException":
+        return True
+    if error != "TransactionCanceledException":
+        return False
+    reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+    if not reasons:  # some clients put the reasons only in the message
+        return "ConditionalCheckFailed" in str(exc.response.get("Error", {}).get("Message", ""))
+    return "ConditionalCheckFailed" in reasons and all(r in ("ConditionalCheckFailed", "None", None) for r in reasons)
