@@ -53,7 +53,7 @@ class MemoryStore:
 
     def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> set[str]:
         assert len(snapshots) <= self.monitors_per_write
-        failed = {s.monitor for s in snapshots if s.monitor in self.failing_writes}
+        failed = {s.monitor for s in snapshots if s.monitor in self.failing_writes or _too_large(s)}
         with self.lock:
             self.writes.append([s.monitor for s in snapshots])
             for snapshot in snapshots:
@@ -130,3 +130,8 @@ class MemoryStore:
 def _round_trip(queued: QueuedMessage) -> QueuedMessage:
     """As a message item reads back: its message through JSON."""
     return replace(queued, message=Message.from_dict(json.loads(json.dumps(queued.message.to_dict()))))
+
+
+def _too_large(snapshot: Snapshot) -> bool:
+    """DynamoDB refuses an item over 400 KB."""
+    return len(json.dumps(snapshot.to_dict())) > 400_000

@@ -1,4 +1,5 @@
-"""DynamoStore against the deployed table: reads by key in batches, one state item per monitor."""
+"""DynamoStore against the deployed table: how many calls a run makes (the semantics are in
+test_store_contract.py, shared with the in-memory store)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,6 @@ import pytest
 
 from quotawatch.adapters.store import DynamoStore
 from quotawatch.core import window
-from quotawatch.core.alerts import SignalState
-from quotawatch.core.messages import render_test
-from quotawatch.core.outbox import StoredState
-from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import ErrorKind, Meter, Period, Snapshot
 from quotawatch_local.aws_counter import AwsCallCounter
 from quotawatch_local.embedded_aws import EmbeddedAws
@@ -87,20 +84,3 @@ def test_a_monitor_without_a_window_has_no_history_to_read_by_key(store: DynamoS
 
     assert record.window is None  # the check reads the snapshots instead
     assert [s.meters[0].used for s in store.recent_snapshots("acme")] == [100]
-
-
-def test_each_signal_changes_only_from_the_version_it_was_read_at(store: DynamoStore, counter: AwsCallCounter) -> None:
-    calls = SignalState("meter:calls", Level.WARNING, T0, 1)
-    queued = StoredState(SignalState("check", Level.CRITICAL, T0, 1), (render_test(T0, 1),), lease=T0)
-    counter.take()
-
-    assert store.write_state("acme", StoredState(calls), 0)
-    assert not store.write_state("acme", StoredState(calls), 0), "a second claim from nothing stored"
-    assert store.write_state("acme", queued, 0), "another signal of the same monitor is independent"
-    raised = SignalState("meter:calls", Level.CRITICAL, T0 + timedelta(hours=1), 2, notified_at=T0)
-    assert not store.write_state("acme", StoredState(raised), 2), "from a version never stored"
-    assert store.write_state("acme", StoredState(raised), 1)
-
-    assert counter.take() == {("dynamodb", "UpdateItem"): 5}
-    states = store.load(["acme"], history=False)["acme"].states
-    assert states == {"meter:calls": StoredState(raised), "check": queued}
