@@ -32,10 +32,10 @@ class Both(Store, MessageLog, Protocol):  # what each store under contract is
 @pytest.fixture(params=["memory", "dynamodb"])
 def store(request: pytest.FixtureRequest) -> Iterator[Both]:
     if request.param == "memory":
-        yield MemoryStore()  # type: ignore[misc]
+        yield MemoryStore()
         return
     stack: LocalStack = request.getfixturevalue("stack")
-    yield DynamoStore(stack.aws.client("dynamodb"), stack.outputs["TableName"])  # type: ignore[misc]
+    yield DynamoStore(stack.aws.client("dynamodb"), stack.outputs["TableName"])
 
 
 def reading(monitor: str, minutes: int, used: float, name: str = "calls") -> Snapshot:
