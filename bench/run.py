@@ -60,6 +60,8 @@ SECRETS_API_CALL = 0.05 / 10_000
 SNS_PUBLISH = 0.50 / 1_000_000
 SCHEDULER_INVOCATION = 1.00 / 1_000_000  # after the free 14 million a month
 LOGS_INGEST_GB = 0.50
+ALARM_MONTH = 0.10  # a standard-resolution alarm on one metric
+CUSTOM_METRIC_MONTH = 0.30  # each EMF metric (Lambda's and SQS's own metrics are free)
 
 
 def main() -> int:
@@ -383,11 +385,13 @@ def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
     monitors = 10
     lambda_cost = runs * (seconds * memory_mb / 1024 * LAMBDA_ARM_GB_SECOND + LAMBDA_REQUEST)
     # DynamoDB on-demand bills by item size: a write unit per KB written, a read unit per
-    # 4 KB read (strongly consistent). Per run: the tick claim; per monitor, a snapshot and
-    # its window written, its STATE and WINDOW read (a STATE item is small: one unit).
+    # 4 KB read (strongly consistent). Per run: the tick's idempotency record (written in
+    # progress, then completed) and a read of QuotaWatch's own state; per monitor, a
+    # snapshot and its window written, its STATE and WINDOW read (a STATE item is small).
+    # Alerts are rare; the notify function's reads of the table's stream are free.
     snapshot_bytes, window_bytes = ten["snapshot_bytes"], _full_window_bytes()
-    write_units = 1 + monitors * (math.ceil(snapshot_bytes / 1024) + math.ceil(window_bytes / 1024))
-    read_units = monitors * (1 + math.ceil(window_bytes / 4096))
+    write_units = 2 + monitors * (math.ceil(snapshot_bytes / 1024) + math.ceil(window_bytes / 1024))
+    read_units = 1 + monitors * (1 + math.ceil(window_bytes / 4096))
     dynamo = runs * (write_units * DYNAMODB_WRITE_UNIT + read_units * DYNAMODB_READ_UNIT)
     # Steady state: a year and a month of snapshots (the default retention), and the windows.
     stored_gb = monitors * (96 * 400 * snapshot_bytes + window_bytes) / 1024**3
@@ -396,7 +400,16 @@ def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
     sns = runs * sum(v for (s, _), v in calls.items() if s == "sns") * SNS_PUBLISH
     scheduler = runs * SCHEDULER_INVOCATION
     logs = runs * ten["log_bytes"] / 1024**3 * LOGS_INGEST_GB  # as measured: a run's log lines
-    total = lambda_cost + dynamo + storage + secrets + sns + scheduler + logs
+    alarm_count = template.count("Type: AWS::CloudWatch::Alarm")
+    alarms = alarm_count * ALARM_MONTH
+    metric_count = sum(app.read_text().count("add_metric(") for app in (REPO / "functions").glob("*/app.py"))
+    metrics = metric_count * CUSTOM_METRIC_MONTH
+    total = lambda_cost + dynamo + storage + secrets + sns + scheduler + logs + alarms + metrics
+    # The always-free tiers cover Lambda (1M requests, 400,000 GB-s), DynamoDB storage
+    # (25 GB, not its backups), SNS (1M publishes), Scheduler (14M invocations), Logs (5 GB),
+    # and 10 alarms and 10 custom metrics. On-demand requests and secrets have none.
+    with_free_tier = dynamo + stored_gb * DYNAMODB_PITR_GB_MONTH + secrets
+    with_free_tier += max(0, alarm_count - 10) * ALARM_MONTH + max(0, metric_count - 10) * CUSTOM_METRIC_MONTH
     print(
         f"DynamoDB items: snapshot {snapshot_bytes} B as stored; a full window ({window.WINDOW_SIZE} readings)"
         f" with every figure moving {window_bytes} B (worst case)"
@@ -410,9 +423,12 @@ def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
         ("SNS (alerts are rare)", sns),
         ("EventBridge Scheduler", scheduler),
         (f"CloudWatch Logs ({ten['log_bytes'] / 1024:.1f} KB a run)", logs),
+        (f"CloudWatch alarms ({alarm_count} x ${ALARM_MONTH:.2f})", alarms),
+        (f"Custom metrics ({metric_count}; service metrics are free)", metrics),
     ):
         print(f"  {name:<42} ${value:7.3f}")
-    print(f"  {'total':<42} ${total:7.3f} a month (target: under $1)")
+    print(f"  {'total, without any free tier':<42} ${total:7.3f} a month (target: under $1)")
+    print(f"  {'total, with the always-free tiers':<42} ${with_free_tier:7.3f} a month")
 
 
 def _cpu_model() -> str:
