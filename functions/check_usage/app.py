@@ -110,7 +110,10 @@ _outcomes: list[MonitorOutcome] = []
 
 def _run(tick: dict[str, Any], config: MonitorsConfig, deps: CheckDeps) -> dict[str, Any]:
     _outcomes[:] = run_check(config.enabled, config.problems, deps, concurrency=_concurrency())
-    selfwatch.run_succeeded(deps.store, deps.clock)
+    try:
+        selfwatch.run_succeeded(deps.store, deps.clock)
+    except Exception:  # the run's own work is done; the next run clears it
+        logger.exception("could not clear the failed-run alert of QuotaWatch itself")
     failed = sum(1 for o in _outcomes if o.status == "error")
     queued = sum(len(o.queued) for o in _outcomes)
     return {"status": "ok" if failed == 0 else "partial", "checked": len(_outcomes), "failed": failed, "queued": queued}
