@@ -8,6 +8,7 @@ characters.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -85,9 +86,10 @@ def render(
         sms_text = f"QuotaWatch {tag}: {reminder}{snapshot.monitor} {detail}"
         if dated and reset:
             sms_text += f", resets {reset:%Y-%m-%d}"
+    context = _EmailContext(decision, notice, shown_level, snapshot, provider_name, headline, trends or {})
     return Message(
         subject=_ascii(subject)[:SUBJECT_MAX],
-        email=_email(decision, notice, shown_level, snapshot, provider_name, headline, trends or {}),
+        email=_email(context),
         sms=_gsm7(sms_text)[:SMS_MAX],
         severity="info" if level is Level.OK else level.label,
         monitor=snapshot.monitor,
@@ -171,17 +173,24 @@ def _floor_breached(signal: Signal) -> bool:
     return any(meter.remaining <= f for f in floors) or meter.percent_used is None
 
 
-def _email(
-    decision: Decision,
-    notice: Notice,
-    level: Level,
-    snapshot: Snapshot,
-    provider_name: str,
-    headline: str,
-    trends: dict[str, Forecast],
-) -> str:
+@dataclass(frozen=True)
+class _EmailContext:
+    """What an email body is written from."""
+
+    decision: Decision
+    notice: Notice
+    level: Level  # as shown: a reminder shows the level it reminds of
+    snapshot: Snapshot
+    provider_name: str
+    headline: str
+    trends: Mapping[str, Forecast]
+
+
+def _email(context: _EmailContext) -> str:
+    decision, notice, level, snapshot = context.decision, context.notice, context.level, context.snapshot
+    headline, trends = context.headline, context.trends
     signal = decision.signal
-    who = f"{snapshot.monitor} ({provider_name})"
+    who = f"{snapshot.monitor} ({context.provider_name})"
     lines: list[str] = []
     if signal.key == CHECK_KEY:
         lines += _check_email(decision, who, headline)
@@ -257,7 +266,7 @@ def _detail(signal: Signal) -> list[str]:
     return lines
 
 
-def _meter_table(meters: tuple[Meter, ...], trends: dict[str, Forecast]) -> list[str]:
+def _meter_table(meters: tuple[Meter, ...], trends: Mapping[str, Forecast]) -> list[str]:
     rows: list[tuple[str, str, str]] = []
     for m in meters:
         if m.limit is not None:
