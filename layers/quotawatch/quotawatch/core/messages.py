@@ -15,7 +15,7 @@ from datetime import datetime
 from quotawatch.core import formatting as fmt
 from quotawatch.core.alerts import Decision, Notice
 from quotawatch.core.forecast import Forecast
-from quotawatch.core.rules import CHECK_KEY, Level, Signal
+from quotawatch.core.rules import CHECK_KEY, Level, Signal, as_read
 from quotawatch.core.snapshot import ErrorKind, Meter, Snapshot
 
 SMS_MAX = 160
@@ -66,6 +66,7 @@ class Message:
 def render(
     decision: Decision, snapshot: Snapshot, provider_name: str, trends: dict[str, Forecast] | None = None
 ) -> Message:
+    snapshot = as_read(snapshot)  # figures that cannot be true are not listed as a reading
     signal = decision.signal
     notice = decision.notice or Notice.RAISED
     level = decision.current
@@ -145,6 +146,10 @@ def _headline(signal: Signal, notice: Notice, previous: Level, snapshot: Snapsho
         return f"{signal.subject} back to normal" + (f" ({figure})" if figure else "")
     if notice is Notice.EASED:
         return f"{signal.subject} down to {figure} (was {previous.label})"
+    if meter is not None and meter.limit is not None and meter.percent_used is None:
+        if meter.limit <= 0 and signal.level is Level.CRITICAL:
+            return f"{signal.subject} used with no allowance ({figure})"
+        return f"{signal.subject} at {figure}"
     if meter is not None and _floor_breached(signal):
         return f"{meter.name} down to {fmt.quantity(meter.remaining, meter.unit)} left"
     return f"{signal.subject} at {figure} of limit"
@@ -160,6 +165,8 @@ def _figure(meter: Meter | None) -> str:
         return ""
     if meter.percent_used is not None:
         return fmt.percent(meter.percent_used)
+    if meter.limit is not None:  # a limit of 0, or no usage figure: no percent to give
+        return fmt.fraction(meter.used, meter.limit, meter.unit)
     if meter.remaining is not None:
         return f"{fmt.quantity(meter.remaining, meter.unit)} left"
     return ""
@@ -170,7 +177,7 @@ def _floor_breached(signal: Signal) -> bool:
     if meter is None or thresholds is None or meter.remaining is None:
         return False
     floors = [f for f in (thresholds.floor_warning, thresholds.floor_critical) if f is not None]
-    return any(meter.remaining <= f for f in floors) or meter.percent_used is None
+    return any(meter.remaining <= f for f in floors) or meter.limit is None
 
 
 @dataclass(frozen=True)
