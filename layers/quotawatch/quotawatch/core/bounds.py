@@ -35,12 +35,13 @@ def bounded(snapshot: Snapshot) -> Snapshot:
 
     A snapshot within the caps comes back unchanged (the same object).
     """
-    meters = _unique(tuple(_meter(m) for m in snapshot.meters[:MAX_METERS]))
-    conditions = tuple(_condition(c) for c in snapshot.conditions[:MAX_CONDITIONS])
-    dropped_meters = max(len(snapshot.meters) - MAX_METERS, 0)
-    dropped_conditions = max(len(snapshot.conditions) - MAX_CONDITIONS, 0)
-    if dropped_meters or dropped_conditions:
-        conditions += (_truncation_note(dropped_meters, dropped_conditions),)
+    meters = _meters(snapshot.meters[:MAX_METERS])
+    dropped_meters = len(snapshot.meters) - len(meters)
+    cut = dropped_meters > 0 or len(snapshot.conditions) > MAX_CONDITIONS
+    kept = snapshot.conditions[: MAX_CONDITIONS - 1 if cut else MAX_CONDITIONS]  # the note takes the last place
+    conditions = tuple(_condition(c) for c in kept)
+    if cut:
+        conditions += (_truncation_note(dropped_meters, len(snapshot.conditions) - len(kept)),)
     error = snapshot.error
     if error is not None:
         error = _error(error)
@@ -86,28 +87,24 @@ def _escaped_length(text: str) -> int:
     return len(json.dumps(text)) - 2
 
 
-def _meter(meter: Meter) -> Meter:
-    name, unit = clip(meter.name, MAX_NAME), clip(meter.unit, MAX_UNIT)
-    if name == meter.name and unit == meter.unit:
-        return meter
-    return replace(meter, name=name, unit=unit)
+def _meters(meters: tuple[Meter, ...]) -> tuple[Meter, ...]:
+    """Each meter with its name and unit cut; names cut to the same text get a number.
 
-
-def _unique(meters: tuple[Meter, ...]) -> tuple[Meter, ...]:
-    """Names cut to the same text get a number, so that two meters never share a signal."""
-    seen = {m.name for m in meters}
-    if len(seen) == len(meters):
-        return meters
-    taken: set[str] = set()
+    Two meters must not come to share a signal because of the cut. Names the provider
+    itself repeated stay as they are: this only cuts.
+    """
+    taken = {m.name for m in meters if len(m.name) <= MAX_NAME and clip(m.name, MAX_NAME) == m.name}
     result: list[Meter] = []
-    for m in meters:
-        name, n = m.name, 1
-        while name in taken:
-            n += 1
-            suffix = f" #{n}"
-            name = clip(m.name, MAX_NAME - len(suffix)) + suffix
-        taken.add(name)
-        result.append(m if name == m.name else replace(m, name=name))
+    for meter in meters:
+        name, unit = clip(meter.name, MAX_NAME), clip(meter.unit, MAX_UNIT)
+        if name != meter.name:
+            n = 1
+            while name in taken:
+                n += 1
+                suffix = f" #{n}"
+                name = clip(meter.name, MAX_NAME - len(suffix)) + suffix
+            taken.add(name)
+        result.append(meter if name == meter.name and unit == meter.unit else replace(meter, name=name, unit=unit))
     return tuple(result)
 
 
