@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from quotawatch.config import Monitor
 from quotawatch.core.alerts import Notice, SignalState, decide
+from quotawatch.core.bounds import MAX_METERS, bounded
 from quotawatch.core.rules import (
     CHECK_KEY,
     DEFAULT_POLICY,
@@ -807,3 +808,17 @@ def test_a_meter_clears_only_on_a_true_percent_or_floor(
         pct = meter.percent_used
         assert pct is not None or meter.remaining is not None
         assert pct is None or 0 <= pct < DEFAULT_THRESHOLDS.critical
+
+
+def test_a_reading_cut_to_fit_storage_clears_nothing_it_left_out() -> None:
+    keys = tuple(Meter(f"key:k{i}", 1, 100, 99, "USD") for i in range(MAX_METERS + 5))
+    cut = bounded(snap(*keys))
+    stored = {meter_signal_key("key:k52"): SignalState(meter_signal_key("key:k52"), Level.CRITICAL, NOW - DAY, 1)}
+    stored["condition:gone"] = SignalState("condition:gone", Level.WARNING, NOW - DAY, 1)
+    evaluation = run(cut)
+    assert evaluation.speaks_for == frozenset({"check"})
+    assert decide(evaluation.signals, stored, NOW, DEFAULT_POLICY, evaluation.speaks_for) == []
+    # The meters it lists are judged as usual.
+    assert (
+        levels(run(cut, previous={meter_signal_key("key:k0"): Level.WARNING}))[meter_signal_key("key:k0")] is Level.OK
+    )

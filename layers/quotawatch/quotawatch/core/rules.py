@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import IntEnum
 
+from quotawatch.core.bounds import TRUNCATED
 from quotawatch.core.forecast import Forecast, forecast, period_readings
 from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Severity, Snapshot
@@ -227,6 +228,10 @@ def evaluate(
             Signal(condition_signal_key(condition.name), Level.of_severity(condition.severity), condition=condition)
         )
     families = {"check", "condition"} | ({"meter", "forecast"} if snapshot.meters else set())
+    if any(c.name == TRUNCATED for c in snapshot.conditions):
+        # A reading cut to fit storage (core/bounds.py) does not list everything: what it
+        # left out may still be raised, so it clears nothing it does not list.
+        families = {"check"}
     return Evaluation(signals, trends, frozenset(families))
 
 
