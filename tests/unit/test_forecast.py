@@ -292,3 +292,32 @@ def test_a_zero_limit_gives_no_forecast() -> None:
         (NOW - HOUR * 2, Meter("optimizations", 2, 0, 0, "optimizations")),
     ]
     assert forecast(meter, earlier, NOW) is None
+
+
+# --- figures that cannot be true ------------------------------------------------------------------
+
+
+def test_impossible_figures_project_nothing() -> None:
+    history = readings(DAY, calls(100), calls(200))
+    assert forecast(Meter("calls", 1e308, 1000, 0, "calls"), history, NOW) is None
+    assert (
+        forecast(Meter("credit", None, None, float("inf"), "credits"), readings(DAY, credit(9), credit(8)), NOW) is None
+    )
+
+
+def test_an_impossible_earlier_reading_is_no_point_of_the_line() -> None:
+    odd = Meter("calls", float("nan"), 1000, None, "calls")
+    trend = forecast(calls(400), readings(DAY, calls(0), calls(100), odd, calls(300)), NOW)
+    assert trend is not None
+    assert trend.per_day == pytest.approx(100)
+
+
+extreme = st.floats() | st.sampled_from([1e308, -1e308, 5e-324, 1e15, -1e15, 0.0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(extreme, min_size=3, max_size=6), limit=st.none() | extreme)
+def test_any_figures_give_a_finite_forecast_or_none(values: list[float], limit: float | None) -> None:
+    meters = [Meter("calls", v, limit, v, "calls") for v in values]
+    trend = forecast(meters[-1], readings(HOUR, *meters[:-1]), NOW)
+    assert trend is None or trend.per_day == trend.per_day  # never nan

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 import string
 from datetime import UTC, datetime, timedelta
 
@@ -556,3 +558,101 @@ def test_fraction_and_percent() -> None:
     assert fmt.percent(120.4) == "120%"
     assert fmt.day(datetime(2026, 12, 1, tzinfo=UTC)) == "Dec 1"
     assert fmt.timestamp(NOW) == "2026-11-24 01:00 UTC"
+
+
+def test_numbers_are_never_wider_than_a_person_reads() -> None:
+    assert fmt.number(999_999_999) == "999,999,999"
+    assert fmt.number(4.2e9) == "4.2 billion"
+    assert fmt.number(999.96e9) == "1 trillion"
+    assert fmt.number(12e12) == "12 trillion"
+    assert fmt.number(1e308) == "1.0e+308"
+    assert fmt.number(-2.5e18) == "-2.5e+18"
+    assert fmt.quantity(3e9, "USD") == "$3 billion"
+    assert fmt.quantity(-4.5, "USD") == "-$4.50"
+    assert fmt.quantity(1e308, "bytes") == "1.0e+308 B"
+    assert fmt.quantity(2**60, "bytes") == "1.0 EB"
+    assert fmt.quantity(10**400, "calls") == "?"  # past float range: no figure to give
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1000, ">999%"), (1e308, ">999%"), (math.inf, ">999%"), (-0.4, "?"), (-50, "?"), (math.nan, "?"), (0.0, "0%")],
+)
+def test_percentages_are_capped_and_never_negative(value: float, expected: str) -> None:
+    assert fmt.percent(value) == expected
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("unit", ["calls", "bytes", "USD", ""])
+def test_nan_and_infinity_read_as_unknown(value: float, unit: str) -> None:
+    assert fmt.quantity(value, unit) == "?"
+    assert fmt.number(value) == "?"
+
+
+def test_a_negative_use_never_reads_as_a_negative_percent() -> None:
+    """It once read 'reset with the new billing period (-0%)'."""
+    m = Meter("calls", -0.4, 1000, 1000.4, "calls")
+    message = render(decide(meter(OK, m, reset=True), Notice.RESET, WARNING), snap(meters=(m,)), "p")
+    assert "-0%" not in message.subject + message.sms + message.email
+    assert message.subject == "[OK] cloudlayer-prod: calls reset with the new billing period (?)"
+
+
+def test_a_huge_figure_reads_as_a_capped_percentage() -> None:
+    """It once made a subject of a 300-digit percentage."""
+    m = Meter("calls", 1e308, 1000, 0, "calls")
+    message = render(raised(m, CRITICAL), snap(meters=(m,), period=PERIOD), "cloudlayer.io")
+    assert message.subject == "[CRITICAL] cloudlayer-prod: calls at >999% of limit, resets Dec 1"
+    assert "calls: 1.0e+308 of 1,000 calls used, 0 calls left." in message.email
+
+
+def test_a_limit_of_zero_says_no_allowance_not_a_percent() -> None:
+    used = Meter("calls", 5, 0, 0, "calls")
+    message = render(raised(used, CRITICAL), snap(meters=(used,), period=PERIOD), "p")
+    assert message.subject == "[CRITICAL] cloudlayer-prod: calls used with no allowance (5 of 0 calls), resets Dec 1"
+    unused = Meter("calls", 0, 0, 0, "calls")
+    reminder = render(decide(meter(WARNING, unused), Notice.REMINDER, WARNING), snap(meters=(unused,)), "p")
+    assert reminder.subject == "[WARNING] Reminder: cloudlayer-prod: calls at 0 of 0 calls"
+
+
+NOT_A_NUMBER = re.compile(r"(?i)\b(nan|inf|infinity)\b")
+NEGATIVE_PERCENT = re.compile(r"-\d[\d,.]*%")
+# Names and units from letters that cannot spell "nan" or "inf", so any such word is a figure.
+SAFE_TEXT = st.text(alphabet="abcdeghjklmopqrstuvwxyz_ :-0123456789", min_size=1, max_size=40)
+extreme_figures = st.none() | st.floats() | st.sampled_from([1e308, -1e308, 5e-324, -0.4, 0, 1e15, 9.999e14, -1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    figures=st.lists(st.tuples(extreme_figures, extreme_figures, extreme_figures), min_size=1, max_size=4),
+    unit=st.sampled_from(["calls", "bytes", "USD", "GB", "", "credits"]),
+    name=SAFE_TEXT,
+    per_day=st.floats(),
+    with_period=st.booleans(),
+)
+def test_any_figures_render_readable_messages(
+    figures: list[tuple[float | None, float | None, float | None]],
+    unit: str,
+    name: str,
+    per_day: float,
+    with_period: bool,
+) -> None:
+    meters = tuple(Meter(f"{name}{i}", u, lim, r, unit) for i, (u, lim, r) in enumerate(figures))
+    snapshot = snap(meters=meters, period=PERIOD if with_period else None)
+    trends = {m.name: Forecast(m.name, per_day, NOW + timedelta(days=3), unit) for m in meters}
+    for m in meters:
+        for decision in every_decision(m, Condition("billing_error", Severity.WARNING, "declined")):
+            message = render(decision, snapshot, "cloudlayer.io", trends)
+            assert_subject_ok(message.subject)
+            assert_sms_ok(message.sms)
+            for text in (message.subject, message.sms, message.email):
+                assert not NOT_A_NUMBER.search(text), text
+                assert not NEGATIVE_PERCENT.search(text), text
+            assert max(len(line) for line in message.email.splitlines()) < 400
+
+
+def test_a_check_error_over_impossible_figures_does_not_list_them() -> None:
+    m = Meter("calls", 1e308, 1000, 0, "calls")
+    error = CheckError(ErrorKind.BAD_RESPONSE, "cloudlayer-prod: the answer has figures that cannot be true")
+    message = render(decide(check(WARNING, error, 3), Notice.RAISED), snap(meters=(m,)), "cloudlayer.io")
+    assert "All meters" not in message.email
+    assert "1.0e+308" not in message.email

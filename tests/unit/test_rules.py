@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quotawatch.config import Monitor
+from quotawatch.core.alerts import Notice, SignalState, decide
+from quotawatch.core.bounds import MAX_METERS, bounded
 from quotawatch.core.rules import (
     CHECK_KEY,
     DEFAULT_POLICY,
@@ -24,6 +27,7 @@ from quotawatch.core.rules import (
     forecast_signal_key,
     meter_signal_key,
 )
+from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import Condition, ErrorKind, Meter, Period, Severity, Snapshot
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -293,8 +297,6 @@ def test_remaining_without_used_still_gives_a_percent() -> None:
         Meter("calls", 15234, None, None, "calls"),  # unlimited
         Meter("credit", None, None, 4500, "credits"),  # a balance without a floor
         Meter("failed_jobs", 42, None, None, "jobs"),  # informational
-        Meter("calls", None, 1000, None, "calls"),  # usage unknown
-        Meter("calls", 5, 0, None, "calls"),  # a zero limit is no limit to measure against
     ],
 )
 def test_meters_without_a_percent_or_floor_produce_no_meter_signal(meter: Meter) -> None:
@@ -701,3 +703,122 @@ def test_a_period_move_resets_usage_meters_but_not_balances() -> None:
     )
     assert not signal(evaluation, CREDIT).reset
     assert signal(evaluation, CREDIT).level is Level.WARNING
+
+
+# --- strange figures: a broken answer is a check error; odd real figures never clear by accident --------
+
+IMPOSSIBLE = [
+    Meter("calls", -5, 1000, 1005, "calls"),  # negative use: once sent "reset with the new billing period (-0%)"
+    Meter("calls", 1e308, 1000, 0, "calls"),  # once a critical alert with a 300-digit percentage
+    Meter("calls", math.nan, 1000, None, "calls"),
+    Meter("calls", 5, -3, None, "calls"),
+    Meter("calls", 2_000_000, 1000, 0, "calls"),  # 2,000 times the limit: a misread unit
+    Meter("credit", None, None, math.inf, "credits"),
+]
+
+
+@pytest.mark.parametrize("meter", IMPOSSIBLE)
+def test_impossible_figures_are_a_bad_response_never_a_breach_or_a_clear(meter: Meter) -> None:
+    previous = {CALLS: Level.WARNING, CREDIT: Level.WARNING, "condition:subscription_inactive": Level.CRITICAL}
+    history = [snap(calls(850), at=NOW - HOUR)]
+    evaluation = run(snap(meter, conditions=(INACTIVE,)), history, previous, thresholds=with_floor())
+
+    assert [s.key for s in evaluation.signals] == [CHECK_KEY]
+    check = evaluation.signals[0]
+    assert check.error is not None
+    assert check.error.kind is ErrorKind.BAD_RESPONSE
+    assert "cannot be true: meter" in check.error.message
+    assert evaluation.speaks_for == frozenset({"check"})  # raised meters stay raised, nothing clears
+    stored = {key: SignalState(key, level, NOW - DAY, 1) for key, level in previous.items()}
+    decisions = decide(evaluation.signals, stored, NOW, DEFAULT_POLICY, evaluation.speaks_for)
+    assert [d.signal.key for d in decisions] == []  # one bad answer is not yet "cannot monitor"
+
+
+def test_negative_use_after_a_high_reading_is_no_reset() -> None:
+    evaluation = run(snap(Meter("calls", -5, 1000, 1005, "calls")), [snap(calls(850), at=NOW - HOUR)])
+    assert CALLS not in levels(evaluation)
+
+
+def test_impossible_readings_count_as_failed_checks() -> None:
+    history = [snap(IMPOSSIBLE[0], at=NOW - 2 * HOUR), snap(IMPOSSIBLE[1], at=NOW - HOUR)]
+    check = run(failed(), history).signals[0]
+    assert (check.failures, check.level) == (3, Level.WARNING)
+    assert run(snap(IMPOSSIBLE[2]), history).signals[0].failures == 3
+
+
+def test_an_impossible_reading_is_not_the_last_good_one_for_a_reset() -> None:
+    history = [snap(calls(850), at=NOW - 2 * HOUR), snap(Meter("calls", 1e14, 1000, 0, "calls"), at=NOW - HOUR)]
+    evaluation = run(snap(calls(860)), history, {CALLS: Level.WARNING})
+    assert not signal(evaluation, CALLS).reset
+    assert signal(evaluation, CALLS).level is Level.WARNING
+
+
+def test_use_over_the_limit_and_an_overdrawn_balance_are_real_and_critical() -> None:
+    assert levels(run(snap(Meter("calls", 1500, 1000, 0, "calls"))))[CALLS] is Level.CRITICAL
+    assert levels(run(snap(credit(-12.5)), thresholds=with_floor()))[CREDIT] is Level.CRITICAL
+
+
+@pytest.mark.parametrize("remaining", [0, None])
+def test_use_against_a_limit_of_zero_is_critical(remaining: float | None) -> None:
+    evaluation = run(snap(Meter("calls", 5, 0, remaining, "calls")), previous={CALLS: Level.OK})
+    assert levels(evaluation)[CALLS] is Level.CRITICAL
+
+
+def test_a_limit_of_zero_with_something_left_is_not_over_it() -> None:
+    """Credit beyond the deposits (a deposit of 0, a free balance) is not use against nothing."""
+    evaluation = run(snap(Meter("credit", 0.1, 0, 0.4, "USD")))
+    assert levels(evaluation)[CREDIT] is Level.OK
+
+
+@pytest.mark.parametrize(
+    "meter",
+    [
+        Meter("calls", 0, 0, 0, "calls"),  # no allowance, unused
+        Meter("calls", None, 0, None, "calls"),
+        Meter("calls", None, 1000, None, "calls"),  # usage unknown
+    ],
+)
+@pytest.mark.parametrize("before", [Level.OK, Level.WARNING, Level.CRITICAL])
+def test_a_limit_without_a_percent_keeps_its_level_and_never_clears(meter: Meter, before: Level) -> None:
+    evaluation = run(snap(meter), [snap(calls(850), at=NOW - HOUR)], {CALLS: before})
+    assert levels(evaluation)[CALLS] is before
+    stored = {CALLS: SignalState(CALLS, before, NOW - HOUR, 1, notified_at=NOW - HOUR)}
+    decisions = decide(evaluation.signals, stored, NOW, DEFAULT_POLICY, evaluation.speaks_for)
+    assert all(d.notice not in (Notice.CLEARED, Notice.RESET) for d in decisions)
+
+
+strange = st.none() | st.floats() | st.sampled_from([0, -1, 1e15, 1e308, -1e308, 5e-324, 10**400])
+
+
+@settings(max_examples=300, deadline=None)
+@given(used=strange, limit=strange, remaining=strange, before=st.sampled_from(list(Level)), last=strange)
+def test_a_meter_clears_only_on_a_true_percent_or_floor(
+    used: float | None, limit: float | None, remaining: float | None, before: Level, last: float | None
+) -> None:
+    """Whatever the figures, a raised meter clears only when a real reading says so."""
+    meter = Meter("calls", used, limit, remaining, "calls")
+    history = [snap(Meter("calls", last, 1000, None, "calls"), at=NOW - HOUR)]
+    thresholds = with_floor()
+    evaluation = run(snap(meter), history, {CALLS: before}, thresholds=thresholds)
+    stored = {CALLS: SignalState(CALLS, before, NOW - DAY, 1, notified_at=NOW - DAY)}
+    for d in decide(evaluation.signals, stored, NOW, DEFAULT_POLICY, evaluation.speaks_for):
+        if d.signal.key != CALLS or d.current >= before:
+            continue
+        assert check_figures([meter]) is None
+        pct = meter.percent_used
+        assert pct is not None or meter.remaining is not None
+        assert pct is None or 0 <= pct < DEFAULT_THRESHOLDS.critical
+
+
+def test_a_reading_cut_to_fit_storage_clears_nothing_it_left_out() -> None:
+    keys = tuple(Meter(f"key:k{i}", 1, 100, 99, "USD") for i in range(MAX_METERS + 5))
+    cut = bounded(snap(*keys))
+    stored = {meter_signal_key("key:k52"): SignalState(meter_signal_key("key:k52"), Level.CRITICAL, NOW - DAY, 1)}
+    stored["condition:gone"] = SignalState("condition:gone", Level.WARNING, NOW - DAY, 1)
+    evaluation = run(cut)
+    assert evaluation.speaks_for == frozenset({"check"})
+    assert decide(evaluation.signals, stored, NOW, DEFAULT_POLICY, evaluation.speaks_for) == []
+    # The meters it lists are judged as usual.
+    assert (
+        levels(run(cut, previous={meter_signal_key("key:k0"): Level.WARNING}))[meter_signal_key("key:k0")] is Level.OK
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from quotawatch.core.sanity import plausible
 from quotawatch.core.snapshot import Meter, Snapshot
 
 MIN_READINGS = 3
@@ -36,11 +37,13 @@ def forecast(meter: Meter, readings: list[tuple[datetime, Meter]], now: datetime
     limit, used = meter.limit, meter.used
     if limit is not None and limit <= 0:
         return None  # a zero limit is a plan without this feature, not one about to run out
+    if not all(plausible(v) for v in (limit, used, meter.remaining) if v is not None):
+        return None  # figures that cannot be true (core/sanity.py) project nothing
     by_limit = limit is not None and used is not None
     points: dict[datetime, float] = {}
     for at, reading in [*readings, (now, meter)]:
         value = reading.used if by_limit else reading.remaining
-        if value is not None:
+        if value is not None and plausible(value):  # an impossible earlier figure is no point
             points[at] = value if by_limit else -value  # a balance burns as its negative rises
     if len(points) < MIN_READINGS:
         return None

@@ -1,20 +1,30 @@
-"""Numbers and dates as a person reads them."""
+"""Numbers and dates as a person reads them, never wider than a person reads at a glance.
+
+Whatever a figure is, its text is short: large figures are abbreviated ("4.2 billion") or
+in scientific form ("1.0e+18"), percentages stop at ">999%", and a figure that is not a
+number at all (nan, infinity) or a negative percent reads "?".
+"""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
-_BYTE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB")
+_BYTE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
+_WORDS = ((1e9, "billion"), (1e12, "trillion"))
+PERCENT_SHOWN_MAX = 999  # beyond this a percentage reads ">999%"
+UNKNOWN = "?"
 
 
 def quantity(value: float | None, unit: str) -> str:
     """842 calls, 1.5 GB, 384,200 ms, $4.50."""
-    if value is None:
-        return "?"
+    if value is None or not _finite(value):
+        return UNKNOWN
     if unit == "bytes":
         return _bytes(value)
     if unit == "USD":
-        return f"${value:,.2f}"
+        sign = "-" if value < 0 else ""
+        return f"{sign}${abs(value):,.2f}" if abs(value) < _WORDS[0][0] else f"{sign}${number(abs(value))}"
     return f"{number(value)} {unit}".rstrip()
 
 
@@ -27,7 +37,17 @@ def fraction(used: float | None, limit: float | None, unit: str) -> str:
 
 
 def number(value: float) -> str:
-    if float(value).is_integer():
+    """842, 384,200, 1.5, 4.2 billion, 1.0e+18; '?' for nan and infinity."""
+    if not _finite(value):
+        return UNKNOWN
+    value = float(value)
+    if abs(value) >= _WORDS[0][0]:
+        for scale, word in reversed(_WORDS):
+            shown = round(value / scale, 1)
+            if 1 <= abs(shown) < 1000:  # 999.96 billion reads 1 trillion
+                return f"{shown:.1f}".removesuffix(".0") + f" {word}"
+        return f"{value:.1e}"
+    if value.is_integer():
         return f"{int(value):,}"
     return f"{value:,.2f}".rstrip("0").rstrip(".")
 
@@ -35,17 +55,33 @@ def number(value: float) -> str:
 def _bytes(value: float) -> str:
     size = float(value)
     for unit in _BYTE_UNITS:
-        if abs(size) < 1024 or unit == _BYTE_UNITS[-1]:
+        if abs(size) < 1024:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
-    raise AssertionError("unreachable")
+    return f"{float(value):.1e} B"
 
 
 def percent(value: float) -> str:
-    """Whole percent, except just under a limit where 99.6% must not read as 100%."""
+    """Whole percent, except just under a limit where 99.6% must not read as 100%.
+
+    Past 999% it reads ">999%"; a negative or unknown percentage is no reading: "?".
+    """
+    if not _finite(value):
+        return f">{PERCENT_SHOWN_MAX}%" if value == math.inf else UNKNOWN
+    if value < 0:
+        return UNKNOWN
+    if value > PERCENT_SHOWN_MAX:
+        return f">{PERCENT_SHOWN_MAX}%"
     if 99 < value < 100:
         return f"{value:.1f}%"
     return f"{value:.0f}%"
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer past float range
+        return False
 
 
 def day(value: datetime) -> str:

@@ -8,13 +8,14 @@ characters.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from quotawatch.core import formatting as fmt
 from quotawatch.core.alerts import Decision, Notice
 from quotawatch.core.forecast import Forecast
-from quotawatch.core.rules import CHECK_KEY, Level, Signal
+from quotawatch.core.rules import CHECK_KEY, Level, Signal, as_read
 from quotawatch.core.snapshot import ErrorKind, Meter, Snapshot
 
 SMS_MAX = 160
@@ -65,6 +66,7 @@ class Message:
 def render(
     decision: Decision, snapshot: Snapshot, provider_name: str, trends: dict[str, Forecast] | None = None
 ) -> Message:
+    snapshot = as_read(snapshot)  # figures that cannot be true are not listed as a reading
     signal = decision.signal
     notice = decision.notice or Notice.RAISED
     level = decision.current
@@ -85,9 +87,10 @@ def render(
         sms_text = f"QuotaWatch {tag}: {reminder}{snapshot.monitor} {detail}"
         if dated and reset:
             sms_text += f", resets {reset:%Y-%m-%d}"
+    context = _EmailContext(decision, notice, shown_level, snapshot, provider_name, headline, trends or {})
     return Message(
         subject=_ascii(subject)[:SUBJECT_MAX],
-        email=_email(decision, notice, shown_level, snapshot, provider_name, headline, trends or {}),
+        email=_email(context),
         sms=_gsm7(sms_text)[:SMS_MAX],
         severity="info" if level is Level.OK else level.label,
         monitor=snapshot.monitor,
@@ -143,6 +146,10 @@ def _headline(signal: Signal, notice: Notice, previous: Level, snapshot: Snapsho
         return f"{signal.subject} back to normal" + (f" ({figure})" if figure else "")
     if notice is Notice.EASED:
         return f"{signal.subject} down to {figure} (was {previous.label})"
+    if meter is not None and meter.limit is not None and meter.percent_used is None:
+        if meter.limit <= 0 and signal.level is Level.CRITICAL:
+            return f"{signal.subject} used with no allowance ({figure})"
+        return f"{signal.subject} at {figure}"
     if meter is not None and _floor_breached(signal):
         return f"{meter.name} down to {fmt.quantity(meter.remaining, meter.unit)} left"
     return f"{signal.subject} at {figure} of limit"
@@ -158,6 +165,8 @@ def _figure(meter: Meter | None) -> str:
         return ""
     if meter.percent_used is not None:
         return fmt.percent(meter.percent_used)
+    if meter.limit is not None:  # a limit of 0, or no usage figure: no percent to give
+        return fmt.fraction(meter.used, meter.limit, meter.unit)
     if meter.remaining is not None:
         return f"{fmt.quantity(meter.remaining, meter.unit)} left"
     return ""
@@ -168,20 +177,27 @@ def _floor_breached(signal: Signal) -> bool:
     if meter is None or thresholds is None or meter.remaining is None:
         return False
     floors = [f for f in (thresholds.floor_warning, thresholds.floor_critical) if f is not None]
-    return any(meter.remaining <= f for f in floors) or meter.percent_used is None
+    return any(meter.remaining <= f for f in floors) or meter.limit is None
 
 
-def _email(
-    decision: Decision,
-    notice: Notice,
-    level: Level,
-    snapshot: Snapshot,
-    provider_name: str,
-    headline: str,
-    trends: dict[str, Forecast],
-) -> str:
+@dataclass(frozen=True)
+class _EmailContext:
+    """What an email body is written from."""
+
+    decision: Decision
+    notice: Notice
+    level: Level  # as shown: a reminder shows the level it reminds of
+    snapshot: Snapshot
+    provider_name: str
+    headline: str
+    trends: Mapping[str, Forecast]
+
+
+def _email(context: _EmailContext) -> str:
+    decision, notice, level, snapshot = context.decision, context.notice, context.level, context.snapshot
+    headline, trends = context.headline, context.trends
     signal = decision.signal
-    who = f"{snapshot.monitor} ({provider_name})"
+    who = f"{snapshot.monitor} ({context.provider_name})"
     lines: list[str] = []
     if signal.key == CHECK_KEY:
         lines += _check_email(decision, who, headline)
@@ -257,7 +273,7 @@ def _detail(signal: Signal) -> list[str]:
     return lines
 
 
-def _meter_table(meters: tuple[Meter, ...], trends: dict[str, Forecast]) -> list[str]:
+def _meter_table(meters: tuple[Meter, ...], trends: Mapping[str, Forecast]) -> list[str]:
     rows: list[tuple[str, str, str]] = []
     for m in meters:
         if m.limit is not None:

@@ -8,16 +8,23 @@ Signals and their keys:
 
 Levels fall only with a margin (hysteresis), so a value hovering at a threshold does not
 flap; a new billing period drops a meter without that margin, as a reset.
+
+Figures that cannot be true (core/sanity.py) make the reading a `bad_response` check
+error here too, so they never raise or clear a meter. A meter with no figure to judge by
+(a limit of 0, no usage figure, a floor but no balance) keeps its level rather than
+reading as back to normal; use against a limit of 0 with nothing left is critical.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import IntEnum
 
+from quotawatch.core.bounds import TRUNCATED
 from quotawatch.core.forecast import Forecast, forecast, period_readings
+from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Severity, Snapshot
 
 CHECK_KEY = "check"
@@ -171,6 +178,7 @@ def evaluate(
     speaks for conditions, not for meters.
     """
     previous = previous or {}
+    snapshot = as_read(snapshot)
     history = [s for s in history if s.checked_at < snapshot.checked_at]
     check = _check_signal(snapshot, history, policy, previous.get(CHECK_KEY, Level.OK))
     if snapshot.error is not None:
@@ -187,7 +195,7 @@ def evaluate(
         trend = forecast(meter, period_readings(meter.name, snapshot, history), snapshot.checked_at)
         if trend is not None:
             trends[meter.name] = trend
-        if meter.percent_used is not None or thresholds.has_floor:
+        if meter.limit is not None or thresholds.has_floor:
             signals.append(
                 Signal(
                     key,
@@ -220,17 +228,53 @@ def evaluate(
             Signal(condition_signal_key(condition.name), Level.of_severity(condition.severity), condition=condition)
         )
     families = {"check", "condition"} | ({"meter", "forecast"} if snapshot.meters else set())
+    if any(c.name == TRUNCATED for c in snapshot.conditions):
+        # A reading cut to fit storage (core/bounds.py) does not list everything: what it
+        # left out may still be raised, so it clears nothing it does not list.
+        families = {"check"}
     return Evaluation(signals, trends, frozenset(families))
 
 
+def as_read(snapshot: Snapshot) -> Snapshot:
+    """The snapshot as the rules read it: figures that cannot be true make it a `bad_response`."""
+    if snapshot.error is not None or not snapshot.meters:
+        return snapshot
+    problem = check_figures(snapshot.meters)
+    if problem is None:
+        return snapshot
+    message = f"{snapshot.monitor}: the answer has figures that cannot be true: {problem}"
+    error = CheckError(ErrorKind.BAD_RESPONSE, message)
+    return replace(snapshot, meters=(), conditions=(), error=error)
+
+
+def _read_ok(snapshot: Snapshot) -> bool:
+    """A stored reading that counts as a check that worked (not a failure, not impossible figures)."""
+    return snapshot.error is None and (not snapshot.meters or check_figures(snapshot.meters) is None)
+
+
 def _meter_level(meter: Meter, thresholds: Thresholds, previous: Level, policy: AlertPolicy) -> Level:
-    level = Level.OK
     percent = meter.percent_used
+    floors = thresholds.has_floor and meter.remaining is not None
+    if _used_without_allowance(meter):
+        return Level.CRITICAL
+    if percent is None and not floors:
+        return previous  # no figure to judge by (a limit of 0, unknown use): "back to normal" would be a guess
+    level = Level.OK
     if percent is not None:
         level = thresholds.percent_level(percent, previous, policy.hysteresis)
-    if thresholds.has_floor and meter.remaining is not None:
+    if floors and meter.remaining is not None:
         level = max(level, thresholds.floor_level(meter.remaining, previous, policy.hysteresis / 100))
     return level
+
+
+def _used_without_allowance(meter: Meter) -> bool:
+    """A limit of 0 (no allowance) against use, and nothing left: over the limit."""
+    if meter.limit is None or meter.limit > 0:
+        return False
+    if meter.remaining is not None and meter.remaining > 0:
+        return False  # the provider says something is left (credit beyond the allowance)
+    used = meter.used if meter.used is not None else None if meter.remaining is None else -meter.remaining
+    return used is not None and used > 0
 
 
 def _forecast_level(
@@ -263,7 +307,7 @@ def _check_signal(snapshot: Snapshot, history: list[Snapshot], policy: AlertPoli
         return Signal(CHECK_KEY, Level.OK)
     failures = 1
     for earlier in sorted(history, key=lambda s: s.checked_at, reverse=True):
-        if earlier.error is None:
+        if _read_ok(earlier):
             break
         failures += 1
     if snapshot.error.kind is ErrorKind.AUTH:
@@ -280,7 +324,7 @@ def _check_signal(snapshot: Snapshot, history: list[Snapshot], policy: AlertPoli
 def _new_period(snapshot: Snapshot, history: list[Snapshot]) -> set[str]:
     """Meters that started again since the last good reading: the period moved, or usage fell sharply."""
     last = next(
-        (s for s in sorted(history, key=lambda s: s.checked_at, reverse=True) if s.error is None and s.meters), None
+        (s for s in sorted(history, key=lambda s: s.checked_at, reverse=True) if s.meters and _read_ok(s)), None
     )
     if last is None:
         return set()
@@ -291,12 +335,13 @@ def _new_period(snapshot: Snapshot, history: list[Snapshot]) -> set[str]:
         and last.period.start is not None
         and snapshot.period.start != last.period.start
     )
+    # A limit of 0 has nothing to restart: such a meter keeps its level (see _meter_level).
     if moved:  # a new period restarts usage counts; a balance carries over
-        return {m.name for m in snapshot.meters if m.limit is not None}
+        return {m.name for m in snapshot.meters if m.limit is not None and m.limit > 0}
     reset: set[str] = set()
     for meter in snapshot.meters:
         before = last.meter(meter.name)
-        if before is None or before.used is None or meter.used is None or before.used <= 0:
+        if before is None or before.used is None or meter.used is None or before.used <= 0 or meter.limit == 0:
             continue
         # A sharp drop: below half of what it was, and by at least a tenth of the limit.
         significant = meter.limit is None or before.used - meter.used >= 0.1 * meter.limit

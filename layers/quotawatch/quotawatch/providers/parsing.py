@@ -11,10 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from quotawatch.core.errors import CheckFailed
-from quotawatch.core.snapshot import ErrorKind
+from quotawatch.core.sanity import PLAUSIBLE_MAX, check_figures
+from quotawatch.core.snapshot import ErrorKind, Meter
 
 # A limit at or above this is a provider's way of saying "unlimited".
-UNLIMITED_AT = 1e15
+UNLIMITED_AT = PLAUSIBLE_MAX  # the same bound as core/sanity.py: no account counts this high
 
 
 class BadResponse(CheckFailed):
@@ -102,6 +103,14 @@ def remaining(used: float | None, limit_value: float | None) -> float | None:
     if used is None or limit_value is None:
         return None
     return max(limit_value - used, 0.0)
+
+
+def require_plausible(meters: tuple[Meter, ...]) -> tuple[Meter, ...]:
+    """The meters as they are, or BadResponse naming a figure that cannot be true (core/sanity.py)."""
+    problem = check_figures(meters)
+    if problem is not None:
+        raise BadResponse(f"figures that cannot be true: {problem}")
+    return meters
 
 
 def _kind(value: Any) -> str:
