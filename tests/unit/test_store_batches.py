@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+from botocore.exceptions import ClientError
 
 from quotawatch.adapters.store import DynamoStore
 
@@ -32,6 +32,14 @@ class Throttling:
             return {"UnprocessedItems": {table: requests[-1:]}}
         self.written += [r["PutRequest"]["Item"] for r in requests]
         return {"UnprocessedItems": {}}
+
+    def put_item(self, TableName: str, Item: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's names
+        self.calls += 1
+        if self.stubborn:
+            error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "throttled"}}
+            raise ClientError(error, "PutItem")  # type: ignore[arg-type]
+        self.written.append(Item)
+        return {}
 
     def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:  # noqa: N803 - boto3's name
         self.calls += 1
@@ -66,11 +74,12 @@ def test_unprocessed_keys_are_asked_for_again() -> None:
     assert client.calls == 2
 
 
-def test_a_batch_that_stays_unprocessed_is_an_error() -> None:
+def test_a_batch_that_stays_unprocessed_is_tried_item_by_item_then_reported() -> None:
     client = Throttling(times=0, stubborn=True)
     store = DynamoStore(client, "quotawatch")
 
-    with pytest.raises(RuntimeError, match="unprocessed after 5 attempts"):
-        store.put_snapshots([], {"a": "window a", "b": "window b"})
-    assert client.calls == 5
+    failed = store.put_snapshots([], {"a": "window a", "b": "window b"})
+
+    assert failed == {"a", "b"}  # the caller reports these monitors; the run goes on
+    assert client.calls == 5 + 2  # five batch attempts, then one write per item
     assert client.written == []
