@@ -1,20 +1,32 @@
 """Fetching one monitor's usage: its key, the provider's answer, a snapshot or a check error.
 
-Every text that leaves here is masked first (core/masking.py): a provider may echo the key.
+Every text of the snapshot is masked with the key here, and only then cut to length
+(core/masking.py): a provider may echo the key anywhere, in an error, in a plan name, even
+as the name of a key, and a key cut before masking would no longer be recognised.
+Providers pass their text on whole.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
 from quotawatch.config import Monitor
 from quotawatch.core.errors import CheckFailed
-from quotawatch.core.masking import mask
+from quotawatch.core.masking import mask, mask_and_cut
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.ports import JsonFetcher, KeyStore
 from quotawatch.providers.base import ParsedUsage, Provider
 from quotawatch.providers.parsing import BadResponse
+
+# How long a message (a condition's, an error's) and a name (a meter's, a condition's, a
+# unit) may be once masked.
+MESSAGE_CHARS = 300
+NAME_CHARS = 100
+# A rejected key is read afresh from the store at most this often in one fetch (a key
+# rotated twice while it was being used); the store bounds its own reads per run.
+KEY_REFRESHES = 2
 
 
 def fetch_snapshot(
@@ -22,38 +34,98 @@ def fetch_snapshot(
 ) -> Snapshot:
     """The provider's usage as a snapshot, or a snapshot carrying a classified check error."""
     key: str | None = None
+    where = keys.where(monitor.secret_field)
     try:
         key = keys.get(monitor.secret_field)
-        try:
-            usage = _read_usage(provider, monitor, key, checked_at, http)
-        except CheckFailed as exc:
-            # A rejected key may have been rotated in the secret since it was cached.
-            fresh = keys.refresh(monitor.secret_field, checked_at) if exc.kind is ErrorKind.AUTH else None
-            if fresh is None or fresh == key:
-                raise
-            key = fresh
-            usage = _read_usage(provider, monitor, key, checked_at, http)
+        for refreshes in range(KEY_REFRESHES + 1):
+            try:
+                usage = _read_usage(provider, monitor, key, where, checked_at, http)
+                break
+            except CheckFailed as exc:
+                # A rejected key may have been rotated in the secret since it was cached.
+                if exc.kind is not ErrorKind.AUTH or refreshes == KEY_REFRESHES:
+                    raise
+                fresh = keys.refresh(monitor.secret_field, checked_at)
+                if fresh is None or fresh == key:
+                    raise
+                key = fresh
     except BadResponse as exc:
         return _failed(
-            monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", key
+            monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", "", key
         )
     except CheckFailed as exc:
-        hint = f"; check {keys.where(monitor.secret_field)}" if exc.kind is ErrorKind.AUTH else ""
-        return _failed(monitor, checked_at, exc.kind, exc.message + hint, key)
-    return Snapshot(
-        monitor=monitor.id,
-        provider=provider.name,
-        checked_at=checked_at,
-        period=usage.period,
-        meters=usage.meters,
-        # Providers sometimes echo what they were sent, even in a plan name or billing text.
-        conditions=tuple(replace(c, message=_redact(c.message, key)) for c in usage.conditions),
+        return _failed(monitor, checked_at, exc.kind, exc.message, _hint(exc, where), key)
+    return masked(
+        Snapshot(
+            monitor=monitor.id,
+            provider=provider.name,
+            checked_at=checked_at,
+            period=usage.period,
+            meters=usage.meters,
+            conditions=usage.conditions,
+        ),
+        [key],
     )
 
 
-def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: datetime, http: JsonFetcher) -> ParsedUsage:
+def masked(snapshot: Snapshot, secrets: Iterable[str | None]) -> Snapshot:
+    """`snapshot` with every text masked, then cut: names, units, messages, the error.
+
+    A name that masking (or cutting) makes equal to another gets a number (' #2'), in the
+    order the provider listed them; names that hold no key keep theirs. Never a hash of
+    the key: that would let anyone who can read a snapshot confirm a guess of it.
+    """
+    keys = [s for s in secrets if s]
+    if not keys:
+        return snapshot
+    meter_names = _names([m.name for m in snapshot.meters], keys)
+    condition_names = _names([c.name for c in snapshot.conditions], keys)
+    error = snapshot.error
+    return replace(
+        snapshot,
+        meters=tuple(
+            replace(m, name=name, unit=mask_and_cut(m.unit, keys, NAME_CHARS))
+            for m, name in zip(snapshot.meters, meter_names, strict=True)
+        ),
+        conditions=tuple(
+            replace(c, name=name, message=mask_and_cut(c.message, keys, MESSAGE_CHARS))
+            for c, name in zip(snapshot.conditions, condition_names, strict=True)
+        ),
+        error=None if error is None else replace(error, message=mask_and_cut(error.message, keys, MESSAGE_CHARS)),
+    )
+
+
+def _names(names: list[str], keys: list[str]) -> list[str]:
+    """Masked and cut names, still unique and stable from one check to the next."""
+    shown = [mask_and_cut(name, keys, NAME_CHARS) for name in names]
+    taken = {s for name, s in zip(names, shown, strict=True) if s == name}
+    unique: list[str] = []
+    for index, (name, s) in enumerate(zip(names, shown, strict=True)):
+        if s != name:
+            base, number = s, 1
+            while s in taken:
+                number += 1
+                # Masked again: the number must not complete a run of a key either.
+                s = mask(f"{base} #{number}", keys) if number < len(names) + 100 else f"#{index + 1}.{number}"
+            taken.add(s)
+        unique.append(s)
+    return unique
+
+
+def _read_usage(
+    provider: Provider, monitor: Monitor, key: str, where: str, checked_at: datetime, http: JsonFetcher
+) -> ParsedUsage:
+    headers = provider.auth_headers(key)
+    if not all(_header_char(char) for value in headers.values() for char in value):
+        # requests would fail on it in its own way (InvalidHeader, UnicodeEncodeError): say
+        # what is wrong and where, never the key.
+        raise CheckFailed(
+            ErrorKind.CONFIG,
+            f"the API key in {where} contains characters an HTTP header cannot carry "
+            "(a line break, a control character or a character outside latin-1); put the key in again",
+        )
     try:
-        body = http.get_json(provider.url(monitor.base_url), provider.auth_headers(key))
+        body = http.get_json(provider.url(monitor.base_url), headers)
     except CheckFailed as exc:
         if provider.read_refusal is not None and exc.status is not None:
             usage = provider.read_refusal(exc.status, exc.body, checked_at)
@@ -63,9 +135,22 @@ def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: date
     return provider.parse(body, checked_at)
 
 
-def _failed(monitor: Monitor, checked_at: datetime, kind: ErrorKind, message: str, key: str | None) -> Snapshot:
-    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, _redact(f"{monitor.id}: {message}", key))
+def _header_char(char: str) -> bool:
+    """Visible ASCII, a space or a tab, or a visible latin-1 letter (RFC 9110 field-value)."""
+    return char == "\t" or " " <= char <= "~" or "\xa1" <= char <= "\xff"
 
 
-def _redact(text: str, key: str | None) -> str:
-    return mask(text, [key])
+def _hint(exc: CheckFailed, where: str) -> str:
+    """Where to look for the key, for errors that are the key's fault (unless already said):
+    a rejected key, or a key the HTTP client found a header cannot carry (not a 404 or a URL)."""
+    text = exc.message.lower()
+    about_key = exc.kind is ErrorKind.AUTH or (exc.kind is ErrorKind.CONFIG and "header" in text and "key" in text)
+    return f"; check {where}" if about_key and where not in exc.message else ""
+
+
+def _failed(
+    monitor: Monitor, checked_at: datetime, kind: ErrorKind, message: str, hint: str, key: str | None
+) -> Snapshot:
+    # Cut before the hint, so that a long provider text never pushes out where to look.
+    text = mask_and_cut(f"{monitor.id}: {message}", [key], MESSAGE_CHARS - len(hint))
+    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, mask(text + hint, [key]))
