@@ -90,8 +90,8 @@ class SecretsKeyStore:
         if not all(map(_key_char, key)):
             # Never the value, nor the character: it is part of the key.
             raise KeyUnavailable(
-                f"secret '{self.secret_name}' field '{field}' holds a line break, a control character or "
-                "a character outside latin-1, which an HTTP header cannot carry; put the key in again"
+                f"{self.where(field)} holds a line break, a control character or a character outside "
+                "latin-1, which an HTTP header cannot carry; put the key in again"
             )
         if not hasattr(self._handed_out, "generations"):
             self._handed_out.generations = {}
