@@ -113,6 +113,13 @@ def test_billing_error_text_is_one_whole_line() -> None:
     assert "  " not in detail
 
 
+def test_quota_refusal_text_is_passed_on_whole() -> None:
+    text = "Storage quota exceeded: " + "x" * 300 + " sk_live_0123456789abcdef"
+    usage = read_refusal(403, {"error": text})
+    assert usage is not None
+    assert usage.conditions[0].message == f"Tornado refuses new jobs: {text}"
+
+
 @pytest.mark.parametrize(
     ("value", "message"),
     [
