@@ -294,3 +294,21 @@ def test_rotations_against_secrets_manager_over_http(aws: EmbeddedAws, serve: Se
     assert snapshot.error is not None
     assert snapshot.error.kind is ErrorKind.AUTH  # the rejection stands; the re-read found nothing better
     assert "cl-live" not in snapshot.error.message
+
+
+def test_every_key_tried_is_masked_out_of_the_error() -> None:
+    secrets = FakeSecretsClient({"cloudlayer-prod": "key-old-0123456789"})
+    keys = SecretsKeyStore(secrets, SECRET)
+    keys.get("cloudlayer-prod")
+    secrets.keys["cloudlayer-prod"] = "key-new-0123456789"
+    seen: list[str] = []
+
+    class RejectsAndRemembers:
+        def get_json(self, url: str, headers: dict[str, str]) -> Any:
+            seen.append(headers["X-API-Key"])
+            raise CheckFailed(ErrorKind.AUTH, f"rejected {' and '.join(seen)}", 401, None)
+
+    error = fetch_snapshot(monitor(), CLOUDLAYER, keys, RejectsAndRemembers(), RUN).error
+    assert seen == ["key-old-0123456789", "key-new-0123456789"]
+    assert error is not None
+    assert error.message.startswith("cloudlayer-prod: rejected [redacted] and [redacted]; check field")

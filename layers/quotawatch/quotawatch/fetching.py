@@ -33,11 +33,12 @@ def fetch_snapshot(
     monitor: Monitor, provider: Provider, keys: KeyStore, http: JsonFetcher, checked_at: datetime
 ) -> Snapshot:
     """The provider's usage as a snapshot, or a snapshot carrying a classified check error."""
-    key: str | None = None
+    tried: list[str] = []  # every key sent: a text may echo any of them
     where = keys.where(monitor.secret_field)
     try:
         key = keys.get(monitor.secret_field)
         for refreshes in range(KEY_REFRESHES + 1):
+            tried.append(key)
             try:
                 usage = _read_usage(provider, monitor, key, where, checked_at, http)
                 break
@@ -51,10 +52,10 @@ def fetch_snapshot(
                 key = fresh
     except BadResponse as exc:
         return _failed(
-            monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", "", key
+            monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", "", tried
         )
     except CheckFailed as exc:
-        return _failed(monitor, checked_at, exc.kind, exc.message, _hint(exc, where), key)
+        return _failed(monitor, checked_at, exc.kind, exc.message, _hint(exc, where), tried)
     return masked(
         Snapshot(
             monitor=monitor.id,
@@ -64,7 +65,7 @@ def fetch_snapshot(
             meters=usage.meters,
             conditions=usage.conditions,
         ),
-        [key],
+        tried,
     )
 
 
@@ -149,8 +150,8 @@ def _hint(exc: CheckFailed, where: str) -> str:
 
 
 def _failed(
-    monitor: Monitor, checked_at: datetime, kind: ErrorKind, message: str, hint: str, key: str | None
+    monitor: Monitor, checked_at: datetime, kind: ErrorKind, message: str, hint: str, keys: list[str]
 ) -> Snapshot:
     # Cut before the hint, so that a long provider text never pushes out where to look.
-    text = mask_and_cut(f"{monitor.id}: {message}", [key], MESSAGE_CHARS - len(hint))
-    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, mask(text + hint, [key]))
+    text = mask_and_cut(f"{monitor.id}: {message}", keys, MESSAGE_CHARS - len(hint))
+    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, mask(text + hint, keys))
