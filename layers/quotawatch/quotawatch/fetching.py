@@ -122,7 +122,7 @@ def _read_usage(
         # what is wrong and where, never the key.
         raise CheckFailed(
             ErrorKind.CONFIG,
-            f"the API key in {where} contains characters an HTTP header cannot carry "
+            f"the API key ({where}) contains characters an HTTP header cannot carry "
             "(a line break, a control character or a character outside latin-1); put the key in again",
         )
     try:
