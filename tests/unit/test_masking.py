@@ -129,6 +129,24 @@ def test_no_run_of_a_key_survives_mask_and_cut_at_any_limit(case: tuple[str, str
     assert "  " not in out
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(alphabet="0123456789abcdef", min_size=8, max_size=48), st.data())
+def test_no_run_of_a_key_survives_in_long_text_made_of_its_characters(key: str, data: st.DataObject) -> None:
+    """Hex or base64 noise around the key: long stretches are searched before they are scanned."""
+    noise = st.text(alphabet=sorted(set(key)), min_size=0, max_size=700)  # one long stretch
+    parts = data.draw(st.lists(st.one_of(noise, pieces_of(key)), min_size=1, max_size=5))
+    text = "".join(parts)
+    assert leaks(mask(text, [key]), key) == []
+
+
+@pytest.mark.parametrize(("start", "stop"), [(5, 13), (0, 32), (20, 32), (3, 30)])
+def test_a_part_of_a_key_inside_a_long_stretch_is_masked(start: int, stop: int) -> None:
+    key = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+    noise = "0123456789abcdef" * 40  # one stretch of the key's characters, no run of it
+    text = noise + key[start:stop] + noise
+    assert mask(text, [key]) == noise + MASK + noise
+
+
 @settings(max_examples=300, deadline=None)
 @given(keys, keys, st.data())
 def test_several_keys_are_all_masked(first: str, second: str, data: st.DataObject) -> None:

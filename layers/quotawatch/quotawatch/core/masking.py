@@ -25,6 +25,8 @@ ELLIPSIS = "..."
 # "redacted"): the first one that no key can form a run with is used.
 _BRACKETED = (("[", "]"), ("<", ">"), ("{", "}"), ("(", ")"))
 _WORD = "redacted"
+# A stretch of key characters longer than this is searched before it is scanned.
+_LONG_STRETCH = 256
 
 
 def mask(text: str, secrets: Iterable[str | None]) -> str:
@@ -87,6 +89,14 @@ def _hidden(text: str, forms: tuple[str, ...]) -> list[tuple[int, int]]:
         # is one pass in C, which keeps masking fast on long texts that hold no key.
         for stretch in stretches.finditer(text):
             i, end = stretch.span()
+            if end - i > _LONG_STRETCH:
+                # Long stretches (hex or base64 text): look at the part between the first
+                # and the last run of a key only, found by C-speed searches.
+                hits = [at for gram in grams if (at := text.find(gram, i, end)) != -1]
+                if not hits:
+                    continue
+                i = min(hits)
+                end = max(text.rfind(gram, i, end) for gram in grams) + RECOGNISABLE
             while i <= end - RECOGNISABLE:
                 found = grams.get(text[i : i + RECOGNISABLE])
                 if found is None:
