@@ -22,6 +22,7 @@ from quotawatch.core.masking import MASK, RECOGNISABLE, mask, mask_and_cut
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Severity, Snapshot
 from quotawatch.fetching import MESSAGE_CHARS, NAME_CHARS, fetch_snapshot, masked
 from quotawatch.providers import PROVIDERS
+from quotawatch.providers.base import declared_part
 from quotawatch_local.fakes import Reply, always
 from quotawatch_local.fakes import cloudlayer as fake_cloudlayer
 from quotawatch_local.fakes import converra as fake_converra
@@ -51,7 +52,7 @@ def leaks(text: str, key: str) -> list[str]:
 def texts_of(snapshot: Snapshot) -> list[str]:
     """Every text of a snapshot as stored (checked one by one: JSON would escape some characters)."""
     data = snapshot.to_dict()
-    texts = [t for m in data["meters"] for t in (m["name"], m["unit"])]
+    texts = [t for m in data["meters"] for t in (m["name"], m["unit"])]  # units are the modules' own
     texts += [t for c in data["conditions"] for t in (c["name"], c["message"])]
     return texts + ([data["error"]["message"]] if data["error"] else [])
 
@@ -267,15 +268,45 @@ def test_long_names_and_messages_are_cut_after_masking() -> None:
         "m",
         "tornado",
         NOW,
-        meters=(Meter(name, 1, None, None, KEY),),
+        meters=(Meter(name, 1, None, None, "GB"),),
         conditions=(Condition("billing_error", Severity.WARNING, "x" * (MESSAGE_CHARS - 4) + " " + KEY),),
     )
     out = masked(snapshot, [KEY])
     assert out.meters[0].name == "n" * (NAME_CHARS - 5) + "[r..."
-    assert out.meters[0].unit == "[redacted]"
     assert out.conditions[0].message == "x" * (MESSAGE_CHARS - 4) + "..."
     failed = masked(Snapshot.failed("m", "tornado", NOW, ErrorKind.AUTH, f"rejected {KEY}"), [KEY])
     assert failed.error == CheckError(ErrorKind.AUTH, "rejected [redacted]")
+
+
+def test_what_a_provider_module_declares_of_a_name_is_never_masked() -> None:
+    """A signal's name must not change with the key: "limit_exceeded" stays, even for a key
+    that holds "exceeded"; of "key:<name>" only the provider's <name> is masked."""
+    key = "key-converra-limit-exceeded-0123456789"
+    snapshot = Snapshot(
+        "converra-limit-exceeded",
+        "converra",
+        NOW,
+        meters=(Meter("conversations", 1, None, None, "conversations"),),
+        conditions=(Condition("limit_exceeded", Severity.CRITICAL, "Converra: limit exceeded-0123456789"),),
+    )
+    out = masked(snapshot, [key], PROVIDERS["converra"])
+    assert [c.name for c in out.conditions] == ["limit_exceeded"]
+    assert out.conditions[0].message == "Converra: limit [redacted]"
+    assert masked(snapshot, [key]).conditions[0].name == "limit_[redacted]"  # undeclared: all of it is masked
+
+    images = Snapshot(
+        "images",
+        "imagerouter",
+        NOW,
+        meters=(Meter(f"key:{KEY}", 1, 5, 4, "USD"), Meter("key:Production", 1, 5, 4, "USD")),
+        conditions=(Condition(f"key_expiring:{KEY}", Severity.WARNING, "soon"),),
+    )
+    out = masked(images, ["another-key:0001", KEY], PROVIDERS["imagerouter"])
+    assert [m.name for m in out.meters] == ["key:[redacted]", "key:Production"]
+    assert [c.name for c in out.conditions] == ["key_expiring:[redacted]"]
+    # a key that the declared prefix would complete: then the whole name is masked
+    out = masked(images, ["ey:Produc"], PROVIDERS["imagerouter"])
+    assert [m.name for m in out.meters] == [f"key:{KEY}", "k[redacted]tion"]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -287,16 +318,18 @@ def test_no_text_of_a_masked_snapshot_holds_a_run_of_the_key(data: st.DataObject
         "m",
         "p",
         NOW,
-        meters=tuple(
-            Meter(data.draw(texts), 1, None, None, data.draw(texts)) for _ in range(data.draw(st.integers(0, 4)))
-        ),
+        meters=tuple(Meter(data.draw(texts), 1, None, None, "USD") for _ in range(data.draw(st.integers(0, 4)))),
         conditions=tuple(
             Condition(data.draw(texts), Severity.INFO, data.draw(texts)) for _ in range(data.draw(st.integers(0, 4)))
         ),
         error=data.draw(st.none() | texts.map(lambda t: CheckError(ErrorKind.AUTH, t))),
     )
-    out = masked(snapshot, [key])
-    assert [leaks(text, key) for text in texts_of(out)] == [[] for _ in texts_of(out)]
+    provider = PROVIDERS[data.draw(st.sampled_from(sorted(PROVIDERS)))]
+    out = masked(snapshot, [key], provider)
+    declared = {m.name for m in out.meters if declared_part(m.name, provider.meter_names) == m.name}
+    declared |= {c.name for c in out.conditions if declared_part(c.name, provider.condition_names) == c.name}
+    texts = [t for t in texts_of(out) if t != "USD" and t not in declared]  # the module's own words
+    assert [leaks(text, key) for text in texts] == [[] for _ in texts]
     originals = [m.name for m in snapshot.meters]
     if len(set(originals)) == len(originals):  # unique names stay unique
         assert len({m.name for m in out.meters}) == len(out.meters)

@@ -17,7 +17,7 @@ from quotawatch.core.errors import CheckFailed
 from quotawatch.core.masking import mask, mask_and_cut
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.ports import JsonFetcher, KeyStore
-from quotawatch.providers.base import ParsedUsage, Provider
+from quotawatch.providers.base import ParsedUsage, Provider, declared_part
 from quotawatch.providers.parsing import BadResponse
 
 # How long a message (a condition's, an error's) and a name (a meter's, a condition's, a
@@ -66,28 +66,30 @@ def fetch_snapshot(
             conditions=usage.conditions,
         ),
         tried,
+        provider,
     )
 
 
-def masked(snapshot: Snapshot, secrets: Iterable[str | None]) -> Snapshot:
-    """`snapshot` with every text masked, then cut: names, units, messages, the error.
+def masked(snapshot: Snapshot, secrets: Iterable[str | None], provider: Provider | None = None) -> Snapshot:
+    """`snapshot` with every text from the provider masked, then cut: messages, the error,
+    and the names a provider's text is part of.
 
-    A name that masking (or cutting) makes equal to another gets a number (' #2'), in the
-    order the provider listed them; names that hold no key keep theirs. Never a hash of
-    the key: that would let anyone who can read a snapshot confirm a guess of it.
+    The part of a name the provider module declares (`meter_names`, `condition_names`:
+    "limit_exceeded", the "key:" of "key:<name>") is the module's own and kept, so that a
+    signal's name never changes with the key; the rest is masked. A name that masking (or
+    cutting) makes equal to another gets a number (' #2') in the order the provider listed
+    them; names that hold no key keep theirs. Never a hash of the key: that would let
+    anyone who can read a snapshot confirm a guess of it. Units are the modules' own.
     """
     keys = [s for s in secrets if s]
     if not keys:
         return snapshot
-    meter_names = _names([m.name for m in snapshot.meters], keys)
-    condition_names = _names([c.name for c in snapshot.conditions], keys)
+    meter_names = _names([m.name for m in snapshot.meters], keys, provider.meter_names if provider else ())
+    condition_names = _names([c.name for c in snapshot.conditions], keys, provider.condition_names if provider else ())
     error = snapshot.error
     return replace(
         snapshot,
-        meters=tuple(
-            replace(m, name=name, unit=mask_and_cut(m.unit, keys, NAME_CHARS))
-            for m, name in zip(snapshot.meters, meter_names, strict=True)
-        ),
+        meters=tuple(replace(m, name=name) for m, name in zip(snapshot.meters, meter_names, strict=True)),
         conditions=tuple(
             replace(c, name=name, message=mask_and_cut(c.message, keys, MESSAGE_CHARS))
             for c, name in zip(snapshot.conditions, condition_names, strict=True)
@@ -96,9 +98,9 @@ def masked(snapshot: Snapshot, secrets: Iterable[str | None]) -> Snapshot:
     )
 
 
-def _names(names: list[str], keys: list[str]) -> list[str]:
+def _names(names: list[str], keys: list[str], declared: tuple[str, ...]) -> list[str]:
     """Masked and cut names, still unique and stable from one check to the next."""
-    shown = [mask_and_cut(name, keys, NAME_CHARS) for name in names]
+    shown = [_name(name, keys, declared) for name in names]
     taken = {s for name, s in zip(names, shown, strict=True) if s == name}
     unique: list[str] = []
     for index, (name, s) in enumerate(zip(names, shown, strict=True)):
@@ -111,6 +113,16 @@ def _names(names: list[str], keys: list[str]) -> list[str]:
             taken.add(s)
         unique.append(s)
     return unique
+
+
+def _name(name: str, keys: list[str], declared: tuple[str, ...]) -> str:
+    ours = declared_part(name, declared) or ""
+    if ours == name:
+        return name
+    shown = ours + mask_and_cut(name[len(ours) :], keys, NAME_CHARS - len(ours))
+    if ours and mask(shown, keys) != shown:  # the prefix completes a run of a key: mask it all
+        shown = mask_and_cut(name, keys, NAME_CHARS)
+    return shown
 
 
 def _read_usage(
@@ -152,6 +164,9 @@ def _hint(exc: CheckFailed, where: str) -> str:
 def _failed(
     monitor: Monitor, checked_at: datetime, kind: ErrorKind, message: str, hint: str, keys: list[str]
 ) -> Snapshot:
-    # Cut before the hint, so that a long provider text never pushes out where to look.
-    text = mask_and_cut(f"{monitor.id}: {message}", keys, MESSAGE_CHARS - len(hint))
-    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, mask(text + hint, keys))
+    # Only the message is masked: the monitor's id and where its key lives are the user's
+    # own words (an id may well share 8 characters with its key). It is cut before the
+    # hint is added, so that a long provider text never pushes out where to look.
+    prefix = f"{monitor.id}: "
+    text = mask_and_cut(message, keys, MESSAGE_CHARS - len(prefix) - len(hint))
+    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, prefix + text + hint)

@@ -62,4 +62,5 @@ PROVIDER = Provider(
     auth_headers=lambda key: {"X-API-Key": key},
     parse=parse,
     meter_names=("calls", "output_bytes", "compute_time", "storage", "credit", "failed_jobs"),
+    condition_names=("subscription_inactive",),
 )

@@ -91,5 +91,6 @@ PROVIDER = Provider(
     auth_headers=lambda key: {"Authorization": f"Bearer {key}"},
     parse=parse,
     meter_names=tuple(name for name, _unit in _METERS),
+    condition_names=("limit_exceeded",),
     read_refusal=read_refusal,
 )

@@ -201,4 +201,5 @@ PROVIDER = Provider(
     auth_headers=lambda key: {"Authorization": f"Bearer {key}"},
     parse=parse,
     meter_names=("credit", "key:*"),
+    condition_names=("key_expiring:*",),
 )

@@ -84,5 +84,6 @@ PROVIDER = Provider(
     auth_headers=lambda key: {"x-api-key": key},
     parse=parse,
     meter_names=("storage", "jobs", "period_storage"),
+    condition_names=("billing_error", "storage_quota_reached"),
     read_refusal=read_refusal,
 )
