@@ -328,8 +328,8 @@ def test_no_text_of_a_masked_snapshot_holds_a_run_of_the_key(data: st.DataObject
     out = masked(snapshot, [key], provider)
     declared = {m.name for m in out.meters if declared_part(m.name, provider.meter_names) == m.name}
     declared |= {c.name for c in out.conditions if declared_part(c.name, provider.condition_names) == c.name}
-    texts = [t for t in texts_of(out) if t != "USD" and t not in declared]  # the module's own words
-    assert [leaks(text, key) for text in texts] == [[] for _ in texts]
+    shown = [t for t in texts_of(out) if t != "USD" and t not in declared]  # the module's own words
+    assert [leaks(text, key) for text in shown] == [[] for _ in shown]
     originals = [m.name for m in snapshot.meters]
     if len(set(originals)) == len(originals):  # unique names stay unique
         assert len({m.name for m in out.meters}) == len(out.meters)
