@@ -445,6 +445,8 @@ def test_no_snapshot_holds_a_run_of_a_key_its_provider_echoed(
         assert leaks(json.dumps(snapshot.to_dict()), key) == []
         assert len({m.name for m in snapshot.meters}) == len(snapshot.meters)
         assert len({c.name for c in snapshot.conditions}) == len(snapshot.conditions)
+        assert all(PROVIDERS[provider].has_meter(m.name) for m in snapshot.meters)
+        assert all(declared_part(c.name, PROVIDERS[provider].condition_names) for c in snapshot.conditions)
         assert all(len(t) <= MESSAGE_CHARS for t in texts)
         if len(key) < RECOGNISABLE:
             assert key not in json.dumps(snapshot.to_dict())
