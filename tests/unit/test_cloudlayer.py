@@ -63,6 +63,13 @@ def test_inactive_subscription_is_a_critical_condition_naming_the_plan() -> None
     assert meters_by_name(usage)["calls"].used == 842
 
 
+def test_the_plan_name_is_passed_on_whole_on_one_line() -> None:
+    """A plan name may echo the key: fetching masks it, then cuts; never cut here."""
+    plan = "price-\n" + "sk_live_0123456789abcdef" * 10
+    [condition] = parse({**LIMIT_PLAN, "subActive": False, "subscription": plan}).conditions
+    assert condition.message == f"the cloudlayer.io subscription is not active (plan price- {plan[7:]})"
+
+
 def test_inactive_subscription_without_a_plan_name() -> None:
     body = {k: v for k, v in LIMIT_PLAN.items() if k != "subscription"}
     usage = parse({**body, "subActive": "false"})

@@ -354,6 +354,18 @@ def test_limit_exceeded_is_a_critical_condition_with_its_reset_date() -> None:
     )
 
 
+def test_limit_exceeded_text_is_passed_on_whole_on_one_line() -> None:
+    """Never cut here: fetching masks the key out of it first, then cuts (test_masking.py)."""
+    message = "Monthly\noptimization limit reached  " + "for sk_live_0123456789abcdef " * 10
+    usage = read_refusal(429, {"error": {**LIMIT_EXCEEDED["error"], "message": message}})
+    assert usage is not None
+    [condition] = usage.conditions
+    assert condition.message == f"Converra: {' '.join(message.split())} (resets 2025-02-01)"
+    assert read_refusal(429, {"error": {"code": "LIMIT_EXCEEDED", "message": " \t"}}) == ParsedUsage(
+        (), (Condition("limit_exceeded", Severity.CRITICAL, "Converra: a plan limit is reached"),)
+    )
+
+
 @pytest.mark.parametrize(
     ("status", "body"),
     [

@@ -354,6 +354,13 @@ def test_names_are_one_line() -> None:
     assert key_meter(account(key(api_key_name=" Production\n  Key ")), name=PROD).used == 1.2
 
 
+def test_names_are_passed_on_whole_with_unprintables_made_spaces() -> None:
+    """A key's name may be the key itself: fetching masks names (and keeps them unique)."""
+    name = "sk_live_0123456789abcdef\x00\x1b" * 8
+    [_, meter] = parse(account(key(api_key_name=name)), NOW).meters
+    assert meter.name == "key:" + " ".join(name.replace("\x00", " ").replace("\x1b", " ").split())
+
+
 def test_keys_sharing_a_name_are_told_apart_by_id() -> None:
     body = account(key(api_key_id="a-1"), key(api_key_id="b-2"))
     names = [m.name for m in parse(body, NOW).meters]

@@ -212,3 +212,28 @@ def test_require_object_says_what_it_got(body: Any, kind: str) -> None:
     with pytest.raises(BadResponse, match=f"response is not a JSON object \\(got {kind}\\)") as caught:
         p.require_object(body)
     assert caught.value.field == "response"
+
+
+# --- one_line --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  a\n b\t\tc ", "a b c"),
+        ("a\x00b\x1b[31mc", "a b [31mc"),
+        ("\u2028x\u00a0y", "x y"),
+        ("", ""),
+        ("x" * 5000, "x" * 5000),  # never cut: texts are masked, then cut, in fetching
+    ],
+)
+def test_one_line(text: str, expected: str) -> None:
+    assert p.one_line(text) == expected
+
+
+@given(st.text())
+def test_one_line_is_printable_and_single_spaced(text: str) -> None:
+    line = p.one_line(text)
+    assert line.isprintable()
+    assert "  " not in line
+    assert line == line.strip()

@@ -100,17 +100,24 @@ def test_billing_error_beside_a_billing_period_keeps_both() -> None:
     assert "period_storage" in meters_by_name(usage)
 
 
-def test_billing_error_text_is_one_short_line() -> None:
+def test_billing_error_text_is_one_whole_line() -> None:
+    """Whole: the text may hold the key, which fetching masks before it cuts (test_masking.py)."""
     text = "  Stripe\nerror:\t" + "card declined " * 30 + "\x00\x1b[31m  "
     [condition] = parse({**STRIPE_KEY, "billing_error": text}, NOW).conditions
 
     prefix = "Tornado could not read billing information: "
-    assert condition.message.startswith(prefix + "Stripe error: card declined card declined")
     detail = condition.message[len(prefix) :]
-    assert len(detail) <= 120
-    assert detail.endswith("...")
+    assert condition.message.startswith(prefix)
+    assert detail == "Stripe error: " + "card declined " * 30 + "[31m"
     assert detail.isprintable()
     assert "  " not in detail
+
+
+def test_quota_refusal_text_is_passed_on_whole() -> None:
+    text = "Storage quota exceeded: " + "x" * 300 + " sk_live_0123456789abcdef"
+    usage = read_refusal(403, {"error": text})
+    assert usage is not None
+    assert usage.conditions[0].message == f"Tornado refuses new jobs: {text}"
 
 
 @pytest.mark.parametrize(
@@ -350,7 +357,7 @@ def check_parse_contract(body: Any) -> None:
         assert condition.severity is Severity.WARNING
         assert condition.message.startswith("Tornado could not read billing information")
         assert condition.message.isprintable()
-        assert len(condition.message) <= len("Tornado could not read billing information: ") + 120
+        assert "  " not in condition.message  # one line; the length is fetching's to cut
     if usage.period is not None:
         assert usage.period.start is not None or usage.period.end is not None
         for moment in (usage.period.start, usage.period.end):

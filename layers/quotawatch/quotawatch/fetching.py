@@ -1,59 +1,144 @@
 """Fetching one monitor's usage: its key, the provider's answer, a snapshot or a check error.
 
-Every text that leaves here is masked first (core/masking.py): a provider may echo the key.
+Every text of the snapshot is masked with the key here, and only then cut to length
+(core/masking.py): a provider may echo the key anywhere, in an error, in a plan name, even
+as the name of a key, and a key cut before masking would no longer be recognised.
+Providers pass their text on whole.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
 
 from quotawatch.config import Monitor
 from quotawatch.core.errors import CheckFailed
-from quotawatch.core.masking import mask
+from quotawatch.core.masking import mask, mask_and_cut
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.ports import JsonFetcher, KeyStore
-from quotawatch.providers.base import ParsedUsage, Provider
+from quotawatch.providers.base import ParsedUsage, Provider, declared_part
 from quotawatch.providers.parsing import BadResponse
+
+# How long a message (a condition's, an error's) and a name (a meter's, a condition's, a
+# unit) may be once masked.
+MESSAGE_CHARS = 300
+NAME_CHARS = 100
+# A rejected key is read afresh from the store at most this often in one fetch (a key
+# rotated twice while it was being used); the store bounds its own reads per run.
+KEY_REFRESHES = 2
 
 
 def fetch_snapshot(
     monitor: Monitor, provider: Provider, keys: KeyStore, http: JsonFetcher, checked_at: datetime
 ) -> Snapshot:
     """The provider's usage as a snapshot, or a snapshot carrying a classified check error."""
-    key: str | None = None
+    tried: list[str] = []  # every key sent: a text may echo any of them
+    where = keys.where(monitor.secret_field)
     try:
         key = keys.get(monitor.secret_field)
-        try:
-            usage = _read_usage(provider, monitor, key, checked_at, http)
-        except CheckFailed as exc:
-            # A rejected key may have been rotated in the secret since it was cached.
-            fresh = keys.refresh(monitor.secret_field, checked_at) if exc.kind is ErrorKind.AUTH else None
-            if fresh is None or fresh == key:
-                raise
-            key = fresh
-            usage = _read_usage(provider, monitor, key, checked_at, http)
+        for refreshes in range(KEY_REFRESHES + 1):
+            tried.append(key)
+            try:
+                usage = _read_usage(provider, monitor, key, where, checked_at, http)
+                break
+            except CheckFailed as exc:
+                # A rejected key may have been rotated in the secret since it was cached.
+                if exc.kind is not ErrorKind.AUTH or refreshes == KEY_REFRESHES:
+                    raise
+                fresh = keys.refresh(monitor.secret_field, checked_at)
+                if fresh is None or fresh == key:
+                    raise
+                key = fresh
     except BadResponse as exc:
         return _failed(
-            monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", key
+            monitor, checked_at, exc.kind, f"{provider.display_name} answered with unexpected data: {exc}", "", tried
         )
     except CheckFailed as exc:
-        hint = f"; check {keys.where(monitor.secret_field)}" if exc.kind is ErrorKind.AUTH else ""
-        return _failed(monitor, checked_at, exc.kind, exc.message + hint, key)
-    return Snapshot(
-        monitor=monitor.id,
-        provider=provider.name,
-        checked_at=checked_at,
-        period=usage.period,
-        meters=usage.meters,
-        # Providers sometimes echo what they were sent, even in a plan name or billing text.
-        conditions=tuple(replace(c, message=_redact(c.message, key)) for c in usage.conditions),
+        return _failed(monitor, checked_at, exc.kind, exc.message, _hint(exc, where), tried)
+    return masked(
+        Snapshot(
+            monitor=monitor.id,
+            provider=provider.name,
+            checked_at=checked_at,
+            period=usage.period,
+            meters=usage.meters,
+            conditions=usage.conditions,
+        ),
+        tried,
+        provider,
     )
 
 
-def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: datetime, http: JsonFetcher) -> ParsedUsage:
+def masked(snapshot: Snapshot, secrets: Iterable[str | None], provider: Provider | None = None) -> Snapshot:
+    """`snapshot` with every text from the provider masked, then cut: messages, the error,
+    and the names a provider's text is part of.
+
+    The part of a name the provider module declares (`meter_names`, `condition_names`:
+    "limit_exceeded", the "key:" of "key:<name>") is the module's own and kept, so that a
+    signal's name never changes with the key; the rest is masked. A name that masking (or
+    cutting) makes equal to another gets a number (' #2') in the order the provider listed
+    them; names that hold no key keep theirs. Never a hash of the key: that would let
+    anyone who can read a snapshot confirm a guess of it. Units are the modules' own.
+    """
+    keys = [s for s in secrets if s]
+    if not keys:
+        return snapshot
+    meter_names = _names([m.name for m in snapshot.meters], keys, provider.meter_names if provider else ())
+    condition_names = _names([c.name for c in snapshot.conditions], keys, provider.condition_names if provider else ())
+    error = snapshot.error
+    return replace(
+        snapshot,
+        meters=tuple(replace(m, name=name) for m, name in zip(snapshot.meters, meter_names, strict=True)),
+        conditions=tuple(
+            replace(c, name=name, message=mask_and_cut(c.message, keys, MESSAGE_CHARS))
+            for c, name in zip(snapshot.conditions, condition_names, strict=True)
+        ),
+        error=None if error is None else replace(error, message=mask_and_cut(error.message, keys, MESSAGE_CHARS)),
+    )
+
+
+def _names(names: list[str], keys: list[str], declared: tuple[str, ...]) -> list[str]:
+    """Masked and cut names, still unique and stable from one check to the next."""
+    shown = [_name(name, keys, declared) for name in names]
+    taken = {s for name, s in zip(names, shown, strict=True) if s == name}
+    unique: list[str] = []
+    for index, (name, s) in enumerate(zip(names, shown, strict=True)):
+        if s != name:
+            base, number = s, 1
+            while s in taken:
+                number += 1
+                # Masked again: the number must not complete a run of a key either.
+                s = mask(f"{base} #{number}", keys) if number < len(names) + 100 else f"#{index + 1}.{number}"
+            taken.add(s)
+        unique.append(s)
+    return unique
+
+
+def _name(name: str, keys: list[str], declared: tuple[str, ...]) -> str:
+    ours = declared_part(name, declared) or ""
+    if ours == name:
+        return name
+    shown = ours + mask_and_cut(name[len(ours) :], keys, NAME_CHARS - len(ours))
+    if ours and mask(shown, keys) != shown:  # the prefix completes a run of a key: mask it all
+        shown = mask_and_cut(name, keys, NAME_CHARS)
+    return shown
+
+
+def _read_usage(
+    provider: Provider, monitor: Monitor, key: str, where: str, checked_at: datetime, http: JsonFetcher
+) -> ParsedUsage:
+    headers = provider.auth_headers(key)
+    if not all(_header_char(char) for value in headers.values() for char in value):
+        # requests would fail on it in its own way (InvalidHeader, UnicodeEncodeError): say
+        # what is wrong and where, never the key.
+        raise CheckFailed(
+            ErrorKind.CONFIG,
+            f"the API key ({where}) contains characters an HTTP header cannot carry "
+            "(a line break, a control character or a character outside latin-1); put the key in again",
+        )
     try:
-        body = http.get_json(provider.url(monitor.base_url), provider.auth_headers(key))
+        body = http.get_json(provider.url(monitor.base_url), headers)
     except CheckFailed as exc:
         if provider.read_refusal is not None and exc.status is not None:
             usage = provider.read_refusal(exc.status, exc.body, checked_at)
@@ -63,9 +148,25 @@ def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: date
     return provider.parse(body, checked_at)
 
 
-def _failed(monitor: Monitor, checked_at: datetime, kind: ErrorKind, message: str, key: str | None) -> Snapshot:
-    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, _redact(f"{monitor.id}: {message}", key))
+def _header_char(char: str) -> bool:
+    """Visible ASCII, a space or a tab, or a visible latin-1 letter (RFC 9110 field-value)."""
+    return char == "\t" or " " <= char <= "~" or "\xa1" <= char <= "\xff"
 
 
-def _redact(text: str, key: str | None) -> str:
-    return mask(text, [key])
+def _hint(exc: CheckFailed, where: str) -> str:
+    """Where to look for the key, for errors that are the key's fault (unless already said):
+    a rejected key, or a key the HTTP client found a header cannot carry (not a 404 or a URL)."""
+    text = exc.message.lower()
+    about_key = exc.kind is ErrorKind.AUTH or (exc.kind is ErrorKind.CONFIG and "header" in text and "key" in text)
+    return f"; check {where}" if about_key and where not in exc.message else ""
+
+
+def _failed(
+    monitor: Monitor, checked_at: datetime, kind: ErrorKind, message: str, hint: str, keys: list[str]
+) -> Snapshot:
+    # Only the message is masked: the monitor's id and where its key lives are the user's
+    # own words (an id may well share 8 characters with its key). It is cut before the
+    # hint is added, so that a long provider text never pushes out where to look.
+    prefix = f"{monitor.id}: "
+    text = mask_and_cut(message, keys, MESSAGE_CHARS - len(prefix) - len(hint))
+    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, prefix + text + hint)

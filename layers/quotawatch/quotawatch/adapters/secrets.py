@@ -34,36 +34,51 @@ class SecretsKeyStore:
         secret_name: str,
         max_age: float = 6 * 3600.0,
         monotonic: Callable[[], float] = time.monotonic,
+        rereads_per_run: int = 3,
     ) -> None:
         self._client = client
         self.secret_name = secret_name
         self._max_age = max_age
         self._monotonic = monotonic
+        self._rereads_per_run = rereads_per_run
         self._keys: dict[str, Any] | None = None
         self._loaded_at = 0.0
-        self._refreshed_for: datetime | None = None
+        self._generation = 0  # how many times the secret was read: which copy a key came from
+        self._handed_out = threading.local()  # per thread: field -> generation of the key `get` gave
+        self._run: datetime | None = None
+        self._rereads = 0  # re-reads after a rejection in `_run`
         self._lock = threading.Lock()  # monitors are checked on a thread pool
 
     def where(self, field: str) -> str:
         return f"field '{field}' of secret '{self.secret_name}'"
 
     def refresh(self, field: str, run: datetime) -> str | None:
-        """The key as the secret holds it now, after the cached one was rejected.
+        """The key as the secret holds it now, after the one `get` gave (on this thread) was rejected.
 
-        Reads the secret again at most once per run (`run` is its tick), however many
-        monitors of that run ask.
+        The secret is read again when the cached copy is the one that key came from, that is
+        when it was read before the rejected request started: a key rotated a second time in
+        the same run is picked up too. When another monitor has read it since, the copy is
+        newer than the rejection and no read is needed. However many keys are rejected, at
+        most `rereads_per_run` reads per run (`run` is its tick).
         """
+        handed: dict[str, int] = getattr(self._handed_out, "generations", {})
         with self._lock:
-            if self._refreshed_for != run:
-                self._refreshed_for = run
-                self._keys = None
+            if run != self._run:
+                self._run, self._rereads = run, 0
+            older = handed.get(field) in (None, self._generation)
+            if older and self._rereads < self._rereads_per_run:
+                self._rereads += 1
+                try:
+                    self._read()
+                except KeyUnavailable:
+                    return None
         try:
             return self.get(field)
         except KeyUnavailable:
             return None
 
     def get(self, field: str) -> str:
-        keys = self._load()
+        keys, generation = self._load()
         value = keys.get(field)
         if value is None:
             raise KeyUnavailable(
@@ -71,13 +86,24 @@ class SecretsKeyStore:
             )
         if not isinstance(value, str) or not value.strip():
             raise KeyUnavailable(f"secret '{self.secret_name}' field '{field}' is not a non-empty string")
-        return value.strip()
+        key = value.strip()
+        if not all(map(_key_char, key)):
+            # Never the value, nor the character: it is part of the key.
+            raise KeyUnavailable(
+                f"{self.where(field)} holds a line break, a control character or a character outside "
+                "latin-1, which an HTTP header cannot carry; put the key in again"
+            )
+        if not hasattr(self._handed_out, "generations"):
+            self._handed_out.generations = {}
+        self._handed_out.generations[field] = generation
+        return key
 
-    def _load(self) -> dict[str, Any]:
+    def _load(self) -> tuple[dict[str, Any], int]:
         with self._lock:
-            if self._keys is not None and self._monotonic() - self._loaded_at < self._max_age:
-                return self._keys
-            return self._read()
+            keys = self._keys
+            if keys is None or self._monotonic() - self._loaded_at >= self._max_age:
+                keys = self._read()
+            return keys, self._generation
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -110,4 +136,10 @@ class SecretsKeyStore:
             )
         self._keys = keys
         self._loaded_at = self._monotonic()
+        self._generation += 1
         return keys
+
+
+def _key_char(char: str) -> bool:
+    """What an HTTP header can carry of a key: visible ASCII, a space, a visible latin-1 letter."""
+    return " " <= char <= "~" or "\xa1" <= char <= "\xff"

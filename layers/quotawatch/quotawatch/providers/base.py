@@ -36,6 +36,9 @@ class Provider:
     parse: Callable[[Any, datetime], ParsedUsage]
     # Meter names snapshots use; a trailing '*' names a family ("key:*" for one per key).
     meter_names: tuple[str, ...] = field(default=())
+    # Condition names, the same way ("key_expiring:*"). What a family adds to its prefix
+    # is the provider's text, masked with the key; the rest of a declared name is never.
+    condition_names: tuple[str, ...] = field(default=())
     # (status, JSON error body, time) -> usage, for a refusal that is itself a reading:
     # "storage quota reached" is a breach to report, not a check that failed.
     read_refusal: Callable[[int, Any, datetime], ParsedUsage | None] | None = None
@@ -44,7 +47,15 @@ class Provider:
         return (base_url or self.base_url).rstrip("/") + self.path
 
     def has_meter(self, name: str) -> bool:
-        return any(
-            name.startswith(pattern[:-1]) and len(name) > len(pattern) - 1 if pattern.endswith("*") else name == pattern
-            for pattern in self.meter_names
-        )
+        return declared_part(name, self.meter_names) is not None
+
+
+def declared_part(name: str, patterns: tuple[str, ...]) -> str | None:
+    """The part of `name` a module declared (all of it, or a family's prefix); None if not declared."""
+    for pattern in patterns:
+        if not pattern.endswith("*"):
+            if name == pattern:
+                return name
+        elif name.startswith(pattern[:-1]) and len(name) > len(pattern) - 1:
+            return pattern[:-1]
+    return None

@@ -43,12 +43,12 @@ def parse(body: Any, now: datetime | None = None) -> ParsedUsage:
     conditions: list[Condition] = []
     if not p.boolean(account, "subActive", default=True):
         plan = account.get("subscription")
+        plan = p.one_line(plan) if isinstance(plan, str) else ""  # whole: fetching masks, then cuts
         conditions.append(
             Condition(
                 "subscription_inactive",
                 Severity.CRITICAL,
-                "the cloudlayer.io subscription is not active"
-                + (f" (plan {plan})" if isinstance(plan, str) and plan else ""),
+                "the cloudlayer.io subscription is not active" + (f" (plan {plan})" if plan else ""),
             )
         )
     return ParsedUsage(tuple(meters), tuple(conditions))
@@ -62,4 +62,5 @@ PROVIDER = Provider(
     auth_headers=lambda key: {"X-API-Key": key},
     parse=parse,
     meter_names=("calls", "output_bytes", "compute_time", "storage", "credit", "failed_jobs"),
+    condition_names=("subscription_inactive",),
 )

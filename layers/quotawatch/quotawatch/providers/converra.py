@@ -68,9 +68,9 @@ def read_refusal(status: int, body: Any, now: datetime | None = None) -> ParsedU
     if status != 429 or not isinstance(error, dict) or error.get("code") != "LIMIT_EXCEEDED":
         return None
     message = error.get("message")
-    text = (
-        " ".join(message.split())[:120] if isinstance(message, str) and message.strip() else "a plan limit is reached"
-    )
+    # Whole: fetching masks the key out of it, then cuts it (a cut-off key would not match).
+    text = p.one_line(message) if isinstance(message, str) else ""
+    text = text or "a plan limit is reached"
     details = error.get("details")
     reset = None
     if isinstance(details, dict):
@@ -91,5 +91,6 @@ PROVIDER = Provider(
     auth_headers=lambda key: {"Authorization": f"Bearer {key}"},
     parse=parse,
     meter_names=tuple(name for name, _unit in _METERS),
+    condition_names=("limit_exceeded",),
     read_refusal=read_refusal,
 )

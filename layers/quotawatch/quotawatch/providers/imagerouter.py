@@ -169,7 +169,7 @@ def _text(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         return ""
     try:
-        return " ".join(str(value).split())
+        return p.one_line(str(value))
     except ValueError:  # an integer too long to print
         return ""
 
@@ -201,4 +201,5 @@ PROVIDER = Provider(
     auth_headers=lambda key: {"Authorization": f"Bearer {key}"},
     parse=parse,
     meter_names=("credit", "key:*"),
+    condition_names=("key_expiring:*",),
 )

@@ -99,6 +99,12 @@ def timestamp(obj: dict[str, Any], field: str) -> datetime | None:
     raise BadResponse(f"field '{field}' is not a date", field)
 
 
+def one_line(text: str) -> str:
+    """A provider's text on one line: unprintable characters and runs of whitespace made
+    single spaces. Never cut: texts are masked with the key, then cut, in fetching."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def remaining(used: float | None, limit_value: float | None) -> float | None:
     if used is None or limit_value is None:
         return None

@@ -15,9 +15,6 @@ from quotawatch.core.snapshot import Condition, Meter, Period, Severity
 from quotawatch.providers import parsing as p
 from quotawatch.providers.base import ParsedUsage, Provider
 
-# How much of the provider's own billing error text a condition message carries.
-_DETAIL_CHARS = 120
-
 
 def parse(body: Any, now: datetime | None = None) -> ParsedUsage:
     """The usage answer as meters; `now` is unused (Tornado reports no expiry dates)."""
@@ -67,15 +64,16 @@ def read_refusal(status: int, body: Any, now: datetime | None = None) -> ParsedU
 
 
 def _detail(value: Any) -> str:
-    """The provider's error text, on one line and short; nothing when it gave no text."""
+    """The provider's error text on one line; nothing when it gave no text.
+
+    Whole: it may hold the key, and it is masked (then cut) with the snapshot's other texts
+    in fetching. Cutting it here first would leave a cut-off key that no longer matches.
+    """
     if isinstance(value, dict):
         value = value.get("message") or value.get("error") or value.get("code")
     if not isinstance(value, str):
         return ""
-    text = " ".join("".join(c if c.isprintable() else " " for c in value).split())
-    if len(text) > _DETAIL_CHARS:
-        text = text[: _DETAIL_CHARS - 3].rstrip() + "..."
-    return text
+    return p.one_line(value)
 
 
 PROVIDER = Provider(
@@ -86,5 +84,6 @@ PROVIDER = Provider(
     auth_headers=lambda key: {"x-api-key": key},
     parse=parse,
     meter_names=("storage", "jobs", "period_storage"),
+    condition_names=("billing_error", "storage_quota_reached"),
     read_refusal=read_refusal,
 )
