@@ -13,12 +13,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from quotawatch.config import Monitor
+from quotawatch.core.bounds import bounded
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.masking import mask, mask_and_cut
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.ports import JsonFetcher, KeyStore
 from quotawatch.providers.base import ParsedUsage, Provider, declared_part
-from quotawatch.providers.parsing import BadResponse
+from quotawatch.providers.parsing import BadResponse, require_plausible
 
 # How long a message (a condition's, an error's) and a name (a meter's, a condition's, a
 # unit) may be once masked.
@@ -56,18 +57,16 @@ def fetch_snapshot(
         )
     except CheckFailed as exc:
         return _failed(monitor, checked_at, exc.kind, exc.message, _hint(exc, where), tried)
-    return masked(
-        Snapshot(
-            monitor=monitor.id,
-            provider=provider.name,
-            checked_at=checked_at,
-            period=usage.period,
-            meters=usage.meters,
-            conditions=usage.conditions,
-        ),
-        tried,
-        provider,
+    snapshot = Snapshot(
+        monitor=monitor.id,
+        provider=provider.name,
+        checked_at=checked_at,
+        period=usage.period,
+        meters=usage.meters,
+        conditions=usage.conditions,
     )
+    # Masked first, then bounded to what one stored item holds: cutting never comes first.
+    return bounded(masked(snapshot, tried, provider))
 
 
 def masked(snapshot: Snapshot, secrets: Iterable[str | None], provider: Provider | None = None) -> Snapshot:
@@ -145,7 +144,16 @@ def _read_usage(
             if usage is not None:
                 return usage
         raise
-    return provider.parse(body, checked_at)
+    try:
+        usage = provider.parse(body, checked_at)
+    except BadResponse:
+        raise
+    except (RecursionError, ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+        # A parser is fuzzed to raise nothing else, but an answer is the provider's text:
+        # whatever it makes a parser trip on is still a broken answer, not our failure.
+        raise BadResponse(f"the answer could not be read ({type(exc).__name__})") from None
+    require_plausible(usage.meters)  # impossible figures: a broken answer, never a breach
+    return usage
 
 
 def _header_char(char: str) -> bool:
@@ -169,4 +177,4 @@ def _failed(
     # hint is added, so that a long provider text never pushes out where to look.
     prefix = f"{monitor.id}: "
     text = mask_and_cut(message, keys, MESSAGE_CHARS - len(prefix) - len(hint))
-    return Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, prefix + text + hint)
+    return bounded(Snapshot.failed(monitor.id, monitor.provider, checked_at, kind, prefix + text + hint))
