@@ -241,17 +241,21 @@ def _error_detail(body: Any, secrets: Iterable[str] = (), unless: str = "") -> s
 
 
 def _header_secrets(headers: dict[str, str]) -> list[str]:
-    """Every header value the caller set, and its credential alone when it has a scheme ("Bearer <key>").
+    """Every header value the caller set: the key, however its provider sends it.
 
-    The credential alone matters for a key shorter than masking's recognisable run.
+    An Authorization value counts without its scheme ("Bearer "), which is no secret:
+    a key shorter than masking's recognisable run is then still masked whole, and the
+    text around an echoed key keeps its spaces.
     """
-    secrets: list[str] = []
-    for value in headers.values():
-        secrets.append(value)
+    return [_credential(name, value) for name, value in headers.items()]
+
+
+def _credential(name: str, value: str) -> str:
+    if name.lower() in ("authorization", "proxy-authorization"):
         scheme, space, credential = value.partition(" ")
-        if space and scheme.isalpha() and credential:
-            secrets.append(credential)
-    return secrets
+        if space and scheme.isalpha():
+            return credential
+    return value
 
 
 def _require_safe_url(url: str) -> KeyTarget:
@@ -262,17 +266,22 @@ def _require_safe_url(url: str) -> KeyTarget:
 
 
 def _require_sendable(headers: dict[str, str]) -> None:
-    """A key with a newline, a control or non-latin-1 character, or a space at either end.
+    """No key with a newline, a control or non-latin-1 character, or a space at either end.
 
     requests would raise InvalidHeader or UnicodeEncodeError for most of these (an internal
     error), or send a header the server reads differently. It is the key's fault: config.
     """
-    for value in headers.values():
-        if not isinstance(value, str) or value != value.strip() or not all(map(_header_char, value)):
+    for name, value in headers.items():
+        if not isinstance(value, str) or not all(map(_header_char, value)) or _spaced(_credential(name, value)):
             raise FetchFailed(
                 ErrorKind.CONFIG,
                 "the API key contains characters an HTTP header cannot carry (e.g. a newline)",
             )
+
+
+def _spaced(value: str) -> bool:
+    """Whitespace at either end: requests refuses it at the start, a server strips it at the end."""
+    return value != value.strip()
 
 
 def _header_char(char: str) -> bool:
