@@ -1,5 +1,7 @@
-"""HttpClient against the real fake cloudlayer server on loopback: every failure classified.
+"""HttpClient's own mechanics against the fake cloudlayer server on loopback: retries and
+Retry-After, size caps, netrc, the refusal's detail, a URL refused before any request.
 
+What every provider shares is in test_http_policy.py; where a key may go, in test_urls.py.
 Retries never really sleep: the client gets a `sleep` that records the delays it asked for.
 """
 
@@ -16,12 +18,10 @@ from quotawatch.adapters.http import FetchFailed, HttpClient, HttpPolicy
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.snapshot import ErrorKind
 from quotawatch_local.fakes import FakeProvider, Reply, always, sequence
-from quotawatch_local.fakes import cloudlayer as fake_cloudlayer
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN
 from tests.unit.support import POLICY, Recorder, StartFake
 
 KEY = "cl_live_0a1b2c3d4e5f60718293a4b5c6d7e8f9"
-SCENARIOS = fake_cloudlayer.scenarios(slow_seconds=2)
 
 
 def url(fake: FakeProvider, path: str = "/v2/account") -> str:
@@ -45,7 +45,7 @@ def closed_port() -> int:
     return port
 
 
-# --- answers -----------------------------------------------------------------------------------
+# --- answers and retries -------------------------------------------------------------------------
 
 
 def test_credentials_in_a_netrc_file_are_never_sent(
@@ -157,3 +157,12 @@ def test_size_cap_is_a_policy(start_fake: StartFake, sleep: Recorder) -> None:
 
 
 # --- the key never leaks -----------------------------------------------------------------------
+
+
+def test_the_providers_text_is_masked_before_it_is_cut_to_length(client: HttpClient, start_fake: StartFake) -> None:
+    """Cut first, a key standing at the cut would keep its first characters, and no longer match."""
+    fake = start_fake(always(Reply(401, {"error": "x" * 112 + " " + KEY})))
+    failure = fetch_failure(client, fake)
+
+    assert failure.message == "127.0.0.1 rejected the API key (401: " + "x" * 112 + " [red...)"
+    assert KEY[:4] not in failure.message  # cut first, "cl_live" would have stood at the cut

@@ -240,11 +240,10 @@ def listener() -> Iterator[Listener]:
 def dialled(monkeypatch: pytest.MonkeyPatch, listener: Listener) -> list[tuple[str, int]]:
     """Every address the HTTP client dials, recorded; the call is put through to `listener`."""
     addresses: list[tuple[str, int]] = []
-    real = urllib3.util.connection.create_connection
 
-    def record(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+    def record(address: tuple[str, int], timeout: Any = None, **_options: Any) -> socket.socket:
         addresses.append(address)
-        return real(("127.0.0.1", listener.port), *args, **kwargs)
+        return socket.create_connection(("127.0.0.1", listener.port), timeout)
 
     monkeypatch.setattr(urllib3.util.connection, "create_connection", record)
     return addresses
