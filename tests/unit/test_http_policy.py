@@ -192,7 +192,7 @@ def test_a_key_a_header_cannot_carry_is_a_config_error_and_nothing_is_sent(
     assert fake.fake.requests == []
 
 
-# --- rate limits and server trouble: retried, bounded --------------------------------------------
+# --- rate limits, server trouble, answers that cannot be read ------------------------------------
 
 
 def test_rate_limited_honours_retry_after(client: HttpClient, start: Any, sleep: Recorder) -> None:
@@ -206,24 +206,33 @@ def test_rate_limited_honours_retry_after(client: HttpClient, start: Any, sleep:
     assert fake.fake.calls == 3
 
 
-@pytest.mark.parametrize(
-    ("scenario", "text"),
-    [
-        ("server-error", "127.0.0.1 answered 500 (server error) (after 3 attempts)"),
-        ("html-error-page", "127.0.0.1 answered 502 (server error) (after 3 attempts)"),
-        ("truncated", "127.0.0.1 closed the connection before the answer was complete (after 3 attempts)"),
-    ],
-)
-def test_server_trouble_is_unavailable_after_jittered_retries(
-    client: HttpClient, start: Any, sleep: Recorder, scenario: str, text: str
+# Server trouble is retried with jittered backoff; an answer that cannot be read is not.
+SHARED_FAULTS = [
+    ("server-error", ErrorKind.UNAVAILABLE, "127.0.0.1 answered 500 (server error) (after 3 attempts)"),
+    ("html-error-page", ErrorKind.UNAVAILABLE, "127.0.0.1 answered 502 (server error) (after 3 attempts)"),
+    (
+        "truncated",
+        ErrorKind.UNAVAILABLE,
+        "127.0.0.1 closed the connection before the answer was complete (after 3 attempts)",
+    ),
+    ("malformed-json", ErrorKind.BAD_RESPONSE, "127.0.0.1 answered 200 but not with JSON"),
+    ("html-200", ErrorKind.BAD_RESPONSE, "127.0.0.1 answered 200 but not with JSON"),
+    ("huge", ErrorKind.BAD_RESPONSE, "127.0.0.1 answered with more than 1,000,000 bytes"),
+]
+
+
+@pytest.mark.parametrize(("scenario", "kind", "text"), SHARED_FAULTS)
+def test_shared_faults_are_classified(
+    client: HttpClient, start: Any, sleep: Recorder, scenario: str, kind: ErrorKind, text: str
 ) -> None:
     fake = start(scenario)
     error = fake.failure(client)
 
-    assert error.kind is ErrorKind.UNAVAILABLE
+    assert error.kind is kind
     assert error.message == text
-    assert fake.fake.calls == 3
-    assert len(sleep.delays) == 2
+    retried = kind is ErrorKind.UNAVAILABLE
+    assert fake.fake.calls == (POLICY.max_attempts if retried else 1)
+    assert len(sleep.delays) == (POLICY.max_attempts - 1 if retried else 0)
     for attempt, delay in enumerate(sleep.delays, start=1):
         assert 0 <= delay <= POLICY.backoff_base * 2 ** (attempt - 1)
 
@@ -240,27 +249,7 @@ def test_a_slow_provider_is_unavailable(start: Any, sleep: Recorder) -> None:
     assert len(sleep.delays) == 1
 
 
-# --- answers that cannot be read: not retried ----------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("scenario", "text"),
-    [
-        ("malformed-json", "127.0.0.1 answered 200 but not with JSON"),
-        ("html-200", "127.0.0.1 answered 200 but not with JSON"),
-        ("huge", "127.0.0.1 answered with more than 1,000,000 bytes"),
-    ],
-)
-def test_unreadable_answers_are_a_bad_response(
-    client: HttpClient, start: Any, sleep: Recorder, scenario: str, text: str
-) -> None:
-    fake = start(scenario)
-    error = fake.failure(client)
-
-    assert error.kind is ErrorKind.BAD_RESPONSE
-    assert error.message == text
-    assert fake.fake.calls == 1
-    assert sleep.delays == []
+# --- JSON that is not an object: for the parser to refuse ----------------------------------------
 
 
 def test_json_that_is_not_an_object_is_left_to_the_parser(client: HttpClient, start: Any) -> None:
