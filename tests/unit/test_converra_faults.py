@@ -1,8 +1,9 @@
 """Converra through the real HttpClient against the fake Converra on loopback: its
-documented answers, its base URL with the /api/v1 prefix, and its own 429 reasons.
+documented answers, usage that climbs, and its base URL with the /api/v1 prefix.
 
 What every provider shares (the request, retries, unreadable answers, the key in no
-message) is in test_http_policy.py. Retries never really sleep: the client records them.
+message) and each provider's own refusals are in test_http_policy.py. Retries never
+really sleep: the client records them.
 """
 
 from __future__ import annotations
@@ -90,31 +91,6 @@ def test_missing_header_is_auth(client: HttpClient, start_fake: StartFake) -> No
 
     assert caught.value.kind is ErrorKind.AUTH
     assert "Invalid API key" in caught.value.message
-
-
-# --- Converra's 429s: retried, bounded, with Converra's reason -----------------------------------
-
-
-def test_rate_limited_carries_the_providers_reason(client: HttpClient, start_fake: StartFake) -> None:
-    error = failure(client, start_fake("rate-limited"))
-
-    assert error.kind is ErrorKind.RATE_LIMITED
-    assert error.message == (
-        "127.0.0.1 answered 429 Too Many Requests: Rate limit exceeded: 300 requests/min (after 3 attempts)"
-    )
-
-
-def test_limit_exceeded_is_rate_limited_with_the_providers_reason(
-    client: HttpClient, start_fake: StartFake, sleep: Recorder
-) -> None:
-    fake = start_fake("limit-exceeded")
-    error = failure(client, fake)
-
-    assert error.kind is ErrorKind.RATE_LIMITED
-    assert "Monthly optimization limit reached" in error.message
-    # No Retry-After: bounded, jittered backoff.
-    assert len(sleep.delays) == 2
-    assert all(0 <= delay <= 1.0 for delay in sleep.delays)
 
 
 # --- bad responses: not retried ---------------------------------------------------------------------

@@ -30,6 +30,7 @@ from tests.unit.support import POLICY, Recorder, Serve
 
 KEY = "qw_live_5e4d3c2b1a0f9e8d7c6b5a4938271605"
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+AFTER_3 = " (after 3 attempts)"  # POLICY's attempts
 
 # The provider's own words when it rejects a key (its documented 401).
 UNAUTHORIZED = {
@@ -208,12 +209,12 @@ def test_rate_limited_honours_retry_after(client: HttpClient, start: Any, sleep:
 
 # Server trouble is retried with jittered backoff; an answer that cannot be read is not.
 SHARED_FAULTS = [
-    ("server-error", ErrorKind.UNAVAILABLE, "127.0.0.1 answered 500 (server error) (after 3 attempts)"),
-    ("html-error-page", ErrorKind.UNAVAILABLE, "127.0.0.1 answered 502 (server error) (after 3 attempts)"),
+    ("server-error", ErrorKind.UNAVAILABLE, "127.0.0.1 answered 500 (server error)" + AFTER_3),
+    ("html-error-page", ErrorKind.UNAVAILABLE, "127.0.0.1 answered 502 (server error)" + AFTER_3),
     (
         "truncated",
         ErrorKind.UNAVAILABLE,
-        "127.0.0.1 closed the connection before the answer was complete (after 3 attempts)",
+        "127.0.0.1 closed the connection before the answer was complete" + AFTER_3,
     ),
     ("malformed-json", ErrorKind.BAD_RESPONSE, "127.0.0.1 answered 200 but not with JSON"),
     ("html-200", ErrorKind.BAD_RESPONSE, "127.0.0.1 answered 200 but not with JSON"),
@@ -247,6 +248,50 @@ def test_a_slow_provider_is_unavailable(start: Any, sleep: Recorder) -> None:
     assert error.message == "127.0.0.1 did not answer in time (after 2 attempts)"
     assert time.monotonic() - started < 1.9
     assert len(sleep.delays) == 1
+
+
+# --- each provider's own refusals, read by the shared policy -------------------------------------
+
+# (provider, scenario of its fake, kind, the message or its telling part, attempts made).
+# Tornado's 403 "Storage quota exceeded" is auth here; the check reads it as a condition
+# (Provider.read_refusal, tested with the provider).
+OWN_REFUSALS = [
+    ("tornado", "missing-header", ErrorKind.AUTH, "127.0.0.1 rejected the API key (401: Missing x-api-key header)", 1),
+    ("tornado", "quota-reached", ErrorKind.AUTH, "(403: Storage quota exceeded: 1000.00 GB of 1000 GB used", 1),
+    ("tornado", "gateway-timeout", ErrorKind.UNAVAILABLE, "127.0.0.1 answered 504 (server error)" + AFTER_3, 3),
+    (
+        "converra",
+        "rate-limited",
+        ErrorKind.RATE_LIMITED,
+        "127.0.0.1 answered 429 Too Many Requests: Rate limit exceeded: 300 requests/min" + AFTER_3,
+        3,
+    ),
+    ("converra", "limit-exceeded", ErrorKind.RATE_LIMITED, ": Monthly optimization limit reached", 3),
+    (
+        "imagerouter",
+        "management-key",
+        ErrorKind.AUTH,
+        "127.0.0.1 rejected the API key (403: Management keys cannot read credits; use a normal API key)",
+        1,
+    ),
+    ("imagerouter", "internal-error", ErrorKind.UNAVAILABLE, "127.0.0.1 answered 500 (server error)" + AFTER_3, 3),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "scenario", "kind", "text", "attempts"), OWN_REFUSALS, ids=[f"{r[0]}-{r[1]}" for r in OWN_REFUSALS]
+)
+def test_a_providers_own_refusal_is_classified(
+    client: HttpClient, start: Any, sleep: Recorder, scenario: str, kind: ErrorKind, text: str, attempts: int
+) -> None:
+    fake = start(scenario)
+    error = fake.failure(client)
+
+    assert error.kind is kind
+    assert text in error.message
+    assert fake.fake.calls == attempts
+    assert len(sleep.delays) == attempts - 1  # Retry-After when given, else bounded jittered backoff
+    assert all(0 <= delay <= 1.0 for delay in sleep.delays)
 
 
 # --- JSON that is not an object: for the parser to refuse ----------------------------------------

@@ -1,8 +1,9 @@
 """Tornado API through the real HttpClient against the fake Tornado on loopback: every
-documented answer parses, and Tornado's own refusals read as Tornado means them.
+documented answer parses, storage climbs over successive checks.
 
 What every provider shares (the request, retries, unreadable answers, the key in no
-message) is in test_http_policy.py. Retries never really sleep: the client records them.
+message) and each provider's own refusals are in test_http_policy.py. Retries never
+really sleep: the client records them.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from quotawatch.adapters.http import FetchFailed, HttpClient
+from quotawatch.adapters.http import HttpClient
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.snapshot import ErrorKind, Meter
 from quotawatch.providers.base import ParsedUsage
@@ -86,44 +87,7 @@ def test_fake_tornado_defaults_to_the_trial_key(client: HttpClient) -> None:
         assert check(client, fake) == parse(TRIAL_KEY, NOW)
 
 
-# --- auth: never retried ------------------------------------------------------------------------
-
-
-def test_missing_header_answer_is_auth(client: HttpClient, start_fake: StartFake) -> None:
-    failure = check_failure(client, start_fake("missing-header"))
-
-    assert failure.kind is ErrorKind.AUTH
-    assert failure.message == "127.0.0.1 rejected the API key (401: Missing x-api-key header)"
-
-
-def test_storage_quota_reached_is_auth_carrying_the_quota_text(
-    client: HttpClient, start_fake: StartFake, sleep: Recorder
-) -> None:
-    """The shared policy maps 403 to auth; the provider's text says what actually happened."""
-    fake = start_fake("quota-reached")
-    failure = check_failure(client, fake)
-
-    assert failure.kind is ErrorKind.AUTH
-    assert failure.message.startswith("127.0.0.1 rejected the API key (403: Storage quota exceeded")
-    assert "1000.00 GB of 1000 GB used" in failure.message
-    assert fake.calls == 1
-    assert sleep.delays == []
-
-
-# --- Tornado's gateway and its answers without usage --------------------------------------------
-
-
-def test_gateway_timeout_is_unavailable_after_retries(
-    client: HttpClient, start_fake: StartFake, sleep: Recorder
-) -> None:
-    fake = start_fake("gateway-timeout")
-    failure = check_failure(client, fake)
-
-    assert isinstance(failure, FetchFailed)
-    assert failure.kind is ErrorKind.UNAVAILABLE
-    assert failure.message == "127.0.0.1 answered 504 (server error) (after 3 attempts)"
-    assert fake.calls == 3
-    assert len(sleep.delays) == 2
+# --- answers without usage ----------------------------------------------------------------------
 
 
 def test_json_without_usage_is_a_bad_response_from_the_parser(
