@@ -1,8 +1,9 @@
-"""ImageRouter through the real HttpClient against the fake ImageRouter on loopback.
+"""ImageRouter through the real HttpClient against the fake ImageRouter on loopback:
+its documented answers, spend that climbs and resets, expiring keys and lifetime caps.
 
-Every scenario of the fake gives the answer or the check error a real check would: the
-request as the provider expects it, the provider's own error text, retries that never
-really sleep, and the key in no message.
+What every provider shares (the request, retries, unreadable answers, the key in no
+message) and each provider's own refusals are in test_http_policy.py. Retries never
+really sleep: the client records them.
 """
 
 from __future__ import annotations
@@ -13,16 +14,15 @@ from typing import Any
 
 import pytest
 
-from quotawatch.adapters.http import USER_AGENT, FetchFailed, HttpClient, HttpPolicy
-from quotawatch.core.errors import CheckFailed
+from quotawatch.adapters.http import HttpClient
 from quotawatch.core.rules import DEFAULT_THRESHOLDS, Level
-from quotawatch.core.snapshot import ErrorKind, Meter, Severity
+from quotawatch.core.snapshot import Meter, Severity
 from quotawatch.providers.base import ParsedUsage
 from quotawatch.providers.imagerouter import PROVIDER, parse
 from quotawatch.providers.parsing import BadResponse
 from quotawatch_local.fakes import FakeProvider, Reply, always
 from quotawatch_local.fakes import imagerouter as fake_imagerouter
-from quotawatch_local.fakes.imagerouter import BY_API_KEY, CLIMB, CREDITS_ONLY, SPEND_LIMIT
+from quotawatch_local.fakes.imagerouter import CLIMB, CREDITS_ONLY, SPEND_LIMIT
 from tests.unit.support import Recorder, Serve, StartFake, meters_by_name, scenario_starter
 
 KEY = "ir_9f8e7d6c5b4a39281706f5e4d3c2b1a0f9e8d7c6"
@@ -46,28 +46,7 @@ def check(client: HttpClient, fake: FakeProvider, now: datetime = NOW) -> Parsed
     return parse(fetch(client, fake), now)
 
 
-def failure(client: HttpClient, fake: FakeProvider, key: str | None = None) -> CheckFailed:
-    key = key or fake.valid_key
-    with pytest.raises(FetchFailed) as caught:
-        fetch(client, fake, key)
-    assert key not in str(caught.value)
-    assert key not in repr(caught.value.args)
-    return caught.value
-
-
 # --- answers -------------------------------------------------------------------------------------
-
-
-def test_the_request_is_what_imagerouter_expects(client: HttpClient, imagerouter: StartFake) -> None:
-    fake = imagerouter("by-api-key")
-    assert fetch(client, fake) == BY_API_KEY
-
-    [headers] = fake.requests
-    assert headers["authorization"] == f"Bearer {KEY}"
-    assert headers["user-agent"] == USER_AGENT
-    assert headers["user-agent"].startswith("QuotaWatch/")
-    assert headers["accept"] == "application/json"
-    assert fake.paths == ["/v1/credits?by_api_key=true"]
 
 
 def test_documented_example_end_to_end(client: HttpClient, imagerouter: StartFake, sleep: Recorder) -> None:
@@ -146,16 +125,6 @@ def test_lifetime_cap(client: HttpClient, imagerouter: StartFake) -> None:
     assert meters_by_name(usage)["credit"] == Meter("credit", 4.23, 30.0, 25.77, "USD")
 
 
-def test_not_an_object_is_returned_for_the_parser_to_reject(client: HttpClient, imagerouter: StartFake) -> None:
-    fake = imagerouter("not-an-object")
-    body = fetch(client, fake)
-    assert body == [1, 2, 3]
-    with pytest.raises(BadResponse) as caught:
-        parse(body, NOW)
-    assert caught.value.kind is ErrorKind.BAD_RESPONSE
-    assert caught.value.field == "response"
-
-
 def test_an_empty_object_names_the_balance(client: HttpClient, imagerouter: StartFake) -> None:
     fake = imagerouter(always(Reply(200, {})))
     with pytest.raises(BadResponse) as caught:
@@ -163,133 +132,7 @@ def test_an_empty_object_names_the_balance(client: HttpClient, imagerouter: Star
     assert caught.value.field == "remaining_credits"
 
 
-# --- the key is refused: never retried -----------------------------------------------------------
-
-
-def test_wrong_key_is_auth_with_the_providers_message(
-    client: HttpClient, imagerouter: StartFake, sleep: Recorder
-) -> None:
-    fake = imagerouter("by-api-key")
-    caught = failure(client, fake, key="ir_not-the-key")
-
-    assert caught.kind is ErrorKind.AUTH
-    assert caught.message == "127.0.0.1 rejected the API key (401: Invalid API key)"
-    assert fake.calls == 0
-    assert len(fake.requests) == 1
-    assert sleep.delays == []
-
-
-def test_unauthorized_scenario_is_auth(client: HttpClient, imagerouter: StartFake) -> None:
-    caught = failure(client, imagerouter("unauthorized"))
-    assert caught.kind is ErrorKind.AUTH
-    assert caught.message == "127.0.0.1 rejected the API key (401: Invalid API key)"
-
-
-def test_a_management_key_is_auth_saying_why(client: HttpClient, imagerouter: StartFake, sleep: Recorder) -> None:
-    fake = imagerouter("management-key")
-    caught = failure(client, fake)
-
-    assert caught.kind is ErrorKind.AUTH
-    assert caught.message == (
-        "127.0.0.1 rejected the API key (403: Management keys cannot read credits; use a normal API key)"
-    )
-    assert fake.calls == 1
-    assert sleep.delays == []
-
-
-@pytest.mark.parametrize("key", [KEY, "ir_" + "k" * 200], ids=["plain", "long"])
-def test_a_key_echoed_by_the_provider_is_redacted(client: HttpClient, imagerouter: StartFake, key: str) -> None:
-    echo = always(Reply(401, {"error": {"message": f"Invalid API key {key}", "type": "authentication_error"}}))
-    caught = failure(client, imagerouter(echo, key=key), key=key)
-
-    assert caught.kind is ErrorKind.AUTH
-    assert "Invalid API key [redacted]" in caught.message
-    assert key[:16] not in caught.message
-
-
-# --- server trouble: retried, bounded ------------------------------------------------------------
-
-
-def test_internal_error_is_unavailable_after_retries(
-    client: HttpClient, imagerouter: StartFake, sleep: Recorder
-) -> None:
-    fake = imagerouter("internal-error")
-    caught = failure(client, fake)
-
-    assert caught.kind is ErrorKind.UNAVAILABLE
-    assert caught.message == "127.0.0.1 answered 500 (server error) (after 3 attempts)"
-    assert fake.calls == 3
-    assert len(sleep.delays) == 2
-
-
-def test_rate_limited_honours_retry_after(client: HttpClient, imagerouter: StartFake, sleep: Recorder) -> None:
-    fake = imagerouter("rate-limited")
-    caught = failure(client, fake)
-
-    assert caught.kind is ErrorKind.RATE_LIMITED
-    assert sleep.delays == [1.0, 1.0]
-    assert fake.calls == 3
-
-
-def test_slow_answer_is_unavailable(imagerouter: StartFake, sleep: Recorder) -> None:
-    fake = imagerouter("slow")  # answers after 2 s; the client waits 0.5 s
-    client = HttpClient(HttpPolicy(connect_timeout=0.5, read_timeout=0.5, max_attempts=2), sleep=sleep)
-    caught = failure(client, fake)
-
-    assert caught.kind is ErrorKind.UNAVAILABLE
-    assert caught.message == "127.0.0.1 did not answer in time (after 2 attempts)"
-
-
-@pytest.mark.parametrize(
-    ("scenario", "kind", "text"),
-    [
-        ("server-error", ErrorKind.UNAVAILABLE, "answered 500 (server error) (after 3 attempts)"),
-        ("html-error-page", ErrorKind.UNAVAILABLE, "answered 502 (server error) (after 3 attempts)"),
-        ("truncated", ErrorKind.UNAVAILABLE, "closed the connection before the answer was complete"),
-        ("malformed-json", ErrorKind.BAD_RESPONSE, "answered 200 but not with JSON"),
-        ("html-200", ErrorKind.BAD_RESPONSE, "answered 200 but not with JSON"),
-        ("huge", ErrorKind.BAD_RESPONSE, "answered with more than 1,000,000 bytes"),
-    ],
-)
-def test_shared_faults_are_classified_by_the_shared_policy(
-    client: HttpClient, imagerouter: StartFake, scenario: str, kind: ErrorKind, text: str
-) -> None:
-    caught = failure(client, imagerouter(scenario))
-    assert caught.kind is kind
-    assert text in caught.message
-    assert "<html" not in caught.message
-
-
-# --- the key never leaks -------------------------------------------------------------------------
-
-FAILING = [
-    "unauthorized",
-    "management-key",
-    "internal-error",
-    "rate-limited",
-    "server-error",
-    "malformed-json",
-    "html-error-page",
-    "html-200",
-    "truncated",
-    "huge",
-]
-
-
-@pytest.mark.parametrize("scenario", FAILING)
-def test_the_key_is_in_no_error_message(imagerouter: StartFake, scenario: str) -> None:
-    fake = imagerouter(scenario)
-    with pytest.raises(CheckFailed) as caught:
-        fetch(HttpClient(HttpPolicy(max_attempts=1)), fake)
-
-    assert KEY not in str(caught.value)
-    assert KEY not in repr(caught.value.args)
-    assert caught.value.__cause__ is None
-
-
-def test_every_scenario_is_covered() -> None:
-    covered = {"credits", "by-api-key", "climbing", "expiring", "lifetime-cap", "slow", "not-an-object", *FAILING}
-    assert set(fake_imagerouter.scenarios()) == covered
+# --- the fake ------------------------------------------------------------------------------------
 
 
 def test_fake_imagerouter_serves_the_named_scenario(

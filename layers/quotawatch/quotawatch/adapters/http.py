@@ -1,7 +1,12 @@
 """One HTTP policy for every provider: timeouts, bounded retries, size cap, HTTPS only.
 
 Failures become a FetchFailed with a classified kind and a message a person can act on.
-Messages never carry request headers, so the API key cannot leak through them.
+Messages never carry request headers, and a provider's own error text is masked with
+every header value sent (core/masking.py), so the API key cannot leak through them.
+
+The URL is checked and sent in one form (core/urls.py): the host checked is the host
+connected to. Plain http (to loopback only) never goes through a proxy from the
+environment, which would carry the key off this machine in clear.
 """
 
 from __future__ import annotations
@@ -13,12 +18,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from quotawatch import __version__
 from quotawatch.core.errors import CheckFailed
+from quotawatch.core.masking import mask_and_cut
 from quotawatch.core.snapshot import ErrorKind
-from quotawatch.core.urls import may_carry_a_key
+from quotawatch.core.urls import KeyTarget, RefusedUrl, key_target
 
 if TYPE_CHECKING:
     import requests
@@ -53,13 +58,13 @@ class HttpClient:
         self._sleep = sleep
 
     def get_json(self, url: str, headers: dict[str, str]) -> Any:
-        _require_safe_url(url)
-        host = urlsplit(url).hostname or url
+        target = _require_safe_url(url)
+        _require_sendable(headers)
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._get_once(url, headers, host)
+                return self._get_once(target, headers)
             except _Retryable as exc:
                 if attempt >= self.policy.max_attempts:
                     raise FetchFailed(
@@ -67,17 +72,20 @@ class HttpClient:
                     ) from None
                 self._sleep(self._delay(attempt, exc.retry_after))
 
-    def _get_once(self, url: str, headers: dict[str, str], host: str) -> Any:
+    def _get_once(self, target: KeyTarget, headers: dict[str, str]) -> Any:
         import requests  # imported on first use: keeps the handler's cold import light
 
         p = self.policy
+        host = target.host
+        secrets = _header_secrets(headers)
         try:
             with self._session.get(
-                url,
+                target.url,  # the normalised form that was checked, not the URL as given
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
                 timeout=(p.connect_timeout, p.read_timeout),
                 stream=True,
                 allow_redirects=False,
+                proxies=_NO_PROXY if target.scheme == "http" else None,
             ) as response:
                 status = response.status_code
                 refusal = _error_body(response, p) if status in (401, 403, 429) else None
@@ -85,7 +93,7 @@ class HttpClient:
                     raise _Retryable(
                         ErrorKind.RATE_LIMITED,
                         f"{host} answered 429 Too Many Requests"
-                        + _error_detail(refusal, headers.values(), unless="Too Many Requests"),
+                        + _error_detail(refusal, secrets, unless="Too Many Requests"),
                         _retry_after(response.headers.get("Retry-After")),
                         status,
                         refusal,
@@ -99,7 +107,7 @@ class HttpClient:
                 if status in (401, 403):
                     raise FetchFailed(
                         ErrorKind.AUTH,
-                        f"{host} rejected the API key ({status}{_error_detail(refusal, headers.values())})",
+                        f"{host} rejected the API key ({status}{_error_detail(refusal, secrets)})",
                         status,
                         refusal,
                     )
@@ -227,21 +235,61 @@ def _error_detail(body: Any, secrets: Iterable[str] = (), unless: str = "") -> s
         else:
             message = error or body.get("message")
     if isinstance(message, str) and message.strip() and message.strip().lower() != unless.lower():
-        # Redact before cutting to length: a cut-off key would no longer match a later redaction.
-        return ": " + " ".join(_redact(message, secrets).split())[:120]
+        # Masked before cutting to length: a cut-off key would no longer match.
+        return ": " + mask_and_cut(message, secrets, 120)
     return ""
 
 
-def _redact(text: str, secrets: Iterable[str]) -> str:
-    """Providers sometimes echo the key they were sent; a header value may carry a scheme ("Bearer <key>")."""
-    for secret in secrets:
-        for value in (secret, secret.split()[-1] if secret.split() else ""):
-            if value:
-                text = text.replace(value, "[redacted]")
-    return text
+def _header_secrets(headers: dict[str, str]) -> list[str]:
+    """Every header value the caller set: the key, however its provider sends it.
+
+    An Authorization value counts without its scheme ("Bearer "), which is no secret:
+    a key shorter than masking's recognisable run is then still masked whole, and the
+    text around an echoed key keeps its spaces.
+    """
+    return [_credential(name, value) for name, value in headers.items()]
 
 
-def _require_safe_url(url: str) -> None:
-    if not may_carry_a_key(url):
-        scheme = urlsplit(url).scheme or "no scheme"
-        raise FetchFailed(ErrorKind.CONFIG, f"refusing to send an API key over {scheme}: use https")
+def _credential(name: str, value: str) -> str:
+    if name.lower() in ("authorization", "proxy-authorization"):
+        scheme, space, credential = value.partition(" ")
+        if space and scheme.isalpha():
+            return credential
+    return value
+
+
+def _require_safe_url(url: str) -> KeyTarget:
+    try:
+        return key_target(url)
+    except RefusedUrl as exc:
+        raise FetchFailed(ErrorKind.CONFIG, str(exc)) from None
+
+
+def _require_sendable(headers: dict[str, str]) -> None:
+    """No key with a newline, a control or non-latin-1 character, or a space at either end.
+
+    requests would raise InvalidHeader or UnicodeEncodeError for most of these (an internal
+    error), or send a header the server reads differently. It is the key's fault: config.
+    """
+    for name, value in headers.items():
+        if not isinstance(value, str) or not all(map(_header_char, value)) or _spaced(_credential(name, value)):
+            raise FetchFailed(
+                ErrorKind.CONFIG,
+                "the API key contains characters an HTTP header cannot carry (e.g. a newline)",
+            )
+
+
+def _spaced(value: str) -> bool:
+    """Whitespace at either end: requests refuses it at the start, a server strips it at the end."""
+    return value != value.strip()
+
+
+def _header_char(char: str) -> bool:
+    """Visible ASCII, a space or a tab, or a visible latin-1 letter (RFC 9110 field-value)."""
+    return char == "\t" or " " <= char <= "~" or "\xa1" <= char <= "\xff"
+
+
+# Per-request proxies: None for a key removes the environment's proxy for that scheme
+# (requests drops None settings after merging the environment's). Typed Any: the stubs
+# say str values only.
+_NO_PROXY: Any = {"http": None, "all": None}
