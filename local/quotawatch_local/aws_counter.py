@@ -77,6 +77,12 @@ class AwsCallCounter(LoopbackServer):
             counted, self.calls = self.calls, Counter()
         return counted
 
+    def take_actions(self) -> set[str]:
+        """The IAM actions needed by the calls since the last take_actions."""
+        with self._lock:
+            needed, self.actions = self.actions, set()
+        return needed
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         counter = self
 
