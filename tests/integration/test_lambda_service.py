@@ -8,6 +8,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -367,3 +368,39 @@ def _shape(value: Any) -> Any:
     if isinstance(value, list):
         return [_shape(value[0])] if value else []
     return type(value).__name__
+
+
+def test_records_older_than_the_maximum_age_go_to_the_failure_queue_unsent(
+    stack: LocalStack, probe: LocalLambda
+) -> None:
+    put_message(stack, "cloudlayer-prod", "too old")
+    time.sleep(1.1)  # creation times have whole seconds
+    probe.mappings[0].max_record_age = 0
+    assert probe.pump() == []
+    (record,) = queue_bodies(stack, "NotifyFailureQueueUrl")
+    assert record["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert record["DDBStreamBatchInfo"]["batchSize"] == 1
+
+
+def test_with_unbounded_retries_a_failing_batch_holds_its_shard_until_it_succeeds(
+    stack: LocalStack, probe: LocalLambda
+) -> None:
+    probe.mappings[0].max_retries = -1
+    put_message(stack, "cloudlayer-prod", "before", version=1)
+    put_message(stack, "cloudlayer-prod", "stuck", version=2, probe="crash")
+    probe.mappings[0].bisect = False
+    first = probe.pump()
+    assert [_subjects(c) for c in first] == [["before", "stuck"], ["before", "stuck"]]
+    again = probe.pump()  # resumes at the failed batch, not after it
+    assert [_subjects(c) for c in again] == [["before", "stuck"], ["before", "stuck"]]
+    assert queue_bodies(stack, "NotifyFailureQueueUrl") == []
+
+
+def test_a_stack_loaded_from_ups_state_file_has_the_same_lambda_service(stack: LocalStack, tmp_path: Path) -> None:
+    state = tmp_path / "stack.json"
+    stack.save(state)
+    with probed(LocalStack.load(state), "NotifyFunction") as service:
+        assert [m.function for m in service.mappings] == ["NotifyFunction"]
+        (delivery,) = service.set_alarm_state("NotifyFailureAlarm", "ALARM", "a record waits")
+        assert delivery.outcome is not None
+        assert delivery.outcome.succeeded
