@@ -1,4 +1,5 @@
-"""python -m quotawatch_local demo | up | invoke FUNCTION -e EVENT [--env-vars FILE] | fake PROVIDER [SCENARIO]"""
+"""python -m quotawatch_local demo | up | invoke FUNCTION -e EVENT [--env-vars FILE] [--async]
+| alarm ALARM STATE [--reason TEXT] | fake PROVIDER [SCENARIO]"""
 
 from __future__ import annotations
 
@@ -26,6 +27,18 @@ def main(argv: list[str] | None = None) -> int:
     invoke.add_argument("function", help="logical id in template.yaml, e.g. CheckUsageFunction")
     invoke.add_argument("-e", "--event", required=True, help="event file, e.g. events/scheduled.json")
     invoke.add_argument("-n", "--env-vars", help="JSON file {FunctionLogicalId: {VAR: value}}, as in sam local invoke")
+    invoke.add_argument(
+        "--async",
+        dest="asynchronous",
+        action="store_true",
+        help="invoke as an event (InvocationType Event): retries, then the on-failure destination",
+    )
+    alarm = commands.add_parser(
+        "alarm", help="set an alarm's state in the running `up` and deliver the state change to its rule's targets"
+    )
+    alarm.add_argument("alarm", help="logical id in template.yaml, e.g. HeartbeatAlarm")
+    alarm.add_argument("state", choices=["ALARM", "OK", "INSUFFICIENT_DATA"])
+    alarm.add_argument("--reason", default="set by hand with quotawatch_local alarm")
     fake = commands.add_parser("fake", help="serve a fake provider on loopback, e.g. to try `quotawatch fetch`")
     fake.add_argument("provider", choices=["cloudlayer", "tornado", "converra", "imagerouter"])
     fake.add_argument("scenario", nargs="?", help="a documented example or a fault; omit to list them")
@@ -42,7 +55,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fake(args.provider, args.scenario, args.key)
     if args.command == "up":
         return _up(dict(item.split("=", 1) for item in args.parameter_overrides))
-    return _invoke(args.function, Path(args.event), Path(args.env_vars) if args.env_vars else None)
+    if args.command == "alarm":
+        return _alarm(args.alarm, args.state, args.reason)
+    return _invoke(args.function, Path(args.event), Path(args.env_vars) if args.env_vars else None, args.asynchronous)
 
 
 def _fake(provider: str, scenario: str | None, key: str) -> int:
@@ -64,12 +79,21 @@ def _fake(provider: str, scenario: str | None, key: str) -> int:
 
 
 def _up(parameters: dict[str, str]) -> int:
+    from quotawatch_local.lambda_service import Call, LocalLambda
     from quotawatch_local.local_stack import deploy
+
+    def show(calls: list[Call]) -> None:
+        for call in calls:
+            outcome = f"error {call.error.get('errorType')}" if call.error else "ok"
+            print(f"stream -> {call.function}: {len(call.event.get('Records', []))} record(s), {outcome}", flush=True)
 
     with embedded_aws() as aws:
         stack = deploy(aws, REPO / "template.yaml", parameters=parameters)
         stack.save(STATE_FILE)
+        service = LocalLambda(stack).start(interval=1.0, on_calls=show)
         print(f"Embedded AWS at {aws.endpoint_url}, stack '{stack.name}' deployed.")
+        mapped = ", ".join(f"{m.function} ({m.batch_size} a batch)" for m in service.mappings)
+        print(f"Polling the table's stream for {mapped}, as Lambda would.")
         print(
             "Use it with: export AWS_ENDPOINT_URL="
             + aws.endpoint_url
@@ -79,6 +103,7 @@ def _up(parameters: dict[str, str]) -> int:
         try:
             _wait_for_ctrl_c()
         finally:
+            service.close()
             STATE_FILE.unlink(missing_ok=True)
     return 0
 
@@ -92,27 +117,57 @@ def _wait_for_ctrl_c() -> None:
         pass
 
 
-def _invoke(function: str, event_file: Path, env_file: Path | None) -> int:
-    from quotawatch_local.invoke import invoke_once
+def _invoke(function: str, event_file: Path, env_file: Path | None, asynchronous: bool = False) -> int:
+    from quotawatch_local.invoke import Invocation, invoke_once
+    from quotawatch_local.lambda_service import LocalLambda
     from quotawatch_local.local_stack import LocalStack, deploy
 
     event = json.loads(event_file.read_text())
     overrides = json.loads(env_file.read_text()).get(function, {}) if env_file else {}
+
+    def run(stack: LocalStack) -> Invocation:
+        if not asynchronous:
+            return invoke_once(stack, function, event, overrides)
+        with LocalLambda(stack, env_overrides={function: overrides}) as service:
+            outcome = service.invoke_async(function, event)
+            for number, attempt in enumerate(outcome.attempts, 1):
+                status = f"error {attempt.error['errorType']}" if attempt.error else "ok"
+                print(f"attempt {number}: {status}", file=sys.stderr)
+            if outcome.destination:
+                print(f"invocation record sent to {outcome.destination}", file=sys.stderr)
+            return outcome.attempts[-1]
+
     if STATE_FILE.exists():
-        stack = LocalStack.load(STATE_FILE)
-        result = invoke_once(stack, function, event, overrides)
+        result = run(LocalStack.load(STATE_FILE))
     else:
         print(
             "No `up` running: using a fresh embedded AWS with the stack deployed (its secret is empty).",
             file=sys.stderr,
         )
         with embedded_aws() as aws:
-            stack = deploy(aws, REPO / "template.yaml")
-            result = invoke_once(stack, function, event, overrides)
+            result = run(deploy(aws, REPO / "template.yaml"))
     for line in result.logs:
         print(line, file=sys.stderr)
     print(json.dumps(result.error or result.result, indent=2))
     return 1 if result.error else 0
+
+
+def _alarm(alarm: str, state: str, reason: str) -> int:
+    from quotawatch_local.lambda_service import LocalLambda
+    from quotawatch_local.local_stack import LocalStack
+
+    if not STATE_FILE.exists():
+        print("No `up` running: start `make up` first; the alarm lives in its embedded AWS.", file=sys.stderr)
+        return 2
+    with LocalLambda(LocalStack.load(STATE_FILE)) as service:
+        deliveries = service.set_alarm_state(alarm, state, reason)
+        for delivery in deliveries:
+            outcome = delivery.outcome
+            status = "" if outcome is None else (" ok" if outcome.succeeded else " failed")
+            print(f"rule {delivery.rule} -> {delivery.target}{status}")
+        if not deliveries:
+            print("no rule of the stack matched the state change")
+    return 0
 
 
 if __name__ == "__main__":

@@ -56,7 +56,8 @@ def main() -> None:
             reply = {"result": result}
         except Exception as exc:  # reported like Lambda's errorType/errorMessage
             traceback.print_exc()
-            reply = {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc)}}
+            stack = [line.rstrip("\n") for line in traceback.format_tb(exc.__traceback__)]
+            reply = {"error": {"errorType": type(exc).__name__, "errorMessage": str(exc), "stackTrace": stack}}
         sys.stderr.write(f"{request['marker']}\n")
         sys.stderr.flush()
         replies.write(json.dumps(reply, default=str) + "\n")

@@ -1,11 +1,13 @@
 """Count the AWS calls a function makes: a recording proxy in front of the embedded AWS.
 
 The function is given the proxy's address as AWS_ENDPOINT_URL; every request is counted
-by service and operation and passed on to moto unchanged. Used by the benchmarks.
+by service and operation, and by the IAM actions it needs, and passed on to moto
+unchanged. Used by the benchmarks and the least-privilege tests.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import Counter
@@ -33,10 +35,34 @@ def operation_of(headers: dict[str, str], body: bytes) -> tuple[str, str]:
     return service, action[0] if action else "?"
 
 
+# IAM authorises a DynamoDB transaction per item: there is no TransactWriteItems action.
+_TRANSACT_ITEM_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+# botocore's service names in the signing scope that differ from IAM's action prefixes.
+_IAM_PREFIX = {"email": "ses", "events": "events", "monitoring": "cloudwatch"}
+
+
+def iam_actions_of(service: str, operation: str, body: bytes) -> set[str]:
+    """The IAM actions a request needs: `service:Operation`, except for DynamoDB transactions,
+    which need the action of each item (Put -> dynamodb:PutItem, Get -> dynamodb:GetItem ...)."""
+    prefix = _IAM_PREFIX.get(service, service)
+    if service == "dynamodb" and operation in ("TransactWriteItems", "TransactGetItems"):
+        items = json.loads(body or b"{}").get("TransactItems", [])
+        if operation == "TransactGetItems":
+            return {"dynamodb:GetItem"} if items else set()
+        return {f"dynamodb:{_TRANSACT_ITEM_ACTIONS[kind]}" for item in items for kind in item}
+    return {f"{prefix}:{operation}"}
+
+
 class AwsCallCounter(LoopbackServer):
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
         self.calls: Counter[tuple[str, str]] = Counter()
+        self.actions: set[str] = set()  # IAM actions needed by every call so far
         self._lock = threading.Lock()
         self._session = requests.Session()
         super().__init__(self._handler())
@@ -51,6 +77,12 @@ class AwsCallCounter(LoopbackServer):
             counted, self.calls = self.calls, Counter()
         return counted
 
+    def take_actions(self) -> set[str]:
+        """The IAM actions needed by the calls since the last take_actions."""
+        with self._lock:
+            needed, self.actions = self.actions, set()
+        return needed
+
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         counter = self
 
@@ -64,8 +96,10 @@ class AwsCallCounter(LoopbackServer):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
+                service, operation = operation_of(headers, body)
                 with counter._lock:
-                    counter.calls[operation_of(headers, body)] += 1
+                    counter.calls[service, operation] += 1
+                    counter.actions |= iam_actions_of(service, operation, body)
                 upstream = counter._session.request(
                     self.command,
                     counter.upstream + self.path,

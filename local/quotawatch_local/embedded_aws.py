@@ -56,6 +56,11 @@ class EmbeddedAws:
             self._server.stop()
             self._server = None
 
+    @property
+    def in_process(self) -> bool:
+        """True when this process runs moto's server (not attached to another's)."""
+        return self._server is not None
+
     def reset(self) -> None:
         """Forget every resource: each scenario starts from an empty account."""
         requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()

@@ -28,7 +28,7 @@ _PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", "PYEN
 @dataclass
 class Invocation:
     result: Any
-    error: dict[str, str] | None
+    error: dict[str, Any] | None  # errorType, errorMessage, stackTrace: Lambda's error payload
     logs: list[str] = field(default_factory=list)
 
     def log_records(self) -> list[dict[str, Any]]:
@@ -45,12 +45,27 @@ class Invocation:
 
 
 class FunctionRuntime:
-    """One warm execution environment of a function from the local stack."""
+    """One warm execution environment of a function from the local stack.
 
-    def __init__(self, stack: LocalStack, logical_id: str, env_overrides: dict[str, str] | None = None) -> None:
+    `code_dir` and `handler` replace the function's code (its CodeUri folder and Handler) with
+    a stand-in, keeping everything else of the deployed function: tests of the platform use
+    it to run a probe where the real handler would run.
+    """
+
+    def __init__(
+        self,
+        stack: LocalStack,
+        logical_id: str,
+        env_overrides: dict[str, str] | None = None,
+        *,
+        code_dir: Path | None = None,
+        handler: str | None = None,
+    ) -> None:
         self.stack = stack
         self.logical_id = logical_id
         self._env_overrides = env_overrides or {}
+        self._code_dir = code_dir
+        self._handler = handler
         self._process: subprocess.Popen[str] | None = None
         self._log_lines: queue.Queue[str] = queue.Queue()
 
@@ -58,7 +73,7 @@ class FunctionRuntime:
         config = self.stack.aws.client("lambda").get_function_configuration(
             FunctionName=self.stack.function_name(self.logical_id)
         )
-        code_dir = self.stack.source_dir(self.logical_id)
+        code_dir = self._code_dir or self.stack.source_dir(self.logical_id)
         layer_dirs = [self.stack.source_dir(layer) for layer in self._layer_ids()]
         env = {name: os.environ[name] for name in _PASS_THROUGH if name in os.environ}
         env.update(self.stack.aws.environment)
@@ -77,7 +92,7 @@ class FunctionRuntime:
         )
         env.update(self._env_overrides)
         self._process = subprocess.Popen(
-            [sys.executable, str(_WORKER), config["Handler"], str(config.get("Timeout", 3))],
+            [sys.executable, str(_WORKER), self._handler or config["Handler"], str(config.get("Timeout", 3))],
             cwd=code_dir,
             env=env,
             stdin=subprocess.PIPE,

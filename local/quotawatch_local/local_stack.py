@@ -3,8 +3,15 @@
 The SAM template is packaged (code folders zipped into the emulator's S3), transformed by
 the SAM translator exactly as CloudFormation's transform would, and created as a stack by
 moto's CloudFormation. The few resource types moto's CloudFormation cannot create (the
-secret, SNS subscriptions, the schedule) are created beside the stack through their own
-APIs from the same resource definitions, so the local account holds what AWS would.
+secret, SNS subscriptions, the schedule, queue policies, event-invoke configs, alarms) are
+created beside the stack through their own APIs from the same resource definitions, so the
+local account holds what AWS would. So is every resource that refers to one of those (the
+EventBridge rule that names the alarms, and its invoke permission): moto's CloudFormation
+would reject the reference.
+
+moto would also invoke a stream's mapped function itself on every write (through Docker)
+and then drop the stream's records; the local deploy detaches that, and the local Lambda
+service (lambda_service.py) polls the stream the way Lambda does.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ import hashlib
 import io
 import json
 import re
+import uuid
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +57,7 @@ class LocalStack:
                     "name": self.name,
                     "template_path": str(self.template_path),
                     "parameters": self.parameters,
+                    "transformed": self.transformed,
                     "resources": self.resources,
                     "outputs": self.outputs,
                 },
@@ -64,7 +74,7 @@ class LocalStack:
             name=data["name"],
             template_path=template_path,
             template=load_template(template_path),
-            transformed={},
+            transformed=data.get("transformed", {}),
             parameters=data["parameters"],
             resources=data["resources"],
             outputs=data["outputs"],
@@ -94,17 +104,24 @@ def deploy(
     _package(aws, template_path.parent, packaged)
 
     transformed = _transform(packaged, params, stack_name)
+    beside = _beside_the_stack(transformed)
+    for_moto = {
+        **transformed,
+        "Resources": {k: v for k, v in transformed["Resources"].items() if k not in beside},
+        "Outputs": {k: v for k, v in transformed.get("Outputs", {}).items() if not _references(v) & beside},
+    }
 
     cfn = aws.client("cloudformation")
     cfn.create_stack(
         StackName=stack_name,
-        TemplateBody=json.dumps(transformed),
+        TemplateBody=json.dumps(for_moto),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in params.items()],
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     stack = LocalStack(aws, stack_name, template_path, template, transformed, params)
     _read_back(stack)
-    _create_beside(stack)
+    _detach_moto_stream_invokers(aws)
+    _create_beside(stack, beside)
     return stack
 
 
@@ -188,36 +205,103 @@ def _read_back(stack: LocalStack) -> None:
                 stack.resources[item["LogicalResourceId"]] = item["PhysicalResourceId"]
 
 
-def _create_beside(stack: LocalStack) -> None:
+def _references(node: Any) -> set[str]:
+    """The logical ids and parameters a piece of template refers to (Ref, GetAtt, Sub)."""
+    found: set[str] = set()
+    if isinstance(node, list):
+        for item in node:
+            found |= _references(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and isinstance(value, str):
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found.add(value.split(".", 1)[0] if isinstance(value, str) else value[0])
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found |= {name.split(".", 1)[0] for name in re.findall(r"\$\{([^}!]+)\}", text)}
+                if not isinstance(value, str):
+                    found |= _references(value[1])
+            else:
+                found |= _references(value)
+    return found
+
+
+def _beside_the_stack(transformed: dict[str, Any]) -> set[str]:
+    """Resources moto's CloudFormation cannot create, and every resource that refers to one."""
+    resources = transformed.get("Resources", {})
+    beside = {k for k, v in resources.items() if v["Type"] in _MOTO_LACKS}
+    while True:
+        more = {
+            k
+            for k, v in resources.items()
+            if k not in beside
+            and (_references(v.get("Properties", {})) | set(_as_list(v.get("DependsOn", [])))) & beside
+        }
+        if not more:
+            return beside
+        beside |= more
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _detach_moto_stream_invokers(aws: EmbeddedAws) -> None:
+    """Stop moto from invoking a stream's mapped function on every write.
+
+    moto runs a mapped function itself (through Docker) whenever an item is written, and then
+    forgets the stream's records. The mapping stays (list_event_source_mappings shows it, as
+    AWS would); the local Lambda service reads the stream and invokes the function instead.
+    moto's server runs in this process (embedded_aws), so its model is at hand.
+    """
+    if not aws.in_process:
+        raise RuntimeError("deploy into an embedded AWS started by this process")
+    from moto.dynamodb.models import dynamodb_backends
+
+    for table in dynamodb_backends[ACCOUNT_ID][REGION].tables.values():
+        table.lambda_event_source_mappings.clear()
+
+
+def _create_beside(stack: LocalStack, beside: set[str]) -> None:
     resolver = _Resolver(stack)
-    for logical_id, resource in stack.transformed.get("Resources", {}).items():
-        if logical_id in stack.resources:
-            continue
-        condition = resource.get("Condition")
-        if condition and not resolver.condition(condition):
-            continue
-        kind = resource["Type"]
-        props = resolver.resolve(resource.get("Properties", {}))
-        creator = _CREATORS.get(kind)
-        if creator is None:
-            stack.not_emulated.append(f"{logical_id} ({kind})")
-            continue
-        stack.resources[logical_id] = creator(stack.aws, props)
-        stack.beside.append(f"{logical_id} ({kind})")
+    resources = stack.transformed.get("Resources", {})
+    pending = [k for k in resources if k in beside and k not in stack.resources]
+    while pending:
+        # Those whose references are all known go first (alarms, then the rule naming them).
+        ready = [k for k in pending if not (_references(resources[k].get("Properties", {})) & set(pending))]
+        if not ready:
+            raise RuntimeError(f"circular references among {pending}")
+        for logical_id in ready:
+            pending.remove(logical_id)
+            resource = resources[logical_id]
+            condition = resource.get("Condition")
+            if condition and not resolver.condition(condition):
+                continue
+            kind = resource["Type"]
+            creator = _CREATORS.get(kind)
+            if creator is None:
+                stack.not_emulated.append(f"{logical_id} ({kind})")
+                continue
+            props = resolver.resolve(resource.get("Properties", {}))
+            stack.resources[logical_id] = creator(stack, logical_id, props)
+            stack.beside.append(f"{logical_id} ({kind})")
     # Outputs that referred to resources created beside the stack.
     for name, output in stack.transformed.get("Outputs", {}).items():
         if name not in stack.outputs or stack.outputs[name] in ("", "None"):
             stack.outputs[name] = str(resolver.resolve(output["Value"]))
 
 
-def _create_secret(aws: EmbeddedAws, props: dict[str, Any]) -> str:
+def _create_secret(stack: LocalStack, logical_id: str, props: dict[str, Any]) -> str:
+    aws = stack.aws
     args = {"Name": props["Name"], "SecretString": props.get("SecretString", "{}")}
     if props.get("Description"):
         args["Description"] = props["Description"]
     return str(aws.client("secretsmanager").create_secret(**args)["ARN"])
 
 
-def _create_subscription(aws: EmbeddedAws, props: dict[str, Any]) -> str:
+def _create_subscription(stack: LocalStack, logical_id: str, props: dict[str, Any]) -> str:
+    aws = stack.aws
     attributes: dict[str, str] = {}
     if "FilterPolicy" in props:
         policy = props["FilterPolicy"]
@@ -233,7 +317,8 @@ def _create_subscription(aws: EmbeddedAws, props: dict[str, Any]) -> str:
     return str(response["SubscriptionArn"])
 
 
-def _create_schedule(aws: EmbeddedAws, props: dict[str, Any]) -> str:
+def _create_schedule(stack: LocalStack, logical_id: str, props: dict[str, Any]) -> str:
+    aws = stack.aws
     target = {
         k: v for k, v in props["Target"].items() if k in ("Arn", "RoleArn", "Input", "RetryPolicy", "DeadLetterConfig")
     }
@@ -248,14 +333,16 @@ def _create_schedule(aws: EmbeddedAws, props: dict[str, Any]) -> str:
     return str(aws.client("scheduler").create_schedule(**args)["ScheduleArn"])
 
 
-def _create_queue_policy(aws: EmbeddedAws, props: dict[str, Any]) -> str:
+def _create_queue_policy(stack: LocalStack, logical_id: str, props: dict[str, Any]) -> str:
+    aws = stack.aws
     sqs = aws.client("sqs")
     for queue_url in props["Queues"]:
         sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps(props["PolicyDocument"])})
     return ",".join(props["Queues"])
 
 
-def _create_event_invoke_config(aws: EmbeddedAws, props: dict[str, Any]) -> str:
+def _create_event_invoke_config(stack: LocalStack, logical_id: str, props: dict[str, Any]) -> str:
+    aws = stack.aws
     args = {
         k: v
         for k, v in props.items()
@@ -265,12 +352,75 @@ def _create_event_invoke_config(aws: EmbeddedAws, props: dict[str, Any]) -> str:
     return f"{props['FunctionName']}:{props.get('Qualifier', '$LATEST')}"
 
 
-_CREATORS = {
+def _generated_name(stack: LocalStack, logical_id: str) -> str:
+    """A name as CloudFormation makes one up: stack, logical id, a random suffix."""
+    return f"{stack.name}-{logical_id}-{uuid.uuid4().hex[:12].upper()}"
+
+
+def _create_alarm(stack: LocalStack, logical_id: str, props: dict[str, Any]) -> str:
+    name = props.get("AlarmName") or _generated_name(stack, logical_id)
+    args: dict[str, Any] = {"AlarmName": name}
+    for key in ("AlarmDescription", "Namespace", "MetricName", "Statistic", "ComparisonOperator", "TreatMissingData"):
+        if key in props:
+            args[key] = str(props[key])
+    for key in ("Period", "EvaluationPeriods", "DatapointsToAlarm"):
+        if key in props:
+            args[key] = int(props[key])
+    args["Threshold"] = float(props["Threshold"])
+    args["Dimensions"] = [{"Name": d["Name"], "Value": str(d["Value"])} for d in props.get("Dimensions", [])]
+    for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+        if key in props:
+            args[key] = props[key]
+    if "ActionsEnabled" in props:
+        args["ActionsEnabled"] = str(props["ActionsEnabled"]).lower() == "true"
+    stack.aws.client("cloudwatch").put_metric_alarm(**args)
+    return str(name)
+
+
+def _create_rule(stack: LocalStack, logical_id: str, props: dict[str, Any]) -> str:
+    name = props.get("Name") or _generated_name(stack, logical_id)
+    events = stack.aws.client("events")
+    args: dict[str, Any] = {"Name": name, "State": props.get("State", "ENABLED")}
+    if "EventPattern" in props:
+        pattern = props["EventPattern"]
+        args["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+    for key in ("ScheduleExpression", "Description", "EventBusName"):
+        if key in props:
+            args[key] = props[key]
+    events.put_rule(**args)
+    keys = ("Id", "Arn", "RoleArn", "Input", "InputPath", "InputTransformer", "RetryPolicy", "DeadLetterConfig")
+    targets = [{k: v for k, v in target.items() if k in keys} for target in props.get("Targets", [])]
+    if targets:
+        events.put_targets(Rule=name, EventBusName=props.get("EventBusName", "default"), Targets=targets)
+    return str(name)
+
+
+def _create_permission(stack: LocalStack, logical_id: str, props: dict[str, Any]) -> str:
+    args = {"FunctionName": props["FunctionName"], "StatementId": logical_id}
+    args.update({k: props[k] for k in ("Action", "Principal", "SourceArn", "SourceAccount") if k in props})
+    stack.aws.client("lambda").add_permission(**args)
+    return logical_id
+
+
+_CREATORS: dict[str, Callable[[LocalStack, str, dict[str, Any]], str]] = {
     "AWS::SecretsManager::Secret": _create_secret,
     "AWS::SNS::Subscription": _create_subscription,
     "AWS::Scheduler::Schedule": _create_schedule,
     "AWS::SQS::QueuePolicy": _create_queue_policy,
     "AWS::Lambda::EventInvokeConfig": _create_event_invoke_config,
+    "AWS::CloudWatch::Alarm": _create_alarm,
+    # Created by moto's CloudFormation, except when they refer to a resource created beside.
+    "AWS::Events::Rule": _create_rule,
+    "AWS::Lambda::Permission": _create_permission,
+}
+# The types moto's CloudFormation skips (with a warning) or cannot create.
+_MOTO_LACKS = {
+    "AWS::SecretsManager::Secret",
+    "AWS::SNS::Subscription",
+    "AWS::Scheduler::Schedule",
+    "AWS::SQS::QueuePolicy",
+    "AWS::Lambda::EventInvokeConfig",
+    "AWS::CloudWatch::Alarm",
 }
 
 
@@ -329,6 +479,10 @@ class _Resolver:
         if physical.startswith("arn:"):
             return physical
         if attribute == "Arn":
+            if kind == "AWS::CloudWatch::Alarm":
+                return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{physical}"
+            if kind == "AWS::Events::Rule":
+                return f"arn:aws:events:{REGION}:{ACCOUNT_ID}:rule/{physical}"
             if kind == "AWS::Lambda::Function":
                 return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}"
             if kind == "AWS::IAM::Role":
@@ -337,6 +491,8 @@ class _Resolver:
                 return f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{physical.rsplit('/', 1)[-1]}"
         if attribute == "QueueUrl":
             return physical
+        if attribute == "QueueName" and kind == "AWS::SQS::Queue":
+            return physical.rsplit("/", 1)[-1]
         raise KeyError(f"cannot resolve GetAtt {logical_id}.{attribute} locally")
 
     def _sub(self, arg: Any) -> str:

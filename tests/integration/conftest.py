@@ -14,9 +14,11 @@ import yaml
 from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
 from quotawatch_local.inbox import Inbox
 from quotawatch_local.invoke import FunctionRuntime
+from quotawatch_local.lambda_service import LocalLambda
 from quotawatch_local.local_stack import LocalStack, deploy
 
 REPO = Path(__file__).resolve().parents[2]
+PROBES = Path(__file__).resolve().parent / "probes"  # stand-in handlers (see probes/notify_probe.py)
 CLOUDLAYER_KEY = "cl-live-3f9a2b7c-not-a-real-key"
 
 
@@ -36,6 +38,45 @@ def stack(aws: EmbeddedAws) -> LocalStack:
 @pytest.fixture
 def inbox(aws: EmbeddedAws, stack: LocalStack) -> Inbox:
     return Inbox(aws, stack.outputs["AlertTopicArn"], "test-inbox")
+
+
+@pytest.fixture
+def local_lambda(stack: LocalStack) -> Iterator[LocalLambda]:
+    """The local Lambda service for the stack, running the functions' own code."""
+    with LocalLambda(stack) as service:
+        yield service
+
+
+def probed(stack: LocalStack, *functions: str, **env: dict[str, str]) -> LocalLambda:
+    """The local Lambda service with these functions' code replaced by the probe handler."""
+    return LocalLambda(stack, code={f: (PROBES, "notify_probe.handler") for f in functions}, env_overrides=env)
+
+
+def put_message(stack: LocalStack, monitor: str, subject: str, version: int = 1, **fields: Any) -> str:
+    """Write a message item as the check does (without its state); its sort key."""
+    sk = f"MSG#2026-11-24T01:00:00Z#meter:calls#{version}"
+    message = {
+        "subject": subject,
+        "email": f"{subject}\n\nWhat to do: look at the plan.",
+        "sms": subject[:160],
+        "severity": "critical",
+        "monitor": monitor,
+        "provider": "cloudlayer",
+        "kind": "alert",
+        **fields,
+    }
+    stack.aws.client("dynamodb").put_item(
+        TableName=stack.outputs["TableName"],
+        Item={"pk": {"S": f"MON#{monitor}"}, "sk": {"S": sk}, "message": {"S": json.dumps(message)}},
+    )
+    return sk
+
+
+def queue_bodies(stack: LocalStack, output: str) -> list[dict[str, Any]]:
+    """Every message waiting in the queue named by a stack output (its URL), parsed; left in place."""
+    sqs = stack.aws.client("sqs")
+    response = sqs.receive_message(QueueUrl=stack.outputs[output], MaxNumberOfMessages=10, VisibilityTimeout=0)
+    return [json.loads(m["Body"]) for m in response.get("Messages", [])]
 
 
 def put_keys(stack: LocalStack, keys: dict[str, str] | str) -> None:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from quotawatch_local.local_stack import LocalStack, deploy
-from tests.integration.conftest import REPO
+from tests.integration.conftest import REPO, put_message
 
 pytestmark = pytest.mark.integration
 
@@ -41,6 +41,70 @@ def test_the_template_deploys_with_what_aws_would_hold(stack: LocalStack) -> Non
     assert schedule["Target"]["DeadLetterConfig"]["Arn"].endswith(
         stack.outputs["ScheduleDeadLetterQueueUrl"].rsplit("/", 1)[-1]
     )
+
+
+def test_the_notify_function_its_stream_its_queue_and_alarms_are_deployed(stack: LocalStack) -> None:
+    aws = stack.aws
+    lambda_ = aws.client("lambda")
+    notify = lambda_.get_function_configuration(FunctionName=stack.outputs["NotifyFunctionName"])
+    assert notify["Runtime"] == "python3.13"
+    assert notify["Handler"] == "app.lambda_handler"
+    assert notify["Environment"]["Variables"]["TABLE_NAME"] == stack.outputs["TableName"]
+    assert notify["Environment"]["Variables"]["ALERT_TOPIC_ARN"] == stack.outputs["AlertTopicArn"]
+    notify_arn = notify["FunctionArn"]
+    queue_arn = aws.client("sqs").get_queue_attributes(
+        QueueUrl=stack.outputs["NotifyFailureQueueUrl"], AttributeNames=["QueueArn", "Policy"]
+    )["Attributes"]
+    assert json.loads(queue_arn["Policy"])["Statement"][0]["Sid"] == "DenyInsecureTransport"
+
+    # the stream and its mapping, as deployed
+    table = aws.client("dynamodb").describe_table(TableName=stack.outputs["TableName"])["Table"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    (mapping,) = lambda_.list_event_source_mappings(FunctionName=stack.outputs["NotifyFunctionName"])[
+        "EventSourceMappings"
+    ]
+    assert mapping["EventSourceArn"] == table["LatestStreamArn"]
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": queue_arn["QueueArn"]}}
+    assert json.loads(mapping["FilterCriteria"]["Filters"][0]["Pattern"])["eventName"] == ["INSERT"]
+
+    # asynchronous invokes: a failed check goes to the notify function, its failures to the queue
+    check = lambda_.get_function_event_invoke_config(FunctionName=stack.outputs["CheckUsageFunctionName"])
+    assert check["MaximumRetryAttempts"] == 1
+    assert check["DestinationConfig"]["OnFailure"]["Destination"] == notify_arn
+    own = lambda_.get_function_event_invoke_config(FunctionName=stack.outputs["NotifyFunctionName"])
+    assert own["MaximumRetryAttempts"] == 2
+    assert own["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn["QueueArn"]
+
+    # the three alarms, and the rule that sends their state changes to the notify function
+    alarms = aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    by_name = {a["AlarmName"]: a for a in alarms}
+    names = [stack.resources[a] for a in ("HeartbeatAlarm", "ScheduleDeadLetterAlarm", "NotifyFailureAlarm")]
+    assert sorted(by_name) == sorted(names)
+    heartbeat = by_name[stack.resources["HeartbeatAlarm"]]
+    assert heartbeat["Period"] == 1800
+    assert heartbeat["Dimensions"] == [{"Name": "FunctionName", "Value": stack.outputs["CheckUsageFunctionName"]}]
+    assert heartbeat["TreatMissingData"] == "breaching"
+    events = aws.client("events")
+    (rule,) = events.list_rules()["Rules"]
+    assert sorted(json.loads(rule["EventPattern"])["resources"]) == sorted(a["AlarmArn"] for a in alarms)
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == notify_arn
+    policy = json.loads(lambda_.get_policy(FunctionName=stack.outputs["NotifyFunctionName"])["Policy"])
+    assert [s["Principal"] for s in policy["Statement"]] == [{"Service": "events.amazonaws.com"}]
+
+
+def test_moto_leaves_the_stream_to_the_local_lambda_service(stack: LocalStack) -> None:
+    """moto would invoke the mapped function itself (through Docker) and drop the records."""
+    put_message(stack, "cloudlayer-prod", "waits in the stream")
+    streams = stack.aws.client("dynamodbstreams")
+    arn = stack.aws.client("dynamodb").describe_table(TableName=stack.outputs["TableName"])["Table"]["LatestStreamArn"]
+    (shard,) = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON")
+    (record,) = streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert record["eventName"] == "INSERT"
 
 
 def test_subscriptions_follow_the_parameters(stack: LocalStack) -> None:
@@ -99,6 +163,15 @@ def test_local_invoke_cli_runs_a_function_with_an_event_file() -> None:
             f"'{fields[outcome['monitor']]}'; add it with the monitor's API key",
         }
     assert '"level":"ERROR"' in done.stderr  # the function's structured log, as Lambda prints it
+
+
+def test_local_invoke_cli_runs_the_notify_function_with_each_of_its_events() -> None:
+    done = _cli("invoke", "NotifyFunction", "-e", "events/notify-stream.json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"batchItemFailures": []}
+    done = _cli("invoke", "NotifyFunction", "-e", "events/alarm-state-change.json", "--async")
+    assert done.returncode == 0, done.stderr
+    assert "attempt 1: ok" in done.stderr
 
 
 def test_the_demo_tells_each_moment_exactly_once() -> None:

@@ -74,7 +74,15 @@ def test_function_contains_handler_and_monitors_file(build_dir: Path) -> None:
     assert not (function / "quotawatch").exists()
 
 
+def test_notify_function_contains_its_handler_only(build_dir: Path) -> None:
+    function = build_dir / "NotifyFunction"
+    assert (function / "app.py").is_file()
+    assert not (function / "requests").exists()
+    assert not (function / "quotawatch").exists()
+
+
 def test_built_template_points_at_the_build_artifacts(build_dir: Path) -> None:
     built = (build_dir / "template.yaml").read_text()
     assert "CodeUri: CheckUsageFunction" in built
+    assert "CodeUri: NotifyFunction" in built
     assert "ContentUri: QuotaWatchLayer" in built

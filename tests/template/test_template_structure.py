@@ -13,6 +13,7 @@ SECRET_ARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::Account
 # The one place a "*" resource remains: the AWS-managed policy SAM attaches to every
 # function role it generates (logs:CreateLogGroup/CreateLogStream/PutLogEvents on "*").
 BASIC_EXECUTION_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+DYNAMODB_STREAM_ROLE = "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole"
 # fmt: off
 CLOUDWATCH_RETENTION_DAYS = [
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545,
@@ -46,6 +47,10 @@ def test_parameters_and_defaults(template: dict[str, Any]) -> None:
     assert params["LogRetentionDays"]["Type"] == "Number"
     assert params["LogRetentionDays"]["Default"] == 30
     assert params["LogRetentionDays"]["AllowedValues"] == CLOUDWATCH_RETENTION_DAYS
+    heartbeat = params["HeartbeatSeconds"]
+    assert heartbeat["Type"] == "Number"
+    assert heartbeat["Default"] == 1800  # two 15-minute intervals of the default schedule
+    assert "twice your schedule's interval" in heartbeat["Description"]
     assert template["Conditions"]["HasAlertEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]}
     assert template["Conditions"]["HasAlertPhone"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertPhone"}, ""]}]}
 
@@ -104,14 +109,26 @@ def test_function_logs_to_its_own_log_group_with_retention(function: dict[str, A
     assert function["LoggingConfig"].get("LogFormat", "Text") == "Text"
 
 
-def test_failed_async_invocations_retry_once_then_go_to_the_dead_letter_queue(
-    function: dict[str, Any],
+def test_a_failed_run_is_retried_once_then_goes_to_the_notify_function(
+    function: dict[str, Any], transformed: dict[str, Any]
 ) -> None:
-    assert function["EventInvokeConfig"]["MaximumRetryAttempts"] == 1
-    assert function["DeadLetterQueue"] == {
-        "Type": "SQS",
-        "TargetArn": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]},
+    config = function["EventInvokeConfig"]
+    assert config["MaximumRetryAttempts"] == 1
+    assert config["DestinationConfig"] == {
+        "OnFailure": {"Type": "Lambda", "Destination": {"Fn::GetAtt": ["NotifyFunction", "Arn"]}}
     }
+    # not a dead-letter queue as well: Lambda would send the same failure to both
+    assert "DeadLetterQueue" not in function
+    assert "DeadLetterConfig" not in transformed["Resources"]["CheckUsageFunction"]["Properties"]
+    # SAM lets the check function's role invoke the notify function, and nothing else
+    invokes = [
+        statement
+        for role, statement in _role_statements(transformed)
+        if role == "CheckUsageFunctionRole" and "lambda:InvokeFunction" in _as_list(statement["Action"])
+    ]
+    assert invokes == [
+        {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Fn::GetAtt": ["NotifyFunction", "Arn"]}}
+    ]
 
 
 def test_schedule(function: dict[str, Any]) -> None:
@@ -139,7 +156,7 @@ def test_schedule_dead_letter_queue(resources: dict[str, Any], transformed: dict
         for name, statement in _role_statements(transformed)
         if "sqs:SendMessage" in _as_list(statement["Action"]) and statement["Resource"] == queue_arn
     }
-    assert senders == {"CheckUsageFunctionRole", "CheckUsageFunctionScheduleRole"}
+    assert senders == {"CheckUsageFunctionScheduleRole"}  # the scheduler, for checks it could not deliver
 
 
 # --- storage, topic, secret ---------------------------------------------------------------
@@ -162,6 +179,8 @@ def test_table_keys_recovery_encryption_ttl_and_retention(resources: dict[str, A
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    # the notify function reads new message items from the stream; the new image is all it needs
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
 
 
 def test_topic_is_encrypted(resources: dict[str, Any]) -> None:
@@ -228,14 +247,44 @@ def test_secrets_manager_access_is_only_get_secret_value_on_the_keys_secret(
     ]
 
 
+def _dynamodb_actions(transformed: dict[str, Any], role: str) -> set[str]:
+    statements = [s for r, s in _role_statements(transformed) if r == role]
+    for statement in statements:
+        if any(a.startswith("dynamodb:") for a in _as_list(statement["Action"])):
+            assert statement["Resource"] == {"Fn::GetAtt": ["QuotaWatchTable", "Arn"]}, statement
+    return {a for s in statements for a in _as_list(s["Action"]) if a.startswith("dynamodb:")}
+
+
 def test_dynamodb_access_is_item_level_on_the_table_only(transformed: dict[str, Any]) -> None:
-    actions = {
-        action
-        for _, statement in _role_statements(transformed)
-        for action in _as_list(statement["Action"])
-        if action.startswith("dynamodb:")
+    # The check: tick claim, snapshots and windows in batches, state and message in one
+    # TransactWriteItems (authorised as PutItem/UpdateItem), Powertools Idempotency.
+    check = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem", "BatchWriteItem", "Query")
+    assert _dynamodb_actions(transformed, "CheckUsageFunctionRole") == {f"dynamodb:{a}" for a in check}
+    # The notify function: marks a message sent; a self-alert's state and message in a transaction.
+    notify = ("GetItem", "PutItem", "UpdateItem", "ConditionCheckItem")
+    assert _dynamodb_actions(transformed, "NotifyFunctionRole") == {f"dynamodb:{a}" for a in notify}
+    # IAM has no action for a transaction as a whole, nor anything table-wide here
+    every = {a for _, s in _role_statements(transformed) for a in _as_list(s["Action"])}
+    assert not {"dynamodb:TransactWriteItems", "dynamodb:Scan", "dynamodb:DeleteTable"} & every
+
+
+def test_only_the_notify_function_publishes_and_only_to_the_alert_topic(transformed: dict[str, Any]) -> None:
+    publishers = [(role, s) for role, s in _role_statements(transformed) if "sns:Publish" in _as_list(s["Action"])]
+    assert [role for role, _ in publishers] == ["NotifyFunctionRole"]
+    (_, statement) = publishers[0]
+    assert statement["Resource"]["Fn::Sub"][1] == {"topicName": {"Fn::GetAtt": ["AlertTopic", "TopicName"]}}
+
+
+def test_the_notify_function_may_send_to_its_failure_queue_only(transformed: dict[str, Any]) -> None:
+    sends = {
+        (role, json.dumps(s["Resource"]))
+        for role, s in _role_statements(transformed)
+        if "sqs:SendMessage" in _as_list(s["Action"])
     }
-    assert actions == {f"dynamodb:{a}" for a in ("PutItem", "UpdateItem", "BatchGetItem", "BatchWriteItem", "Query")}
+    assert sends == {
+        ("NotifyFunctionRole", json.dumps({"Fn::GetAtt": ["NotifyFailureQueue", "Arn"]})),
+        ("CheckUsageFunctionScheduleRole", json.dumps({"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]})),
+    }
 
 
 def test_no_iam_statement_allows_a_wildcard_resource_or_action(transformed: dict[str, Any]) -> None:
@@ -259,6 +308,9 @@ def test_only_managed_policy_is_lambda_basic_execution(transformed: dict[str, An
     assert managed == {
         "CheckUsageFunctionRole": [BASIC_EXECUTION_ROLE],
         "CheckUsageFunctionScheduleRole": [],
+        # SAM adds it for the DynamoDB event: stream reads only (DescribeStream, GetRecords,
+        # GetShardIterator, ListStreams), which Lambda's poller uses with the function's role.
+        "NotifyFunctionRole": [BASIC_EXECUTION_ROLE, DYNAMODB_STREAM_ROLE],
     }
 
 
@@ -284,7 +336,11 @@ def test_outputs(template: dict[str, Any]) -> None:
         "CheckUsageFunctionName",
         "ApiKeysSecretName",
         "ScheduleDeadLetterQueueUrl",
+        "NotifyFunctionName",
+        "NotifyFailureQueueUrl",
     }
+    assert template["Outputs"]["NotifyFunctionName"]["Value"] == {"Ref": "NotifyFunction"}
+    assert template["Outputs"]["NotifyFailureQueueUrl"]["Value"] == {"Ref": "NotifyFailureQueue"}
 
 
 def test_samconfig(repo_root: Path) -> None:
@@ -298,3 +354,176 @@ def test_samconfig(repo_root: Path) -> None:
     assert deploy["resolve_s3"] is True
     assert default["validate"]["parameters"]["lint"] is True
     assert {"cached", "parallel"} <= set(default["build"]["parameters"])
+
+
+# --- the notify function, its stream, its queue -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def notify(resources: dict[str, Any]) -> dict[str, Any]:
+    assert resources["NotifyFunction"]["Type"] == "AWS::Serverless::Function"
+    properties: dict[str, Any] = resources["NotifyFunction"]["Properties"]
+    return properties
+
+
+def test_notify_function_runtime_layer_and_environment(notify: dict[str, Any], resources: dict[str, Any]) -> None:
+    assert notify["CodeUri"] == "functions/notify/"
+    assert notify["Handler"] == "app.lambda_handler"
+    assert notify["Runtime"] == "python3.13"
+    assert notify["Architectures"] == ["arm64"]
+    assert notify["Layers"] == [{"Ref": "QuotaWatchLayer"}]
+    assert notify["MemorySize"] <= 256
+    assert 10 <= notify["Timeout"] <= 60
+    assert notify["Environment"]["Variables"] == {
+        "TABLE_NAME": {"Ref": "QuotaWatchTable"},
+        "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"},
+        "POWERTOOLS_SERVICE_NAME": "quotawatch",
+        "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    log_group = resources[notify["LoggingConfig"]["LogGroup"]["Ref"]]
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert log_group["Properties"]["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${AWS::StackName}-notify"}
+
+
+def test_notify_function_retries_async_events_twice_then_keeps_them_in_its_queue(notify: dict[str, Any]) -> None:
+    config = notify["EventInvokeConfig"]
+    assert config["MaximumRetryAttempts"] == 2
+    assert config["DestinationConfig"] == {
+        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["NotifyFailureQueue", "Arn"]}}
+    }
+
+
+def test_the_stream_mapping(notify: dict[str, Any], transformed: dict[str, Any]) -> None:
+    streams = [e for e in notify["Events"].values() if e["Type"] == "DynamoDB"]
+    assert len(streams) == 1
+    props = streams[0]["Properties"]
+    assert props["Stream"] == {"Fn::GetAtt": ["QuotaWatchTable", "StreamArn"]}
+    assert props["StartingPosition"] == "TRIM_HORIZON"
+    assert 1 <= props["BatchSize"] <= 100
+    assert 0 <= props["MaximumBatchingWindowInSeconds"] <= 5  # alerts are not held back
+    assert props["BisectBatchOnFunctionError"] is True
+    assert 1 <= props["MaximumRetryAttempts"] <= 10
+    assert 60 <= props["MaximumRecordAgeInSeconds"] <= 86400
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["DestinationConfig"] == {
+        "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["NotifyFailureQueue", "Arn"]}}
+    }
+    (mapping,) = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mapping["Properties"]["FunctionName"] == {"Ref": "NotifyFunction"}
+    assert mapping["Properties"]["FilterCriteria"] == props["FilterCriteria"]
+
+
+def _stream_record(event_name: str, sk: str) -> dict[str, Any]:
+    keys = {"pk": {"S": "MON#cloudlayer-prod"}, "sk": {"S": sk}}
+    return {
+        "eventName": event_name,
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {"Keys": keys, "NewImage": {**keys, "message": {"S": "{}"}}, "SequenceNumber": "1"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("event_name", "sk", "delivered"),
+    [
+        ("INSERT", "MSG#2026-11-24T01:00:00Z#meter:calls#3", True),
+        ("INSERT", "MSG#2026-11-24T01:00:00Z#QuotaWatch:heartbeat#1", True),
+        ("MODIFY", "MSG#2026-11-24T01:00:00Z#meter:calls#3", False),  # marked sent
+        ("REMOVE", "MSG#2026-11-24T01:00:00Z#meter:calls#3", False),  # expired
+        ("INSERT", "SNAP#2026-11-24T01:00:00Z", False),
+        ("INSERT", "STATE", False),
+        ("MODIFY", "STATE", False),
+        ("INSERT", "WINDOW", False),
+        ("INSERT", "msg#lower-case", False),
+    ],
+)
+def test_the_stream_filter_passes_only_message_inserts(
+    notify: dict[str, Any], event_name: str, sk: str, delivered: bool
+) -> None:
+    from quotawatch_local.event_filter import filter_criteria_patterns, matches_any
+
+    (stream,) = [e for e in notify["Events"].values() if e["Type"] == "DynamoDB"]
+    patterns = filter_criteria_patterns(stream["Properties"]["FilterCriteria"])
+    assert len(patterns) == 1
+    assert matches_any(patterns, _stream_record(event_name, sk)) is delivered
+
+
+def test_notify_failure_queue_is_encrypted_kept_14_days_and_refuses_plain_transport(
+    resources: dict[str, Any],
+) -> None:
+    queue = resources["NotifyFailureQueue"]
+    assert queue["Type"] == "AWS::SQS::Queue"
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    policy = resources["NotifyFailureQueuePolicy"]["Properties"]
+    assert policy["Queues"] == [{"Ref": "NotifyFailureQueue"}]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert statement["Resource"] == {"Fn::GetAtt": ["NotifyFailureQueue", "Arn"]}
+
+
+# --- watching itself ------------------------------------------------------------------------
+
+ALARMS = ("HeartbeatAlarm", "ScheduleDeadLetterAlarm", "NotifyFailureAlarm")
+
+
+def test_exactly_three_alarms_on_free_service_metrics_without_actions(resources: dict[str, Any]) -> None:
+    alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert set(alarms) == set(ALARMS)  # $0.10 a month each
+    for name, props in alarms.items():
+        assert props["Namespace"] in ("AWS/Lambda", "AWS/SQS"), name
+        # state changes reach people through the EventBridge rule, not through actions
+        assert not {"AlarmActions", "OKActions", "InsufficientDataActions"} & set(props), name
+        description = props["AlarmDescription"]
+        text = description if isinstance(description, str) else description["Fn::Sub"]
+        assert len(text) > 80, name  # read by a person in an email: says what happened and what to do
+
+
+def test_heartbeat_alarm_raises_when_no_check_ran_for_two_intervals(resources: dict[str, Any]) -> None:
+    props = resources["HeartbeatAlarm"]["Properties"]
+    assert props["Namespace"] == "AWS/Lambda"
+    assert props["MetricName"] == "Invocations"
+    assert props["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "CheckUsageFunction"}}]
+    assert props["Statistic"] == "Sum"
+    assert props["Period"] == {"Ref": "HeartbeatSeconds"}
+    assert props["EvaluationPeriods"] == 1
+    assert props["Threshold"] == 1
+    assert props["ComparisonOperator"] == "LessThanThreshold"
+    assert props["TreatMissingData"] == "breaching"  # no invocations means no data points
+    assert props["AlarmDescription"]["Fn::Sub"].startswith("No check has run for ${HeartbeatSeconds} seconds")
+
+
+@pytest.mark.parametrize(
+    ("alarm", "queue"),
+    [("ScheduleDeadLetterAlarm", "ScheduleDeadLetterQueue"), ("NotifyFailureAlarm", "NotifyFailureQueue")],
+)
+def test_queue_alarms_raise_on_any_waiting_message(resources: dict[str, Any], alarm: str, queue: str) -> None:
+    props = resources[alarm]["Properties"]
+    assert props["Namespace"] == "AWS/SQS"
+    assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert props["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}}]
+    assert props["Statistic"] == "Maximum"
+    assert props["Threshold"] == 0
+    assert props["ComparisonOperator"] == "GreaterThanThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+
+
+def test_alarm_state_changes_of_this_stack_reach_the_notify_function(
+    notify: dict[str, Any], transformed: dict[str, Any]
+) -> None:
+    rules = [e for e in notify["Events"].values() if e["Type"] in ("EventBridgeRule", "CloudWatchEvent")]
+    assert len(rules) == 1
+    pattern = rules[0]["Properties"]["Pattern"]
+    assert pattern["source"] == ["aws.cloudwatch"]
+    assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
+    assert pattern["resources"] == [{"Fn::GetAtt": [alarm, "Arn"]} for alarm in ALARMS]
+    assert "detail" not in pattern  # both ways: to ALARM and back to OK
+    (rule,) = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["NotifyFunction", "Arn"]}
+    permissions = [r["Properties"] for r in transformed["Resources"].values() if r["Type"] == "AWS::Lambda::Permission"]
+    assert [(p["Principal"], p["FunctionName"]) for p in permissions] == [
+        ("events.amazonaws.com", {"Ref": "NotifyFunction"})
+    ]

@@ -17,8 +17,15 @@ Runner = Callable[..., subprocess.CompletedProcess[str]]
 EXPECTED_SKIPS = {
     ("CKV_AWS_117", "CheckUsageFunction"),  # no VPC: public HTTPS APIs only, NAT costs money
     ("CKV_AWS_173", "CheckUsageFunction"),  # env vars hold no secrets, CMK costs $1/month
+    ("CKV_AWS_116", "CheckUsageFunction"),  # failures go to the on-failure destination, not a DLQ too
+    ("CKV_AWS_117", "NotifyFunction"),  # no VPC: AWS endpoints only, NAT costs money
+    ("CKV_AWS_173", "NotifyFunction"),  # env vars hold no secrets, CMK costs $1/month
+    ("CKV_AWS_115", "NotifyFunction"),  # concurrency bounded by the stream; quota-10 accounts
+    ("CKV_AWS_116", "NotifyFunction"),  # failures go to the on-failure destination, not a DLQ too
     ("CKV_AWS_158", "CheckUsageLogGroup"),  # CMK costs $1/month
+    ("CKV_AWS_158", "NotifyLogGroup"),  # CMK costs $1/month
     ("CKV_AWS_27", "ScheduleDeadLetterQueue"),  # false positive: SSE-SQS not recognised
+    ("CKV_AWS_27", "NotifyFailureQueue"),  # false positive: SSE-SQS not recognised
     ("CKV_AWS_119", "QuotaWatchTable"),  # AWS-managed key, CMK costs $1/month
     ("CKV_AWS_149", "ApiKeysSecret"),  # AWS-managed key, CMK costs $1/month
 }
