@@ -256,12 +256,13 @@ def _dynamodb_actions(transformed: dict[str, Any], role: str) -> set[str]:
 
 
 def test_dynamodb_access_is_item_level_on_the_table_only(transformed: dict[str, Any]) -> None:
-    # The check: tick claim, snapshots and windows in batches, state and message in one
-    # TransactWriteItems (authorised as PutItem/UpdateItem), Powertools Idempotency.
+    # The check: Powertools Idempotency's tick record, snapshots and windows in batches,
+    # state and message in one TransactWriteItems (authorised as PutItem/UpdateItem).
     check = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem", "BatchWriteItem", "Query")
     assert _dynamodb_actions(transformed, "CheckUsageFunctionRole") == {f"dynamodb:{a}" for a in check}
-    # The notify function: marks a message sent; a self-alert's state and message in a transaction.
-    notify = ("GetItem", "PutItem", "UpdateItem", "ConditionCheckItem")
+    # The notify function: reads and marks a message sent; reads QuotaWatch's own state and
+    # writes a self-alert's state and message in a transaction.
+    notify = ("GetItem", "BatchGetItem", "PutItem", "UpdateItem")
     assert _dynamodb_actions(transformed, "NotifyFunctionRole") == {f"dynamodb:{a}" for a in notify}
     # IAM has no action for a transaction as a whole, nor anything table-wide here
     every = {a for _, s in _role_statements(transformed) for a in _as_list(s["Action"])}
