@@ -2,7 +2,9 @@
 
 The function is given the proxy's address as AWS_ENDPOINT_URL; every request is counted
 by service and operation, and by the IAM actions it needs, and passed on to moto
-unchanged. Used by the benchmarks and the least-privilege tests.
+unchanged. Used by the benchmarks and the least-privilege tests. Fault tests can also have
+it refuse chosen requests (`refuse`), the way DynamoDB refuses an item, so that a
+function meets a storage error over real HTTP.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import re
 import threading
 from collections import Counter
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,6 +24,7 @@ from quotawatch_local.loopback import LoopbackServer
 
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
+_NOT_PASSED_BACK = _HOP_BY_HOP | {"content-encoding"}
 
 
 def operation_of(headers: dict[str, str], body: bytes) -> tuple[str, str]:
@@ -58,9 +62,21 @@ def iam_actions_of(service: str, operation: str, body: bytes) -> set[str]:
     return {f"{prefix}:{operation}"}
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Refuse requests of this operation whose body holds `containing`, with a DynamoDB-style
+    client error that botocore does not retry."""
+
+    operation: str
+    containing: str = ""
+    code: str = "ValidationException"
+
+
 class AwsCallCounter(LoopbackServer):
     def __init__(self, upstream: str) -> None:
         self.upstream = upstream.rstrip("/")
+        self.refusals: list[Refusal] = []
+        self.refused = 0  # requests refused so far
         self.calls: Counter[tuple[str, str]] = Counter()
         self.actions: set[str] = set()  # IAM actions needed by every call so far
         self._lock = threading.Lock()
@@ -76,6 +92,19 @@ class AwsCallCounter(LoopbackServer):
         with self._lock:
             counted, self.calls = self.calls, Counter()
         return counted
+
+    def refuse(self, *refusals: Refusal) -> None:
+        """From now on, refuse the requests these describe (none: pass everything again)."""
+        with self._lock:
+            self.refusals = list(refusals)
+
+    def _refusal(self, operation: str, body: bytes) -> Refusal | None:
+        with self._lock:
+            for refusal in self.refusals:
+                if refusal.operation == operation and refusal.containing.encode() in body:
+                    self.refused += 1
+                    return refusal
+        return None
 
     def take_actions(self) -> set[str]:
         """The IAM actions needed by the calls since the last take_actions."""
@@ -100,6 +129,11 @@ class AwsCallCounter(LoopbackServer):
                 with counter._lock:
                     counter.calls[service, operation] += 1
                     counter.actions |= iam_actions_of(service, operation, body)
+                refusal = counter._refusal(operation, body)
+                if refusal is not None:
+                    error = json.dumps({"__type": f"com.amazon.coral.validate#{refusal.code}", "message": "refused"})
+                    self._reply(400, {"Content-Type": "application/x-amz-json-1.0"}, error.encode())
+                    return
                 upstream = counter._session.request(
                     self.command,
                     counter.upstream + self.path,
@@ -107,11 +141,15 @@ class AwsCallCounter(LoopbackServer):
                     headers={k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP},
                     timeout=60,
                 )
-                content = upstream.content
-                self.send_response(upstream.status_code)
-                for name, value in upstream.headers.items():
-                    if name.lower() not in _HOP_BY_HOP | {"content-encoding"}:
-                        self.send_header(name, value)
+                headers = {
+                    k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP | {"content-encoding"}
+                }
+                self._reply(upstream.status_code, headers, upstream.content)
+
+            def _reply(self, status: int, headers: dict[str, str], content: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(content)))
                 self.end_headers()
                 self.wfile.write(content)

@@ -131,6 +131,11 @@ class FunctionRuntime:
                 return int(line.split()[1]) / 1024
         return None
 
+    def kill(self) -> None:
+        """The container dies where it stands (a timeout, an out-of-memory kill)."""
+        if self._process is not None:
+            self._process.kill()
+
     def stop(self) -> None:
         if self._process is not None:
             if self._process.stdin:

@@ -405,8 +405,9 @@ def test_the_stream_mapping(notify: dict[str, Any], transformed: dict[str, Any])
     assert 1 <= props["BatchSize"] <= 100
     assert 0 <= props["MaximumBatchingWindowInSeconds"] <= 5  # alerts are not held back
     assert props["BisectBatchOnFunctionError"] is True
-    assert 1 <= props["MaximumRetryAttempts"] <= 10
-    assert 60 <= props["MaximumRecordAgeInSeconds"] <= 86400
+    # Retried until SNS takes the message, as long as the stream keeps it; then the failure queue.
+    assert props["MaximumRetryAttempts"] == -1
+    assert props["MaximumRecordAgeInSeconds"] == 86400
     assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert props["DestinationConfig"] == {
         "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["NotifyFailureQueue", "Arn"]}}

@@ -13,6 +13,7 @@ from quotawatch.adapters.store import UnreadableMessage, queued_from_image
 from quotawatch.core.messages import Message, render_test
 from quotawatch.core.record import QueuedMessage
 from quotawatch.delivery import deliver, deliver_unreadable
+from quotawatch.ports import MessageRefused
 from tests.memory_store import MemoryStore
 
 T0 = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -114,3 +115,25 @@ def test_an_unreadable_item_is_said_once_and_not_retried(image: dict[str, str]) 
     [notice] = channel.accepted
     assert notice.subject == "[WARNING] QuotaWatch itself: an alert could not be read and was not sent"
     assert len(notice.sms) <= 160
+
+
+class RefusesForGood(Channel):
+    def publish(self, message: Message) -> str:
+        if "QuotaWatch itself" not in message.subject:
+            raise MessageRefused("SNS refused the message for good (InvalidParameter)")
+        return super().publish(message)
+
+
+def test_a_message_the_channel_never_takes_is_replaced_by_a_notice_not_retried_forever() -> None:
+    store, channel = MemoryStore(), RefusesForGood()
+    queued = stored_message(store)
+
+    delivered = deliver(queued, store, channel, FixedClock(T0))
+
+    [notice] = channel.accepted
+    assert notice.subject == "[CRITICAL] QuotaWatch itself: an alert about test was refused"
+    assert "InvalidParameter" in notice.email
+    assert notice.severity == "critical"  # as the alert it stands for: it reaches the same people
+    assert len(notice.sms) <= 160
+    assert delivered.message_id == "sns-1"
+    assert store.was_sent("acme", queued.key)  # handled: the stream moves on

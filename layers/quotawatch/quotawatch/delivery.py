@@ -19,7 +19,7 @@ from typing import Protocol
 from quotawatch.core.messages import Message
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.self_messages import SELF_MONITOR
-from quotawatch.ports import Clock, MessageLog, Notifier
+from quotawatch.ports import Clock, MessageLog, MessageRefused, Notifier
 
 log = logging.getLogger("quotawatch.delivery")
 
@@ -41,7 +41,12 @@ def deliver(queued: QueuedMessage, sent: MessageLog, notifier: Notifier, clock: 
     if sent.was_sent(queued.monitor, queued.key):
         log.info("message already sent; not sending it again", extra={"monitor": queued.monitor, "key": queued.key})
         return Delivered(queued.monitor, queued.key, queued.message.subject, None)
-    message_id = notifier.publish(queued.message)
+    try:
+        message_id = notifier.publish(queued.message)
+    except MessageRefused as exc:
+        # Retrying would block every message behind it for nothing: say so in its place.
+        log.error("%s; sending a notice instead", exc, extra={"monitor": queued.monitor, "key": queued.key})
+        message_id = notifier.publish(_refused_notice(queued, str(exc)))
     # A crash here, between the channel's acceptance and this record, is the one place a
     # message can go out twice.
     sent.record_sent(queued.monitor, queued.key, message_id, clock.now())
@@ -55,6 +60,27 @@ def deliver(queued: QueuedMessage, sent: MessageLog, notifier: Notifier, clock: 
         },
     )
     return Delivered(queued.monitor, queued.key, queued.message.subject, message_id)
+
+
+def _refused_notice(queued: QueuedMessage, reason: str) -> Message:
+    original = queued.message
+    return Message(
+        subject=f"[{original.severity.upper()}] QuotaWatch itself: an alert about {original.monitor[:40]} was refused",
+        email="\n".join(
+            [
+                f"QuotaWatch could not send an alert about monitor {original.monitor}: {reason}.",
+                f"Its level: {original.severity}. The alert is in the table as {queued.key}.",
+                "Look at the monitor in the table or run `quotawatch fetch` for it, and at the notify function's log.",
+                "",
+                "-- QuotaWatch",
+            ]
+        ),
+        sms=f"QuotaWatch: an alert about {original.monitor[:40]} ({original.severity}) could not be sent. See email.",
+        severity=original.severity,
+        monitor=original.monitor,
+        provider=original.provider,
+        kind=original.kind,
+    )
 
 
 class Unreadable(Protocol):

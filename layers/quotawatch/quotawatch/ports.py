@@ -71,7 +71,12 @@ class MessageLog(Protocol):
     def record_sent(self, monitor: str, key: str, message_id: str, sent_at: datetime) -> None: ...
 
 
+class MessageRefused(Exception):
+    """The channel will never take this message as it is (not a passing failure)."""
+
+
 class Notifier(Protocol):
     def publish(self, message: Message) -> str:
-        """Hand the message to the channel; its id there. Raises when the channel refuses."""
+        """Hand the message to the channel; its id there. Raises MessageRefused when the
+        channel will never take it, anything else when it may later."""
         ...

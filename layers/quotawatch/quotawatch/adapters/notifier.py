@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from quotawatch.core.messages import Message
+from quotawatch.ports import MessageRefused
+
+# SNS's answers that sending the same message again can never change. Anything else (the
+# topic gone, access denied, throttling, an outage) may heal, and is retried.
+_PERMANENT = {"InvalidParameter", "InvalidParameterValue", "ParameterValueTooLong"}
 
 
 class SnsNotifier:
@@ -14,6 +21,15 @@ class SnsNotifier:
         self.topic_arn = topic_arn
 
     def publish(self, message: Message) -> str:
+        try:
+            return self._publish(message)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            if code in _PERMANENT:
+                raise MessageRefused(f"SNS refused the message for good ({code})") from None
+            raise
+
+    def _publish(self, message: Message) -> str:
         response = self._client.publish(
             TopicArn=self.topic_arn,
             Subject=message.subject,
