@@ -13,8 +13,8 @@ import yaml
 
 from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
 from quotawatch_local.inbox import Inbox
-from quotawatch_local.invoke import FunctionRuntime
-from quotawatch_local.lambda_service import LocalLambda
+from quotawatch_local.invoke import FunctionRuntime, Invocation
+from quotawatch_local.lambda_service import Call, LocalLambda
 from quotawatch_local.local_stack import LocalStack, deploy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -94,8 +94,37 @@ def cloudlayer_monitor(base_url: str, monitor_id: str = "cloudlayer-prod", **ext
     return {"id": monitor_id, "provider": "cloudlayer", "secret_field": monitor_id, "base_url": base_url, **extra}
 
 
-def runtime(stack: LocalStack, monitors: Path) -> FunctionRuntime:
-    return FunctionRuntime(stack, "CheckUsageFunction", {"MONITORS_FILE": str(monitors)})
+def runtime(stack: LocalStack, monitors: Path, **env: str) -> FunctionRuntime:
+    return FunctionRuntime(stack, "CheckUsageFunction", {"MONITORS_FILE": str(monitors), **env})
+
+
+class Platform:
+    """QuotaWatch as Lambda runs it: the check function, and the notify function behind the
+    table's stream (with its filter, batches and retries), through the local Lambda service."""
+
+    def __init__(self, stack: LocalStack, monitors: Path, **env: str) -> None:
+        self.stack = stack
+        self.lambdas = LocalLambda(stack, env_overrides={"CheckUsageFunction": {"MONITORS_FILE": str(monitors), **env}})
+
+    def check(self, event: dict[str, Any]) -> Invocation:
+        """A check run, then everything the stream brings delivered, as happens within a second."""
+        invocation = self.lambdas.invoke("CheckUsageFunction", event)
+        self.deliver()
+        return invocation
+
+    def deliver(self) -> list[Call]:
+        return self.lambdas.pump()
+
+    def __enter__(self) -> Platform:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.lambdas.close()
+
+
+def queued(invocation: Invocation) -> list[dict[str, str]]:
+    """The messages a check run decided, from its result."""
+    return [q for monitor in invocation.result.get("monitors", []) for q in monitor.get("queued", [])]
 
 
 def tick(n: int) -> dict[str, str]:
@@ -126,7 +155,7 @@ def items(stack: LocalStack, monitor: str, prefix: str) -> list[dict[str, Any]]:
 
 
 def signal_states(stack: LocalStack, monitor: str) -> dict[str, dict[str, str]]:
-    """The monitor's stored alert state, per signal: level, since, version, outbox ... as text."""
+    """The monitor's stored alert state, per signal: level, since, version ... as text."""
     item = (
         stack.aws.client("dynamodb")
         .get_item(

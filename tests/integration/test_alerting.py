@@ -1,13 +1,17 @@
-"""Alerting through the real function, topic and table: nothing lost, nothing doubled."""
+"""Alerting through the real functions, stream, topic and table, and its edges: each change is
+decided once, its message delivered at least once, and twice only in the one named gap."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from quotawatch_local.aws_counter import AwsCallCounter, Refusal
 from quotawatch_local.fakes import Reply, always, sequence
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN, fake_cloudlayer
 from quotawatch_local.inbox import Inbox
@@ -16,9 +20,11 @@ from quotawatch_local.local_stack import LocalStack
 from tests.integration.conftest import (
     CLOUDLAYER_KEY,
     REPO,
+    Platform,
     cloudlayer_monitor,
     items,
     put_keys,
+    queued,
     runtime,
     signal_states,
     tick,
@@ -26,6 +32,8 @@ from tests.integration.conftest import (
 )
 
 pytestmark = pytest.mark.integration
+
+WARNING = "[WARNING] cloudlayer-prod: calls at 82% of limit"
 
 
 def reading(calls: int, delay: float = 0.0) -> Reply:
@@ -40,6 +48,10 @@ def at(hours: float) -> dict[str, str]:
         "source": "schedule",
         "scheduled_time": f"2026-11-{24 + day:02d}T{minute_of_day // 60:02d}:{minute_of_day % 60:02d}:00Z",
     }
+
+
+def messages(stack: LocalStack, monitor: str = "cloudlayer-prod") -> list[dict[str, Any]]:
+    return items(stack, monitor, "MSG#")
 
 
 def _invoke_together(first: FunctionRuntime, second: FunctionRuntime, events: list[dict[str, str]]) -> list[Invocation]:
@@ -58,7 +70,7 @@ def _invoke_together(first: FunctionRuntime, second: FunctionRuntime, events: li
 
 
 @pytest.mark.parametrize("same_tick", [True, False], ids=["duplicate-delivery", "two-ticks-racing"])
-def test_two_invocations_at_once_send_one_message(
+def test_two_invocations_at_once_decide_one_message(
     stack: LocalStack, inbox: Inbox, tmp_path: Path, same_tick: bool
 ) -> None:
     put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
@@ -68,43 +80,201 @@ def test_two_invocations_at_once_send_one_message(
         with runtime(stack, monitors) as first, runtime(stack, monitors) as second:
             events = [tick(1), tick(1) if same_tick else tick(2)]
             results = _invoke_together(first, second, events)
+        with Platform(stack, monitors) as platform:
+            platform.deliver()
+
     assert all(r.error is None for r in results)
-    assert sum(r.result["notified"] for r in results) == 1
-    assert [d.subject for d in inbox.take()] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]
+    assert sum(len(queued(r)) for r in results) == 1
+    assert len(messages(stack)) == 1
+    assert [d.subject for d in inbox.take()] == [WARNING]
     assert len(items(stack, "cloudlayer-prod", "SNAP#")) == (1 if same_tick else 2)
-    if same_tick:  # the second delivery of a tick stays quiet, and says why
-        assert any("was already checked" in line for r in results for line in r.logs)
-    # (Which run wins a race between two ticks depends on timing; the unit tests force the
-    # lost conditional write itself.)
+    if same_tick:  # the second delivery of a tick does nothing, and says why
+        statuses = sorted(r.result["status"] for r in results)
+        assert statuses == ["in_progress", "ok"]
+        assert len(fake.requests) == 1, "the provider was asked once for the tick"
 
 
-def test_a_failed_publish_is_delivered_on_the_next_run(stack: LocalStack, tmp_path: Path) -> None:
+def test_a_tick_delivered_again_after_it_finished_does_nothing(stack: LocalStack, inbox: Inbox, tmp_path: Path) -> None:
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
+    with fake_cloudlayer(CLOUDLAYER_KEY, sequence(reading(820), reading(990))) as fake:
+        monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
+        with Platform(stack, monitors) as platform:
+            first = platform.check(tick(1))
+            again = platform.check(tick(1))
+
+    assert first.result["status"] == "ok"
+    assert again.result == {"status": "duplicate", "checked": 1, "failed": 0, "queued": 1, "monitors": []}
+    assert len(fake.requests) == 1  # 99% was never read
+    assert [d.subject for d in inbox.take()] == [WARNING]
+
+
+def test_a_run_killed_after_deciding_has_its_message_delivered_once_and_its_retry_decides_nothing_new(
+    stack: LocalStack, inbox: Inbox, tmp_path: Path
+) -> None:
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY, "slow": CLOUDLAYER_KEY})
+    # The function's timeout, as deployed: a killed run's in-progress record lapses with it.
+    stack.aws.client("lambda").update_function_configuration(
+        FunctionName=stack.function_name("CheckUsageFunction"), Timeout=4
+    )
+    with (
+        fake_cloudlayer(CLOUDLAYER_KEY, always(reading(820))) as fast,
+        fake_cloudlayer(CLOUDLAYER_KEY, always(reading(100, delay=3.0))) as slow,
+    ):
+        monitors = write_monitors(
+            tmp_path, [cloudlayer_monitor(fast.base_url), cloudlayer_monitor(slow.base_url, "slow")]
+        )
+        killed = runtime(stack, monitors).start()
+        started = time.monotonic()
+        crashed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                killed.invoke(tick(1))
+            except RuntimeError as exc:  # the container died under it
+                crashed.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        while not messages(stack) and time.monotonic() - started < 10:
+            time.sleep(0.05)
+        killed.kill()  # decided and stored the warning; the slow monitor still in flight
+        thread.join(timeout=10)
+        assert crashed
+        assert items(stack, "slow", "SNAP#") == []  # the run never finished
+
+        with Platform(stack, monitors) as platform:
+            platform.deliver()
+            assert [d.subject for d in inbox.take()] == [WARNING]  # delivered, though the run died
+            time.sleep(max(0.0, 4.5 - (time.monotonic() - started)))  # Lambda retries after the timeout
+            retry = platform.check(tick(1))
+
+    assert retry.result["status"] == "ok"  # the in-progress record lapsed: it runs again
+    assert queued(retry) == []  # the change was decided by the killed run, once
+    assert len(messages(stack)) == 1
+    assert inbox.take() == []
+    assert len(items(stack, "slow", "SNAP#")) == 1
+
+
+def test_sns_refusing_for_a_while_delays_the_message_and_it_arrives_once(stack: LocalStack, tmp_path: Path) -> None:
     put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
     sns = stack.aws.client("sns")
     topic = stack.outputs["AlertTopicArn"]
     with fake_cloudlayer(CLOUDLAYER_KEY, always(reading(820))) as fake:
         monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
-        with runtime(stack, monitors) as function:
-            sns.delete_topic(TopicArn=topic)  # the topic is gone: publishing fails
-            failed = function.invoke(at(0))
-            assert failed.error is None
-            assert failed.result["notified"] == 0
-            assert any("stays queued for the next run" in line for line in failed.logs)
-            state = signal_states(stack, "cloudlayer-prod")["meter:calls"]
-            assert state["level"] == "warning"
-            assert "[WARNING] cloudlayer-prod: calls at 82% of limit" in state["outbox"]
+        with Platform(stack, monitors) as platform:
+            sns.delete_topic(TopicArn=topic)  # SNS refuses: the topic is gone
+            decided = platform.check(at(0))
+            assert decided.error is None  # the check never waits on SNS
+            assert [q["subject"] for q in queued(decided)] == [WARNING]
+            refused = platform.deliver()
+            assert [c.result for c in refused] == [{"batchItemFailures": [{"itemIdentifier": _sequence(refused)}]}]
+            [stored] = messages(stack)
+            assert "sent_at" not in stored
+            assert platform.deliver(), "the stream holds the message and offers it again"
 
-            recreated = sns.create_topic(Name=topic.rsplit(":", 1)[1])["TopicArn"]
-            assert recreated == topic
+            assert sns.create_topic(Name=topic.rsplit(":", 1)[1])["TopicArn"] == topic  # SNS is back
             inbox = Inbox(stack.aws, topic, "after-repair")
-            delivered = function.invoke(at(0.25))
-            again = function.invoke(at(0.5))
+            platform.deliver()
+            platform.check(at(0.25))
+            platform.check(at(0.5))
 
-    assert [d.subject for d in inbox.take()] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]
-    assert delivered.result["notified"] == 1
-    assert again.result["notified"] == 0
-    state = signal_states(stack, "cloudlayer-prod")["meter:calls"]
-    assert "outbox" not in state
+    assert [d.subject for d in inbox.take()] == [WARNING]
+    [stored] = messages(stack)
+    assert stored["sent_at"]["S"]
+    assert int(stored["expires_at"]["N"]) > 0  # a sent message expires
+    assert signal_states(stack, "cloudlayer-prod")["meter:calls"]["level"] == "warning"
+
+
+def _sequence(calls: list[Any]) -> str:
+    [call] = calls
+    return str(call.event["Records"][0]["dynamodb"]["SequenceNumber"])
+
+
+def test_a_redelivered_stream_batch_sends_nothing_twice(stack: LocalStack, inbox: Inbox, tmp_path: Path) -> None:
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
+    with fake_cloudlayer(CLOUDLAYER_KEY, always(reading(820))) as fake:
+        monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
+        with Platform(stack, monitors) as platform:
+            platform.check(at(0))
+            [delivery] = [c for c in platform.lambdas.calls if c.source == "stream"]
+            again = platform.lambdas.invoke("NotifyFunction", delivery.event, source="stream")
+
+    assert again.result == {"batchItemFailures": []}
+    assert [d.subject for d in inbox.take()] == [WARNING]
+    assert any("already sent" in line for line in again.logs)
+
+
+def test_a_notifier_killed_after_sns_accepted_before_recording_sends_it_twice_the_named_gap(
+    stack: LocalStack, inbox: Inbox, tmp_path: Path
+) -> None:
+    """The one duplicate the README names. Dying between the two steps is played by undoing
+    the record the notifier wrote after SNS accepted the message."""
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
+    with fake_cloudlayer(CLOUDLAYER_KEY, always(reading(820))) as fake:
+        monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
+        with Platform(stack, monitors) as platform:
+            platform.check(at(0))
+            [delivery] = [c for c in platform.lambdas.calls if c.source == "stream"]
+            [stored] = messages(stack)
+            stack.aws.client("dynamodb").update_item(
+                TableName=stack.outputs["TableName"],
+                Key={"pk": stored["pk"], "sk": stored["sk"]},
+                UpdateExpression="REMOVE sent_at, message_id, expires_at",
+            )
+            platform.lambdas.invoke("NotifyFunction", delivery.event, source="stream")  # Lambda's retry
+
+    assert [d.subject for d in inbox.take()] == [WARNING, WARNING]
+
+
+def test_a_storage_error_on_one_snapshot_batch_costs_only_those_monitors(stack: LocalStack, tmp_path: Path) -> None:
+    ids = [f"acme-{n:02}" for n in range(14)]  # two write batches of up to 12 monitors
+    put_keys(stack, dict.fromkeys(ids, CLOUDLAYER_KEY))
+    proxy = AwsCallCounter(stack.aws.endpoint_url).start()
+    try:
+        # DynamoDB refuses every write holding acme-03's items: its batch, then each item.
+        proxy.refuse(Refusal("BatchWriteItem", "MON#acme-03"), Refusal("PutItem", "MON#acme-03"))
+        with fake_cloudlayer(CLOUDLAYER_KEY, always(reading(100))) as fake:
+            monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url, m) for m in ids])
+            with Platform(stack, monitors, AWS_ENDPOINT_URL=proxy.endpoint_url) as platform:
+                result = platform.check(tick(1)).result
+    finally:
+        proxy.stop()
+
+    outcome = {m["monitor"]: m for m in result["monitors"]}
+    assert result["status"] == "partial"
+    assert outcome["acme-03"]["error"]["kind"] == "internal"
+    assert "could not be stored" in outcome["acme-03"]["error"]["message"]
+    assert items(stack, "acme-03", "SNAP#") == []
+    for monitor in ids:
+        if monitor != "acme-03":
+            assert outcome[monitor]["status"] == "ok", monitor
+            assert len(items(stack, monitor, "SNAP#")) == 1, monitor
+
+
+def test_a_run_that_could_store_nothing_fails_and_its_retry_runs_again_with_one_message_per_change(
+    stack: LocalStack, inbox: Inbox, tmp_path: Path
+) -> None:
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
+    proxy = AwsCallCounter(stack.aws.endpoint_url).start()
+    try:
+        with fake_cloudlayer(CLOUDLAYER_KEY, always(reading(820))) as fake:
+            monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
+            with Platform(stack, monitors, AWS_ENDPOINT_URL=proxy.endpoint_url) as platform:
+                proxy.refuse(Refusal("BatchWriteItem", "SNAP#"), Refusal("PutItem", '"SNAP#'))
+                failed = platform.check(tick(1))
+                proxy.refuse()  # DynamoDB takes writes again: Lambda's retry of the same event
+                retried = platform.check(tick(1))
+                again = platform.check(tick(1))  # and a late duplicate of the finished tick
+    finally:
+        proxy.stop()
+
+    assert failed.error is not None
+    assert failed.error["errorType"] == "ReadingsNotStored"
+    assert retried.result["status"] == "ok"  # the failed run's record was removed: it ran again
+    assert again.result["status"] == "duplicate"
+    assert len(fake.requests) == 2
+    assert len(items(stack, "cloudlayer-prod", "SNAP#")) == 1
+    assert [d.subject for d in inbox.take()] == [WARNING]  # decided by the failed run, once
 
 
 def test_a_reminder_after_a_day_and_a_period_reset_each_send_one_message(
@@ -114,9 +284,9 @@ def test_a_reminder_after_a_day_and_a_period_reset_each_send_one_message(
     replies = sequence(*(reading(calls) for calls in (960, 965, 970, 975, 30, 35)))
     with fake_cloudlayer(CLOUDLAYER_KEY, replies) as fake:
         monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
-        with runtime(stack, monitors) as function:
+        with Platform(stack, monitors) as platform:
             for hours in (0, 12, 23.75, 24, 24.25, 24.5):
-                function.invoke(at(hours))
+                platform.check(at(hours))
     assert [(d.subject, d.attributes["kind"]) for d in inbox.take()] == [
         ("[CRITICAL] cloudlayer-prod: calls at 96% of limit", "alert"),
         ("[CRITICAL] Reminder: cloudlayer-prod: calls at 98% of limit", "reminder"),
@@ -130,8 +300,8 @@ def test_a_revoked_key_alerts_at_once_and_its_return_once(stack: LocalStack, inb
     replies = sequence(reading(500), unauthorized, unauthorized, reading(510))
     with fake_cloudlayer(CLOUDLAYER_KEY, replies) as fake:
         monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
-        with runtime(stack, monitors) as function:
-            results = [function.invoke(at(hours)).result for hours in (0, 0.25, 0.5, 0.75)]
+        with Platform(stack, monitors) as platform:
+            results = [platform.check(at(hours)).result for hours in (0, 0.25, 0.5, 0.75)]
     subjects = [(d.subject, d.attributes["severity"]) for d in inbox.take()]
     assert subjects == [
         ("[CRITICAL] Cannot monitor cloudlayer-prod: the key was rejected", "critical"),
@@ -149,15 +319,15 @@ def test_the_test_alert_goes_through_the_real_topic_to_email_and_sms(
     phone = Inbox(stack.aws, stack.outputs["AlertTopicArn"], "phone", sms_filter)
     monitors = write_monitors(tmp_path, [cloudlayer_monitor("https://api.cloudlayer.io")])
     event = json.loads((REPO / "events/test-alert.json").read_text())
-    with runtime(stack, monitors) as function:
-        result = function.invoke(event).result
-    assert result["status"] == "test_sent"
+    with Platform(stack, monitors) as platform:
+        result = platform.check(event).result
+    assert result["status"] == "test_queued"
     [email] = inbox.take()
     assert email.subject == "[TEST] QuotaWatch test alert: your subscriptions work"
     assert email.attributes["kind"] == "test"
     assert "Nothing is wrong; no action is needed." in email.body
     assert [d.subject for d in phone.take()] == [email.subject]
-    assert items(stack, "test", "") == []  # nothing stored: not a reading
+    assert items(stack, "cloudlayer-prod", "") == []  # nothing stored about the monitors
 
 
 def test_sms_texts_stay_within_160_characters(stack: LocalStack, tmp_path: Path) -> None:
@@ -166,9 +336,7 @@ def test_sms_texts_stay_within_160_characters(stack: LocalStack, tmp_path: Path)
     replies = sequence(reading(960), Reply(401, {"error": "Unauthorized"}))
     with fake_cloudlayer(CLOUDLAYER_KEY, replies) as fake:
         monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url, long_id)])
-        with runtime(stack, monitors) as function:
-            texts = [
-                n["sms"] for hours in (0, 0.25) for n in function.invoke(at(hours)).result["monitors"][0]["notified"]
-            ]
+        with Platform(stack, monitors) as platform:
+            texts = [q["sms"] for hours in (0, 0.25) for q in queued(platform.check(at(hours)))]
     assert len(texts) == 2
     assert all(len(text) <= 160 for text in texts), texts
