@@ -38,7 +38,7 @@ _METER_FIELDS = {*_THRESHOLD_FIELDS, "min_remaining"}
 # 1 MB and 90,000 values, so each cap leaves room for twice that and more.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_VALUES = 250_000  # scalars, lists and mappings: each costs memory while the file is read
-MAX_DEPTH = 20  # a monitor's deepest field (meters.<name>.min_remaining.warning) is at 6
+MAX_DEPTH = 20  # levels, each value one: meters.<name>.min_remaining.warning of a monitor is at 7
 MAX_MONITORS = 20_000
 MAX_SECRET_FIELD_CHARS = 256
 MAX_URL_CHARS = 2048
@@ -509,6 +509,7 @@ def _strict_loaders() -> tuple[Any, Any]:
     core = "tag:yaml.org,2002:"
     scalar_tags = {f"{core}{name}" for name in ("str", "int", "float", "bool", "null")}
     implicit_tags = scalar_tags | {f"{core}timestamp"}
+    seq_tags, map_tags, merge = {f"{core}seq"}, {f"{core}map"}, f"{core}merge"
     kinds = {f"{core}{name}": name for name in ("int", "float", "bool", "timestamp")}
     words = {"int": "a whole number", "float": "a number", "bool": "true or false", "timestamp": "a date"}
 
@@ -525,16 +526,15 @@ def _strict_loaders() -> tuple[Any, Any]:
             node = None
             if not loader.check_event(events.StreamEndEvent):
                 loader.get_event()  # document start
-                node = self.node(1)
+                node = self.node(loader.get_event(), 1)
                 loader.get_event()  # document end
             if not loader.check_event(events.StreamEndEvent):
                 raise _Refused(_line(loader.peek_event()), "a second YAML document ('---'): the file holds one")
             loader.get_event()
             return node
 
-        def node(self, depth: int) -> Node:
-            loader = self.loader
-            event = loader.peek_event()
+        def node(self, event: Any, depth: int) -> Node:
+            """The node that starts with this event (already taken from the parser)."""
             if isinstance(event, events.AliasEvent):
                 raise _Refused(_line(event), "aliases (*name) are not allowed: write the value out")
             if event.anchor is not None:
@@ -546,32 +546,33 @@ def _strict_loaders() -> tuple[Any, Any]:
                 raise _Refused(_line(event), f"more than {MAX_VALUES:,} values in the file")
             if depth > MAX_DEPTH:
                 raise _Refused(_line(event), f"nested more than {MAX_DEPTH} levels deep")
-            loader.get_event()
             start: Any = event.start_mark
             if isinstance(event, events.ScalarEvent):
                 tag = self.tag(event, ScalarNode, scalar_tags, event.value)
-                if tag == f"{core}merge":
-                    raise _Refused(_line(event), "merge keys (<<) are not allowed: write the fields out")
-                if tag not in implicit_tags:  # '=' (the "value" key of YAML 1.1)
-                    raise _Refused(
-                        _line(event),
-                        f"{_show(event.value)} has a special meaning in YAML; quote it to mean the text",
+                if tag not in implicit_tags:
+                    if tag == merge:
+                        raise _Refused(_line(event), "merge keys (<<) are not allowed: write the fields out")
+                    raise _Refused(  # '=', the "value" key of YAML 1.1
+                        _line(event), f"{_show(event.value)} has a special meaning in YAML; quote it to mean the text"
                     )
                 return ScalarNode(tag, event.value, start, start, style=event.style)
+            get_event = self.loader.get_event
             if isinstance(event, events.SequenceStartEvent):
-                tag = self.tag(event, SequenceNode, {f"{core}seq"}, None)
+                tag = self.tag(event, SequenceNode, seq_tags, None)
                 items = []
-                while not loader.check_event(events.SequenceEndEvent):
-                    items.append(self.node(depth + 1))
-                end = loader.get_event()
-                return SequenceNode(tag, items, start, end.end_mark, flow_style=event.flow_style)
-            tag = self.tag(event, MappingNode, {f"{core}map"}, None)
+                item: Any = get_event()
+                while not isinstance(item, events.SequenceEndEvent):
+                    items.append(self.node(item, depth + 1))
+                    item = get_event()
+                return SequenceNode(tag, items, start, _end(item), flow_style=event.flow_style)
+            tag = self.tag(event, MappingNode, map_tags, None)
             pairs = []
-            while not loader.check_event(events.MappingEndEvent):
-                key = self.node(depth + 1)
-                pairs.append((key, self.node(depth + 1)))
-            end = loader.get_event()
-            return MappingNode(tag, pairs, start, end.end_mark, flow_style=event.flow_style)
+            key: Any = get_event()
+            while not isinstance(key, events.MappingEndEvent):
+                key_node = self.node(key, depth + 1)
+                pairs.append((key_node, self.node(get_event(), depth + 1)))
+                key = get_event()
+            return MappingNode(tag, pairs, start, _end(key), flow_style=event.flow_style)
 
         def tag(self, event: Any, kind: type[Node], allowed: set[str], value: str | None) -> str:
             tag = event.tag
@@ -585,6 +586,9 @@ def _strict_loaders() -> tuple[Any, Any]:
 
     def _line(event: Any) -> int:
         return int(event.start_mark.line) + 1
+
+    def _end(event: Any) -> Any:
+        return event.end_mark
 
     class Strict(yaml.constructor.SafeConstructor):
         def get_single_node(self) -> Node | None:
