@@ -111,6 +111,9 @@ def test_each_loader_is_a_strict_subclass_of_pyyamls_safe_loader(loader: str) ->
 # --- the defects, one by one ------------------------------------------------------------------
 
 
+ALIASES = "anchors and aliases (&name, *name) are not allowed: write values out, or share them under 'defaults:'"
+
+
 def billion_laughs(levels: int = 9) -> str:
     lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     for level in range(1, levels):
@@ -124,19 +127,19 @@ def test_an_alias_bomb_is_refused_at_its_first_anchor(loader: str, folder: Path)
     bomb = billion_laughs()
     assert len(bomb) < 700  # 9**9 "lol"s if expanded
     message = error(folder, bomb)
-    assert message.startswith(f"{FILE}: line 1: anchors (&name) are not allowed")
+    assert message.startswith(f"{FILE}: line 1: anchors and aliases (&name, *name) are not allowed")
 
 
 @pytest.mark.parametrize(
     ("text", "line", "what"),
     [
-        ("monitors:\n  - *undefined\n", 2, "aliases (*name) are not allowed"),
-        ("monitors: [*m]\n", 1, "aliases (*name) are not allowed"),
-        ("defaults: &d {hysteresis: 5}\nmonitors: []\n", 1, "anchors (&name) are not allowed"),
-        ("monitors:\n  - &m {id: a, provider: cloudlayer, secret_field: a}\n", 2, "anchors (&name) are not allowed"),
+        ("monitors:\n  - *undefined\n", 2, ALIASES),
+        ("monitors: [*m]\n", 1, ALIASES),
+        ("defaults: &d {hysteresis: 5}\nmonitors: []\n", 1, ALIASES),
+        ("monitors:\n  - &m {id: a, provider: cloudlayer, secret_field: a}\n", 2, ALIASES),
         ("monitors:\n  - <<: {id: a}\n    provider: cloudlayer\n", 2, "merge keys (<<) are not allowed"),
         # A recursive alias: PyYAML would build a list that contains itself.
-        ("monitors: &loop [*loop]\n", 1, "anchors (&name) are not allowed"),
+        ("monitors: &loop [*loop]\n", 1, ALIASES),
     ],
 )
 def test_anchors_aliases_and_merge_keys_are_refused(loader: str, folder: Path, text: str, line: int, what: str) -> None:
@@ -260,7 +263,7 @@ def test_a_key_twice_in_one_mapping_is_refused_naming_both_lines(
     loader: str, folder: Path, text: str, line: int, key: str, first: int
 ) -> None:
     assert error(folder, text) == (
-        f"{FILE}: line {line}: the key '{key}' appears twice in one mapping (first at line {first})"
+        f"{FILE}: line {line}: duplicate key '{key}' (first at line {first}): each key may appear once"
     )
 
 
@@ -632,3 +635,11 @@ def test_both_loaders_agree(folder: Path, text: str) -> None:
     if "not valid YAML" in f"{libyaml}{python}":
         return  # the two parsers may place (or even find) a syntax error differently
     assert libyaml == python
+
+
+def test_a_path_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^bad\\x00name\.yaml: cannot read the monitors file \(not a usable path\)$"):
+        load_monitors(tmp_path / "bad\x00name.yaml")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ConfigError, match=r"^folder: cannot read the monitors file \(Is a directory\)$"):
+        load_monitors(tmp_path / "folder")

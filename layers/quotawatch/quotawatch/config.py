@@ -452,6 +452,8 @@ def _read_yaml(path: Path) -> Any:
     except OSError as exc:
         reason = _text(exc.strerror or type(exc).__name__)
         raise ConfigError(_bounded(f"{source}: cannot read the monitors file ({reason})")) from None
+    except ValueError:  # a path with a NUL character in it
+        raise ConfigError(f"{source}: cannot read the monitors file (not a usable path)") from None
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(f"{source}: the monitors file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     try:
@@ -511,6 +513,7 @@ def _strict_loaders() -> tuple[Any, Any]:
     implicit_tags = scalar_tags | {f"{core}timestamp"}
     seq_tags, map_tags, merge = {f"{core}seq"}, {f"{core}map"}, f"{core}merge"
     kinds = {f"{core}{name}": name for name in ("int", "float", "bool", "timestamp")}
+    no_aliases = "anchors and aliases (&name, *name) are not allowed: write values out, or share them under 'defaults:'"
     words = {"int": "a whole number", "float": "a number", "bool": "true or false", "timestamp": "a date"}
 
     class Composer:
@@ -535,12 +538,10 @@ def _strict_loaders() -> tuple[Any, Any]:
 
         def node(self, event: Any, depth: int) -> Node:
             """The node that starts with this event (already taken from the parser)."""
-            if isinstance(event, events.AliasEvent):
-                raise _Refused(_line(event), "aliases (*name) are not allowed: write the value out")
-            if event.anchor is not None:
-                raise _Refused(
-                    _line(event), "anchors (&name) are not allowed: write values out, or put shared ones in 'defaults:'"
-                )
+            # The file is read as written: an alias may stand for a whole tree (a few hundred
+            # bytes of them for billions of values), and it hides what a reviewer reads.
+            if isinstance(event, events.AliasEvent) or event.anchor is not None:
+                raise _Refused(_line(event), no_aliases)
             self.values += 1
             if self.values > MAX_VALUES:
                 raise _Refused(_line(event), f"more than {MAX_VALUES:,} values in the file")
@@ -617,7 +618,7 @@ def _strict_loaders() -> tuple[Any, Any]:
                     raise _Refused(line, "a key must be a plain value, not a list or a mapping")
                 if key in lines:
                     raise _Refused(
-                        line, f"the key '{_name(key)}' appears twice in one mapping (first at line {lines[key]})"
+                        line, f"duplicate key '{_name(key)}' (first at line {lines[key]}): each key may appear once"
                     )
                 lines[key] = line
                 mapping[key] = self.construct_object(value_node, deep=deep)
