@@ -325,7 +325,8 @@ def test_duplicate_id_keeps_the_first() -> None:
         ({"provider": "cloudlayer", "secret_field": "x"}, "#2", "id"),
         ({**GOOD, "id": "Has Spaces"}, "Has Spaces", "id"),
         ({**GOOD, "id": "x" * 64}, "x" * 64, "id"),
-        ({**GOOD, "id": "trailing-newline\n"}, "trailing-newline\n", "id"),
+        # Named escaped, so that the problem stays one line.
+        ({**GOOD, "id": "trailing-newline\n"}, "trailing-newline\\n", "id"),
         ("just a string", "#2", "-"),
     ],
 )
