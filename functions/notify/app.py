@@ -32,7 +32,9 @@ from quotawatch.core.snapshot import parse_time
 from quotawatch.delivery import deliver, deliver_unreadable
 
 logger = Logger()
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# Every message that failed is reported as a batch item failure, even when all did (SNS
+# down): Lambda then retries from the first one, rather than bisecting a healthy batch.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 _clock = SystemClock()
 
 
