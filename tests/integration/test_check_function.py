@@ -15,6 +15,7 @@ from quotawatch_local.inbox import Inbox
 from quotawatch_local.local_stack import LocalStack
 from tests.integration.conftest import (
     CLOUDLAYER_KEY,
+    Platform,
     closed_port_url,
     cloudlayer_monitor,
     items,
@@ -36,13 +37,13 @@ def test_snapshot_is_stored_and_a_warning_reaches_the_topic_once(
     put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
     with fake_cloudlayer(CLOUDLAYER_KEY, always(AT_82_PERCENT)) as fake:
         monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
-        with runtime(stack, monitors) as function:
-            first = function.invoke(tick(1))
-            second = function.invoke(tick(2))  # same reading, a quarter hour later
+        with Platform(stack, monitors) as platform:
+            first = platform.check(tick(1))
+            second = platform.check(tick(2))  # same reading, a quarter hour later
 
     assert first.error is None
     assert first.result["status"] == "ok"
-    assert first.result["notified"] == 1
+    assert first.result["queued"] == 1
     snapshots = items(stack, "cloudlayer-prod", "SNAP#")
     assert [i["sk"]["S"] for i in snapshots] == ["SNAP#2026-11-24T00:15:00Z", "SNAP#2026-11-24T00:30:00Z"]
     stored = json.loads(snapshots[0]["snapshot"]["S"])
@@ -62,7 +63,7 @@ def test_snapshot_is_stored_and_a_warning_reaches_the_topic_once(
     }
     assert "820 of 1,000 calls used" in message.body
     assert not message.body.lstrip().startswith("{")
-    assert second.result["notified"] == 0
+    assert second.result["queued"] == 0
     # The key went to the provider in its header, and nowhere else.
     assert fake.requests[0]["x-api-key"] == CLOUDLAYER_KEY
     assert "QuotaWatch/" in fake.requests[0]["user-agent"]
@@ -76,9 +77,9 @@ def test_warning_then_critical_then_eased_then_recovery(stack: LocalStack, inbox
     readings = [Reply(200, {**LIMIT_PLAN, "calls": calls}) for calls in (820, 960, 930, 880, 760, 700)]
     with fake_cloudlayer(CLOUDLAYER_KEY, sequence(*readings)) as fake:
         monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
-        with runtime(stack, monitors) as function:
+        with Platform(stack, monitors) as platform:
             for n in range(len(readings)):
-                function.invoke(tick(n))
+                platform.check(tick(n))
     subjects = [d.subject for d in inbox.take()]
     assert subjects == [
         "[WARNING] cloudlayer-prod: calls at 82% of limit",
@@ -105,15 +106,15 @@ def test_bad_monitors_each_give_one_clear_line_and_the_others_still_run(
                 cloudlayer_monitor(fake.base_url),
             ],
         )
-        with runtime(stack, monitors) as function:
-            invocation = function.invoke(tick(1))
+        with Platform(stack, monitors) as platform:
+            invocation = platform.check(tick(1))
 
     result = invocation.result
     assert invocation.error is None
     assert result["status"] == "partial"
     by_monitor = {m["monitor"]: m for m in result["monitors"]}
     assert by_monitor["cloudlayer-prod"]["status"] == "ok"
-    assert len(by_monitor["cloudlayer-prod"]["notified"]) == 1
+    assert len(by_monitor["cloudlayer-prod"]["queued"]) == 1
 
     def error(monitor: str) -> dict[str, str]:
         return dict(by_monitor[monitor]["error"])
@@ -181,10 +182,10 @@ def test_a_failed_check_keeps_history_and_alert_state(stack: LocalStack, inbox: 
     replies = sequence(AT_82_PERCENT, Reply(500, {"error": "Internal Server Error"}))
     with fake_cloudlayer(CLOUDLAYER_KEY, replies) as fake:
         monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
-        with runtime(stack, monitors) as function:
-            function.invoke(tick(1))
+        with Platform(stack, monitors) as platform:
+            platform.check(tick(1))
             before = [i for i in items(stack, "cloudlayer-prod", "") if i["sk"]["S"] != "WINDOW"]
-            failed = function.invoke(tick(2))
+            failed = platform.check(tick(2))
 
     assert failed.result["monitors"][0]["error"]["kind"] == "unavailable"
     after = items(stack, "cloudlayer-prod", "")
@@ -214,11 +215,48 @@ def test_a_duplicate_delivery_of_a_tick_keeps_the_first_snapshot(stack: LocalSta
     assert json.loads(snapshots[0]["snapshot"]["S"])["error"] is None
 
 
-def test_an_unreadable_monitors_file_is_one_clear_error(stack: LocalStack, tmp_path: Path) -> None:
-    broken = tmp_path / "monitors.yaml"
-    broken.write_text("monitors:\n  - id: a\n    provider: [unclosed\n")
-    with runtime(stack, broken) as function:
-        invocation = function.invoke(tick(1))
-    assert invocation.result["status"] == "config_error"
-    assert invocation.result["error"]["message"] == "monitors.yaml: not valid YAML at line 4"
-    assert any("not valid YAML" in r.get("message", "") for r in invocation.log_records())
+def test_an_unreadable_monitors_file_fails_the_run_and_quotawatch_itself_says_so_then_clears(
+    stack: LocalStack, inbox: Inbox, tmp_path: Path
+) -> None:
+    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
+    monitors = tmp_path / "monitors.yaml"
+    monitors.write_text("monitors:\n  - id: a\n    provider: [unclosed\n")
+    with (
+        fake_cloudlayer(CLOUDLAYER_KEY, always(Reply(200, {**LIMIT_PLAN, "calls": 100}))) as fake,
+        Platform(stack, monitors) as platform,
+    ):
+        # As the scheduler invokes it: asynchronously, retried once, then the destination.
+        outcome = platform.lambdas.invoke_async("CheckUsageFunction", tick(1))
+        platform.deliver()
+        failed = inbox.take()
+
+        write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])  # the file is mended
+        platform.check(tick(2))
+        platform.check(tick(3))
+        mended = inbox.take()
+
+    assert [a.error["errorType"] for a in outcome.attempts if a.error] == ["ConfigError", "ConfigError"]
+    assert any("not valid YAML at line 4" in r.get("message", "") for r in outcome.attempts[0].log_records())
+    [alert] = failed
+    assert alert.subject == "[CRITICAL] QuotaWatch itself: a check run failed after 2 attempts (ConfigError)"
+    assert "monitors.yaml: not valid YAML at line 4" in alert.body
+    assert alert.attributes["severity"] == "critical"  # passes the SMS subscription's filter
+    assert [d.subject for d in mended] == ["[OK] QuotaWatch itself: check runs work again"]
+
+
+def test_the_heartbeat_alarm_reaches_people_and_says_when_it_is_over(
+    stack: LocalStack, inbox: Inbox, tmp_path: Path
+) -> None:
+    monitors = write_monitors(tmp_path, [])
+    with Platform(stack, monitors) as platform:
+        platform.lambdas.set_alarm_state("HeartbeatAlarm", "ALARM", "Threshold Crossed: no datapoints")
+        platform.deliver()
+        raised = inbox.take()
+        platform.lambdas.set_alarm_state("HeartbeatAlarm", "OK", "Threshold Crossed: 1 datapoint")
+        platform.deliver()
+        cleared = inbox.take()
+
+    [alert] = raised
+    assert alert.subject.startswith("[CRITICAL] QuotaWatch itself: ")
+    assert "HeartbeatAlarm" in alert.body
+    assert [d.subject.split(":")[0] for d in cleared] == ["[OK] QuotaWatch itself"]
