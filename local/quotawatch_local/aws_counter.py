@@ -131,8 +131,7 @@ class AwsCallCounter(LoopbackServer):
                     counter.actions |= iam_actions_of(service, operation, body)
                 refusal = counter._refusal(operation, body)
                 if refusal is not None:
-                    error = json.dumps({"__type": f"com.amazon.coral.validate#{refusal.code}", "message": "refused"})
-                    self._reply(400, {"Content-Type": "application/x-amz-json-1.0"}, error.encode())
+                    self._refuse(refusal, headers)
                     return
                 upstream = counter._session.request(
                     self.command,
@@ -145,6 +144,18 @@ class AwsCallCounter(LoopbackServer):
                     k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP | {"content-encoding"}
                 }
                 self._reply(upstream.status_code, headers, upstream.content)
+
+            def _refuse(self, refusal: Refusal, headers: dict[str, str]) -> None:
+                """A client error in the request's protocol: JSON (DynamoDB) or query (SNS)."""
+                if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+                    xml = (
+                        "<ErrorResponse><Error><Type>Sender</Type>"
+                        f"<Code>{refusal.code}</Code><Message>refused</Message></Error></ErrorResponse>"
+                    )
+                    self._reply(400, {"Content-Type": "text/xml"}, xml.encode())
+                    return
+                error = json.dumps({"__type": f"com.amazon.coral.validate#{refusal.code}", "message": "refused"})
+                self._reply(400, {"Content-Type": "application/x-amz-json-1.0"}, error.encode())
 
             def _reply(self, status: int, headers: dict[str, str], content: bytes) -> None:
                 self.send_response(status)

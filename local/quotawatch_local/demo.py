@@ -1,11 +1,14 @@
 """The demo: QuotaWatch end to end on this machine, no AWS account, no Docker.
 
 Brings up the embedded AWS, deploys template.yaml into it, starts a fake of each of the
-four providers, and runs the check function on twelve schedule ticks six hours apart (a
-fast-forwarded clock). The fakes play one story, in which each kind of moment happens
-exactly once: a test alert, a warning, a critical alert, a reminder, a period reset, a
-forecast warning, a recovery, a key revoked and a key restored. Each snapshot and each
-message is printed as SNS delivered it; then everything is torn down.
+four providers, and runs the check function as the scheduler would (asynchronously, with
+its retry and on-failure destination) on twelve ticks six hours apart (a fast-forwarded
+clock); the notify function delivers what the table's stream brings after each. The fakes
+play one story, in which each kind of moment happens exactly once: a test alert, a
+warning, a critical alert, a reminder, a period reset, a forecast warning, a recovery, a
+key revoked, a key restored, QuotaWatch itself failing (a broken monitors file) and
+recovering, and SNS down for a run (its message arrives once, a run late). Each snapshot
+and each message is printed as SNS delivered it; then everything is torn down.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ import yaml
 from quotawatch.adapters.store import DynamoStore
 from quotawatch.core import formatting as fmt
 from quotawatch.core.snapshot import Snapshot, format_time
+from quotawatch_local.aws_counter import AwsCallCounter, Refusal
 from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
 from quotawatch_local.fakes import FakeProvider, Reply, cloudlayer, converra, imagerouter, tornado
 from quotawatch_local.inbox import Delivery, Inbox
-from quotawatch_local.invoke import FunctionRuntime
+from quotawatch_local.lambda_service import Call, LocalLambda
 from quotawatch_local.local_stack import LocalStack, deploy, teardown
 
 TICK = timedelta(hours=6)
@@ -44,11 +48,14 @@ IMAGEROUTER_BALANCE = (20.0, 19.0, 18.0, 17.0, 16.0, 35.8, 35.6, 35.4, 35.2, 35.
 IMAGEROUTER_TOP_UP_AT = 6
 TORNADO_REVOKED_AT = 6  # the provider revokes the key; a new one goes into the secret at tick 8
 TORNADO_NEW_KEY_AT = 8
+BROKEN_FILE_AT = 2  # a broken monitors.yaml fails a run between ticks 1 and 2
+SNS_DOWN_AT = 5  # SNS refuses to publish during this run; the next run's delivery takes it
 
 STORY = {
     3: "cloudlayer-prod passes 80% of its calls; ImageRouter's balance burns fast",
-    5: "cloudlayer-prod passes 95%",
-    6: "Tornado revokes the key QuotaWatch uses; you add $20 at ImageRouter",
+    2: "you fixed monitors.yaml: checks run again",
+    5: "cloudlayer-prod passes 95%; SNS refuses to publish (its KMS key was disabled by mistake)",
+    6: "SNS takes messages again; Tornado revokes the key QuotaWatch uses; you add $20 at ImageRouter",
     8: "you put Tornado's new key in the secret",
     9: "a day after the critical alert, cloudlayer-prod is still critical",
     10: "cloudlayer's billing period starts again",
@@ -65,7 +72,9 @@ MOMENTS: list[tuple[str, Callable[[Delivery], bool]]] = [
     ("recovery", lambda d: "no longer on track to run out" in d.subject or "back to normal" in d.subject),
     ("reminder", lambda d: d.attributes.get("kind") == "reminder"),
     ("period reset", lambda d: "reset with the new billing period" in d.subject),
+    ("QuotaWatch itself", lambda d: d.subject.startswith("[CRITICAL] QuotaWatch itself")),
 ]
+SNS_DOWN = "SNS was down for a run"  # a message that arrived one run late, once
 
 
 @dataclass
@@ -114,7 +123,7 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
         "imagerouter": "demo-imagerouter-key",
     }
     counts = {"checks": 0, "messages": 0, "sms": 0}
-    seen: dict[str, int] = {name: 0 for name, _ in MOMENTS}
+    seen: dict[str, int] = {name: 0 for name, _ in MOMENTS} | {SNS_DOWN: 0}
     out("QuotaWatch demo: everything runs on this machine (embedded AWS, fake providers, a fast clock).\n")
     with embedded_aws() as aws, ExitStack() as fakes:
         servers = {
@@ -147,47 +156,79 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
         out("Monitors: functions/check_usage/monitors.yaml, each base_url set to its fake.\n")
 
         shown: set[str] = set()
+        decided_at: dict[str, int] = {}  # subject -> the run that decided it
+        proxy = AwsCallCounter(aws.endpoint_url).start()  # AWS as the notify function sees it
 
-        def report(result: Any) -> None:
-            sms_texts = _sms_texts(result)
+        lambdas: LocalLambda
+
+        def deliver(run: int) -> None:
+            """The notify function takes what the stream brings; print what SNS delivered."""
+            calls = lambdas.pump()
+            sms_texts = _sms_texts(calls)
             to_phone = {d.subject for d in phone.take()}
             order = {monitor_id: i for i, monitor_id in enumerate(monitor_ids)}
             deliveries = sorted(inbox.take(), key=lambda d: order.get(d.attributes.get("monitor", ""), -1))
-            if not deliveries:
-                out("    no change: no message")
+            waiting = sum(len((c.result or {}).get("batchItemFailures", [])) for c in calls if c.source == "stream")
+            if waiting:
+                out(f"    {waiting} message(s) wait in the table: SNS refused them; the stream offers them again")
+            elif not deliveries:
+                out("    no message")
             for delivery in deliveries:
                 counts["messages"] += 1
                 for name, matches in MOMENTS:
                     if matches(delivery):
                         seen[name] += 1
                         break
-                _print_delivery(delivery, out, shown)
+                late = decided_at.get(delivery.subject, run) < run
+                if late:
+                    seen[SNS_DOWN] += 1
+                _print_delivery(delivery, out, shown, late)
                 if delivery.subject in to_phone:
                     counts["sms"] += 1
                     sms = sms_texts.get(delivery.subject, "")
                     out(f"      SMS   ({len(sms)} chars) {sms}")
 
+        def decided(run: int, result: Any) -> None:
+            for monitor in (result or {}).get("monitors", []):
+                for message in monitor.get("queued", []):
+                    decided_at.setdefault(message["subject"], run)
+
         with tempfile.TemporaryDirectory() as scratch:
             monitors_file = Path(scratch) / "monitors.yaml"
-            monitors_file.write_text(yaml.safe_dump(config, sort_keys=False))
-            env = {"MONITORS_FILE": str(monitors_file)}
-            runtime = FunctionRuntime(stack, "CheckUsageFunction", env).start()  # one warm container
+            good = yaml.safe_dump(config, sort_keys=False)
+            monitors_file.write_text(good)
+            lambdas = LocalLambda(  # Lambda as it runs the stack's two functions
+                stack,
+                env_overrides={
+                    "CheckUsageFunction": {"MONITORS_FILE": str(monitors_file)},
+                    "NotifyFunction": {"AWS_ENDPOINT_URL": proxy.endpoint_url},
+                },
+            )
             try:
                 out(f"[0] {fmt.timestamp(FIRST_TICK)}  you invoke the function with events/test-alert.json")
                 test_event = json.loads((repo / "events/test-alert.json").read_text())
-                report(runtime.invoke({**test_event, "scheduled_time": format_time(FIRST_TICK)}).result)
+                lambdas.invoke("CheckUsageFunction", {**test_event, "scheduled_time": format_time(FIRST_TICK)})
+                deliver(0)
                 out("")
                 for number in range(1, len(CLOUDLAYER_CALLS) + 1):
                     now = FIRST_TICK + number * TICK
+                    if number == BROKEN_FILE_AT:
+                        _broken_run(lambdas, monitors_file, now - TICK / 2, out)
+                        deliver(number)
+                        monitors_file.write_text(good)  # you fix it before the next tick
+                        out("")
                     if number == TORNADO_REVOKED_AT:
                         servers["tornado"].valid_key = "sk_demo_tornado_2"  # the old key stops working
                     if number == TORNADO_NEW_KEY_AT:
                         # The warm function still holds the old key; when Tornado rejects it,
                         # the function reads the secret again and finds the new one.
                         _put_keys(aws, stack, {**keys, "tornado": "sk_demo_tornado_2"})
-                    invocation = runtime.invoke({"source": "schedule", "scheduled_time": format_time(now)})
-                    if invocation.error:
-                        raise RuntimeError(f"check failed: {invocation.error}")
+                    # SNS refuses for one run: the messages wait in the table and the stream.
+                    proxy.refuse(*([Refusal("Publish", code="KMSDisabled")] if number == SNS_DOWN_AT else []))
+                    # As the scheduler invokes it: asynchronously, with a retry on failure.
+                    outcome = lambdas.invoke_async("CheckUsageFunction", _tick(now))
+                    if not outcome.succeeded:
+                        raise RuntimeError(f"check failed: {outcome.attempts[-1].error}")
                     counts["checks"] += 1
                     caption = f"  {STORY[number]}" if number in STORY else ""
                     out(f"[{number}] {fmt.timestamp(now)}{caption}")
@@ -196,10 +237,12 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
                         latest = store.recent_snapshots(monitor_id, limit=1)
                         line = _snapshot_line(latest[0]) if latest else "no snapshot"
                         out(f"    {monitor_id:<{width}}  {line}")
-                    report(invocation.result)
+                    decided(number, outcome.attempts[-1].result)
+                    deliver(number)
                     out("")
             finally:
-                runtime.stop()
+                lambdas.close()
+                proxy.stop()
         teardown(stack)
     out("Moments: " + ", ".join(f"{name} x{count}" for name, count in seen.items()))
     out(
@@ -209,16 +252,30 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
     return {**counts, **{f"moment:{name}": count for name, count in seen.items()}}
 
 
+def _tick(at: datetime) -> dict[str, str]:
+    return {"source": "schedule", "scheduled_time": str(format_time(at))}
+
+
+def _broken_run(lambdas: LocalLambda, monitors: Path, at: datetime, out: Callable[[str], None]) -> None:
+    """A monitors file that cannot be read fails the run; after its retry, Lambda hands the
+    failure to the notify function, which tells people that QuotaWatch itself is in trouble."""
+    monitors.write_text(monitors.read_text().replace("monitors:", "monitors: [", 1))
+    outcome = lambdas.invoke_async("CheckUsageFunction", _tick(at))
+    out(f"[!] {fmt.timestamp(at)}  you push a monitors.yaml with a stray bracket")
+    errors = [a.error for a in outcome.attempts if a.error]
+    out(f"    the run fails ({len(errors)} attempts: {errors[-1]['errorType'] if errors else 'none'})")
+
+
 def _put_keys(aws: EmbeddedAws, stack: LocalStack, keys: dict[str, str]) -> None:
     aws.client("secretsmanager").put_secret_value(
         SecretId=stack.outputs["ApiKeysSecretName"], SecretString=json.dumps(keys)
     )
 
 
-def _print_delivery(delivery: Delivery, out: Callable[[str], None], shown: set[str]) -> None:
+def _print_delivery(delivery: Delivery, out: Callable[[str], None], shown: set[str], late: bool) -> None:
     """Every message's subject; the whole email the first time each kind of message appears."""
     attributes = ", ".join(f"{k}={v}" for k, v in sorted(delivery.attributes.items()))
-    out(f"    EMAIL {delivery.subject}")
+    out(f"    EMAIL {delivery.subject}" + ("   (late: SNS refused it last run)" if late else ""))
     out(f"          ({attributes})")
     kind = delivery.subject.split("]")[0] + delivery.attributes.get("kind", "")
     if kind not in shown:
@@ -227,11 +284,18 @@ def _print_delivery(delivery: Delivery, out: Callable[[str], None], shown: set[s
             out(f"          | {line}")
 
 
-def _sms_texts(result: Any) -> dict[str, str]:
-    if isinstance(result, dict) and result.get("status") == "test_sent":
-        return {result["subject"]: "QuotaWatch TEST: this is a test alert. Your subscription works; no action needed."}
-    notified = [n for monitor in (result or {}).get("monitors", []) for n in monitor.get("notified", [])]
-    return {n["subject"]: n["sms"] for n in notified}
+def _sms_texts(calls: list[Call]) -> dict[str, str]:
+    """The SMS text of each message the notify function was given, by subject."""
+    texts: dict[str, str] = {}
+    for call in calls:
+        for record in call.event.get("Records", []) if call.source == "stream" else []:
+            image = record.get("dynamodb", {}).get("NewImage", {})
+            try:
+                message = json.loads(image["message"]["S"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            texts[message["subject"]] = message["sms"]
+    return texts
 
 
 def _snapshot_line(snapshot: Snapshot) -> str:

@@ -180,15 +180,17 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
     text = done.stdout
     assert (
         "Moments: test alert x1, warning x1, forecast warning x1, critical x1, key revoked x1, key restored x1, "
-        "recovery x1, reminder x1, period reset x1" in text
+        "recovery x1, reminder x1, period reset x1, QuotaWatch itself x1, SNS was down for a run x1" in text
     )
-    assert "12 checks of 4 monitors, 9 messages, 4 of them by SMS. Everything was torn down." in text
+    assert "12 checks of 4 monitors, 11 messages, 5 of them by SMS. Everything was torn down." in text
     subjects = [line.split("EMAIL ", 1)[1] for line in text.splitlines() if "EMAIL " in line]
     assert subjects == [
         "[TEST] QuotaWatch test alert: your subscriptions work",
+        "[CRITICAL] QuotaWatch itself: a check run failed after 2 attempts (ConfigError)",
+        "[OK] QuotaWatch itself: check runs work again",
         "[WARNING] cloudlayer-prod: calls at 82% of limit",
         "[WARNING] imagerouter: credit runs out around Nov 25 at the current rate",
-        "[CRITICAL] cloudlayer-prod: calls at 96% of limit",
+        "[CRITICAL] cloudlayer-prod: calls at 96% of limit   (late: SNS refused it last run)",
         "[CRITICAL] Cannot monitor tornado-downloads: the key was rejected",
         "[OK] imagerouter: credit no longer on track to run out",
         "[OK] tornado-downloads: checks work again",
@@ -197,6 +199,7 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
     ]
     sms = [line.split(") ", 1)[1] for line in text.splitlines() if line.lstrip().startswith("SMS ")]
     assert all(len(message) <= 160 for message in sms)
-    assert len(sms) == 4
+    assert len(sms) == 5
+    assert "1 message(s) wait in the table: SNS refused them; the stream offers them again" in text
     for key in ("demo-cloudlayer-key", "sk_demo_tornado_1", "sk_demo_tornado_2", "demo-imagerouter-key"):
         assert key not in text
