@@ -168,9 +168,14 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
             to_phone = {d.subject for d in phone.take()}
             order = {monitor_id: i for i, monitor_id in enumerate(monitor_ids)}
             deliveries = sorted(inbox.take(), key=lambda d: order.get(d.attributes.get("monitor", ""), -1))
-            waiting = sum(len((c.result or {}).get("batchItemFailures", [])) for c in calls if c.source == "stream")
+            waiting = {
+                failure["itemIdentifier"]
+                for call in calls
+                if call.source == "stream"
+                for failure in (call.result or {}).get("batchItemFailures", [])
+            }
             if waiting:
-                out(f"    {waiting} message(s) wait in the table: SNS refused them; the stream offers them again")
+                out(f"    {len(waiting)} message(s) wait in the table: SNS refused them; the stream offers them again")
             elif not deliveries:
                 out("    no message")
             for delivery in deliveries:
