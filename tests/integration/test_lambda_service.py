@@ -163,6 +163,9 @@ def test_a_function_error_bisects_the_batch_until_the_bad_record_is_alone(
 def test_retries_exhausted_sends_lambdas_record_of_the_batch_to_the_failure_queue(
     stack: LocalStack, probe: LocalLambda
 ) -> None:
+    # The template retries until the record expires (-1); a bounded mapping gives up sooner.
+    (mapping,) = probe.mappings
+    mapping.max_retries = 5
     put_message(stack, "cloudlayer-prod", "always crashes", probe="crash")
     calls = probe.pump()
     assert len(calls) == 1 + 5  # the first attempt and MaximumRetryAttempts (5) retries

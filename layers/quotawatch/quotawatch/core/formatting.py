@@ -68,6 +68,7 @@ def percent(value: float) -> str:
     """
     if not _finite(value):
         return f">{PERCENT_SHOWN_MAX}%" if value == math.inf else UNKNOWN
+    value += 0.0  # -0.0 (nothing used of a negative-zero figure) reads as 0%, never "-0%"
     if value < 0:
         return UNKNOWN
     if value > PERCENT_SHOWN_MAX:
