@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from quotawatch_local.fakes import Reply, always, sequence
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN, fake_cloudlayer
 from quotawatch_local.inbox import Inbox
 from quotawatch_local.invoke import FunctionRuntime, Invocation
+from quotawatch_local.lambda_service import Call
 from quotawatch_local.local_stack import LocalStack
 from tests.integration.conftest import (
     CLOUDLAYER_KEY,
@@ -191,14 +194,21 @@ def _sequence(call: Any) -> str:
     return str(call.event["Records"][0]["dynamodb"]["SequenceNumber"])
 
 
-def test_a_redelivered_stream_batch_sends_nothing_twice(stack: LocalStack, inbox: Inbox, tmp_path: Path) -> None:
+@contextmanager
+def _a_warning_delivered(stack: LocalStack, tmp_path: Path) -> Iterator[tuple[Platform, Call]]:
+    """A run that decided a warning, and the stream batch that delivered it."""
     put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
     with fake_cloudlayer(CLOUDLAYER_KEY, always(reading(820))) as fake:
         monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
         with Platform(stack, monitors) as platform:
             platform.check(at(0))
             [delivery] = [c for c in platform.lambdas.calls if c.source == "stream"]
-            again = platform.lambdas.invoke("NotifyFunction", delivery.event, source="stream")
+            yield platform, delivery
+
+
+def test_a_redelivered_stream_batch_sends_nothing_twice(stack: LocalStack, inbox: Inbox, tmp_path: Path) -> None:
+    with _a_warning_delivered(stack, tmp_path) as (platform, delivery):
+        again = platform.lambdas.invoke("NotifyFunction", delivery.event, source="stream")
 
     assert again.result == {"batchItemFailures": []}
     assert [d.subject for d in inbox.take()] == [WARNING]
@@ -210,19 +220,14 @@ def test_a_notifier_killed_after_sns_accepted_before_recording_sends_it_twice_th
 ) -> None:
     """The one duplicate the README names. Dying between the two steps is played by undoing
     the record the notifier wrote after SNS accepted the message."""
-    put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY})
-    with fake_cloudlayer(CLOUDLAYER_KEY, always(reading(820))) as fake:
-        monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url)])
-        with Platform(stack, monitors) as platform:
-            platform.check(at(0))
-            [delivery] = [c for c in platform.lambdas.calls if c.source == "stream"]
-            [stored] = messages(stack)
-            stack.aws.client("dynamodb").update_item(
-                TableName=stack.outputs["TableName"],
-                Key={"pk": stored["pk"], "sk": stored["sk"]},
-                UpdateExpression="REMOVE sent_at, message_id, expires_at",
-            )
-            platform.lambdas.invoke("NotifyFunction", delivery.event, source="stream")  # Lambda's retry
+    with _a_warning_delivered(stack, tmp_path) as (platform, delivery):
+        [stored] = messages(stack)
+        stack.aws.client("dynamodb").update_item(
+            TableName=stack.outputs["TableName"],
+            Key={"pk": stored["pk"], "sk": stored["sk"]},
+            UpdateExpression="REMOVE sent_at, message_id, expires_at",
+        )
+        platform.lambdas.invoke("NotifyFunction", delivery.event, source="stream")  # Lambda's retry
 
     assert [d.subject for d in inbox.take()] == [WARNING, WARNING]
 

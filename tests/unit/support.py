@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 from hypothesis import strategies as st
@@ -67,3 +68,20 @@ def numberish_with(*extra: Any) -> st.SearchStrategy[Any]:
         | st.floats(allow_nan=False).map(repr)
         | st.sampled_from([-1, 0, None, "", "-1", "nan", "Infinity", "25.5000", True, False, *extra])
     )
+
+
+class OneKey:
+    """A KeyStore holding one key, never rotated, that does not check it (as the command
+    line's environment variable does not)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def get(self, field: str) -> str:
+        return self.key
+
+    def refresh(self, field: str, run: datetime) -> str | None:
+        return None
+
+    def where(self, field: str) -> str:
+        return f"field '{field}' of secret 'quotawatch/api-keys'"

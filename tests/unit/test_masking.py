@@ -28,7 +28,7 @@ from quotawatch_local.fakes import cloudlayer as fake_cloudlayer
 from quotawatch_local.fakes import converra as fake_converra
 from quotawatch_local.fakes import imagerouter as fake_imagerouter
 from quotawatch_local.fakes import tornado as fake_tornado
-from tests.unit.support import Serve
+from tests.unit.support import OneKey, Serve
 
 
 def forms(key: str) -> list[str]:
@@ -336,22 +336,6 @@ def test_no_text_of_a_masked_snapshot_holds_a_run_of_the_key(data: st.DataObject
 
 
 # --- end to end: each provider's fake echoes the key in every text it has ----------------------
-
-
-class OneKey:
-    """A KeyStore holding one key, never rotated."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def get(self, field: str) -> str:
-        return self.key
-
-    def refresh(self, field: str, run: datetime) -> str | None:
-        return None
-
-    def where(self, field: str) -> str:
-        return f"field '{field}' of secret 'quotawatch/api-keys'"
 
 
 def echo(key: str) -> str:

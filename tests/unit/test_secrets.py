@@ -21,7 +21,7 @@ from quotawatch.providers import PROVIDERS
 from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
 from quotawatch_local.fakes import FakeProvider, Reply, always
 from quotawatch_local.fakes import cloudlayer as fake_cloudlayer
-from tests.unit.support import Serve
+from tests.unit.support import OneKey, Serve
 
 SECRET = "quotawatch/api-keys"
 RUN = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -191,29 +191,13 @@ def test_a_key_with_spaces_inside_is_a_key() -> None:
     assert keys.get("f") == "part-one part-two"
 
 
-class BadHeaderKeys:
-    """A key store that does not check its keys (as the command line's environment variable)."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key
-
-    def get(self, field: str) -> str:
-        return self.key
-
-    def refresh(self, field: str, run: datetime) -> str | None:
-        return None
-
-    def where(self, field: str) -> str:
-        return f"field '{field}' of secret '{SECRET}'"
-
-
 @pytest.mark.parametrize("key", ["sk_live_0000\n0000", "sk_live_\u20ac_0000", "sk_live_\u200b0000"])
 def test_the_real_client_never_makes_a_bad_key_an_internal_error(key: str, serve: Serve, client: HttpClient) -> None:
     fake = serve(fake_cloudlayer.API, key, always(Reply(200, fake_cloudlayer.LIMIT_PLAN)))
     snapshot = fetch_snapshot(
         Monitor(id="m", provider="cloudlayer", secret_field="cl", base_url=fake.base_url),
         CLOUDLAYER,
-        BadHeaderKeys(key),
+        OneKey(key),
         client,
         RUN,
     )
@@ -235,7 +219,7 @@ def test_the_http_clients_refusal_of_a_key_names_the_field() -> None:
         def get_json(self, url: str, headers: dict[str, str]) -> Any:
             raise CheckFailed(ErrorKind.CONFIG, "api.cloudlayer.io has no usage endpoint at this address (404)")
 
-    keys = BadHeaderKeys("sk_live_plain_0000")
+    keys = OneKey("sk_live_plain_0000")
     refused = fetch_snapshot(monitor("cl"), CLOUDLAYER, keys, Refuses(), RUN).error
     assert refused is not None
     assert refused.kind is ErrorKind.CONFIG
