@@ -6,8 +6,10 @@ as it would find a VPC endpoint or LocalStack; nothing in the product knows it i
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +27,44 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+
+
+_WRITES = threading.RLock()
+
+
+def _serialise_dynamodb_writes() -> None:
+    """moto's TransactWriteItems deep-copies the table to roll back on failure, and a write
+    from another request thread in the middle breaks the copy ("dictionary changed size
+    during iteration"). DynamoDB itself has no such limit; the emulator's writes are made
+    one at a time here (reads still run side by side). The copy also took the table's
+    stream with it, every record of every write so far, for each transaction: it now
+    shares the stream instead. Fixes of the emulator, not of the product."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    def copy_sharing_the_stream(table: Any, memo: dict[int, Any]) -> Any:
+        shard = getattr(table, "stream_shard", None)
+        if shard is not None:
+            memo[id(shard)] = shard
+        copied = Table.__new__(Table)
+        memo[id(table)] = copied
+        for name, value in table.__dict__.items():
+            setattr(copied, name, copy.deepcopy(value, memo))
+        return copied
+
+    Table.__deepcopy__ = copy_sharing_the_stream  # type: ignore[attr-defined]
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        method = getattr(DynamoDBBackend, name)
+        if getattr(method, "_quotawatch_serialised", False):
+            continue
+
+        def serialised(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
+            with _WRITES:
+                return _method(self, *args, **kwargs)
+
+        serialised._quotawatch_serialised = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialised)
 
 
 class EmbeddedAws:
@@ -45,6 +85,7 @@ class EmbeddedAws:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         logging.getLogger("moto").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
+        _serialise_dynamodb_writes()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
