@@ -33,38 +33,75 @@ _WRITES = threading.RLock()
 
 
 def _serialise_dynamodb_writes() -> None:
-    """moto's TransactWriteItems deep-copies the table to roll back on failure, and a write
-    from another request thread in the middle breaks the copy ("dictionary changed size
-    during iteration"). DynamoDB itself has no such limit; the emulator's writes are made
-    one at a time here (reads still run side by side). The copy also took the table's
-    stream with it, every record of every write so far, for each transaction: it now
-    shares the stream instead. Fixes of the emulator, not of the product."""
+    """Two fixes of the emulator, not of the product.
+
+    moto's TransactWriteItems deep-copies each table it touches (with its stream: every
+    record of every write so far) to roll back on failure. That costs time and memory in
+    proportion to the table, for every transaction, and a write from another request thread
+    in the middle breaks the copy ("dictionary changed size during iteration"). DynamoDB
+    has neither limit. Here writes are made one at a time (reads still run side by side),
+    and a transaction backs up only the items it names, restoring them if it fails.
+    """
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    def copy_sharing_the_stream(table: Any, memo: dict[int, Any]) -> Any:
-        shard = getattr(table, "stream_shard", None)
-        if shard is not None:
-            memo[id(shard)] = shard
-        copied = Table.__new__(Table)
-        memo[id(table)] = copied
-        for name, value in table.__dict__.items():
-            setattr(copied, name, copy.deepcopy(value, memo))
-        return copied
+    if getattr(DynamoDBBackend, "_quotawatch_fixed", False):
+        return
+    for name in ("put_item", "update_item", "delete_item"):
+        setattr(DynamoDBBackend, name, _one_at_a_time(getattr(DynamoDBBackend, name)))
+    transact = DynamoDBBackend.transact_write_items
 
-    Table.__deepcopy__ = copy_sharing_the_stream  # type: ignore[attr-defined]
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        with _WRITES:
+            saved = [_backup(self, item) for item in transact_items]
+            Table.__deepcopy__ = _same_table  # type: ignore[attr-defined]  # moto's own backup: none
+            try:
+                transact(self, transact_items)
+            except Exception:
+                for restore in reversed(saved):
+                    restore()
+                raise
+            finally:
+                del Table.__deepcopy__  # type: ignore[attr-defined]
 
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
-        method = getattr(DynamoDBBackend, name)
-        if getattr(method, "_quotawatch_serialised", False):
-            continue
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+    DynamoDBBackend._quotawatch_fixed = True  # type: ignore[attr-defined]
 
-        def serialised(self: Any, *args: Any, _method: Any = method, **kwargs: Any) -> Any:
-            with _WRITES:
-                return _method(self, *args, **kwargs)
 
-        serialised._quotawatch_serialised = True  # type: ignore[attr-defined]
-        setattr(DynamoDBBackend, name, serialised)
+def _one_at_a_time(method: Any) -> Any:
+    def serialised(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _WRITES:
+            return method(self, *args, **kwargs)
+
+    return serialised
+
+
+def _same_table(table: Any, memo: dict[int, Any]) -> Any:
+    return table
+
+
+def _backup(backend: Any, transact_item: dict[str, Any]) -> Any:
+    """A function that puts back the item this part of a transaction names, as it is now."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    ((_, op),) = transact_item.items()
+    table = backend.tables.get(op.get("TableName"))
+    if table is None:
+        return lambda: None
+    key = op.get("Key") or op.get("Item") or {}
+    hash_value = DynamoType(key[table.hash_key_attr])
+    range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+    holder = table.items[hash_value] if range_value is not None else table.items
+    slot = range_value if range_value is not None else hash_value
+    before = copy.deepcopy(holder.get(slot))
+
+    def restore() -> None:
+        if before is None:
+            holder.pop(slot, None)
+        else:
+            holder[slot] = before
+
+    return restore
 
 
 class EmbeddedAws:
