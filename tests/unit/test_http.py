@@ -166,3 +166,11 @@ def test_the_providers_text_is_masked_before_it_is_cut_to_length(client: HttpCli
 
     assert failure.message == "127.0.0.1 rejected the API key (401: " + "x" * 112 + " [red...)"
     assert KEY[:4] not in failure.message  # cut first, "cl_live" would have stood at the cut
+
+
+def test_json_nested_too_deeply_is_a_bad_response(client: HttpClient, start_fake: StartFake) -> None:
+    depth_bomb = b"[" * 200_000 + b"]" * 200_000  # under the size cap, past the decoder's depth
+    fake = start_fake(always(Reply(200, depth_bomb, {"Content-Type": "application/json"})))
+    failure = fetch_failure(client, fake)
+    assert failure.kind is ErrorKind.BAD_RESPONSE
+    assert failure.message == "127.0.0.1 answered with JSON nested too deeply"

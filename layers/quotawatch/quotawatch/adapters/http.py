@@ -136,6 +136,8 @@ class HttpClient:
             return json.loads(body)
         except (ValueError, UnicodeDecodeError):
             raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered 200 but not with JSON") from None
+        except RecursionError:  # JSON nested deeper than the decoder goes: a depth bomb
+            raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered with JSON nested too deeply") from None
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
