@@ -93,7 +93,7 @@ def test_two_invocations_at_once_decide_one_message(
     assert len(items(stack, "cloudlayer-prod", "SNAP#")) == (1 if same_tick else 2)
     if same_tick:  # the second delivery of a tick does nothing, and says why
         statuses = sorted(r.result["status"] for r in results)
-        assert statuses == ["in_progress", "ok"]
+        assert statuses in (["in_progress", "ok"], ["duplicate", "ok"])  # at once, or just after
         assert len(fake.requests) == 1, "the provider was asked once for the tick"
 
 
@@ -148,7 +148,7 @@ def test_a_run_killed_after_deciding_has_its_message_delivered_once_and_its_retr
         with Platform(stack, monitors) as platform:
             platform.deliver()
             assert [d.subject for d in inbox.take()] == [WARNING]  # delivered, though the run died
-            time.sleep(max(0.0, 4.5 - (time.monotonic() - started)))  # Lambda retries after the timeout
+            time.sleep(max(0.0, 5.5 - (time.monotonic() - started)))  # Lambda retries after the timeout
             retry = platform.check(tick(1))
 
     assert retry.result["status"] == "ok"  # the in-progress record lapsed: it runs again
