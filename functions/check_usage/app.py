@@ -12,6 +12,7 @@ Lambda retries it, then its on-failure destination tells people ("QuotaWatch its
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Callable
@@ -131,7 +132,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.error(str(exc), extra={"error_kind": "config"})
         raise
 
-    deps = CheckDeps(**{**_adapters().__dict__, "clock": clock_for_event(event)})
+    deps = dataclasses.replace(_adapters(), clock=clock_for_event(event))
     if event.get("test_alert"):
         # events/test-alert.json: one clearly marked message, to try the subscriptions.
         now = deps.clock.now()

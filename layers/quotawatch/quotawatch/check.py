@@ -85,8 +85,6 @@ def run_check(
     a failed reading of kind `config`, so it raises its own "cannot monitor" signal.
     Raises ReadingsNotStored when no reading could be stored at all.
     """
-    for problem in problems:
-        log.error(problem.message, extra={"monitor": problem.monitor, "error_kind": "config"})
     jobs = [_Job.for_problem(p) for p in problems] + [_Job(m) for m in monitors]
     if not jobs:
         return []
