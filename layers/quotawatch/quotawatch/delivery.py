@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from typing import Protocol
 
-from quotawatch.core.messages import Message
+from quotawatch.core.messages import Message, sms_line, subject_line
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.self_messages import SELF_MONITOR
 from quotawatch.ports import Clock, MessageLog, MessageRefused, Notifier
@@ -65,7 +65,9 @@ def deliver(queued: QueuedMessage, sent: MessageLog, notifier: Notifier, clock: 
 def _refused_notice(queued: QueuedMessage, reason: str) -> Message:
     original = queued.message
     return Message(
-        subject=f"[{original.severity.upper()}] QuotaWatch itself: an alert about {original.monitor[:40]} was refused",
+        subject=subject_line(
+            f"[{original.severity.upper()}] QuotaWatch itself: an alert about {original.monitor[:40]} was refused"
+        ),
         email="\n".join(
             [
                 f"QuotaWatch could not send an alert about monitor {original.monitor}: {reason}.",
@@ -75,7 +77,9 @@ def _refused_notice(queued: QueuedMessage, reason: str) -> Message:
                 "-- QuotaWatch",
             ]
         ),
-        sms=f"QuotaWatch: an alert about {original.monitor[:40]} ({original.severity}) could not be sent. See email.",
+        sms=sms_line(
+            f"QuotaWatch: an alert about {original.monitor[:40]} ({original.severity}) could not be sent. See email."
+        ),
         severity=original.severity,
         monitor=original.monitor,
         provider=original.provider,
@@ -101,7 +105,7 @@ def deliver_unreadable(item: Unreadable, sent: MessageLog, notifier: Notifier, c
                 "-- QuotaWatch",
             ]
         ),
-        sms=f"QuotaWatch WARNING: an alert about {item.monitor[:60]} could not be read and was not sent.",
+        sms=sms_line(f"QuotaWatch WARNING: an alert about {item.monitor[:60]} could not be read and was not sent."),
         severity="warning",
         monitor=SELF_MONITOR,
         provider="quotawatch",

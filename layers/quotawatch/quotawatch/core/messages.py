@@ -89,9 +89,9 @@ def render(
             sms_text += f", resets {reset:%Y-%m-%d}"
     context = _EmailContext(decision, notice, shown_level, snapshot, provider_name, headline, trends or {})
     return Message(
-        subject=_ascii(subject)[:SUBJECT_MAX],
+        subject=subject_line(subject),
         email=_email(context),
-        sms=_gsm7(sms_text)[:SMS_MAX],
+        sms=sms_line(sms_text),
         severity="info" if level is Level.OK else level.label,
         monitor=snapshot.monitor,
         provider=snapshot.provider,
@@ -316,6 +316,16 @@ def _advice(signal: Signal) -> str:
             "or pause the heaviest jobs until the period resets."
         )
     return "watch the trend; upgrade the plan or reduce usage before the period resets."
+
+
+def subject_line(text: str) -> str:
+    """A subject as SNS takes it: printable ASCII on one line, under 100 characters."""
+    return _ascii(text)[:SUBJECT_MAX]
+
+
+def sms_line(text: str) -> str:
+    """An SMS text: GSM-7 characters only, at most 160 of them."""
+    return _gsm7(text)[:SMS_MAX]
 
 
 def _ascii(text: str) -> str:

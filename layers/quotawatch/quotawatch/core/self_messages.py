@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from quotawatch.core import formatting as fmt
-from quotawatch.core.messages import SMS_MAX, SUBJECT_MAX, Message
+from quotawatch.core.messages import Message, sms_line, subject_line
 from quotawatch.core.rules import Level
 
 SELF_MONITOR = "QuotaWatch"  # not a valid monitor id (capitals), so no monitor can take it
@@ -37,9 +37,9 @@ def render_self(notice: SelfNotice, at: datetime) -> Message:
         lines += ["", f"What to do: {notice.advice}"]
     lines += ["", "-- QuotaWatch"]
     return Message(
-        subject=_ascii(f"[{tag}] QuotaWatch itself: {headline}")[:SUBJECT_MAX],
+        subject=subject_line(f"[{tag}] QuotaWatch itself: {headline}"),
         email="\n".join(lines),
-        sms=_ascii(f"QuotaWatch {tag}: itself: {headline}")[:SMS_MAX],
+        sms=sms_line(f"QuotaWatch {tag}: itself: {headline}"),
         severity="info" if notice.level is Level.OK else notice.level.label,
         monitor=SELF_MONITOR,
         provider="quotawatch",
@@ -50,7 +50,3 @@ def render_self(notice: SelfNotice, at: datetime) -> Message:
 def _one_line(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
-
-
-def _ascii(text: str) -> str:
-    return text.encode("ascii", "replace").decode("ascii")
