@@ -166,7 +166,9 @@ def shared_ssl_context() -> ssl.SSLContext:
     import certifi
     from urllib3.util.ssl_ import create_urllib3_context
 
-    context = create_urllib3_context()  # urllib3's defaults; verification required
+    # urllib3's own defaults: certificates required; it matches the host name itself (also
+    # for an IP address, to which no server name is sent).
+    context: ssl.SSLContext = create_urllib3_context()  # type: ignore[no-untyped-call]
     context.load_verify_locations(certifi.where())
     extra = os.environ.get(CA_BUNDLE_ENV)
     if extra:
@@ -181,10 +183,10 @@ def _pooled_session(pool_size: int) -> requests.Session:
 
     class SharedContextAdapter(requests.adapters.HTTPAdapter):
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-            super().init_poolmanager(*args, ssl_context=shared_ssl_context(), **kwargs)
+            super().init_poolmanager(*args, ssl_context=shared_ssl_context(), **kwargs)  # type: ignore[no-untyped-call]
 
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-            super().cert_verify(conn, url, verify, cert)
+            super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
             # The shared context holds the roots: a bundle path here would be loaded again
             # into it for every new connection. Verification stays required (cert_reqs).
             conn.ca_certs = conn.ca_cert_dir = None
