@@ -159,4 +159,19 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             if outcome.snapshot is not None and outcome.snapshot.ok:
                 logger.debug("checked", extra={"monitor": outcome.monitor, "snapshot": outcome.snapshot.to_dict()})
     logger.info("run finished", extra={k: summary[k] for k in ("checked", "failed", "queued")})
-    return {**summary, "monitors": [o.to_dict() for o in _outcomes]}
+    return {**summary, **_listed(_outcomes)}
+
+
+# A result lists every monitor up to this many; past it, only those that need attention
+# (at N = 10,000 the full list alone passed 3 MB, and no one reads it there).
+RESULT_LISTS_ALL_UP_TO = 100
+
+
+def _listed(outcomes: list[MonitorOutcome]) -> dict[str, Any]:
+    if len(outcomes) <= RESULT_LISTS_ALL_UP_TO:
+        return {"monitors": [o.to_dict() for o in outcomes]}
+    attention = [o for o in outcomes if o.needs_attention]
+    listed: dict[str, Any] = {"attention": [o.to_dict() for o in attention[:RESULT_LISTS_ALL_UP_TO]]}
+    if len(attention) > RESULT_LISTS_ALL_UP_TO:
+        listed["attention_not_listed"] = len(attention) - RESULT_LISTS_ALL_UP_TO
+    return listed

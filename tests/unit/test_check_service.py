@@ -839,3 +839,21 @@ def test_a_failed_state_write_keeps_the_reading(start_fake: StartFake) -> None:
     assert stored.ok
     assert "cloudlayer-prod" in h.store.windows  # ... with its window
     assert h.notifier.messages == []
+
+
+def test_a_run_told_to_stop_leaves_the_checks_not_started_unreached(start_fake: StartFake) -> None:
+    fake = start_fake(always(plan(820)))
+    ids = [f"m{i}" for i in range(6)]
+    h = Harness({i: fake.valid_key for i in ids})
+    asked = 0
+
+    def after_three() -> bool:  # the invocation nears its timeout after three checks began
+        nonlocal asked
+        asked += 1
+        return asked > 3
+
+    outcomes = run_check(tuple(monitor(fake, i) for i in ids), (), h.deps, concurrency=1, should_stop=after_three)
+
+    assert [o.status for o in outcomes] == ["ok", "ok", "ok", "unreached", "unreached", "unreached"]
+    assert all(o.snapshot is None for o in outcomes[3:])
+    assert [i for i in ids if h.store.history(i)] == ["m0", "m1", "m2"]  # nothing stored for the rest

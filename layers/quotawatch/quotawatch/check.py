@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from quotawatch.config import ConfigProblem, Monitor
@@ -43,7 +43,7 @@ class MonitorOutcome:
 
     monitor: str
     provider: str
-    status: str  # "ok" | "error"
+    status: str  # "ok" | "error" | "unreached" (left when the run had to stop)
     error_kind: str | None = None
     message: str | None = None
     levels: dict[str, str] = field(default_factory=dict)
@@ -58,6 +58,11 @@ class MonitorOutcome:
         result["levels"] = self.levels
         result["queued"] = self.queued
         return result
+
+    @property
+    def needs_attention(self) -> bool:
+        """Failed, not reached, a message decided, or a signal raised."""
+        return self.status != "ok" or bool(self.queued) or any(level != "ok" for level in self.levels.values())
 
     def fail(self, kind: ErrorKind, message: str) -> None:
         """A later step failed: the outcome says so, whatever the reading said."""
@@ -76,37 +81,85 @@ def run_check(
     problems: tuple[ConfigProblem, ...],
     deps: CheckDeps,
     concurrency: int = DEFAULT_CONCURRENCY,
+    *,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[MonitorOutcome]:
-    """Check all monitors concurrently on a bounded pool; outcomes in the monitors' order.
+    """Check all monitors concurrently on a bounded set of workers; outcomes in the monitors' order.
 
     Checks wait on providers' HTTP answers, so threads overlap them well. Each check has
     its own timeouts and catches its own failures: a slow or broken provider holds one
     worker, never the others. A monitor the monitors file could not describe is checked as
     a failed reading of kind `config`, so it raises its own "cannot monitor" signal.
+    When `should_stop` says so (the invocation nears its timeout), checks not yet started
+    are left: their outcomes say "unreached", with no reading, for the caller to hand on.
     Raises ReadingsNotStored when no reading could be stored at all.
     """
     jobs = [_Job.for_problem(p) for p in problems] + [_Job(m) for m in monitors]
     if not jobs:
         return []
-    workers = max(1, min(concurrency, len(jobs)))
-    ids = [job.monitor.id for job in jobs]
     per_read = deps.store.monitors_per_read
+    ids = [job.monitor.id for job in jobs]
+    reads = [_SliceRead(deps.store, ids[i : i + per_read]) for i in range(0, len(ids), per_read)]
     sink = _SnapshotSink(deps.store)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
-        # The reads go first on the pool, one batched call for each slice of monitors, and
-        # overlap with the providers' answers: a check waits only for its own slice.
-        reads = [pool.submit(deps.store.load, ids[i : i + per_read]) for i in range(0, len(ids), per_read)]
+    outcomes: list[MonitorOutcome | None] = [None] * len(jobs)
+    taken = iter(range(len(jobs)))
+    lock = threading.Lock()
 
-        def check(index: int, job: _Job) -> MonitorOutcome:
-            outcome = _contained_check(job, deps, lambda: reads[index // per_read].result()[job.monitor.id])
+    def work() -> None:
+        # Each worker takes the next monitor itself: no future or queue hand-off per check.
+        while True:
+            with lock:
+                index = next(taken, None)
+            if index is None or (should_stop is not None and should_stop()):
+                return
+            job, read = jobs[index], reads[index // per_read]
+            if index % per_read == 0:
+                read.start()  # the slice's batched read goes out before this check's fetch
+            outcome = _contained_check(job, deps, partial(read.record, job.monitor.id))
+            outcomes[index] = outcome
             sink.add(outcome)
-            return outcome
 
-        checked = list(pool.map(check, range(len(jobs)), jobs))
+    workers = [
+        threading.Thread(target=work, name=f"check-{n}", daemon=True)
+        for n in range(max(1, min(concurrency, len(jobs))))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
     sink.flush()
     if sink.stored == 0 and sink.failed:
         raise ReadingsNotStored(f"none of the {len(sink.failed)} readings of this run could be stored")
-    return checked
+    return [
+        outcome if outcome is not None else MonitorOutcome(job.monitor.id, job.monitor.provider, "unreached")
+        for job, outcome in zip(jobs, outcomes, strict=True)
+    ]
+
+
+class _SliceRead:
+    """One batched read of a slice of monitors, made once by whichever check needs it first."""
+
+    def __init__(self, store: Store, ids: list[str]) -> None:
+        self._store, self._ids = store, ids
+        self._lock = threading.Lock()
+        self._records: dict[str, MonitorRecord] = {}
+        self._error: Exception | None = None
+        self._done = False
+
+    def start(self) -> None:
+        with self._lock:  # the others of the slice wait for the one read
+            if not self._done:
+                try:
+                    self._records = self._store.load(self._ids)
+                except Exception as exc:  # each check of the slice reports it as its own failure
+                    self._error = exc
+                self._done = True
+
+    def record(self, monitor_id: str) -> MonitorRecord:
+        self.start()
+        if self._error is not None:
+            raise self._error
+        return self._records[monitor_id]
 
 
 @dataclass(frozen=True)

@@ -5,18 +5,22 @@ Messages never carry request headers, and a provider's own error text is masked 
 every header value sent (core/masking.py), so the API key cannot leak through them.
 
 The URL is checked and sent in one form (core/urls.py): the host checked is the host
-connected to. Plain http (to loopback only) never goes through a proxy from the
-environment, which would carry the key off this machine in clear.
+connected to. No proxy from the environment is used: plain http (to loopback only) through
+one would carry the key off this machine in clear, and https goes to the provider directly.
+Trust is one TLS context loaded once per container (shared_ssl_context).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from quotawatch import __version__
@@ -85,7 +89,6 @@ class HttpClient:
                 timeout=(p.connect_timeout, p.read_timeout),
                 stream=True,
                 allow_redirects=False,
-                proxies=_NO_PROXY if target.scheme == "http" else None,
             ) as response:
                 status = response.status_code
                 refusal = _error_body(response, p) if status in (401, 403, 429) else None
@@ -126,6 +129,8 @@ class HttpClient:
             raise _Retryable(
                 ErrorKind.UNAVAILABLE, f"{host} closed the connection before the answer was complete"
             ) from None
+        except requests.exceptions.SSLError:  # an untrusted certificate, or a handshake cut off
+            raise _Retryable(ErrorKind.UNAVAILABLE, f"TLS handshake with {host} failed") from None
         except requests.Timeout:
             raise _Retryable(ErrorKind.UNAVAILABLE, f"{host} did not answer in time") from None
         except requests.ConnectionError:
@@ -146,17 +151,54 @@ class HttpClient:
         return random.uniform(0, self.policy.backoff_base * 2 ** (attempt - 1))  # noqa: S311 - jitter
 
 
+# A PEM file of extra roots to trust beside certifi's: set only by the local platform, for
+# the test CA of its https fakes. Nothing in a deployment sets it.
+CA_BUNDLE_ENV = "QUOTAWATCH_CA_BUNDLE"
+
+
+@cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every provider connection, its roots loaded once per container.
+
+    requests' default gives each new connection certifi's whole bundle to parse again:
+    about 40 ms of CPU per handshake, and a run after an idle spell opens dozens.
+    """
+    import certifi
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    # urllib3's own defaults: certificates required; it matches the host name itself (also
+    # for an IP address, to which no server name is sent).
+    context: ssl.SSLContext = create_urllib3_context()  # type: ignore[no-untyped-call]
+    context.load_verify_locations(certifi.where())
+    extra = os.environ.get(CA_BUNDLE_ENV)
+    if extra:
+        context.load_verify_locations(extra)
+    return context
+
+
 def _pooled_session(pool_size: int) -> requests.Session:
     """Keep-alive connections for as many concurrent checks as the pool runs, per host."""
     import requests
     import requests.adapters
 
+    class SharedContextAdapter(requests.adapters.HTTPAdapter):
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, ssl_context=shared_ssl_context(), **kwargs)  # type: ignore[no-untyped-call]
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+            # The shared context holds the roots: a bundle path here would be loaded again
+            # into it for every new connection. Verification stays required (cert_reqs).
+            conn.ca_certs = conn.ca_cert_dir = None
+
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+    adapter = SharedContextAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    # A key travels only in the headers its provider module sets: never credentials from a
-    # ~/.netrc, which requests would otherwise look up on disk for every request.
+    # Nothing from the environment: no proxy (which would carry keys off the direct path),
+    # no CA bundle variable (the shared context decides trust), and never credentials from
+    # a ~/.netrc, which requests would otherwise look up on disk for every request.
+    session.trust_env = False
     session.auth = _no_credentials
     return session
 
@@ -260,7 +302,9 @@ def _credential(name: str, value: str) -> str:
     return value
 
 
+@lru_cache(maxsize=4096)
 def _require_safe_url(url: str) -> KeyTarget:
+    """Checked once per URL and container: a monitor asks the same address every run."""
     try:
         return key_target(url)
     except RefusedUrl as exc:
@@ -289,9 +333,3 @@ def _spaced(value: str) -> bool:
 def _header_char(char: str) -> bool:
     """Visible ASCII, a space or a tab, or a visible latin-1 letter (RFC 9110 field-value)."""
     return char == "\t" or " " <= char <= "~" or "\xa1" <= char <= "\xff"
-
-
-# Per-request proxies: None for a key removes the environment's proxy for that scheme
-# (requests drops None settings after merging the environment's). Typed Any: the stubs
-# say str values only.
-_NO_PROXY: Any = {"http": None, "all": None}
