@@ -133,11 +133,11 @@ def _free(name: str, value: float, covered: bool) -> Line:
 
 def print_month(title: str, lines: list[Line], target: str = "") -> None:
     print(title)
-    print(f"  {'':<52} {'no free tier':>12} {'free tiers':>11}")
+    print(f"  {'':<58} {'no free tier':>12} {'free tiers':>11}")
     for line in lines:
-        print(f"  {line.name:<52} ${line.paid:>11.3f} ${line.free_tier:>10.3f}")
+        print(f"  {line.name:<58} ${line.paid:>11.3f} ${line.free_tier:>10.3f}")
     paid, free = sum(x.paid for x in lines), sum(x.free_tier for x in lines)
-    print(f"  {'total a month' + target:<52} ${paid:>11.2f} ${free:>10.2f}")
+    print(f"  {'total a month' + target:<58} ${paid:>11.2f} ${free:>10.2f}")
     top = max(lines, key=lambda x: x.paid)
     print(f"  dominated by: {top.name.split(' (')[0]} ({top.paid / paid:.0%} of the total without free tiers)")
     print()
