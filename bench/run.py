@@ -132,6 +132,7 @@ class Figures:
     peak_mb: float
     log_bytes: int
     computed: bool = False  # warm wall derived from CPU, not measured
+    throttled: float = 0.0  # seconds the kernel held the process back for the quota
 
     @property
     def cpu_ms_per_monitor(self) -> float:
@@ -234,7 +235,7 @@ def bench_scaling(bench: Bench, sizes: list[int], repeat: int) -> dict[str, dict
     )
     print(
         f"  {'setting':<22} {'N':>6} {'cold wall':>10} {'cold CPU':>9} {'warm wall':>10} {'warm CPU':>9}"
-        f" {'CPU/monitor':>12} {'peak MB':>8}"
+        f" {'CPU/monitor':>12} {'peak MB':>8} {'throttled':>9}"
     )
     for label, by_n in (("unlimited", results["unlimited"]), (f"{memory} MB ({share:.4f} CPU)", results["quota"])):
         for n, f in by_n.items():
@@ -242,16 +243,23 @@ def bench_scaling(bench: Bench, sizes: list[int], repeat: int) -> dict[str, dict
             print(
                 f"  {label:<22} {n:>6} {f.cold.wall:>9.2f}s{mark}{f.cold.cpu:>8.2f}s {f.warm.wall:>9.2f}s{mark}"
                 f"{f.warm.cpu:>8.2f}s {f.cpu_ms_per_monitor:>9.2f} ms {f.peak_mb:>8.0f}"
+                + (f" {f.throttled:>8.1f}s" if f.throttled else "")
             )
     if any(f.computed for f in results["quota"].values()):
         print(
             "  * computed, not measured: the unlimited run's CPU over the share (CPU / share), at least its"
             " unlimited wall time"
         )
+    print("  throttled: time the kernel held the process back for the quota, all its runs (cgroup cpu.stat)")
     timeout = bench.template.timeout_s
     over = [n for n, f in results["quota"].items() if f.warm.wall > timeout]
     if over:
         print(f"  at {memory} MB, N = {', '.join(map(str, over))} does not fit the {timeout} s timeout: fan-out")
+    full = [n for n, f in results["unlimited"].items() if f.peak_mb > 0.8 * memory]
+    if full:
+        print(
+            f"  at N = {', '.join(map(str, full))} the peak memory is over 80% of {memory} MB: fan-out, or more memory"
+        )
     print()
     return results
 
@@ -267,7 +275,7 @@ def measure(bench: Bench, n: int, memory_mb: int | None, warm_runs: int) -> Figu
     with CpuQuota(bench.cgroup, cpu_share(memory_mb), f"{memory_mb}mb") as quota:
         function = FunctionRuntime(bench.stack, "CheckUsageFunction", env)
         function.launcher = quota.launcher()
-        return _measure(bench, function, n, warm_runs)
+        return replace(_measure(bench, function, n, warm_runs), throttled=quota.throttled_seconds())
 
 
 def _measure(bench: Bench, function: FunctionRuntime, n: int, warm_runs: int) -> Figures:
