@@ -30,6 +30,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from quotawatch import selfwatch
 from quotawatch.adapters.clock import clock_for_event
@@ -71,7 +72,9 @@ def _adapters() -> CheckDeps:
             pool_size=_concurrency(),
         ),
         store=DynamoStore(
-            boto3.client("dynamodb"),
+            # Requests are built by DynamoStore and checked by DynamoDB itself; botocore's own
+            # walk over every batch of items before sending was 7% of a large run's CPU.
+            boto3.client("dynamodb", config=Config(parameter_validation=False)),
             os.environ["TABLE_NAME"],
             int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "400")),
         ),
