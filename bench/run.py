@@ -149,6 +149,7 @@ def main() -> int:
     template = Template.read()
     print(f"QuotaWatch benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}")
+    print(f"load average: {_load()} (other work on the machine slows every figure, CPU under a quota too)")
     root = find_cgroup_root()
     if isinstance(root, str):
         print(f"CPU quota: skipped, {root}; quota figures below are computed from CPU, not measured")
@@ -185,7 +186,15 @@ def main() -> int:
     if not quick:
         bench_artifacts()
     bench_cost(bench, scaling, calls, shard, sizes)
+    print(f"load average at the end: {_load()}")
     return 0
+
+
+def _load() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
+    except OSError:
+        return "unknown"
 
 
 # --- AWS calls per run, counted through a proxy ------------------------------------------

@@ -29,7 +29,7 @@ CA_BUNDLE_VARIABLE = "QUOTAWATCH_CA_BUNDLE"
 
 
 @dataclass(frozen=True)
-class TestCa:
+class LocalCa:
     folder: Path
     ca_pem: Path  # the CA certificate alone: what a client trusts
     chain_pem: Path  # the leaf certificate, then the CA's
@@ -37,7 +37,7 @@ class TestCa:
 
 
 @functools.cache
-def test_ca() -> TestCa:
+def local_ca() -> LocalCa:
     """The process's test CA and its leaf, written to a temporary folder (made on first use)."""
     now = datetime.now(UTC)
     valid = (now - timedelta(hours=1), now + timedelta(days=2))
@@ -72,7 +72,7 @@ def test_ca() -> TestCa:
     folder = Path(tempfile.mkdtemp(prefix="quotawatch-test-ca-"))
     atexit.register(shutil.rmtree, folder, True)
     pem = serialization.Encoding.PEM
-    ca = TestCa(folder, folder / "ca.pem", folder / "chain.pem", folder / "key.pem")
+    ca = LocalCa(folder, folder / "ca.pem", folder / "chain.pem", folder / "key.pem")
     ca.ca_pem.write_bytes(ca_cert.public_bytes(pem))
     ca.chain_pem.write_bytes(leaf_cert.public_bytes(pem) + ca_cert.public_bytes(pem))
     ca.key_pem.write_bytes(leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
@@ -81,13 +81,13 @@ def test_ca() -> TestCa:
 
 def ca_bundle() -> str:
     """The path of the PEM file a client trusts to reach the fakes."""
-    return str(test_ca().ca_pem)
+    return str(local_ca().ca_pem)
 
 
 @functools.cache
 def server_context() -> ssl.SSLContext:
     """One server context for every fake in this process: loading a chain costs CPU too."""
-    ca = test_ca()
+    ca = local_ca()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(ca.chain_pem, ca.key_pem)
