@@ -260,3 +260,27 @@ def test_the_heartbeat_alarm_reaches_people_and_says_when_it_is_over(
     assert alert.subject.startswith("[CRITICAL] QuotaWatch itself: ")
     assert "HeartbeatAlarm" in alert.body
     assert [d.subject.split(":")[0] for d in cleared] == ["[OK] QuotaWatch itself"]
+
+
+def test_a_large_run_lists_only_the_monitors_that_need_attention(stack: LocalStack, tmp_path: Path) -> None:
+    """Past 100 monitors the result carries counts and what needs attention, not every outcome."""
+    healthy = [f"fine-{i:03d}" for i in range(104)]
+    put_keys(stack, {m: CLOUDLAYER_KEY for m in [*healthy, "warned", "down"]})
+    with (
+        fake_cloudlayer(CLOUDLAYER_KEY, always(Reply(200, {**LIMIT_PLAN, "calls": 100}))) as calm,
+        fake_cloudlayer(CLOUDLAYER_KEY, always(AT_82_PERCENT)) as busy,
+    ):
+        monitors = write_monitors(
+            tmp_path,
+            [
+                *(cloudlayer_monitor(calm.base_url, m) for m in healthy),
+                cloudlayer_monitor(busy.base_url, "warned"),
+                cloudlayer_monitor(closed_port_url(), "down"),
+            ],
+        )
+        with Platform(stack, monitors) as platform:
+            result = platform.check(tick(1)).result
+
+    assert (result["checked"], result["failed"], result["queued"]) == (106, 1, 1)  # one failed check is no news yet
+    assert "monitors" not in result
+    assert sorted(o["monitor"] for o in result["attention"]) == ["down", "warned"]

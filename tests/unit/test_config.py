@@ -406,3 +406,27 @@ def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
 def test_empty_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=rf"^{re.escape(FILE)}: expected a top-level 'monitors:' list"):
         load_monitors(write(tmp_path, ""))
+
+
+def test_a_warm_container_parses_the_file_again_only_when_its_bytes_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import quotawatch.config as config_module
+
+    parsed: list[str] = []
+    real = config_module.parse_monitors
+
+    def counted(data: Any, source: str) -> config_module.MonitorsConfig:
+        parsed.append(source)
+        return real(data, source)
+
+    monkeypatch.setattr(config_module, "parse_monitors", counted)
+    path = write(tmp_path, f"monitors:\n  - {GOOD}\n")
+
+    first, again = load_monitors(path), load_monitors(path)
+    path.write_text(path.read_text().replace("cloudlayer-prod", "cloudlayer-eu"), encoding="utf-8")
+    changed = load_monitors(path)
+
+    assert again is first
+    assert [m.id for m in changed.monitors] == ["cloudlayer-eu"]
+    assert parsed == [FILE, FILE]  # once for the first bytes, once for the changed ones

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+import urllib3
 
 from quotawatch.adapters.http import FetchFailed, HttpClient, HttpPolicy
 from quotawatch.core.errors import CheckFailed
@@ -54,7 +54,7 @@ def test_credentials_in_a_netrc_file_are_never_sent(
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
     netrc.chmod(0o600)
-    monkeypatch.setenv("NETRC", str(netrc))  # where requests looks for one
+    monkeypatch.setenv("NETRC", str(netrc))  # where requests (and curl) look for one
     fake = start_fake("limit-plan")
 
     HttpClient(POLICY).get_json(url(fake), {"X-API-Key": fake.valid_key})
@@ -88,8 +88,8 @@ def test_auth_error_with_an_html_body_has_no_detail(client: HttpClient, start_fa
     assert fetch_failure(client, fake).message == "127.0.0.1 rejected the API key (401)"
 
 
-class NoRequests(requests.Session):
-    def request(self, *args: Any, **kwargs: Any) -> requests.Response:
+class NoRequests(urllib3.PoolManager):
+    def urlopen(self, *args: Any, **kwargs: Any) -> Any:
         raise AssertionError("no request may be sent")
 
 
@@ -104,7 +104,7 @@ class NoRequests(requests.Session):
     ],
 )
 def test_plain_http_to_a_remote_host_is_refused_before_any_request(target: str, sleep: Recorder) -> None:
-    client = HttpClient(POLICY, session=NoRequests(), sleep=sleep)
+    client = HttpClient(POLICY, pool=NoRequests(), sleep=sleep)
     with pytest.raises(FetchFailed) as caught:
         client.get_json(target, {"X-API-Key": KEY})
 

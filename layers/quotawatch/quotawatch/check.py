@@ -59,6 +59,11 @@ class MonitorOutcome:
         result["queued"] = self.queued
         return result
 
+    @property
+    def needs_attention(self) -> bool:
+        """Failed, not reached, a message decided, or a signal raised."""
+        return self.status != "ok" or bool(self.queued) or any(level != "ok" for level in self.levels.values())
+
     def fail(self, kind: ErrorKind, message: str) -> None:
         """A later step failed: the outcome says so, whatever the reading said."""
         self.status, self.error_kind, self.message = "error", kind.value, message

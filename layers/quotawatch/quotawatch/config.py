@@ -14,6 +14,7 @@ size of the file, the number of values, their nesting and the number of monitors
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import re
 from collections.abc import Hashable, Mapping
@@ -89,11 +90,23 @@ class MonitorsConfig:
         return tuple(m for m in self.monitors if m.enabled)
 
 
+# The file as last parsed, by its bytes' digest: a warm container reads the file every run
+# (it may have been redeployed) but parses it again only when it changed. One entry.
+_parsed: dict[tuple[str, bytes], MonitorsConfig] = {}
+
+
 def load_monitors(path: str | Path) -> MonitorsConfig:
     """The monitors in the file; raises ConfigError, and nothing else, when it cannot be used."""
     path = Path(path)
     try:
-        return parse_monitors(_read_yaml(path), source=path.name)
+        raw = _read_bytes(path)
+        key = (path.name, hashlib.blake2b(raw, digest_size=16).digest())
+        config = _parsed.get(key)
+        if config is None:
+            config = parse_monitors(_parse_yaml(raw, path), source=path.name)
+            _parsed.clear()
+            _parsed[key] = config
+        return config
     except ConfigError:
         raise
     except Exception as exc:  # a bug here must not take the run down: say so, in one line
@@ -444,7 +457,7 @@ class _Refused(Exception):
         self.line = line
 
 
-def _read_yaml(path: Path) -> Any:
+def _read_bytes(path: Path) -> bytes:
     source = _text(path.name)
     try:
         with path.open("rb") as stream:
@@ -456,6 +469,11 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError(f"{source}: cannot read the monitors file (not a usable path)") from None
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(f"{source}: the monitors file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    return raw
+
+
+def _parse_yaml(raw: bytes, path: Path) -> Any:
+    source = _text(path.name)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -91,7 +92,17 @@ class Snapshot:
         return self.error is None
 
     def meter(self, name: str) -> Meter | None:
-        return next((m for m in self.meters if m.name == name), None)
+        """The first meter of that name."""
+        return self._meters_by_name.get(name)
+
+    @cached_property
+    def _meters_by_name(self) -> dict[str, Meter]:
+        # Rules look meters up by name in every reading of a window, for every meter: a dict
+        # built once per snapshot (in its own __dict__, which a frozen dataclass allows).
+        found: dict[str, Meter] = {}
+        for meter in self.meters:
+            found.setdefault(meter.name, meter)
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         return {
