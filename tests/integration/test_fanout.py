@@ -32,6 +32,13 @@ def fake() -> Iterator[FakeProvider]:
         yield server
 
 
+@pytest.fixture
+def quiet() -> Iterator[FakeProvider]:
+    """No alert, so no message for the notify function: the tests that need none run faster."""
+    with fake_cloudlayer(CLOUDLAYER_KEY, always(Reply(200, {**LIMIT_PLAN, "calls": 100}))) as server:
+        yield server
+
+
 def _platform(
     stack: LocalStack, tmp_path: Path, fake: FakeProvider, ids: list[str], check: dict[str, str], shard: dict[str, str]
 ) -> LocalLambda:
@@ -108,7 +115,8 @@ def test_a_large_run_is_checked_through_shards_once_each(
     assert _waiting(stack, "CheckShardQueueUrl") == []
 
 
-def test_a_shard_delivered_twice_is_checked_once(stack: LocalStack, tmp_path: Path, fake: FakeProvider) -> None:
+def test_a_shard_delivered_twice_is_checked_once(stack: LocalStack, tmp_path: Path, quiet: FakeProvider) -> None:
+    fake = quiet
     with _platform(stack, tmp_path, fake, IDS[:8], {"FANOUT_ABOVE": "5", "SHARD_SIZE": "4"}, {}) as service:
         service.invoke("CheckUsageFunction", tick(1))
         # SQS delivers at least once; a dispatcher retried after a crash mid-send sends again.
@@ -130,10 +138,10 @@ def test_a_shard_delivered_twice_is_checked_once(stack: LocalStack, tmp_path: Pa
 
 def test_a_worker_near_its_timeout_hands_on_what_it_did_not_reach(stack: LocalStack, tmp_path: Path) -> None:
     ids = IDS[:6]
-    # Each check takes 0.4 s, one at a time, and a worker may start checks for 1.5 s only
-    # (its timeout is 120 s): every invocation reaches a few monitors and hands on the rest.
-    worker = {"CHECK_CONCURRENCY": "1", "STOP_MARGIN_SECONDS": "118.5"}
-    slow = Reply(200, {**LIMIT_PLAN, "calls": 100}, delay=0.4)
+    # Each check takes 0.5 s, one at a time, and a worker may start checks for 2.5 s only
+    # (its timeout is 120 s): no invocation reaches all six; each hands on the rest.
+    worker = {"CHECK_CONCURRENCY": "1", "STOP_MARGIN_SECONDS": "117.5"}
+    slow = Reply(200, {**LIMIT_PLAN, "calls": 100}, delay=0.5)
     with (
         fake_cloudlayer(CLOUDLAYER_KEY, always(slow)) as fake,
         _platform(stack, tmp_path, fake, ids, {"FANOUT_ABOVE": "1", "SHARD_SIZE": "6"}, worker) as service,
@@ -181,9 +189,9 @@ def test_a_shard_that_keeps_failing_lands_in_the_dead_letter_queue_and_people_ar
 
 
 def test_below_the_size_one_invocation_checks_everything_without_the_queue(
-    stack: LocalStack, tmp_path: Path, fake: FakeProvider
+    stack: LocalStack, tmp_path: Path, quiet: FakeProvider
 ) -> None:
-    with _platform(stack, tmp_path, fake, IDS[:5], {"FANOUT_ABOVE": "5", "SHARD_SIZE": "2"}, {}) as service:
+    with _platform(stack, tmp_path, quiet, IDS[:5], {"FANOUT_ABOVE": "5", "SHARD_SIZE": "2"}, {}) as service:
         result = service.invoke("CheckUsageFunction", tick(1))
         calls = _settle(service)
 

@@ -178,8 +178,8 @@ def test_every_call_of_a_fanned_out_run_is_allowed_by_the_dispatchers_and_the_wo
         proxied = {"MONITORS_FILE": str(monitors), "AWS_ENDPOINT_URL": counter.endpoint_url}
         env = {
             "CheckUsageFunction": {**proxied, "FANOUT_ABOVE": "2", "SHARD_SIZE": "4"},
-            # one check at a time, and little time for them: the worker hands on a continuation
-            "CheckShardFunction": {**proxied, "CHECK_CONCURRENCY": "1", "STOP_MARGIN_SECONDS": "118.5"},
+            # one check at a time (0.8 s each), 2 s to start them: the worker hands on a continuation
+            "CheckShardFunction": {**proxied, "CHECK_CONCURRENCY": "1", "STOP_MARGIN_SECONDS": "118"},
         }
         with LocalLambda(stack, env_overrides=env) as service:
             assert service.invoke("CheckUsageFunction", tick(1)).result["status"] == "dispatched"
