@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 
 .PHONY: setup demo test lint unit integration template build validate up invoke bench clean
 
-$(STAMP): requirements-dev.txt layers/quotawatch/requirements.txt scripts/bootstrap
+$(STAMP): requirements-dev.txt requirements-checkov.txt layers/quotawatch/requirements.txt scripts/bootstrap
 	./scripts/bootstrap
 
 setup: $(STAMP)

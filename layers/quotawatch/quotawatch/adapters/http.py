@@ -89,9 +89,8 @@ class HttpClient:
         p = self.policy
         host = target.host
         secrets = _header_secrets(headers)
-        urlopen: Any = self._pool.urlopen  # typed in urllib3 2, not in 1.26's stubs
         try:
-            response = urlopen(
+            response = self._pool.urlopen(
                 "GET",
                 target.url,  # the normalised form that was checked, not the URL as given
                 headers={**_DEFAULT_HEADERS, **headers},
@@ -102,7 +101,7 @@ class HttpClient:
             )
         except failed.SSLError:  # an untrusted certificate, or a handshake cut off
             raise _Retryable(ErrorKind.UNAVAILABLE, f"TLS handshake with {host} failed") from None
-        except failed.NewConnectionError:  # before the timeouts: it is one of them in urllib3 1.x
+        except failed.NewConnectionError:  # before the timeouts: urllib3 makes it one of them
             raise _Retryable(ErrorKind.UNAVAILABLE, f"cannot connect to {host}") from None
         except failed.TimeoutError:
             raise _Retryable(ErrorKind.UNAVAILABLE, f"{host} did not answer in time") from None
@@ -194,7 +193,7 @@ def shared_ssl_context() -> ssl.SSLContext:
 
     # urllib3's own defaults: certificates required; it matches the host name itself (also
     # for an IP address, to which no server name is sent).
-    context: ssl.SSLContext = create_urllib3_context()  # type: ignore[no-untyped-call]
+    context = create_urllib3_context()
     context.load_verify_locations(certifi.where())
     extra = os.environ.get(CA_BUNDLE_ENV)
     if extra:
@@ -242,7 +241,7 @@ class _Retryable(Exception):
         self.retry_after = retry_after
 
 
-def _read_capped(response: urllib3.HTTPResponse, cap: int, host: str) -> bytes:
+def _read_capped(response: urllib3.BaseHTTPResponse, cap: int, host: str) -> bytes:
     chunks: list[bytes] = []
     size = 0
     for chunk in response.stream(65536):  # decoded a chunk at a time: a gzip bomb stops at the cap
@@ -253,8 +252,9 @@ def _read_capped(response: urllib3.HTTPResponse, cap: int, host: str) -> bytes:
     return b"".join(chunks)
 
 
-def _cut_short(response: urllib3.HTTPResponse, body: bytes) -> bool:
-    """Fewer bytes than Content-Length promised (urllib3 1.x does not check this itself)."""
+def _cut_short(response: urllib3.BaseHTTPResponse, body: bytes) -> bool:
+    """Fewer bytes than Content-Length promised (urllib3 2 checks this itself; kept for any
+    client that does not)."""
     declared = response.headers.get("Content-Length")
     if declared is None or response.headers.get("Content-Encoding", "identity").lower() != "identity":
         return False  # a compressed body is counted after decoding
@@ -276,7 +276,7 @@ def _retry_after(value: str | None) -> float | None:
     return max(seconds, 0.0)
 
 
-def _error_body(response: urllib3.HTTPResponse, policy: HttpPolicy) -> Any:
+def _error_body(response: urllib3.BaseHTTPResponse, policy: HttpPolicy) -> Any:
     """A refusal's JSON body (small, capped), or None when it has none."""
     try:
         return json.loads(_read_capped(response, min(policy.max_body_bytes, 16384), ""))
