@@ -1,17 +1,19 @@
 """QuotaWatch benchmarks: what a check costs as the number of monitors grows.
 
-Runs the real check function (local invoke) against the embedded AWS and a fake provider
-that answers after 200 ms, and prints figures; it asserts nothing. Usage:
+Runs the real check function (local invoke, its own process) against the embedded AWS and
+a fake provider that answers over https after 200 ms, and prints figures; it asserts
+nothing. The function's process runs unlimited and under a CPU quota equal to Lambda's
+share for its MemorySize (bench/cpuquota.py). Usage:
 
-    make bench                 # everything, a few minutes
+    make bench                    # everything, about 12 minutes
     python bench/run.py --quick   # N = 10 and 100 only, no sam build
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import math
 import os
 import platform
 import statistics
@@ -20,7 +22,8 @@ import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import replace
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,8 +31,10 @@ from typing import Any
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local")]
+sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 
+from bench.cost import PRICES_DATED, Usage, monthly, per_run_dollars, print_month  # noqa: E402
+from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
 from quotawatch.adapters.store import DynamoStore  # noqa: E402
 from quotawatch.core import window  # noqa: E402
 from quotawatch.core.snapshot import Snapshot, format_time  # noqa: E402
@@ -44,137 +49,462 @@ from quotawatch_local.local_stack import LocalStack, deploy  # noqa: E402
 
 PROVIDER_DELAY = 0.2
 FIRST_TICK = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
-RUNS_PER_MONTH = 30.44 * 24 * 4  # every 15 minutes
+MEMORY_SIZES = (256, 512, 1024, 1769)
+SHARD_SIZE = 250  # monitors per fan-out shard (the fan-out helper's SQS message)
+FANOUT_CONCURRENCY = (2, 10)
 
-# Prices: AWS list prices for us-east-1 as we know them on 2026-11-24 (not fetched live;
-# check https://aws.amazon.com/pricing before relying on them).
-PRICES_DATED = "2026-11-24"
-LAMBDA_ARM_GB_SECOND = 0.0000133334
-LAMBDA_REQUEST = 0.20 / 1_000_000
-DYNAMODB_WRITE_UNIT = 0.625 / 1_000_000  # on-demand, per 1 KB write
-DYNAMODB_READ_UNIT = 0.125 / 1_000_000  # on-demand, per 4 KB strongly consistent read
-DYNAMODB_STORAGE_GB_MONTH = 0.25
-DYNAMODB_PITR_GB_MONTH = 0.20
-SECRET_MONTH = 0.40
-SECRETS_API_CALL = 0.05 / 10_000
-SNS_PUBLISH = 0.50 / 1_000_000
-SCHEDULER_INVOCATION = 1.00 / 1_000_000  # after the free 14 million a month
-LOGS_INGEST_GB = 0.50
-ALARM_MONTH = 0.10  # a standard-resolution alarm on one metric
-CUSTOM_METRIC_MONTH = 0.30  # each EMF metric (Lambda's and SQS's own metrics are free)
+
+@dataclass(frozen=True)
+class Template:
+    memory_mb: int
+    timeout_s: int
+    pool: int
+    alarms: int
+    metrics: int
+
+    @staticmethod
+    def read() -> Template:
+        template = cfn_yaml.load_template(REPO / "template.yaml")
+        props = template["Resources"]["CheckUsageFunction"]["Properties"]
+        alarms = sum(1 for r in template["Resources"].values() if r.get("Type") == "AWS::CloudWatch::Alarm")
+        metrics = sum(app.read_text().count("add_metric(") for app in (REPO / "functions").glob("*/app.py"))
+        return Template(
+            int(props["MemorySize"]),
+            int(props["Timeout"]),
+            int(props["Environment"]["Variables"]["CHECK_CONCURRENCY"]),
+            alarms,
+            metrics,
+        )
+
+
+@dataclass(frozen=True)
+class ShardTarget:
+    """What one fan-out shard runs. Today the check handler on SHARD_SIZE monitors (a
+    scheduled event); with fan-out, the worker function and an SQS event of the shard."""
+
+    logical_id: str = "CheckUsageFunction"
+    handler: str | None = None  # e.g. "app.shard_handler"; None: the function's own handler
+
+    def event(self, bench: Bench, ids: list[str]) -> dict[str, Any]:
+        return bench.next_tick()
+
+
+@dataclass
+class Bench:
+    """What every measurement shares: the stack, the fake, the cgroup root, the ticks."""
+
+    stack: LocalStack
+    fake: FakeProvider
+    folder: Path
+    cgroup: CgroupRoot | None
+    template: Template
+    ticks: int = 0
+    monitors_files: dict[int, Path] = field(default_factory=dict)
+
+    def next_tick(self) -> dict[str, str]:
+        """A new schedule tick each run: a tick already done would be a duplicate."""
+        self.ticks += 1
+        at = FIRST_TICK + timedelta(minutes=15 * self.ticks)
+        return {"source": "schedule", "scheduled_time": str(format_time(at))}
+
+    def monitors(self, n: int) -> Path:
+        """N monitors with full windows, as after two days of checks (made once per N)."""
+        if n not in self.monitors_files:
+            ids = _monitor_ids(n)
+            self.monitors_files[n] = _monitors_file(self.folder / str(n), ids, self.fake)
+            _fill_windows(self.stack, ids, FIRST_TICK)
+        return self.monitors_files[n]
+
+
+@dataclass(frozen=True)
+class Run:
+    wall: float
+    cpu: float
+
+
+@dataclass
+class Figures:
+    """One N in one setting: a cold run (new container) and the median of warm runs."""
+
+    n: int
+    cold: Run
+    warm: Run
+    peak_mb: float
+    log_bytes: int
+    computed: bool = False  # warm wall derived from CPU, not measured
+    throttled: float = 0.0  # seconds the kernel held the process back for the quota
+
+    @property
+    def cpu_ms_per_monitor(self) -> float:
+        return self.warm.cpu / self.n * 1000
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="N = 10 and 100 only; skip sam build")
-    parser.add_argument("--repeat", type=int, default=5, help="warm runs per N (median reported)")
-    parser.add_argument(
-        "--pools", default="32,128", help="other pool sizes (CHECK_CONCURRENCY) to time the largest N with"
-    )
+    parser.add_argument("--repeat", type=int, default=3, help="warm runs per N, unlimited (median reported)")
+    parser.add_argument("--pools", default="32,128", help="other pool sizes (CHECK_CONCURRENCY) to time N = 1,000 with")
     args = parser.parse_args()
     scrub_real_aws_environment()
+    template = Template.read()
     print(f"QuotaWatch benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}")
-    print()
-    sizes = [10, 100] if args.quick else [10, 100, 1000]
-    pools = [int(p) for p in args.pools.split(",") if p]
-    fanout = bench_fanout(sizes, args.repeat, [] if args.quick else pools)
-    bench_imports()
-    artifacts = {} if args.quick else bench_artifacts()
-    cost(fanout.get(10), artifacts)
-    return 0
-
-
-# --- 1, 3, 4: fan-out, memory and AWS calls ------------------------------------------------
-
-
-def bench_fanout(sizes: list[int], repeat: int, pools: list[int]) -> dict[int, dict[str, Any]]:
+    print(f"load average: {_load()} (other work on the machine slows every figure, CPU under a quota too)")
+    root = find_cgroup_root()
+    if isinstance(root, str):
+        print(f"CPU quota: skipped, {root}; quota figures below are computed from CPU, not measured")
+    else:
+        print(f"CPU quota: the function's process only, by {root.describe()}; Lambda's share is MemorySize / 1,769 MB")
     print(
-        f"Fan-out: one check run, the provider answering after {PROVIDER_DELAY * 1000:.0f} ms"
-        f" (median of {repeat} warm runs)"
+        f"fakes: https with a test CA (QUOTAWATCH_CA_BUNDLE), answering after {PROVIDER_DELAY * 1000:.0f} ms;"
+        f" template: {template.memory_mb} MB, {template.timeout_s} s timeout, pool {template.pool}"
     )
-    results: dict[int, dict[str, Any]] = {}
+    print()
+    quick = args.quick
     with (
         embedded_aws() as aws,
         FakeProvider(API, "bench-key", always(Reply(200, {**LIMIT_PLAN, "calls": 500}, delay=PROVIDER_DELAY))) as fake,
+        tempfile.TemporaryDirectory() as scratch,
     ):
         counter = AwsCallCounter(aws.endpoint_url).start()
         try:
             stack = deploy(aws, REPO / "template.yaml", stack_name="quotawatch-bench")
-            for n in sizes:
-                results[n] = _fanout_once(stack, counter, fake, n, repeat)
-            largest = max(sizes)
-            by_pool = {pool: _timed_runs(stack, fake, largest, repeat, pool) for pool in pools}
+            stack.aws.client("secretsmanager").put_secret_value(
+                SecretId=stack.outputs["ApiKeysSecretName"], SecretString=json.dumps({"bench": "bench-key"})
+            )
+            bench = Bench(stack, fake, Path(scratch), None if isinstance(root, str) else root, template)
+            calls = bench_calls(bench, counter, [10, 100] if quick else [10, 100, 1000])
+            scaling = bench_scaling(bench, [10, 100] if quick else [10, 100, 1000, 10_000], args.repeat)
+            table_n = 100 if quick else 1000
+            sizes = bench_memory_sizes(bench, table_n, scaling)
+            if not quick:
+                bench_pools(bench, 1000, [int(p) for p in args.pools.split(",") if p], scaling)
+            shard = bench_shard(bench, 50 if quick else SHARD_SIZE, ShardTarget())
         finally:
             counter.stop()
-    print()
-    header = (
-        f"  {'N':>5}  {'run (s)':>8}  {'sequential':>10}  {'floor':>6}  {'vs seq.':>8}  {'vs floor':>8}  {'peak MB':>7}"
-    )
-    print(header)
+    bench_imports()
+    if not quick:
+        bench_artifacts()
+    bench_cost(bench, scaling, calls, shard, sizes)
+    print(f"load average at the end: {_load()}")
+    return 0
+
+
+def _load() -> str:
+    try:
+        return ", ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
+    except OSError:
+        return "unknown"
+
+
+# --- AWS calls per run, counted through a proxy ------------------------------------------
+
+
+def bench_calls(bench: Bench, counter: AwsCallCounter, sizes: list[int]) -> dict[int, dict[str, Any]]:
+    """Calls of a monitor's first run (no window yet) and of the next, when nothing changed."""
+    results: dict[int, dict[str, Any]] = {}
+    for n in sizes:
+        ids = [f"calls-{n}-{i:04d}" for i in range(n)]
+        path = _monitors_file(bench.folder / f"calls-{n}", ids, bench.fake)
+        env = {"MONITORS_FILE": str(path), "AWS_ENDPOINT_URL": counter.endpoint_url}
+        with FunctionRuntime(bench.stack, "CheckUsageFunction", env) as function:
+            counter.take()
+            _check(function.invoke(bench.next_tick()))
+            first = counter.take()
+            _check(function.invoke(bench.next_tick()))
+            second = counter.take()
+        results[n] = {"first": first, "second": second, "snapshot_bytes": _stored_bytes(bench.stack, ids[0], "SNAP#")}
+    print("AWS calls per run (service operation: a monitor's first run, the next run) when nothing changed:")
     for n, r in results.items():
-        sequential = n * PROVIDER_DELAY
-        print(
-            f"  {n:>5}  {r['median']:>8.2f}  {sequential:>9.0f}s  {PROVIDER_DELAY:>5.1f}s  "
-            f"{r['median'] / sequential:>8.3f}  {r['median'] / PROVIDER_DELAY:>7.1f}x  {r['peak_mb']:>7.0f}"
-        )
-    template_pool = int(_template_env("CHECK_CONCURRENCY"))
-    print()
-    print(f"Pool size (CHECK_CONCURRENCY) at N={largest}: run time, and the waves of answers alone")
-    for pool, seconds in sorted({template_pool: results[largest]["median"], **by_pool}.items()):
-        waves = -(-largest // pool) * PROVIDER_DELAY  # ceil(N / pool) waves, each one answer long
-        default = "  (the template's setting)" if pool == template_pool else ""
-        print(f"  {pool:>5}  {seconds:6.2f} s  {waves:5.1f} s{default}")
-    print()
-    print("AWS calls per run (service operation: cold, warm) when nothing changed:")
-    for n, r in results.items():
-        ops = sorted(set(r["cold_calls"]) | set(r["warm_calls"]))
-        parts = [
-            f"{service} {op}: {r['cold_calls'].get((service, op), 0)}, {r['warm_calls'].get((service, op), 0)}"
-            for service, op in ops
-        ]
+        ops = sorted(set(r["first"]) | set(r["second"]))
+        parts = [f"{s} {op}: {r['first'].get((s, op), 0)}, {r['second'].get((s, op), 0)}" for s, op in ops]
         print(f"  N={n}: " + "; ".join(parts))
     print()
     return results
 
 
-def _fanout_once(stack: LocalStack, counter: AwsCallCounter, fake: FakeProvider, n: int, repeat: int) -> dict[str, Any]:
-    ids = _monitor_ids(n)
-    stack.aws.client("secretsmanager").put_secret_value(
-        SecretId=stack.outputs["ApiKeysSecretName"], SecretString=json.dumps({"bench": "bench-key"})
+# --- wall and CPU: unlimited and under Lambda's CPU share, cold and warm ------------------
+
+
+def bench_scaling(bench: Bench, sizes: list[int], repeat: int) -> dict[str, dict[int, Figures]]:
+    memory = bench.template.memory_mb
+    share = cpu_share(memory)
+    results: dict[str, dict[int, Figures]] = {"unlimited": {}, "quota": {}}
+    for n in sizes:
+        results["unlimited"][n] = measure(bench, n, None, repeat if n < 10_000 else 1)
+    for n in sizes:
+        unlimited = results["unlimited"][n]
+        if n >= 10_000 or bench.cgroup is None:
+            results["quota"][n] = _computed(unlimited, share)
+        else:
+            results["quota"][n] = measure(bench, n, memory, 1 if n >= 1000 else 2)
+    print(
+        "Wall time and CPU (user+sys of the function's process) of a run; cold = a new container"
+        " (imports, Secrets Manager, new connections and TLS handshakes), warm = median of the next runs"
     )
-    with tempfile.TemporaryDirectory() as scratch:
-        path = _monitors_file(Path(scratch), ids, fake)
-        # Calls are counted through a proxy; times are taken without it, as the proxy's
-        # extra hop would be counted in them.
-        counted = {"MONITORS_FILE": str(path), "AWS_ENDPOINT_URL": counter.endpoint_url}
-        with FunctionRuntime(stack, "CheckUsageFunction", counted) as function:
-            counter.take()
-            _check(function.invoke(_tick(n, 0)))
-            cold_calls = counter.take()
-            _check(function.invoke(_tick(n, 1)))
-            warm_calls = counter.take()
-        # The timed runs read and write full windows, as every run does after two days.
-        _fill_windows(stack, ids, datetime.fromisoformat(_tick(n, 2)["scheduled_time"]) - timedelta(minutes=1))
-        with FunctionRuntime(stack, "CheckUsageFunction", {"MONITORS_FILE": str(path)}) as function:
-            _check(function.invoke(_tick(n, 2)))  # the cold start is not what this measures
-            times: list[float] = []
-            log_bytes = 0
-            for i in range(3, repeat + 3):
-                started = time.perf_counter()
-                warm = function.invoke(_tick(n, i))
-                times.append(time.perf_counter() - started)
-                _check(warm)
-                log_bytes = sum(len(line) + 1 for line in warm.logs)
+    print(
+        f"  {'setting':<22} {'N':>6} {'cold wall':>10} {'cold CPU':>9} {'warm wall':>10} {'warm CPU':>9}"
+        f" {'CPU/monitor':>12} {'peak MB':>8} {'throttled':>9}"
+    )
+    for label, by_n in (("unlimited", results["unlimited"]), (f"{memory} MB ({share:.4f} CPU)", results["quota"])):
+        for n, f in by_n.items():
+            mark = "*" if f.computed else " "
+            print(
+                f"  {label:<22} {n:>6} {f.cold.wall:>9.2f}s{mark}{f.cold.cpu:>8.2f}s {f.warm.wall:>9.2f}s{mark}"
+                f"{f.warm.cpu:>8.2f}s {f.cpu_ms_per_monitor:>9.2f} ms {f.peak_mb:>8.0f}"
+                + (f" {f.throttled:>8.1f}s" if f.throttled else "")
+            )
+    if any(f.computed for f in results["quota"].values()):
+        print(
+            "  * computed, not measured: the unlimited run's CPU over the share (CPU / share), at least its"
+            " unlimited wall time"
+        )
+    print("  throttled: time the kernel held the process back for the quota, all its runs (cgroup cpu.stat)")
+    timeout = bench.template.timeout_s
+    over = [n for n, f in results["quota"].items() if f.warm.wall > timeout]
+    if over:
+        print(f"  at {memory} MB, N = {', '.join(map(str, over))} does not fit the {timeout} s timeout: fan-out")
+    full = [n for n, f in results["unlimited"].items() if f.peak_mb > 0.8 * memory]
+    if full:
+        print(
+            f"  at N = {', '.join(map(str, full))} the peak memory is over 80% of {memory} MB: fan-out, or more memory"
+        )
+    print()
+    return results
+
+
+def measure(bench: Bench, n: int, memory_mb: int | None, warm_runs: int) -> Figures:
+    """A cold run in a new container, then warm runs; under a CPU quota when memory_mb is set."""
+    env = {"MONITORS_FILE": str(bench.monitors(n))}
+    if memory_mb is None:
+        return _measure(bench, FunctionRuntime(bench.stack, "CheckUsageFunction", env), n, warm_runs)
+    if bench.cgroup is None:
+        raise RuntimeError("no cgroup to limit the CPU with")
+    env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(memory_mb)
+    with CpuQuota(bench.cgroup, cpu_share(memory_mb), f"{memory_mb}mb") as quota:
+        function = FunctionRuntime(bench.stack, "CheckUsageFunction", env)
+        function.launcher = quota.launcher()
+        return replace(_measure(bench, function, n, warm_runs), throttled=quota.throttled_seconds())
+
+
+def _measure(bench: Bench, function: FunctionRuntime, n: int, warm_runs: int) -> Figures:
+    started = time.perf_counter()
+    with function:
+        first = function.invoke(bench.next_tick())
+        cold = Run(time.perf_counter() - started, function.cpu_seconds() or 0.0)
+        _check(first)
+        warm: list[Run] = []
+        log_bytes = 0
+        for _ in range(warm_runs):
+            run, invocation = timed(function, bench.next_tick())
+            _check(invocation)
+            warm.append(run)
+            log_bytes = sum(len(line) + 1 for line in invocation.logs)
+        peak = function.peak_rss_mb() or 0.0
+    median = Run(statistics.median(r.wall for r in warm), statistics.median(r.cpu for r in warm))
+    return Figures(n, cold, median, peak, log_bytes)
+
+
+def timed(function: FunctionRuntime, event: dict[str, Any]) -> tuple[Run, Invocation]:
+    """One invocation's wall time and the CPU its process used meanwhile."""
+    cpu = function.cpu_seconds() or 0.0
+    started = time.perf_counter()
+    invocation = function.invoke(event)
+    wall = time.perf_counter() - started
+    return Run(wall, (function.cpu_seconds() or 0.0) - cpu), invocation
+
+
+def _computed(unlimited: Figures, share: float) -> Figures:
+    """Under a quota a CPU-bound run takes its CPU over the share, and never less than unlimited."""
+
+    def limit(run: Run) -> Run:
+        return Run(max(run.wall, run.cpu / share), run.cpu)
+
+    return replace(unlimited, cold=limit(unlimited.cold), warm=limit(unlimited.warm), computed=True)
+
+
+# --- MemorySize: wall time and price of a warm run at each size ---------------------------
+
+
+def bench_memory_sizes(bench: Bench, n: int, scaling: dict[str, dict[int, Figures]]) -> dict[int, Figures]:
+    template_mb = bench.template.memory_mb
+    sizes: dict[int, Figures] = {template_mb: scaling["quota"][n]}
+    measured = MEMORY_SIZES if bench.cgroup is not None else ()
+    for memory in MEMORY_SIZES:
+        if memory in sizes:
+            continue
+        if memory in measured and (memory == MEMORY_SIZES[-1] or n >= 1000):
+            sizes[memory] = measure(bench, n, memory, 1)
+        else:
+            sizes[memory] = _computed(scaling["unlimited"][n], cpu_share(memory))
+    print(f"MemorySize: a warm run of N = {n} under each size's CPU share (arm64 price)")
+    print(f"  {'MemorySize':>10} {'CPU share':>9} {'warm wall':>10} {'warm CPU':>9} {'GB-s':>7} {'$ per run':>10}")
+    for memory in sorted(sizes):
+        f = sizes[memory]
+        gb_s, dollars = per_run_dollars(f.warm.wall, memory)
+        mark = "*" if f.computed else " "
+        default = "  (template)" if memory == template_mb else ""
+        print(
+            f"  {memory:>7} MB {cpu_share(memory):>9.4f} {f.warm.wall:>9.2f}s{mark}{f.warm.cpu:>8.2f}s"
+            f" {gb_s:>7.2f} {dollars:>10.6f}{default}"
+        )
+    if any(f.computed for f in sizes.values()):
+        print("  * computed from the unlimited run's CPU over the share, not measured")
+    print()
+    return sizes
+
+
+# --- pool sizes ------------------------------------------------------------------------------
+
+
+def bench_pools(bench: Bench, n: int, pools: list[int], scaling: dict[str, dict[int, Figures]]) -> None:
+    """Warm run time with other CHECK_CONCURRENCY settings, unlimited."""
+    by_pool = {bench.template.pool: scaling["unlimited"][n].warm.wall}
+    for pool in pools:
+        env = {"MONITORS_FILE": str(bench.monitors(n)), "CHECK_CONCURRENCY": str(pool)}
+        with FunctionRuntime(bench.stack, "CheckUsageFunction", env) as function:
+            _check(function.invoke(bench.next_tick()))  # the cold start is not what this measures
+            run, invocation = timed(function, bench.next_tick())
+            _check(invocation)
+        by_pool[pool] = run.wall
+    print(f"Pool size (CHECK_CONCURRENCY) at N = {n}, unlimited: warm run, and the waves of answers alone")
+    for pool, seconds in sorted(by_pool.items()):
+        waves = -(-n // pool) * PROVIDER_DELAY  # ceil(N / pool) waves, each one answer long
+        default = "  (the template's setting)" if pool == bench.template.pool else ""
+        print(f"  {pool:>5}  {seconds:6.2f} s  {waves:5.1f} s{default}")
+    print()
+
+
+# --- fan-out: one shard's cost, and what N = 10,000 and 100,000 would take ---------------
+
+
+@dataclass(frozen=True)
+class Shard:
+    size: int
+    figures: Figures
+    memory_mb: int
+
+    def fan_out_wall(self, n: int, concurrency: int) -> float:
+        """Waves of shards: the first wave starts cold, the others find warm containers."""
+        shards = -(-n // self.size)
+        waves = -(-shards // concurrency)
+        return self.figures.cold.wall + (waves - 1) * self.figures.warm.wall
+
+
+def bench_shard(bench: Bench, size: int, target: ShardTarget) -> Shard:
+    """One shard of `size` monitors under the template's CPU share: cold and warm."""
+    memory = bench.template.memory_mb
+    env = {"MONITORS_FILE": str(bench.monitors(size))}
+    function = FunctionRuntime(bench.stack, target.logical_id, env, handler=target.handler)
+    ids = _monitor_ids(size)
+    with CpuQuota(bench.cgroup, cpu_share(memory), "shard") if bench.cgroup else contextlib.nullcontext() as quota:
+        if quota is not None:
+            function.launcher = quota.launcher()
+        started = time.perf_counter()
+        with function:
+            first = function.invoke(target.event(bench, ids))
+            cold = Run(time.perf_counter() - started, function.cpu_seconds() or 0.0)
+            _check(first)
+            runs = []
+            for _ in range(2):
+                run, invocation = timed(function, target.event(bench, ids))
+                _check(invocation)
+                runs.append(run)
             peak = function.peak_rss_mb() or 0.0
-    return {
-        "median": statistics.median(times),
-        "cold_calls": cold_calls,
-        "warm_calls": warm_calls,
-        "peak_mb": peak,
-        "log_bytes": log_bytes,
-        "snapshot_bytes": _stored_bytes(stack, ids[0], "SNAP#"),
+    warm = Run(statistics.median(r.wall for r in runs), statistics.median(r.cpu for r in runs))
+    figures = Figures(size, cold, warm, peak, 0)
+    if bench.cgroup is None:
+        figures = _computed(figures, cpu_share(memory))
+    shard = Shard(size, figures, memory)
+    handler = target.handler or "the check handler"
+    print(f"Fan-out shard: {size} monitors through {handler} at {memory} MB ({cpu_share(memory):.4f} CPU)")
+    print(
+        f"  cold {cold.wall:.2f} s wall, {cold.cpu:.2f} s CPU; warm {warm.wall:.2f} s wall, {warm.cpu:.2f} s CPU"
+        f" ({warm.cpu / size * 1000:.2f} ms a monitor)"
+    )
+    for n in (10_000, 100_000):
+        walls = ", ".join(f"concurrency {c}: {shard.fan_out_wall(n, c):6.0f} s" for c in FANOUT_CONCURRENCY)
+        print(f"  N = {n:>7,}: {-(-n // size)} shards; computed wall {walls}")
+    print("  (computed: waves of ceil(shards / concurrency), the first cold; the dispatcher's own run is not in it)")
+    print()
+    return shard
+
+
+# --- cost -------------------------------------------------------------------------------------
+
+
+def bench_cost(
+    bench: Bench,
+    scaling: dict[str, dict[int, Figures]],
+    calls: dict[int, dict[str, Any]],
+    shard: Shard,
+    sizes: dict[int, Figures],
+) -> None:
+    template = bench.template
+    snapshot_bytes, window_bytes = calls[10]["snapshot_bytes"], _full_window_bytes()
+    print(
+        f"DynamoDB items: snapshot {snapshot_bytes} B as stored; a full window ({window.WINDOW_SIZE} readings)"
+        f" with every figure moving {window_bytes} B (worst case)"
+    )
+    print()
+    common = {
+        "memory_mb": template.memory_mb,
+        "snapshot_bytes": snapshot_bytes,
+        "window_bytes": window_bytes,
+        "alarms": template.alarms,
+        "metrics": template.metrics,
     }
+    warm_secrets = _secrets_calls(calls[10]["second"])
+    ten = scaling["quota"][10]
+    usage = Usage(
+        10, lambda_seconds=ten.warm.wall, invocations=1, log_bytes=ten.log_bytes, secrets_calls=warm_secrets, **common
+    )
+    print_month(
+        f"Cost: 10 monitors every 15 minutes, prices of {PRICES_DATED} (us-east-1)",
+        monthly(usage),
+        " (target: under $1)",
+    )
+    for n in (1000, 10_000):
+        figures = scaling["quota"].get(n) or _scaled(scaling["quota"][max(scaling["quota"])], n)
+        fits = figures.warm.wall <= template.timeout_s
+        shards = -(-n // shard.size)
+        if fits:
+            usage = Usage(
+                n,
+                lambda_seconds=figures.warm.wall,
+                invocations=1,
+                log_bytes=figures.log_bytes,
+                secrets_calls=warm_secrets,
+                **common,
+            )
+            how = f"one invocation of {figures.warm.wall:.0f} s"
+        else:
+            # Past the timeout the run fans out: shards of SHARD_SIZE, each send, receive and delete
+            # one SQS request (sent 10 to a batch), plus the dispatcher's own short run.
+            seconds = shards * shard.figures.warm.wall + ten.warm.wall
+            usage = Usage(
+                n,
+                lambda_seconds=seconds,
+                invocations=shards + 1,
+                log_bytes=figures.log_bytes,
+                secrets_calls=warm_secrets,
+                sqs_requests=-(-shards // 10) + 2 * shards,
+                fan_out=True,
+                **common,
+            )
+            how = f"fan-out, {shards} shards of {shard.size} ({seconds:.0f} s of Lambda a run)"
+        scale = "" if n in scaling["quota"] else ", scaled from the largest N measured"
+        print_month(f"Cost: N = {n:,} every 15 minutes at {template.memory_mb} MB, {how}{scale}", monthly(usage))
+
+
+def _scaled(figures: Figures, n: int) -> Figures:
+    factor = n / figures.n
+    run = Run(figures.warm.wall * factor, figures.warm.cpu * factor)
+    return replace(figures, n=n, warm=run, log_bytes=int(figures.log_bytes * factor), computed=True)
+
+
+def _secrets_calls(calls: Counter[tuple[str, str]]) -> float:
+    return float(sum(v for (service, _), v in calls.items() if service == "secretsmanager"))
 
 
 def _monitor_ids(n: int) -> list[str]:
@@ -184,6 +514,7 @@ def _monitor_ids(n: int) -> list[str]:
 def _monitors_file(folder: Path, ids: list[str], fake: FakeProvider) -> Path:
     """A monitors.yaml with one cloudlayer monitor per id, all reading the fake with one key."""
     monitors = [{"id": m, "provider": "cloudlayer", "secret_field": "bench", "base_url": fake.base_url} for m in ids]
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "monitors.yaml"
     path.write_text(yaml.safe_dump({"monitors": monitors}))
     return path
@@ -253,38 +584,12 @@ def _full_window_bytes() -> int:
     return _item_bytes(item)
 
 
-def _timed_runs(stack: LocalStack, fake: FakeProvider, n: int, repeat: int, pool: int) -> float:
-    """Median of warm runs of N monitors with CHECK_CONCURRENCY set to `pool`."""
-    with tempfile.TemporaryDirectory() as scratch:
-        # The monitors of the fan-out run: their windows are stored, so every run here is warm.
-        path = _monitors_file(Path(scratch), _monitor_ids(n), fake)
-        env = {"MONITORS_FILE": str(path), "CHECK_CONCURRENCY": str(pool)}
-        with FunctionRuntime(stack, "CheckUsageFunction", env) as function:
-            _check(function.invoke(_tick(n + pool, 0)))  # the cold start is not what this measures
-            times = []
-            for i in range(1, repeat + 1):
-                started = time.perf_counter()
-                _check(function.invoke(_tick(n + pool, i)))
-                times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def _template_env(name: str) -> str:
-    template = cfn_yaml.load_template(REPO / "template.yaml")
-    return str(template["Resources"]["CheckUsageFunction"]["Properties"]["Environment"]["Variables"][name])
-
-
 def _check(invocation: Invocation) -> None:
     if invocation.error or invocation.result["failed"]:
         raise RuntimeError(invocation.error or invocation.result)
 
 
-def _tick(n: int, i: int) -> dict[str, str]:
-    at = FIRST_TICK + timedelta(days=n) + timedelta(minutes=15 * i)  # distinct ticks per N
-    return {"source": "schedule", "scheduled_time": str(format_time(at))}
-
-
-# --- 2: cold start -------------------------------------------------------------------------
+# --- cold start: imports -------------------------------------------------------------------------
 
 
 IMPORT_PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
@@ -322,7 +627,7 @@ def bench_imports(processes: int = 15) -> None:
     print()
 
 
-# --- 5: artifacts --------------------------------------------------------------------------
+# --- artifacts --------------------------------------------------------------------------
 
 
 def bench_artifacts() -> dict[str, int]:
@@ -369,66 +674,6 @@ def _zipped_size(folder: Path) -> int:
                 if path.is_file():
                     archive.write(path, path.relative_to(folder).as_posix())
         return handle.tell()
-
-
-# --- 6: cost -------------------------------------------------------------------------------
-
-
-def cost(ten: dict[str, Any] | None, artifacts: dict[str, int]) -> None:
-    if ten is None:
-        return
-    template = (REPO / "template.yaml").read_text()
-    memory_mb = int(template.split("MemorySize:")[1].split()[0])
-    seconds = ten["median"]
-    calls = ten["warm_calls"]
-    runs = RUNS_PER_MONTH
-    monitors = 10
-    lambda_cost = runs * (seconds * memory_mb / 1024 * LAMBDA_ARM_GB_SECOND + LAMBDA_REQUEST)
-    # DynamoDB on-demand bills by item size: a write unit per KB written, a read unit per
-    # 4 KB read (strongly consistent). Per run: the tick's idempotency record (written in
-    # progress, then completed) and a read of QuotaWatch's own state; per monitor, a
-    # snapshot and its window written, its STATE and WINDOW read (a STATE item is small).
-    # Alerts are rare; the notify function's reads of the table's stream are free.
-    snapshot_bytes, window_bytes = ten["snapshot_bytes"], _full_window_bytes()
-    write_units = 2 + monitors * (math.ceil(snapshot_bytes / 1024) + math.ceil(window_bytes / 1024))
-    read_units = 1 + monitors * (1 + math.ceil(window_bytes / 4096))
-    dynamo = runs * (write_units * DYNAMODB_WRITE_UNIT + read_units * DYNAMODB_READ_UNIT)
-    # Steady state: a year and a month of snapshots (the default retention), and the windows.
-    stored_gb = monitors * (96 * 400 * snapshot_bytes + window_bytes) / 1024**3
-    storage = stored_gb * (DYNAMODB_STORAGE_GB_MONTH + DYNAMODB_PITR_GB_MONTH)
-    secrets = SECRET_MONTH + runs * sum(v for (s, _), v in calls.items() if s == "secretsmanager") * SECRETS_API_CALL
-    sns = runs * sum(v for (s, _), v in calls.items() if s == "sns") * SNS_PUBLISH
-    scheduler = runs * SCHEDULER_INVOCATION
-    logs = runs * ten["log_bytes"] / 1024**3 * LOGS_INGEST_GB  # as measured: a run's log lines
-    alarm_count = template.count("Type: AWS::CloudWatch::Alarm")
-    alarms = alarm_count * ALARM_MONTH
-    metric_count = sum(app.read_text().count("add_metric(") for app in (REPO / "functions").glob("*/app.py"))
-    metrics = metric_count * CUSTOM_METRIC_MONTH
-    total = lambda_cost + dynamo + storage + secrets + sns + scheduler + logs + alarms + metrics
-    # The always-free tiers cover Lambda (1M requests, 400,000 GB-s), DynamoDB storage
-    # (25 GB, not its backups), SNS (1M publishes), Scheduler (14M invocations), Logs (5 GB),
-    # and 10 alarms and 10 custom metrics. On-demand requests and secrets have none.
-    with_free_tier = dynamo + stored_gb * DYNAMODB_PITR_GB_MONTH + secrets
-    with_free_tier += max(0, alarm_count - 10) * ALARM_MONTH + max(0, metric_count - 10) * CUSTOM_METRIC_MONTH
-    print(
-        f"DynamoDB items: snapshot {snapshot_bytes} B as stored; a full window ({window.WINDOW_SIZE} readings)"
-        f" with every figure moving {window_bytes} B (worst case)"
-    )
-    print(f"Cost: 10 monitors every 15 minutes ({runs:.0f} runs a month), prices of {PRICES_DATED} (us-east-1)")
-    for name, value in (
-        (f"Lambda arm64 ({memory_mb} MB x {seconds:.2f} s)", lambda_cost),
-        (f"DynamoDB requests ({write_units} write, {read_units} read units a run)", dynamo),
-        ("DynamoDB storage + PITR (steady state)", storage),
-        ("Secrets Manager (1 secret)", secrets),
-        ("SNS (alerts are rare)", sns),
-        ("EventBridge Scheduler", scheduler),
-        (f"CloudWatch Logs ({ten['log_bytes'] / 1024:.1f} KB a run)", logs),
-        (f"CloudWatch alarms ({alarm_count} x ${ALARM_MONTH:.2f})", alarms),
-        (f"Custom metrics ({metric_count}; service metrics are free)", metrics),
-    ):
-        print(f"  {name:<42} ${value:7.3f}")
-    print(f"  {'total, without any free tier':<42} ${total:7.3f} a month (target: under $1)")
-    print(f"  {'total, with the always-free tiers':<42} ${with_free_tier:7.3f} a month")
 
 
 def _cpu_model() -> str:

@@ -68,12 +68,13 @@ def _fake(provider: str, scenario: str | None, key: str) -> int:
     if scenario not in choices:
         print(f"scenarios of the fake {provider}: {', '.join(sorted(choices))}")
         return 0 if scenario is None else 2
-    from quotawatch_local.fakes import FakeProvider
+    from quotawatch_local.fakes import FakeProvider, tls
 
     with FakeProvider(module.API, key, choices[scenario]) as server:
         base_url = module.base_url_of(server) if hasattr(module, "base_url_of") else server.base_url
-        print(f"fake {provider} ({scenario}) at {base_url}, accepting the key {key!r}. Try:")
-        print(f"  QW_KEY={key} .venv/bin/quotawatch fetch {provider} --key-env QW_KEY --base-url {base_url}")
+        print(f"fake {provider} ({scenario}) at {base_url}, accepting the key {key!r}, with a test CA. Try:")
+        trust = f"{tls.CA_BUNDLE_VARIABLE}={tls.ca_bundle()}"
+        print(f"  {trust} QW_KEY={key} .venv/bin/quotawatch fetch {provider} --key-env QW_KEY --base-url {base_url}")
         _wait_for_ctrl_c()
     return 0
 

@@ -3,6 +3,8 @@
 The function runs in its own Python process (a warm container: several events may be
 sent to it) with the environment of the deployed function in the local stack, its code
 folder and its layers' folders on the path, and AWS reached only through AWS_ENDPOINT_URL.
+It trusts the fake providers' test CA through QUOTAWATCH_CA_BUNDLE, a setting only the
+local platform sets.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quotawatch_local.fakes import tls
 from quotawatch_local.local_stack import LocalStack
 
 _WORKER = Path(__file__).resolve().with_name("_worker.py")
@@ -50,7 +53,12 @@ class FunctionRuntime:
     `code_dir` and `handler` replace the function's code (its CodeUri folder and Handler) with
     a stand-in, keeping everything else of the deployed function: tests of the platform use
     it to run a probe where the real handler would run.
+
+    `launcher`, set before start(), is a command prefix that ends by exec'ing its arguments
+    (the benchmark's puts the process into a CPU-limited cgroup before Python starts).
     """
+
+    launcher: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -88,11 +96,14 @@ class FunctionRuntime:
                 # As in Lambda: the function's code first, then its layers (/opt/python).
                 "PYTHONPATH": os.pathsep.join([str(code_dir), *map(str, layer_dirs)]),
                 "PYTHONDONTWRITEBYTECODE": "1",
+                # The fakes' test CA, trusted besides certifi's CAs (never set in Lambda).
+                tls.CA_BUNDLE_VARIABLE: tls.ca_bundle(),
             }
         )
         env.update(self._env_overrides)
+        worker = [sys.executable, str(_WORKER), self._handler or config["Handler"], str(config.get("Timeout", 3))]
         self._process = subprocess.Popen(
-            [sys.executable, str(_WORKER), self._handler or config["Handler"], str(config.get("Timeout", 3))],
+            [*self.launcher, *worker],
             cwd=code_dir,
             env=env,
             stdin=subprocess.PIPE,
@@ -117,6 +128,23 @@ class FunctionRuntime:
             raise RuntimeError(f"{self.logical_id} exited with code {process.returncode}:\n" + "\n".join(logs[-20:]))
         reply = json.loads(line)
         return Invocation(reply.get("result"), reply.get("error"), self._drain(marker))
+
+    @property
+    def pid(self) -> int | None:
+        """The container's process id, while it runs."""
+        return None if self._process is None else self._process.pid
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system, all threads) the container has used so far (Linux)."""
+        if self._process is None:
+            return None
+        try:
+            stat = Path(f"/proc/{self._process.pid}/stat").read_text()
+        except OSError:
+            return None
+        # Fields after the command name, which is in parentheses and may hold spaces.
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def peak_rss_mb(self) -> float | None:
         """The container's peak resident memory so far (Linux), what Lambda bills as memory used."""

@@ -41,11 +41,17 @@ def stop_later(_stopping: list[threading.Thread]) -> Iterator[Callable[[FakeProv
 
 
 @pytest.fixture
-def serve(stop_later: Callable[[FakeProvider], FakeProvider]) -> Serve:
+def fake_tls() -> bool:
+    """Fakes serve https, as real providers do; a module that tests plain http overrides this."""
+    return True
+
+
+@pytest.fixture
+def serve(stop_later: Callable[[FakeProvider], FakeProvider], fake_tls: bool) -> Serve:
     """Start any provider's fake on loopback: serve(fakes.tornado.API, key, scenario)."""
 
     def start(api: ProviderApi, key: str, scenario: Scenario) -> FakeProvider:
-        return stop_later(FakeProvider(api, key, scenario).start())
+        return stop_later(FakeProvider(api, key, scenario, tls=fake_tls).start())
 
     return start
 

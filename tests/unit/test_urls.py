@@ -243,6 +243,12 @@ class Listener:
 
 
 @pytest.fixture
+def fake_tls() -> bool:
+    """The live tests here are of the loopback-http rule: their fakes serve plain http."""
+    return False
+
+
+@pytest.fixture
 def listener() -> Iterator[Listener]:
     sock = Listener()
     yield sock

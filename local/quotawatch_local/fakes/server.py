@@ -1,4 +1,8 @@
-"""Fake providers: real HTTP servers on loopback that answer like the real usage APIs.
+"""Fake providers: real HTTPS servers on loopback that answer like the real usage APIs.
+
+They serve https with the process's test CA (fakes/tls.py), as real providers do; a
+client trusts it through QUOTAWATCH_CA_BUNDLE. `tls=False` serves plain http, for the
+tests of the loopback-http rule.
 
 Each answer comes from a scenario: the provider's documented examples, usage that climbs
 from call to call, and the failures real APIs show (errors, slowness, garbage).
@@ -8,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import sys
 import threading
 import time
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from quotawatch_local.fakes import tls as test_tls
 from quotawatch_local.loopback import LoopbackServer
 
 
@@ -42,7 +48,7 @@ class ProviderApi:
 
 
 class FakeProvider(LoopbackServer):
-    def __init__(self, api: ProviderApi, valid_key: str, scenario: Scenario) -> None:
+    def __init__(self, api: ProviderApi, valid_key: str, scenario: Scenario, *, tls: bool = True) -> None:
         self.api = api
         self.valid_key = valid_key
         self.scenario = scenario
@@ -50,7 +56,7 @@ class FakeProvider(LoopbackServer):
         self.requests: list[dict[str, str]] = []  # headers of every request, for assertions
         self.paths: list[str] = []  # path and query of every request
         self._lock = threading.Lock()
-        super().__init__(self._handler_class(), _QuietServer)
+        super().__init__(self._handler_class(), _QuietServer, test_tls.server_context() if tls else None)
 
     @property
     def base_url(self) -> str:
@@ -104,7 +110,7 @@ class FakeProvider(LoopbackServer):
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that hangs up (timeout, size cap) is expected here, not worth a traceback."""
-        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, ssl.SSLError)):
             super().handle_error(request, client_address)
 
 
