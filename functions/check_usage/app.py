@@ -8,6 +8,10 @@ tick (expiring with this invocation's timeout) and removes it when the run fails
 retry of a failed run runs again, and a second delivery of a finished tick does nothing.
 A run that cannot do its work (the monitors file unreadable, no reading storable) raises:
 Lambda retries it, then its on-failure destination tells people ("QuotaWatch itself").
+
+Past FANOUT_ABOVE monitors the scheduled run is a dispatcher instead: it sends the monitors
+to the shard queue in shards of SHARD_SIZE, and `shard_handler` (CheckShardFunction, the
+same code) checks each shard. Each shard is claimed once per tick as the tick is.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import uuid
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -22,6 +27,8 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -32,9 +39,10 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from quotawatch import selfwatch
+from quotawatch import fanout, selfwatch
 from quotawatch.adapters.clock import clock_for_event
 from quotawatch.adapters.http import HttpClient, HttpPolicy
+from quotawatch.adapters.queue import SqsQueue
 from quotawatch.adapters.secrets import SecretsKeyStore
 from quotawatch.adapters.store import DynamoStore
 from quotawatch.check import DEFAULT_CONCURRENCY, CheckDeps, MonitorOutcome, run_check
@@ -42,6 +50,7 @@ from quotawatch.config import ConfigError, MonitorsConfig, load_monitors
 from quotawatch.core.messages import render_test
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.self_messages import SELF_MONITOR
+from quotawatch.core.snapshot import format_time
 
 logger = Logger()
 
@@ -113,6 +122,8 @@ _outcomes: list[MonitorOutcome] = []
 
 
 def _run(tick: dict[str, Any], config: MonitorsConfig, deps: CheckDeps) -> dict[str, Any]:
+    if fanout.needs_fanout(config, _setting("FANOUT_ABOVE", fanout.DEFAULT_FANOUT_ABOVE)):
+        return _dispatch(tick, config, deps)
     _outcomes[:] = run_check(config.enabled, config.problems, deps, concurrency=_concurrency())
     try:
         selfwatch.run_succeeded(deps.store, deps.clock)
@@ -154,6 +165,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if summary["status"] == "duplicate":
         logger.warning("tick already checked; nothing to do")
         return summary
+    if summary["status"] == "dispatched":
+        logger.info("run dispatched", extra={k: summary[k] for k in ("shards", "dispatched")})
+        return summary
     # Failures are logged where they happen and every snapshot is stored, so each reading
     # is logged only at DEBUG (POWERTOOLS_LOG_LEVEL): a line per monitor per run is most of
     # the CPU and the log bill of a large run.
@@ -178,3 +192,159 @@ def _listed(outcomes: list[MonitorOutcome]) -> dict[str, Any]:
     if len(attention) > RESULT_LISTS_ALL_UP_TO:
         listed["attention_not_listed"] = len(attention) - RESULT_LISTS_ALL_UP_TO
     return listed
+
+
+# --- fan-out: the dispatcher (a tick past FANOUT_ABOVE) and the worker (CheckShardFunction) ---
+
+
+def _setting(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+@cache
+def _shard_queue() -> SqsQueue:
+    return SqsQueue(boto3.client("sqs"), os.environ["SHARD_QUEUE_URL"])
+
+
+def _dispatch(tick: dict[str, Any], config: MonitorsConfig, deps: CheckDeps) -> dict[str, Any]:
+    """Send the run's monitors to the shard queue, in shards. Any shard not sent fails the run,
+    so Lambda's retry sends them all again; the workers' claims drop the ones already checked."""
+    _outcomes.clear()
+    scheduled = tick.get("scheduled_time")
+    at = format_time(deps.clock.now()) or ""
+    # A manual run has no tick: its own id keeps its shards apart from any other run's.
+    run = scheduled if isinstance(scheduled, str) and scheduled else f"manual:{at}:{uuid.uuid4().hex[:8]}"
+    shards = fanout.plan(config, run, at, _setting("SHARD_SIZE", fanout.DEFAULT_SHARD_SIZE))
+    _shard_queue().send([shard.to_body() for shard in shards])
+    try:
+        selfwatch.run_succeeded(deps.store, deps.clock)
+    except Exception:  # the shards are sent; the next run clears it
+        logger.exception("could not clear the failed-run alert of QuotaWatch itself")
+    dispatched = sum(shard.size for shard in shards)
+    return {
+        "status": "dispatched",
+        "shards": len(shards),
+        "dispatched": dispatched,
+        "checked": 0,
+        "failed": 0,
+        "queued": 0,
+        "monitors": [],
+    }
+
+
+def _shard_already_done(response: Any, idempotent_data: DataRecord) -> Any:
+    return {**response, "duplicate": True}
+
+
+# Each shard of a tick is claimed once, as the tick is: keyed on the run and the shard's name.
+_shard_idempotency = IdempotencyConfig(
+    event_key_jmespath="[run, shard]",
+    expires_after_seconds=_RUN_RECORD_SECONDS,
+    response_hook=_shard_already_done,
+)
+
+
+@cache
+def _once_per_shard() -> Callable[..., dict[str, Any]]:
+    """`_check_shard` made idempotent on (run, shard), its record in the same table (pk "RUN")."""
+    persistence = DynamoDBPersistenceLayer(
+        table_name=os.environ["TABLE_NAME"],
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value="RUN",
+        expiry_attr="expires_at",
+        boto3_client=boto3.client("dynamodb"),
+    )
+    once: Callable[..., dict[str, Any]] = idempotent_function(
+        data_keyword_argument="claim", persistence_store=persistence, config=_shard_idempotency
+    )(_check_shard)
+    return once
+
+
+class NoProgress(Exception):
+    """A worker stopped before checking anything: handing the shard on would only loop."""
+
+
+def _check_shard(
+    claim: dict[str, str],
+    shard: fanout.Shard,
+    config: MonitorsConfig,
+    deps: CheckDeps,
+    should_stop: Callable[[], bool],
+) -> dict[str, Any]:
+    jobs = fanout.select(config, shard)
+    if jobs.missing:
+        logger.warning("not in the monitors file any more", extra={"shard": shard.index, "missing": jobs.missing[:20]})
+    outcomes = run_check(jobs.monitors, jobs.problems, deps, concurrency=_concurrency(), should_stop=should_stop)
+    left_monitors, left_problems = fanout.unreached(jobs, [o.status for o in outcomes])
+    unreached = len(left_monitors) + len(left_problems)
+    continued = None
+    if unreached:
+        if unreached == len(outcomes):
+            # Fails the shard: SQS delivers it again, and after maxReceiveCount it goes to
+            # the dead-letter queue, whose alarm tells people (the margin must be too large).
+            raise NoProgress(f"shard {shard.index}: stopped before its first check; STOP_MARGIN_SECONDS too large?")
+        # Before the timeout kills them with us: what is left goes back to the queue under a
+        # name of its own, so it too is checked once.
+        continuation = shard.continuation(left_monitors, left_problems)
+        _shard_queue().send([continuation.to_body()])
+        continued = continuation.index
+    summary = {
+        "shard": shard.index,
+        "checked": len(outcomes) - unreached,
+        "failed": sum(1 for o in outcomes if o.status == "error"),
+        "queued": sum(len(o.queued) for o in outcomes),
+        "unreached": unreached,
+        "continued_as": continued,
+    }
+    if logger.log_level <= logging.DEBUG:
+        for outcome in outcomes:
+            if outcome.snapshot is not None and outcome.snapshot.ok:
+                logger.debug("checked", extra={"monitor": outcome.monitor, "snapshot": outcome.snapshot.to_dict()})
+    return summary
+
+
+def _stop_margin_ms() -> float:
+    # One check's worst case on the HTTP policy (3 attempts of a 3 s connect and a 10 s read)
+    # and its store: a check started later could be killed by the timeout.
+    return float(os.environ.get("STOP_MARGIN_SECONDS", "45")) * 1000
+
+
+_shard_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@logger.inject_lambda_context(log_event=False)
+def shard_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """CheckShardFunction: each SQS record is one shard. A shard that fails is reported in
+    batchItemFailures and comes back after the queue's visibility timeout; a crash of the
+    whole invocation returns them all (SQS delivers at least once)."""
+    config = load_monitors(_monitors_path())  # ConfigError fails the batch: SQS delivers it again
+    margin = _stop_margin_ms()
+    _shard_idempotency.register_lambda_context(context)
+
+    def should_stop() -> bool:
+        return context.get_remaining_time_in_millis() < margin
+
+    def check(record: SQSRecord) -> dict[str, Any]:
+        try:
+            shard = fanout.Shard.from_body(record.body)
+            logger.append_keys(scheduled_time=shard.scheduled_time, shard=shard.index)
+            deps = dataclasses.replace(_adapters(), clock=clock_for_event({"scheduled_time": shard.scheduled_time}))
+            summary = _once_per_shard()(
+                claim=shard.key(), shard=shard, config=config, deps=deps, should_stop=should_stop
+            )
+        except IdempotencyAlreadyInProgressError:
+            # Another worker holds this shard now; if it fails, its own message comes back.
+            logger.warning("another worker is checking this shard; nothing to do")
+            return {"in_progress": True}
+        except Exception:
+            logger.exception("shard failed; SQS delivers it again", extra={"message_id": record.message_id})
+            raise
+        if summary.get("duplicate"):
+            logger.warning("shard already checked; nothing to do")
+        else:
+            logger.info("shard finished", extra={k: v for k, v in summary.items() if k != "shard"})
+        return summary
+
+    response = process_partial_response(event=event, record_handler=check, processor=_shard_processor, context=context)
+    return dict(response)

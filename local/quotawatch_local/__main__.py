@@ -86,7 +86,8 @@ def _up(parameters: dict[str, str]) -> int:
     def show(calls: list[Call]) -> None:
         for call in calls:
             outcome = f"error {call.error.get('errorType')}" if call.error else "ok"
-            print(f"stream -> {call.function}: {len(call.event.get('Records', []))} record(s), {outcome}", flush=True)
+            records = len(call.event.get("Records", []))
+            print(f"{call.source} -> {call.function}: {records} record(s), {outcome}", flush=True)
 
     with embedded_aws() as aws:
         stack = deploy(aws, REPO / "template.yaml", parameters=parameters)
@@ -95,6 +96,8 @@ def _up(parameters: dict[str, str]) -> int:
         print(f"Embedded AWS at {aws.endpoint_url}, stack '{stack.name}' deployed.")
         mapped = ", ".join(f"{m.function} ({m.batch_size} a batch)" for m in service.mappings)
         print(f"Polling the table's stream for {mapped}, as Lambda would.")
+        for queue in service.queue_mappings:
+            print(f"Polling the shard queue for {queue.function}, {queue.maximum_concurrency} at once.")
         print(
             "Use it with: export AWS_ENDPOINT_URL="
             + aws.endpoint_url

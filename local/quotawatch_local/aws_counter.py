@@ -59,7 +59,17 @@ def iam_actions_of(service: str, operation: str, body: bytes) -> set[str]:
         if operation == "TransactGetItems":
             return {"dynamodb:GetItem"} if items else set()
         return {f"dynamodb:{_TRANSACT_ITEM_ACTIONS[kind]}" for item in items for kind in item}
+    if service == "sqs" and operation in _SQS_BATCH_ACTIONS:
+        return {f"sqs:{_SQS_BATCH_ACTIONS[operation]}"}
     return {f"{prefix}:{operation}"}
+
+
+# IAM authorises SQS's batch calls as their single-message actions.
+_SQS_BATCH_ACTIONS = {
+    "SendMessageBatch": "SendMessage",
+    "DeleteMessageBatch": "DeleteMessage",
+    "ChangeMessageVisibilityBatch": "ChangeMessageVisibility",
+}
 
 
 @dataclass(frozen=True)

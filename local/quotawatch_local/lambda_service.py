@@ -16,16 +16,23 @@ function:
   function with batches of BatchSize in Lambda's event shape, honour ReportBatchItemFailures
   (retry from the first failed record; the ones before it are done),
   BisectBatchOnFunctionError, MaximumRetryAttempts and MaximumRecordAgeInSeconds, and send
-  Lambda's record of a batch given up on to the mapping's OnFailure destination.
-  `start()` pumps in the background (for `quotawatch_local up`).
+  Lambda's record of a batch given up on to the mapping's OnFailure destination. Then one
+  pass of the SQS event source mappings (sqs_poller.py): batches in Lambda's SQS event shape,
+  at most MaximumConcurrency invocations at once, successes deleted, failures left to come
+  back after the visibility timeout (`hurry_retries()` brings them back at once), and the
+  queue's redrive to its dead-letter queue. `start()` pumps in the background (for
+  `quotawatch_local up`).
 - `set_alarm_state(alarm, state, reason)`: moto never evaluates alarms; this sets the state
   and delivers the "CloudWatch Alarm State Change" event to the targets of the stack's
   EventBridge rules whose pattern matches it (a function target is invoked asynchronously).
 
-What it does not emulate: time (retries happen at once, MaximumBatchingWindowInSeconds and
-MaximumEventAgeInSeconds are not waited for), concurrency (one invocation at a time), and
-tumbling windows. Retries of a bisected half count against MaximumRetryAttempts like any
-retry of its records.
+Each execution environment takes one invocation at a time; concurrent invocations of a
+function (the SQS mappings') get environments of their own, started when none is idle.
+What it does not emulate: time (stream and asynchronous retries happen at once,
+MaximumBatchingWindowInSeconds and MaximumEventAgeInSeconds are not waited for),
+concurrency of the stream and asynchronous invocations (one at a time), and tumbling
+windows. Retries of a bisected half count against MaximumRetryAttempts like any retry of
+its records.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from typing import Any
 from quotawatch_local.event_filter import filter_criteria_patterns, matches, matches_any
 from quotawatch_local.invoke import FunctionRuntime, Invocation
 from quotawatch_local.local_stack import LocalStack
+from quotawatch_local.sqs_poller import QueueMapping, SqsPoller, queue_mapping
 
 DEFAULT_ASYNC_RETRIES = 2  # Lambda's default for asynchronous invocations
 _READ_LIMIT = 1000  # records per GetRecords call, DynamoDB Streams' maximum
@@ -136,10 +144,14 @@ class LocalLambda:
         self.calls: list[Call] = []
         self._env = dict(env_overrides or {})
         self._code = dict(code or {})
-        self._runtimes: dict[str, FunctionRuntime] = {}
-        self._lock = threading.RLock()
+        self._idle: dict[str, list[FunctionRuntime]] = {}  # warm environments not invoked now
+        self._busy: list[FunctionRuntime] = []
+        self._lock = threading.RLock()  # one pump at a time
+        self._state = threading.Lock()  # the environments and the calls, across invoking threads
         self._functions = self._function_names()
         self.mappings = self._stream_mappings()
+        self.queue_mappings = self._queue_mappings()
+        self._sqs_poller = SqsPoller(stack.aws.client("sqs"), self._region, self._invoke_from_queue)
         self._stop = threading.Event()
         self._poller: threading.Thread | None = None
 
@@ -161,32 +173,40 @@ class LocalLambda:
         name = self._functions[self.function_id(function)]
         return f"arn:aws:lambda:{self._region}:{self._account}:function:{name}"
 
-    def runtime(self, function: str) -> FunctionRuntime:
-        """The function's warm execution environment, started on first use."""
-        logical_id = self.function_id(function)
-        with self._lock:
-            runtime = self._runtimes.get(logical_id)
-            if runtime is None:
-                code_dir, handler = self._code.get(logical_id, (None, None))
-                runtime = FunctionRuntime(
-                    self.stack, logical_id, self._env.get(logical_id), code_dir=code_dir, handler=handler
-                ).start()
-                self._runtimes[logical_id] = runtime
-            return runtime
+    def _take_runtime(self, logical_id: str) -> FunctionRuntime:
+        """An idle warm execution environment of the function, or a new one (a cold start)."""
+        with self._state:
+            idle = self._idle.setdefault(logical_id, [])
+            runtime = idle.pop() if idle else None
+        if runtime is None:
+            code_dir, handler = self._code.get(logical_id, (None, None))
+            runtime = FunctionRuntime(
+                self.stack, logical_id, self._env.get(logical_id), code_dir=code_dir, handler=handler
+            ).start()
+        with self._state:
+            self._busy.append(runtime)
+        return runtime
 
     def invoke(self, function: str, event: dict[str, Any], *, source: str = "sync") -> Invocation:
         """A synchronous invoke. A process that dies is reported as Lambda reports it, and replaced."""
         logical_id = self.function_id(function)
-        with self._lock:
-            runtime = self.runtime(logical_id)
-            try:
-                invocation = runtime.invoke(event)
-            except RuntimeError as exc:
-                runtime.stop()
-                del self._runtimes[logical_id]
-                invocation = Invocation(None, {"errorType": "Runtime.ExitError", "errorMessage": str(exc)})
+        runtime = self._take_runtime(logical_id)
+        alive = True
+        try:
+            invocation = runtime.invoke(event)
+        except RuntimeError as exc:
+            runtime.stop()
+            alive = False
+            invocation = Invocation(None, {"errorType": "Runtime.ExitError", "errorMessage": str(exc)})
+        with self._state:
+            self._busy.remove(runtime)
+            if alive:
+                self._idle.setdefault(logical_id, []).append(runtime)
             self.calls.append(Call(logical_id, source, event, invocation))
-            return invocation
+        return invocation
+
+    def _invoke_from_queue(self, function: str, event: dict[str, Any]) -> Invocation:
+        return self.invoke(function, event, source="sqs")
 
     def invoke_async(self, function: str, event: dict[str, Any], *, source: str = "async") -> AsyncOutcome:
         """An asynchronous invoke: retries, then the destinations of the function's EventInvokeConfig."""
@@ -216,13 +236,23 @@ class LocalLambda:
     # --- DynamoDB streams -------------------------------------------------------------------
 
     def pump(self) -> list[Call]:
-        """One pass over every enabled stream mapping: deliver all records waiting. The calls made."""
+        """One pass over every enabled stream and queue mapping: deliver all records waiting,
+        and the messages those invocations send to a queue. The calls made."""
         with self._lock:
             first = len(self.calls)
             for mapping in self.mappings:
                 if mapping.enabled:
                     self._pump_mapping(mapping)
+            for queue in self.queue_mappings:
+                if queue.enabled:
+                    self._sqs_poller.pump(queue)
             return self.calls[first:]
+
+    def hurry_retries(self) -> None:
+        """Queue messages that failed come back now, not after their visibility timeout."""
+        with self._lock:
+            for queue in self.queue_mappings:
+                self._sqs_poller.hurry(queue)
 
     def start(self, interval: float = 1.0, on_calls: Callable[[list[Call]], None] | None = None) -> LocalLambda:
         """Pump in the background every `interval` seconds, as Lambda's pollers do."""
@@ -250,10 +280,12 @@ class LocalLambda:
 
     def close(self) -> None:
         self.stop()
-        with self._lock:
-            for runtime in self._runtimes.values():
-                runtime.stop()
-            self._runtimes.clear()
+        with self._state:
+            runtimes = [r for idle in self._idle.values() for r in idle] + self._busy
+            self._idle.clear()
+            self._busy.clear()
+        for runtime in runtimes:
+            runtime.stop()
 
     def __enter__(self) -> LocalLambda:
         return self
@@ -343,6 +375,19 @@ class LocalLambda:
                 if mapping.starting_position == "LATEST":
                     self._skip_to_latest(mapping)
                 mappings.append(mapping)
+        return mappings
+
+    def _queue_mappings(self) -> list[QueueMapping]:
+        client = self.stack.aws.client("lambda")
+        sqs = self.stack.aws.client("sqs")
+        mappings = []
+        for logical_id, name in self._functions.items():
+            for item in client.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]:
+                config = client.get_event_source_mapping(UUID=item["UUID"])
+                if ":sqs:" not in config["EventSourceArn"]:
+                    continue
+                queue_url = sqs.get_queue_url(QueueName=config["EventSourceArn"].rsplit(":", 1)[-1])["QueueUrl"]
+                mappings.append(queue_mapping(item["UUID"], logical_id, config, queue_url))
         return mappings
 
     def _skip_to_latest(self, mapping: StreamMapping) -> None:

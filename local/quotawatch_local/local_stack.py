@@ -9,9 +9,9 @@ local account holds what AWS would. So is every resource that refers to one of t
 EventBridge rule that names the alarms, and its invoke permission): moto's CloudFormation
 would reject the reference.
 
-moto would also invoke a stream's mapped function itself on every write (through Docker)
-and then drop the stream's records; the local deploy detaches that, and the local Lambda
-service (lambda_service.py) polls the stream the way Lambda does.
+moto would also invoke a stream's or a queue's mapped function itself on every write
+(through Docker) and then drop the records; the local deploy detaches that, and the local
+Lambda service (lambda_service.py) polls the stream and the queue the way Lambda does.
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def _detach_moto_stream_invokers(aws: EmbeddedAws) -> None:
-    """Stop moto from invoking a stream's mapped function on every write.
+    """Stop moto from invoking a stream's (or a queue's) mapped function on every write.
 
     moto runs a mapped function itself (through Docker) whenever an item is written, and then
     forgets the stream's records. The mapping stays (list_event_source_mappings shows it, as
@@ -258,9 +258,13 @@ def _detach_moto_stream_invokers(aws: EmbeddedAws) -> None:
     if not aws.in_process:
         raise RuntimeError("deploy into an embedded AWS started by this process")
     from moto.dynamodb.models import dynamodb_backends
+    from moto.sqs.models import sqs_backends
 
     for table in dynamodb_backends[ACCOUNT_ID][REGION].tables.values():
         table.lambda_event_source_mappings.clear()
+    # The same for a queue's mapping: moto would receive and invoke on every SendMessage.
+    for queue in sqs_backends[ACCOUNT_ID][REGION].queues.values():
+        queue.lambda_event_source_mappings.clear()
 
 
 def _create_beside(stack: LocalStack, beside: set[str]) -> None:

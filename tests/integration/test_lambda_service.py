@@ -407,3 +407,29 @@ def test_a_stack_loaded_from_ups_state_file_has_the_same_lambda_service(stack: L
         (delivery,) = service.set_alarm_state("NotifyFailureAlarm", "ALARM", "a record waits")
         assert delivery.outcome is not None
         assert delivery.outcome.succeeded
+
+
+# --- the SQS poller -----------------------------------------------------------------------
+
+
+def test_the_sqs_poller_leaves_what_failed_as_lambda_does() -> None:
+    from quotawatch_local.invoke import Invocation
+    from quotawatch_local.sqs_poller import QueueMapping, _failed_ids, lambda_sqs_record
+
+    mapping = QueueMapping("u", "F", "arn:aws:sqs:us-east-1:123456789012:q", "url", 10, True, 2, True)
+    messages = [{"MessageId": i, "ReceiptHandle": f"h{i}", "Body": "{}"} for i in ("a", "b", "c")]
+    assert _failed_ids(mapping, messages, Invocation({"batchItemFailures": []}, None)) == set()
+    assert _failed_ids(mapping, messages, Invocation({"batchItemFailures": [{"itemIdentifier": "b"}]}, None)) == {"b"}
+    # a function error, or a reply naming no message of the batch, fails the whole batch
+    assert _failed_ids(mapping, messages, Invocation(None, {"errorType": "E"})) == {"a", "b", "c"}
+    assert _failed_ids(mapping, messages, Invocation({"batchItemFailures": [{"itemIdentifier": "x"}]}, None)) == {
+        "a",
+        "b",
+        "c",
+    }
+    mapping.report_item_failures = False  # without ReportBatchItemFailures the reply is not read
+    assert _failed_ids(mapping, messages, Invocation({"batchItemFailures": [{"itemIdentifier": "b"}]}, None)) == set()
+    record = lambda_sqs_record({**messages[0], "Attributes": {"ApproximateReceiveCount": "1"}}, mapping.queue_arn, "r")
+    assert record["eventSource"] == "aws:sqs"
+    assert record["md5OfBody"] == "99914b932bd37a50b983c5e7c90ae93b"  # md5 of "{}"
+    assert record["attributes"] == {"ApproximateReceiveCount": "1"}

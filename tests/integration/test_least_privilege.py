@@ -18,7 +18,7 @@ import pytest
 
 from quotawatch_local.aws_counter import AwsCallCounter
 from quotawatch_local.embedded_aws import FAKE_CREDENTIALS, REGION
-from quotawatch_local.fakes import Reply, sequence
+from quotawatch_local.fakes import Reply, always, sequence
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN, fake_cloudlayer
 from quotawatch_local.invoke import FunctionRuntime
 from quotawatch_local.lambda_service import LocalLambda
@@ -165,3 +165,35 @@ def test_every_call_the_notify_function_makes_is_allowed_by_its_role(
     assert {"sns:Publish", "dynamodb:UpdateItem"} <= made  # it published and recorded the messages as sent
     allowed = _allowed_actions(stack, "NotifyFunctionRole")
     assert made <= allowed, made - allowed
+
+
+def test_every_call_of_a_fanned_out_run_is_allowed_by_the_dispatchers_and_the_workers_roles(
+    stack: LocalStack, counter: AwsCallCounter, tmp_path: Path
+) -> None:
+    ids = [f"mon-{n}" for n in range(4)]
+    put_keys(stack, dict.fromkeys(ids, CLOUDLAYER_KEY))
+    slow = Reply(200, {**LIMIT_PLAN, "calls": 820}, delay=0.8)
+    with fake_cloudlayer(CLOUDLAYER_KEY, always(slow)) as fake:
+        monitors = write_monitors(tmp_path, [cloudlayer_monitor(fake.base_url, i) for i in ids])
+        proxied = {"MONITORS_FILE": str(monitors), "AWS_ENDPOINT_URL": counter.endpoint_url}
+        env = {
+            "CheckUsageFunction": {**proxied, "FANOUT_ABOVE": "2", "SHARD_SIZE": "4"},
+            # one check at a time (0.8 s each), 2 s to start them: the worker hands on a continuation
+            "CheckShardFunction": {**proxied, "CHECK_CONCURRENCY": "1", "STOP_MARGIN_SECONDS": "118"},
+        }
+        with LocalLambda(stack, env_overrides=env) as service:
+            assert service.invoke("CheckUsageFunction", tick(1)).result["status"] == "dispatched"
+            dispatcher = counter.take_actions()
+            calls = [c for c in service.pump() if c.function == "CheckShardFunction"]
+            body = json.loads(calls[0].event["Records"][0]["body"])
+            # a shard delivered again after it was done
+            queue = stack.outputs["CheckShardQueueUrl"]
+            stack.aws.client("sqs").send_message(QueueUrl=queue, MessageBody=json.dumps(body))
+            calls += [c for c in service.pump() if c.function == "CheckShardFunction"]
+            worker = counter.take_actions()
+    assert len(calls) >= 3  # the shard, its continuation, the duplicate
+    assert all(c.result == {"batchItemFailures": []} for c in calls)
+    assert {"sqs:SendMessage", "dynamodb:PutItem"} <= dispatcher
+    assert dispatcher <= _allowed_actions(stack, "CheckUsageFunctionRole"), dispatcher
+    assert {"sqs:SendMessage", "dynamodb:BatchWriteItem", "secretsmanager:GetSecretValue"} <= worker
+    assert worker <= _allowed_actions(stack, "CheckShardFunctionRole"), worker

@@ -78,10 +78,13 @@ def test_the_notify_function_its_stream_its_queue_and_alarms_are_deployed(stack:
     assert own["MaximumRetryAttempts"] == 2
     assert own["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn["QueueArn"]
 
-    # the three alarms, and the rule that sends their state changes to the notify function
+    # the four alarms, and the rule that sends their state changes to the notify function
     alarms = aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
     by_name = {a["AlarmName"]: a for a in alarms}
-    names = [stack.resources[a] for a in ("HeartbeatAlarm", "ScheduleDeadLetterAlarm", "NotifyFailureAlarm")]
+    names = [
+        stack.resources[a]
+        for a in ("HeartbeatAlarm", "ScheduleDeadLetterAlarm", "NotifyFailureAlarm", "CheckShardDeadLetterAlarm")
+    ]
     assert sorted(by_name) == sorted(names)
     heartbeat = by_name[stack.resources["HeartbeatAlarm"]]
     assert heartbeat["Period"] == 1800
@@ -94,6 +97,34 @@ def test_the_notify_function_its_stream_its_queue_and_alarms_are_deployed(stack:
     assert target["Arn"] == notify_arn
     policy = json.loads(lambda_.get_policy(FunctionName=stack.outputs["NotifyFunctionName"])["Policy"])
     assert [s["Principal"] for s in policy["Statement"]] == [{"Service": "events.amazonaws.com"}]
+
+
+def test_the_shard_queue_its_mapping_and_dead_letter_queue_are_deployed(stack: LocalStack) -> None:
+    aws = stack.aws
+    sqs = aws.client("sqs")
+    queue = sqs.get_queue_attributes(QueueUrl=stack.outputs["CheckShardQueueUrl"], AttributeNames=["All"])
+    dead = sqs.get_queue_attributes(QueueUrl=stack.outputs["CheckShardDeadLetterQueueUrl"], AttributeNames=["All"])
+    attributes, dead_attributes = queue["Attributes"], dead["Attributes"]
+    assert json.loads(attributes["RedrivePolicy"]) == {
+        "deadLetterTargetArn": dead_attributes["QueueArn"],
+        "maxReceiveCount": 3,
+    }
+    assert attributes["VisibilityTimeout"] == "720"
+    assert attributes["SqsManagedSseEnabled"] == dead_attributes["SqsManagedSseEnabled"] == "true"
+    lambda_ = aws.client("lambda")
+    worker = lambda_.get_function_configuration(FunctionName=stack.outputs["CheckShardFunctionName"])
+    assert worker["Handler"] == "app.shard_handler"
+    assert worker["Environment"]["Variables"]["SHARD_QUEUE_URL"] == stack.outputs["CheckShardQueueUrl"]
+    (mapping,) = lambda_.list_event_source_mappings(FunctionName=stack.outputs["CheckShardFunctionName"])[
+        "EventSourceMappings"
+    ]
+    assert mapping["EventSourceArn"] == attributes["QueueArn"]
+    assert mapping["BatchSize"] == 1
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
+    # moto would receive and invoke the worker itself on every send; the message waits for the poller
+    sqs.send_message(QueueUrl=stack.outputs["CheckShardQueueUrl"], MessageBody="{}")
+    assert len(sqs.receive_message(QueueUrl=stack.outputs["CheckShardQueueUrl"]).get("Messages", [])) == 1
 
 
 def test_moto_leaves_the_stream_to_the_local_lambda_service(stack: LocalStack) -> None:

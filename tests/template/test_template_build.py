@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cfnlint.decode import cfn_yaml
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -86,3 +87,11 @@ def test_built_template_points_at_the_build_artifacts(build_dir: Path) -> None:
     assert "CodeUri: CheckUsageFunction" in built
     assert "CodeUri: NotifyFunction" in built
     assert "ContentUri: QuotaWatchLayer" in built
+
+
+def test_the_fan_out_worker_is_built_from_the_check_functions_code(build_dir: Path) -> None:
+    resources = cfn_yaml.load(str(build_dir / "template.yaml"))["Resources"]
+    worker = build_dir / str(resources["CheckShardFunction"]["Properties"]["CodeUri"])
+    assert "def shard_handler(" in (worker / "app.py").read_text()
+    assert (worker / "monitors.yaml").is_file()  # the same monitors file as the dispatcher's
+    assert not (worker / "quotawatch").exists()  # from the layer

@@ -95,6 +95,9 @@ def test_function_environment_is_exactly_what_the_code_reads(function: dict[str,
         "MONITORS_FILE": "monitors.yaml",
         "CHECK_CONCURRENCY": 64,
         "SNAPSHOT_RETENTION_DAYS": {"Ref": "SnapshotRetentionDays"},
+        "FANOUT_ABOVE": {"Ref": "FanOutAbove"},
+        "SHARD_SIZE": {"Ref": "ShardSize"},
+        "SHARD_QUEUE_URL": {"Ref": "CheckShardQueue"},
         "POWERTOOLS_SERVICE_NAME": "quotawatch",
         "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -233,18 +236,18 @@ def test_secrets_manager_access_is_only_get_secret_value_on_the_keys_secret(
     transformed: dict[str, Any],
 ) -> None:
     secret_statements = [
-        statement
-        for _, statement in _role_statements(transformed)
+        (role, statement)
+        for role, statement in _role_statements(transformed)
         if any(action.startswith("secretsmanager:") for action in _as_list(statement["Action"]))
     ]
-    assert secret_statements == [
-        {
-            "Sid": "ReadApiKeys",
-            "Effect": "Allow",
-            "Action": "secretsmanager:GetSecretValue",
-            "Resource": {"Fn::Sub": SECRET_ARN},
-        }
-    ]
+    read_keys = {
+        "Sid": "ReadApiKeys",
+        "Effect": "Allow",
+        "Action": "secretsmanager:GetSecretValue",
+        "Resource": {"Fn::Sub": SECRET_ARN},
+    }
+    # the check, and the fan-out worker that checks a shard of a large run
+    assert secret_statements == [("CheckUsageFunctionRole", read_keys), ("CheckShardFunctionRole", read_keys)]
 
 
 def _dynamodb_actions(transformed: dict[str, Any], role: str) -> set[str]:
@@ -260,6 +263,8 @@ def test_dynamodb_access_is_item_level_on_the_table_only(transformed: dict[str, 
     # state and message in one TransactWriteItems (authorised as PutItem/UpdateItem).
     check = ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchGetItem", "BatchWriteItem", "Query")
     assert _dynamodb_actions(transformed, "CheckUsageFunctionRole") == {f"dynamodb:{a}" for a in check}
+    # The fan-out worker does what the check does, for its shard (and claims the shard).
+    assert _dynamodb_actions(transformed, "CheckShardFunctionRole") == {f"dynamodb:{a}" for a in check}
     # The notify function: reads and marks a message sent; reads QuotaWatch's own state and
     # writes a self-alert's state and message in a transaction.
     notify = ("GetItem", "BatchGetItem", "PutItem", "UpdateItem")
@@ -276,15 +281,18 @@ def test_only_the_notify_function_publishes_and_only_to_the_alert_topic(transfor
     assert statement["Resource"]["Fn::Sub"][1] == {"topicName": {"Fn::GetAtt": ["AlertTopic", "TopicName"]}}
 
 
-def test_the_notify_function_may_send_to_its_failure_queue_only(transformed: dict[str, Any]) -> None:
+def test_each_role_may_send_only_to_its_own_queue(transformed: dict[str, Any]) -> None:
     sends = {
         (role, json.dumps(s["Resource"]))
         for role, s in _role_statements(transformed)
-        if "sqs:SendMessage" in _as_list(s["Action"])
+        if any(a.startswith("sqs:Send") for a in _as_list(s["Action"]))
     }
+    shards = json.dumps({"Fn::GetAtt": ["CheckShardQueue", "Arn"]})
     assert sends == {
         ("NotifyFunctionRole", json.dumps({"Fn::GetAtt": ["NotifyFailureQueue", "Arn"]})),
         ("CheckUsageFunctionScheduleRole", json.dumps({"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]})),
+        ("CheckUsageFunctionRole", shards),  # the dispatcher's shards
+        ("CheckShardFunctionRole", shards),  # a worker's continuation
     }
 
 
@@ -312,6 +320,8 @@ def test_only_managed_policy_is_lambda_basic_execution(transformed: dict[str, An
         # SAM adds it for the DynamoDB event: stream reads only (DescribeStream, GetRecords,
         # GetShardIterator, ListStreams), which Lambda's poller uses with the function's role.
         "NotifyFunctionRole": [BASIC_EXECUTION_ROLE, DYNAMODB_STREAM_ROLE],
+        # Not AWSLambdaSQSQueueExecutionRole (every queue): its poller statement names its queue.
+        "CheckShardFunctionRole": [BASIC_EXECUTION_ROLE],
     }
 
 
@@ -339,6 +349,9 @@ def test_outputs(template: dict[str, Any]) -> None:
         "ScheduleDeadLetterQueueUrl",
         "NotifyFunctionName",
         "NotifyFailureQueueUrl",
+        "CheckShardFunctionName",
+        "CheckShardQueueUrl",
+        "CheckShardDeadLetterQueueUrl",
     }
     assert template["Outputs"]["NotifyFunctionName"]["Value"] == {"Ref": "NotifyFunction"}
     assert template["Outputs"]["NotifyFailureQueueUrl"]["Value"] == {"Ref": "NotifyFailureQueue"}
@@ -412,8 +425,8 @@ def test_the_stream_mapping(notify: dict[str, Any], transformed: dict[str, Any])
     assert props["DestinationConfig"] == {
         "OnFailure": {"Type": "SQS", "Destination": {"Fn::GetAtt": ["NotifyFailureQueue", "Arn"]}}
     }
-    (mapping,) = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert mapping["Properties"]["FunctionName"] == {"Ref": "NotifyFunction"}
+    mappings = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    (mapping,) = [m for m in mappings if m["Properties"]["FunctionName"] == {"Ref": "NotifyFunction"}]
     assert mapping["Properties"]["FilterCriteria"] == props["FilterCriteria"]
 
 
@@ -468,10 +481,10 @@ def test_notify_failure_queue_is_encrypted_kept_14_days_and_refuses_plain_transp
 
 # --- watching itself ------------------------------------------------------------------------
 
-ALARMS = ("HeartbeatAlarm", "ScheduleDeadLetterAlarm", "NotifyFailureAlarm")
+ALARMS = ("HeartbeatAlarm", "ScheduleDeadLetterAlarm", "NotifyFailureAlarm", "CheckShardDeadLetterAlarm")
 
 
-def test_exactly_three_alarms_on_free_service_metrics_without_actions(resources: dict[str, Any]) -> None:
+def test_exactly_four_alarms_on_free_service_metrics_without_actions(resources: dict[str, Any]) -> None:
     alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert set(alarms) == set(ALARMS)  # $0.10 a month each
     for name, props in alarms.items():
@@ -499,7 +512,11 @@ def test_heartbeat_alarm_raises_when_no_check_ran_for_two_intervals(resources: d
 
 @pytest.mark.parametrize(
     ("alarm", "queue"),
-    [("ScheduleDeadLetterAlarm", "ScheduleDeadLetterQueue"), ("NotifyFailureAlarm", "NotifyFailureQueue")],
+    [
+        ("ScheduleDeadLetterAlarm", "ScheduleDeadLetterQueue"),
+        ("NotifyFailureAlarm", "NotifyFailureQueue"),
+        ("CheckShardDeadLetterAlarm", "CheckShardDeadLetterQueue"),
+    ],
 )
 def test_queue_alarms_raise_on_any_waiting_message(resources: dict[str, Any], alarm: str, queue: str) -> None:
     props = resources[alarm]["Properties"]
@@ -529,3 +546,103 @@ def test_alarm_state_changes_of_this_stack_reach_the_notify_function(
     assert [(p["Principal"], p["FunctionName"]) for p in permissions] == [
         ("events.amazonaws.com", {"Ref": "NotifyFunction"})
     ]
+
+
+# --- fan-out: the shard queue, its worker, its dead-letter queue ---------------------------
+
+
+@pytest.fixture(scope="module")
+def worker(resources: dict[str, Any]) -> dict[str, Any]:
+    assert resources["CheckShardFunction"]["Type"] == "AWS::Serverless::Function"
+    properties: dict[str, Any] = resources["CheckShardFunction"]["Properties"]
+    return properties
+
+
+def test_fan_out_parameters(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert params["FanOutAbove"]["Default"] == 1000
+    assert params["ShardSize"]["Default"] == 250
+    concurrency = params["ShardConcurrency"]
+    assert concurrency["MinValue"] == 2
+    assert 2 <= concurrency["Default"] < 10
+    assert "concurrency quota of 10" in concurrency["Description"]
+
+
+def test_the_worker_is_the_check_functions_code_with_another_handler(
+    worker: dict[str, Any], function: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    for key in ("CodeUri", "Runtime", "Architectures", "Layers", "MemorySize"):
+        assert worker[key] == function[key], key
+    assert worker["Handler"] == "app.shard_handler"
+    assert worker["Environment"]["Variables"] == {
+        "TABLE_NAME": {"Ref": "QuotaWatchTable"},
+        "API_KEYS_SECRET_NAME": {"Ref": "ApiKeysSecretName"},
+        "MONITORS_FILE": "monitors.yaml",
+        "CHECK_CONCURRENCY": 64,
+        "SNAPSHOT_RETENTION_DAYS": {"Ref": "SnapshotRetentionDays"},
+        "SHARD_QUEUE_URL": {"Ref": "CheckShardQueue"},
+        "STOP_MARGIN_SECONDS": 45,
+        "POWERTOOLS_SERVICE_NAME": "quotawatch",
+        "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+    }
+    # it starts no check later than its margin before the timeout
+    assert worker["Environment"]["Variables"]["STOP_MARGIN_SECONDS"] < worker["Timeout"] / 2
+    log_group = resources[worker["LoggingConfig"]["LogGroup"]["Ref"]]["Properties"]
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert "Events" not in worker  # its mapping is CheckShardMapping, with its own poller statement
+
+
+def test_the_shard_mapping_reports_item_failures_and_caps_concurrency(resources: dict[str, Any]) -> None:
+    mapping = resources["CheckShardMapping"]
+    assert mapping["Type"] == "AWS::Lambda::EventSourceMapping"
+    props = mapping["Properties"]
+    assert props["FunctionName"] == {"Ref": "CheckShardFunction"}
+    assert props["EventSourceArn"] == {"Fn::GetAtt": ["CheckShardQueue", "Arn"]}
+    assert props["BatchSize"] == 1  # one shard per invocation: each has the whole timeout
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "ShardConcurrency"}}
+
+
+def test_the_shard_queue_outlasts_the_worker_and_redrives_to_its_dead_letter_queue(
+    resources: dict[str, Any], worker: dict[str, Any]
+) -> None:
+    queue = resources["CheckShardQueue"]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]  # AWS's advice for SQS event sources
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": ["CheckShardDeadLetterQueue", "Arn"]},
+        "maxReceiveCount": 3,
+    }
+    dead = resources["CheckShardDeadLetterQueue"]["Properties"]
+    assert dead["SqsManagedSseEnabled"] is True
+    assert dead["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert dead["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]  # a message keeps its age in the DLQ
+    policy = resources["CheckShardQueuePolicy"]["Properties"]
+    assert policy["Queues"] == [{"Ref": "CheckShardQueue"}, {"Ref": "CheckShardDeadLetterQueue"}]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Condition"]) == ("Deny", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+def test_the_worker_polls_and_sends_on_its_queue_only(transformed: dict[str, Any]) -> None:
+    queue = {"Fn::GetAtt": ["CheckShardQueue", "Arn"]}
+    sqs = [
+        (role, statement)
+        for role, statement in _role_statements(transformed)
+        if any(a.startswith("sqs:") for a in _as_list(statement["Action"]))
+        and role in ("CheckShardFunctionRole", "CheckUsageFunctionRole")
+    ]
+    actions = {(role, a) for role, s in sqs for a in _as_list(s["Action"])}
+    assert actions == {
+        ("CheckUsageFunctionRole", "sqs:SendMessage"),
+        ("CheckShardFunctionRole", "sqs:SendMessage"),
+        ("CheckShardFunctionRole", "sqs:ReceiveMessage"),
+        ("CheckShardFunctionRole", "sqs:DeleteMessage"),
+        ("CheckShardFunctionRole", "sqs:GetQueueAttributes"),
+    }
+    assert all(s["Resource"] == queue for _, s in sqs)
+
+
+def test_the_dead_letter_alarm_is_routed_to_the_notify_function(notify: dict[str, Any]) -> None:
+    (rule,) = [e for e in notify["Events"].values() if e["Type"] == "EventBridgeRule"]
+    assert {"Fn::GetAtt": ["CheckShardDeadLetterAlarm", "Arn"]} in rule["Properties"]["Pattern"]["resources"]

@@ -22,6 +22,13 @@ EXPECTED_SKIPS = {
     ("CKV_AWS_173", "NotifyFunction"),  # env vars hold no secrets, CMK costs $1/month
     ("CKV_AWS_115", "NotifyFunction"),  # concurrency bounded by the stream; quota-10 accounts
     ("CKV_AWS_116", "NotifyFunction"),  # failures go to the on-failure destination, not a DLQ too
+    ("CKV_AWS_117", "CheckShardFunction"),  # no VPC: public HTTPS APIs only, NAT costs money
+    ("CKV_AWS_173", "CheckShardFunction"),  # env vars hold no secrets, CMK costs $1/month
+    ("CKV_AWS_115", "CheckShardFunction"),  # concurrency capped by the mapping's MaximumConcurrency
+    ("CKV_AWS_116", "CheckShardFunction"),  # invoked by SQS only: the queue's redrive is its DLQ
+    ("CKV_AWS_158", "CheckShardLogGroup"),  # CMK costs $1/month
+    ("CKV_AWS_27", "CheckShardQueue"),  # false positive: SSE-SQS not recognised
+    ("CKV_AWS_27", "CheckShardDeadLetterQueue"),  # false positive: SSE-SQS not recognised
     ("CKV_AWS_158", "CheckUsageLogGroup"),  # CMK costs $1/month
     ("CKV_AWS_158", "NotifyLogGroup"),  # CMK costs $1/month
     ("CKV_AWS_27", "ScheduleDeadLetterQueue"),  # false positive: SSE-SQS not recognised

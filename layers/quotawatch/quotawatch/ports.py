@@ -6,7 +6,7 @@ unit tests' in-memory fakes depend only on these.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -79,4 +79,10 @@ class Notifier(Protocol):
     def publish(self, message: Message) -> str:
         """Hand the message to the channel; its id there. Raises MessageRefused when the
         channel will never take it, anything else when it may later."""
+        ...
+
+
+class MessageQueue(Protocol):
+    def send(self, bodies: Sequence[str]) -> None:
+        """Each body as a message; raises when some could not be sent (the caller's retry sends them again)."""
         ...
