@@ -38,6 +38,7 @@ from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # 
 from quotawatch.adapters.store import DynamoStore  # noqa: E402
 from quotawatch.core import window  # noqa: E402
 from quotawatch.core.snapshot import Snapshot, format_time  # noqa: E402
+from quotawatch.fanout import Shard as FanOutShard  # noqa: E402
 from quotawatch.providers import get_provider  # noqa: E402
 from quotawatch_local import cfn_yaml  # noqa: E402
 from quotawatch_local.aws_counter import AwsCallCounter  # noqa: E402
@@ -52,6 +53,7 @@ FIRST_TICK = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
 MEMORY_SIZES = (256, 512, 1024, 1769)
 SHARD_SIZE = 250  # monitors per fan-out shard (the fan-out helper's SQS message)
 FANOUT_CONCURRENCY = (2, 10)
+FANOUT_ON = {"FanOutAbove": "2000"}  # the template's setting past about 2,000 monitors
 
 
 @dataclass(frozen=True)
@@ -59,34 +61,54 @@ class Template:
     memory_mb: int
     timeout_s: int
     pool: int
-    alarms: int
+    alarms: int  # deployed by default
+    fan_out_alarms: int  # deployed only with fan-out on (FanOutAbove > 0)
     metrics: int
 
     @staticmethod
     def read() -> Template:
         template = cfn_yaml.load_template(REPO / "template.yaml")
         props = template["Resources"]["CheckUsageFunction"]["Properties"]
-        alarms = sum(1 for r in template["Resources"].values() if r.get("Type") == "AWS::CloudWatch::Alarm")
+        kinds = [(r.get("Type"), r.get("Condition")) for r in template["Resources"].values()]
+        alarms = kinds.count(("AWS::CloudWatch::Alarm", None))
+        fan_out_alarms = kinds.count(("AWS::CloudWatch::Alarm", "FanOutEnabled"))
         metrics = sum(app.read_text().count("add_metric(") for app in (REPO / "functions").glob("*/app.py"))
         return Template(
             int(props["MemorySize"]),
             int(props["Timeout"]),
             int(props["Environment"]["Variables"]["CHECK_CONCURRENCY"]),
             alarms,
+            fan_out_alarms,
             metrics,
         )
 
 
 @dataclass(frozen=True)
 class ShardTarget:
-    """What one fan-out shard runs. Today the check handler on SHARD_SIZE monitors (a
-    scheduled event); with fan-out, the worker function and an SQS event of the shard."""
+    """What one fan-out shard runs: the worker function (CheckShardFunction, deployed with
+    fan-out on) and an SQS event of one shard, as the queue's mapping delivers it."""
 
-    logical_id: str = "CheckUsageFunction"
-    handler: str | None = None  # e.g. "app.shard_handler"; None: the function's own handler
+    logical_id: str = "CheckShardFunction"
+    handler: str | None = None
 
     def event(self, bench: Bench, ids: list[str]) -> dict[str, Any]:
-        return bench.next_tick()
+        tick = bench.next_tick()["scheduled_time"]
+        shard = FanOutShard(run=tick, scheduled_time=tick, index="0", count=1, monitors=tuple(ids))
+        return {
+            "Records": [
+                {
+                    "messageId": f"bench-{tick}",
+                    "receiptHandle": "bench",
+                    "body": shard.to_body(),
+                    "attributes": {"ApproximateReceiveCount": "1"},
+                    "messageAttributes": {},
+                    "md5OfBody": "",
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:bench",
+                    "awsRegion": "us-east-1",
+                }
+            ]
+        }
 
 
 @dataclass
@@ -168,7 +190,8 @@ def main() -> int:
     ):
         counter = AwsCallCounter(aws.endpoint_url).start()
         try:
-            stack = deploy(aws, REPO / "template.yaml", stack_name="quotawatch-bench")
+            # Fan-out on, so that the worker is deployed for the shard figures; runs stay below it.
+            stack = deploy(aws, REPO / "template.yaml", stack_name="quotawatch-bench", parameters=FANOUT_ON)
             stack.aws.client("secretsmanager").put_secret_value(
                 SecretId=stack.outputs["ApiKeysSecretName"], SecretString=json.dumps({"bench": "bench-key"})
             )
@@ -416,7 +439,7 @@ def bench_shard(bench: Bench, size: int, target: ShardTarget) -> Shard:
     if bench.cgroup is None:
         figures = _computed(figures, cpu_share(memory))
     shard = Shard(size, figures, memory)
-    handler = target.handler or "the check handler"
+    handler = target.handler or f"{target.logical_id} (an SQS event of one shard)"
     print(f"Fan-out shard: {size} monitors through {handler} at {memory} MB ({cpu_share(memory):.4f} CPU)")
     print(
         f"  cold {cold.wall:.2f} s wall, {cold.cpu:.2f} s CPU; warm {warm.wall:.2f} s wall, {warm.cpu:.2f} s CPU"
@@ -490,7 +513,7 @@ def bench_cost(
                 secrets_calls=warm_secrets,
                 sqs_requests=-(-shards // 10) + 2 * shards,
                 fan_out=True,
-                **common,
+                **{**common, "alarms": template.alarms + template.fan_out_alarms},
             )
             how = f"fan-out, {shards} shards of {shard.size} ({seconds:.0f} s of Lambda a run)"
         scale = "" if n in scaling["quota"] else ", scaled from the largest N measured"
@@ -585,8 +608,9 @@ def _full_window_bytes() -> int:
 
 
 def _check(invocation: Invocation) -> None:
-    if invocation.error or invocation.result["failed"]:
-        raise RuntimeError(invocation.error or invocation.result)
+    result = invocation.result
+    if invocation.error or result.get("failed") or result.get("batchItemFailures"):
+        raise RuntimeError(invocation.error or result)
 
 
 # --- cold start: imports -------------------------------------------------------------------------

@@ -83,6 +83,10 @@ class LocalStack:
     def function_name(self, logical_id: str) -> str:
         return self.resources[logical_id]
 
+    def condition(self, name: str) -> bool:
+        """A condition of the template, as deployed with this stack's parameters."""
+        return _Resolver(self).condition(name)
+
     def source_dir(self, logical_id: str) -> Path:
         """Where a function's or layer's code lives in the repo (its CodeUri/ContentUri)."""
         props = self.template["Resources"][logical_id].get("Properties", {})
@@ -292,6 +296,8 @@ def _create_beside(stack: LocalStack, beside: set[str]) -> None:
             stack.beside.append(f"{logical_id} ({kind})")
     # Outputs that referred to resources created beside the stack.
     for name, output in stack.transformed.get("Outputs", {}).items():
+        if output.get("Condition") and not resolver.condition(output["Condition"]):
+            continue  # as CloudFormation: an output whose condition is false does not exist
         if name not in stack.outputs or stack.outputs[name] in ("", "None"):
             stack.outputs[name] = str(resolver.resolve(output["Value"]))
 
@@ -428,6 +434,9 @@ _MOTO_LACKS = {
 }
 
 
+_NO_VALUE = object()  # AWS::NoValue: the list item or property is left out
+
+
 class _Resolver:
     """Enough of CloudFormation's intrinsic functions for the resources created beside."""
 
@@ -440,11 +449,13 @@ class _Resolver:
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [r for r in (self.resolve(v) for v in value) if r is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((fn, arg),) = value.items()
+            if fn == "Ref" and arg == "AWS::NoValue":
+                return _NO_VALUE
             if fn == "Ref":
                 return self._ref(arg)
             if fn == "Fn::GetAtt":
@@ -468,7 +479,7 @@ class _Resolver:
                 return separator.join(str(p) for p in self.resolve(parts))
             if fn == "Condition":
                 return self.condition(arg)
-        return {k: self.resolve(v) for k, v in value.items()}
+        return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not _NO_VALUE}
 
     def _ref(self, name: str) -> str:
         if name in self.values:

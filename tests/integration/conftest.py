@@ -35,6 +35,18 @@ def stack(aws: EmbeddedAws) -> LocalStack:
     return deploy(aws, REPO / "template.yaml", stack_name="quotawatch-test")
 
 
+# Fan-out is off by default (no shard queue, worker or alarm is deployed); a deployment with
+# many monitors turns it on with FanOutAbove. Tests then lower the threshold by environment.
+FANOUT_ON = {"FanOutAbove": "2000"}
+
+
+@pytest.fixture
+def fanout_stack(aws: EmbeddedAws) -> LocalStack:
+    """A fresh account with template.yaml deployed with fan-out on, for each test."""
+    aws.reset()
+    return deploy(aws, REPO / "template.yaml", stack_name="quotawatch-test", parameters=FANOUT_ON)
+
+
 @pytest.fixture
 def inbox(aws: EmbeddedAws, stack: LocalStack) -> Inbox:
     return Inbox(aws, stack.outputs["AlertTopicArn"], "test-inbox")

@@ -27,6 +27,12 @@ IDS = [f"mon-{n:02d}" for n in range(12)]
 
 
 @pytest.fixture
+def stack(fanout_stack: LocalStack) -> LocalStack:
+    """Every test here runs on the stack deployed with fan-out on."""
+    return fanout_stack
+
+
+@pytest.fixture
 def fake() -> Iterator[FakeProvider]:
     with fake_cloudlayer(CLOUDLAYER_KEY, always(AT_82_PERCENT)) as server:
         yield server

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +48,19 @@ def _allowed_actions(stack: LocalStack, role: str) -> set[str]:
     properties = stack.transformed["Resources"][role]["Properties"]
     actions: set[str] = set()
     for policy in properties.get("Policies", []):
-        for statement in _as_list(policy["PolicyDocument"]["Statement"]):
-            if statement["Effect"] == "Allow":
+        for statement in map(partial(_as_deployed, stack), _as_list(policy["PolicyDocument"]["Statement"])):
+            if statement is not None and statement["Effect"] == "Allow":
                 actions.update(_as_list(statement["Action"]))
     return actions
+
+
+def _as_deployed(stack: LocalStack, statement: dict[str, Any]) -> dict[str, Any] | None:
+    """A statement as this stack deployed it: an Fn::If picked by its condition; None for NoValue."""
+    if set(statement) != {"Fn::If"}:
+        return statement
+    condition, when_true, when_false = statement["Fn::If"]
+    chosen: dict[str, Any] = when_true if stack.condition(condition) else when_false
+    return None if chosen == {"Ref": "AWS::NoValue"} else chosen
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -168,8 +178,17 @@ def test_every_call_the_notify_function_makes_is_allowed_by_its_role(
 
 
 def test_every_call_of_a_fanned_out_run_is_allowed_by_the_dispatchers_and_the_workers_roles(
-    stack: LocalStack, counter: AwsCallCounter, tmp_path: Path
+    fanout_stack: LocalStack, tmp_path: Path
 ) -> None:
+    stack = fanout_stack
+    counter = AwsCallCounter(stack.aws.endpoint_url).start()
+    try:
+        _fanned_out_run_is_allowed(stack, counter, tmp_path)
+    finally:
+        counter.stop()
+
+
+def _fanned_out_run_is_allowed(stack: LocalStack, counter: AwsCallCounter, tmp_path: Path) -> None:
     ids = [f"mon-{n}" for n in range(4)]
     put_keys(stack, dict.fromkeys(ids, CLOUDLAYER_KEY))
     slow = Reply(200, {**LIMIT_PLAN, "calls": 820}, delay=0.8)

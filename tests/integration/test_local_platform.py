@@ -78,14 +78,13 @@ def test_the_notify_function_its_stream_its_queue_and_alarms_are_deployed(stack:
     assert own["MaximumRetryAttempts"] == 2
     assert own["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn["QueueArn"]
 
-    # the four alarms, and the rule that sends their state changes to the notify function
+    # the three alarms (fan-out is off by default), and the rule that sends their state
+    # changes to the notify function
     alarms = aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
     by_name = {a["AlarmName"]: a for a in alarms}
-    names = [
-        stack.resources[a]
-        for a in ("HeartbeatAlarm", "ScheduleDeadLetterAlarm", "NotifyFailureAlarm", "CheckShardDeadLetterAlarm")
-    ]
+    names = [stack.resources[a] for a in ("HeartbeatAlarm", "ScheduleDeadLetterAlarm", "NotifyFailureAlarm")]
     assert sorted(by_name) == sorted(names)
+    assert "CheckShardQueueUrl" not in stack.outputs  # nothing of fan-out, so nothing polls an idle queue
     heartbeat = by_name[stack.resources["HeartbeatAlarm"]]
     assert heartbeat["Period"] == 1800
     assert heartbeat["Dimensions"] == [{"Name": "FunctionName", "Value": stack.outputs["CheckUsageFunctionName"]}]
@@ -99,7 +98,10 @@ def test_the_notify_function_its_stream_its_queue_and_alarms_are_deployed(stack:
     assert [s["Principal"] for s in policy["Statement"]] == [{"Service": "events.amazonaws.com"}]
 
 
-def test_the_shard_queue_its_mapping_and_dead_letter_queue_are_deployed(stack: LocalStack) -> None:
+def test_with_fan_out_on_the_shard_queue_its_mapping_dead_letter_queue_and_alarm_are_deployed(
+    fanout_stack: LocalStack,
+) -> None:
+    stack = fanout_stack
     aws = stack.aws
     sqs = aws.client("sqs")
     queue = sqs.get_queue_attributes(QueueUrl=stack.outputs["CheckShardQueueUrl"], AttributeNames=["All"])
@@ -122,6 +124,10 @@ def test_the_shard_queue_its_mapping_and_dead_letter_queue_are_deployed(stack: L
     assert mapping["BatchSize"] == 1
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 5}
+    alarms = {a["AlarmName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    dead_letters = alarms[stack.resources["CheckShardDeadLetterAlarm"]]
+    (rule,) = aws.client("events").list_rules()["Rules"]
+    assert dead_letters["AlarmArn"] in json.loads(rule["EventPattern"])["resources"]  # routed to the notify function
     # moto would receive and invoke the worker itself on every send; the message waits for the poller
     sqs.send_message(QueueUrl=stack.outputs["CheckShardQueueUrl"], MessageBody="{}")
     assert len(sqs.receive_message(QueueUrl=stack.outputs["CheckShardQueueUrl"]).get("Messages", [])) == 1

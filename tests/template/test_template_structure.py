@@ -26,6 +26,22 @@ def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def _either_way(items: list[Any]) -> list[Any]:
+    """The items of a list whatever its conditions say: both branches of an Fn::If item, but
+    AWS::NoValue. What a role may do is judged on everything it could be granted."""
+    flat: list[Any] = []
+    for item in items:
+        if isinstance(item, dict) and set(item) == {"Fn::If"}:
+            _condition, *branches = item["Fn::If"]
+            flat += [b for b in branches if b != NO_VALUE]
+        else:
+            flat.append(item)
+    return flat
+
+
 @pytest.fixture(scope="module")
 def function(resources: dict[str, Any]) -> dict[str, Any]:
     assert resources["CheckUsageFunction"]["Type"] == "AWS::Serverless::Function"
@@ -97,7 +113,7 @@ def test_function_environment_is_exactly_what_the_code_reads(function: dict[str,
         "SNAPSHOT_RETENTION_DAYS": {"Ref": "SnapshotRetentionDays"},
         "FANOUT_ABOVE": {"Ref": "FanOutAbove"},
         "SHARD_SIZE": {"Ref": "ShardSize"},
-        "SHARD_QUEUE_URL": {"Ref": "CheckShardQueue"},
+        "SHARD_QUEUE_URL": {"Fn::If": ["FanOutEnabled", {"Ref": "CheckShardQueue"}, ""]},
         "POWERTOOLS_SERVICE_NAME": "quotawatch",
         "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -228,7 +244,7 @@ def _role_statements(transformed: dict[str, Any]) -> list[tuple[str, dict[str, A
         for name, resource in transformed["Resources"].items()
         if resource["Type"] == "AWS::IAM::Role"
         for policy in resource["Properties"].get("Policies", [])
-        for statement in _as_list(policy["PolicyDocument"]["Statement"])
+        for statement in _either_way(_as_list(policy["PolicyDocument"]["Statement"]))
     ]
 
 
@@ -484,9 +500,10 @@ def test_notify_failure_queue_is_encrypted_kept_14_days_and_refuses_plain_transp
 ALARMS = ("HeartbeatAlarm", "ScheduleDeadLetterAlarm", "NotifyFailureAlarm", "CheckShardDeadLetterAlarm")
 
 
-def test_exactly_four_alarms_on_free_service_metrics_without_actions(resources: dict[str, Any]) -> None:
+def test_three_alarms_and_a_fourth_with_fan_out_on_free_metrics_without_actions(resources: dict[str, Any]) -> None:
     alarms = {name: r["Properties"] for name, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert set(alarms) == set(ALARMS)  # $0.10 a month each
+    assert resources["CheckShardDeadLetterAlarm"]["Condition"] == "FanOutEnabled"  # only with fan-out
     for name, props in alarms.items():
         assert props["Namespace"] in ("AWS/Lambda", "AWS/SQS"), name
         # state changes reach people through the EventBridge rule, not through actions
@@ -537,7 +554,7 @@ def test_alarm_state_changes_of_this_stack_reach_the_notify_function(
     pattern = rules[0]["Properties"]["Pattern"]
     assert pattern["source"] == ["aws.cloudwatch"]
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
-    assert pattern["resources"] == [{"Fn::GetAtt": [alarm, "Arn"]} for alarm in ALARMS]
+    assert _either_way(pattern["resources"]) == [{"Fn::GetAtt": [alarm, "Arn"]} for alarm in ALARMS]
     assert "detail" not in pattern  # both ways: to ALARM and back to OK
     (rule,) = [r for r in transformed["Resources"].values() if r["Type"] == "AWS::Events::Rule"]
     (target,) = rule["Properties"]["Targets"]
@@ -560,7 +577,21 @@ def worker(resources: dict[str, Any]) -> dict[str, Any]:
 
 def test_fan_out_parameters(template: dict[str, Any]) -> None:
     params = template["Parameters"]
-    assert params["FanOutAbove"]["Default"] == 1000
+    above = params["FanOutAbove"]
+    assert (above["Default"], above["MinValue"]) == (0, 0)  # off unless a deployment turns it on
+    assert template["Conditions"]["FanOutEnabled"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "FanOutAbove"}, 0]}]}
+    fan_out = [name for name, r in template["Resources"].items() if r.get("Condition") == "FanOutEnabled"]
+    assert sorted(fan_out) == sorted(
+        [
+            "CheckShardFunction",
+            "CheckShardMapping",
+            "CheckShardLogGroup",
+            "CheckShardQueue",
+            "CheckShardDeadLetterQueue",
+            "CheckShardQueuePolicy",
+            "CheckShardDeadLetterAlarm",
+        ]
+    )
     assert params["ShardSize"]["Default"] == 250
     concurrency = params["ShardConcurrency"]
     assert concurrency["MinValue"] == 2
@@ -645,4 +676,5 @@ def test_the_worker_polls_and_sends_on_its_queue_only(transformed: dict[str, Any
 
 def test_the_dead_letter_alarm_is_routed_to_the_notify_function(notify: dict[str, Any]) -> None:
     (rule,) = [e for e in notify["Events"].values() if e["Type"] == "EventBridgeRule"]
-    assert {"Fn::GetAtt": ["CheckShardDeadLetterAlarm", "Arn"]} in rule["Properties"]["Pattern"]["resources"]
+    routed = {"Fn::If": ["FanOutEnabled", {"Fn::GetAtt": ["CheckShardDeadLetterAlarm", "Arn"]}, NO_VALUE]}
+    assert routed in rule["Properties"]["Pattern"]["resources"]  # when it exists: fan-out on

@@ -33,6 +33,7 @@ def test_fan_out_only_above_the_size_counting_problems_not_disabled_monitors() -
     assert needs_fanout(_config(6), 5)
     assert needs_fanout(_config(4, problems=2), 5)
     assert not needs_fanout(_config(5, disabled=10), 5)
+    assert not needs_fanout(_config(20_000), 0)  # 0: fan-out is off (no shard queue deployed)
 
 
 @given(enabled=st.integers(0, 60), problems=st.integers(0, 8), size=st.integers(1, 25))

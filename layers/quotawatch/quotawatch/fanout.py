@@ -20,7 +20,7 @@ from typing import Any
 from quotawatch.config import ConfigProblem, Monitor, MonitorsConfig
 
 SCHEMA = 1
-DEFAULT_FANOUT_ABOVE = 1000
+DEFAULT_FANOUT_ABOVE = 0  # off: the template's FanOutAbove turns it on
 DEFAULT_SHARD_SIZE = 250
 
 
@@ -101,8 +101,9 @@ def _texts(values: Any) -> list[str]:
 
 
 def needs_fanout(config: MonitorsConfig, above: int) -> bool:
-    """More to check than one invocation should take on: the problems count, as each is checked."""
-    return len(config.enabled) + len(config.problems) > above
+    """More to check than one invocation should take on: the problems count, as each is checked.
+    `above` 0 means fan-out is off (the template then creates no shard queue)."""
+    return above > 0 and len(config.enabled) + len(config.problems) > above
 
 
 def plan(config: MonitorsConfig, run: str, scheduled_time: str, size: int) -> list[Shard]:
