@@ -489,7 +489,8 @@ def bench_cost(
     )
     for n in (1000, 10_000):
         figures = scaling["quota"].get(n) or _scaled(scaling["quota"][max(scaling["quota"])], n)
-        fits = figures.warm.wall <= template.timeout_s
+        # Past the recommended FanOutAbove (or the timeout) a deployment runs fanned out.
+        fits = n <= int(FANOUT_ON["FanOutAbove"]) and figures.warm.wall <= template.timeout_s
         shards = -(-n // shard.size)
         if fits:
             usage = Usage(
@@ -502,7 +503,7 @@ def bench_cost(
             )
             how = f"one invocation of {figures.warm.wall:.0f} s"
         else:
-            # Past the timeout the run fans out: shards of SHARD_SIZE, each send, receive and delete
+            # Fanned out: shards of SHARD_SIZE, each send, receive and delete
             # one SQS request (sent 10 to a batch), plus the dispatcher's own short run.
             seconds = shards * shard.figures.warm.wall + ten.warm.wall
             usage = Usage(
