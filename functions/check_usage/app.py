@@ -71,6 +71,27 @@ _idempotency = IdempotencyConfig(
 
 
 @cache
+def _dynamodb() -> Any:
+    """One DynamoDB client per container, for the store and the run records. Requests are
+    built by DynamoStore and Powertools and checked by DynamoDB itself; botocore's own walk
+    over every batch of items before sending was 7% of a large run's CPU."""
+    return boto3.client("dynamodb", config=Config(parameter_validation=False))
+
+
+def _run_records() -> DynamoDBPersistenceLayer:
+    """Where the runs' and the shards' claims live (pk "RUN"). A new layer for each use:
+    Powertools configures a layer once, for one idempotency config."""
+    return DynamoDBPersistenceLayer(
+        table_name=os.environ["TABLE_NAME"],
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value="RUN",
+        expiry_attr="expires_at",  # the table's TTL attribute
+        boto3_client=_dynamodb(),
+    )
+
+
+@cache
 def _adapters() -> CheckDeps:
     """Built once per container: the secret cache and HTTP connections survive warm starts."""
     return CheckDeps(
@@ -81,9 +102,7 @@ def _adapters() -> CheckDeps:
             pool_size=_concurrency(),
         ),
         store=DynamoStore(
-            # Requests are built by DynamoStore and checked by DynamoDB itself; botocore's own
-            # walk over every batch of items before sending was 7% of a large run's CPU.
-            boto3.client("dynamodb", config=Config(parameter_validation=False)),
+            _dynamodb(),
             os.environ["TABLE_NAME"],
             int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "400")),
         ),
@@ -92,7 +111,11 @@ def _adapters() -> CheckDeps:
 
 
 def _concurrency() -> int:
-    return int(os.environ.get("CHECK_CONCURRENCY", DEFAULT_CONCURRENCY))
+    return _setting("CHECK_CONCURRENCY", DEFAULT_CONCURRENCY)
+
+
+def _setting(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
 
 
 def _monitors_path() -> Path:
@@ -103,16 +126,8 @@ def _monitors_path() -> Path:
 @cache
 def _once_per_tick() -> Callable[..., dict[str, Any]]:
     """`_run` made idempotent on the tick, with its record in the table (pk "RUN")."""
-    persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ["TABLE_NAME"],
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value="RUN",
-        expiry_attr="expires_at",  # the table's TTL attribute
-        boto3_client=boto3.client("dynamodb"),
-    )
     once: Callable[..., dict[str, Any]] = idempotent_function(
-        data_keyword_argument="tick", persistence_store=persistence, config=_idempotency
+        data_keyword_argument="tick", persistence_store=_run_records(), config=_idempotency
     )(_run)
     return once
 
@@ -125,13 +140,27 @@ def _run(tick: dict[str, Any], config: MonitorsConfig, deps: CheckDeps) -> dict[
     if fanout.needs_fanout(config, _setting("FANOUT_ABOVE", fanout.DEFAULT_FANOUT_ABOVE)):
         return _dispatch(tick, config, deps)
     _outcomes[:] = run_check(config.enabled, config.problems, deps, concurrency=_concurrency())
+    _clear_failed_run_alert(deps)
+    failed = sum(1 for o in _outcomes if o.status == "error")
+    queued = sum(len(o.queued) for o in _outcomes)
+    return {"status": "ok" if failed == 0 else "partial", "checked": len(_outcomes), "failed": failed, "queued": queued}
+
+
+def _clear_failed_run_alert(deps: CheckDeps) -> None:
     try:
         selfwatch.run_succeeded(deps.store, deps.clock)
     except Exception:  # the run's own work is done; the next run clears it
         logger.exception("could not clear the failed-run alert of QuotaWatch itself")
-    failed = sum(1 for o in _outcomes if o.status == "error")
-    queued = sum(len(o.queued) for o in _outcomes)
-    return {"status": "ok" if failed == 0 else "partial", "checked": len(_outcomes), "failed": failed, "queued": queued}
+
+
+def _log_readings(outcomes: list[MonitorOutcome]) -> None:
+    """Each reading at DEBUG only (POWERTOOLS_LOG_LEVEL): failures are logged where they
+    happen and every snapshot is stored, and a line per monitor per run is most of the CPU
+    and the log bill of a large run."""
+    if logger.log_level <= logging.DEBUG:
+        for outcome in outcomes:
+            if outcome.snapshot is not None and outcome.snapshot.ok:
+                logger.debug("checked", extra={"monitor": outcome.monitor, "snapshot": outcome.snapshot.to_dict()})
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -168,13 +197,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     if summary["status"] == "dispatched":
         logger.info("run dispatched", extra={k: summary[k] for k in ("shards", "dispatched")})
         return summary
-    # Failures are logged where they happen and every snapshot is stored, so each reading
-    # is logged only at DEBUG (POWERTOOLS_LOG_LEVEL): a line per monitor per run is most of
-    # the CPU and the log bill of a large run.
-    if logger.log_level <= logging.DEBUG:
-        for outcome in _outcomes:
-            if outcome.snapshot is not None and outcome.snapshot.ok:
-                logger.debug("checked", extra={"monitor": outcome.monitor, "snapshot": outcome.snapshot.to_dict()})
+    _log_readings(_outcomes)
     logger.info("run finished", extra={k: summary[k] for k in ("checked", "failed", "queued")})
     return {**summary, **_listed(_outcomes)}
 
@@ -197,10 +220,6 @@ def _listed(outcomes: list[MonitorOutcome]) -> dict[str, Any]:
 # --- fan-out: the dispatcher (a tick past FANOUT_ABOVE) and the worker (CheckShardFunction) ---
 
 
-def _setting(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
-
-
 @cache
 def _shard_queue() -> SqsQueue:
     return SqsQueue(boto3.client("sqs"), os.environ["SHARD_QUEUE_URL"])
@@ -216,10 +235,7 @@ def _dispatch(tick: dict[str, Any], config: MonitorsConfig, deps: CheckDeps) -> 
     run = scheduled if isinstance(scheduled, str) and scheduled else f"manual:{at}:{uuid.uuid4().hex[:8]}"
     shards = fanout.plan(config, run, at, _setting("SHARD_SIZE", fanout.DEFAULT_SHARD_SIZE))
     _shard_queue().send([shard.to_body() for shard in shards])
-    try:
-        selfwatch.run_succeeded(deps.store, deps.clock)
-    except Exception:  # the shards are sent; the next run clears it
-        logger.exception("could not clear the failed-run alert of QuotaWatch itself")
+    _clear_failed_run_alert(deps)
     dispatched = sum(shard.size for shard in shards)
     return {
         "status": "dispatched",
@@ -247,16 +263,8 @@ _shard_idempotency = IdempotencyConfig(
 @cache
 def _once_per_shard() -> Callable[..., dict[str, Any]]:
     """`_check_shard` made idempotent on (run, shard), its record in the same table (pk "RUN")."""
-    persistence = DynamoDBPersistenceLayer(
-        table_name=os.environ["TABLE_NAME"],
-        key_attr="pk",
-        sort_key_attr="sk",
-        static_pk_value="RUN",
-        expiry_attr="expires_at",
-        boto3_client=boto3.client("dynamodb"),
-    )
     once: Callable[..., dict[str, Any]] = idempotent_function(
-        data_keyword_argument="claim", persistence_store=persistence, config=_shard_idempotency
+        data_keyword_argument="claim", persistence_store=_run_records(), config=_shard_idempotency
     )(_check_shard)
     return once
 
@@ -297,10 +305,7 @@ def _check_shard(
         "unreached": unreached,
         "continued_as": continued,
     }
-    if logger.log_level <= logging.DEBUG:
-        for outcome in outcomes:
-            if outcome.snapshot is not None and outcome.snapshot.ok:
-                logger.debug("checked", extra={"monitor": outcome.monitor, "snapshot": outcome.snapshot.to_dict()})
+    _log_readings(outcomes)
     return summary
 
 
