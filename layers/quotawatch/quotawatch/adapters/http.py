@@ -105,7 +105,7 @@ class HttpClient:
             raise _Retryable(ErrorKind.UNAVAILABLE, f"cannot connect to {host}") from None
         except failed.TimeoutError:
             raise _Retryable(ErrorKind.UNAVAILABLE, f"{host} did not answer in time") from None
-        except (failed.ProtocolError, failed.ProxyError):
+        except failed.ProtocolError:
             raise _Retryable(ErrorKind.UNAVAILABLE, f"cannot connect to {host}") from None
         except failed.HTTPError as exc:
             raise FetchFailed(ErrorKind.UNAVAILABLE, f"request to {host} failed ({type(exc).__name__})") from None
@@ -142,10 +142,8 @@ class HttpClient:
             if status != 200:
                 raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered unexpected status {status}")
             body = _read_capped(response, p.max_body_bytes, host)
-            if _cut_short(response, body):
-                raise _Retryable(ErrorKind.UNAVAILABLE, f"{host} closed the connection before the answer was complete")
             complete = True
-        except (failed.ProtocolError, failed.DecodeError):
+        except (failed.ProtocolError, failed.DecodeError):  # urllib3 2 also counts Content-Length
             raise _Retryable(
                 ErrorKind.UNAVAILABLE, f"{host} closed the connection before the answer was complete"
             ) from None
@@ -250,18 +248,6 @@ def _read_capped(response: urllib3.BaseHTTPResponse, cap: int, host: str) -> byt
             raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered with more than {cap:,} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _cut_short(response: urllib3.BaseHTTPResponse, body: bytes) -> bool:
-    """Fewer bytes than Content-Length promised (urllib3 2 checks this itself; kept for any
-    client that does not)."""
-    declared = response.headers.get("Content-Length")
-    if declared is None or response.headers.get("Content-Encoding", "identity").lower() != "identity":
-        return False  # a compressed body is counted after decoding
-    try:
-        return len(body) < int(declared)
-    except ValueError:
-        return False
 
 
 def _retry_after(value: str | None) -> float | None:
