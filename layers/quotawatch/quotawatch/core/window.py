@@ -104,8 +104,8 @@ def encode(window: list[Snapshot]) -> str:
     for name in sorted({name for found in by_name for name in found}):
         column = [found.get(name) for found in by_name]
         meters[name] = {
-            "used": _runs([_ABSENT if m is None else _plain(m.used) for m in column]),
-            "limit": _runs([None if m is None else _plain(m.limit) for m in column]),
+            "used": _runs([_ABSENT if m is None else plain_number(m.used) for m in column]),
+            "limit": _runs([None if m is None else plain_number(m.limit) for m in column]),
             "remaining": _runs([None if m is None else _remaining(m) for m in column]),
         }
     return json.dumps(
@@ -166,14 +166,7 @@ def _remaining(meter: Meter) -> float | int | str | None:
     used, limit, remaining = meter.used, meter.limit, meter.remaining
     if limit is not None and used is not None and remaining == limit - used:
         return _DERIVED
-    return _plain(remaining)
-
-
-def _plain(value: float | None) -> int | float | None:
-    """plain_number, with the window's common cases (None, an int) answered first."""
-    if value is None or value.__class__ is int:
-        return value
-    return plain_number(value)
+    return plain_number(remaining)
 
 
 def _runs(values: list[Any]) -> list[Any]:
@@ -216,15 +209,14 @@ def _numbers(values: list[Any], marker: str | None = None) -> list[Any]:
     JSON's ints stay ints (what the rules compute with either way); the marker comes back
     as the module's own string, so that callers can test it with `is`.
     """
-    checked = list(values)
-    for i, value in enumerate(checked):
+    for i, value in enumerate(values):  # the list is the caller's own, fresh from _values
         if value is None or value.__class__ in _NUMBER_CLASSES:
             continue
         if marker is not None and value == marker:
-            checked[i] = marker
+            values[i] = marker
             continue
         raise TypeError(f"{value!r} is not a number")
-    return checked
+    return values
 
 
 def _steps(values: list[Any]) -> list[float]:
