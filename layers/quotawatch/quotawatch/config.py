@@ -90,9 +90,10 @@ class MonitorsConfig:
         return tuple(m for m in self.monitors if m.enabled)
 
 
-# The file as last parsed, by its bytes' digest: a warm container reads the file every run
-# (it may have been redeployed) but parses it again only when it changed. One entry.
-_parsed: dict[tuple[str, bytes], MonitorsConfig] = {}
+# The file as last parsed, by its name, the YAML loader and its bytes' digest: a warm
+# container reads the file every run (it may have been redeployed) but parses it again only
+# when it changed. One entry.
+_parsed: dict[tuple[str, Any, bytes], MonitorsConfig] = {}
 
 
 def load_monitors(path: str | Path) -> MonitorsConfig:
@@ -100,7 +101,7 @@ def load_monitors(path: str | Path) -> MonitorsConfig:
     path = Path(path)
     try:
         raw = _read_bytes(path)
-        key = (path.name, hashlib.blake2b(raw, digest_size=16).digest())
+        key = (path.name, _loader_class(), hashlib.blake2b(raw, digest_size=16).digest())
         config = _parsed.get(key)
         if config is None:
             config = parse_monitors(_parse_yaml(raw, path), source=path.name)
