@@ -136,11 +136,8 @@ class FunctionRuntime:
 
     def cpu_seconds(self) -> float | None:
         """CPU time (user + system, all threads) the container has used so far (Linux)."""
-        if self._process is None:
-            return None
-        try:
-            stat = Path(f"/proc/{self._process.pid}/stat").read_text()
-        except OSError:
+        stat = self._proc("stat")
+        if stat is None:
             return None
         # Fields after the command name, which is in parentheses and may hold spaces.
         fields = stat.rsplit(")", 1)[1].split()
@@ -148,16 +145,19 @@ class FunctionRuntime:
 
     def peak_rss_mb(self) -> float | None:
         """The container's peak resident memory so far (Linux), what Lambda bills as memory used."""
-        if self._process is None:
-            return None
-        try:
-            status = Path(f"/proc/{self._process.pid}/status").read_text()
-        except OSError:
-            return None
-        for line in status.splitlines():
+        for line in (self._proc("status") or "").splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return None
+
+    def _proc(self, name: str) -> str | None:
+        """The container process's /proc/<pid>/<name>, while it runs (Linux)."""
+        if self._process is None:
+            return None
+        try:
+            return Path(f"/proc/{self._process.pid}/{name}").read_text()
+        except OSError:
+            return None
 
     def kill(self) -> None:
         """The container dies where it stands (a timeout, an out-of-memory kill)."""
