@@ -589,36 +589,24 @@ SETTINGS = settings(
 )
 
 
-@pytest.mark.parametrize("chosen", LOADERS)
-@SETTINGS
-@given(data=st.binary(max_size=300) | st.binary(max_size=40).map(lambda b: b"monitors:\n  - " + b))
-def test_any_bytes_give_a_config_or_a_config_error(folder: Path, chosen: str, data: bytes) -> None:
-    with using(chosen):
-        checked(attempt(folder, data))
+# What a hostile monitors file can be: any bytes, YAML-like text, any structure dumped as
+# YAML, or a valid file with one damaging edit.
+INPUTS: dict[str, st.SearchStrategy[Any]] = {
+    "bytes": st.binary(max_size=300) | st.binary(max_size=40).map(lambda b: b"monitors:\n  - " + b),
+    "yaml-like text": yaml_like,
+    "structure": documents.map(dumped),
+    "edited structure": mutated(),
+}
 
 
 @pytest.mark.parametrize("chosen", LOADERS)
+@pytest.mark.parametrize("kind", list(INPUTS))
 @SETTINGS
-@given(text=yaml_like)
-def test_any_yaml_like_text_gives_a_config_or_a_config_error(folder: Path, chosen: str, text: str) -> None:
+@given(data=st.data())
+def test_any_input_gives_a_config_or_a_config_error(folder: Path, chosen: str, kind: str, data: st.DataObject) -> None:
+    content: bytes | str = data.draw(INPUTS[kind], label=kind)
     with using(chosen):
-        checked(attempt(folder, text))
-
-
-@pytest.mark.parametrize("chosen", LOADERS)
-@SETTINGS
-@given(document=documents)
-def test_any_structure_gives_a_config_or_a_config_error(folder: Path, chosen: str, document: Any) -> None:
-    with using(chosen):
-        checked(attempt(folder, dumped(document)))
-
-
-@pytest.mark.parametrize("chosen", LOADERS)
-@SETTINGS
-@given(text=mutated())
-def test_any_edited_structure_gives_a_config_or_a_config_error(folder: Path, chosen: str, text: str) -> None:
-    with using(chosen):
-        checked(attempt(folder, text))
+        checked(attempt(folder, content))
 
 
 @SETTINGS
