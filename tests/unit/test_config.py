@@ -416,9 +416,9 @@ def test_a_warm_container_parses_the_file_again_only_when_its_bytes_change(
     parsed: list[str] = []
     real = config_module.parse_monitors
 
-    def counted(data: Any, source: str) -> config_module.MonitorsConfig:
+    def counted(data: Any, source: str, **rest: Any) -> config_module.MonitorsConfig:
         parsed.append(source)
-        return real(data, source)
+        return real(data, source, **rest)
 
     monkeypatch.setattr(config_module, "parse_monitors", counted)
     path = write(tmp_path, f"monitors:\n  - {GOOD}\n")

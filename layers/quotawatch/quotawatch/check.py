@@ -253,7 +253,7 @@ def _reading(job: _Job, deps: CheckDeps) -> Snapshot:
     monitor, checked_at = job.monitor, deps.clock.now()
     if job.problem is not None:
         return Snapshot.failed(monitor.id, monitor.provider, checked_at, ErrorKind.CONFIG, job.problem.message)
-    provider = get_provider(monitor.provider)
+    provider = monitor.spec or get_provider(monitor.provider)
     if provider is None:
         message = f"{monitor.id}: unknown provider '{monitor.provider}'"
         return Snapshot.failed(monitor.id, monitor.provider, checked_at, ErrorKind.CONFIG, message)
@@ -274,7 +274,7 @@ def _evaluate_and_decide(
     evaluation = evaluate(snapshot, history, monitor.thresholds_for, previous, monitor.policy)
     # Every signal's level; the check signal only when it is raised, as it is news then.
     outcome.levels = {s.key: s.level.label for s in evaluation.signals if s.key != CHECK_KEY or s.level is not Level.OK}
-    provider = get_provider(monitor.provider)
+    provider = monitor.spec or get_provider(monitor.provider)
     change = _Change(monitor, snapshot, evaluation, provider.display_name if provider else monitor.provider)
     _commit_changes(change, record, deps.store, outcome)
 

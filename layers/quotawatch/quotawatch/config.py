@@ -13,27 +13,37 @@ size of the file, the number of values, their nesting and the number of monitors
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import math
 import re
-from collections.abc import Hashable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from quotawatch import strict_yaml
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.core.window import WINDOW_SIZE
-from quotawatch.providers import PROVIDERS
+from quotawatch.echo import ECHO_CHARS as ECHO_CHARS
+from quotawatch.echo import MAX_MESSAGE_CHARS as MAX_MESSAGE_CHARS
+from quotawatch.echo import _bounded, _first_name, _name, _show, _text
+from quotawatch.providers.base import Provider
+from quotawatch.providers.registry import Registry, declared_providers, read_beside
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # How alerts behave over time: settable under `defaults` and per monitor.
 _POLICY_FIELDS = {"remind_every_hours", "hysteresis", "failures_before_alert", "forecast_days"}
-_MONITOR_FIELDS = {"id", "provider", "secret_field", "enabled", "base_url", "thresholds", "meters"} | _POLICY_FIELDS
+_MONITOR_FIELDS = {
+    "id", "provider", "secret_field", "enabled", "base_url", "params", "thresholds", "meters"
+} | _POLICY_FIELDS  # fmt: skip
 _THRESHOLD_FIELDS = ("warning", "critical")
-_METER_FIELDS = {*_THRESHOLD_FIELDS, "min_remaining"}
+_METER_FIELDS = {*_THRESHOLD_FIELDS, "min_remaining", "limit"}
+_TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers"}
+MAX_PARAM_CHARS = 200
+# A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
+PROVIDERS_DIRECTORY = "providers"
 
 # Bounds on what the file may hold. 10,000 monitors as bench/run.py writes them take about
 # 1 MB and 90,000 values, so each cap leaves room for twice that and more.
@@ -43,14 +53,8 @@ MAX_DEPTH = 20  # levels, each value one: meters.<name>.min_remaining.warning of
 MAX_MONITORS = 20_000
 MAX_SECRET_FIELD_CHARS = 256
 MAX_URL_CHARS = 2048
-# Every message is one line of at most MAX_MESSAGE_CHARS; an echoed value or name takes
-# at most ECHO_CHARS of it.
-ECHO_CHARS = 80
-MAX_MESSAGE_CHARS = 400
 # libyaml's parser when PyYAML has it (fast); PyYAML's pure-Python one otherwise.
 _PREFER_LIBYAML = True
-# Characters YAML 1.1 allows in a stream (PyYAML and libyaml refuse the others).
-_NOT_YAML_CHAR = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 class ConfigError(Exception):
@@ -67,6 +71,13 @@ class Monitor:
     thresholds: Thresholds = DEFAULT_THRESHOLDS
     meter_thresholds: Mapping[str, Thresholds] = field(default_factory=dict)
     policy: AlertPolicy = DEFAULT_POLICY
+    # Non-secret values for the provider's URL placeholders (an account id).
+    params: Mapping[str, str] = field(default_factory=dict)
+    # Limits of the monitor's own, for meters the API reports without one (a monthly budget).
+    meter_limits: Mapping[str, float] = field(default_factory=dict)
+    # The provider as this file resolved it (a user's declaration may replace the
+    # catalogue's); None: look it up in the catalogue by name.
+    spec: Provider | None = field(default=None, compare=False, repr=False)
 
     def thresholds_for(self, meter: str) -> Thresholds:
         return self.meter_thresholds.get(meter, self.thresholds)
@@ -84,6 +95,8 @@ class ConfigProblem:
 class MonitorsConfig:
     monitors: tuple[Monitor, ...]
     problems: tuple[ConfigProblem, ...]
+    # Provider declarations that cannot be used, one line each (their monitors are problems too).
+    declaration_problems: tuple[str, ...] = ()
 
     @property
     def enabled(self) -> tuple[Monitor, ...]:
@@ -101,10 +114,14 @@ def load_monitors(path: str | Path) -> MonitorsConfig:
     path = Path(path)
     try:
         raw = _read_bytes(path)
-        key = (path.name, _loader_class(), hashlib.blake2b(raw, digest_size=16).digest())
+        beside = _declaration_files(path)
+        digest = hashlib.blake2b(raw, digest_size=16)
+        for name, content in beside:
+            digest.update(name.encode() + b"\0" + content)
+        key = (path.name, _loader_class(), digest.digest())
         config = _parsed.get(key)
         if config is None:
-            config = parse_monitors(_parse_yaml(raw, path), source=path.name)
+            config = parse_monitors(_parse_yaml(raw, path), source=path.name, declared_beside=beside)
             _parsed.clear()
             _parsed[key] = config
         return config
@@ -116,11 +133,14 @@ def load_monitors(path: str | Path) -> MonitorsConfig:
         ) from None
 
 
-def parse_monitors(data: Any, source: str = "monitors.yaml") -> MonitorsConfig:
+def parse_monitors(
+    data: Any, source: str = "monitors.yaml", declared_beside: tuple[tuple[str, bytes], ...] = ()
+) -> MonitorsConfig:
+    """The monitors of a parsed file; `declared_beside` are provider files beside it (name, bytes)."""
     source = _text(source)
     if not isinstance(data, dict) or not isinstance(data.get("monitors"), list):
         raise ConfigError(f"{source}: expected a top-level 'monitors:' list")
-    unknown = set(data) - {"defaults", "monitors"}
+    unknown = set(data) - _TOP_LEVEL_FIELDS
     if unknown:
         raise ConfigError(_bounded(f"{source}: unknown top-level field '{_first_name(unknown)}'"))
     if len(data["monitors"]) > MAX_MONITORS:
@@ -143,6 +163,7 @@ def parse_monitors(data: Any, source: str = "monitors.yaml") -> MonitorsConfig:
     except _Invalid as exc:
         raise ConfigError(_bounded(f"{source}: field '{exc.field}': {exc}")) from None
 
+    registry = declared_providers(data.get("providers"), source, declared_beside)
     monitors: list[Monitor] = []
     problems: list[ConfigProblem] = []
     first_with_id: dict[str, str] = {}
@@ -156,7 +177,7 @@ def parse_monitors(data: Any, source: str = "monitors.yaml") -> MonitorsConfig:
                 raise _Invalid("id", f"another monitor ({first_with_id[entry_id]}) already has this id")
             if isinstance(entry_id, str):
                 first_with_id[entry_id] = f"#{index}"
-            monitor = _monitor(entry, default_thresholds, default_policy)
+            monitor = _monitor(entry, default_thresholds, default_policy, registry)
         except _Invalid as exc:
             problems.append(ConfigProblem(name, _bounded(f"{source}: monitor '{name}': field '{exc.field}': {exc}")))
             continue
@@ -167,7 +188,7 @@ def parse_monitors(data: Any, source: str = "monitors.yaml") -> MonitorsConfig:
             problems.append(ConfigProblem(name, _bounded(message)))
             continue
         monitors.append(monitor)
-    return MonitorsConfig(tuple(monitors), tuple(problems))
+    return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems)
 
 
 def _display_name(entry: Any, index: int) -> str:
@@ -185,7 +206,7 @@ class _Invalid(Exception):
         self.field = field_name
 
 
-def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPolicy) -> Monitor:
+def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPolicy, registry: Registry) -> Monitor:
     if not isinstance(entry, dict):
         raise _Invalid("-", f"each monitor must be a mapping of fields, got {_show(entry)}")
     unknown = set(entry) - _MONITOR_FIELDS
@@ -203,9 +224,11 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
     provider_name = entry.get("provider")
     if not isinstance(provider_name, str) or not provider_name:
         raise _Invalid("provider", "required")
-    provider = PROVIDERS.get(provider_name)
+    provider = registry.providers.get(provider_name)
+    if provider_name in registry.broken and enabled:
+        raise _Invalid("provider", f"its declaration cannot be used: {registry.broken[provider_name]}")
     if provider is None and enabled:
-        known = ", ".join(sorted(PROVIDERS))
+        known = _text(", ".join(sorted(registry.providers)), 3 * ECHO_CHARS)
         raise _Invalid("provider", f"unknown provider {_show(provider_name)} (known: {known})")
 
     secret_field = entry.get("secret_field")
@@ -229,6 +252,7 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
     if not isinstance(meters, dict):
         raise _Invalid("meters", f"must map meter names to thresholds, got {_show(meters)}")
     meter_thresholds: dict[str, Thresholds] = {}
+    meter_limits: dict[str, float] = {}
     for meter_name, value in meters.items():
         where = f"meters.{_name(meter_name)}"
         if not isinstance(meter_name, str):
@@ -236,6 +260,9 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
         if provider is not None and not provider.has_meter(meter_name):
             meter_names = _text(", ".join(provider.meter_names), 2 * ECHO_CHARS)
             raise _Invalid(where, f"{provider_name} has no such meter (meters: {meter_names})")
+        if isinstance(value, dict) and "limit" in value:
+            meter_limits[meter_name] = _own_limit(value["limit"], f"{where}.limit")
+            value = {k: v for k, v in value.items() if k != "limit"}
         meter_thresholds[meter_name] = _meter_thresholds(value, thresholds, where)
 
     return Monitor(
@@ -247,7 +274,41 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
         thresholds=thresholds,
         meter_thresholds=meter_thresholds,
         policy=_policy(entry, default_policy, ""),
+        params=_params(entry.get("params"), provider if enabled else None),
+        meter_limits=meter_limits,
+        spec=provider,
     )
+
+
+def _own_limit(value: Any, where: str) -> float:
+    amount = _finite(value)
+    if amount is None or amount <= 0:
+        raise _Invalid(where, f"must be an amount above 0 (the meter's limit, in its unit), got {_show(value)}")
+    return amount
+
+
+def _params(value: Any, provider: Provider | None) -> dict[str, str]:
+    """The values the provider's URL needs from this monitor (an account id), all of them."""
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise _Invalid("params", f"must map parameter names to values, got {_show(value)}")
+    params: dict[str, str] = {}
+    for name, item in value.items():
+        where = f"params.{_name(name)}"
+        if provider is not None and name not in provider.params:
+            declared = ", ".join(sorted(provider.params)) or "none"
+            raise _Invalid(where, f"{provider.name} takes no such parameter (it takes: {_text(declared)})")
+        if isinstance(item, int) and not isinstance(item, bool):
+            item = str(item)
+        if not isinstance(item, str) or not item or len(item) > MAX_PARAM_CHARS or not item.isprintable():
+            raise _Invalid(where, f"must be one line of text of at most {MAX_PARAM_CHARS}, got {_show(item)}")
+        params[name] = item
+    if provider is not None:
+        for name, about in provider.params.items():
+            if name not in params:
+                raise _Invalid(f"params.{name}", f"required by {provider.name}: {_text(about)}")
+    return params
 
 
 def _policy(values: dict[Any, Any], inherited: AlertPolicy, prefix: str) -> AlertPolicy:
@@ -368,94 +429,7 @@ def _finite(raw: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-# --- Messages: one line each, bounded whatever the file holds -----------------------------
-
-
-def _text(value: str, limit: int = ECHO_CHARS) -> str:
-    """The text as one printable line of at most `limit` characters: escapes, then an ellipsis.
-
-    Unprintable characters (line breaks, controls, odd spaces) are written as Python escapes,
-    and so is a backslash, so that what is printed can be read back unambiguously.
-    """
-    pieces: list[str] = []
-    size = 0
-    for char in value:  # stops early: a long value is never copied whole
-        piece = char if char.isprintable() and char != "\\" else _escape(char)
-        pieces.append(piece)
-        size += len(piece)
-        if size > limit:
-            break
-    else:
-        return "".join(pieces)
-    while size > limit - 1:
-        size -= len(pieces.pop())
-    return "".join(pieces) + "…"
-
-
-def _escape(char: str) -> str:
-    named = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-    if char in named:
-        return named[char]
-    code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def _show(value: Any) -> str:
-    """A value as an error message echoes it: short, one line, never a repr of a structure."""
-    if isinstance(value, str):
-        return f"'{_text(value)}'"
-    if value is None or isinstance(value, (bool, float)):
-        return repr(value)
-    if isinstance(value, int):
-        if value.bit_length() > 128:  # Python will not even print a big enough int
-            return f"a whole number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return f"a list of {_count(len(value), 'item')}"
-    if isinstance(value, dict):
-        return f"a mapping of {_count(len(value), 'field')}"
-    if isinstance(value, (set, frozenset)):
-        return f"a set of {_count(len(value), 'item')}"
-    if isinstance(value, (bytes, bytearray)):
-        return f"binary data of {_count(len(value), 'byte')}"
-    if isinstance(value, date):  # and datetime: YAML reads 2026-01-01 as a date
-        return f"the date {_text(value.isoformat())}"
-    return f"a value of type {_text(type(value).__name__)}"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
-
-
-def _name(key: Any) -> str:
-    """A field or meter name as it goes between quotes in a message."""
-    return _text(key) if isinstance(key, str) else _show(key)
-
-
-def _first_name(keys: set[Any]) -> str:
-    """The first of some unknown keys, by their printed names (keys may be of any type)."""
-    return min(_name(key) for key in keys)
-
-
-def _bounded(message: str) -> str:
-    """The last guard: one line of at most MAX_MESSAGE_CHARS, whatever went into it."""
-    if len(message) <= MAX_MESSAGE_CHARS and message.isprintable():
-        return message
-    line = "".join(c if c.isprintable() else _escape(c) for c in message[: MAX_MESSAGE_CHARS + 1])
-    return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1] + "…"
-
-
-# --- Reading the file: bytes, strictly decoded, parsed by a loader that refuses tricks ----
-
-
-class _Refused(Exception):
-    """Something the file may not hold, at a line (1-based)."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
+# --- Reading the file: bytes, then strict YAML (strict_yaml.py) ---------------------------
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -473,184 +447,18 @@ def _read_bytes(path: Path) -> bytes:
     return raw
 
 
+def _declaration_files(path: Path) -> tuple[tuple[str, bytes], ...]:
+    """The user's provider files beside the monitors file (providers/*.yaml)."""
+    return read_beside(path.parent / PROVIDERS_DIRECTORY)
+
+
 def _parse_yaml(raw: bytes, path: Path) -> Any:
-    source = _text(path.name)
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(
-            f"{source}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line} (byte offset {exc.start}); "
-            "save the file as UTF-8"
-        ) from None
-    bad = _NOT_YAML_CHAR.search(text)
-    if bad is not None:
-        line = text.count("\n", 0, bad.start()) + 1
-        raise ConfigError(
-            f"{source}: line {line}: the character U+{ord(bad.group()):04X} is not allowed in YAML "
-            "(inside double quotes, write it as an escape)"
-        )
-
-    import yaml  # only when a file is read: keeps the handler's cold import light
-
-    loader = _loader_class()(text)
-    try:
-        return loader.get_single_data()
-    except _Refused as exc:
-        raise ConfigError(_bounded(f"{source}: line {exc.line}: {exc}")) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{source}: not valid YAML{where}") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"{source}: not valid YAML") from None
-    finally:
-        loader.dispose()
+        return strict_yaml.parse_yaml(raw, path.name, _loader_class(), MAX_VALUES, MAX_DEPTH)
+    except strict_yaml.YamlRefused as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _loader_class() -> Any:
-    strict_c, strict_python = _strict_loaders()
+    strict_c, strict_python = strict_yaml.strict_loaders()
     return strict_c if _PREFER_LIBYAML and strict_c is not None else strict_python
-
-
-@functools.cache
-def _strict_loaders() -> tuple[Any, Any]:
-    """PyYAML's safe loaders, C (None without libyaml) and Python, made strict.
-
-    Both share one composer, written here on top of the parser's events, because libyaml's
-    own composer cannot be told to refuse anchors, and recurses in C without a depth limit
-    (a few hundred thousand "[" crash the process). Construction is PyYAML's safe
-    constructor, with duplicate keys refused and any failure of a value turned into an error
-    at its line.
-    """
-    import yaml
-    from yaml import events
-    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
-
-    core = "tag:yaml.org,2002:"
-    scalar_tags = {f"{core}{name}" for name in ("str", "int", "float", "bool", "null")}
-    implicit_tags = scalar_tags | {f"{core}timestamp"}
-    seq_tags, map_tags, merge = {f"{core}seq"}, {f"{core}map"}, f"{core}merge"
-    kinds = {f"{core}{name}": name for name in ("int", "float", "bool", "timestamp")}
-    no_aliases = "anchors and aliases (&name, *name) are not allowed: write values out, or share them under 'defaults:'"
-    words = {"int": "a whole number", "float": "a number", "bool": "true or false", "timestamp": "a date"}
-
-    class Composer:
-        """Events to nodes, refusing anchors, aliases, odd tags, deep nesting and too many values."""
-
-        def __init__(self, loader: Any) -> None:
-            self.loader = loader
-            self.values = 0
-
-        def document(self) -> Node | None:
-            loader = self.loader
-            loader.get_event()  # stream start
-            node = None
-            if not loader.check_event(events.StreamEndEvent):
-                loader.get_event()  # document start
-                node = self.node(loader.get_event(), 1)
-                loader.get_event()  # document end
-            if not loader.check_event(events.StreamEndEvent):
-                raise _Refused(_line(loader.peek_event()), "a second YAML document ('---'): the file holds one")
-            loader.get_event()
-            return node
-
-        def node(self, event: Any, depth: int) -> Node:
-            """The node that starts with this event (already taken from the parser)."""
-            # The file is read as written: an alias may stand for a whole tree (a few hundred
-            # bytes of them for billions of values), and it hides what a reviewer reads.
-            if isinstance(event, events.AliasEvent) or event.anchor is not None:
-                raise _Refused(_line(event), no_aliases)
-            self.values += 1
-            if self.values > MAX_VALUES:
-                raise _Refused(_line(event), f"more than {MAX_VALUES:,} values in the file")
-            if depth > MAX_DEPTH:
-                raise _Refused(_line(event), f"nested more than {MAX_DEPTH} levels deep")
-            start: Any = event.start_mark
-            if isinstance(event, events.ScalarEvent):
-                tag = self.tag(event, ScalarNode, scalar_tags, event.value)
-                if tag not in implicit_tags:
-                    if tag == merge:
-                        raise _Refused(_line(event), "merge keys (<<) are not allowed: write the fields out")
-                    raise _Refused(  # '=', the "value" key of YAML 1.1
-                        _line(event), f"{_show(event.value)} has a special meaning in YAML; quote it to mean the text"
-                    )
-                return ScalarNode(tag, event.value, start, start, style=event.style)
-            get_event = self.loader.get_event
-            if isinstance(event, events.SequenceStartEvent):
-                tag = self.tag(event, SequenceNode, seq_tags, None)
-                items = []
-                item: Any = get_event()
-                while not isinstance(item, events.SequenceEndEvent):
-                    items.append(self.node(item, depth + 1))
-                    item = get_event()
-                return SequenceNode(tag, items, start, _end(item), flow_style=event.flow_style)
-            tag = self.tag(event, MappingNode, map_tags, None)
-            pairs = []
-            key: Any = get_event()
-            while not isinstance(key, events.MappingEndEvent):
-                key_node = self.node(key, depth + 1)
-                pairs.append((key_node, self.node(get_event(), depth + 1)))
-                key = get_event()
-            return MappingNode(tag, pairs, start, _end(key), flow_style=event.flow_style)
-
-        def tag(self, event: Any, kind: type[Node], allowed: set[str], value: str | None) -> str:
-            tag = event.tag
-            if tag is None or tag == "!":
-                resolved: str = self.loader.resolve(kind, value, event.implicit)
-                return resolved
-            if tag not in allowed:
-                shown = "!!" + tag[len(core) :] if tag.startswith(core) else tag
-                raise _Refused(_line(event), f"the tag '{_text(shown)}' is not allowed here")
-            return str(tag)
-
-    def _line(event: Any) -> int:
-        return int(event.start_mark.line) + 1
-
-    def _end(event: Any) -> Any:
-        return event.end_mark
-
-    class Strict(yaml.constructor.SafeConstructor):
-        def get_single_node(self) -> Node | None:
-            return Composer(self).document()
-
-        def construct_object(self, node: Any, deep: bool = False) -> Any:
-            try:
-                return super().construct_object(node, deep=deep)
-            except _Refused:
-                raise
-            except Exception:  # int("9" * 5000), date(2026, 2, 30), ...: the value's line
-                what = words.get(kinds.get(node.tag, ""), "")
-                raise _Refused(
-                    int(node.start_mark.line) + 1, f"cannot read this value{' as ' + what if what else ''}"
-                ) from None
-
-        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Hashable, Any]:
-            if not isinstance(node, MappingNode):
-                raise _Refused(int(node.start_mark.line) + 1, "expected a mapping here")
-            mapping: dict[Hashable, Any] = {}
-            lines: dict[Hashable, int] = {}
-            for key_node, value_node in node.value:
-                line = int(key_node.start_mark.line) + 1
-                key = self.construct_object(key_node, deep=deep)
-                if not isinstance(key, Hashable):
-                    raise _Refused(line, "a key must be a plain value, not a list or a mapping")
-                if key in lines:
-                    raise _Refused(
-                        line, f"duplicate key '{_name(key)}' (first at line {lines[key]}): each key may appear once"
-                    )
-                lines[key] = line
-                mapping[key] = self.construct_object(value_node, deep=deep)
-            return mapping
-
-    class StrictPython(Strict, yaml.SafeLoader):
-        pass
-
-    strict_c = None
-    if getattr(yaml, "__with_libyaml__", False):
-
-        class StrictC(Strict, yaml.CSafeLoader):
-            pass
-
-        strict_c = StrictC
-    return strict_c, StrictPython

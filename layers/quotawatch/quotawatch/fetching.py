@@ -16,7 +16,7 @@ from quotawatch.config import Monitor
 from quotawatch.core.bounds import bounded
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.masking import mask, mask_and_cut
-from quotawatch.core.snapshot import ErrorKind, Snapshot
+from quotawatch.core.snapshot import ErrorKind, Meter, Snapshot
 from quotawatch.ports import JsonFetcher, KeyStore
 from quotawatch.providers.base import ParsedUsage, Provider, declared_part
 from quotawatch.providers.parsing import BadResponse, require_plausible
@@ -40,6 +40,7 @@ def fetch_snapshot(
         key = keys.get(monitor.secret_field)
         for refreshes in range(KEY_REFRESHES + 1):
             tried.append(key)
+            tried.extend(provider.auth.forms(key))  # as it travelled: url-encoded, base64...
             try:
                 usage = _read_usage(provider, monitor, key, checked_at, http)
                 break
@@ -128,7 +129,8 @@ def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: date
     try:
         # A key a header cannot carry is refused by the HTTP client, as a config error that
         # `_hint` points at the secret field.
-        body = http.get_json(provider.url(monitor.base_url), provider.auth_headers(key))
+        url, headers = provider.request(key, monitor.base_url, monitor.params)
+        body = http.get_json(url, headers)
     except CheckFailed as exc:
         if provider.read_refusal is not None and exc.status is not None:
             usage = provider.read_refusal(exc.status, exc.body, checked_at)
@@ -143,8 +145,17 @@ def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: date
         # A parser is fuzzed to raise nothing else, but an answer is the provider's text:
         # whatever it makes a parser trip on is still a broken answer, not our failure.
         raise BadResponse(f"the answer could not be read ({type(exc).__name__})") from None
+    if monitor.meter_limits:
+        usage = replace(usage, meters=tuple(_own_limit(m, monitor.meter_limits.get(m.name)) for m in usage.meters))
     require_plausible(usage.meters)  # impossible figures: a broken answer, never a breach
     return usage
+
+
+def _own_limit(meter: Meter, limit: float | None) -> Meter:
+    """A meter the API reports without a limit, against the monitor's own (a monthly budget)."""
+    if limit is None or meter.limit is not None or meter.used is None:
+        return meter
+    return replace(meter, limit=limit, remaining=max(limit - meter.used, 0.0))
 
 
 def _hint(exc: CheckFailed, where: str) -> str:

@@ -1,14 +1,27 @@
-"""Provider adapters: one small module per paid API, registered by name."""
+"""Providers: declarations in the catalogue (catalogue/*.yaml), code where one cannot say it.
+
+`PROVIDERS` is the catalogue, read on first use (module attribute, loaded lazily: a
+container that never reads a provider never parses the catalogue).
+"""
 
 from __future__ import annotations
 
-from quotawatch.providers import cloudlayer, converra, imagerouter, tornado
+from typing import Any
+
 from quotawatch.providers.base import Provider
 
-PROVIDERS: dict[str, Provider] = {
-    p.name: p for p in (cloudlayer.PROVIDER, tornado.PROVIDER, converra.PROVIDER, imagerouter.PROVIDER)
-}
+
+def catalogued() -> dict[str, Provider]:
+    from quotawatch.providers.catalogue import shipped
+
+    return shipped().providers
 
 
 def get_provider(name: str) -> Provider | None:
-    return PROVIDERS.get(name)
+    return catalogued().get(name)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PROVIDERS":
+        return catalogued()
+    raise AttributeError(name)

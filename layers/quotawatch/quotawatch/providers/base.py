@@ -9,12 +9,15 @@ error classification are shared by all providers (`quotawatch.adapters.http`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
 
-from quotawatch.core.snapshot import Condition, Meter, Period
+from quotawatch.core.errors import CheckFailed
+from quotawatch.core.snapshot import Condition, ErrorKind, Meter, Period
 
 
 @dataclass(frozen=True)
@@ -25,12 +28,40 @@ class ParsedUsage:
 
 
 @dataclass(frozen=True)
+class Auth:
+    """How the key is sent: in a header (`format` around it), as a query parameter, or as
+    HTTP basic credentials (the key is `user:password`, e.g. Twilio's `SID:token`)."""
+
+    kind: Literal["header", "query", "basic"]
+    name: str = "Authorization"  # the header or the query parameter
+    format: str = "{key}"
+
+    def header(self, key: str) -> dict[str, str]:
+        if self.kind == "header":
+            return {self.name: self.format.replace("{key}", key)}
+        if self.kind == "basic":
+            if ":" not in key:
+                raise CheckFailed(ErrorKind.CONFIG, "the key must be user:password for HTTP basic authentication")
+            return {"Authorization": "Basic " + base64.b64encode(key.encode()).decode("ascii")}
+        return {}
+
+    def forms(self, key: str) -> tuple[str, ...]:
+        """The key as it travels, beside the key itself: what an echo of it may look like."""
+        if self.kind == "query":
+            return (quote(key, safe=""),)
+        if self.kind == "basic":
+            _user, _, password = key.partition(":")
+            return (password, base64.b64encode(key.encode()).decode("ascii"))
+        return ()
+
+
+@dataclass(frozen=True)
 class Provider:
     name: str
     display_name: str
     base_url: str
     path: str
-    auth_headers: Callable[[str], dict[str, str]]
+    auth: Auth
     # (JSON body, time of the check) -> usage; the time is for facts relative to now,
     # such as a key expiring in N days.
     parse: Callable[[Any, datetime], ParsedUsage]
@@ -43,11 +74,45 @@ class Provider:
     # "storage quota reached" is a breach to report, not a check that failed.
     read_refusal: Callable[[int, Any, datetime], ParsedUsage | None] | None = None
 
-    def url(self, base_url: str | None = None) -> str:
-        return (base_url or self.base_url).rstrip("/") + self.path
+    # Query parameters, each value a template of the monitor's params ("{account_sid}").
+    query: tuple[tuple[str, str], ...] = ()
+    # Non-secret values a monitor gives for placeholders of the path and query, with what
+    # each is ("account_sid": "the Account SID, AC...").
+    params: Mapping[str, str] = field(default_factory=dict)
+    docs_url: str = ""
+    measures: str = ""  # what it watches, in a few words (`quotawatch providers`)
+    source: str = "built in"  # where it was declared: a catalogue file, a user's file
+
+    def url(self, base_url: str | None = None, params: Mapping[str, str] | None = None) -> str:
+        """The usage endpoint with the monitor's params in place (the key is not in it)."""
+        values = params or {}
+        path = self.path
+        for name in self.params:
+            path = path.replace("{" + name + "}", quote(values.get(name, ""), safe=""))
+        query = [(name, _filled(value, values)) for name, value in self.query]
+        url = (base_url or self.base_url).rstrip("/") + path
+        return url + ("?" + urlencode(query) if query else "")
+
+    def request(
+        self, key: str, base_url: str | None = None, params: Mapping[str, str] | None = None
+    ) -> tuple[str, dict[str, str]]:
+        """The URL and headers that carry `key` to the usage endpoint."""
+        url = self.url(base_url, params)
+        if self.auth.kind == "query":
+            url += ("&" if "?" in url else "?") + urlencode({self.auth.name: key})
+        return url, self.auth.header(key)
+
+    def auth_headers(self, key: str) -> dict[str, str]:
+        return self.auth.header(key)
 
     def has_meter(self, name: str) -> bool:
         return declared_part(name, self.meter_names) is not None
+
+
+def _filled(template: str, values: Mapping[str, str]) -> str:
+    for name, value in values.items():
+        template = template.replace("{" + name + "}", value)
+    return template
 
 
 def declared_part(name: str, patterns: tuple[str, ...]) -> str | None:

@@ -1,5 +1,9 @@
 """ImageRouter: GET /v1/credits?by_api_key=true with a normal API key as a Bearer token.
 
+The endpoint and auth are declared (catalogue/imagerouter.yaml); the reading is code,
+because the declaration language cannot say two things it needs: whether a key's spend
+window has reset since its last spend, and how far a key's expiry is from the check.
+
 The account's credit is one meter. Each API key may carry its own USD spend cap over a
 window ("day" from 00:00 UTC, "week" from Monday 00:00 UTC, "month" from the 1st, or null
 for a lifetime cap); every capped key is a `key:<name>` meter. Keys that expire soon, or
@@ -18,7 +22,7 @@ from typing import Any
 
 from quotawatch.core.snapshot import Condition, Meter, Severity
 from quotawatch.providers import parsing as p
-from quotawatch.providers.base import ParsedUsage, Provider
+from quotawatch.providers.base import ParsedUsage
 
 KEYS_FIELD = "usage_by_api_key"
 # The browser session token of imagerouter.io: not a key the user manages or caps.
@@ -193,13 +197,15 @@ def _usd(value: float | None) -> float | None:
     return None if value is None else round(value, 9)
 
 
-PROVIDER = Provider(
-    name="imagerouter",
-    display_name="ImageRouter",
-    base_url="https://api.imagerouter.io",
-    path="/v1/credits?by_api_key=true",
-    auth_headers=lambda key: {"Authorization": f"Bearer {key}"},
-    parse=parse,
-    meter_names=("credit", "key:*"),
-    condition_names=("key_expiring:*",),
-)
+# The names snapshots use; the endpoint and auth are declared in catalogue/imagerouter.yaml.
+METER_NAMES = ("credit", "key:*")
+CONDITION_NAMES = ("key_expiring:*",)
+read_refusal = None  # ImageRouter refuses nothing that is a reading
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PROVIDER":  # the declared provider, with this module's parser
+        from quotawatch.providers import get_provider
+
+        return get_provider("imagerouter")
+    raise AttributeError(name)

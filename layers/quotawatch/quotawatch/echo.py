@@ -1,0 +1,93 @@
+"""Echoing hostile values in error messages: one printable line of bounded length.
+
+A file a user wrote (monitors.yaml, a provider declaration) may hold anything; every
+message that names a value or a field of it goes through here, so what is printed can be
+read back unambiguously and never floods a log.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Any
+
+# Every message is one line of at most MAX_MESSAGE_CHARS; an echoed value or name takes
+# at most ECHO_CHARS of it.
+ECHO_CHARS = 80
+MAX_MESSAGE_CHARS = 400
+
+
+def _text(value: str, limit: int = ECHO_CHARS) -> str:
+    """The text as one printable line of at most `limit` characters: escapes, then an ellipsis.
+
+    Unprintable characters (line breaks, controls, odd spaces) are written as Python escapes,
+    and so is a backslash, so that what is printed can be read back unambiguously.
+    """
+    pieces: list[str] = []
+    size = 0
+    for char in value:  # stops early: a long value is never copied whole
+        piece = char if char.isprintable() and char != "\\" else _escape(char)
+        pieces.append(piece)
+        size += len(piece)
+        if size > limit:
+            break
+    else:
+        return "".join(pieces)
+    while size > limit - 1:
+        size -= len(pieces.pop())
+    return "".join(pieces) + "…"
+
+
+def _escape(char: str) -> str:
+    named = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    if char in named:
+        return named[char]
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _show(value: Any) -> str:
+    """A value as an error message echoes it: short, one line, never a repr of a structure."""
+    if isinstance(value, str):
+        return f"'{_text(value)}'"
+    if value is None or isinstance(value, (bool, float)):
+        return repr(value)
+    if isinstance(value, int):
+        if value.bit_length() > 128:  # Python will not even print a big enough int
+            return f"a whole number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return f"a list of {_count(len(value), 'item')}"
+    if isinstance(value, dict):
+        return f"a mapping of {_count(len(value), 'field')}"
+    if isinstance(value, (set, frozenset)):
+        return f"a set of {_count(len(value), 'item')}"
+    if isinstance(value, (bytes, bytearray)):
+        return f"binary data of {_count(len(value), 'byte')}"
+    if isinstance(value, date):  # and datetime: YAML reads 2026-01-01 as a date
+        return f"the date {_text(value.isoformat())}"
+    return f"a value of type {_text(type(value).__name__)}"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
+
+
+def _name(key: Any) -> str:
+    """A field or meter name as it goes between quotes in a message."""
+    return _text(key) if isinstance(key, str) else _show(key)
+
+
+def _first_name(keys: set[Any]) -> str:
+    """The first of some unknown keys, by their printed names (keys may be of any type)."""
+    return min(_name(key) for key in keys)
+
+
+def _bounded(message: str) -> str:
+    """The last guard: one line of at most MAX_MESSAGE_CHARS, whatever went into it."""
+    if len(message) <= MAX_MESSAGE_CHARS and message.isprintable():
+        return message
+    line = "".join(c if c.isprintable() else _escape(c) for c in message[: MAX_MESSAGE_CHARS + 1])
+    return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1] + "…"

@@ -1,0 +1,235 @@
+"""Expressions of a declared provider: JMESPath, compiled once, with errors that name a field.
+
+A plain dotted path (`prompts.used`) is walked directly rather than by the JMESPath
+interpreter: it is the common case, it is faster, and it can say which step of the path
+was wrong ("field 'prompts' is missing", "period is not a JSON object"), where JMESPath
+would only answer null. Anything else (`sum(balances[].amount)`, `error.code == 'X'`) is
+JMESPath, with the few functions provider answers need added (`lower`, `text`, `date`).
+
+Messages are templates: `{expression}` is replaced by its value (text on one line, a
+number as a number, anything else as nothing), and a part in `[...]` is left out when a
+placeholder in it came out empty: "subscription not active[ (plan {plan})]".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import jmespath
+from jmespath import functions as jp_functions
+from jmespath.exceptions import JMESPathError
+
+from quotawatch.providers import parsing as p
+
+_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+# What one expression may be: long enough for any real declaration, short enough that a
+# hostile file cannot make the compiler work hard.
+MAX_EXPRESSION_CHARS = 500
+
+
+class ExpressionError(ValueError):
+    """An expression (or a template) that cannot be used; the text says why, in one line."""
+
+
+class _Functions(jp_functions.Functions):
+    """The functions JMESPath lacks for reading provider answers."""
+
+    @jp_functions.signature({"types": []})
+    def _func_lower(self, value: Any) -> str:
+        return value.lower() if isinstance(value, str) else ""
+
+    @jp_functions.signature({"types": []})
+    def _func_text(self, value: Any) -> str:
+        return error_text(value)
+
+    @jp_functions.signature({"types": []})
+    def _func_date(self, value: Any) -> str | None:
+        try:
+            when = p.timestamp({"date": value}, "date")
+        except p.BadResponse:
+            return None
+        return None if when is None else f"{when:%Y-%m-%d}"
+
+
+_OPTIONS = jmespath.Options(custom_functions=_Functions())
+
+
+def error_text(value: Any) -> str:
+    """A provider's text on one line: a string itself; an error object's message, error or
+    code; nothing for anything else. Whole (fetching masks, then cuts)."""
+    if isinstance(value, dict):
+        value = value.get("message") or value.get("error") or value.get("code")
+    return p.one_line(value) if isinstance(value, str) else ""
+
+
+@dataclass(frozen=True)
+class Expression:
+    """One compiled expression; `source` is how errors name it."""
+
+    source: str
+    _search: Callable[[Any], Any]
+    path: tuple[str, ...] | None  # set for a plain dotted path
+
+    def value(self, data: Any) -> Any:
+        """The expression's value; for a path, BadResponse when a step is not an object."""
+        if self.path is not None:
+            return _walk(data, self.path)
+        try:
+            return self._search(data)
+        except (JMESPathError, RecursionError, ArithmeticError, TypeError, ValueError):
+            return None  # a function given the wrong kind of value: no value
+
+    def missing_field(self, data: Any) -> str:
+        """What to name when the value is missing: the first missing step of a path."""
+        if self.path is not None:
+            for depth in range(1, len(self.path)):
+                if _walk(data, self.path[:depth]) is None:
+                    return ".".join(self.path[:depth])
+        return self.source
+
+    def holds(self, data: Any) -> bool:
+        """True when the value is true as JMESPath counts it (not null, false or empty)."""
+        value = self.value(data)
+        return value not in (None, False, "") and value != [] and value != {}
+
+
+def compile_expression(source: Any) -> Expression:
+    if not isinstance(source, str) or not source.strip():
+        raise ExpressionError("must be an expression (text)")
+    if len(source) > MAX_EXPRESSION_CHARS:
+        raise ExpressionError(f"is longer than {MAX_EXPRESSION_CHARS} characters")
+    source = source.strip()
+    if _PATH.fullmatch(source):
+        return Expression(source, _unused, tuple(source.split(".")))
+    try:
+        compiled = jmespath.compile(source)
+    except (JMESPathError, RecursionError, ValueError) as exc:
+        reason = " ".join(str(exc).split()[:12])
+        raise ExpressionError(f"does not compile as JMESPath ({reason})") from None
+    return Expression(source, lambda data: compiled.search(data, options=_OPTIONS), None)
+
+
+def _unused(data: Any) -> Any:
+    raise AssertionError("a path is walked, not searched")
+
+
+def _walk(data: Any, path: tuple[str, ...]) -> Any:
+    value = data
+    for depth, step in enumerate(path):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            where = ".".join(path[:depth]) or "response"
+            p.require_object(value, where)
+        value = value.get(step)
+    return value
+
+
+# --- message templates ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Part:
+    text: str = ""
+    expression: Expression | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """A message with `{expression}` placeholders and `[optional parts]`."""
+
+    source: str
+    _pieces: tuple[tuple[bool, tuple[_Part, ...]], ...]  # (optional, parts)
+
+    def render(self, data: Any) -> str:
+        out: list[str] = []
+        for optional, parts in self._pieces:
+            rendered = [part.text if part.expression is None else _shown(part.expression.value(data)) for part in parts]
+            if optional and any(
+                part.expression is not None and not text for part, text in zip(parts, rendered, strict=True)
+            ):
+                continue
+            out.append("".join(rendered))
+        return "".join(out)
+
+
+def compile_template(source: Any) -> Template:
+    """`source` as a template; ExpressionError naming what is wrong (an unclosed brace...)."""
+    if not isinstance(source, str) or not source.strip():
+        raise ExpressionError("must be a message (text)")
+    if len(source) > 4 * MAX_EXPRESSION_CHARS:
+        raise ExpressionError(f"is longer than {4 * MAX_EXPRESSION_CHARS} characters")
+    pieces: list[tuple[bool, tuple[_Part, ...]]] = []
+    parts: list[_Part] = []
+    text: list[str] = []
+    optional = False
+    at = 0
+    while at < len(source):
+        char = source[at]
+        if char in "{}[]" and source[at : at + 2] == char * 2:  # doubled: the character itself
+            text.append(char)
+            at += 2
+            continue
+        if char == "{":
+            end = _closing_brace(source, at)
+            parts.append(_Part("".join(text)))
+            text = []
+            parts.append(_Part(expression=compile_expression(source[at + 1 : end])))
+            at = end + 1
+            continue
+        if char == "}":
+            raise ExpressionError("has a '}' without its '{' (write '}}' for the character)")
+        if char in "[]":
+            if (char == "[") == optional:
+                raise ExpressionError("has an unmatched '[' or ']' (write '[[' or ']]' for the character)")
+            parts.append(_Part("".join(text)))
+            pieces.append((optional, tuple(parts)))
+            parts, text, optional = [], [], char == "["
+            at += 1
+            continue
+        text.append(char)
+        at += 1
+    if optional:
+        raise ExpressionError("has a '[' without its ']'")
+    parts.append(_Part("".join(text)))
+    pieces.append((False, tuple(parts)))
+    return Template(source, tuple(pieces))
+
+
+def _closing_brace(source: str, start: int) -> int:
+    """Where the placeholder opened at `start` closes (JMESPath may nest braces and quotes)."""
+    depth, quote = 0, ""
+    for at in range(start, len(source)):
+        char = source[at]
+        if quote:
+            if char == quote and source[at - 1] != "\\":
+                quote = ""
+        elif char in "'`\"":
+            quote = char
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return at
+    raise ExpressionError("has a '{' without its '}' (write '{{' for the character)")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, str):
+        return p.one_line(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    try:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    except ValueError:  # an integer too long to print
+        return ""
+
+
+def parse_time(value: Any, where: str) -> datetime | None:
+    """A date in an answer (ISO text or epoch seconds/ms), named by `where` when it is wrong."""
+    return p.timestamp({where: value}, where)

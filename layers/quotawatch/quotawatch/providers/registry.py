@@ -1,0 +1,99 @@
+"""Which providers a monitors file can use: the catalogue, overlaid with the user's own.
+
+A user declares providers under `providers:` in monitors.yaml, or in files beside it
+(`providers/<name>.yaml`); either may replace a catalogue entry of the same name. A
+declaration that cannot be used is a problem of its own (one line naming file, provider
+and field) and makes its monitors problems; every other provider and monitor still runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from quotawatch import strict_yaml
+from quotawatch.echo import _bounded, _show, _text
+from quotawatch.providers.base import Provider
+from quotawatch.providers.catalogue import CODED, MAX_FILE_BYTES, shipped
+from quotawatch.providers.declaration import NAME, DeclarationError, declare
+
+MAX_USER_DECLARATIONS = 200
+
+
+@dataclass(frozen=True)
+class Registry:
+    providers: Mapping[str, Provider]
+    # Names whose user declaration cannot be used, with why: their monitors cannot run.
+    broken: Mapping[str, str] = field(default_factory=dict)
+    problems: tuple[str, ...] = ()
+
+
+def declared_providers(inline: Any, source: str, beside: tuple[tuple[str, bytes], ...] = ()) -> Registry:
+    """The catalogue with the user's declarations from files beside (name, bytes) and `inline`
+    (the `providers:` mapping of the monitors file, None when absent) in place."""
+    catalogue = shipped()
+    providers: dict[str, Provider] = dict(catalogue.providers)
+    broken: dict[str, str] = {}
+    problems: list[str] = list(catalogue.problems)
+    own: dict[str, str] = {}  # name -> where the user declared it
+
+    def take(name: str, where: str, data: Any) -> None:
+        if name in own:
+            problems.append(_bounded(f"{where}: provider '{_text(name)}' is also declared in {own[name]}"))
+            broken[name] = f"it is declared twice ({own[name]} and {where})"
+            return
+        own[name] = where
+        try:
+            providers[name] = declare(data, where, name, CODED)
+        except DeclarationError as exc:
+            problems.append(str(exc))
+            broken[name] = str(exc)
+            providers.pop(name, None)
+
+    for file_name, raw in beside[:MAX_USER_DECLARATIONS]:
+        where = f"{PurePath(source).parent / 'providers' / file_name}".removeprefix("./")
+        name = PurePath(file_name).stem
+        try:
+            data = strict_yaml.parse_yaml(raw, where)
+        except strict_yaml.YamlRefused as exc:
+            problems.append(str(exc))
+            broken[name] = str(exc)
+            providers.pop(name, None)
+            continue
+        if isinstance(data, dict) and isinstance(data.get("name"), str) and NAME.fullmatch(data["name"]):
+            name = data["name"]
+        take(name, where, data)
+    if len(beside) > MAX_USER_DECLARATIONS:
+        problems.append(f"providers/: more than {MAX_USER_DECLARATIONS} declarations; the rest are not read")
+
+    if inline is not None and not isinstance(inline, dict):
+        shown = _show(inline)
+        problems.append(_bounded(f"{source}: field 'providers': must map provider names to declarations, got {shown}"))
+    elif inline is not None:
+        for name, data in list(inline.items())[:MAX_USER_DECLARATIONS]:
+            if not isinstance(name, str) or not NAME.fullmatch(name):
+                shown = _text(name) if isinstance(name, str) else _show(name)
+                why = "a provider's name is lower-case letters, digits, '-' and '_'"
+                problems.append(_bounded(f"{source}: field 'providers.{shown}': {why}"))
+                continue
+            take(name, f"{source} (providers.{name})", data)
+    return Registry(providers, broken, tuple(problems))
+
+
+def read_beside(directory: Any) -> tuple[tuple[str, bytes], ...]:
+    """The declaration files of a directory, (name, bytes), in name order; none when it is absent."""
+    try:
+        paths = sorted(p for p in directory.glob("*.yaml") if p.is_file())
+    except OSError:
+        return ()
+    files = []
+    for path in paths[: MAX_USER_DECLARATIONS + 1]:
+        try:
+            with path.open("rb") as stream:
+                raw = stream.read(MAX_FILE_BYTES + 1)
+        except OSError:
+            raw = b"\0"  # read as a file that is not YAML: its problem names it
+        files.append((path.name, raw))
+    return tuple(files)
