@@ -45,6 +45,9 @@ class ProviderApi:
     auth_header: str
     auth_prefix: str  # "" for a bare key, "Bearer " for bearer tokens
     unauthorized: Reply
+    # Another way of carrying the key (a query parameter, HTTP basic): (path and query,
+    # headers in lower case, the valid key) -> whether the request carries it.
+    carries_key: Callable[[str, dict[str, str], str], bool] | None = None
 
 
 class FakeProvider(LoopbackServer):
@@ -68,7 +71,10 @@ class FakeProvider(LoopbackServer):
             self.paths.append(path)
             if path.split("?", 1)[0] not in self.api.paths:
                 return Reply(404, {"error": "Not Found"})
-            if headers.get(self.api.auth_header.lower()) != self.api.auth_prefix + self.valid_key:
+            if self.api.carries_key is not None:
+                if not self.api.carries_key(path, headers, self.valid_key):
+                    return self.api.unauthorized
+            elif headers.get(self.api.auth_header.lower()) != self.api.auth_prefix + self.valid_key:
                 return self.api.unauthorized
             self.calls += 1
             number = self.calls

@@ -45,6 +45,13 @@ class Auth:
             return {"Authorization": "Basic " + base64.b64encode(key.encode()).decode("ascii")}
         return {}
 
+    def describe(self) -> str:
+        if self.kind == "basic":
+            return "HTTP basic (user:password)"
+        if self.kind == "query":
+            return f"query ?{self.name}="
+        return f"header {self.name}: {self.format.replace('{key}', 'KEY')}"
+
     def forms(self, key: str) -> tuple[str, ...]:
         """The key as it travels, beside the key itself: what an echo of it may look like."""
         if self.kind == "query":

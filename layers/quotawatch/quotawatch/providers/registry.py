@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 from quotawatch import strict_yaml
@@ -97,3 +97,27 @@ def read_beside(directory: Any) -> tuple[tuple[str, bytes], ...]:
             raw = b"\0"  # read as a file that is not YAML: its problem names it
         files.append((path.name, raw))
     return tuple(files)
+
+
+def read_declarations(path: Path) -> dict[str, Provider]:
+    """The declarations of a file given on the command line: one declaration (as in
+    providers/<name>.yaml), or a `providers:` mapping of several (as in monitors.yaml).
+    DeclarationError, naming file, provider and field, for the first that cannot be used."""
+    source = path.name
+    try:
+        raw = path.read_bytes()[: MAX_FILE_BYTES * MAX_USER_DECLARATIONS + 1]
+    except OSError as exc:
+        raise DeclarationError(f"{_text(source)}: cannot be read ({exc.strerror or type(exc).__name__})") from None
+    try:
+        data = strict_yaml.parse_yaml(raw, source)
+    except strict_yaml.YamlRefused as exc:
+        raise DeclarationError(str(exc)) from None
+    if isinstance(data, dict) and "providers" in data:
+        registry = declared_providers(data["providers"], source)
+        own = [p for p in registry.problems if p not in shipped().problems]
+        if own:
+            raise DeclarationError(own[0])
+        names = data["providers"] if isinstance(data["providers"], dict) else {}
+        return {name: registry.providers[name] for name in names if name in registry.providers}
+    provider = declare(data, source, coded=CODED)
+    return {provider.name: provider}

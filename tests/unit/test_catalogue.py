@@ -1,0 +1,128 @@
+"""The catalogue: every declared provider against a fake serving its documented answers.
+
+One parametrised suite over the fixtures of local/quotawatch_local/fakes/catalogue/: each
+documented answer reads as the fixture expects, each error answer is its error kind, the
+key travels as the documentation says (the fake refuses any other way), and the key never
+reaches a snapshot, even when the provider echoes it. `quotawatch fetch` runs against each.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from quotawatch.adapters.http import HttpClient
+from quotawatch.cli import EXIT_CODES, main
+from quotawatch.config import Monitor
+from quotawatch.core.masking import RECOGNISABLE
+from quotawatch.core.snapshot import ErrorKind, Snapshot
+from quotawatch.fetching import fetch_snapshot
+from quotawatch.providers import PROVIDERS
+from quotawatch.providers.catalogue import shipped
+from quotawatch_local.fakes import FakeProvider
+from quotawatch_local.fakes.catalogued import Fixture, fixtures
+from tests.unit.support import OneKey, Serve
+
+NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+# The four first providers have fakes and tests of their own (fakes/<name>.py, test_<name>.py).
+SEEDS = {"cloudlayer", "tornado", "converra", "imagerouter"}
+FIXTURES = fixtures()
+CASES = [pytest.param(name, answer, id=f"{name}-{answer}") for name, fx in FIXTURES.items() for answer in fx.expect]
+
+
+def test_the_catalogue_loads_without_a_problem() -> None:
+    assert shipped().problems == ()
+
+
+@pytest.mark.parametrize("name", sorted(set(PROVIDERS) - SEEDS))
+def test_every_entry_has_a_fixture_from_its_documentation(name: str) -> None:
+    provider = PROVIDERS[name]
+    assert name in FIXTURES, f"fakes/catalogue/{name}.yaml is missing"
+    fixture = FIXTURES[name]
+    assert provider.docs_url.startswith("https://")
+    assert fixture.docs == provider.docs_url
+    assert {"unauthorized"} <= set(fixture.expect), "an error answer is tested"
+    assert any("error" not in expected for expected in fixture.expect.values()), "a documented answer is tested"
+
+
+def start(serve: Serve, fixture: Fixture, answer: str) -> FakeProvider:
+    return serve(fixture.api(), fixture.key, fixture.scenarios()[answer])
+
+
+def read(fixture: Fixture, fake: FakeProvider, client: HttpClient, key: str | None = None) -> Snapshot:
+    provider = PROVIDERS[fixture.provider]
+    monitor = Monitor(
+        id=f"{fixture.provider}-test",
+        provider=fixture.provider,
+        secret_field="key",
+        base_url=fake.base_url,
+        params=fixture.params,
+        spec=provider,
+    )
+    return fetch_snapshot(monitor, provider, OneKey(key or fixture.key), client, NOW)
+
+
+@pytest.mark.parametrize(("name", "answer"), CASES)
+def test_each_answer_reads_as_documented(name: str, answer: str, serve: Serve, client: HttpClient) -> None:
+    fixture = FIXTURES[name]
+    fake = start(serve, fixture, answer)
+    snapshot = read(fixture, fake, client)
+    expected = fixture.expect[answer]
+
+    if "error" in expected:
+        assert snapshot.error is not None, snapshot
+        assert snapshot.error.kind is ErrorKind(expected["error"]), snapshot.error.message
+    else:
+        assert snapshot.error is None, snapshot.error
+        assert [_meter(m) for m in snapshot.to_dict()["meters"]] == [_meter(m) for m in expected["meters"]]
+        conditions = [{k: c[k] for k in ("name", "severity", "message")} for c in snapshot.to_dict()["conditions"]]
+        assert conditions == expected.get("conditions", [])
+        if "period" in expected:
+            assert snapshot.to_dict()["period"] == expected["period"]
+    assert_no_key(fixture.key, snapshot)
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_the_key_travels_as_documented_and_only_there(name: str, serve: Serve, client: HttpClient) -> None:
+    fixture = FIXTURES[name]
+    answer = next(a for a, expected in fixture.expect.items() if "error" not in expected)
+    fake = start(serve, fixture, answer)
+
+    assert read(fixture, fake, client).error is None  # the fake answers only a key sent as documented
+    wrong = read(fixture, fake, client, key=fixture.key[::-1])
+    assert wrong.error is not None
+    assert wrong.error.kind is ErrorKind.AUTH
+    assert_no_key(fixture.key[::-1], wrong)
+    # Nowhere but where the documentation puts it.
+    in_query = "query" in fixture.auth
+    assert all((fixture.key in path) == in_query for path in fake.paths[:1])
+    assert all(fixture.key not in value for value in fake.requests[0].values()) == (in_query or "basic" in fixture.auth)
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_quotawatch_fetch_against_the_fake(name: str, serve: Serve, monkeypatch: pytest.MonkeyPatch) -> None:
+    fixture = FIXTURES[name]
+    answer = next(a for a, expected in fixture.expect.items() if "error" not in expected)
+    monkeypatch.setenv("QW_TEST_KEY", fixture.key)
+    params = [f"--param={k}={v}" for k, v in fixture.params.items()]
+    for scenario, code in ((answer, 0), ("unauthorized", EXIT_CODES[ErrorKind.AUTH])):
+        fake = start(serve, fixture, scenario)
+        out = io.StringIO()
+        args = ["fetch", name, "--key-env", "QW_TEST_KEY", "--base-url", fake.base_url, *params, "--timeout", "2"]
+        assert main(args, out) == code, out.getvalue()
+        assert fixture.key not in out.getvalue()
+        assert PROVIDERS[name].display_name in out.getvalue()
+
+
+def _meter(meter: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(float(v), 6) if isinstance(v, int | float) else v) for k, v in meter.items()}
+
+
+def assert_no_key(key: str, snapshot: Snapshot) -> None:
+    text = json.dumps(snapshot.to_dict())
+    runs = {key[i : i + RECOGNISABLE] for i in range(len(key) - RECOGNISABLE + 1)}
+    assert not any(run in text for run in runs), "a part of the key reached the snapshot"
