@@ -26,10 +26,13 @@ from quotawatch.core.snapshot import Snapshot
 from quotawatch.providers import PROVIDERS
 from quotawatch.providers.base import ParsedUsage, Provider
 from quotawatch.providers.parsing import BadResponse
+from quotawatch_local.fakes.catalogued import fixtures
 from tests.unit.support import huge_integers, json_values
 
 # A longer hunt: QUOTAWATCH_FUZZ_EXAMPLES=5000 pytest tests/unit/test_parser_fuzz.py
 EXAMPLES = int(os.environ.get("QUOTAWATCH_FUZZ_EXAMPLES", "150"))
+# Catalogue entries share one engine (fuzzed through every one of them): fewer each.
+CATALOGUE_EXAMPLES = int(os.environ.get("QUOTAWATCH_FUZZ_EXAMPLES", "40"))
 
 # Odd values a provider might send where a figure, a date or a name belongs.
 odd_numbers = st.sampled_from(
@@ -95,12 +98,17 @@ def _renamed(item: Any, index: int) -> Any:
 
 def _fake_answers(provider: str) -> tuple[list[Any], list[tuple[int, Any]]]:
     """The bodies of the provider's fake: (its 200 answers, its refusals as (status, body))."""
-    fake = importlib.import_module(f"quotawatch_local.fakes.{provider}")
+    catalogued = fixtures().get(provider)
+    scenarios = (
+        catalogued.scenarios()
+        if catalogued is not None
+        else importlib.import_module(f"quotawatch_local.fakes.{provider}").scenarios(0)
+    )
     answers: list[Any] = []
     refusals: list[tuple[int, Any]] = []
-    for scenario in fake.scenarios(0).values():
+    for scenario in scenarios.values():
         reply = scenario(1)
-        if isinstance(reply.body, (dict, list)):
+        if isinstance(reply.body, (dict, list)) and reply.delay == 0:
             (answers if reply.status == 200 else refusals).append((reply.status, reply.body))
     return [body for _, body in answers], refusals
 
@@ -118,6 +126,10 @@ def refusals_for(provider: str) -> st.SearchStrategy[tuple[int, Any]]:
     return st.sampled_from(seeds).flatmap(lambda r: st.tuples(st.just(r[0]) | statuses, mutated(r[1]))) | st.tuples(
         statuses, json_values | nested
     )
+
+
+def _examples(provider: str) -> int:
+    return CATALOGUE_EXAMPLES if provider in fixtures() else EXAMPLES
 
 
 checked_at = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
@@ -138,7 +150,7 @@ def assert_storable(provider: Provider, usage: ParsedUsage, at: datetime) -> Non
 def test_any_answer_is_a_reading_or_a_bad_response(provider: str) -> None:
     adapter = PROVIDERS[provider]
 
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=_examples(provider), deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(body=answers_for(provider), at=checked_at)
     def parse_any(body: Any, at: datetime) -> None:
         try:
@@ -156,7 +168,7 @@ def test_any_refusal_is_a_reading_or_none(provider: str) -> None:
     read_refusal = adapter.read_refusal
     assert read_refusal is not None
 
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @settings(max_examples=_examples(provider), deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(refusal=refusals_for(provider), at=checked_at)
     def read_any(refusal: tuple[int, Any], at: datetime) -> None:
         status, body = refusal

@@ -420,7 +420,6 @@ def _condition(name: str, spec: Any, where: str, allowed: set[str]) -> Condition
         when=_expression(spec["when"], f"{where}.when") if "when" in spec else None,
         flag=_expression(spec[flag_field], f"{where}.{flag_field}") if flag_field else None,
         flag_raises=flag_field == "when_true",
-        flag_default=True,
     )
 
 

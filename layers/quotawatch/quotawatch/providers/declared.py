@@ -51,11 +51,10 @@ class ConditionSpec:
     severity: Severity
     message: Template
     when: Expression | None = None
-    # A true/false field (or "true"/"false"; absent counts as `flag_default`) that raises
-    # the condition when it is `flag_raises`; any other value is a bad answer naming it.
+    # A true/false field (or "true"/"false") that raises the condition when it is
+    # `flag_raises`; absent raises nothing; any other value is a bad answer naming it.
     flag: Expression | None = None
     flag_raises: bool = False
-    flag_default: bool = True
 
 
 @dataclass(frozen=True)
@@ -196,7 +195,7 @@ def _condition(spec: ConditionSpec, data: dict[str, Any]) -> Condition | None:
     if spec.flag is not None:
         value = spec.flag.value(data)
         if value is None:
-            raised = spec.flag_default == spec.flag_raises
+            raised = False
         else:
             raised = p.boolean({spec.flag.source: value}, spec.flag.source) == spec.flag_raises
     else:

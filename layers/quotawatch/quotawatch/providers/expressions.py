@@ -14,6 +14,7 @@ placeholder in it came out empty: "subscription not active[ (plan {plan})]".
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +24,7 @@ import jmespath
 from jmespath import functions as jp_functions
 from jmespath.exceptions import JMESPathError
 
+from quotawatch.echo import _text
 from quotawatch.providers import parsing as p
 
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -102,13 +104,17 @@ def compile_expression(source: Any) -> Expression:
         raise ExpressionError("must be an expression (text)")
     if len(source) > MAX_EXPRESSION_CHARS:
         raise ExpressionError(f"is longer than {MAX_EXPRESSION_CHARS} characters")
+    if not source.isprintable():
+        raise ExpressionError("must be one line of printable characters")
     source = source.strip()
     if _PATH.fullmatch(source):
         return Expression(source, _unused, tuple(source.split(".")))
     try:
-        compiled = jmespath.compile(source)
+        with warnings.catch_warnings():  # a `literal` that is not JSON still compiles: no need to warn
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            compiled = jmespath.compile(source)
     except (JMESPathError, RecursionError, ValueError) as exc:
-        reason = " ".join(str(exc).split()[:12])
+        reason = _text(" ".join(str(exc).split()[:12]), 120)
         raise ExpressionError(f"does not compile as JMESPath ({reason})") from None
     return Expression(source, lambda data: compiled.search(data, options=_OPTIONS), None)
 
@@ -163,6 +169,8 @@ def compile_template(source: Any) -> Template:
         raise ExpressionError("must be a message (text)")
     if len(source) > 4 * MAX_EXPRESSION_CHARS:
         raise ExpressionError(f"is longer than {4 * MAX_EXPRESSION_CHARS} characters")
+    if not source.isprintable():
+        raise ExpressionError("must be one line of printable characters")
     pieces: list[tuple[bool, tuple[_Part, ...]]] = []
     parts: list[_Part] = []
     text: list[str] = []
