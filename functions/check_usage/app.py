@@ -174,6 +174,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         # tells people that QuotaWatch itself cannot check anything.
         logger.error(str(exc), extra={"error_kind": "config"})
         raise
+    for problem in config.declaration_problems:  # its monitors report it too, each as its own failure
+        logger.error(problem, extra={"error_kind": "config"})
 
     deps = dataclasses.replace(_adapters(), clock=clock_for_event(event))
     if event.get("test_alert"):

@@ -40,8 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     alarm.add_argument("state", choices=["ALARM", "OK", "INSUFFICIENT_DATA"])
     alarm.add_argument("--reason", default="set by hand with quotawatch_local alarm")
     fake = commands.add_parser("fake", help="serve a fake provider on loopback, e.g. to try `quotawatch fetch`")
-    fake.add_argument("provider", choices=["cloudlayer", "tornado", "converra", "imagerouter"])
+    fake.add_argument("provider", help="a provider of the catalogue (`quotawatch providers`), or one with --fixture")
     fake.add_argument("scenario", nargs="?", help="a documented example or a fault; omit to list them")
+    fake.add_argument("--fixture", help="a file of the provider's documented answers (fakes/catalogue/*.yaml format)")
     fake.add_argument("--key", default="local-test-key", help="the key the fake accepts (default: local-test-key)")
     args = parser.parse_args(argv)
 
@@ -52,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         demo.run(REPO)
         return 0
     if args.command == "fake":
-        return _fake(args.provider, args.scenario, args.key)
+        return _fake(args.provider, args.scenario, args.key, args.fixture)
     if args.command == "up":
         return _up(dict(item.split("=", 1) for item in args.parameter_overrides))
     if args.command == "alarm":
@@ -60,21 +61,32 @@ def main(argv: list[str] | None = None) -> int:
     return _invoke(args.function, Path(args.event), Path(args.env_vars) if args.env_vars else None, args.asynchronous)
 
 
-def _fake(provider: str, scenario: str | None, key: str) -> int:
+def _fake(provider: str, scenario: str | None, key: str, fixture_file: str | None = None) -> int:
     import importlib
 
-    module = importlib.import_module(f"quotawatch_local.fakes.{provider}")
-    choices = module.scenarios()
+    from quotawatch_local.fakes import FakeProvider, ProviderApi, tls
+    from quotawatch_local.fakes.catalogued import fixtures, read_fixture
+
+    api: ProviderApi
+    fixture = read_fixture(Path(fixture_file)) if fixture_file else fixtures().get(provider)
+    if fixture is not None:
+        api, choices, base_of = fixture.api(), fixture.scenarios(), None
+    elif provider in ("cloudlayer", "tornado", "converra", "imagerouter"):
+        module = importlib.import_module(f"quotawatch_local.fakes.{provider}")
+        api, choices, base_of = module.API, module.scenarios(), getattr(module, "base_url_of", None)
+    else:
+        print(f"no fake for '{provider}': see `quotawatch providers`, or give --fixture FILE")
+        return 2
     if scenario not in choices:
         print(f"scenarios of the fake {provider}: {', '.join(sorted(choices))}")
         return 0 if scenario is None else 2
-    from quotawatch_local.fakes import FakeProvider, tls
-
-    with FakeProvider(module.API, key, choices[scenario]) as server:
-        base_url = module.base_url_of(server) if hasattr(module, "base_url_of") else server.base_url
+    with FakeProvider(api, key, choices[scenario]) as server:
+        base_url = base_of(server) if base_of else server.base_url
         print(f"fake {provider} ({scenario}) at {base_url}, accepting the key {key!r}, with a test CA. Try:")
         trust = f"{tls.CA_BUNDLE_VARIABLE}={tls.ca_bundle()}"
-        print(f"  {trust} QW_KEY={key} .venv/bin/quotawatch fetch {provider} --key-env QW_KEY --base-url {base_url}")
+        params = "".join(f" --param {k}={v}" for k, v in (fixture.params.items() if fixture else ()))
+        command = f"quotawatch fetch {provider} --key-env QW_KEY --base-url {base_url}{params}"
+        print(f"  {trust} QW_KEY={key} .venv/bin/{command}", flush=True)
         _wait_for_ctrl_c()
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,10 +25,11 @@ from quotawatch.fetching import fetch_snapshot
 from quotawatch.providers import PROVIDERS
 from quotawatch.providers.catalogue import shipped
 from quotawatch_local.fakes import FakeProvider
-from quotawatch_local.fakes.catalogued import Fixture, fixtures
+from quotawatch_local.fakes.catalogued import Fixture, fixtures, read_fixture
 from tests.unit.support import OneKey, Serve
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 # The four first providers have fakes and tests of their own (fakes/<name>.py, test_<name>.py).
 SEEDS = {"cloudlayer", "tornado", "converra", "imagerouter"}
 FIXTURES = fixtures()
@@ -126,3 +128,20 @@ def assert_no_key(key: str, snapshot: Snapshot) -> None:
     text = json.dumps(snapshot.to_dict())
     runs = {key[i : i + RECOGNISABLE] for i in range(len(key) - RECOGNISABLE + 1)}
     assert not any(run in text for run in runs), "a part of the key reached the snapshot"
+
+
+def test_the_readme_example_declaration_reads_its_documented_answer(
+    serve: Serve, client: HttpClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README "Watch any API": docs/examples/providers/digitalocean.yaml against its answers,
+    with `quotawatch fetch --providers` as the README shows it."""
+    fixture = read_fixture(EXAMPLES / "digitalocean-answers.yaml")
+    fake = start(serve, fixture, "documented")
+    monkeypatch.setenv("QW_KEY", fixture.key)
+    out = io.StringIO()
+    declaration = str(EXAMPLES / "providers" / "digitalocean.yaml")
+    args = ["fetch", "digitalocean", "--providers", declaration, "--key-env", "QW_KEY", "--base-url", fake.base_url]
+    assert main(args, out) == 0, out.getvalue()
+    assert "spend_this_month" in out.getvalue()
+    assert "$11.21" in out.getvalue()
+    assert "billing period:" in out.getvalue()  # the calendar month of the check

@@ -28,6 +28,7 @@ NAME_CHARS = 100
 # A rejected key is read afresh from the store at most this often in one fetch (a key
 # rotated twice while it was being used); the store bounds its own reads per run.
 KEY_REFRESHES = 2
+MIN_FORM_CHARS = 4
 
 
 def fetch_snapshot(
@@ -40,7 +41,9 @@ def fetch_snapshot(
         key = keys.get(monitor.secret_field)
         for refreshes in range(KEY_REFRESHES + 1):
             tried.append(key)
-            tried.extend(provider.auth.forms(key))  # as it travelled: url-encoded, base64...
+            # As it travelled (url-encoded, base64, a basic password): an echo may show any.
+            # Not a fragment of a few characters: masking it would blank ordinary words.
+            tried.extend(form for form in provider.auth.forms(key) if len(form) >= MIN_FORM_CHARS)
             try:
                 usage = _read_usage(provider, monitor, key, checked_at, http)
                 break

@@ -57,20 +57,23 @@ class Fixture:
 
 @functools.cache
 def fixtures() -> dict[str, Fixture]:
-    found = {}
-    for path in sorted(DIRECTORY.glob("*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        found[data["provider"]] = Fixture(
-            provider=data["provider"],
-            docs=data["docs"],
-            path=data["path"],
-            auth=data["auth"],
-            params={k: str(v) for k, v in (data.get("params") or {}).items()},
-            answers=data["answers"],
-            expect=data["expect"],
-            key=data.get("key", "test-key-0123456789abcdef"),
-        )
-    return found
+    """The catalogue's fixtures, by provider."""
+    found = [read_fixture(path) for path in sorted(DIRECTORY.glob("*.yaml"))]
+    return {fixture.provider: fixture for fixture in found}
+
+
+def read_fixture(path: Path) -> Fixture:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return Fixture(
+        provider=data["provider"],
+        docs=data["docs"],
+        path=data["path"],
+        auth=data["auth"],
+        params={k: str(v) for k, v in (data.get("params") or {}).items()},
+        answers=data["answers"],
+        expect=data.get("expect", {}),
+        key=data.get("key", "test-key-0123456789abcdef"),
+    )
 
 
 def _reply(answer: dict[str, Any], key: str) -> Reply:
