@@ -35,6 +35,7 @@ sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 
 from bench.cost import PRICES_DATED, Usage, monthly, per_run_dollars, print_month  # noqa: E402
 from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
+from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
 from quotawatch.adapters.store import DynamoStore  # noqa: E402
 from quotawatch.core import window  # noqa: E402
 from quotawatch.core.snapshot import Snapshot, format_time  # noqa: E402
@@ -210,6 +211,7 @@ def main() -> int:
         finally:
             counter.stop()
     bench_imports()
+    bench_declared()
     if not quick:
         bench_artifacts()
     bench_cost(bench, scaling, calls, shard, sizes)
@@ -653,6 +655,7 @@ def bench_imports(processes: int = 15) -> None:
     print(f"Cold start: import time, median of {processes} fresh processes")
     print(f"  boto3 alone            {boto3_s * 1000:7.1f} ms")
     print(f"  check_usage handler    {handler_s * 1000:7.1f} ms  ({handler_s / boto3_s:.2f} x boto3; target 1.5 x)")
+    bench_catalogue_load(env)
     print()
 
 

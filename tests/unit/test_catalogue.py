@@ -23,7 +23,7 @@ from quotawatch.core.masking import RECOGNISABLE
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.fetching import fetch_snapshot
 from quotawatch.providers import PROVIDERS
-from quotawatch.providers.catalogue import shipped
+from quotawatch.providers.catalogue import DIRECTORY, read_directory, shipped
 from quotawatch_local.fakes import FakeProvider
 from quotawatch_local.fakes.catalogued import Fixture, fixtures, read_fixture
 from tests.unit.support import OneKey, Serve
@@ -145,3 +145,10 @@ def test_the_readme_example_declaration_reads_its_documented_answer(
     assert "spend_this_month" in out.getvalue()
     assert "$11.21" in out.getvalue()
     assert "billing period:" in out.getvalue()  # the calendar month of the check
+
+
+def test_every_shipped_file_passes_the_strict_reader_too() -> None:
+    """The catalogue is read at C speed in a container; a user's file, strictly: ours must pass both."""
+    strict = read_directory(DIRECTORY, "catalogue/", trusted=False)
+    assert strict.problems == ()
+    assert sorted(strict.providers) == sorted(shipped().providers)

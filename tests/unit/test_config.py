@@ -285,7 +285,8 @@ def test_messages_say_what_is_wrong() -> None:
     def problem(**fields: Any) -> str:
         return parse_monitors({"monitors": [{**GOOD, **fields}]}, source=FILE).problems[0].message
 
-    assert "unknown provider 'acme' (known: cloudlayer, converra, imagerouter, tornado)" in problem(provider="acme")
+    assert "unknown provider 'acme' (`quotawatch providers` lists them all" in problem(provider="acme")
+    assert "unknown provider 'cloudlayr' (did you mean 'cloudlayer'? " in problem(provider="cloudlayr")
     assert "got 'eighty'" in problem(thresholds={"warning": "eighty"})
     assert "warning (96) is above critical (95)" in problem(thresholds={"warning": 96})
     assert "got 150" in problem(thresholds={"critical": 150})

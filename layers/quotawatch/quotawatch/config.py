@@ -13,6 +13,7 @@ size of the file, the number of values, their nesting and the number of monitors
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 import re
@@ -228,8 +229,15 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
     if provider_name in registry.broken and enabled:
         raise _Invalid("provider", f"its declaration cannot be used: {registry.broken[provider_name]}")
     if provider is None and enabled:
-        known = _text(", ".join(sorted(registry.providers)), 3 * ECHO_CHARS)
-        raise _Invalid("provider", f"unknown provider {_show(provider_name)} (known: {known})")
+        close = (
+            difflib.get_close_matches(provider_name, list(registry.providers), n=1) if len(provider_name) < 64 else []
+        )
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise _Invalid(
+            "provider",
+            f"unknown provider {_show(provider_name)} ({hint}`quotawatch providers` lists them all; "
+            "a provider of your own is declared under 'providers:')",
+        )
 
     secret_field = entry.get("secret_field")
     if not isinstance(secret_field, str) or not secret_field.strip():

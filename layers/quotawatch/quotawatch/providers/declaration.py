@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from quotawatch.core.snapshot import Severity
-from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import _bounded, _first_name, _name, _show, _text
 from quotawatch.providers.base import Auth, ParsedUsage, Provider
 from quotawatch.providers.declared import FIGURES, ConditionSpec, MeterSpec, PeriodSpec, Reading, RefusalSpec
@@ -217,16 +216,28 @@ def _endpoint(data: dict[str, Any], params: Mapping[str, str]) -> tuple[str, str
 
 
 def _url(value: Any, field_name: str, params: Mapping[str, str]) -> str:
+    """An https URL, checked by its form here. The full rule of where a key may go
+    (core/urls.py) is applied again to the URL as sent, by the HTTP client; it is not run
+    here because it imports requests, which a cold start would pay for every declaration."""
     if not isinstance(value, str) or not value:
         raise _Invalid(field_name, "required: the https:// address of the usage endpoint")
     if len(value) > 2048:
         raise _Invalid(field_name, "is longer than 2048 characters")
     sample = _PLACEHOLDER.sub("x", value)  # each placeholder stands for a value of the monitor
     try:
-        allowed = may_carry_a_key(sample)
+        parts = urlsplit(sample)
+        port = parts.port
     except ValueError:
-        allowed = False
-    if not allowed or not sample.startswith("https://"):
+        parts, port = None, None
+    if (
+        parts is None
+        or parts.scheme != "https"
+        or not parts.hostname
+        or "@" in parts.netloc
+        or not sample.isprintable()
+        or any(c.isspace() or c == "\\" for c in sample)
+        or (port is not None and not 0 < port < 65536)
+    ):
         raise _Invalid(field_name, f"must be an https:// URL, got {_show(value)}")
     return value
 

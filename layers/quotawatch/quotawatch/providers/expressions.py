@@ -68,22 +68,31 @@ def error_text(value: Any) -> str:
     return p.one_line(value) if isinstance(value, str) else ""
 
 
-@dataclass(frozen=True)
 class Expression:
-    """One compiled expression; `source` is how errors name it."""
+    """One compiled expression; `source` is how errors name it.
 
-    source: str
-    _search: Callable[[Any], Any]
-    path: tuple[str, ...] | None  # set for a plain dotted path
+    `value(data)` is the expression's value; for a plain path, BadResponse when a step of it
+    is there but not an object. It is a function chosen once at compile time (a one-step
+    path is one dict lookup), because every figure of every check calls it.
+    """
 
-    def value(self, data: Any) -> Any:
-        """The expression's value; for a path, BadResponse when a step is not an object."""
-        if self.path is not None:
-            return _walk(data, self.path)
-        try:
-            return self._search(data)
-        except (JMESPathError, RecursionError, ArithmeticError, TypeError, ValueError):
-            return None  # a function given the wrong kind of value: no value
+    __slots__ = ("path", "source", "value")
+
+    def __init__(self, source: str, search: Callable[[Any], Any] | None, path: tuple[str, ...] | None) -> None:
+        self.source = source
+        self.path = path
+        if path is not None and len(path) == 1:
+            step = path[0]
+            self.value: Callable[[Any], Any] = lambda data: (
+                data.get(step) if data.__class__ is dict else _walk(data, path)
+            )
+        elif path is not None or search is None:
+            self.value = lambda data: _walk(data, path or ())
+        else:
+            self.value = _guarded(search)
+
+    def __repr__(self) -> str:
+        return f"Expression({self.source!r})"
 
     def missing_field(self, data: Any) -> str:
         """What to name when the value is missing: the first missing step of a path."""
@@ -99,6 +108,16 @@ class Expression:
         return value not in (None, False, "") and value != [] and value != {}
 
 
+def _guarded(search: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def value(data: Any) -> Any:
+        try:
+            return search(data)
+        except (JMESPathError, RecursionError, ArithmeticError, TypeError, ValueError):
+            return None  # a function given the wrong kind of value: no value
+
+    return value
+
+
 def compile_expression(source: Any) -> Expression:
     if not isinstance(source, str) or not source.strip():
         raise ExpressionError("must be an expression (text)")
@@ -108,7 +127,7 @@ def compile_expression(source: Any) -> Expression:
         raise ExpressionError("must be one line of printable characters")
     source = source.strip()
     if _PATH.fullmatch(source):
-        return Expression(source, _unused, tuple(source.split(".")))
+        return Expression(source, None, tuple(source.split(".")))
     try:
         with warnings.catch_warnings():  # a `literal` that is not JSON still compiles: no need to warn
             warnings.simplefilter("ignore", PendingDeprecationWarning)
@@ -117,10 +136,6 @@ def compile_expression(source: Any) -> Expression:
         reason = _text(" ".join(str(exc).split()[:12]), 120)
         raise ExpressionError(f"does not compile as JMESPath ({reason})") from None
     return Expression(source, lambda data: compiled.search(data, options=_OPTIONS), None)
-
-
-def _unused(data: Any) -> Any:
-    raise AssertionError("a path is walked, not searched")
 
 
 def _walk(data: Any, path: tuple[str, ...]) -> Any:

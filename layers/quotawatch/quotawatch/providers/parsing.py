@@ -38,13 +38,23 @@ def number(obj: dict[str, Any], field: str, *, required: bool = True) -> float |
         if required:
             raise BadResponse(f"field '{field}' is missing", field)
         return None
-    value = obj[field]
-    if isinstance(value, bool):
-        raise BadResponse(f"field '{field}' is not a number (got a boolean)", field)
-    if isinstance(value, (int, float)):
+    return to_number(obj[field], field)
+
+
+def to_number(value: Any, field: str) -> float:
+    """A value that is there (not null) as a finite number, or BadResponse naming `field`."""
+    kind = type(value)
+    if kind is int or kind is float:  # the common case first: a JSON number
         try:
             result = float(value)
         except OverflowError:  # JSON integers are unbounded; past float range is not a usable figure
+            raise BadResponse(f"field '{field}' is not a finite number", field) from None
+    elif isinstance(value, bool):
+        raise BadResponse(f"field '{field}' is not a number (got a boolean)", field)
+    elif isinstance(value, (int, float)):
+        try:
+            result = float(value)
+        except OverflowError:
             raise BadResponse(f"field '{field}' is not a finite number", field) from None
     elif isinstance(value, str):
         try:
