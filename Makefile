@@ -16,8 +16,10 @@ setup: $(STAMP)
 demo: $(STAMP)  ## The whole story on this machine: embedded AWS, fake provider, messages
 	$(BIN)/python -m quotawatch_local demo
 
+# Tests run on every core (pytest-xdist): each worker has its own embedded AWS and fakes.
+WORKERS ?= auto
 test: lint  ## Lint, types, then every test (unit, integration, template)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -25,13 +27,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest tests/unit
+	$(BIN)/pytest -n $(WORKERS) tests/unit
 
 integration: $(STAMP)
-	$(BIN)/pytest tests/integration
+	$(BIN)/pytest -n $(WORKERS) tests/integration
 
 template: $(STAMP)
-	$(BIN)/pytest tests/template
+	$(BIN)/pytest -n $(WORKERS) tests/template
 
 validate: $(STAMP)
 	AWS_DEFAULT_REGION=us-east-1 $(BIN)/sam validate --lint
