@@ -26,8 +26,13 @@ from typing import Any
 import yaml
 
 from quotawatch.adapters.store import DynamoStore
+from quotawatch.config import parse_monitors
 from quotawatch.core import formatting as fmt
 from quotawatch.core.snapshot import Snapshot, format_time
+from quotawatch.view.commands import status_of, write_report
+from quotawatch.view.table import Table
+from quotawatch.view.text import Painter, status_text
+from quotawatch.view.times import Zone
 from quotawatch_local.aws_counter import AwsCallCounter, Refusal
 from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
 from quotawatch_local.fakes import FakeProvider, Reply, cloudlayer, converra, imagerouter, tornado
@@ -248,6 +253,7 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
             finally:
                 lambdas.close()
                 proxy.stop()
+        _show_the_story(repo, stack, config, out)
         teardown(stack)
     out("Moments: " + ", ".join(f"{name} x{count}" for name, count in seen.items()))
     out(
@@ -255,6 +261,22 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
         f"{counts['messages']} messages, {counts['sms']} of them by SMS. Everything was torn down."
     )
     return {**counts, **{f"moment:{name}": count for name, count in seen.items()}}
+
+
+REPORT = Path(".quotawatch-local") / "demo-report.html"
+
+
+def _show_the_story(repo: Path, stack: LocalStack, config: dict[str, Any], out: Callable[[str], None]) -> None:
+    """What `quotawatch status` prints at the end of the story, and its report, from the table."""
+    table = Table(DynamoStore(stack.aws.client("dynamodb"), stack.outputs["TableName"]), f"stack '{stack.name}'")
+    monitors = list(parse_monitors(config).enabled)
+    zone = Zone.named("UTC")  # the story's clock is UTC, as every line above
+    out("`quotawatch status` at the end of the story:\n")
+    out(status_text(status_of(table, monitors), zone, Painter(colour=False), table.where))
+    path = repo / REPORT
+    path.parent.mkdir(exist_ok=True)
+    charts = write_report(table, monitors, FIRST_TICK - TICK, zone, path)
+    out(f"The story's report, {charts} charts (`quotawatch report`): {path}\n")
 
 
 def _tick(at: datetime) -> dict[str, str]:

@@ -22,6 +22,7 @@ from quotawatch.core.errors import CheckFailed
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.fetching import fetch_snapshot
 from quotawatch.providers import PROVIDERS
+from quotawatch.view import commands as view
 
 # One exit code per check error kind, so scripts can tell them apart (2 is argparse's).
 EXIT_CODES = {
@@ -69,7 +70,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     fetch.add_argument(
         "--timeout", type=float, default=HttpPolicy.read_timeout, metavar="SECONDS", help="read timeout per attempt"
     )
+    view.register(commands)  # status, history, report: they read the table (quotawatch/view/)
     args = parser.parse_args(argv)
+    if getattr(args, "view", None):
+        return view.run(args, out)
 
     snapshot = _fetch(args.provider, args.key_env, args.base_url, HttpPolicy(read_timeout=args.timeout))
     out.write(json.dumps(snapshot.to_dict(), indent=2) + "\n" if args.json else render_table(snapshot))
