@@ -8,6 +8,7 @@ evaluated in it finds, after the page (and its images) loaded.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import select
@@ -26,6 +27,8 @@ class Browser:
         self._profile = tempfile.TemporaryDirectory(prefix="qw-chromium-")
         to_browser, self._commands = os.pipe()
         self._answers, from_browser = os.pipe()
+        # Above 4, so that putting one end on fd 3 or 4 never overwrites the other.
+        to_browser, from_browser = (_above_four(fd) for fd in (to_browser, from_browser))
         flags = [
             "--headless",
             "--no-sandbox",  # root in CI; the page is our own file
@@ -35,10 +38,10 @@ class Browser:
             f"--user-data-dir={self._profile.name}",
             "--remote-debugging-pipe",
         ]
-        # The browser wants the pipe on fds 3 and 4 exactly: a shell puts it there.
+        # The browser wants the pipe on fds 3 and 4 exactly: bash puts it there (dash takes no fd past 9).
         script = f'exec "$0" "$@" 3<&{to_browser} 4>&{from_browser}'
         self._process = subprocess.Popen(
-            ["sh", "-c", script, CHROMIUM, *flags],
+            ["bash", "-c", script, CHROMIUM, *flags],
             pass_fds=(to_browser, from_browser),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -89,6 +92,12 @@ class Browser:
             os.close(self._commands)
             os.close(self._answers)
             self._profile.cleanup()
+
+
+def _above_four(fd: int) -> int:
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return moved
 
 
 def page_facts(path: Path, script: str) -> Any:

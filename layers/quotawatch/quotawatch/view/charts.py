@@ -57,7 +57,8 @@ def chart_png(series: Series, zone: tzinfo) -> bytes:
     )
     if any(limit is not None for limit in series.limits):
         limits = [float("nan") if v is None else v for v in series.limits]
-        axes.step(series.times, limits, where="post", color=LIMIT, linewidth=1.2, label="limit")
+        # Not antialiased: a level line stays crisp (and its own colour) over the critical band.
+        axes.step(series.times, limits, where="post", color=LIMIT, linewidth=2, antialiased=False, label="limit")
     for i, at in enumerate(series.resets):
         x = float(date2num(at))  # type: ignore[no-untyped-call]
         axes.axvline(x, color="#777777", linestyle=":", linewidth=1.2, label="period reset" if i == 0 else None)

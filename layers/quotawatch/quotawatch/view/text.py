@@ -69,8 +69,8 @@ def status_text(rows: list[MeterStatus], zone: Zone, paint: Painter, where: str)
             check,
         ]
         style = ["", "", "", "", "", row.level.label if row.meter else "", "", "", "", ""]
-        if row.check.error is not None:
-            style[-1] = "failed"
+        if row.check.error is not None:  # a revoked key is critical at once; other failures red
+            style[-1] = "critical" if row.check.level is Level.CRITICAL else "failed"
         if row.runs_out_this_period:
             style[8] = "warning"
         if silences:
