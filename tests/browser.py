@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from quotawatch.view.charts import FORECAST, LIMIT
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 TIMEOUT_S = 30
 
@@ -115,3 +117,35 @@ def page_facts(path: Path, script: str) -> Any:
         return result["result"].get("value")
     finally:
         browser.close()
+
+
+# Each chart as a person sees it: loaded, on screen, its visible legend, and how many of its
+# pixels have the limit's and the forecast's colours.
+_CHARTS_SCRIPT = """
+(() => {
+  const shown = el => { const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+    return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none'; };
+  const rgb = hex => [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16));
+  const pixels = (img, hex) => {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    const context = canvas.getContext('2d'); context.drawImage(img, 0, 0);
+    const data = context.getImageData(0, 0, canvas.width, canvas.height).data, [r, g, b] = rgb(hex);
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4)
+      if (Math.abs(data[i] - r) + Math.abs(data[i + 1] - g) + Math.abs(data[i + 2] - b) < 40) count++;
+    return count; };
+  return [...document.querySelectorAll('figure.chart')].map(figure => {
+    const img = figure.querySelector('img');
+    return { monitor: figure.dataset.monitor, meter: figure.dataset.meter, alt: img.alt,
+      width: img.complete ? img.naturalWidth : 0, height: img.complete ? img.naturalHeight : 0, shown: shown(img),
+      legend: [...figure.querySelectorAll('ul.legend li')].filter(shown).map(li => [li.className, li.innerText]),
+      limit_pixels: pixels(img, 'LIMIT'), forecast_pixels: pixels(img, 'FORECAST') }; });
+})()
+"""
+
+
+def report_charts(report: Path) -> list[dict[str, Any]]:
+    """Each chart of a QuotaWatch report as the browser shows it."""
+    script = _CHARTS_SCRIPT.replace("'LIMIT'", f"'{LIMIT}'").replace("'FORECAST'", f"'{FORECAST}'")
+    return list(page_facts(report, script))

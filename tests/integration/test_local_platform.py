@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from quotawatch_local.local_stack import LocalStack, deploy
+from tests.browser import report_charts
 from tests.integration.conftest import REPO, put_message
 
 pytestmark = pytest.mark.integration
@@ -240,3 +242,26 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
     assert "1 message(s) wait in the table: SNS refused them; the stream offers them again" in text
     for key in ("demo-cloudlayer-key", "sk_demo_tornado_1", "sk_demo_tornado_2", "demo-imagerouter-key"):
         assert key not in text
+    # It ends with `quotawatch status` and the report of the story: a chart per meter.
+    status = text.split("`quotawatch status` at the end of the story:", 1)[1].splitlines()
+    calls = next(line for line in status if line.startswith("cloudlayer-prod    calls "))
+    assert calls.split()[2:7] == ["80", "calls", "1,000", "calls", "8%"]
+    report = Path(text.split("(`quotawatch report`): ", 1)[1].splitlines()[0])
+    charts = report_charts(report)
+    assert {(c["monitor"], c["meter"]) for c in charts if c["width"] and c["shown"]} == DEMO_METERS
+    forecast = next(dict(c["legend"]) for c in charts if (c["monitor"], c["meter"]) == ("cloudlayer-prod", "calls"))
+    assert forecast["legend-forecast"] == "forecast: reaches the limit Dec 4"
+
+
+DEMO_METERS = {
+    ("cloudlayer-prod", meter) for meter in ("calls", "output_bytes", "compute_time", "storage", "failed_jobs")
+} | {
+    ("tornado-downloads", "storage"),
+    ("tornado-downloads", "jobs"),
+    ("converra-prod", "prompts"),
+    ("converra-prod", "optimizations"),
+    ("converra-prod", "conversations"),
+    ("converra-prod", "tokens"),
+    ("imagerouter", "credit"),
+    ("imagerouter", "key:Production Key"),
+}
