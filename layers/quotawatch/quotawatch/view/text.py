@@ -17,7 +17,11 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def wants_colour(out: TextIO) -> bool:
-    return out.isatty() and "NO_COLOR" not in os.environ
+    """A terminal gets colours; a pipe or file gets plain text. NO_COLOR and FORCE_COLOR
+    (the common conventions) say otherwise."""
+    if "NO_COLOR" in os.environ:
+        return False
+    return "FORCE_COLOR" in os.environ or out.isatty()
 
 
 class Painter:
