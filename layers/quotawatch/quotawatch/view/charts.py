@@ -7,7 +7,7 @@ are made without pyplot (no global state, no display needed) and saved with Agg.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 
 from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, date2num
@@ -40,6 +40,7 @@ class Series:
 
 
 def chart_png(series: Series, zone: tzinfo) -> bytes:
+    series, unit = _readable_scale(series)
     figure = Figure(figsize=(8.0, 3.2), dpi=100, layout="constrained")
     axes = figure.subplots()
     if series.warning:
@@ -82,8 +83,8 @@ def chart_png(series: Series, zone: tzinfo) -> bytes:
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=zone))  # type: ignore[no-untyped-call]
     axes.set_ylim(bottom=0)
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _tick(value, series.unit)))
-    axes.set_ylabel(series.unit if series.unit not in ("bytes", "USD") else "")
+    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: _tick(value, unit)))
+    axes.set_ylabel(unit if unit != "USD" else "")
     axes.set_title(series.title, loc="left", fontsize=11)
     axes.grid(True, alpha=0.25)
     figure.legend(loc="outside lower center", fontsize=7, ncols=4, frameon=False)
@@ -93,7 +94,38 @@ def chart_png(series: Series, zone: tzinfo) -> bytes:
 
 
 def _tick(value: float, unit: str) -> str:
-    """Axis figures as the rest of QuotaWatch writes them: 1.5 GB, $4.50, 600,000."""
-    if unit in ("bytes", "USD"):
-        return fmt.quantity(value, unit)
-    return fmt.number(value)
+    """Axis figures as the rest of QuotaWatch writes them: $4.50, 600,000, 1.5."""
+    return fmt.quantity(value, unit) if unit == "USD" else fmt.number(value)
+
+
+_BYTES = ("bytes", "KB", "MB", "GB", "TB", "PB")
+
+
+def _readable_scale(series: Series) -> tuple[Series, str]:
+    """Bytes in the unit that keeps the axis figures short (KB, MB, GB: powers of 1,024, as
+    fmt.quantity writes them), so that ticks fall on round numbers of it."""
+    if series.unit != "bytes":
+        return series, series.unit
+    largest = max((v for v in [*series.values, *series.limits] if v is not None), default=0.0)
+    power = 0
+    while largest >= 1024 ** (power + 1) and power < len(_BYTES) - 1:
+        power += 1
+    scale = 1024.0**power
+
+    def scaled(v: float | None) -> float | None:
+        return None if v is None else v / scale
+
+    def band(b: tuple[float, float] | None) -> tuple[float, float] | None:
+        return None if b is None else (b[0] / scale, b[1] / scale)
+
+    resized = replace(
+        series,
+        values=[scaled(v) for v in series.values],
+        limits=[scaled(v) for v in series.limits],
+        warning=band(series.warning),
+        critical=band(series.critical),
+        forecast=None if series.forecast is None else
+        (series.forecast[0], series.forecast[1] / scale, series.forecast[2], series.forecast[3] / scale),
+        messages=[(at, value / scale, severity) for at, value, severity in series.messages],
+    )  # fmt: skip
+    return resized, _BYTES[power]

@@ -123,7 +123,8 @@ def _check_cell(row: MeterStatus, zone: Zone, notes: list[str]) -> str:
         return "never"
     if check.error is None:
         return zone.moment(check.at)
-    note = f"{row.monitor}: {check.error.kind.value}: {check.error.message or 'no message kept'}"
+    message = check.error.message.removeprefix(f"{row.monitor}: ") or "no message kept"  # it names the monitor too
+    note = f"{row.monitor}: {check.error.kind.value}: {message}"
     if check.failing_since:
         note += f" (cannot monitor since {zone.moment(check.failing_since)})"
     note = f"  {note}"
