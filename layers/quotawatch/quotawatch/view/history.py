@@ -67,9 +67,8 @@ def shown_value(meter: Meter) -> float | None:
 def history_text(history: History, zone: Zone, paint: Painter) -> str:
     failed = sum(1 for r in history.readings if r.error)
     lines = [
-        f"{history.monitor}: {len(history.readings)} readings since {zone.moment(history.since)}"
-        + (f", {failed} failed" if failed else "")
-        + f"; {zone.heading()}",
+        f"{history.monitor}: {len(history.readings)} reading{'' if len(history.readings) == 1 else 's'}"
+        f" since {zone.moment(history.since)}" + (f", {failed} failed" if failed else "") + f"; {zone.heading()}",
         "",
     ]
     names = history.meters()

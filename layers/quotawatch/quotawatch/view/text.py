@@ -63,7 +63,7 @@ def status_text(rows: list[MeterStatus], zone: Zone, paint: Painter, where: str)
         line = [
             row.monitor,
             row.meter or "no reading yet",
-            _amount(row.used, row.remaining, row.limit, row.unit),
+            _amount(row.used, row.remaining, row.limit, row.unit) if row.meter else "-",
             fmt.quantity(row.limit, row.unit) if row.limit is not None else ("no limit" if row.meter else "-"),
             fmt.percent(row.percent) if row.percent is not None else "-",
             level if row.meter else "-",
