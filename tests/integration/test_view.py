@@ -278,7 +278,7 @@ def test_the_report_shows_a_chart_per_meter_in_a_real_browser(here: Path) -> Non
         assert chart["alt"].startswith(f"Chart of {monitor} {meter}: ")
         legend = dict(chart["legend"])
         assert legend["legend-forecast"].startswith("forecast: ")
-        if legend["legend-limit"] != "no limit":
+        if "legend-limit" in legend:
             assert chart["limit_pixels"] > 300, (monitor, meter)  # the limit line, across the chart
     calls = charts[("cloudlayer-prod", "calls")]
     legend = dict(calls["legend"])
@@ -287,4 +287,9 @@ def test_the_report_shows_a_chart_per_meter_in_a_real_browser(here: Path) -> Non
     assert legend["legend-forecast"] == "forecast: reaches the limit Nov 24"
     assert legend["legend-messages"] == "1 message sent"
     assert calls["forecast_pixels"] > 100  # the projection, drawn
-    assert dict(charts[("cloudlayer-prod", "failed_jobs")]["legend"])["legend-limit"] == "no limit"
+    unlimited = dict(charts[("cloudlayer-prod", "failed_jobs")]["legend"])
+    assert unlimited["legend-limit none"] == "no limit"
+    assert unlimited["legend-forecast"] == "forecast: none without a limit"
+    assert charts[("cloudlayer-prod", "failed_jobs")]["limit_pixels"] == 0
+    assert dict(charts[("cloudlayer-staging", "calls")]["legend"])["legend-failures"] == "2 checks failed"
+    assert "legend-failures" not in legend

@@ -37,6 +37,7 @@ class Series:
     forecast: tuple[datetime, float, datetime, float] | None = None  # from (time, value) to (time, value)
     forecast_label: str = "forecast"
     messages: list[tuple[datetime, float, str]] = field(default_factory=list)  # time, value, severity
+    failures: list[datetime] = field(default_factory=list)  # checks that failed: no figure then
 
 
 def chart_png(series: Series, zone: tzinfo) -> bytes:
@@ -79,6 +80,9 @@ def chart_png(series: Series, zone: tzinfo) -> bytes:
                 color=SEVERITY[severity],
                 label=f"{label} ({severity})" if severity != "info" else label,
             )
+    if series.failures:  # on the time axis: a failed check has no figure, and is not zero
+        axes.scatter(series.failures, [0.0] * len(series.failures), marker="x", s=40, zorder=5, clip_on=False,
+                     color="#555555", label="check failed")  # fmt: skip
     locator = AutoDateLocator(tz=zone)  # type: ignore[no-untyped-call]
     axes.xaxis.set_major_locator(locator)
     axes.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=zone))  # type: ignore[no-untyped-call]

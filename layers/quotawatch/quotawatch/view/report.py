@@ -93,7 +93,7 @@ def _series(monitor: Monitor, history: History, name: str, zone: Zone) -> tuple[
     if meter.limit is not None:
         legend.append(("legend-limit", f"limit {fmt.quantity(meter.limit, unit)}"))
     else:
-        legend.append(("legend-limit", "no limit"))
+        legend.append(("legend-limit none", "no limit"))
     if warning or critical:
         legend.append(("legend-bands", _bands_text(meter.limit, thresholds, unit)))
     resets = _resets(good, name)
@@ -101,7 +101,7 @@ def _series(monitor: Monitor, history: History, name: str, zone: Zone) -> tuple[
         legend.append(("legend-resets", f"{len(resets)} period reset{'s' if len(resets) > 1 else ''}"))
     trend = forecast(meter, period_readings(name, newest, good[:-1]), newest.checked_at)
     projection = _projection(trend, newest, name, history)
-    forecast_text = _forecast_text(trend, newest, zone)
+    forecast_text = _forecast_text(trend, newest, name, zone)
     legend.append(("legend-forecast", forecast_text))
     markers = []
     for sent in history.messages:
@@ -115,6 +115,9 @@ def _series(monitor: Monitor, history: History, name: str, zone: Zone) -> tuple[
             markers.append((at, value, sent.message.severity))
     if markers:
         legend.append(("legend-messages", f"{len(markers)} message{'s' if len(markers) > 1 else ''} sent"))
+    failures = [r.checked_at for r in history.readings if r.error is not None]
+    if failures:
+        legend.append(("legend-failures", f"{len(failures)} check{'s' if len(failures) > 1 else ''} failed"))
     title = f"{monitor.id}: {name}"
     series = Series(
         title=title,
@@ -128,6 +131,7 @@ def _series(monitor: Monitor, history: History, name: str, zone: Zone) -> tuple[
         forecast=projection,
         forecast_label=forecast_text,
         messages=markers,
+        failures=failures,
     )
     alt = f"Chart of {monitor.id} {name}: " + "; ".join(text for _, text in legend)
     return series, legend, alt
@@ -196,8 +200,10 @@ def _projection(
     return start, value, end, value - step if meter.limit is None and meter.used is None else value + step
 
 
-def _forecast_text(trend: Forecast | None, newest: Snapshot, zone: Zone) -> str:
-    meter = newest.meter(trend.meter) if trend is not None else None
+def _forecast_text(trend: Forecast | None, newest: Snapshot, name: str, zone: Zone) -> str:
+    meter = newest.meter(name)
+    if meter is not None and meter.limit is None and meter.remaining is None:
+        return "forecast: none without a limit"  # use that nothing caps cannot run out
     if trend is None or meter is None:
         return "forecast: too few readings"
     if trend.runs_out_at is None:
@@ -256,9 +262,11 @@ ul.legend {{ list-style: none; padding: 0; margin: 0.3rem 0; display: flex; flex
 ul.legend li {{ font-size: 0.85rem; }}
 .legend-used::before {{ content: "\\2014 "; color: #1f5fbf; font-weight: bold; }}
 .legend-limit::before {{ content: "\\2014 "; color: #c0392b; font-weight: bold; }}
+.legend-limit.none::before {{ content: ""; }}
 .legend-forecast::before {{ content: "- - "; color: #8e44ad; font-weight: bold; }}
 .legend-bands::before {{ content: "\\25A0 "; color: #f2c14e; }}
 .legend-messages::before {{ content: "\\25BC "; color: #b00020; }}
+.legend-failures::before {{ content: "\\00D7 "; color: #555; font-weight: bold; }}
 table.messages {{ border-collapse: collapse; font-size: 0.85rem; width: 100%; }}
 table.messages td, table.messages th {{ text-align: left; padding: 0.2rem 0.5rem; border-bottom: 1px solid #eee; }}
 tr.critical td:nth-child(2) {{ color: #b00020; font-weight: bold; }} tr.warning td:nth-child(2) {{ color: #c77700; }}
