@@ -4,7 +4,8 @@ runs them: through the command, against the table the real functions wrote.
 The story: five hourly checks of three monitors through the real check and notify
 functions. cloudlayer-prod climbs past 80% of its calls (a warning, a message) and has a
 meter without a limit; cloudlayer-staging works twice, then its key is revoked (its last
-check failed); cloudlayer-new has no key at all (it never had a reading).
+check failed) and its subscription is inactive all along (a condition); cloudlayer-new has no
+key at all (it never had a reading).
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ def story(aws: EmbeddedAws, tmp_path_factory: pytest.TempPathFactory) -> tuple[L
     stack = deploy(aws, REPO / "template.yaml", stack_name=STACK)
     folder = tmp_path_factory.mktemp("view")
     replies = [Reply(200, {**LIMIT_PLAN, "calls": calls}) for calls in CALLS]
-    with fake_cloudlayer(PROD_KEY, sequence(*replies)) as prod, fake_cloudlayer(STAGING_KEY) as staging:
+    inactive = sequence(Reply(200, {**LIMIT_PLAN, "subActive": False}))  # a condition, raised from the start
+    with fake_cloudlayer(PROD_KEY, sequence(*replies)) as prod, fake_cloudlayer(STAGING_KEY, inactive) as staging:
         monitors = write_monitors(
             folder,
             [
@@ -125,11 +127,17 @@ def test_status_puts_what_needs_attention_first(here: Path) -> None:
 
     staging = [r for r in rows if r["monitor"] == "cloudlayer-staging"]
     assert {r["meter"] for r in staging} >= {"calls", "failed_jobs"}  # figures of its last good reading
-    assert {r["read_at"] for r in staging} == {"2026-11-24T02:00:00Z"}
+    assert {r["read_at"] for r in staging if r["condition"] is None} == {"2026-11-24T02:00:00Z"}
     check = staging[0]["last_check"]
     assert (check["at"], check["ok"], check["level"]) == ("2026-11-24T04:00:00Z", False, "critical")
     assert check["error"]["kind"] == "auth"
     assert check["failing_since"] == "2026-11-24T03:00:00Z"
+
+    (inactive,) = [r for r in staging if r["condition"] is not None]
+    assert inactive["meter"] == "condition:subscription_inactive"
+    assert (inactive["level"], inactive["since"]) == ("critical", "2026-11-24T00:00:00Z")
+    assert inactive["condition"].startswith("the cloudlayer.io subscription is not active")
+    assert order.index(("cloudlayer-staging", "condition:subscription_inactive")) < first_prod  # critical
 
     new = next(r for r in rows if r["monitor"] == "cloudlayer-new")
     assert new["meter"] is None
@@ -152,9 +160,13 @@ def test_status_table_reads_at_a_glance_coloured_only_in_a_terminal(here: Path) 
     assert any(line.startswith("cloudlayer-new") and "no reading yet" in line for line in lines)
     # A failed check's error in full, once per monitor, under the table.
     notes = [line.strip() for line in lines if line.startswith("  cloudlayer-")]
-    assert notes[0].startswith("cloudlayer-staging: auth: ")
-    assert notes[0].endswith("(cannot monitor since Nov 24 03:00)")
-    assert notes[1].startswith("cloudlayer-new: config: ")
+    assert len(notes) == 3
+    failed, condition = sorted(n for n in notes if n.startswith("cloudlayer-staging: "))
+    assert failed.startswith("cloudlayer-staging: auth: ")
+    assert failed.endswith("(cannot monitor since Nov 24 03:00)")
+    assert condition.startswith("cloudlayer-staging: subscription_inactive: the cloudlayer.io subscription is not")
+    assert notes[2].startswith("cloudlayer-new: config: ")
+    assert any(line.split()[:2] == ["cloudlayer-staging", "condition:subscription_inactive"] for line in lines)
     assert PROD_KEY not in plain
     assert STAGING_KEY not in plain
     assert "\033[" not in plain  # piped: no colour
@@ -201,7 +213,8 @@ def test_history_lists_readings_messages_and_a_sparkline(here: Path) -> None:
 
     code, text = run("history", "cloudlayer-staging", "calls", "--since", "2026-11-23")
     assert code == 0
-    assert sum("failed: auth" in line for line in text.splitlines()) == 2
+    assert sum(line.endswith("failed: auth [1]") for line in text.splitlines()) == 2
+    assert "  [1] auth: cloudlayer-staging: 127.0.0.1 rejected the API key (401: Unauthorized)" in text
     assert "failed_jobs" not in text  # only the meter asked for
     assert "Cannot monitor" not in text  # and only its messages
 
@@ -270,7 +283,7 @@ def test_the_report_shows_a_chart_per_meter_in_a_real_browser(here: Path) -> Non
     page = (here / "report.html").read_text()
     assert "://" not in page  # no address at all: it opens without a network
     charts = {(c["monitor"], c["meter"]): c for c in report_charts(here / "report.html")}
-    meters = {(r["monitor"], r["meter"]) for r in status_json() if r["meter"]}
+    meters = {(r["monitor"], r["meter"]) for r in status_json() if r["meter"] and r["condition"] is None}
     assert set(charts) == meters  # cloudlayer-new has no reading, so no chart
     for (monitor, meter), chart in charts.items():
         assert min(chart["width"], chart["height"]) > 0, (monitor, meter)  # loaded

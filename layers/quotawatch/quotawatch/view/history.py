@@ -85,9 +85,12 @@ def history_text(history: History, zone: Zone, paint: Painter) -> str:
         lines.append("no reading with meters in this time")
     rows = [["TIME", *names]] if names else [["TIME", "READING"]]
     styles = [["dim"] * len(rows[0])]
+    failures: dict[str, None] = {}  # each distinct error once, under the table
     for reading in history.readings:
         if reading.error is not None:
-            text = f"failed: {reading.error.kind.value}: {reading.error.message}"
+            failure = f"{reading.error.kind.value}: {reading.error.message}"
+            failures[failure] = None
+            text = f"failed: {reading.error.kind.value} [{list(failures).index(failure) + 1}]"
             rows.append([zone.moment(reading.checked_at), text, *[""] * (len(rows[0]) - 2)])
             styles.append(["", "failed", *[""] * (len(rows[0]) - 2)])
             continue
@@ -95,6 +98,8 @@ def history_text(history: History, zone: Zone, paint: Painter) -> str:
         rows.append([zone.moment(reading.checked_at), *cells])
         styles.append([""] * len(rows[0]))
     lines += ["", table(rows, styles, paint, set()).rstrip("\n"), ""]
+    if failures:
+        lines += [f"  [{n}] {failure}" for n, failure in enumerate(failures, 1)] + [""]
     lines.append("Messages" if history.messages else "No message in this time (a sent one is kept 7 days).")
     for sent in history.messages:
         when = f"sent {zone.moment(sent.sent_at)}" if sent.sent_at else "not sent yet"

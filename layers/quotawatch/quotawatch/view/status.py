@@ -16,8 +16,10 @@ from quotawatch.config import Monitor
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.forecast import Forecast, forecast, period_readings
 from quotawatch.core.record import StoredMonitor
-from quotawatch.core.rules import CHECK_KEY, Level, forecast_signal_key, meter_signal_key
+from quotawatch.core.rules import CHECK_KEY, Level, condition_signal_key, forecast_signal_key, meter_signal_key
 from quotawatch.core.snapshot import CheckError, Meter, Snapshot, format_time, plain_number
+
+_CONDITION = condition_signal_key("")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class MeterStatus:
     period_end: datetime | None
     read_at: datetime | None  # the reading these figures come from
     check: CheckStatus
+    condition: str | None = None  # a raised condition's row: what the provider said (meter: condition:<name>)
     # Silences (issue: notifications) do not exist yet. When they do, the silence of this
     # row's signal goes here (until when), and `quotawatch status` shows it in a column.
     silenced_until: datetime | None = None
@@ -64,11 +67,11 @@ class MeterStatus:
 
     @property
     def attention(self) -> tuple[Any, ...]:
-        """Sort key: raised first (critical, then warning, a failing check too), then what
-        runs out soonest, then the fullest meter."""
+        """Sort key: raised first (critical, then warning, a failing check too; then by the
+        row's own level), then what runs out soonest, then the fullest meter."""
         raised = max(self.level, self.check.level, Level.WARNING if self.check.error else Level.OK)
         runs_out = self.runs_out_at.timestamp() if self.runs_out_this_period and self.runs_out_at else float("inf")
-        return (-raised, runs_out, -(self.percent or 0.0), self.monitor, self.meter or "")
+        return (-raised, -self.level, runs_out, -(self.percent or 0.0), self.monitor, self.meter or "")
 
     def to_dict(self) -> dict[str, Any]:
         trend = self.trend
@@ -98,6 +101,7 @@ class MeterStatus:
                 "level": self.check.level.label,
                 "failing_since": format_time(self.check.failing_since),
             },
+            "condition": self.condition,
             "silenced_until": format_time(self.silenced_until),
         }
 
@@ -115,9 +119,45 @@ def monitor_rows(monitor: Monitor, stored: StoredMonitor) -> list[MeterStatus]:
     good = stored.last_good or (stored.latest if stored.latest and stored.latest.error is None else None)
     trimmed = next((r for r in stored.window if r.error is None), None)
     reading = good or trimmed
+    conditions = _raised_conditions(monitor, stored, check)
     if reading is None or not reading.meters:
-        return [_row(monitor, None, reading, stored, check)]
-    return [_row(monitor, meter, reading, stored, check) for meter in reading.meters]
+        return [_row(monitor, None, reading, stored, check), *conditions]
+    return [*(_row(monitor, meter, reading, stored, check) for meter in reading.meters), *conditions]
+
+
+def _raised_conditions(monitor: Monitor, stored: StoredMonitor, check: CheckStatus) -> list[MeterStatus]:
+    """A row per raised condition (a subscription inactive, a key expiring): facts without a
+    figure that need attention all the same. Its text comes from the newest reading with it."""
+    rows = []
+    for key, state in sorted(stored.states.items()):
+        if not key.startswith(_CONDITION) or state.level is Level.OK:
+            continue
+        name = key.removeprefix(_CONDITION)
+        said = next(
+            (c.message for s in (stored.latest, stored.last_good) if s for c in s.conditions if c.name == name), ""
+        )
+        provider = stored.latest.provider if stored.latest else monitor.provider
+        rows.append(
+            MeterStatus(
+                monitor=monitor.id,
+                provider=provider,
+                meter=key,
+                unit="",
+                used=None,
+                limit=None,
+                remaining=None,
+                percent=None,
+                level=state.level,
+                level_signal=key,
+                since=state.since,
+                trend=None,
+                period_end=None,
+                read_at=None,
+                check=check,
+                condition=said,
+            )
+        )
+    return rows
 
 
 def _check_status(stored: StoredMonitor) -> CheckStatus:

@@ -60,11 +60,19 @@ def status_text(rows: list[MeterStatus], zone: Zone, paint: Painter, where: str)
         check = _check_cell(row, zone, notes)
         by_forecast = bool(row.level and row.level_signal and row.level_signal.startswith("forecast:"))
         level = row.level.label + (" (forecast)" if by_forecast else "")
+        meter = row.meter or "no reading yet"
+        if row.condition is not None:  # its text in full under the table, as a failed check's
+            notes.append(
+                f"  {row.monitor}: {row.meter.removeprefix('condition:') if row.meter else ''}: {row.condition}"
+            )
+            meter = f"{meter} [{len(notes)}]"
         line = [
             row.monitor,
-            row.meter or "no reading yet",
-            _amount(row.used, row.remaining, row.limit, row.unit) if row.meter else "-",
-            fmt.quantity(row.limit, row.unit) if row.limit is not None else ("no limit" if row.meter else "-"),
+            meter,
+            _amount(row.used, row.remaining, row.limit, row.unit) if row.meter and row.condition is None else "-",
+            fmt.quantity(row.limit, row.unit)
+            if row.limit is not None
+            else ("no limit" if row.meter and row.condition is None else "-"),
             fmt.percent(row.percent) if row.percent is not None else "-",
             level if row.meter else "-",
             zone.moment(row.since) if row.since and row.level is not Level.OK else "-",
