@@ -25,7 +25,7 @@ from quotawatch_local.fakes import Reply, sequence
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN, fake_cloudlayer
 from quotawatch_local.local_stack import LocalStack, deploy
 from tests.browser import report_charts
-from tests.integration.conftest import REPO, Platform, cloudlayer_monitor, put_keys, write_monitors
+from tests.integration.conftest import REPO, Platform, closed_port_url, cloudlayer_monitor, put_keys, write_monitors
 
 pytestmark = pytest.mark.integration
 
@@ -245,8 +245,9 @@ def test_history_for_other_tools(here: Path, shape: str) -> None:
         (["status", "--stack", "no-such-stack"], "no stack named 'no-such-stack'"),
         (["status", "--stack", "not-quotawatch"], "stack 'not-quotawatch' has no TableName output"),
         (["status", "--no-local"], "no local stack is running (start it with `make up`)"),
+        (["status", "--stale-local"], "(is `make up` still running?)"),
     ],
-    ids=["monitor", "meter", "since", "tz", "stack", "outputs", "no-local-stack"],
+    ids=["monitor", "meter", "since", "tz", "stack", "outputs", "no-local-stack", "stale-local-stack"],
 )
 def test_bad_input_is_one_line_and_a_failing_exit_code(
     here: Path,
@@ -267,6 +268,13 @@ def test_bad_input_is_one_line_and_a_failing_exit_code(
     if "--no-local" in argv:
         argv = [*(a for a in argv if a != "--no-local"), "--monitors", str(here / "monitors.yaml")]
         monkeypatch.chdir(here.parent)  # no .quotawatch-local here, nor in the (patched) source tree
+    if "--stale-local" in argv:  # `make up` was killed: its description points at nothing
+        argv = [a for a in argv if a != "--stale-local"]
+        stale = here / "stale" / ".quotawatch-local"
+        stale.mkdir(parents=True, exist_ok=True)
+        (stale / "stack.json").write_text(json.dumps({"endpoint_url": closed_port_url(), "name": STACK}))
+        (here / "stale" / "monitors.yaml").write_text((here / "monitors.yaml").read_text())
+        monkeypatch.chdir(here / "stale")
     code, out = run(*argv)
     error = capsys.readouterr().err
     assert code == 1

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
 from quotawatch.adapters.store import DynamoStore
@@ -56,11 +57,13 @@ def open_table(stack: str | None, state_file: Path | None = None) -> Table:
 
 
 def _store(session: boto3.session.Session, stack: str, endpoint: str | None) -> DynamoStore:
+    # A local stack answers at once or not at all (`make up` stopped): one retry is enough.
+    config = Config(retries={"mode": "standard", "max_attempts": 2}) if endpoint else None
     try:
-        cloudformation: Any = session.client("cloudformation", endpoint_url=endpoint)
+        cloudformation: Any = session.client("cloudformation", endpoint_url=endpoint, config=config)
         described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
         outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])} if described else {}
-        dynamodb: Any = session.client("dynamodb", endpoint_url=endpoint)
+        dynamodb: Any = session.client("dynamodb", endpoint_url=endpoint, config=config)
     except NoRegionError:
         raise ViewError("no AWS region: set AWS_REGION or run `aws configure`") from None
     except NoCredentialsError:
