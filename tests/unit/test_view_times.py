@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from quotawatch.view.errors import ViewError
 from quotawatch.view.text import sparkline
+from quotawatch.view import times
 from quotawatch.view.times import Zone, since
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -51,10 +53,27 @@ def test_without_tz_times_are_in_this_machines_zone(monkeypatch: pytest.MonkeyPa
     try:
         zone = Zone.named(None)
         assert zone.moment(datetime(2026, 11, 24, 2, 0, tzinfo=UTC)) == "Nov 24 11:00"
-        assert zone.heading() == "times in JST"
+        assert zone.heading() == "times in Asia/Tokyo"
     finally:
         monkeypatch.undo()
         time.tzset()
+
+
+def test_without_tz_the_machines_zone_rules_keep_daylight_saving(monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = Path("/usr/share/zoneinfo/Europe/Berlin")
+    if not rules.exists():
+        pytest.skip("no system time zone data")
+    monkeypatch.delenv("TZ", raising=False)
+    monkeypatch.setattr(times, "_LOCALTIME", str(rules))
+    zone = Zone.named(None)
+    assert zone.moment(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "Jul 1 14:00"
+    assert zone.moment(datetime(2026, 12, 1, 12, 0, tzinfo=UTC)) == "Dec 1 13:00"
+
+
+def test_daylight_saving_time_follows_each_moment() -> None:
+    berlin = Zone.named("Europe/Berlin")
+    assert berlin.moment(datetime(2026, 7, 1, 12, 0, tzinfo=UTC)) == "Jul 1 14:00"  # CEST
+    assert berlin.moment(datetime(2026, 12, 1, 12, 0, tzinfo=UTC)) == "Dec 1 13:00"  # CET
 
 
 def test_an_unknown_zone_is_one_line() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -35,9 +36,9 @@ class Zone:
 
     @classmethod
     def named(cls, name: str | None) -> Zone:
+        """The zone of that name, or (None) this machine's, with its daylight saving rules."""
         if name is None:
-            local = datetime.now().astimezone().tzinfo or UTC
-            return cls(local, datetime.now(local).tzname() or "local time")
+            return _local()
         try:
             return cls(ZoneInfo(name), name)
         except (ZoneInfoNotFoundError, ValueError):
@@ -56,6 +57,26 @@ class Zone:
 
     def heading(self) -> str:
         return f"times in {self.name}"
+
+
+def _local() -> Zone:
+    """This machine's zone as a set of rules, not today's offset: a 90-day report crosses
+    daylight saving time. TZ first (as the C library reads it), then /etc/localtime."""
+    name = os.environ.get("TZ", "").removeprefix(":")
+    if name:
+        try:
+            return Zone(ZoneInfo(name), name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass  # a POSIX rule such as "CET-1CEST": the offset of now is the best we have
+    try:
+        with open(_LOCALTIME, "rb") as rules:
+            zone: tzinfo = ZoneInfo.from_file(rules, key="localtime")
+    except (OSError, ValueError):
+        zone = datetime.now().astimezone().tzinfo or UTC
+    return Zone(zone, datetime.now(zone).tzname() or "local time")
+
+
+_LOCALTIME = "/etc/localtime"
 
 
 def span(delta: timedelta) -> str:
