@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from quotawatch.view import times
 from quotawatch.view.errors import ViewError
 from quotawatch.view.text import sparkline
-from quotawatch.view import times
 from quotawatch.view.times import Zone, since
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
