@@ -112,15 +112,15 @@ class DynamoStore:
                 failed.add(monitor)
         return failed
 
-    def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
+    def load(self, monitors: Iterable[str], history: bool = True, consistent: bool = True) -> dict[str, MonitorRecord]:
         """The alert states and (with `history`) the stored window of each monitor.
 
-        Strongly consistent: a state written by the previous run must be seen.
+        Strongly consistent for a run: a state written by the previous run must be seen.
         """
         records = {monitor: MonitorRecord() for monitor in monitors}
         sort_keys = (_STATE, _WINDOW) if history else (_STATE,)
         keys = [{"pk": {"S": _pk(m)}, "sk": {"S": sk}} for m in records for sk in sort_keys]
-        for item in self._get_items(keys):
+        for item in self._get_items(keys, consistent):
             record = records[item["pk"]["S"].removeprefix("MON#")]
             if item["sk"]["S"] == _STATE:
                 record.states = _stored_states(item)
@@ -146,7 +146,7 @@ class DynamoStore:
         of that monitor's snapshots instead.
         """
         ids = list(dict.fromkeys(monitors))
-        records = self._read_records(ids)
+        records = self.load(ids, consistent=False)
         windows: dict[str, list[Snapshot]] = {}
         wanted: dict[str, tuple[str, ...]] = {}
         for monitor, record in records.items():
@@ -168,17 +168,6 @@ class DynamoStore:
             last_good = next((s for s in found if s.error is None), None)
             result[monitor] = StoredMonitor(records[monitor].states, windows[monitor], latest, last_good)
         return result
-
-    def _read_records(self, ids: list[str]) -> dict[str, MonitorRecord]:
-        records = {monitor: MonitorRecord() for monitor in ids}
-        keys = [{"pk": {"S": _pk(m)}, "sk": {"S": sk}} for m in ids for sk in (_STATE, _WINDOW)]
-        for item in self._get_items(keys, consistent=False):
-            record = records[item["pk"]["S"].removeprefix("MON#")]
-            if item["sk"]["S"] == _STATE:
-                record.states = _stored_states(item)
-            else:
-                record.window = item.get("readings", {}).get("S", "")
-        return records
 
     def _readings(self, monitor: str, encoded: str | None) -> list[Snapshot]:
         if encoded is None:
