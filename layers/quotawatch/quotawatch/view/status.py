@@ -38,19 +38,19 @@ class MeterStatus:
 
     monitor: str
     provider: str
-    meter: str | None  # None: the monitor has no reading that worked yet
-    unit: str
-    used: float | None
-    limit: float | None
-    remaining: float | None
-    percent: float | None
-    level: Level  # the meter's or its forecast's, whichever is higher
-    level_signal: str | None  # the signal that sets it: meter:<name> or forecast:<name>
-    since: datetime | None
-    trend: Forecast | None
-    period_end: datetime | None
-    read_at: datetime | None  # the reading these figures come from
     check: CheckStatus
+    meter: str | None = None  # None: the monitor has no reading that worked yet
+    unit: str = ""
+    used: float | None = None
+    limit: float | None = None
+    remaining: float | None = None
+    percent: float | None = None
+    level: Level = Level.OK  # the meter's or its forecast's, whichever is higher
+    level_signal: str | None = None  # the signal that sets it: meter:<name> or forecast:<name>
+    since: datetime | None = None
+    trend: Forecast | None = None
+    period_end: datetime | None = None
+    read_at: datetime | None = None  # the reading these figures come from
     condition: str | None = None  # a raised condition's row: what the provider said (meter: condition:<name>)
     # Silences (issue: notifications) do not exist yet. When they do, the silence of this
     # row's signal goes here (until when), and `quotawatch status` shows it in a column.
@@ -139,22 +139,7 @@ def _raised_conditions(monitor: Monitor, stored: StoredMonitor, check: CheckStat
         provider = stored.latest.provider if stored.latest else monitor.provider
         rows.append(
             MeterStatus(
-                monitor=monitor.id,
-                provider=provider,
-                meter=key,
-                unit="",
-                used=None,
-                limit=None,
-                remaining=None,
-                percent=None,
-                level=state.level,
-                level_signal=key,
-                since=state.since,
-                trend=None,
-                period_end=None,
-                read_at=None,
-                check=check,
-                condition=said,
+                monitor.id, provider, check, key, level=state.level, level_signal=key, since=state.since, condition=said
             )
         )
     return rows
@@ -182,9 +167,7 @@ def _row(
 ) -> MeterStatus:
     provider = reading.provider if reading else (stored.latest.provider if stored.latest else monitor.provider)
     if meter is None or reading is None:
-        return MeterStatus(
-            monitor.id, provider, None, "", None, None, None, None, Level.OK, None, None, None, None, None, check
-        )
+        return MeterStatus(monitor.id, provider, check)
     state = _raised(stored.states, meter.name)
     history = [r for r in stored.window if r.checked_at < reading.checked_at]
     trend = forecast(meter, period_readings(meter.name, reading, history), reading.checked_at)
