@@ -7,6 +7,7 @@ share for its MemorySize (bench/cpuquota.py). Usage:
 
     make bench                    # everything, about 12 minutes
     python bench/run.py --quick   # N = 10 and 100 only, no sam build
+    python bench/run.py --reads   # only what `quotawatch status` and `history` read (N = 1,000)
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 from bench.cost import PRICES_DATED, Usage, monthly, per_run_dollars, print_month  # noqa: E402
 from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
 from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
+from bench.reads import bench_reads  # noqa: E402
 from quotawatch.adapters.store import DynamoStore  # noqa: E402
 from quotawatch.core import window  # noqa: E402
 from quotawatch.core.snapshot import Snapshot, format_time  # noqa: E402
@@ -170,6 +172,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="N = 10 and 100 only; skip sam build")
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per N, unlimited (median reported)")
+    parser.add_argument("--reads", action="store_true", help="only the status and history reads at N = 1,000")
     parser.add_argument("--pools", default="32,128", help="other pool sizes (CHECK_CONCURRENCY) to time N = 1,000 with")
     args = parser.parse_args()
     scrub_real_aws_environment()
@@ -201,6 +204,10 @@ def main() -> int:
                 SecretId=stack.outputs["ApiKeysSecretName"], SecretString=json.dumps({"bench": "bench-key"})
             )
             bench = Bench(stack, fake, Path(scratch), None if isinstance(root, str) else root, template)
+            dynamodb, table = stack.aws.client("dynamodb"), stack.outputs["TableName"]
+            if args.reads:
+                bench_reads(dynamodb, table, 1000, _full_window, _item_bytes, FIRST_TICK)
+                return 0
             calls = bench_calls(bench, counter, [10, 100] if quick else [10, 100, 1000])
             scaling = bench_scaling(bench, [10, 100] if quick else [10, 100, 1000, 10_000], args.repeat)
             table_n = 100 if quick else 1000
@@ -208,6 +215,7 @@ def main() -> int:
             if not quick:
                 bench_pools(bench, 1000, [int(p) for p in args.pools.split(",") if p], scaling)
             shard = bench_shard(bench, 50 if quick else SHARD_SIZE, ShardTarget())
+            bench_reads(dynamodb, table, 1000, _full_window, _item_bytes, FIRST_TICK)
         finally:
             counter.stop()
     bench_imports()

@@ -14,6 +14,7 @@ and each message is printed as SNS delivered it; then everything is torn down.
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,8 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from quotawatch_view.commands import status_of, write_report
+from quotawatch_view.table import Table
+from quotawatch_view.text import Painter, status_text, wants_colour
+from quotawatch_view.times import Zone
 
 from quotawatch.adapters.store import DynamoStore
+from quotawatch.config import parse_monitors
 from quotawatch.core import formatting as fmt
 from quotawatch.core.snapshot import Snapshot, format_time
 from quotawatch_local.aws_counter import AwsCallCounter, Refusal
@@ -50,6 +56,7 @@ TORNADO_REVOKED_AT = 6  # the provider revokes the key; a new one goes into the 
 TORNADO_NEW_KEY_AT = 8
 BROKEN_FILE_AT = 2  # a broken monitors.yaml fails a run between ticks 1 and 2
 SNS_DOWN_AT = 5  # SNS refuses to publish during this run; the next run's delivery takes it
+STATUS_AT = 6  # `quotawatch status` is shown after this run: a critical, a revoked key, a top-up
 
 STORY = {
     3: "cloudlayer-prod passes 80% of its calls; ImageRouter's balance burns fast",
@@ -245,9 +252,12 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
                     decided(number, outcome.attempts[-1].result)
                     deliver(number)
                     out("")
+                    if number == STATUS_AT:
+                        _show_status(stack, config, out)
             finally:
                 lambdas.close()
                 proxy.stop()
+        _write_the_report(repo, stack, config, out)
         teardown(stack)
     out("Moments: " + ", ".join(f"{name} x{count}" for name, count in seen.items()))
     out(
@@ -255,6 +265,32 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
         f"{counts['messages']} messages, {counts['sms']} of them by SMS. Everything was torn down."
     )
     return {**counts, **{f"moment:{name}": count for name, count in seen.items()}}
+
+
+REPORT = Path(".quotawatch-local") / "demo-report.html"
+
+
+def _table(stack: LocalStack) -> Table:
+    return Table(DynamoStore(stack.aws.client("dynamodb"), stack.outputs["TableName"]), f"stack '{stack.name}'")
+
+
+def _show_status(stack: LocalStack, config: dict[str, Any], out: Callable[[str], None]) -> None:
+    """What `quotawatch status` prints at the story's busiest moment (coloured in a terminal)."""
+    table = _table(stack)
+    rows = status_of(table, list(parse_monitors(config).enabled))
+    zone = Zone.named("UTC")  # the story's clock is UTC, as every line above
+    out(f"`quotawatch status` after run {STATUS_AT}:\n")
+    out(status_text(rows, zone, Painter(wants_colour(sys.stdout)), table.where))
+
+
+def _write_the_report(repo: Path, stack: LocalStack, config: dict[str, Any], out: Callable[[str], None]) -> None:
+    """The report of the whole story (`quotawatch report`), from the table."""
+    path = repo / REPORT
+    path.parent.mkdir(exist_ok=True)
+    monitors = list(parse_monitors(config).enabled)
+    charts = write_report(_table(stack), monitors, FIRST_TICK - TICK, Zone.named("UTC"), path)
+    out(f"The story's report, {charts} charts (`quotawatch report`): {path}")
+    out("  open it in a browser; `make up` and `.venv/bin/quotawatch status` show a running stack the same way\n")
 
 
 def _tick(at: datetime) -> dict[str, str]:

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from quotawatch_local.local_stack import LocalStack, deploy
+from tests.browser import report_charts
 from tests.integration.conftest import REPO, put_message
 
 pytestmark = pytest.mark.integration
@@ -240,3 +242,29 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
     assert "1 message(s) wait in the table: SNS refused them; the stream offers them again" in text
     for key in ("demo-cloudlayer-key", "sk_demo_tornado_1", "sk_demo_tornado_2", "demo-imagerouter-key"):
         assert key not in text
+    # `quotawatch status` at its busiest moment, and at the end the report: a chart per meter.
+    status = text.split("`quotawatch status` after run 6:", 1)[1].split("\n[7]", 1)[0].strip().splitlines()
+    rows = status[3 : status.index("", 3)]  # under the title and the header
+    assert rows[0].split()[:8] == ["cloudlayer-prod", "calls", "965", "calls", "1,000", "calls", "96%", "critical"]
+    assert [line.split()[0] for line in rows[1:3]] == ["tornado-downloads"] * 2
+    assert all(line.endswith("failed [1]") for line in rows[1:3])
+    assert status[-1].startswith("  tornado-downloads: auth: ")
+    report = Path(text.split("(`quotawatch report`): ", 1)[1].splitlines()[0])
+    charts = report_charts(report)
+    assert {(c["monitor"], c["meter"]) for c in charts if c["width"] and c["shown"]} == DEMO_METERS
+    forecast = next(dict(c["legend"]) for c in charts if (c["monitor"], c["meter"]) == ("cloudlayer-prod", "calls"))
+    assert forecast["legend-forecast"] == "forecast: reaches the limit Dec 4"
+
+
+DEMO_METERS = {
+    ("cloudlayer-prod", meter) for meter in ("calls", "output_bytes", "compute_time", "storage", "failed_jobs")
+} | {
+    ("tornado-downloads", "storage"),
+    ("tornado-downloads", "jobs"),
+    ("converra-prod", "prompts"),
+    ("converra-prod", "optimizations"),
+    ("converra-prod", "conversations"),
+    ("converra-prod", "tokens"),
+    ("imagerouter", "credit"),
+    ("imagerouter", "key:Production Key"),
+}

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Protocol, TextIO
 
 from quotawatch.adapters.clock import SystemClock
 from quotawatch.adapters.http import HttpClient, HttpPolicy
@@ -60,7 +60,17 @@ class EnvironmentKeys:
         return None  # the environment does not change under a running command
 
 
-def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
+class CommandSet(Protocol):
+    """More subcommands, added where the layer cannot hold them (status, history and report
+    read the table and draw charts on a person's machine: local/quotawatch_view)."""
+
+    def register(self, commands: Any) -> None: ...
+
+    def run(self, args: argparse.Namespace, out: TextIO) -> int | None:
+        """The exit code of a subcommand of this set; None when `args` names another."""
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, extensions: Sequence[CommandSet] = ()) -> int:
     parser = argparse.ArgumentParser(prog="quotawatch", description="QuotaWatch command line.")
     commands = parser.add_subparsers(dest="command", required=True)
     fetch = commands.add_parser(
@@ -89,7 +99,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         "in providers/*.yaml), one line each. Exit 0 when there is none, 1 otherwise.",
     )
     check.add_argument("monitors", nargs="?", default=DEFAULT_MONITORS, help=f"default: {DEFAULT_MONITORS}")
+    for extension in extensions:
+        extension.register(commands)
     args = parser.parse_args(argv)
+    for extension in extensions:
+        code = extension.run(args, out)
+        if code is not None:
+            return code
 
     if args.command == "check-config":
         return check_config(Path(args.monitors), out)

@@ -8,7 +8,9 @@ pk = MON#<monitor>, and sk is one of:
                      notify function, which records `sent_at` on it and lets it expire).
 
 A run reads the STATE and WINDOW items of all its monitors by key, 100 to a BatchGetItem,
-instead of one query per monitor over its snapshots. Each signal's state changes with an
+instead of one query per monitor over its snapshots; so does `quotawatch status` (and then
+each monitor's newest snapshot, by the key its window names). `quotawatch history` queries
+one monitor's snapshots and messages. Each signal's state changes with an
 update conditional on that signal's version, in one transaction with the message item that
 says so: two invocations racing on the same transition cannot both make it, and a change is
 never stored without its message, nor a message without its change.
@@ -28,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.messages import Message
-from quotawatch.core.record import MonitorRecord, QueuedMessage
+from quotawatch.core.record import MESSAGE_PREFIX, MonitorRecord, QueuedMessage, SentMessage, StoredMonitor
 from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 
@@ -110,15 +112,15 @@ class DynamoStore:
                 failed.add(monitor)
         return failed
 
-    def load(self, monitors: Iterable[str], history: bool = True) -> dict[str, MonitorRecord]:
+    def load(self, monitors: Iterable[str], history: bool = True, consistent: bool = True) -> dict[str, MonitorRecord]:
         """The alert states and (with `history`) the stored window of each monitor.
 
-        Strongly consistent: a state written by the previous run must be seen.
+        Strongly consistent for a run: a state written by the previous run must be seen.
         """
         records = {monitor: MonitorRecord() for monitor in monitors}
         sort_keys = (_STATE, _WINDOW) if history else (_STATE,)
         keys = [{"pk": {"S": _pk(m)}, "sk": {"S": sk}} for m in records for sk in sort_keys]
-        for item in self._get_items(keys):
+        for item in self._get_items(keys, consistent):
             record = records[item["pk"]["S"].removeprefix("MON#")]
             if item["sk"]["S"] == _STATE:
                 record.states = _stored_states(item)
@@ -126,13 +128,101 @@ class DynamoStore:
                 record.window = item.get("readings", {}).get("S", "")
         return records
 
-    def _get_items(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _get_items(self, keys: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         for start in range(0, len(keys), _READ_BATCH):
-            batch = {self.table_name: {"Keys": keys[start : start + _READ_BATCH], "ConsistentRead": True}}
+            batch = {self.table_name: {"Keys": keys[start : start + _READ_BATCH], "ConsistentRead": consistent}}
             for response in _until_processed(self._client.batch_get_item, batch, "UnprocessedKeys"):
                 items += response.get("Responses", {}).get(self.table_name, [])
         return items
+
+    def read_monitors(self, monitors: Iterable[str]) -> dict[str, StoredMonitor]:
+        """Each monitor's states, window and newest snapshots, all read by key in batches.
+
+        First the STATE and WINDOW items (50 monitors to a call), then the newest snapshot
+        each window names and, where that one failed, the newest that worked (100 to a
+        call). Eventually consistent, half the price of the run's reads: a person's look
+        may miss a write of the last second. A window that cannot be read costs a query
+        of that monitor's snapshots instead.
+        """
+        ids = list(dict.fromkeys(monitors))
+        records = self.load(ids, consistent=False)
+        windows: dict[str, list[Snapshot]] = {}
+        wanted: dict[str, tuple[str, ...]] = {}
+        for monitor, record in records.items():
+            readings = self._readings(monitor, record.window)
+            windows[monitor] = readings
+            good = next((r for r in readings if r.error is None), None)
+            wanted[monitor] = tuple(
+                dict.fromkeys(format_time(r.checked_at) or "" for r in (readings[:1] + ([good] if good else [])))
+            )
+        keys = [{"pk": {"S": _pk(m)}, "sk": {"S": f"SNAP#{at}"}} for m, times in wanted.items() for at in times]
+        full: dict[tuple[str, str], Snapshot] = {}
+        for item in self._get_items(keys, consistent=False):
+            snapshot = Snapshot.from_dict(json.loads(item["snapshot"]["S"]))
+            full[(snapshot.monitor, format_time(snapshot.checked_at) or "")] = snapshot
+        result: dict[str, StoredMonitor] = {}
+        for monitor in ids:
+            found = [full[(monitor, at)] for at in wanted[monitor] if (monitor, at) in full]
+            latest = found[0] if found else None
+            last_good = next((s for s in found if s.error is None), None)
+            result[monitor] = StoredMonitor(records[monitor].states, windows[monitor], latest, last_good)
+        return result
+
+    def _readings(self, monitor: str, encoded: str | None) -> list[Snapshot]:
+        if encoded is None:
+            return []  # never checked (or not since its readings expired)
+        try:
+            return window.decode(encoded, monitor)
+        except window.BadWindow as exc:
+            log.warning("%s; reading its snapshots instead", exc)
+            return self.recent_snapshots(monitor)
+
+    def snapshots_since(self, monitor: str, since: datetime) -> list[Snapshot]:
+        """Every snapshot of one monitor from `since` on, oldest first: one query (paged)."""
+        items = self._query(monitor, f"SNAP#{format_time(since)}", "SNAP#~", "#snapshot", {"#snapshot": "snapshot"})
+        return [Snapshot.from_dict(json.loads(i["snapshot"]["S"])) for i in items]
+
+    def messages_since(self, monitor: str, since: datetime) -> list[SentMessage]:
+        """The message items of one monitor decided from `since` on, oldest first. A sent
+        message expires SENT_MESSAGE_DAYS after it went out, so older ones are gone."""
+        items = self._query(
+            monitor,
+            f"{MESSAGE_PREFIX}{format_time(since)}",
+            f"{MESSAGE_PREFIX}~",
+            "sk, #signal, #message, sent_at",
+            {"#signal": "signal", "#message": "message"},  # both reserved words in DynamoDB
+        )
+        found: list[SentMessage] = []
+        for item in items:
+            key = item["sk"]["S"]
+            try:
+                message = Message.from_dict(json.loads(item["message"]["S"]))
+                decided_at = parse_time(key.removeprefix(MESSAGE_PREFIX).split("#", 1)[0])
+            except (KeyError, TypeError, ValueError):
+                log.warning("message %s of monitor %s cannot be read; left out", key, monitor)
+                continue
+            sent = item.get("sent_at", {}).get("S")
+            signal = item.get("signal", {}).get("S", "")
+            found.append(SentMessage(signal, decided_at, message, parse_time(sent) if sent else None))
+        return found
+
+    def _query(self, monitor: str, low: str, high: str, projection: str, names: dict[str, str]) -> list[dict[str, Any]]:
+        """Items of one monitor with low <= sk <= high, oldest first, every page."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "ExpressionAttributeValues": {":pk": {"S": _pk(monitor)}, ":low": {"S": low}, ":high": {"S": high}},
+            "ProjectionExpression": projection,
+            "ExpressionAttributeNames": names,
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self._client.query(**request)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def recent_snapshots(self, monitor: str, limit: int = window.WINDOW_SIZE) -> list[Snapshot]:
         """The newest snapshots, newest first: the history of a monitor without a window.

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.messages import Message
-from quotawatch.core.snapshot import format_time
+from quotawatch.core.snapshot import Snapshot, format_time
 
 MESSAGE_PREFIX = "MSG#"
 
@@ -40,3 +40,25 @@ class QueuedMessage:
     def for_decision(cls, monitor: str, signal: str, version: int, at: datetime, message: Message) -> QueuedMessage:
         # The signal goes last: a meter's name may hold any character, "#" included.
         return cls(monitor, signal, f"{MESSAGE_PREFIX}{format_time(at)}#v{version}#{signal}", message)
+
+
+@dataclass(frozen=True)
+class StoredMonitor:
+    """What a person's look at one monitor reads (`quotawatch status`): its alert states, its
+    recent readings (window form), and in full its newest snapshot and, when that one
+    failed, the newest that worked (units, conditions and error messages are only there)."""
+
+    states: dict[str, SignalState]
+    window: list[Snapshot]  # newest first, trimmed as core/window.py keeps them
+    latest: Snapshot | None = None
+    last_good: Snapshot | None = None
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """A message item as the history shows it: what was decided when, and when it went out."""
+
+    signal: str
+    decided_at: datetime
+    message: Message
+    sent_at: datetime | None  # None: not delivered (yet)

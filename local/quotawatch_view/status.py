@@ -1,0 +1,199 @@
+"""`quotawatch status` as data: a row per meter of every monitor, what needs attention first.
+
+Pure: from what the table holds about each monitor (its alert states, its window of recent
+readings and its newest snapshots) and the monitors file (thresholds), with the core's own
+forecast, as the check computes it. Nothing here reads a clock: every time shown is one
+that was stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from quotawatch.config import Monitor
+from quotawatch.core.alerts import SignalState
+from quotawatch.core.forecast import Forecast, forecast, period_readings
+from quotawatch.core.record import StoredMonitor
+from quotawatch.core.rules import CHECK_KEY, Level, condition_signal_key, forecast_signal_key, meter_signal_key
+from quotawatch.core.snapshot import CheckError, Meter, Snapshot, format_time, plain_number
+
+_CONDITION = condition_signal_key("")
+
+
+@dataclass(frozen=True)
+class CheckStatus:
+    """A monitor's last check: when, and its error if it failed."""
+
+    at: datetime | None  # None: never checked
+    error: CheckError | None
+    level: Level  # of the `check` signal: raised after repeated failures, at once for a revoked key
+    failing_since: datetime | None
+
+
+@dataclass(frozen=True)
+class MeterStatus:
+    """One row: a meter as of the newest reading that worked, with its level and forecast."""
+
+    monitor: str
+    provider: str
+    check: CheckStatus
+    meter: str | None = None  # None: the monitor has no reading that worked yet
+    unit: str = ""
+    used: float | None = None
+    limit: float | None = None
+    remaining: float | None = None
+    percent: float | None = None
+    level: Level = Level.OK  # the meter's or its forecast's, whichever is higher
+    level_signal: str | None = None  # the signal that sets it: meter:<name> or forecast:<name>
+    since: datetime | None = None
+    trend: Forecast | None = None
+    period_end: datetime | None = None
+    read_at: datetime | None = None  # the reading these figures come from
+    condition: str | None = None  # a raised condition's row: what the provider said (meter: condition:<name>)
+    # Silences (issue: notifications) do not exist yet. When they do, the silence of this
+    # row's signal goes here (until when), and `quotawatch status` shows it in a column.
+    silenced_until: datetime | None = None
+
+    @property
+    def runs_out_at(self) -> datetime | None:
+        return self.trend.runs_out_at if self.trend else None
+
+    @property
+    def runs_out_this_period(self) -> bool:
+        at = self.runs_out_at
+        return at is not None and (self.period_end is None or at <= self.period_end)
+
+    @property
+    def attention(self) -> tuple[Any, ...]:
+        """Sort key: raised first (critical, then warning, a failing check too; then by the
+        row's own level), then what runs out soonest, then the fullest meter."""
+        raised = max(self.level, self.check.level, Level.WARNING if self.check.error else Level.OK)
+        runs_out = self.runs_out_at.timestamp() if self.runs_out_this_period and self.runs_out_at else float("inf")
+        return (-raised, -self.level, runs_out, -(self.percent or 0.0), self.monitor, self.meter or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        trend = self.trend
+        return {
+            "monitor": self.monitor,
+            "provider": self.provider,
+            "meter": self.meter,
+            "unit": self.unit,
+            "used": plain_number(self.used),
+            "limit": plain_number(self.limit),
+            "remaining": plain_number(self.remaining),
+            "percent": None if self.percent is None else round(self.percent, 2),
+            "level": self.level.label,
+            "level_signal": self.level_signal,
+            "since": format_time(self.since),
+            "trend_per_day": None if trend is None else round(trend.per_day, 4),
+            "runs_out_at": format_time(self.runs_out_at),
+            "runs_out_by": None if self.runs_out_at is None else ("limit" if self.limit is not None else "zero"),
+            "period_end": format_time(self.period_end),
+            "read_at": format_time(self.read_at),
+            "last_check": {
+                "at": format_time(self.check.at),
+                "ok": self.check.error is None,
+                "error": None
+                if self.check.error is None
+                else {"kind": self.check.error.kind.value, "message": self.check.error.message},
+                "level": self.check.level.label,
+                "failing_since": format_time(self.check.failing_since),
+            },
+            "condition": self.condition,
+            "silenced_until": format_time(self.silenced_until),
+        }
+
+
+def status_rows(monitors: list[Monitor], stored: dict[str, StoredMonitor]) -> list[MeterStatus]:
+    """Every meter of every monitor, sorted by what needs attention first."""
+    rows: list[MeterStatus] = []
+    for monitor in monitors:
+        rows += monitor_rows(monitor, stored.get(monitor.id) or StoredMonitor({}, []))
+    return sorted(rows, key=lambda row: row.attention)
+
+
+def monitor_rows(monitor: Monitor, stored: StoredMonitor) -> list[MeterStatus]:
+    check = _check_status(stored)
+    good = stored.last_good or (stored.latest if stored.latest and stored.latest.error is None else None)
+    trimmed = next((r for r in stored.window if r.error is None), None)
+    reading = good or trimmed
+    conditions = _raised_conditions(monitor, stored, check)
+    if reading is None or not reading.meters:
+        return [_row(monitor, None, reading, stored, check), *conditions]
+    return [*(_row(monitor, meter, reading, stored, check) for meter in reading.meters), *conditions]
+
+
+def _raised_conditions(monitor: Monitor, stored: StoredMonitor, check: CheckStatus) -> list[MeterStatus]:
+    """A row per raised condition (a subscription inactive, a key expiring): facts without a
+    figure that need attention all the same. Its text comes from the newest reading with it."""
+    rows = []
+    for key, state in sorted(stored.states.items()):
+        if not key.startswith(_CONDITION) or state.level is Level.OK:
+            continue
+        name = key.removeprefix(_CONDITION)
+        said = next(
+            (c.message for s in (stored.latest, stored.last_good) if s for c in s.conditions if c.name == name), ""
+        )
+        provider = stored.latest.provider if stored.latest else monitor.provider
+        rows.append(
+            MeterStatus(
+                monitor.id, provider, check, key, level=state.level, level_signal=key, since=state.since, condition=said
+            )
+        )
+    return rows
+
+
+def _check_status(stored: StoredMonitor) -> CheckStatus:
+    newest = stored.window[0] if stored.window else stored.latest
+    state = stored.states.get(CHECK_KEY)
+    raised = state is not None and state.level is not Level.OK
+    error = None
+    if newest is not None and newest.error is not None:
+        # The window keeps only the kind of a failure; the snapshot has its message.
+        full = stored.latest if stored.latest and stored.latest.checked_at == newest.checked_at else None
+        error = full.error if full and full.error else newest.error
+    return CheckStatus(
+        at=newest.checked_at if newest else None,
+        error=error,
+        level=state.level if state else Level.OK,
+        failing_since=state.since if raised and state else None,
+    )
+
+
+def _row(
+    monitor: Monitor, meter: Meter | None, reading: Snapshot | None, stored: StoredMonitor, check: CheckStatus
+) -> MeterStatus:
+    provider = reading.provider if reading else (stored.latest.provider if stored.latest else monitor.provider)
+    if meter is None or reading is None:
+        return MeterStatus(monitor.id, provider, check)
+    state = _raised(stored.states, meter.name)
+    history = [r for r in stored.window if r.checked_at < reading.checked_at]
+    trend = forecast(meter, period_readings(meter.name, reading, history), reading.checked_at)
+    return MeterStatus(
+        monitor=monitor.id,
+        provider=provider,
+        meter=meter.name,
+        unit=meter.unit,
+        used=meter.used,
+        limit=meter.limit,
+        remaining=meter.remaining,
+        percent=meter.percent_used,
+        level=state.level if state else Level.OK,
+        level_signal=state.key if state else None,
+        since=state.since if state else None,
+        trend=trend,
+        period_end=reading.period.end if reading.period else None,
+        read_at=reading.checked_at,
+        check=check,
+    )
+
+
+def _raised(states: dict[str, SignalState], meter: str) -> SignalState | None:
+    """The meter's state, or its forecast's when that one is higher (a run-out ahead)."""
+    usage = states.get(meter_signal_key(meter))
+    ahead = states.get(forecast_signal_key(meter))
+    if ahead is not None and (usage is None or ahead.level > usage.level):
+        return ahead
+    return usage

@@ -1,0 +1,98 @@
+"""Where the table is: a deployed stack's CloudFormation outputs, or the local stack of `make up`.
+
+`--stack NAME` asks CloudFormation (with the caller's credentials, region and, as boto3
+always does, AWS_ENDPOINT_URL) for the stack's TableName output. Without it the local stack
+that `make up` described in .quotawatch-local/stack.json is used, by the same path: its
+endpoint and stack name, then DescribeStacks there.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from quotawatch.adapters.store import DynamoStore
+from quotawatch_view.errors import ViewError
+
+LOCAL_STATE = Path(".quotawatch-local") / "stack.json"
+MONITORS_FILE = Path("functions") / "check_usage" / "monitors.yaml"
+TABLE_OUTPUT = "TableName"
+# The source tree this package runs from (layers/quotawatch/local/quotawatch_view/table.py).
+SOURCE_ROOT = Path(__file__).resolve().parents[4]
+
+
+@dataclass(frozen=True)
+class Table:
+    store: DynamoStore
+    where: str  # for headings: "stack 'x' in eu-west-1", "the local stack 'y'"
+
+
+def open_table(stack: str | None, state_file: Path | None = None) -> Table:
+    """The table of `stack` in the caller's AWS account, or of the running local stack."""
+    if stack is not None:
+        session = boto3.session.Session()
+        region = session.region_name or "no region"
+        return Table(_store(session, stack, None), f"stack '{stack}' in {region}")
+    state = state_file or find_upwards(LOCAL_STATE)
+    if state is None or not state.exists():
+        raise ViewError("no local stack is running (start it with `make up`); for a deployed one, pass --stack NAME")
+    try:
+        local = json.loads(state.read_text())
+        endpoint, name = str(local["endpoint_url"]), str(local["name"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise ViewError(f"{state}: not a local stack description ({type(exc).__name__}); restart `make up`") from None
+    # The embedded AWS (moto) takes any credentials: these are its test ones, never real.
+    session = boto3.session.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106
+        region_name="us-east-1",
+    )
+    return Table(_store(session, name, endpoint), f"the local stack '{name}'")
+
+
+def _store(session: boto3.session.Session, stack: str, endpoint: str | None) -> DynamoStore:
+    # A local stack answers at once or not at all (`make up` stopped): one retry is enough.
+    config = Config(retries={"mode": "standard", "max_attempts": 2}) if endpoint else None
+    try:
+        cloudformation: Any = session.client("cloudformation", endpoint_url=endpoint, config=config)
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in described[0].get("Outputs", [])} if described else {}
+        dynamodb: Any = session.client("dynamodb", endpoint_url=endpoint, config=config)
+    except NoRegionError:
+        raise ViewError("no AWS region: set AWS_REGION or run `aws configure`") from None
+    except NoCredentialsError:
+        raise ViewError("no AWS credentials: run `aws configure` or set AWS_PROFILE") from None
+    except ClientError as exc:
+        message = exc.response.get("Error", {}).get("Message", "")
+        if "does not exist" in message:
+            raise ViewError(f"no stack named '{stack}' in this account and region") from None
+        raise ViewError(f"cannot describe stack '{stack}': {describe_failure(exc)}") from None
+    except BotoCoreError as exc:
+        where = f" at {endpoint} (is `make up` still running?)" if endpoint else ""
+        raise ViewError(f"cannot reach CloudFormation{where}: {describe_failure(exc)}") from None
+    if TABLE_OUTPUT not in outputs:
+        raise ViewError(f"stack '{stack}' has no {TABLE_OUTPUT} output: is it a QuotaWatch stack?")
+    return DynamoStore(dynamodb, outputs[TABLE_OUTPUT])
+
+
+def describe_failure(exc: Exception) -> str:
+    """An AWS failure in one line: its code and message, never a traceback."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'error')}: {error.get('Message', '')}".strip().rstrip(":")
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def find_upwards(relative: Path) -> Path | None:
+    """`relative` in the current directory or one above it, else in the source tree."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents, SOURCE_ROOT):
+        if (folder / relative).exists():
+            return folder / relative
+    return None
