@@ -40,7 +40,9 @@ _clock = SystemClock()
 
 @cache
 def _store() -> DynamoStore:
-    return DynamoStore(boto3.client("dynamodb"), os.environ["TABLE_NAME"])
+    return DynamoStore(
+        boto3.client("dynamodb"), os.environ["TABLE_NAME"], int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "400"))
+    )
 
 
 @cache

@@ -100,7 +100,7 @@ def history_text(history: History, zone: Zone, paint: Painter) -> str:
     lines += ["", table(rows, styles, paint, set()).rstrip("\n"), ""]
     if failures:
         lines += [f"  [{n}] {failure}" for n, failure in enumerate(failures, 1)] + [""]
-    lines.append("Messages" if history.messages else "No message in this time (a sent one is kept 7 days).")
+    lines.append("Messages" if history.messages else "No message in this time.")
     for sent in history.messages:
         when = f"sent {zone.moment(sent.sent_at)}" if sent.sent_at else "not sent yet"
         severity = paint(

@@ -10,6 +10,8 @@ import pytest
 
 from quotawatch.adapters.store import DynamoStore
 from quotawatch.core import window
+from quotawatch.core.messages import Message
+from quotawatch.core.record import QueuedMessage
 from quotawatch.core.snapshot import ErrorKind, Meter, Period, Snapshot
 from quotawatch_local.aws_counter import AwsCallCounter
 from quotawatch_local.embedded_aws import EmbeddedAws
@@ -84,3 +86,18 @@ def test_a_monitor_without_a_window_has_no_history_to_read_by_key(store: DynamoS
 
     assert record.window is None  # the check reads the snapshots instead
     assert [s.meters[0].used for s in store.recent_snapshots("acme")] == [100]
+
+
+def test_a_sent_message_is_kept_as_long_as_the_readings(stack: LocalStack) -> None:
+    """history and report show every alert beside its readings: a sent message expires with them."""
+    store = DynamoStore(stack.aws.client("dynamodb"), stack.outputs["TableName"], retention_days=400)
+    at = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    message = Message("[WARNING] kept: calls at 82%", "body", "sms", "warning", "kept", "cloudlayer", "alert")
+    queued = QueuedMessage.for_decision("kept", "calls", 1, at, message)
+    store.queue(queued)
+    store.record_sent("kept", queued.key, "mid-1", at)
+    item = stack.aws.client("dynamodb").get_item(
+        TableName=stack.outputs["TableName"], Key={"pk": {"S": "MON#kept"}, "sk": {"S": queued.key}}
+    )["Item"]
+    assert item["message_id"] == {"S": "mid-1"}
+    assert int(item["expires_at"]["N"]) == int((at + timedelta(days=400)).timestamp())

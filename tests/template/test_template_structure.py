@@ -407,6 +407,7 @@ def test_notify_function_runtime_layer_and_environment(notify: dict[str, Any], r
     assert notify["Environment"]["Variables"] == {
         "TABLE_NAME": {"Ref": "QuotaWatchTable"},
         "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"},
+        "SNAPSHOT_RETENTION_DAYS": {"Ref": "SnapshotRetentionDays"},  # sent messages live as long as readings
         "POWERTOOLS_SERVICE_NAME": "quotawatch",
         "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
         "POWERTOOLS_LOG_LEVEL": "INFO",

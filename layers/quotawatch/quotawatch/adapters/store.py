@@ -37,7 +37,6 @@ from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 log = logging.getLogger("quotawatch.store")
 
 _BATCH_ATTEMPTS = 5
-SENT_MESSAGE_DAYS = 7  # how long a delivered message stays listable before TTL removes it
 _WRITE_BATCH = 25  # DynamoDB's limit for BatchWriteItem
 _READ_BATCH = 100  # and for BatchGetItem
 _STATE, _WINDOW = "STATE", "WINDOW"
@@ -185,7 +184,7 @@ class DynamoStore:
 
     def messages_since(self, monitor: str, since: datetime) -> list[SentMessage]:
         """The message items of one monitor decided from `since` on, oldest first. A sent
-        message expires SENT_MESSAGE_DAYS after it went out, so older ones are gone."""
+        message is kept as long as the readings (the store's retention)."""
         items = self._query(
             monitor,
             f"{MESSAGE_PREFIX}{format_time(since)}",
@@ -282,7 +281,8 @@ class DynamoStore:
         return item is None or "sent_at" in item
 
     def record_sent(self, monitor: str, key: str, message_id: str, sent_at: datetime) -> None:
-        """Mark a message as sent; it expires a week later."""
+        """Mark a message as sent; it expires with the readings of its time (the retention), so
+        history and the report can show every alert beside the readings that raised it."""
         try:
             self._client.update_item(
                 TableName=self.table_name,
@@ -292,7 +292,7 @@ class DynamoStore:
                 ExpressionAttributeValues={
                     ":at": {"S": format_time(sent_at)},
                     ":id": {"S": message_id},
-                    ":expires": {"N": str(int((sent_at + timedelta(days=SENT_MESSAGE_DAYS)).timestamp()))},
+                    ":expires": self._expires_at(sent_at),
                 },
             )
         except ClientError as exc:
