@@ -120,3 +120,32 @@ def test_a_broken_declaration_in_a_monitors_file_costs_only_its_monitors(section
     for line in config.declaration_problems:
         assert line.isprintable()
         assert len(line) <= 400
+
+
+expressions = st.sampled_from(
+    [
+        "a != 'x'",
+        "a == `1`",
+        "a == `true`",
+        "a.b == 'x'",
+        "a && b",
+        "a || b",
+        "!a",
+        "a && a != 'USD'",
+        "`0` == a",
+        "a != `null`",
+    ]
+)
+
+
+@SETTINGS
+@given(source=expressions, data=st.dictionaries(st.sampled_from(["a", "b", "c"]), values, max_size=3) | values)
+def test_the_fast_closures_mean_what_jmespath_means(source: str, data: Any) -> None:
+    """Common shapes are Python closures, not the interpreter: same value, same truth, on anything.
+    (A plain path is not among them: it is walked, and names a step that is not an object.)"""
+    import jmespath
+
+    expected = jmespath.search(source, data)
+    expression = compile_expression(source)
+    assert expression.value(data) == expected
+    assert type(expression.value(data)) is type(expected)

@@ -95,7 +95,10 @@ class Reading:
     def read_refusal(self, status: int, body: Any, now: datetime | None = None) -> ParsedUsage | None:
         for refusal in self.refusals:
             if refusal.status == status:
-                condition = _condition(refusal.condition, body if isinstance(body, dict) else {})
+                try:
+                    condition = _condition(refusal.condition, body if isinstance(body, dict) else {})
+                except p.BadResponse:  # an error body of another shape: not this refusal
+                    continue
                 if condition is not None:
                     return ParsedUsage(meters=(), conditions=(condition,))
         return None
