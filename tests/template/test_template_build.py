@@ -11,7 +11,7 @@ from cfnlint.decode import cfn_yaml
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
-LAYER_PACKAGES = ["quotawatch", "requests", "yaml", "aws_lambda_powertools"]
+LAYER_PACKAGES = ["quotawatch", "requests", "yaml", "aws_lambda_powertools", "jmespath"]
 # The Lambda runtime provides boto3; the rest are development tools that must not ship.
 NOT_SHIPPED = [
     "boto3",
@@ -53,6 +53,16 @@ def test_layer_contains_the_library_and_its_runtime_dependencies(build_dir: Path
     python = build_dir / "QuotaWatchLayer" / "python"
     for package in LAYER_PACKAGES:
         assert (python / package / "__init__.py").is_file(), package
+
+
+def test_layer_carries_the_provider_catalogue_and_not_the_command_line_view(build_dir: Path) -> None:
+    python = build_dir / "QuotaWatchLayer" / "python"
+    shipped = sorted(p.name for p in (python / "quotawatch" / "providers" / "catalogue").glob("*.yaml"))
+    source = Path(__file__).resolve().parents[2] / "layers/quotawatch/quotawatch/providers/catalogue"
+    assert shipped == sorted(p.name for p in source.glob("*.yaml"))
+    assert len(shipped) >= 16
+    assert not (python / "quotawatch_view").exists()
+    assert not (python / "matplotlib").exists()
 
 
 def test_layer_ships_no_boto_and_no_dev_tools(build_dir: Path) -> None:
