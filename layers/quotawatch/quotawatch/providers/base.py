@@ -13,7 +13,7 @@ import base64
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, cast
 from urllib.parse import quote, urlencode
 
 from quotawatch.core.errors import CheckFailed
@@ -114,6 +114,29 @@ class Provider:
 
     def has_meter(self, name: str) -> bool:
         return declared_part(name, self.meter_names) is not None
+
+
+class Parse(Protocol):
+    def __call__(self, body: Any, now: datetime | None = None) -> ParsedUsage: ...
+
+
+class ReadRefusal(Protocol):
+    def __call__(self, status: int, body: Any, now: datetime | None = None) -> ParsedUsage | None: ...
+
+
+def declared_names(name: str) -> tuple[Provider, Parse, ReadRefusal]:
+    """A catalogue provider and its reading, for a module that keeps the names of its coded past."""
+    from quotawatch.providers import get_provider
+
+    provider = get_provider(name)
+    if provider is None:
+        raise ImportError(f"the catalogue has no provider '{name}'")
+    refusal = provider.read_refusal
+    return provider, cast(Parse, provider.parse), cast(ReadRefusal, refusal or _no_refusal)
+
+
+def _no_refusal(status: int, body: Any, now: datetime | None = None) -> ParsedUsage | None:
+    return None
 
 
 def _filled(template: str, values: Mapping[str, str]) -> str:

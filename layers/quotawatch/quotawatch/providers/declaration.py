@@ -67,7 +67,8 @@ _COUNT_UNIT = re.compile(r"[a-z][a-z_]{0,29}")
 
 @dataclass(frozen=True)
 class CodedReading:
-    """What a provider module does in Python where a declaration cannot say it."""
+    """How a provider's answers are read: a declaration's reading, or what a provider module
+    does in Python where a declaration cannot say it (named by `code:`)."""
 
     parse: Callable[..., ParsedUsage]
     meter_names: tuple[str, ...]
@@ -123,6 +124,28 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
     for field_name, text in [("url", base_url + path)] + [(f"query.{k}", v) for k, v in query]:
         _require_known_placeholders(text, params, field_name)
 
+    reader = _reader(data, coded)
+    return Provider(
+        name=declared_name,
+        display_name=display,
+        base_url=base_url,
+        path=path,
+        auth=auth,
+        parse=reader.parse,
+        meter_names=reader.meter_names,
+        condition_names=reader.condition_names,
+        read_refusal=reader.read_refusal,
+        query=query,
+        params=params,
+        docs_url=docs,
+        measures=_line(data, "measures", default=", ".join(reader.meter_names)),
+        source=source,
+    )
+
+
+def _reader(data: dict[str, Any], coded: Mapping[str, CodedReading]) -> CodedReading:
+    """How the answers are read: the declared meters, period, conditions and refusals, or the
+    code a declaration names under `code:` (then it declares none of those itself)."""
     code = data.get("code")
     if code is not None:
         if not isinstance(code, str) or code not in coded:
@@ -130,44 +153,16 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         for field_name in ("meters", "conditions", "refusals", "period"):
             if field_name in data:
                 raise _Invalid(field_name, f"is read by the code ({code}); declare it there")
-        reader = coded[code]
-        return Provider(
-            name=declared_name,
-            display_name=display,
-            base_url=base_url,
-            path=path,
-            auth=auth,
-            parse=reader.parse,
-            meter_names=reader.meter_names,
-            condition_names=reader.condition_names,
-            read_refusal=reader.read_refusal,
-            query=query,
-            params=params,
-            docs_url=docs,
-            measures=_line(data, "measures", default=", ".join(reader.meter_names)),
-            source=source,
-        )
-
+        return coded[code]
     meters = _meters(data.get("meters"))
     conditions = _conditions(data.get("conditions"))
     refusals = _refusals(data.get("refusals"))
     reading = Reading(meters, conditions, _period(data.get("period")), refusals)
-    condition_names = tuple(dict.fromkeys([c.name for c in conditions] + [r.condition.name for r in refusals]))
-    return Provider(
-        name=declared_name,
-        display_name=display,
-        base_url=base_url,
-        path=path,
-        auth=auth,
+    return CodedReading(
         parse=reading.parse,
         meter_names=tuple(m.name for m in meters),
-        condition_names=condition_names,
+        condition_names=tuple(dict.fromkeys([c.name for c in conditions] + [r.condition.name for r in refusals])),
         read_refusal=reading.read_refusal if refusals else None,
-        query=query,
-        params=params,
-        docs_url=docs,
-        measures=_line(data, "measures", default=", ".join(m.name for m in meters)),
-        source=source,
     )
 
 
