@@ -116,6 +116,14 @@ def test_a_family_is_one_meter_per_item() -> None:
         p.parse({"balances": [{"id": "a", "amount": 1}, {"amount": 2}]}, NOW)
 
 
+@pytest.mark.parametrize(
+    ("given", "unit"), [("EUR", "EUR"), ("eur", "EUR"), (" GB ", "GB"), ("hour", "hour"), ("US$", "USD"), (None, "USD")]
+)
+def test_the_unit_may_come_from_the_answer(given: Any, unit: str) -> None:
+    p = provider(meters={"balance": {"remaining": "balance", "unit": "USD", "unit_from": "currency"}})
+    assert meters(p, {"balance": "12.5", "currency": given}) == [Meter("balance", None, None, 12.5, unit)]
+
+
 def test_jmespath_reads_what_a_path_cannot() -> None:
     p = provider(meters={"credit": {"remaining": "sum(balances[].amount)", "unit": "USD"}})
     assert meters(p, {"balances": [{"amount": 2}, {"amount": 3.5}]}) == [Meter("credit", None, None, 5.5, "USD")]

@@ -17,7 +17,15 @@ from urllib.parse import urlsplit
 from quotawatch.core.snapshot import Severity
 from quotawatch.echo import _bounded, _first_name, _name, _show, _text
 from quotawatch.providers.base import Auth, ParsedUsage, Provider
-from quotawatch.providers.declared import FIGURES, ConditionSpec, MeterSpec, PeriodSpec, Reading, RefusalSpec
+from quotawatch.providers.declared import (
+    FIGURES,
+    ConditionSpec,
+    MeterSpec,
+    PeriodSpec,
+    Reading,
+    RefusalSpec,
+    is_unit,
+)
 from quotawatch.providers.expressions import Expression, ExpressionError, compile_expression, compile_template
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
@@ -29,40 +37,11 @@ _FIELDS = {
     "name", "display_name", "docs", "measures", "url", "base_url", "path", "query", "auth", "params",
     "meters", "period", "conditions", "refusals", "code",
 }  # fmt: skip
-_METER_FIELDS = {*FIGURES, "unit", "scale", "unlimited", "optional", "each", "key"}
+_METER_FIELDS = {*FIGURES, "unit", "unit_from", "scale", "unlimited", "optional", "each", "key"}
 _CONDITION_FIELDS = {"when", "when_true", "when_false", "severity", "message"}
 _REFUSAL_FIELDS = {"status", "when", "condition", "severity", "message"}
 MAX_METERS = 64
 MAX_CONDITIONS = 32
-
-# Units a meter may have: what messages know how to show. Currencies by ISO code; a count
-# is a plain lower-case noun ("calls", "characters").
-CURRENCIES = frozenset(
-    [
-        "USD",
-        "EUR",
-        "GBP",
-        "JPY",
-        "CAD",
-        "AUD",
-        "CHF",
-        "CNY",
-        "INR",
-        "BRL",
-        "SEK",
-        "NOK",
-        "DKK",
-        "PLN",
-        "SGD",
-        "HKD",
-        "NZD",
-        "MXN",
-        "ZAR",
-    ]
-)
-SIZE_UNITS = frozenset({"bytes", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB"})
-TIME_UNITS = frozenset({"ms", "s", "seconds", "minutes", "hours"})
-_COUNT_UNIT = re.compile(r"[a-z][a-z_]{0,29}")
 
 
 @dataclass(frozen=True)
@@ -330,6 +309,7 @@ def _meter(name: Any, spec: Any) -> MeterSpec:
         optional_figures=_optional_figures(spec.get("optional"), f"{where}.optional"),
         each=_expression(spec["each"], f"{where}.each") if family else None,
         key=_expression(spec["key"], f"{where}.key") if family else None,
+        unit_from=_expression(spec["unit_from"], f"{where}.unit_from") if "unit_from" in spec else None,
     )
 
 
@@ -343,7 +323,7 @@ def _expression(value: Any, where: str) -> Expression:
 def _unit(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise _Invalid(where, "required: calls, requests, characters, credits, bytes, GB, ms, USD, EUR...")
-    if value in CURRENCIES or value in SIZE_UNITS or value in TIME_UNITS or _COUNT_UNIT.fullmatch(value):
+    if is_unit(value):
         return value
     raise _Invalid(
         where,

@@ -14,6 +14,7 @@ is never below zero against a limit; without a limit it is a balance, as reporte
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +25,39 @@ from quotawatch.providers.base import ParsedUsage
 from quotawatch.providers.expressions import Expression, Template
 
 FIGURES = ("used", "limit", "remaining")
+
+# Units a meter may have: what messages know how to show. Currencies by ISO code; a count
+# is a plain lower-case noun ("calls", "characters").
+CURRENCIES = frozenset(
+    [
+        "USD",
+        "EUR",
+        "GBP",
+        "JPY",
+        "CAD",
+        "AUD",
+        "CHF",
+        "CNY",
+        "INR",
+        "BRL",
+        "SEK",
+        "NOK",
+        "DKK",
+        "PLN",
+        "SGD",
+        "HKD",
+        "NZD",
+        "MXN",
+        "ZAR",
+    ]
+)
+SIZE_UNITS = frozenset({"bytes", "KB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB"})
+TIME_UNITS = frozenset({"ms", "s", "seconds", "minutes", "hours"})
+_COUNT_UNIT = re.compile(r"[a-z][a-z_]{0,29}")
+
+
+def is_unit(text: str) -> bool:
+    return text in CURRENCIES or text in SIZE_UNITS or text in TIME_UNITS or bool(_COUNT_UNIT.fullmatch(text))
 
 
 @dataclass(frozen=True)
@@ -43,6 +77,8 @@ class MeterSpec:
     # A family: one meter per item of this list, named prefix + the item's `key`.
     each: Expression | None = None
     key: Expression | None = None
+    # The unit as the answer gives it (an account's currency), when it is one; else `unit`.
+    unit_from: Expression | None = None
 
 
 @dataclass(frozen=True)
@@ -127,7 +163,18 @@ def _meter(spec: MeterSpec, name: str, item: Any, answer: dict[str, Any]) -> Met
             remaining = None if used is None else max(limit - used, 0.0)
         elif remaining < 0.0:
             remaining = 0.0
-    return Meter(name, used, limit, remaining, spec.unit)
+    return Meter(name, used, limit, remaining, spec.unit if spec.unit_from is None else _unit(spec, item))
+
+
+def _unit(spec: MeterSpec, item: Any) -> str:
+    given = spec.unit_from.value(item) if spec.unit_from is not None else None
+    if isinstance(given, str):
+        given = given.strip()
+        if given.upper() in CURRENCIES:  # "eur" is a currency, not a noun
+            return given.upper()
+        if is_unit(given):
+            return given
+    return spec.unit  # none given, or not a unit messages can show
 
 
 def _figure(spec: MeterSpec, at: Expression | None, raw: Any, item: Any, optional: bool) -> float | None:
