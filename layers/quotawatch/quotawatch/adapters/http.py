@@ -112,7 +112,9 @@ class HttpClient:
         complete = False
         try:
             status = response.status
-            refusal = _error_body(response, p) if status in (401, 403, 429) else None
+            # The bodies a provider's refusal reader may read (providers/base.py read_refusal):
+            # a 404 can mean "nothing set up to measure" rather than a wrong address.
+            refusal = _error_body(response, p) if status in (401, 403, 404, 429) else None
             if status == 429:
                 raise _Retryable(
                     ErrorKind.RATE_LIMITED,
@@ -137,7 +139,10 @@ class HttpClient:
                 )
             if status == 404:
                 raise FetchFailed(
-                    ErrorKind.CONFIG, f"{host} has no usage endpoint at this address (404); check base_url"
+                    ErrorKind.CONFIG,
+                    f"{host} has no usage endpoint at this address (404); check base_url",
+                    status,
+                    refusal,
                 )
             if status != 200:
                 raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered unexpected status {status}")

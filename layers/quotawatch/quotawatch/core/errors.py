@@ -10,7 +10,7 @@ from quotawatch.core.snapshot import ErrorKind
 class CheckFailed(Exception):
     """Raised by adapters and parsers; becomes a snapshot carrying a check error.
 
-    For a provider's refusal (401, 403, 429) `status` and its JSON error `body` are kept,
+    For a provider's refusal (401, 403, 404, 429) `status` and its JSON error `body` are kept,
     so that a provider can recognise a refusal that is itself news (a quota reached).
     """
 
