@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
+from quotawatch.core.digest import FailedChecks
 from quotawatch.core.messages import Message
 from quotawatch.core.record import MESSAGE_PREFIX, MonitorRecord, QueuedMessage, SentMessage, StoredMonitor
 from quotawatch.core.rules import Level
@@ -181,6 +182,36 @@ class DynamoStore:
         """Every snapshot of one monitor from `since` on, oldest first: one query (paged)."""
         items = self._query(monitor, f"SNAP#{format_time(since)}", "SNAP#~", "#snapshot", {"#snapshot": "snapshot"})
         return [Snapshot.from_dict(json.loads(i["snapshot"]["S"])) for i in items]
+
+    def failed_checks_since(self, monitors: Iterable[str], since: datetime) -> dict[str, FailedChecks]:
+        """How many checks of each monitor failed from `since` on, and the last one's time
+        (the daily digest): one query of its snapshot keys each, paged, that returns only
+        the failed ones. Monitors without a failure are left out."""
+        found: dict[str, FailedChecks] = {}
+        for monitor in dict.fromkeys(monitors):
+            request: dict[str, Any] = {
+                "TableName": self.table_name,
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+                "FilterExpression": "#ok = :failed",
+                "ExpressionAttributeValues": {
+                    ":pk": {"S": _pk(monitor)},
+                    ":low": {"S": f"SNAP#{format_time(since)}"},
+                    ":high": {"S": "SNAP#~"},
+                    ":failed": {"BOOL": False},
+                },
+                "ExpressionAttributeNames": {"#ok": "ok"},
+                "ProjectionExpression": "sk",
+            }
+            keys: list[str] = []
+            while True:
+                response = self._client.query(**request)
+                keys += [item["sk"]["S"] for item in response.get("Items", [])]
+                if "LastEvaluatedKey" not in response:
+                    break
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            if keys:
+                found[monitor] = FailedChecks(len(keys), parse_time(max(keys).removeprefix("SNAP#")))
+        return found
 
     def messages_since(self, monitor: str, since: datetime) -> list[SentMessage]:
         """The message items of one monitor decided from `since` on, oldest first. A sent
