@@ -34,9 +34,14 @@ def test_the_template_deploys_with_what_aws_would_hold(stack: LocalStack) -> Non
     secret = aws.client("secretsmanager").get_secret_value(SecretId="quotawatch/api-keys")
     assert json.loads(secret["SecretString"]) == {}
 
-    schedules = aws.client("scheduler").list_schedules()["Schedules"]
-    assert len(schedules) == 1
-    schedule = aws.client("scheduler").get_schedule(Name=schedules[0]["Name"])
+    scheduler = aws.client("scheduler")
+    schedules = [scheduler.get_schedule(Name=s["Name"]) for s in scheduler.list_schedules()["Schedules"]]
+    assert len(schedules) == 2  # the checks and the daily digest
+    (schedule,) = [s for s in schedules if "digest" not in s["Target"]["Input"]]
+    (digest,) = [s for s in schedules if "digest" in s["Target"]["Input"]]
+    assert digest["ScheduleExpression"] == "cron(0 8 * * ? *)"
+    assert digest["ScheduleExpressionTimezone"] == "UTC"
+    assert digest["State"] == "ENABLED"
     assert schedule["ScheduleExpression"] == "rate(15 minutes)"
     assert "<aws.scheduler.scheduled-time>" in schedule["Target"]["Input"]
     assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 3
