@@ -105,20 +105,22 @@ def _attention(data: DigestInput) -> list[str]:
     found: list[str] = []
     for signal, state in sorted(data.itself.items()):
         found.append(f"QuotaWatch itself {state.level.label} ({signal.removeprefix('self:')})")
+    checks: dict[str, str] = {}
     for row in data.rows:  # sorted by what needs attention first
-        if row.check.level is not Level.OK or row.check.error is not None:
-            phrase = (
-                f"{row.monitor} cannot be checked" if row.check.level is not Level.OK else f"{row.monitor} check failed"
-            )
-            if row.check.error is not None:
-                phrase += f" ({row.check.error.kind.value})"
-            if phrase not in found:
-                found.append(phrase)
+        if row.check.level is not Level.OK:
+            kind = f" ({row.check.error.kind.value})" if row.check.error else ""
+            checks.setdefault(row.monitor, f"{row.monitor} cannot be checked{kind}")
+        elif row.check.error is not None:
+            checks.setdefault(row.monitor, f"{row.monitor}: last check failed ({row.check.error.kind.value})")
         if row.meter is not None and row.level is not Level.OK:
             found.append(f"{row.monitor} {_signal_name(row)} {row.level.label}" + _percent(row))
     for monitor, failed in data.failures.items():
-        if not any(p.startswith(f"{monitor} c") for p in found):
-            found.append(f"{monitor} {failed.count} failed check{'s' if failed.count != 1 else ''}")
+        plural = "s" if failed.count != 1 else ""
+        checks.setdefault(monitor, f"{monitor}: {failed.count} failed check{plural} in the last day")
+    # A monitor that cannot be checked first: its figures are old.
+    raised = [phrase for phrase in checks.values() if "cannot be checked" in phrase]
+    found[len(data.itself) : len(data.itself)] = raised
+    found += [phrase for phrase in checks.values() if phrase not in raised]
     return found
 
 
