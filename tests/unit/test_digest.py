@@ -51,7 +51,7 @@ def state(key: str, level: Level) -> SignalState:
 
 
 def test_all_is_well_in_its_first_line_and_every_meter_with_its_trend_and_forecast() -> None:
-    message = render_digest(digest_of({"a": stored("a", [500, 490, 480, 470]), "b": stored("b", [100])}))
+    message = render_digest(digest_of({"a": stored("a", [500, 490, 480, 470]), "b": stored("b", [100, 100, 100, 100])}))
     lines = message.email.splitlines()
     assert lines[0] == "All is well: 2 monitors, nothing raised, no failed check in the last day."
     assert message.subject == "[DIGEST] QuotaWatch Tue Nov 24: all is well (2 monitors)"
@@ -59,6 +59,7 @@ def test_all_is_well_in_its_first_line_and_every_meter_with_its_trend_and_foreca
     assert "Silenced:\n  none" in message.email
     assert "Failed checks in the last day:\n  none" in message.email
     assert "  calls  500 of 1,000 calls (50%)  +240 calls/day  limit ~Nov 26" in lines
+    assert "  calls  100 of 1,000 calls (10%)  flat" in lines
     assert "If a day passes without it, QuotaWatch is not running" in message.email
     assert (message.severity, message.kind, message.monitor) == ("info", "digest", "QuotaWatch")
 
@@ -99,7 +100,7 @@ def test_subject_and_sms_fit_whatever_the_names(name_length: int) -> None:
     name = "m" * name_length
     key = meter_signal_key("calls")
     message = render_digest(digest_of({name: stored(name, [990], {key: state(key, Level.CRITICAL)})}))
-    assert message.subject.startswith("[DIGEST] QuotaWatch Tue Nov 24: 1 need attention")
+    assert message.subject.startswith("[DIGEST] QuotaWatch Tue Nov 24: 1 needs attention")
     assert len(message.subject) <= SUBJECT_MAX
     assert len(message.sms) <= SMS_MAX
 

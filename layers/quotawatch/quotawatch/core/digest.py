@@ -68,8 +68,9 @@ def render_digest(data: DigestInput) -> Message:
         first = f"{len(attention)} need{'s' if len(attention) == 1 else ''} attention: " + "; ".join(attention[:3])
         if len(attention) > 3:
             first += f"; and {len(attention) - 3} more"
-        subject = f"[DIGEST] QuotaWatch {day}: {len(attention)} need attention, {attention[0]}"
-        sms = f"QuotaWatch digest {day}: {len(attention)} need attention, {attention[0]}"
+        need = f"{len(attention)} need{'s' if len(attention) == 1 else ''} attention"
+        subject = f"[DIGEST] QuotaWatch {day}: {need}, {attention[0]}"
+        sms = f"QuotaWatch digest {day}: {need}, {attention[0]}"
     else:
         first = f"All is well: {count}, nothing raised, no failed check in the last day."
         subject = f"[DIGEST] QuotaWatch {day}: all is well ({count})"
@@ -198,6 +199,8 @@ def _meter_cells(row: MeterStatus, zone: ZoneInfo) -> list[str]:
     else:
         use = f"{fmt.quantity(row.remaining, row.unit)} left"
     trend = "-"
+    if row.trend is not None and row.trend.per_day == 0:
+        return [row.meter or "", use, "flat", "" if row.level is Level.OK else row.level.label.upper()]
     if row.trend is not None:
         per_day = row.trend.per_day if row.limit is not None or row.used is not None else -row.trend.per_day
         sign = "+" if per_day > 0 else "-" if per_day < 0 else ""
