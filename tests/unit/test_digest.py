@@ -119,3 +119,12 @@ def test_one_digest_a_day_keyed_by_its_day_in_its_zone(at: datetime, zone: str, 
     data = digest_of({"a": stored("a", [1])})
     queued = queued_digest(DigestInput(at, ZoneInfo(zone), data.rows, {}, {}))
     assert (queued.monitor, queued.signal, queued.key) == ("QuotaWatch", "digest", key)
+
+
+def test_thousands_of_monitors_list_a_hundred_and_say_how_many_more() -> None:
+    many = {f"m{i:04d}": stored(f"m{i:04d}", [990], {CALLS: state(CALLS, Level.WARNING)}) for i in range(2000)}
+    message = render_digest(digest_of(many))
+    assert message.email.startswith("2000 need attention: m0000 calls warning (99%); ")
+    assert "  and 1900 more\n" in message.email  # raised
+    assert "and 1900 more monitors: `quotawatch status` lists them all." in message.email
+    assert len(message.email.encode()) < 64 * 1024  # SNS takes 256 KB

@@ -27,6 +27,9 @@ from quotawatch.core.status import MeterStatus
 DIGEST_SIGNAL = "digest"
 DIGEST_KIND = "digest"
 FAILURES_OVER = timedelta(days=1)  # failed checks are counted over the last day
+# Each section lists this many at most, then says how many more: a digest of thousands of
+# monitors stays far under SNS's 256 KB (and DynamoDB's 400 KB item), and readable.
+LISTED_UP_TO = 100
 
 
 @dataclass(frozen=True)
@@ -76,12 +79,17 @@ def render_digest(data: DigestInput) -> Message:
         subject = f"[DIGEST] QuotaWatch {day}: all is well ({count})"
         sms = f"QuotaWatch digest {day}: all is well ({count})."
     lines = [first, ""]
-    lines += _raised_section(data)
-    lines += ["", "Silenced:", *([f"  {line}" for line in data.silences] or ["  none"])]
-    lines += ["", "Failed checks in the last day:", *_failures_section(data, monitors)]
+    lines += _capped(_raised_section(data), 1 + LISTED_UP_TO)
+    lines += ["", "Silenced:", *_capped([f"  {line}" for line in data.silences] or ["  none"], LISTED_UP_TO)]
+    lines += ["", "Failed checks in the last day:", *_capped(_failures_section(data, monitors), LISTED_UP_TO)]
     lines += ["", f"Every monitor ({_moment(data.at, data.zone)}):"]
-    for monitor in monitors:
-        lines += _monitor_section(monitor, [r for r in data.rows if r.monitor == monitor], data.zone)
+    by_monitor: dict[str, list[MeterStatus]] = {}
+    for row in data.rows:
+        by_monitor.setdefault(row.monitor, []).append(row)
+    for monitor in monitors[:LISTED_UP_TO]:
+        lines += _monitor_section(monitor, by_monitor[monitor], data.zone)
+    if len(monitors) > LISTED_UP_TO:
+        lines += ["", f"and {len(monitors) - LISTED_UP_TO} more monitors: `quotawatch status` lists them all."]
     when = f" ({data.schedule}, {data.zone.key})" if data.schedule else ""
     lines += [
         "",
@@ -99,6 +107,12 @@ def render_digest(data: DigestInput) -> Message:
         provider="quotawatch",
         kind=DIGEST_KIND,
     )
+
+
+def _capped(lines: list[str], most: int) -> list[str]:
+    if len(lines) <= most:
+        return lines
+    return [*lines[:most], f"  and {len(lines) - most} more"]
 
 
 def _attention(data: DigestInput) -> list[str]:
@@ -121,7 +135,7 @@ def _attention(data: DigestInput) -> list[str]:
     # A monitor that cannot be checked first: its figures are old.
     raised = [phrase for phrase in checks.values() if "cannot be checked" in phrase]
     found[len(data.itself) : len(data.itself)] = raised
-    found += [phrase for phrase in checks.values() if phrase not in raised]
+    found += [phrase for phrase in checks.values() if "cannot be checked" not in phrase]
     return found
 
 
