@@ -7,7 +7,8 @@ clock); the notify function delivers what the table's stream brings after each. 
 play one story, in which each kind of moment happens exactly once: a test alert, a
 warning, a critical alert, a reminder, a period reset, a forecast warning, a recovery, a
 key revoked, a key restored, QuotaWatch itself failing (a broken monitors file) and
-recovering, and SNS down for a run (its message arrives once, a run late). Each snapshot
+recovering, SNS down for a run (its message arrives once, a run late), and the daily
+digest (its event delivered twice, one message). Each snapshot
 and each message is printed as SNS delivered it; then everything is torn down.
 """
 

@@ -3,6 +3,7 @@ day that says first what needs attention, never to SMS, and never twice for one 
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from quotawatch_local.inbox import Inbox
 from quotawatch_local.local_stack import LocalStack
 from tests.integration.conftest import (
     CLOUDLAYER_KEY,
+    REPO,
     Platform,
     closed_port_url,
     cloudlayer_monitor,
@@ -29,8 +31,9 @@ DIGEST_AT = "2026-11-24T08:00:00Z"  # the default schedule's 08:00, the day of t
 
 
 def digest(scheduled_time: str = DIGEST_AT) -> dict[str, object]:
-    """The digest schedule's event (template.yaml, CheckUsageFunction's Digest event)."""
-    return {"source": "digest", "digest": True, "scheduled_time": scheduled_time}
+    """The digest schedule's event (template.yaml, CheckUsageFunction's Digest event): the
+    sample event a person invokes by hand, with the scheduler's time."""
+    return {**json.loads((REPO / "events/digest.json").read_text()), "scheduled_time": scheduled_time}
 
 
 def test_the_digest_says_what_needs_attention_first_once_a_day_and_not_by_sms(
