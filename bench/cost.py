@@ -69,6 +69,7 @@ class Digest:
     and newest snapshot by key, queries a day of each monitor's snapshots for failed checks,
     and stores one message, which the notify function reads, sends and records as sent."""
 
+    monitors: int
     lambda_seconds: float
     message_bytes: int
     log_bytes: int = 0
@@ -156,7 +157,7 @@ def digest_line(u: Usage, d: Digest, days: float = DIGESTS_PER_MONTH) -> Line:
     lambda_cost = gb_s * LAMBDA_ARM_GB_SECOND + 2 * days * LAMBDA_REQUEST  # the check and the notify function
     others = days * (SCHEDULER_INVOCATION + SNS_PUBLISH + SNS_EMAIL) + days * d.log_bytes / 1024**3 * LOGS_INGEST_GB
     return Line(
-        f"daily digest (x{days:.0f}: {d.lambda_seconds:.2f} s, {reads} read, {writes} write units, 1 email)",
+        f"daily digest ({d.lambda_seconds:.2f} s, {reads} read, {writes} write units)",
         lambda_cost + dynamodb + others,
         dynamodb,
     )

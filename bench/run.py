@@ -129,6 +129,7 @@ class Bench:
     cgroup: CgroupRoot | None
     template: Template
     ticks: int = 0
+    digest_days: int = 0
     monitors_files: dict[int, Path] = field(default_factory=dict)
 
     def next_tick(self) -> dict[str, str]:
@@ -136,6 +137,12 @@ class Bench:
         self.ticks += 1
         at = FIRST_TICK + timedelta(minutes=15 * self.ticks)
         return {"source": "schedule", "scheduled_time": str(format_time(at))}
+
+    def next_digest(self) -> dict[str, Any]:
+        """The digest's event on a new day each time: a day's digest is sent once."""
+        self.digest_days += 1
+        at = (FIRST_TICK + timedelta(days=self.digest_days)).replace(hour=8)
+        return {"source": "digest", "digest": True, "scheduled_time": str(format_time(at))}
 
     def monitors(self, n: int) -> Path:
         """N monitors with full windows, as after two days of checks (made once per N)."""
@@ -210,7 +217,7 @@ def main() -> int:
                 bench_reads(dynamodb, table, 1000, _full_window, _item_bytes, FIRST_TICK)
                 return 0
             calls = bench_calls(bench, counter, [10, 100] if quick else [10, 100, 1000])
-            digest = bench_digest(bench, counter, 10)
+            digests = {n: bench_digest(bench, counter, n) for n in ([10, 100] if quick else [10, 1000])}
             scaling = bench_scaling(bench, [10, 100] if quick else [10, 100, 1000, 10_000], args.repeat)
             table_n = 100 if quick else 1000
             sizes = bench_memory_sizes(bench, table_n, scaling)
@@ -224,7 +231,7 @@ def main() -> int:
     bench_declared()
     if not quick:
         bench_artifacts()
-    bench_cost(bench, scaling, calls, shard, sizes, digest)
+    bench_cost(bench, scaling, calls, shard, sizes, digests)
     print(f"load average at the end: {_load()}")
     return 0
 
@@ -478,7 +485,7 @@ def bench_cost(
     calls: dict[int, dict[str, Any]],
     shard: Shard,
     sizes: dict[int, Figures],
-    digest: Digest,
+    digests: dict[int, Digest],
 ) -> None:
     template = bench.template
     snapshot_bytes, window_bytes = calls[10]["snapshot_bytes"], _full_window_bytes()
@@ -499,7 +506,7 @@ def bench_cost(
     usage = Usage(
         10, lambda_seconds=ten.warm.wall, invocations=1, log_bytes=ten.log_bytes, secrets_calls=warm_secrets, **common
     )
-    ten_monitors = monthly(usage, digest=digest)
+    ten_monitors = monthly(usage, digest=digests[10])
     print_month(
         f"Cost: 10 monitors every 15 minutes and a daily digest, prices of {PRICES_DATED} (us-east-1)",
         ten_monitors,
@@ -540,7 +547,7 @@ def bench_cost(
         scale = "" if n in scaling["quota"] else ", scaled from the largest N measured"
         print_month(
             f"Cost: N = {n:,} every 15 minutes at {template.memory_mb} MB, {how}{scale}",
-            monthly(usage, digest=_scaled_digest(digest, n)),
+            monthly(usage, digest=digests.get(n) or _scaled_digest(digests[max(digests)], n)),
         )
 
 
@@ -552,9 +559,9 @@ def bench_digest(bench: Bench, counter: AwsCallCounter, n: int) -> Digest:
     then a warm one the next day, timed, with its AWS calls counted."""
     env = {"MONITORS_FILE": str(bench.monitors(n)), "AWS_ENDPOINT_URL": counter.endpoint_url}
     with FunctionRuntime(bench.stack, "CheckUsageFunction", env) as function:
-        _check(function.invoke(_digest_event(FIRST_TICK)))
+        _check(function.invoke(bench.next_digest()))
         counter.take()
-        run, invocation = timed(function, _digest_event(FIRST_TICK + timedelta(days=1)))
+        run, invocation = timed(function, bench.next_digest())
         _check(invocation)
         calls = counter.take()
     if invocation.result.get("status") != "digest_queued":
@@ -564,18 +571,15 @@ def bench_digest(bench: Bench, counter: AwsCallCounter, n: int) -> Digest:
     ops = "; ".join(f"{service} {op}: {count}" for (service, op), count in sorted(calls.items()))
     print(f"Daily digest at N = {n}: a warm run {run.wall * 1000:.0f} ms, a message of {message} B; AWS calls: {ops}")
     print()
-    return Digest(run.wall, message, log_bytes)
-
-
-def _digest_event(day: datetime) -> dict[str, Any]:
-    return {"source": "digest", "digest": True, "scheduled_time": str(format_time(day.replace(hour=8)))}
+    return Digest(n, run.wall, message, log_bytes)
 
 
 def _scaled_digest(digest: Digest, n: int) -> Digest:
-    """Past the measured N: its time grown with its reads (an over-estimate: most of it at N = 10
-    is fixed), its message with its listed monitors."""
-    listed = min(n, LISTED_UP_TO) / 10  # past LISTED_UP_TO monitors it lists only how many more
-    return Digest(digest.lambda_seconds * n / 10, int(digest.message_bytes * listed), digest.log_bytes)
+    """Past the largest N measured: its time grown in proportion, its message with its listed
+    monitors (at most LISTED_UP_TO)."""
+    listed = min(n, LISTED_UP_TO) / min(digest.monitors, LISTED_UP_TO)  # past it, only how many more
+    factor = n / digest.monitors
+    return Digest(n, digest.lambda_seconds * factor, int(digest.message_bytes * listed), digest.log_bytes)
 
 
 def _scaled(figures: Figures, n: int) -> Figures:

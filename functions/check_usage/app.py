@@ -9,6 +9,9 @@ retry of a failed run runs again, and a second delivery of a finished tick does 
 A run that cannot do its work (the monitors file unreadable, no reading storable) raises:
 Lambda retries it, then its on-failure destination tells people ("QuotaWatch itself").
 
+The digest schedule sends {"digest": true}: one daily message about every monitor
+(quotawatch/digest.py), stored once per day, checking nothing.
+
 Past FANOUT_ABOVE monitors the scheduled run is a dispatcher instead: it sends the monitors
 to the shard queue in shards of SHARD_SIZE, and `shard_handler` (CheckShardFunction, the
 same code) checks each shard. Each shard is claimed once per tick as the tick is.

@@ -3,6 +3,7 @@ attention; it is never critical, fits an SMS, and is keyed by its day in its own
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -128,3 +129,11 @@ def test_thousands_of_monitors_list_a_hundred_and_say_how_many_more() -> None:
     assert "  and 1900 more\n" in message.email  # raised
     assert "and 1900 more monitors: `quotawatch status` lists them all." in message.email
     assert len(message.email.encode()) < 64 * 1024  # SNS takes 256 KB
+
+
+def test_without_lines_of_their_own_silences_are_the_rows_silenced_until() -> None:
+    data = digest_of({"a": stored("a", [1])})
+    until = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    rows = [replace(row, silenced_until=until) for row in data.rows]
+    message = render_digest(replace(data, rows=rows))
+    assert "Silenced:\n  a calls until Nov 27 08:00 UTC\n" in message.email

@@ -48,7 +48,7 @@ class DigestInput:
     failures: Mapping[str, FailedChecks]  # by monitor; those without failures are absent
     itself: Mapping[str, SignalState]  # the raised signals of "QuotaWatch itself"
     # Silences, one line each ("imagerouter:key:* until Fri 08:00, by ana: migrating"). None
-    # exist yet: until they do, the digest says "Silenced: none".
+    # exist yet: until they do, the digest lists the rows' `silenced_until`, or says "none".
     silences: Sequence[str] = ()
     schedule: str = ""  # as the stack's DigestSchedule says it, for the footer
 
@@ -80,7 +80,8 @@ def render_digest(data: DigestInput) -> Message:
         sms = f"QuotaWatch digest {day}: all is well ({count})."
     lines = [first, ""]
     lines += _capped(_raised_section(data), 1 + LISTED_UP_TO)
-    lines += ["", "Silenced:", *_capped([f"  {line}" for line in data.silences] or ["  none"], LISTED_UP_TO)]
+    silenced = [f"  {line}" for line in data.silences or _silenced_rows(data)] or ["  none"]
+    lines += ["", "Silenced:", *_capped(silenced, LISTED_UP_TO)]
     lines += ["", "Failed checks in the last day:", *_capped(_failures_section(data, monitors), LISTED_UP_TO)]
     lines += ["", f"Every monitor ({_moment(data.at, data.zone)}):"]
     by_monitor: dict[str, list[MeterStatus]] = {}
@@ -107,6 +108,15 @@ def render_digest(data: DigestInput) -> Message:
         provider="quotawatch",
         kind=DIGEST_KIND,
     )
+
+
+def _silenced_rows(data: DigestInput) -> list[str]:
+    """Without lines of their own, the silences as the status rows carry them (silenced_until)."""
+    return [
+        f"{row.monitor} {_signal_name(row)} until {_moment(row.silenced_until, data.zone)}"
+        for row in data.rows
+        if row.silenced_until is not None
+    ]
 
 
 def _capped(lines: list[str], most: int) -> list[str]:
