@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from quotawatch_local.embedded_aws import EmbeddedAws
 from quotawatch_local.fakes import Reply, always
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN, fake_cloudlayer
 from quotawatch_local.inbox import Inbox
-from quotawatch_local.local_stack import LocalStack
+from quotawatch_local.local_stack import LocalStack, deploy
 from tests.integration.conftest import (
     CLOUDLAYER_KEY,
     REPO,
@@ -80,3 +81,26 @@ def test_the_digest_says_what_needs_attention_first_once_a_day_and_not_by_sms(
     (stored,) = [i for i in items(stack, "QuotaWatch", "MSG#") if i["signal"]["S"] == "digest"]
     assert stored["sk"]["S"] == "MSG#2026-11-24T00:00:00Z#v0#digest"
     assert "sent_at" in stored
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        ({"DigestTimezone": "Europe/Berlin"}, ("cron(0 8 * * ? *)", "Europe/Berlin", "ENABLED")),
+        ({"DigestSchedule": "off"}, ("cron(0 8 * * ? *)", "UTC", "DISABLED")),
+    ],
+    ids=["in-its-zone", "off"],
+)
+def test_the_digest_schedule_deploys_in_its_zone_and_off_disables_it(
+    aws: EmbeddedAws, parameters: dict[str, str], expected: tuple[str, str, str]
+) -> None:
+    aws.reset()
+    stack = deploy(aws, REPO / "template.yaml", stack_name="quotawatch-test", parameters=parameters)
+    scheduler = stack.aws.client("scheduler")
+    schedules = [scheduler.get_schedule(Name=s["Name"]) for s in scheduler.list_schedules()["Schedules"]]
+    (schedule,) = [s for s in schedules if json.loads(s["Target"]["Input"]).get("digest")]
+    assert (schedule["ScheduleExpression"], schedule["ScheduleExpressionTimezone"], schedule["State"]) == expected
+    env = stack.aws.client("lambda").get_function_configuration(FunctionName=stack.function_name("CheckUsageFunction"))[
+        "Environment"
+    ]["Variables"]
+    assert env["DIGEST_TIMEZONE"] == expected[1]
