@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 PRICES_DATED = "2026-11-24"
 RUNS_PER_MONTH = 30.44 * 24 * 4  # every 15 minutes
+DIGESTS_PER_MONTH = 30.44  # the daily digest (DigestSchedule's default)
 LAMBDA_ARM_GB_SECOND = 0.0000133334
 LAMBDA_REQUEST = 0.20 / 1_000_000
 DYNAMODB_WRITE_UNIT = 0.625 / 1_000_000  # on-demand, per 1 KB written
@@ -20,6 +21,7 @@ DYNAMODB_PITR_GB_MONTH = 0.20
 SECRET_MONTH = 0.40
 SECRETS_API_CALL = 0.05 / 10_000
 SNS_PUBLISH = 0.50 / 1_000_000
+SNS_EMAIL = 2.00 / 100_000  # an email notification delivered
 SCHEDULER_INVOCATION = 1.00 / 1_000_000
 LOGS_INGEST_GB = 0.50
 ALARM_MONTH = 0.10  # a standard-resolution alarm on one metric
@@ -35,6 +37,7 @@ FREE_LAMBDA_GB_SECONDS = 400_000
 FREE_LAMBDA_REQUESTS = 1_000_000
 FREE_DYNAMODB_STORAGE_GB = 25
 FREE_SNS_PUBLISHES = 1_000_000
+FREE_SNS_EMAILS = 1_000
 FREE_SCHEDULER_INVOCATIONS = 14_000_000
 FREE_LOGS_GB = 5
 FREE_ALARMS = 10
@@ -61,13 +64,25 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class Digest:
+    """The daily digest's invocation, as measured: it reads every monitor's STATE and WINDOW
+    and newest snapshot by key, queries a day of each monitor's snapshots for failed checks,
+    and stores one message, which the notify function reads, sends and records as sent."""
+
+    monitors: int
+    lambda_seconds: float
+    message_bytes: int
+    log_bytes: int = 0
+
+
+@dataclass(frozen=True)
 class Line:
     name: str
     paid: float  # a month, without any free tier
     free_tier: float  # a month, with the always-free tiers
 
 
-def monthly(u: Usage, runs: float = RUNS_PER_MONTH) -> list[Line]:
+def monthly(u: Usage, runs: float = RUNS_PER_MONTH, digest: Digest | None = None) -> list[Line]:
     gb_s = runs * u.lambda_seconds * u.memory_mb / 1024
     requests = runs * u.invocations
     # DynamoDB bills by item size: a write unit per KB, a read unit per 4 KB. Per run: the
@@ -79,7 +94,7 @@ def monthly(u: Usage, runs: float = RUNS_PER_MONTH) -> list[Line]:
     logs_gb = runs * u.log_bytes / 1024**3
     sqs = runs * u.sqs_requests + (SQS_IDLE_POLLS_MONTH if u.fan_out else 0)
     secrets = SECRET_MONTH + runs * u.secrets_calls * SECRETS_API_CALL
-    return [
+    lines = [
         Line(
             f"Lambda arm64 ({u.memory_mb} MB x {u.lambda_seconds:.2f} s a run)",
             gb_s * LAMBDA_ARM_GB_SECOND + requests * LAMBDA_REQUEST,
@@ -120,6 +135,32 @@ def monthly(u: Usage, runs: float = RUNS_PER_MONTH) -> list[Line]:
             max(0, sqs - FREE_SQS_REQUESTS) * SQS_REQUEST,
         ),
     ]
+    return lines + ([digest_line(u, digest)] if digest else [])
+
+
+def digest_line(u: Usage, d: Digest, days: float = DIGESTS_PER_MONTH) -> Line:
+    """The daily digest a month: its invocation, reads and message, a publish and an email.
+    Its eventually consistent reads are counted as strongly consistent ones (an upper bound).
+    The free tiers cover its Lambda, scheduler, publish and emails, never DynamoDB."""
+    gb_s = days * d.lambda_seconds * u.memory_mb / 1024
+    snapshot_units = math.ceil(u.snapshot_bytes / 4096)
+    reads = (
+        1  # QuotaWatch's own state
+        + u.monitors * (1 + math.ceil(u.window_bytes / 4096))  # STATE and WINDOW by key
+        + u.monitors * snapshot_units  # the newest snapshot each window names
+        + u.monitors * math.ceil(96 * u.snapshot_bytes / 4096)  # a day of snapshots (failed checks)
+        + 1  # delivery: was it sent?
+    )
+    message_units = math.ceil(d.message_bytes / 1024)
+    writes = 2 * message_units  # stored, then recorded as sent
+    dynamodb = days * (reads * DYNAMODB_READ_UNIT + writes * DYNAMODB_WRITE_UNIT)
+    lambda_cost = gb_s * LAMBDA_ARM_GB_SECOND + 2 * days * LAMBDA_REQUEST  # the check and the notify function
+    others = days * (SCHEDULER_INVOCATION + SNS_PUBLISH + SNS_EMAIL) + days * d.log_bytes / 1024**3 * LOGS_INGEST_GB
+    return Line(
+        f"daily digest ({d.lambda_seconds:.2f} s, {reads} read, {writes} write units)",
+        lambda_cost + dynamodb + others,
+        dynamodb,
+    )
 
 
 def _both(name: str, value: float) -> Line:

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from quotawatch_view.history import History
-from quotawatch_view.status import status_rows
 
 from bench.cost import DYNAMODB_READ_UNIT, PRICES_DATED
 from quotawatch.adapters.store import DynamoStore
@@ -31,6 +30,7 @@ from quotawatch.core.messages import Message
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import Snapshot
+from quotawatch.core.status import status_rows
 
 # A query's items come back with its projection only; DynamoDB bills the whole item. What
 # the projection leaves out of a snapshot item: pk, sk, ok and expires_at, about this much.

@@ -34,12 +34,13 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 
-from bench.cost import PRICES_DATED, Usage, monthly, per_run_dollars, print_month  # noqa: E402
+from bench.cost import PRICES_DATED, Digest, Usage, monthly, per_run_dollars, print_month  # noqa: E402
 from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
 from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
 from bench.reads import bench_reads  # noqa: E402
 from quotawatch.adapters.store import DynamoStore  # noqa: E402
 from quotawatch.core import window  # noqa: E402
+from quotawatch.core.digest import LISTED_UP_TO  # noqa: E402
 from quotawatch.core.snapshot import Snapshot, format_time  # noqa: E402
 from quotawatch.fanout import Shard as FanOutShard  # noqa: E402
 from quotawatch.providers import get_provider  # noqa: E402
@@ -128,6 +129,7 @@ class Bench:
     cgroup: CgroupRoot | None
     template: Template
     ticks: int = 0
+    digest_days: int = 0
     monitors_files: dict[int, Path] = field(default_factory=dict)
 
     def next_tick(self) -> dict[str, str]:
@@ -135,6 +137,12 @@ class Bench:
         self.ticks += 1
         at = FIRST_TICK + timedelta(minutes=15 * self.ticks)
         return {"source": "schedule", "scheduled_time": str(format_time(at))}
+
+    def next_digest(self) -> dict[str, Any]:
+        """The digest's event on a new day each time: a day's digest is sent once."""
+        self.digest_days += 1
+        at = (FIRST_TICK + timedelta(days=self.digest_days)).replace(hour=8)
+        return {"source": "digest", "digest": True, "scheduled_time": str(format_time(at))}
 
     def monitors(self, n: int) -> Path:
         """N monitors with full windows, as after two days of checks (made once per N)."""
@@ -209,6 +217,7 @@ def main() -> int:
                 bench_reads(dynamodb, table, 1000, _full_window, _item_bytes, FIRST_TICK)
                 return 0
             calls = bench_calls(bench, counter, [10, 100] if quick else [10, 100, 1000])
+            digests = {n: bench_digest(bench, counter, n) for n in ([10, 100] if quick else [10, 1000])}
             scaling = bench_scaling(bench, [10, 100] if quick else [10, 100, 1000, 10_000], args.repeat)
             table_n = 100 if quick else 1000
             sizes = bench_memory_sizes(bench, table_n, scaling)
@@ -222,7 +231,7 @@ def main() -> int:
     bench_declared()
     if not quick:
         bench_artifacts()
-    bench_cost(bench, scaling, calls, shard, sizes)
+    bench_cost(bench, scaling, calls, shard, sizes, digests)
     print(f"load average at the end: {_load()}")
     return 0
 
@@ -476,6 +485,7 @@ def bench_cost(
     calls: dict[int, dict[str, Any]],
     shard: Shard,
     sizes: dict[int, Figures],
+    digests: dict[int, Digest],
 ) -> None:
     template = bench.template
     snapshot_bytes, window_bytes = calls[10]["snapshot_bytes"], _full_window_bytes()
@@ -496,11 +506,14 @@ def bench_cost(
     usage = Usage(
         10, lambda_seconds=ten.warm.wall, invocations=1, log_bytes=ten.log_bytes, secrets_calls=warm_secrets, **common
     )
+    ten_monitors = monthly(usage, digest=digests[10])
     print_month(
-        f"Cost: 10 monitors every 15 minutes, prices of {PRICES_DATED} (us-east-1)",
-        monthly(usage),
+        f"Cost: 10 monitors every 15 minutes and a daily digest, prices of {PRICES_DATED} (us-east-1)",
+        ten_monitors,
         " (target: under $1)",
     )
+    paid = sum(line.paid for line in ten_monitors)
+    print(f"  under $1 a month without any free tier: {'yes' if paid < 1 else 'NO'} (${paid:.2f})\n")
     for n in (1000, 10_000):
         figures = scaling["quota"].get(n) or _scaled(scaling["quota"][max(scaling["quota"])], n)
         # Past the recommended FanOutAbove (or the timeout) a deployment runs fanned out.
@@ -532,7 +545,41 @@ def bench_cost(
             )
             how = f"fan-out, {shards} shards of {shard.size} ({seconds:.0f} s of Lambda a run)"
         scale = "" if n in scaling["quota"] else ", scaled from the largest N measured"
-        print_month(f"Cost: N = {n:,} every 15 minutes at {template.memory_mb} MB, {how}{scale}", monthly(usage))
+        print_month(
+            f"Cost: N = {n:,} every 15 minutes at {template.memory_mb} MB, {how}{scale}",
+            monthly(usage, digest=digests.get(n) or _scaled_digest(digests[max(digests)], n)),
+        )
+
+
+# --- the daily digest: one invocation at N = 10, its calls and its message ---------------------
+
+
+def bench_digest(bench: Bench, counter: AwsCallCounter, n: int) -> Digest:
+    """The digest schedule's invocation at N monitors with full windows: a first (cold) one,
+    then a warm one the next day, timed, with its AWS calls counted."""
+    env = {"MONITORS_FILE": str(bench.monitors(n)), "AWS_ENDPOINT_URL": counter.endpoint_url}
+    with FunctionRuntime(bench.stack, "CheckUsageFunction", env) as function:
+        _check(function.invoke(bench.next_digest()))
+        counter.take()
+        run, invocation = timed(function, bench.next_digest())
+        _check(invocation)
+        calls = counter.take()
+    if invocation.result.get("status") != "digest_queued":
+        raise RuntimeError(f"digest run: {invocation.result}")
+    message = _stored_bytes(bench.stack, "QuotaWatch", "MSG#")
+    log_bytes = sum(len(line) + 1 for line in invocation.logs)
+    ops = "; ".join(f"{service} {op}: {count}" for (service, op), count in sorted(calls.items()))
+    print(f"Daily digest at N = {n}: a warm run {run.wall * 1000:.0f} ms, a message of {message} B; AWS calls: {ops}")
+    print()
+    return Digest(n, run.wall, message, log_bytes)
+
+
+def _scaled_digest(digest: Digest, n: int) -> Digest:
+    """Past the largest N measured: its time grown in proportion, its message with its listed
+    monitors (at most LISTED_UP_TO)."""
+    listed = min(n, LISTED_UP_TO) / min(digest.monitors, LISTED_UP_TO)  # past it, only how many more
+    factor = n / digest.monitors
+    return Digest(n, digest.lambda_seconds * factor, int(digest.message_bytes * listed), digest.log_bytes)
 
 
 def _scaled(figures: Figures, n: int) -> Figures:

@@ -9,6 +9,9 @@ retry of a failed run runs again, and a second delivery of a finished tick does 
 A run that cannot do its work (the monitors file unreadable, no reading storable) raises:
 Lambda retries it, then its on-failure destination tells people ("QuotaWatch itself").
 
+The digest schedule sends {"digest": true}: one daily message about every monitor
+(quotawatch/digest.py), stored once per day, checking nothing.
+
 Past FANOUT_ABOVE monitors the scheduled run is a dispatcher instead: it sends the monitors
 to the shard queue in shards of SHARD_SIZE, and `shard_handler` (CheckShardFunction, the
 same code) checks each shard. Each shard is claimed once per tick as the tick is.
@@ -21,9 +24,11 @@ import logging
 import os
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -39,7 +44,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from quotawatch import fanout, selfwatch
+from quotawatch import digest, fanout, selfwatch
 from quotawatch.adapters.clock import clock_for_event
 from quotawatch.adapters.http import HttpClient, HttpPolicy
 from quotawatch.adapters.queue import SqsQueue
@@ -101,13 +106,14 @@ def _adapters() -> CheckDeps:
             HttpPolicy(read_timeout=float(os.environ.get("HTTP_READ_TIMEOUT", HttpPolicy.read_timeout))),
             pool_size=_concurrency(),
         ),
-        store=DynamoStore(
-            _dynamodb(),
-            os.environ["TABLE_NAME"],
-            int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "400")),
-        ),
+        store=_store(),
         clock=clock_for_event(None),
     )
+
+
+@cache
+def _store() -> DynamoStore:
+    return DynamoStore(_dynamodb(), os.environ["TABLE_NAME"], int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "400")))
 
 
 def _concurrency() -> int:
@@ -187,6 +193,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         logger.info("test alert queued", extra={"key": queued.key})
         return {"status": "test_queued", "subject": message.subject, "key": queued.key}
 
+    if event.get("digest"):
+        return _digest(config, deps.clock.now())
+
     _idempotency.register_lambda_context(context)
     try:
         summary = _once_per_tick()(tick={"scheduled_time": event.get("scheduled_time")}, config=config, deps=deps)
@@ -202,6 +211,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _log_readings(_outcomes)
     logger.info("run finished", extra={k: summary[k] for k in ("checked", "failed", "queued")})
     return {**summary, **_listed(_outcomes)}
+
+
+def _digest(config: MonitorsConfig, at: datetime) -> dict[str, Any]:
+    """The daily digest (its own schedule, {"digest": true}): one message a day, keyed by
+    the day, so a duplicate or retried event stores nothing new. Not a tick: it checks
+    nothing, and does not go through the tick's claim (a check tick may share its time)."""
+    zone = ZoneInfo(os.environ.get("DIGEST_TIMEZONE") or "UTC")
+    outcome = digest.queue_digest(config, _store(), at, zone, os.environ.get("DIGEST_SCHEDULE", ""))
+    status = "digest_queued" if outcome.stored else "digest_duplicate"
+    logger.info("daily digest", extra={"status": status, "key": outcome.queued.key})
+    return {"status": status, "subject": outcome.queued.message.subject, "key": outcome.queued.key}
 
 
 # A result lists every monitor up to this many; past it, only those that need attention

@@ -7,7 +7,8 @@ clock); the notify function delivers what the table's stream brings after each. 
 play one story, in which each kind of moment happens exactly once: a test alert, a
 warning, a critical alert, a reminder, a period reset, a forecast warning, a recovery, a
 key revoked, a key restored, QuotaWatch itself failing (a broken monitors file) and
-recovering, and SNS down for a run (its message arrives once, a run late). Each snapshot
+recovering, SNS down for a run (its message arrives once, a run late), and the daily
+digest (its event delivered twice, one message). Each snapshot
 and each message is printed as SNS delivered it; then everything is torn down.
 """
 
@@ -57,6 +58,10 @@ TORNADO_NEW_KEY_AT = 8
 BROKEN_FILE_AT = 2  # a broken monitors.yaml fails a run between ticks 1 and 2
 SNS_DOWN_AT = 5  # SNS refuses to publish during this run; the next run's delivery takes it
 STATUS_AT = 6  # `quotawatch status` is shown after this run: a critical, a revoked key, a top-up
+# The daily digest (DigestSchedule, 08:00 UTC) fires between runs 9 and 10, and the scheduler
+# delivers its event twice: one digest, with a critical meter and a day's failed checks.
+DIGEST_AFTER = 9
+DIGEST_AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 
 STORY = {
     3: "cloudlayer-prod passes 80% of its calls; ImageRouter's balance burns fast",
@@ -80,6 +85,7 @@ MOMENTS: list[tuple[str, Callable[[Delivery], bool]]] = [
     ("reminder", lambda d: d.attributes.get("kind") == "reminder"),
     ("period reset", lambda d: "reset with the new billing period" in d.subject),
     ("QuotaWatch itself", lambda d: d.subject.startswith("[CRITICAL] QuotaWatch itself")),
+    ("daily digest", lambda d: d.attributes.get("kind") == "digest"),
 ]
 SNS_DOWN = "SNS was down for a run"  # a message that arrived one run late, once
 
@@ -254,6 +260,10 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
                     out("")
                     if number == STATUS_AT:
                         _show_status(stack, config, out)
+                    if number == DIGEST_AFTER:
+                        _daily_digest(lambdas, out)
+                        deliver(number)
+                        out("")
             finally:
                 lambdas.close()
                 proxy.stop()
@@ -305,6 +315,19 @@ def _broken_run(lambdas: LocalLambda, monitors: Path, at: datetime, out: Callabl
     out(f"[!] {fmt.timestamp(at)}  you push a monitors.yaml with a stray bracket")
     errors = [a.error for a in outcome.attempts if a.error]
     out(f"    the run fails ({len(errors)} attempts: {errors[-1]['errorType'] if errors else 'none'})")
+
+
+def _daily_digest(lambdas: LocalLambda, out: Callable[[str], None]) -> None:
+    """The digest schedule's event, delivered twice (as EventBridge may): one message a day."""
+    event = {"source": "digest", "digest": True, "scheduled_time": str(format_time(DIGEST_AT))}
+    statuses = []
+    for _ in range(2):
+        outcome = lambdas.invoke_async("CheckUsageFunction", event)
+        if not outcome.succeeded:
+            raise RuntimeError(f"digest failed: {outcome.attempts[-1].error}")
+        statuses.append(str((outcome.attempts[-1].result or {}).get("status")))
+    out(f"[d] {fmt.timestamp(DIGEST_AT)}  the daily digest (DigestSchedule); the scheduler delivers its event twice")
+    out(f"    {statuses[0]}, then {statuses[1]}: one digest a day, whatever the scheduler repeats")
 
 
 def _put_keys(aws: EmbeddedAws, stack: LocalStack, keys: dict[str, str]) -> None:

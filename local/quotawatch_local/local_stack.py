@@ -333,13 +333,16 @@ def _create_schedule(stack: LocalStack, logical_id: str, props: dict[str, Any]) 
         k: v for k, v in props["Target"].items() if k in ("Arn", "RoleArn", "Input", "RetryPolicy", "DeadLetterConfig")
     }
     args: dict[str, Any] = {
-        "Name": props.get("Name") or "quotawatch-check",
+        # OmitName: CloudFormation makes a name up, one per schedule.
+        "Name": props.get("Name") or _generated_name(stack, logical_id)[:64],
         "ScheduleExpression": props["ScheduleExpression"],
         "FlexibleTimeWindow": props.get("FlexibleTimeWindow", {"Mode": "OFF"}),
         "Target": target,
     }
     if props.get("State"):
         args["State"] = props["State"]
+    if props.get("ScheduleExpressionTimezone"):
+        args["ScheduleExpressionTimezone"] = props["ScheduleExpressionTimezone"]
     return str(aws.client("scheduler").create_schedule(**args)["ScheduleArn"])
 
 

@@ -18,10 +18,10 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from quotawatch.config import ConfigError, Monitor, load_monitors
+from quotawatch.core.status import MeterStatus, status_rows
 from quotawatch_view import times
 from quotawatch_view.errors import ViewError
 from quotawatch_view.history import History, history_csv, history_json, history_text
-from quotawatch_view.status import MeterStatus, status_rows
 from quotawatch_view.table import MONITORS_FILE, Table, describe_failure, find_upwards, open_table
 from quotawatch_view.text import Painter, status_text, wants_colour
 

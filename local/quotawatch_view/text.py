@@ -8,7 +8,7 @@ from typing import TextIO
 
 from quotawatch.core import formatting as fmt
 from quotawatch.core.rules import Level
-from quotawatch_view.status import MeterStatus
+from quotawatch.core.status import MeterStatus
 from quotawatch_view.times import Zone, span
 
 _RESET = "\033[0m"

@@ -137,6 +137,8 @@ def test_every_call_the_check_function_makes_is_allowed_by_its_role(
                 assert function.invoke(tick(n)).error is None
             function.invoke({"test_alert": True})
             assert function.invoke(tick(3)).result["status"] == "duplicate"
+            digest = json.loads((REPO / "events/digest.json").read_text())
+            assert function.invoke(digest).result["status"] == "digest_queued"  # reads by key, a query, a put
     made = counter.take_actions()
     assert {
         "dynamodb:BatchGetItem",

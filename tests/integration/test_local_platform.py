@@ -34,9 +34,14 @@ def test_the_template_deploys_with_what_aws_would_hold(stack: LocalStack) -> Non
     secret = aws.client("secretsmanager").get_secret_value(SecretId="quotawatch/api-keys")
     assert json.loads(secret["SecretString"]) == {}
 
-    schedules = aws.client("scheduler").list_schedules()["Schedules"]
-    assert len(schedules) == 1
-    schedule = aws.client("scheduler").get_schedule(Name=schedules[0]["Name"])
+    scheduler = aws.client("scheduler")
+    schedules = [scheduler.get_schedule(Name=s["Name"]) for s in scheduler.list_schedules()["Schedules"]]
+    assert len(schedules) == 2  # the checks and the daily digest
+    (schedule,) = [s for s in schedules if "digest" not in s["Target"]["Input"]]
+    (digest,) = [s for s in schedules if "digest" in s["Target"]["Input"]]
+    assert digest["ScheduleExpression"] == "cron(0 8 * * ? *)"
+    assert digest["ScheduleExpressionTimezone"] == "UTC"
+    assert digest["State"] == "ENABLED"
     assert schedule["ScheduleExpression"] == "rate(15 minutes)"
     assert "<aws.scheduler.scheduled-time>" in schedule["Target"]["Input"]
     assert schedule["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 3
@@ -219,9 +224,10 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
     text = done.stdout
     assert (
         "Moments: test alert x1, warning x1, forecast warning x1, critical x1, key revoked x1, key restored x1, "
-        "recovery x1, reminder x1, period reset x1, QuotaWatch itself x1, SNS was down for a run x1" in text
+        "recovery x1, reminder x1, period reset x1, QuotaWatch itself x1, daily digest x1, SNS was down for a run x1"
+        in text
     )
-    assert "12 checks of 4 monitors, 11 messages, 5 of them by SMS. Everything was torn down." in text
+    assert "12 checks of 4 monitors, 12 messages, 5 of them by SMS. Everything was torn down." in text
     subjects = [line.split("EMAIL ", 1)[1] for line in text.splitlines() if "EMAIL " in line]
     assert subjects == [
         "[TEST] QuotaWatch test alert: your subscriptions work",
@@ -234,12 +240,19 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
         "[OK] imagerouter: credit no longer on track to run out",
         "[OK] tornado-downloads: checks work again",
         "[CRITICAL] Reminder: cloudlayer-prod: calls at 98% of limit",
+        "[DIGEST] QuotaWatch Sun Nov 22: 2 need attention, cloudlayer-prod calls critical (98%)",
         "[OK] cloudlayer-prod: calls reset with the new billing period (4%)",
     ]
     sms = [line.split(") ", 1)[1] for line in text.splitlines() if line.lstrip().startswith("SMS ")]
     assert all(len(message) <= 160 for message in sms)
     assert len(sms) == 5
     assert "1 message(s) wait in the table: SNS refused them; the stream offers them again" in text
+    # The daily digest: its event twice, one message, whose first line says what needs attention.
+    assert "digest_queued, then digest_duplicate" in text
+    assert (
+        "| 2 need attention: cloudlayer-prod calls critical (98%); tornado-downloads: 2 failed checks in the last day"
+        in text
+    )
     for key in ("demo-cloudlayer-key", "sk_demo_tornado_1", "sk_demo_tornado_2", "demo-imagerouter-key"):
         assert key not in text
     # `quotawatch status` at its busiest moment, and at the end the report: a chart per meter.

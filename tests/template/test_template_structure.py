@@ -114,6 +114,8 @@ def test_function_environment_is_exactly_what_the_code_reads(function: dict[str,
         "FANOUT_ABOVE": {"Ref": "FanOutAbove"},
         "SHARD_SIZE": {"Ref": "ShardSize"},
         "SHARD_QUEUE_URL": {"Fn::If": ["FanOutEnabled", {"Ref": "CheckShardQueue"}, ""]},
+        "DIGEST_SCHEDULE": {"Ref": "DigestSchedule"},
+        "DIGEST_TIMEZONE": {"Ref": "DigestTimezone"},
         "POWERTOOLS_SERVICE_NAME": "quotawatch",
         "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
         "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -151,7 +153,8 @@ def test_a_failed_run_is_retried_once_then_goes_to_the_notify_function(
 
 
 def test_schedule(function: dict[str, Any]) -> None:
-    (event,) = function["Events"].values()
+    assert set(function["Events"]) == {"Schedule", "Digest"}
+    event = function["Events"]["Schedule"]
     assert event["Type"] == "ScheduleV2"
     props = event["Properties"]
     assert props["ScheduleExpression"] == {"Ref": "ScheduleExpression"}
@@ -161,6 +164,30 @@ def test_schedule(function: dict[str, Any]) -> None:
         "source": "schedule",
         "scheduled_time": "<aws.scheduler.scheduled-time>",
     }
+
+
+def test_digest_schedule(template: dict[str, Any], function: dict[str, Any]) -> None:
+    """A second schedule, in its own time zone, that `off` disables through a condition."""
+    params = template["Parameters"]
+    assert params["DigestSchedule"]["Default"] == "cron(0 8 * * ? *)"
+    assert params["DigestTimezone"]["Default"] == "UTC"
+    assert template["Conditions"]["DigestOn"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "DigestSchedule"}, "off"]}]}
+    event = function["Events"]["Digest"]
+    assert event["Type"] == "ScheduleV2"
+    props = event["Properties"]
+    assert props["ScheduleExpressionTimezone"] == {"Ref": "DigestTimezone"}
+    assert props["State"] == {"Fn::If": ["DigestOn", "ENABLED", "DISABLED"]}
+    # "off" is no expression: the disabled schedule keeps a valid one.
+    assert props["ScheduleExpression"]["Fn::If"][:2] == ["DigestOn", {"Ref": "DigestSchedule"}]
+    assert props["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}}
+    assert json.loads(props["Input"]) == {
+        "source": "digest",
+        "digest": True,
+        "scheduled_time": "<aws.scheduler.scheduled-time>",
+    }
+    env = function["Environment"]["Variables"]
+    assert env["DIGEST_TIMEZONE"] == {"Ref": "DigestTimezone"}
+    assert env["DIGEST_SCHEDULE"] == {"Ref": "DigestSchedule"}
 
 
 def test_schedule_dead_letter_queue(resources: dict[str, Any], transformed: dict[str, Any]) -> None:
@@ -175,7 +202,8 @@ def test_schedule_dead_letter_queue(resources: dict[str, Any], transformed: dict
         for name, statement in _role_statements(transformed)
         if "sqs:SendMessage" in _as_list(statement["Action"]) and statement["Resource"] == queue_arn
     }
-    assert senders == {"CheckUsageFunctionScheduleRole"}  # the scheduler, for checks it could not deliver
+    # the schedulers, for checks and digests they could not deliver
+    assert senders == {"CheckUsageFunctionScheduleRole", "CheckUsageFunctionDigestRole"}
 
 
 # --- storage, topic, secret ---------------------------------------------------------------
@@ -307,6 +335,7 @@ def test_each_role_may_send_only_to_its_own_queue(transformed: dict[str, Any]) -
     assert sends == {
         ("NotifyFunctionRole", json.dumps({"Fn::GetAtt": ["NotifyFailureQueue", "Arn"]})),
         ("CheckUsageFunctionScheduleRole", json.dumps({"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]})),
+        ("CheckUsageFunctionDigestRole", json.dumps({"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]})),
         ("CheckUsageFunctionRole", shards),  # the dispatcher's shards
         ("CheckShardFunctionRole", shards),  # a worker's continuation
     }
@@ -333,6 +362,7 @@ def test_only_managed_policy_is_lambda_basic_execution(transformed: dict[str, An
     assert managed == {
         "CheckUsageFunctionRole": [BASIC_EXECUTION_ROLE],
         "CheckUsageFunctionScheduleRole": [],
+        "CheckUsageFunctionDigestRole": [],
         # SAM adds it for the DynamoDB event: stream reads only (DescribeStream, GetRecords,
         # GetShardIterator, ListStreams), which Lambda's poller uses with the function's role.
         "NotifyFunctionRole": [BASIC_EXECUTION_ROLE, DYNAMODB_STREAM_ROLE],
@@ -341,13 +371,14 @@ def test_only_managed_policy_is_lambda_basic_execution(transformed: dict[str, An
     }
 
 
+@pytest.mark.parametrize("schedule_role", ["CheckUsageFunctionScheduleRole", "CheckUsageFunctionDigestRole"])
 def test_schedule_role_may_only_invoke_the_function_and_use_the_queue(
-    transformed: dict[str, Any],
+    transformed: dict[str, Any], schedule_role: str
 ) -> None:
     actions = {
         action
         for role, statement in _role_statements(transformed)
-        if role == "CheckUsageFunctionScheduleRole"
+        if role == schedule_role
         for action in _as_list(statement["Action"])
     }
     assert actions == {"lambda:InvokeFunction", "sqs:SendMessage"}

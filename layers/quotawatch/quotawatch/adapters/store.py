@@ -22,6 +22,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
+from quotawatch.core.digest import FailedChecks
 from quotawatch.core.messages import Message
 from quotawatch.core.record import MESSAGE_PREFIX, MonitorRecord, QueuedMessage, SentMessage, StoredMonitor
 from quotawatch.core.rules import Level
@@ -181,6 +183,41 @@ class DynamoStore:
         """Every snapshot of one monitor from `since` on, oldest first: one query (paged)."""
         items = self._query(monitor, f"SNAP#{format_time(since)}", "SNAP#~", "#snapshot", {"#snapshot": "snapshot"})
         return [Snapshot.from_dict(json.loads(i["snapshot"]["S"])) for i in items]
+
+    def failed_checks_since(self, monitors: Iterable[str], since: datetime) -> dict[str, FailedChecks]:
+        """How many checks of each monitor failed from `since` on, and the last one's time
+        (the daily digest): one query of its snapshot keys each (16 at once), paged, that
+        returns only the failed ones. Monitors without a failure are left out."""
+        ids = list(dict.fromkeys(monitors))
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            failed = dict(zip(ids, pool.map(lambda monitor: self._failed_keys(monitor, since), ids), strict=True))
+        return {
+            monitor: FailedChecks(len(keys), parse_time(max(keys).removeprefix("SNAP#")))
+            for monitor, keys in failed.items()
+            if keys
+        }
+
+    def _failed_keys(self, monitor: str, since: datetime) -> list[str]:
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
+            "FilterExpression": "#ok = :failed",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": _pk(monitor)},
+                ":low": {"S": f"SNAP#{format_time(since)}"},
+                ":high": {"S": "SNAP#~"},
+                ":failed": {"BOOL": False},
+            },
+            "ExpressionAttributeNames": {"#ok": "ok"},
+            "ProjectionExpression": "sk",
+        }
+        keys: list[str] = []
+        while True:
+            response = self._client.query(**request)
+            keys += [item["sk"]["S"] for item in response.get("Items", [])]
+            if "LastEvaluatedKey" not in response:
+                return keys
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def messages_since(self, monitor: str, since: datetime) -> list[SentMessage]:
         """The message items of one monitor decided from `since` on, oldest first. A sent

@@ -53,7 +53,7 @@ class Message:
     severity: str  # info | warning | critical: subscription filters select on it
     monitor: str
     provider: str
-    kind: str  # alert | reminder | recovery | test
+    kind: str  # alert | reminder | recovery | test | digest (core/digest.py)
 
     def to_dict(self) -> dict[str, str]:
         return dict(self.__dict__)

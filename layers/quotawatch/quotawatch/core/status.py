@@ -1,4 +1,5 @@
-"""`quotawatch status` as data: a row per meter of every monitor, what needs attention first.
+"""How every monitor stands, as data: a row per meter, what needs attention first. Read by
+`quotawatch status` (local/quotawatch_view) and by the daily digest (core/digest.py).
 
 Pure: from what the table holds about each monitor (its alert states, its window of recent
 readings and its newest snapshots) and the monitors file (thresholds), with the core's own
@@ -8,11 +9,11 @@ that was stored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from quotawatch.config import Monitor
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.forecast import Forecast, forecast, period_readings
 from quotawatch.core.record import StoredMonitor
@@ -20,6 +21,16 @@ from quotawatch.core.rules import CHECK_KEY, Level, condition_signal_key, foreca
 from quotawatch.core.snapshot import CheckError, Meter, Snapshot, format_time, plain_number
 
 _CONDITION = condition_signal_key("")
+
+
+class Monitor(Protocol):
+    """What a row needs of a monitor of the monitors file (quotawatch.config.Monitor)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def provider(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -106,7 +117,7 @@ class MeterStatus:
         }
 
 
-def status_rows(monitors: list[Monitor], stored: dict[str, StoredMonitor]) -> list[MeterStatus]:
+def status_rows(monitors: Sequence[Monitor], stored: dict[str, StoredMonitor]) -> list[MeterStatus]:
     """Every meter of every monitor, sorted by what needs attention first."""
     rows: list[MeterStatus] = []
     for monitor in monitors:

@@ -1,0 +1,251 @@
+"""The daily digest: one message saying how every monitor stands, and that QuotaWatch runs.
+
+Its first line says whether anything needs attention, so the email is skimmed in two
+seconds; below it, every monitor with each meter's use, trend per day and forecast date,
+what is raised and since when, what is silenced, and the checks that failed in the last
+day. It is a heartbeat too: it comes every day while QuotaWatch runs, all well or not.
+
+Pure: from the status rows (core/status.py), the failed checks the store counted and the
+raised signals of "QuotaWatch itself"; times are shown in the digest's zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from quotawatch.core import formatting as fmt
+from quotawatch.core.alerts import SignalState
+from quotawatch.core.messages import Message, sms_line, subject_line
+from quotawatch.core.record import QueuedMessage
+from quotawatch.core.rules import Level
+from quotawatch.core.self_messages import SELF_MONITOR
+from quotawatch.core.status import MeterStatus
+
+DIGEST_SIGNAL = "digest"
+DIGEST_KIND = "digest"
+FAILURES_OVER = timedelta(days=1)  # failed checks are counted over the last day
+# Each section lists this many at most, then says how many more: a digest of thousands of
+# monitors stays far under SNS's 256 KB (and DynamoDB's 400 KB item), and readable.
+LISTED_UP_TO = 100
+
+
+@dataclass(frozen=True)
+class FailedChecks:
+    """A monitor's checks that failed in the last day."""
+
+    count: int
+    last_at: datetime
+
+
+@dataclass(frozen=True)
+class DigestInput:
+    at: datetime  # the digest's time: the schedule's tick
+    zone: ZoneInfo
+    rows: Sequence[MeterStatus]  # every monitor's rows, as `status_rows` sorts them
+    failures: Mapping[str, FailedChecks]  # by monitor; those without failures are absent
+    itself: Mapping[str, SignalState]  # the raised signals of "QuotaWatch itself"
+    # Silences, one line each ("imagerouter:key:* until Fri 08:00, by ana: migrating"). None
+    # exist yet: until they do, the digest lists the rows' `silenced_until`, or says "none".
+    silences: Sequence[str] = ()
+    schedule: str = ""  # as the stack's DigestSchedule says it, for the footer
+
+
+def queued_digest(data: DigestInput) -> QueuedMessage:
+    """The digest as a message item of "QuotaWatch itself", keyed by its day in its zone: one
+    digest a day, so a second event for the same day (a duplicate delivery, a retry, a manual
+    invoke) finds it stored and adds nothing."""
+    local_day = data.at.astimezone(data.zone).date()
+    start = datetime.combine(local_day, time(0), data.zone)
+    return QueuedMessage.for_decision(SELF_MONITOR, DIGEST_SIGNAL, 0, start, render_digest(data))
+
+
+def render_digest(data: DigestInput) -> Message:
+    monitors = list(dict.fromkeys(row.monitor for row in data.rows))
+    attention = _attention(data)
+    day = f"{data.at.astimezone(data.zone):%a %b} {data.at.astimezone(data.zone).day}"
+    count = f"{len(monitors)} monitor{'s' if len(monitors) != 1 else ''}"
+    if attention:
+        first = f"{len(attention)} need{'s' if len(attention) == 1 else ''} attention: " + "; ".join(attention[:3])
+        if len(attention) > 3:
+            first += f"; and {len(attention) - 3} more"
+        need = f"{len(attention)} need{'s' if len(attention) == 1 else ''} attention"
+        subject = f"[DIGEST] QuotaWatch {day}: {need}, {attention[0]}"
+        sms = f"QuotaWatch digest {day}: {need}, {attention[0]}"
+    else:
+        first = f"All is well: {count}, nothing raised, no failed check in the last day."
+        subject = f"[DIGEST] QuotaWatch {day}: all is well ({count})"
+        sms = f"QuotaWatch digest {day}: all is well ({count})."
+    lines = [first, ""]
+    lines += _capped(_raised_section(data), 1 + LISTED_UP_TO)
+    silenced = [f"  {line}" for line in data.silences or _silenced_rows(data)] or ["  none"]
+    lines += ["", "Silenced:", *_capped(silenced, LISTED_UP_TO)]
+    lines += ["", "Failed checks in the last day:", *_capped(_failures_section(data, monitors), LISTED_UP_TO)]
+    lines += ["", f"Every monitor ({_moment(data.at, data.zone)}):"]
+    by_monitor: dict[str, list[MeterStatus]] = {}
+    for row in data.rows:
+        by_monitor.setdefault(row.monitor, []).append(row)
+    for monitor in monitors[:LISTED_UP_TO]:
+        lines += _monitor_section(monitor, by_monitor[monitor], data.zone)
+    if len(monitors) > LISTED_UP_TO:
+        lines += ["", f"and {len(monitors) - LISTED_UP_TO} more monitors: `quotawatch status` lists them all."]
+    when = f" ({data.schedule}, {data.zone.key})" if data.schedule else ""
+    lines += [
+        "",
+        f"This digest comes once a day{when} while QuotaWatch runs.",
+        "If a day passes without it, QuotaWatch is not running: look at the stack's alarms and logs.",
+        "",
+        "-- QuotaWatch",
+    ]
+    return Message(
+        subject=subject_line(subject),
+        email="\n".join(lines),
+        sms=sms_line(sms),
+        severity="info",  # never critical: the SMS subscription's filter leaves it out
+        monitor=SELF_MONITOR,
+        provider="quotawatch",
+        kind=DIGEST_KIND,
+    )
+
+
+def _silenced_rows(data: DigestInput) -> list[str]:
+    """Without lines of their own, the silences as the status rows carry them (silenced_until)."""
+    return [
+        f"{row.monitor} {_signal_name(row)} until {_moment(row.silenced_until, data.zone)}"
+        for row in data.rows
+        if row.silenced_until is not None
+    ]
+
+
+def _capped(lines: list[str], most: int) -> list[str]:
+    if len(lines) <= most:
+        return lines
+    return [*lines[:most], f"  and {len(lines) - most} more"]
+
+
+def _attention(data: DigestInput) -> list[str]:
+    """One short phrase per thing that needs attention, the most urgent first."""
+    found: list[str] = []
+    for signal, state in sorted(data.itself.items()):
+        found.append(f"QuotaWatch itself {state.level.label} ({signal.removeprefix('self:')})")
+    checks: dict[str, str] = {}
+    for row in data.rows:  # sorted by what needs attention first
+        if row.check.level is not Level.OK:
+            kind = f" ({row.check.error.kind.value})" if row.check.error else ""
+            checks.setdefault(row.monitor, f"{row.monitor} cannot be checked{kind}")
+        elif row.check.error is not None:
+            checks.setdefault(row.monitor, f"{row.monitor}: last check failed ({row.check.error.kind.value})")
+        if row.meter is not None and row.level is not Level.OK:
+            found.append(f"{row.monitor} {_signal_name(row)} {row.level.label}" + _percent(row))
+    for monitor, failed in data.failures.items():
+        plural = "s" if failed.count != 1 else ""
+        checks.setdefault(monitor, f"{monitor}: {failed.count} failed check{plural} in the last day")
+    # A monitor that cannot be checked first: its figures are old.
+    raised = [phrase for phrase in checks.values() if "cannot be checked" in phrase]
+    found[len(data.itself) : len(data.itself)] = raised
+    found += [phrase for phrase in checks.values() if "cannot be checked" not in phrase]
+    return found
+
+
+def _signal_name(row: MeterStatus) -> str:
+    name = (row.meter or "").removeprefix("condition:")
+    if row.level_signal and row.level_signal.startswith("forecast:"):
+        return f"{name} (forecast)"
+    return name
+
+
+def _percent(row: MeterStatus) -> str:
+    return f" ({fmt.percent(row.percent)})" if row.percent is not None and row.condition is None else ""
+
+
+def _raised_section(data: DigestInput) -> list[str]:
+    lines = ["Raised:"]
+    for signal, state in sorted(data.itself.items()):
+        lines.append(
+            f"  {state.level.label.upper()} QuotaWatch itself: {signal} since {_moment(state.since, data.zone)}"
+        )
+    for row in data.rows:
+        if row.check.level is not Level.OK and row.check.failing_since is not None:
+            line = f"  {row.check.level.label.upper()} {row.monitor}: cannot be checked since "
+            line += _moment(row.check.failing_since, data.zone)
+            if line not in lines:
+                lines.append(line)
+        if row.meter is not None and row.level is not Level.OK:
+            since = f" since {_moment(row.since, data.zone)}" if row.since else ""
+            what = f": {row.condition}" if row.condition else _percent(row)
+            lines.append(f"  {row.level.label.upper()} {row.monitor} {_signal_name(row)}{what}{since}")
+    return lines if len(lines) > 1 else ["Raised: none"]
+
+
+def _failures_section(data: DigestInput, monitors: list[str]) -> list[str]:
+    lines = []
+    for monitor in monitors:
+        failed = data.failures.get(monitor)
+        if failed is None:
+            continue
+        plural = "s" if failed.count != 1 else ""
+        lines.append(
+            f"  {monitor}: {failed.count} failed check{plural}, the last at {_moment(failed.last_at, data.zone)}"
+        )
+    return lines or ["  none"]
+
+
+def _monitor_section(monitor: str, rows: list[MeterStatus], zone: ZoneInfo) -> list[str]:
+    check = rows[0].check
+    if check.at is None:
+        last = "never checked"
+    elif check.error is not None:
+        last = f"last check {_moment(check.at, zone)} failed: {check.error.kind.value}"
+    else:
+        last = f"last check {_moment(check.at, zone)}"
+    lines = ["", f"{monitor} ({rows[0].provider}), {last}"]
+    meters = [r for r in rows if r.meter is not None and r.condition is None]
+    if not meters:
+        lines.append("  no reading yet")
+    table = [_meter_cells(row, zone) for row in meters]
+    widths = [max((len(cells[i]) for cells in table), default=0) for i in range(4)]
+    for cells in table:
+        lines.append("  " + "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells)).rstrip())
+    for row in rows:
+        if row.condition is not None:
+            lines.append(f"  ! {row.level.label}: {row.condition}")
+    return lines
+
+
+def _meter_cells(row: MeterStatus, zone: ZoneInfo) -> list[str]:
+    if row.limit is not None:
+        use = fmt.fraction(row.used, row.limit, row.unit)
+        use += f" ({fmt.percent(row.percent)})" if row.percent is not None else ""
+    elif row.used is not None:
+        use = f"{fmt.quantity(row.used, row.unit)} (no limit)"
+    else:
+        use = f"{fmt.quantity(row.remaining, row.unit)} left"
+    trend = "-"
+    if row.trend is not None and row.trend.per_day == 0:
+        return [row.meter or "", use, "flat", "" if row.level is Level.OK else row.level.label.upper()]
+    if row.trend is not None:
+        per_day = row.trend.per_day if row.limit is not None or row.used is not None else -row.trend.per_day
+        sign = "+" if per_day > 0 else "-" if per_day < 0 else ""
+        trend = f"{sign}{fmt.quantity(abs(per_day), row.unit)}/day"
+    if row.trend is None:
+        forecast = ""
+    elif row.runs_out_at is None:
+        forecast = "not running out"
+    elif not row.runs_out_this_period and row.period_end is not None:
+        forecast = f"not before reset {_day(row.period_end, zone)}"
+    else:
+        forecast = f"{'limit' if row.limit is not None else 'runs out'} ~{_day(row.runs_out_at, zone)}"
+    level = "" if row.level is Level.OK else row.level.label.upper()
+    return [row.meter or "", use, trend, f"{forecast}  {level}".strip()]
+
+
+def _moment(at: datetime, zone: ZoneInfo) -> str:
+    local = at.astimezone(zone)
+    return f"{local:%b} {local.day} {local:%H:%M} {local.tzname()}"
+
+
+def _day(at: datetime, zone: ZoneInfo) -> str:
+    local = at.astimezone(zone)
+    return f"{local:%b} {local.day}"

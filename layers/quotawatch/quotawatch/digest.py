@@ -1,0 +1,76 @@
+"""The daily digest, end to end: read how every monitor stands, render it, queue it once.
+
+The digest schedule invokes the check function with {"digest": true}. It reads what a run
+reads, by key in batches (the STATE and WINDOW items, then the newest snapshots), counts
+each monitor's failed checks of the last day (one query each), and stores one message item
+of "QuotaWatch itself" keyed by the day (core/digest.py): a duplicate event, a retry or a
+second invoke on the same day stores nothing, so nothing is sent twice. The notify function
+delivers it like any message (at least once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from quotawatch.config import MonitorsConfig
+from quotawatch.core.digest import FAILURES_OVER, DigestInput, FailedChecks, queued_digest
+from quotawatch.core.record import MonitorRecord, QueuedMessage, StoredMonitor
+from quotawatch.core.rules import Level
+from quotawatch.core.self_messages import SELF_MONITOR
+from quotawatch.core.status import status_rows
+
+
+class DigestStore(Protocol):
+    def read_monitors(self, monitors: Iterable[str]) -> dict[str, StoredMonitor]: ...
+
+    def load(self, monitors: Iterable[str], history: bool = ...) -> dict[str, MonitorRecord]: ...
+
+    def failed_checks_since(self, monitors: Iterable[str], since: datetime) -> dict[str, FailedChecks]: ...
+
+    def queue(self, queued: QueuedMessage) -> bool: ...
+
+
+@dataclass(frozen=True)
+class _Watched:
+    id: str
+    provider: str
+
+
+@dataclass(frozen=True)
+class DigestOutcome:
+    queued: QueuedMessage
+    stored: bool  # False: this day's digest was stored before (nothing new to send)
+
+
+def watched(config: MonitorsConfig) -> list[_Watched]:
+    """The monitors a run checks: the enabled ones, and those the file could not describe
+    (they are checked as failed readings, so the digest lists them too)."""
+    return [_Watched(m.id, m.provider) for m in config.enabled] + [
+        _Watched(p.monitor, "unknown") for p in config.problems
+    ]
+
+
+def queue_digest(
+    config: MonitorsConfig,
+    store: DigestStore,
+    at: datetime,
+    zone: ZoneInfo,
+    schedule: str = "",
+    silences: Sequence[str] = (),
+) -> DigestOutcome:
+    monitors = watched(config)
+    ids = [m.id for m in monitors]
+    rows = status_rows(monitors, store.read_monitors(ids))
+    failures: Mapping[str, FailedChecks] = store.failed_checks_since(ids, at - FAILURES_OVER)
+    itself = {
+        signal: state
+        for signal, state in store.load([SELF_MONITOR], history=False)[SELF_MONITOR].states.items()
+        if state.level is not Level.OK
+    }
+    # Silences (issue 12, part 2) are read here when they exist, one line each for the digest.
+    queued = queued_digest(DigestInput(at, zone, rows, failures, itself, silences, schedule))
+    return DigestOutcome(queued, store.queue(queued))
