@@ -94,6 +94,7 @@ def _run_records() -> DynamoDBPersistenceLayer:
 @cache
 def _adapters() -> CheckDeps:
     """Built once per container: the secret cache and HTTP connections survive warm starts."""
+    store = DynamoStore(_dynamodb(), os.environ["TABLE_NAME"], int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "400")))
     return CheckDeps(
         keys=SecretsKeyStore(boto3.client("secretsmanager"), os.environ["API_KEYS_SECRET_NAME"]),
         # HTTP_READ_TIMEOUT: for providers that are slow to answer (seconds per attempt).
@@ -101,12 +102,9 @@ def _adapters() -> CheckDeps:
             HttpPolicy(read_timeout=float(os.environ.get("HTTP_READ_TIMEOUT", HttpPolicy.read_timeout))),
             pool_size=_concurrency(),
         ),
-        store=DynamoStore(
-            _dynamodb(),
-            os.environ["TABLE_NAME"],
-            int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "400")),
-        ),
+        store=store,
         clock=clock_for_event(None),
+        silences=store,  # read once a run (quotawatch/core/silences.py)
     )
 
 
