@@ -39,6 +39,7 @@ def register(commands: Any) -> None:
     )
     mute.add_argument("pattern", metavar="MONITOR[:SIGNAL]", help="e.g. imagerouter, imagerouter:key:*, '*:check'")
     mute.add_argument("--for", dest="duration", help="how long: 3d, 12h, 2w, 90m")
+    mute.add_argument("--from", dest="start", help="when it begins, e.g. 2026-12-04T18:00+01:00 (default: now)")
     mute.add_argument("--every", help="a maintenance window that comes back: 'sat 22:00-sun 04:00', or '22:00-04:00'")
     mute.add_argument("--tz", default="UTC", help="the zone of --every's times, e.g. Europe/Berlin (default UTC)")
     mute.add_argument("--reason", required=True, help="why, for the others who see it")
@@ -86,18 +87,28 @@ def new_silence(args: argparse.Namespace, author: str, now: datetime) -> Silence
     every = Recurrence.parse(args.every, args.tz) if args.every else None
     if args.duration is None and every is None:
         raise BadSilence("say how long (--for 3d) or when it comes back (--every 'sat 22:00-sun 04:00')")
-    ends = now + duration(args.duration) if args.duration else None
+    start = starting(args.start) if getattr(args, "start", None) else now
+    ends = start + duration(args.duration) if args.duration else None
     return Silence(
         id=f"s-{secrets.token_hex(3)}",
         monitor=monitor,
         signal=signal,
-        starts_at=now,
+        starts_at=start,
         ends_at=ends,
         author=author,
         reason=args.reason.strip(),
         created_at=now,
         every=every,
     )
+
+
+def starting(text: str) -> datetime:
+    """`--from`: a date or time (UTC unless it says its offset)."""
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise BadSilence(f"--from '{text}' is not a date or time: use e.g. 2026-12-04T18:00+01:00") from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def duration(text: str) -> timedelta:
@@ -171,6 +182,8 @@ def silences_text(silences: list[Silence], now: datetime, zone: times.Zone, wher
 
 def _when(silence: Silence, zone: times.Zone) -> str:
     until = f"until {zone.moment(silence.until)}" if silence.until is not None else "until unmuted"
+    if silence.starts_at > silence.created_at:
+        until = f"from {zone.moment(silence.starts_at)} {until}"
     if silence.every is None:
         return until
     return f"every {silence.every.text()} {silence.every.zone}, {until}"
