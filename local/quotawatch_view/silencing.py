@@ -119,14 +119,24 @@ def duration(text: str) -> timedelta:
 
 
 def _mute(args: argparse.Namespace, out: TextIO, now: datetime) -> int:
-    table = open_table(args.stack)
+    silence = mute(open_table(args.stack), args, now)
+    out.write(muted_text(silence, times.Zone.named(None)))
+    return 0
+
+
+def mute(table: Table, args: argparse.Namespace, now: datetime) -> Silence:
+    """Store the silence `args` asks for, by the caller's identity; the silence stored."""
     silence = new_silence(args, table.caller(), now)
     if not table.store.put_silence(silence):
         raise ViewError("a silence with that id already exists; run the command again")
-    zone = times.Zone.named(None)
-    out.write(f"Silenced {silence.pattern} {_when(silence, zone)} ({silence.id}), in {table.where}.\n")
-    out.write(f"Its messages are held, not sent; `quotawatch unmute {silence.id}` ends it.\n")
-    return 0
+    return silence
+
+
+def muted_text(silence: Silence, zone: times.Zone) -> str:
+    return (
+        f"Silenced {silence.pattern} {_when(silence, zone)} ({silence.id}).\n"
+        f"Its messages are held, not sent; `quotawatch unmute {silence.id}` ends it.\n"
+    )
 
 
 def _unmute(args: argparse.Namespace, out: TextIO, now: datetime) -> int:

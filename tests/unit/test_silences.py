@@ -212,6 +212,16 @@ def test_an_unmuted_silence_ends_when_it_was_unmuted() -> None:
     assert (release.decision.state.held_by, release.held_by) == (None, None)
 
 
+def test_a_reminder_due_as_the_silence_ends_is_the_one_still_message() -> None:
+    marked = _state(Level.CRITICAL, held_by="s-1", held_until=T0 + timedelta(days=3))
+    signals = [Signal(CALLS, Level.CRITICAL)]
+    now = T0 + timedelta(days=3, hours=1)
+    [reminder] = decide(signals, {CALLS: marked}, now, AlertPolicy())
+    [still] = plan([reminder], signals, {CALLS: marked}, [silence()], "cloudlayer-prod", now)
+    assert (still.decision.notice, still.decision.silence_ended) == (Notice.STILL, T0 + timedelta(days=3))
+    assert still.decision.state.held_until is None
+
+
 def test_a_decision_under_a_silence_is_stored_with_its_message_held() -> None:
     signals = [Signal(CALLS, Level.CRITICAL)]
     decisions = decide(signals, {}, T0, AlertPolicy())

@@ -218,13 +218,18 @@ def plan(
     - A raised signal held by a silence but without a decision gets its state marked held
       (no message), so that its end can be told; a later, longer hold moves the mark.
     - A raised signal marked held that no silence holds any more gets one message, "still
-      <level> after the silence that ended at ...", and its mark is cleared.
+      <level> after the silence that ended at ...", and its mark is cleared (a reminder due
+      then is that message; a rise or an easing is told as itself, and clears the mark).
     """
     planned: list[Planned] = []
     decided = {d.state.key for d in decisions}
     for decision in decisions:
         hold = hold_of(silences, monitor, decision.state.key, now)
         if hold is None:
+            before = stored.get(decision.state.key)
+            if decision.notice is Notice.REMINDER and before is not None and before.held_until is not None:
+                # A reminder due as the silence ends is the one "still ..." message.
+                decision = replace(decision, notice=Notice.STILL, silence_ended=_ended(silences, before, now))
             planned.append(Planned(decision))
             continue
         state = replace(decision.state, held_by=hold.silence, held_until=hold.until)
