@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int | None:
     if command is None:
         return None
     try:
-        code: int = command(args, out, datetime.now(UTC))
+        code: int = command(args, out, datetime.now(UTC).replace(microsecond=0))
         return code
     except (ViewError, BadSilence) as exc:
         print(f"quotawatch {args.command}: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ run_check with the fake provider and the in-memory store, and the mute command's
 from __future__ import annotations
 
 import argparse
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -285,3 +286,33 @@ def test_a_run_that_cannot_read_the_silences_holds_nothing(start_fake: StartFake
     h.deps.silences = Broken()
     h.run(monitor(fake))
     assert [m.severity for m in h.notifier.messages] == ["critical"]
+
+
+def test_two_runs_at_once_as_a_silence_ends_tell_it_once(start_fake: StartFake) -> None:
+    replies = Switch(reply_plan(970))
+    fake = start_fake(replies)
+    store = MemoryStore()
+    store.stored_silences = [silence(ends_at=T0 + timedelta(hours=1))]
+    h = Harness({"cloudlayer-prod": fake.valid_key}, store)
+    h.deps.silences = store
+    watched = monitor(fake)
+    h.run(watched)  # critical, held
+    h.tick()
+    # Both runs read the held state before either decides: the provider answers slowly.
+    replies.reply = Reply(200, reply_plan(975).body, delay=0.3)
+    results: list[int] = []
+
+    def one_run() -> None:
+        results.append(sum(len(o.queued) for o in run_check((watched,), (), h.deps)))
+
+    runs = [threading.Thread(target=one_run) for _ in range(2)]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join(timeout=30)
+    h.deliver()
+    assert sorted(results) == [0, 1]
+    assert [m.subject.split(" (still")[0] for m in h.notifier.messages] == [
+        "[CRITICAL] cloudlayer-prod: calls at 98% of limit"
+    ]
+    assert [r for _, r in store.refused] == [1]  # the loser's release, refused at the version it read
