@@ -16,7 +16,7 @@ from quotawatch.check import run_check
 from quotawatch.core.alerts import Notice, SignalState, decide
 from quotawatch.core.rules import AlertPolicy, Level, Signal
 from quotawatch.core.self_messages import SELF_MONITOR
-from quotawatch.core.silences import BadSilence, Recurrence, Silence, holding, plan, split_pattern
+from quotawatch.core.silences import BadSilence, Recurrence, Silence, holding, in_force, plan, split_pattern
 from quotawatch_local.fakes import Reply
 from tests.memory_store import MemoryStore
 from tests.unit.support import StartFake
@@ -115,6 +115,13 @@ def test_a_weekly_window_keeps_its_wall_times_across_daylight_saving(utc: str, h
     weekly = silence(starts_at=T0 - timedelta(days=365), ends_at=None, every=BERLIN_WEEKEND)
     assert weekly.holds_until(at) == (datetime.fromisoformat(ends).replace(tzinfo=UTC) if ends else None)
     assert bool(holding([weekly], "cloudlayer-prod", CALLS, at)) is held
+
+
+def test_in_force_lists_what_holds_now_soonest_end_first() -> None:
+    weekly = silence(id="s-w", ends_at=None, every=BERLIN_WEEKEND)
+    short, later = silence(id="s-b", ends_at=T0 + timedelta(hours=1)), silence(id="s-a")
+    assert in_force([later, weekly, short], T0) == [short, later]  # T0 is a Tuesday: not the weekend
+    assert in_force([later, weekly, short], T0 + timedelta(hours=1)) == [later]
 
 
 def test_a_daily_window_may_cross_midnight_and_a_window_with_an_end_stops_there() -> None:

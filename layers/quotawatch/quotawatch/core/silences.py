@@ -178,6 +178,12 @@ def holding(silences: Iterable[Silence], monitor: str, signal: str, at: datetime
     return [s for s in silences if s.matches(monitor, signal) and s.holds_until(at) is not None]
 
 
+def in_force(silences: Iterable[Silence], at: datetime) -> list[Silence]:
+    """The silences that hold at `at` (for a listing such as the daily digest's), by end."""
+    holds = [(until, s.id, s) for s in silences if (until := s.holds_until(at)) is not None]
+    return [s for _, _, s in sorted(holds, key=lambda h: (h[0], h[1]))]
+
+
 @dataclass(frozen=True)
 class Hold:
     """One silence's hold on a signal: which silence, until when."""
