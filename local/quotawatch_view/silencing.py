@@ -119,6 +119,7 @@ def duration(text: str) -> timedelta:
 
 
 def _mute(args: argparse.Namespace, out: TextIO, now: datetime) -> int:
+    new_silence(args, "", now)  # what it asks for is checked before the stack is looked for
     silence = mute(open_table(args.stack), args, now)
     out.write(muted_text(silence, times.Zone.named(None)))
     return 0
