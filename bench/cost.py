@@ -86,10 +86,11 @@ def monthly(u: Usage, runs: float = RUNS_PER_MONTH, digest: Digest | None = None
     gb_s = runs * u.lambda_seconds * u.memory_mb / 1024
     requests = runs * u.invocations
     # DynamoDB bills by item size: a write unit per KB, a read unit per 4 KB. Per run: the
-    # tick's idempotency record (put, then updated) and a read of QuotaWatch's own state;
-    # per monitor, a snapshot and its window written, its STATE and WINDOW read.
+    # tick's idempotency record (put, then updated), a read of QuotaWatch's own state and
+    # the query of the silences; per monitor, a snapshot and its window written, its STATE
+    # and WINDOW read.
     writes = 2 + u.monitors * (math.ceil(u.snapshot_bytes / 1024) + math.ceil(u.window_bytes / 1024))
-    reads = 1 + u.monitors * (1 + math.ceil(u.window_bytes / 4096))
+    reads = 2 + u.monitors * (1 + math.ceil(u.window_bytes / 4096))
     stored_gb = u.monitors * (96 * RETENTION_DAYS * u.snapshot_bytes + u.window_bytes) / 1024**3
     logs_gb = runs * u.log_bytes / 1024**3
     sqs = runs * u.sqs_requests + (SQS_IDLE_POLLS_MONTH if u.fan_out else 0)

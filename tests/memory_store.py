@@ -17,6 +17,7 @@ from quotawatch.core.alerts import SignalState
 from quotawatch.core.messages import Message
 from quotawatch.core.record import MonitorRecord, QueuedMessage
 from quotawatch.core.rules import Level
+from quotawatch.core.silences import Silence
 from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 
 
@@ -29,7 +30,9 @@ def _as_stored(state: SignalState) -> SignalState:
     """What a state reads back as from DynamoDB: times to the second."""
     since = _to_the_second(state.since)
     assert since is not None
-    return replace(state, since=since, notified_at=_to_the_second(state.notified_at))
+    return replace(
+        state, since=since, notified_at=_to_the_second(state.notified_at), held_until=_to_the_second(state.held_until)
+    )
 
 
 class MemoryStore:
@@ -50,6 +53,12 @@ class MemoryStore:
         self.refused: list[tuple[str, int]] = []  # (signal, expected version) of refused changes
         self.loads: list[list[str]] = []  # the monitors of each load, in order
         self.failing_writes: set[str] = set()  # monitors whose snapshots the store refuses
+        self.stored_silences: list[Silence] = []  # what `silences` returns (a run reads them once)
+        self.silence_reads = 0
+
+    def silences(self) -> list[Silence]:
+        self.silence_reads += 1
+        return list(self.stored_silences)
 
     def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> set[str]:
         assert len(snapshots) <= self.monitors_per_write

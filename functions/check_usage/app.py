@@ -99,6 +99,7 @@ def _run_records() -> DynamoDBPersistenceLayer:
 @cache
 def _adapters() -> CheckDeps:
     """Built once per container: the secret cache and HTTP connections survive warm starts."""
+    store = _store()
     return CheckDeps(
         keys=SecretsKeyStore(boto3.client("secretsmanager"), os.environ["API_KEYS_SECRET_NAME"]),
         # HTTP_READ_TIMEOUT: for providers that are slow to answer (seconds per attempt).
@@ -106,8 +107,9 @@ def _adapters() -> CheckDeps:
             HttpPolicy(read_timeout=float(os.environ.get("HTTP_READ_TIMEOUT", HttpPolicy.read_timeout))),
             pool_size=_concurrency(),
         ),
-        store=_store(),
+        store=store,
         clock=clock_for_event(None),
+        silences=store,  # read once a run (quotawatch/core/silences.py)
     )
 
 

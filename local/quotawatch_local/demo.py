@@ -7,13 +7,15 @@ clock); the notify function delivers what the table's stream brings after each. 
 play one story, in which each kind of moment happens exactly once: a test alert, a
 warning, a critical alert, a reminder, a period reset, a forecast warning, a recovery, a
 key revoked, a key restored, QuotaWatch itself failing (a broken monitors file) and
-recovering, SNS down for a run (its message arrives once, a run late), and the daily
-digest (its event delivered twice, one message). Each snapshot
-and each message is printed as SNS delivered it; then everything is torn down.
+recovering, SNS down for a run (its message arrives once, a run late), a silence
+(`quotawatch mute`) that holds a critical alert and, when it ends, one "still critical"
+message, and the daily digest (its event delivered twice, one message). Each snapshot and
+each message is printed as SNS delivered it; then everything is torn down.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -25,8 +27,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import yaml
 from quotawatch_view.commands import status_of, write_report
+from quotawatch_view.silencing import mute, muted_text
 from quotawatch_view.table import Table
 from quotawatch_view.text import Painter, status_text, wants_colour
 from quotawatch_view.times import Zone
@@ -62,6 +66,10 @@ STATUS_AT = 6  # `quotawatch status` is shown after this run: a critical, a revo
 # delivers its event twice: one digest, with a critical meter and a day's failed checks.
 DIGEST_AFTER = 9
 DIGEST_AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
+# Converra's conversations of 10,000: a migration floods them (critical at 90%) while you
+# have silenced converra-prod for a day; the silence ends with them still critical.
+CONVERRA_CONVERSATIONS = (1547,) * 6 + (9300, 9350, 9400, 9450, 9500, 9550)
+MUTE_AT = 7  # `quotawatch mute converra-prod --for 1d` three hours before this tick
 
 STORY = {
     3: "cloudlayer-prod passes 80% of its calls; ImageRouter's balance burns fast",
@@ -69,8 +77,10 @@ STORY = {
     5: "cloudlayer-prod passes 95%; SNS refuses to publish (its KMS key was disabled by mistake)",
     6: "SNS takes messages again; Tornado revokes the key QuotaWatch uses; you add $20 at ImageRouter",
     8: "you put Tornado's new key in the secret",
+    7: "a migration floods converra-prod's conversations (you silenced it 3 hours before)",
     9: "a day after the critical alert, cloudlayer-prod is still critical",
     10: "cloudlayer's billing period starts again",
+    11: "the silence on converra-prod ended 3 hours ago: it is still critical",
 }
 
 # How a message is recognised as each kind of moment, in the order the story tells them.
@@ -82,12 +92,14 @@ MOMENTS: list[tuple[str, Callable[[Delivery], bool]]] = [
     ("key revoked", lambda d: d.subject.startswith("[CRITICAL] Cannot monitor")),
     ("key restored", lambda d: "checks work again" in d.subject),
     ("recovery", lambda d: "no longer on track to run out" in d.subject or "back to normal" in d.subject),
+    ("still critical after a silence", lambda d: "(still, silence ended" in d.subject),
     ("reminder", lambda d: d.attributes.get("kind") == "reminder"),
     ("period reset", lambda d: "reset with the new billing period" in d.subject),
     ("QuotaWatch itself", lambda d: d.subject.startswith("[CRITICAL] QuotaWatch itself")),
     ("daily digest", lambda d: d.attributes.get("kind") == "digest"),
 ]
 SNS_DOWN = "SNS was down for a run"  # a message that arrived one run late, once
+HELD = "held by a silence"  # decided and stored, never sent
 
 
 @dataclass
@@ -120,7 +132,9 @@ class _Story:
         )
 
     def converra(self, call: int) -> Reply:
-        return Reply(200, {**converra.PRO_USAGE, "period": NOVEMBER})
+        used = CONVERRA_CONVERSATIONS[min(call, len(CONVERRA_CONVERSATIONS)) - 1]
+        conversations = {**converra.PRO_USAGE["conversations"], "used": used}
+        return Reply(200, {**converra.PRO_USAGE, "period": NOVEMBER, "conversations": conversations})
 
     def tornado(self, call: int) -> Reply:
         return Reply(200, tornado.TRIAL_KEY)
@@ -136,7 +150,7 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
         "imagerouter": "demo-imagerouter-key",
     }
     counts = {"checks": 0, "messages": 0, "sms": 0}
-    seen: dict[str, int] = {name: 0 for name, _ in MOMENTS} | {SNS_DOWN: 0}
+    seen: dict[str, int] = {name: 0 for name, _ in MOMENTS} | {SNS_DOWN: 0, HELD: 0}
     out("QuotaWatch demo: everything runs on this machine (embedded AWS, fake providers, a fast clock).\n")
     with embedded_aws() as aws, ExitStack() as fakes:
         servers = {
@@ -210,6 +224,9 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
             for monitor in (result or {}).get("monitors", []):
                 for message in monitor.get("queued", []):
                     decided_at.setdefault(message["subject"], run)
+                    if message.get("held_by"):  # a silence holds it: stored, never sent
+                        seen[HELD] += 1
+                        out(f"    HELD  {message['subject']}   (silence {message['held_by']}: stored, not sent)")
 
         with tempfile.TemporaryDirectory() as scratch:
             monitors_file = Path(scratch) / "monitors.yaml"
@@ -241,6 +258,8 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
                         # The warm function still holds the old key; when Tornado rejects it,
                         # the function reads the secret again and finds the new one.
                         _put_keys(aws, stack, {**keys, "tornado": "sk_demo_tornado_2"})
+                    if number == MUTE_AT:
+                        _mute(stack, now - TICK / 2, out)
                     # SNS refuses for one run: the messages wait in the table and the stream.
                     proxy.refuse(*([Refusal("Publish", code="KMSDisabled")] if number == SNS_DOWN_AT else []))
                     # As the scheduler invokes it: asynchronously, with a retry on failure.
@@ -303,6 +322,24 @@ def _write_the_report(repo: Path, stack: LocalStack, config: dict[str, Any], out
     out("  open it in a browser; `make up` and `.venv/bin/quotawatch status` show a running stack the same way\n")
 
 
+def _mute(stack: LocalStack, at: datetime, out: Callable[[str], None]) -> None:
+    """`quotawatch mute converra-prod --for 1d --reason ...` as you would run it at `at`."""
+    args = argparse.Namespace(
+        pattern="converra-prod", duration="1d", start=None, every=None, tz="UTC", reason="migrating the chat bots"
+    )
+    session = boto3.session.Session(
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",  # noqa: S106 - the embedded AWS's, never real
+        region_name="us-east-1",
+    )
+    table = Table(_table(stack).store, f"stack '{stack.name}'", session, stack.aws.endpoint_url)
+    silence = mute(table, args, at)
+    out(f"[~] {fmt.timestamp(at)}  you run: quotawatch mute converra-prod --for 1d --reason '{args.reason}'")
+    for line in muted_text(silence, Zone.named("UTC")).splitlines():
+        out(f"    {line}")
+    out("")
+
+
 def _tick(at: datetime) -> dict[str, str]:
     return {"source": "schedule", "scheduled_time": str(format_time(at))}
 
@@ -342,6 +379,7 @@ def _print_delivery(delivery: Delivery, out: Callable[[str], None], shown: set[s
     out(f"    EMAIL {delivery.subject}" + ("   (late: SNS refused it last run)" if late else ""))
     out(f"          ({attributes})")
     kind = delivery.subject.split("]")[0] + delivery.attributes.get("kind", "")
+    kind += " after a silence" if "(still, silence ended" in delivery.subject else ""
     if kind not in shown:
         shown.add(kind)
         for line in delivery.body.splitlines():

@@ -1,5 +1,6 @@
 """The `quotawatch` command on a person's machine: the layer's commands (fetch, providers,
-check-config) and the view's (status, history, report), which stay out of the Lambda layer."""
+check-config), the view's (status, history, report) and the silences' (mute, unmute,
+silences), which stay out of the Lambda layer."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from quotawatch import cli
-from quotawatch_view import commands
+from quotawatch_view import commands, silencing
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
-    return cli.main(argv, out, extensions=(commands,))
+    return cli.main(argv, out, extensions=(commands, silencing))

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from quotawatch.config import ConfigError, Monitor, load_monitors
-from quotawatch.core.status import MeterStatus, status_rows
+from quotawatch.core.status import MeterStatus, status_rows, with_silences
 from quotawatch_view import times
 from quotawatch_view.errors import ViewError
 from quotawatch_view.history import History, history_csv, history_json, history_text
@@ -87,8 +87,10 @@ def monitors_of(path: Path | None) -> list[Monitor]:
     return [*config.enabled, *problems]
 
 
-def status_of(table: Table, monitors: list[Monitor]) -> list[MeterStatus]:
-    return status_rows(monitors, table.store.read_monitors([m.id for m in monitors]))
+def status_of(table: Table, monitors: list[Monitor], at: datetime | None = None) -> list[MeterStatus]:
+    """Every monitor's rows, each marked with the silence holding its signal now (or `at`)."""
+    rows = status_rows(monitors, table.store.read_monitors([m.id for m in monitors]))
+    return with_silences(rows, table.store.silences(), at or datetime.now(UTC))
 
 
 def _status(args: argparse.Namespace, out: TextIO) -> int:

@@ -103,6 +103,8 @@ def history_text(history: History, zone: Zone, paint: Painter) -> str:
     lines.append("Messages" if history.messages else "No message in this time.")
     for sent in history.messages:
         when = f"sent {zone.moment(sent.sent_at)}" if sent.sent_at else "not sent yet"
+        if sent.held_by:
+            when = f"held by silence {sent.held_by}, not sent"
         severity = paint(
             f"{sent.message.severity:<8}", sent.message.severity if sent.message.severity != "info" else "ok"
         )
@@ -167,6 +169,7 @@ def history_json(history: History) -> str:
             {
                 "decided_at": format_time(m.decided_at),
                 "sent_at": format_time(m.sent_at),
+                "held_by": m.held_by,
                 "signal": m.signal,
                 "severity": m.message.severity,
                 "kind": m.message.kind,

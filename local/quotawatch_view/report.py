@@ -237,7 +237,7 @@ def _section(monitor: Monitor, history: History, figures: list[str], zone: Zone)
     if history.messages:
         lines.append('<table class="messages"><tr><th>decided</th><th>level</th><th>message</th><th>sent</th></tr>')
         for sent in history.messages:
-            when = zone.moment(sent.sent_at) if sent.sent_at else "not yet"
+            when = zone.moment(sent.sent_at) if sent.sent_at else "held" if sent.held_by else "not yet"
             lines.append(
                 f'<tr class="{html.escape(sent.message.severity)}"><td>{zone.moment(sent.decided_at)}</td>'
                 f"<td>{html.escape(sent.message.severity)}</td><td>{html.escape(sent.message.subject)}</td>"

@@ -31,6 +31,18 @@ SOURCE_ROOT = Path(__file__).resolve().parents[4]
 class Table:
     store: DynamoStore
     where: str  # for headings: "stack 'x' in eu-west-1", "the local stack 'y'"
+    session: boto3.session.Session | None = None  # the credentials it was opened with
+    endpoint: str | None = None
+
+    def caller(self) -> str:
+        """Who is acting on it: the caller's AWS identity (STS GetCallerIdentity), by ARN."""
+        if self.session is None:
+            return "unknown"
+        try:
+            sts: Any = self.session.client("sts", endpoint_url=self.endpoint)
+            return str(sts.get_caller_identity()["Arn"])
+        except (ClientError, BotoCoreError) as exc:
+            raise ViewError(f"cannot tell who you are (STS GetCallerIdentity): {describe_failure(exc)}") from None
 
 
 def open_table(stack: str | None, state_file: Path | None = None) -> Table:
@@ -38,7 +50,7 @@ def open_table(stack: str | None, state_file: Path | None = None) -> Table:
     if stack is not None:
         session = boto3.session.Session()
         region = session.region_name or "no region"
-        return Table(_store(session, stack, None), f"stack '{stack}' in {region}")
+        return Table(_store(session, stack, None), f"stack '{stack}' in {region}", session)
     state = state_file or find_upwards(LOCAL_STATE)
     if state is None or not state.exists():
         raise ViewError("no local stack is running (start it with `make up`); for a deployed one, pass --stack NAME")
@@ -53,7 +65,7 @@ def open_table(stack: str | None, state_file: Path | None = None) -> Table:
         aws_secret_access_key="testing",  # noqa: S106
         region_name="us-east-1",
     )
-    return Table(_store(session, name, endpoint), f"the local stack '{name}'")
+    return Table(_store(session, name, endpoint), f"the local stack '{name}'", session, endpoint)
 
 
 def _store(session: boto3.session.Session, stack: str, endpoint: str | None) -> DynamoStore:

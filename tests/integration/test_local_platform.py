@@ -224,10 +224,10 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
     text = done.stdout
     assert (
         "Moments: test alert x1, warning x1, forecast warning x1, critical x1, key revoked x1, key restored x1, "
-        "recovery x1, reminder x1, period reset x1, QuotaWatch itself x1, daily digest x1, SNS was down for a run x1"
-        in text
+        "recovery x1, still critical after a silence x1, reminder x1, period reset x1, QuotaWatch itself x1, "
+        "daily digest x1, SNS was down for a run x1, held by a silence x1" in text
     )
-    assert "12 checks of 4 monitors, 12 messages, 5 of them by SMS. Everything was torn down." in text
+    assert "12 checks of 4 monitors, 13 messages, 6 of them by SMS. Everything was torn down." in text
     subjects = [line.split("EMAIL ", 1)[1] for line in text.splitlines() if "EMAIL " in line]
     assert subjects == [
         "[TEST] QuotaWatch test alert: your subscriptions work",
@@ -242,10 +242,15 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
         "[CRITICAL] Reminder: cloudlayer-prod: calls at 98% of limit",
         "[DIGEST] QuotaWatch Sun Nov 22: 2 need attention, cloudlayer-prod calls critical (98%)",
         "[OK] cloudlayer-prod: calls reset with the new billing period (4%)",
+        "[CRITICAL] converra-prod: conversations at 95% of limit (still, silence ended Nov 22 15:00 UTC)",
     ]
+    # The silence: set with `quotawatch mute`, holding converra-prod's critical alert (stored, not sent).
+    assert "you run: quotawatch mute converra-prod --for 1d" in text
+    [held] = [line.strip() for line in text.splitlines() if line.lstrip().startswith("HELD ")]
+    assert held.startswith("HELD  [CRITICAL] converra-prod: conversations at 93% of limit, resets Dec 1   (silence s-")
     sms = [line.split(") ", 1)[1] for line in text.splitlines() if line.lstrip().startswith("SMS ")]
     assert all(len(message) <= 160 for message in sms)
-    assert len(sms) == 5
+    assert len(sms) == 6
     assert "1 message(s) wait in the table: SNS refused them; the stream offers them again" in text
     # The daily digest: its event twice, one message, whose first line says what needs attention.
     assert "digest_queued, then digest_duplicate" in text
@@ -253,10 +258,13 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
         "| 2 need attention: cloudlayer-prod calls critical (98%); tornado-downloads: 2 failed checks in the last day"
         in text
     )
+    # It lists the silence in force, and the critical signal it holds, marked, out of the first line.
+    assert "|   converra-prod until Nov 22 15:00 UTC, by " in text
+    assert "CRITICAL converra-prod conversations (94%) since Nov 21 18:00 UTC, silenced until Nov 22 15:00 UTC" in text
     for key in ("demo-cloudlayer-key", "sk_demo_tornado_1", "sk_demo_tornado_2", "demo-imagerouter-key"):
         assert key not in text
     # `quotawatch status` at its busiest moment, and at the end the report: a chart per meter.
-    status = text.split("`quotawatch status` after run 6:", 1)[1].split("\n[7]", 1)[0].strip().splitlines()
+    status = text.split("`quotawatch status` after run 6:", 1)[1].split("\n[~]", 1)[0].strip().splitlines()
     rows = status[3 : status.index("", 3)]  # under the title and the header
     assert rows[0].split()[:8] == ["cloudlayer-prod", "calls", "965", "calls", "1,000", "calls", "96%", "critical"]
     assert [line.split()[0] for line in rows[1:3]] == ["tornado-downloads"] * 2

@@ -115,3 +115,14 @@ def test_an_item_too_large_to_store_costs_only_its_monitor(store: Both) -> None:
     assert store.recent_snapshots("huge") == []
     for snapshot in fine:
         assert store.recent_snapshots(snapshot.monitor) == [snapshot]
+
+
+def test_a_hold_on_a_signal_is_stored_with_its_state_and_cleared_by_the_next(store: Both) -> None:
+    held = SignalState("meter:calls", Level.CRITICAL, T0, 1, T0, held_by="s-1", held_until=T0 + timedelta(days=3))
+    assert store.commit(
+        "acme", held, 0, QueuedMessage.for_decision("acme", "meter:calls", 1, T0, render_test(T0, 1), "s-1")
+    )
+    assert store.load(["acme"], history=False)["acme"].states == {"meter:calls": held}
+    released = SignalState("meter:calls", Level.CRITICAL, T0, 2, notified_at=T0 + timedelta(days=3))
+    assert store.commit("acme", released, 1, None)
+    assert store.load(["acme"], history=False)["acme"].states == {"meter:calls": released}

@@ -11,12 +11,13 @@ import pytest
 
 from quotawatch.config import Monitor
 from quotawatch.core.alerts import SignalState
-from quotawatch.core.digest import DigestInput, FailedChecks, queued_digest, render_digest
+from quotawatch.core.digest import DigestInput, FailedChecks, queued_digest, render_digest, silence_lines
 from quotawatch.core.messages import SMS_MAX, SUBJECT_MAX
 from quotawatch.core.record import StoredMonitor
 from quotawatch.core.rules import CHECK_KEY, Level, meter_signal_key
+from quotawatch.core.silences import Silence
 from quotawatch.core.snapshot import ErrorKind, Meter, Period, Snapshot
-from quotawatch.core.status import status_rows
+from quotawatch.core.status import status_rows, with_silences
 
 AT = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 UTC_ZONE = ZoneInfo("UTC")
@@ -131,9 +132,24 @@ def test_thousands_of_monitors_list_a_hundred_and_say_how_many_more() -> None:
     assert len(message.email.encode()) < 64 * 1024  # SNS takes 256 KB
 
 
-def test_without_lines_of_their_own_silences_are_the_rows_silenced_until() -> None:
-    data = digest_of({"a": stored("a", [1])})
-    until = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
-    rows = [replace(row, silenced_until=until) for row in data.rows]
-    message = render_digest(replace(data, rows=rows))
-    assert "Silenced:\n  a calls until Nov 27 08:00 UTC\n" in message.email
+def test_a_silence_in_force_is_listed_and_its_raised_signal_marked_out_of_the_first_line() -> None:
+    at = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    silence = Silence(
+        id="s-1",
+        monitor="a",
+        signal="*",
+        starts_at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
+        ends_at=datetime(2026, 11, 27, 8, 0, tzinfo=UTC),
+        author="arn:aws:iam::123456789012:user/ana",
+        reason="migrating",
+        created_at=datetime(2026, 11, 23, 8, 0, tzinfo=UTC),
+    )
+    critical = {meter_signal_key("calls"): state(meter_signal_key("calls"), Level.CRITICAL)}
+    data = digest_of({"a": stored("a", [970], critical), "b": stored("b", [1])})
+    rows = with_silences(list(data.rows), [silence], at)
+    message = render_digest(replace(data, rows=rows, silences=silence_lines([silence], at, UTC_ZONE)))
+    assert message.email.startswith("All is well")  # the only raised signal is silenced: someone knows
+    assert "Silenced:\n  a until Nov 27 08:00 UTC, by arn:aws:iam::123456789012:user/ana: migrating [s-1]\n" in (
+        message.email
+    )
+    assert ", silenced until Nov 27 08:00 UTC" in message.email

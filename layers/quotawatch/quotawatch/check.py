@@ -21,9 +21,10 @@ from quotawatch.core.alerts import decide
 from quotawatch.core.messages import render
 from quotawatch.core.record import MonitorRecord, QueuedMessage
 from quotawatch.core.rules import CHECK_KEY, Evaluation, Level, evaluate
+from quotawatch.core.silences import Planned, Silence, plan
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.fetching import fetch_snapshot
-from quotawatch.ports import Clock, JsonFetcher, KeyStore, Store
+from quotawatch.ports import Clock, JsonFetcher, KeyStore, SilenceSource, Store
 from quotawatch.providers import get_provider
 
 log = logging.getLogger("quotawatch.check")
@@ -35,6 +36,7 @@ class CheckDeps:
     http: JsonFetcher
     store: Store
     clock: Clock  # the time a run speaks for: its schedule tick
+    silences: SilenceSource | None = None  # where the silences are (none: nothing is ever held)
 
 
 @dataclass
@@ -101,6 +103,7 @@ def run_check(
     ids = [job.monitor.id for job in jobs]
     reads = [_SliceRead(deps.store, ids[i : i + per_read]) for i in range(0, len(ids), per_read)]
     sink = _SnapshotSink(deps.store)
+    silences = read_silences(deps)
     outcomes: list[MonitorOutcome | None] = [None] * len(jobs)
     taken = iter(range(len(jobs)))
     lock = threading.Lock()
@@ -115,7 +118,7 @@ def run_check(
             job, read = jobs[index], reads[index // per_read]
             if index % per_read == 0:
                 read.start()  # the slice's batched read goes out before this check's fetch
-            outcome = _contained_check(job, deps, partial(read.record, job.monitor.id))
+            outcome = _contained_check(job, deps, partial(read.record, job.monitor.id), silences)
             outcomes[index] = outcome
             sink.add(outcome)
 
@@ -219,7 +222,21 @@ class _SnapshotSink:
                 outcome.fail(ErrorKind.INTERNAL, f"{outcome.monitor}: this reading could not be stored ({reason})")
 
 
-def _contained_check(job: _Job, deps: CheckDeps, read: Callable[[], MonitorRecord]) -> MonitorOutcome:
+def read_silences(deps: CheckDeps) -> list[Silence] | None:
+    """The silences, read once a run; None when they cannot be read: then the run holds
+    nothing and releases nothing (an alert too many rather than one lost)."""
+    if deps.silences is None:
+        return None
+    try:
+        return deps.silences.silences()
+    except Exception:
+        log.exception("the silences cannot be read; this run holds no message")
+        return None
+
+
+def _contained_check(
+    job: _Job, deps: CheckDeps, read: Callable[[], MonitorRecord], silences: list[Silence] | None = None
+) -> MonitorOutcome:
     """One monitor's check, whatever goes wrong in it: the reading is kept and stored even
     when a later step fails, and a failure of ours is a reading of kind `internal`."""
     monitor = job.monitor
@@ -242,7 +259,7 @@ def _contained_check(job: _Job, deps: CheckDeps, read: Callable[[], MonitorRecor
         outcome.fail(snapshot.error.kind, snapshot.error.message)
         log.error(snapshot.error.message, extra={"monitor": monitor.id, "error_kind": snapshot.error.kind.value})
     try:
-        _evaluate_and_decide(monitor, snapshot, deps, read(), outcome)
+        _evaluate_and_decide(monitor, snapshot, deps, read(), outcome, silences)
     except Exception as exc:
         log.exception("alerting for monitor %s failed; its reading is still stored", monitor.id)
         outcome.fail(ErrorKind.INTERNAL, f"{monitor.id}: alerting failed ({type(exc).__name__}); see the function log")
@@ -262,11 +279,16 @@ def _reading(job: _Job, deps: CheckDeps) -> Snapshot:
 
 def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
     """One monitor on its own (reads what is stored about it; the caller stores the reading)."""
-    return _contained_check(_Job(monitor), deps, lambda: deps.store.load([monitor.id])[monitor.id])
+    return _contained_check(_Job(monitor), deps, lambda: deps.store.load([monitor.id])[monitor.id], read_silences(deps))
 
 
 def _evaluate_and_decide(
-    monitor: Monitor, snapshot: Snapshot, deps: CheckDeps, record: MonitorRecord, outcome: MonitorOutcome
+    monitor: Monitor,
+    snapshot: Snapshot,
+    deps: CheckDeps,
+    record: MonitorRecord,
+    outcome: MonitorOutcome,
+    silences: list[Silence] | None = None,
 ) -> None:
     history, trimmed = _history(monitor.id, record, deps.store)
     outcome.window = window.encode(window.roll(snapshot, history, trimmed=trimmed))
@@ -276,7 +298,7 @@ def _evaluate_and_decide(
     outcome.levels = {s.key: s.level.label for s in evaluation.signals if s.key != CHECK_KEY or s.level is not Level.OK}
     provider = monitor.spec or get_provider(monitor.provider)
     change = _Change(monitor, snapshot, evaluation, provider.display_name if provider else monitor.provider)
-    _commit_changes(change, record, deps.store, outcome)
+    _commit_changes(change, record, deps.store, outcome, silences)
 
 
 def _history(monitor_id: str, record: MonitorRecord, store: Store) -> tuple[list[Snapshot], bool]:
@@ -300,9 +322,13 @@ class _Change:
     display: str
 
 
-def _commit_changes(change: _Change, record: MonitorRecord, store: Store, outcome: MonitorOutcome) -> None:
+def _commit_changes(
+    change: _Change, record: MonitorRecord, store: Store, outcome: MonitorOutcome, silences: list[Silence] | None
+) -> None:
     """Decide each state change the evaluation calls for and store it with its message, in
-    one conditional transaction: decided exactly once, however many runs race on it."""
+    one conditional transaction: decided exactly once, however many runs race on it. A
+    message a silence holds is stored as held (never delivered); a silence that ended on a
+    raised signal is one more change, with its "still ..." message (core/silences.py)."""
     monitor, snapshot = change.monitor, change.snapshot
     decisions = decide(
         change.evaluation.signals,
@@ -311,11 +337,17 @@ def _commit_changes(change: _Change, record: MonitorRecord, store: Store, outcom
         monitor.policy,
         change.evaluation.speaks_for,
     )
-    for decision in decisions:
+    planned = (
+        [Planned(d) for d in decisions]
+        if silences is None
+        else plan(decisions, change.evaluation.signals, record.states, silences, monitor.id, snapshot.checked_at)
+    )
+    for step in planned:
+        decision = step.decision
         message = render(decision, snapshot, change.display, change.evaluation.trends) if decision.notice else None
         state = decision.state
         queued = (
-            QueuedMessage.for_decision(monitor.id, state.key, state.version, snapshot.checked_at, message)
+            QueuedMessage.for_decision(monitor.id, state.key, state.version, snapshot.checked_at, message, step.held_by)
             if message is not None
             else None
         )
@@ -331,5 +363,6 @@ def _commit_changes(change: _Change, record: MonitorRecord, store: Store, outcom
                     "subject": queued.message.subject,
                     "sms": queued.message.sms,
                     "key": queued.key,
+                    **({"held_by": queued.held_by} if queued.held_by else {}),
                 }
             )

@@ -8,6 +8,8 @@ possible only when the sender dies after the channel accepted a message and befo
 recorded as sent. The record is a conditional update of the message item itself rather
 than a separate idempotency record: the item already exists, is read by key, and carries
 its expiry, so one write says "sent" and schedules its removal.
+A message stored as held by a silence (core/silences.py) reaches this function through the
+stream like any other and is not sent; its item says so (`held_by`) and already expires.
 """
 
 from __future__ import annotations
@@ -37,7 +39,11 @@ class Delivered:
 
 def deliver(queued: QueuedMessage, sent: MessageLog, notifier: Notifier, clock: Clock) -> Delivered:
     """Send one stored message unless it was sent already. Raises when the channel refuses:
-    the message then stays unsent for the next attempt."""
+    the message then stays unsent for the next attempt. A message a silence holds is not
+    sent: it stays in the table as held (it expires with the readings of its time)."""
+    if queued.held_by is not None:
+        log.info("message held by silence %s; not sent", queued.held_by, extra={"monitor": queued.monitor})
+        return Delivered(queued.monitor, queued.key, queued.message.subject, None)
     if sent.was_sent(queued.monitor, queued.key):
         log.info("message already sent; not sending it again", extra={"monitor": queued.monitor, "key": queued.key})
         return Delivered(queued.monitor, queued.key, queued.message.subject, None)

@@ -10,18 +10,19 @@ delivers it like any message (at least once).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from quotawatch.config import MonitorsConfig
-from quotawatch.core.digest import FAILURES_OVER, DigestInput, FailedChecks, queued_digest
+from quotawatch.core.digest import FAILURES_OVER, DigestInput, FailedChecks, queued_digest, silence_lines
 from quotawatch.core.record import MonitorRecord, QueuedMessage, StoredMonitor
 from quotawatch.core.rules import Level
 from quotawatch.core.self_messages import SELF_MONITOR
-from quotawatch.core.status import status_rows
+from quotawatch.core.silences import Silence, in_force
+from quotawatch.core.status import status_rows, with_silences
 
 
 class DigestStore(Protocol):
@@ -32,6 +33,8 @@ class DigestStore(Protocol):
     def failed_checks_since(self, monitors: Iterable[str], since: datetime) -> dict[str, FailedChecks]: ...
 
     def queue(self, queued: QueuedMessage) -> bool: ...
+
+    def silences(self) -> list[Silence]: ...
 
 
 @dataclass(frozen=True)
@@ -60,17 +63,17 @@ def queue_digest(
     at: datetime,
     zone: ZoneInfo,
     schedule: str = "",
-    silences: Sequence[str] = (),
 ) -> DigestOutcome:
     monitors = watched(config)
     ids = [m.id for m in monitors]
-    rows = status_rows(monitors, store.read_monitors(ids))
+    silences = in_force(store.silences(), at)
+    rows = with_silences(status_rows(monitors, store.read_monitors(ids)), silences, at)
     failures: Mapping[str, FailedChecks] = store.failed_checks_since(ids, at - FAILURES_OVER)
     itself = {
         signal: state
         for signal, state in store.load([SELF_MONITOR], history=False)[SELF_MONITOR].states.items()
         if state.level is not Level.OK
     }
-    # Silences (issue 12, part 2) are read here when they exist, one line each for the digest.
-    queued = queued_digest(DigestInput(at, zone, rows, failures, itself, silences, schedule))
+    lines = silence_lines(silences, at, zone)
+    queued = queued_digest(DigestInput(at, zone, rows, failures, itself, lines, schedule))
     return DigestOutcome(queued, store.queue(queued))

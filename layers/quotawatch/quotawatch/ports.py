@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.messages import Message
 from quotawatch.core.record import MonitorRecord, QueuedMessage
+from quotawatch.core.silences import Silence
 from quotawatch.core.snapshot import Snapshot
 
 
@@ -85,4 +86,10 @@ class Notifier(Protocol):
 class MessageQueue(Protocol):
     def send(self, bodies: Sequence[str]) -> None:
         """Each body as a message; raises when some could not be sent (the caller's retry sends them again)."""
+        ...
+
+
+class SilenceSource(Protocol):
+    def silences(self) -> list[Silence]:
+        """Every stored silence, read once a run (core/silences.py says which hold)."""
         ...

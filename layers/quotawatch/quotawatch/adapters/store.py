@@ -5,7 +5,11 @@ pk = MON#<monitor>, and sk is one of:
 - STATE              the alert state of every signal, one attribute `signal#<key>` each;
 - WINDOW             the recent readings in compact form (core/window.py), rewritten each run;
 - MSG#<time>#v<version>#<signal>  a message to deliver (the table's stream feeds it to the
-                     notify function, which records `sent_at` on it and lets it expire).
+                     notify function, which records `sent_at` on it and lets it expire);
+                     a message a silence holds carries `held_by` instead, and is never
+                     delivered (the stream's filter leaves it out).
+Silences (core/silences.py) are under their own partition, pk = SILENCES, sk = SIL#<id>:
+a run reads them all with one query; each expires 30 days after it ends.
 
 A run reads the STATE and WINDOW items of all its monitors by key, 100 to a BatchGetItem,
 instead of one query per monitor over its snapshots; so does `quotawatch status` (and then
@@ -34,6 +38,7 @@ from quotawatch.core.digest import FailedChecks
 from quotawatch.core.messages import Message
 from quotawatch.core.record import MESSAGE_PREFIX, MonitorRecord, QueuedMessage, SentMessage, StoredMonitor
 from quotawatch.core.rules import Level
+from quotawatch.core.silences import Silence
 from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 
 log = logging.getLogger("quotawatch.store")
@@ -43,6 +48,8 @@ _WRITE_BATCH = 25  # DynamoDB's limit for BatchWriteItem
 _READ_BATCH = 100  # and for BatchGetItem
 _STATE, _WINDOW = "STATE", "WINDOW"
 _SIGNAL = "signal#"  # prefix of a signal's attribute in the STATE item
+_SILENCES, _SILENCE = "SILENCES", "SIL#"
+SILENCE_KEPT = timedelta(days=30)  # how long an ended silence stays listed
 
 
 def _pk(monitor: str) -> str:
@@ -226,7 +233,7 @@ class DynamoStore:
             monitor,
             f"{MESSAGE_PREFIX}{format_time(since)}",
             f"{MESSAGE_PREFIX}~",
-            "sk, #signal, #message, sent_at",
+            "sk, #signal, #message, sent_at, held_by",
             {"#signal": "signal", "#message": "message"},  # both reserved words in DynamoDB
         )
         found: list[SentMessage] = []
@@ -240,7 +247,8 @@ class DynamoStore:
                 continue
             sent = item.get("sent_at", {}).get("S")
             signal = item.get("signal", {}).get("S", "")
-            found.append(SentMessage(signal, decided_at, message, parse_time(sent) if sent else None))
+            held = item.get("held_by", {}).get("S")
+            found.append(SentMessage(signal, decided_at, message, parse_time(sent) if sent else None, held))
         return found
 
     def _query(self, monitor: str, low: str, high: str, projection: str, names: dict[str, str]) -> list[dict[str, Any]]:
@@ -344,6 +352,9 @@ class DynamoStore:
         }
         if state.notified_at is not None:
             value["notified_at"] = {"S": format_time(state.notified_at)}
+        if state.held_by is not None and state.held_until is not None:
+            value["held_by"] = {"S": state.held_by}
+            value["held_until"] = {"S": format_time(state.held_until)}
         values: dict[str, Any] = {":state": {"M": value}}
         if expected_version == 0:
             condition = "attribute_not_exists(#signal)"
@@ -360,16 +371,59 @@ class DynamoStore:
         }
 
     def _message_put(self, queued: QueuedMessage) -> dict[str, Any]:
-        return {
-            "TableName": self.table_name,
-            "Item": {
-                "pk": {"S": _pk(queued.monitor)},
-                "sk": {"S": queued.key},
-                "signal": {"S": queued.signal},
-                "message": {"S": json.dumps(queued.message.to_dict(), separators=(",", ":"))},
-            },
-            "ConditionExpression": "attribute_not_exists(sk)",
+        item: dict[str, Any] = {
+            "pk": {"S": _pk(queued.monitor)},
+            "sk": {"S": queued.key},
+            "signal": {"S": queued.signal},
+            "message": {"S": json.dumps(queued.message.to_dict(), separators=(",", ":"))},
         }
+        if queued.held_by is not None:  # never delivered: it expires like a sent one
+            item["held_by"] = {"S": queued.held_by}
+            item["expires_at"] = self._expires_at(datetime.now(UTC))
+        return {"TableName": self.table_name, "Item": item, "ConditionExpression": "attribute_not_exists(sk)"}
+
+    def silences(self) -> list[Silence]:
+        """Every stored silence (those that ended in the last 30 days too): one strongly
+        consistent query, once a run. A silence that cannot be read is left out, logged."""
+        request: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": _SILENCES}},
+            "ConsistentRead": True,
+        }
+        found: list[Silence] = []
+        while True:
+            response = self._client.query(**request)
+            for item in response.get("Items", []):
+                try:
+                    found.append(Silence.from_dict(json.loads(item["silence"]["S"])))
+                except (KeyError, TypeError, ValueError) as exc:
+                    log.warning("silence %s cannot be read (%s); left out", item.get("sk", {}).get("S"), exc)
+            if "LastEvaluatedKey" not in response:
+                return found
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def put_silence(self, silence: Silence, replace: bool = False) -> bool:
+        """Store a new silence (`replace`: an existing one, changed); False when the id is
+        taken (new) or gone (replace)."""
+        item: dict[str, Any] = {
+            "pk": {"S": _SILENCES},
+            "sk": {"S": _SILENCE + silence.id},
+            "silence": {"S": json.dumps(silence.to_dict(), separators=(",", ":"))},
+        }
+        if silence.until is not None:
+            item["expires_at"] = {"N": str(int((silence.until + SILENCE_KEPT).timestamp()))}
+        try:
+            self._client.put_item(
+                TableName=self.table_name,
+                Item=item,
+                ConditionExpression="attribute_exists(sk)" if replace else "attribute_not_exists(sk)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
 
 
 class UnreadableMessage(ValueError):
@@ -388,7 +442,8 @@ def queued_from_image(image: Mapping[str, Any]) -> QueuedMessage:
         message = Message.from_dict(json.loads(str(image["message"])))
     except (KeyError, TypeError, ValueError) as exc:
         raise UnreadableMessage(monitor, key, type(exc).__name__) from None
-    return QueuedMessage(monitor, str(image.get("signal", "")), key, message)
+    held = image.get("held_by")
+    return QueuedMessage(monitor, str(image.get("signal", "")), key, message, str(held) if held else None)
 
 
 def _until_processed(
@@ -421,12 +476,15 @@ def _stored_states(item: dict[str, Any]) -> dict[str, SignalState]:
 
 def _stored_state(key: str, value: dict[str, Any]) -> SignalState:
     notified = value.get("notified_at", {}).get("S")
+    held_until = value.get("held_until", {}).get("S")
     return SignalState(
         key=key,
         level=Level.parse(value["level"]["S"]),
         since=parse_time(value["since"]["S"]),
         version=int(value["version"]["N"]),
         notified_at=parse_time(notified) if notified else None,
+        held_by=value.get("held_by", {}).get("S"),
+        held_until=parse_time(held_until) if held_until else None,
     )
 
 

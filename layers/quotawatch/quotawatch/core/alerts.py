@@ -23,6 +23,7 @@ class Notice(StrEnum):
     REMINDER = "reminder"  # still raised after the reminder interval
     CLEARED = "cleared"  # back to ok
     RESET = "reset"  # back to ok because a new billing period began
+    STILL = "still"  # still raised when the silence that held its messages ended (core/silences.py)
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class SignalState:
     since: datetime
     version: int
     notified_at: datetime | None = None
+    # A silence holds this signal's messages (core/silences.py): which one, and until when.
+    held_by: str | None = None
+    held_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Decision:
     state: SignalState  # to store, conditional on `expected_version`
     expected_version: int  # the version it was decided from; 0 when nothing was stored
     notice: Notice | None  # what to tell a person, if anything
+    silence_ended: datetime | None = None  # for Notice.STILL: when the silence ended
 
     @property
     def current(self) -> Level:

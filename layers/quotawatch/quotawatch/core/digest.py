@@ -22,6 +22,7 @@ from quotawatch.core.messages import Message, sms_line, subject_line
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.rules import Level
 from quotawatch.core.self_messages import SELF_MONITOR
+from quotawatch.core.silences import Silence
 from quotawatch.core.status import MeterStatus
 
 DIGEST_SIGNAL = "digest"
@@ -47,8 +48,7 @@ class DigestInput:
     rows: Sequence[MeterStatus]  # every monitor's rows, as `status_rows` sorts them
     failures: Mapping[str, FailedChecks]  # by monitor; those without failures are absent
     itself: Mapping[str, SignalState]  # the raised signals of "QuotaWatch itself"
-    # Silences, one line each ("imagerouter:key:* until Fri 08:00, by ana: migrating"). None
-    # exist yet: until they do, the digest lists the rows' `silenced_until`, or says "none".
+    # The silences in force, one line each (silence_lines), or none.
     silences: Sequence[str] = ()
     schedule: str = ""  # as the stack's DigestSchedule says it, for the footer
 
@@ -80,7 +80,7 @@ def render_digest(data: DigestInput) -> Message:
         sms = f"QuotaWatch digest {day}: all is well ({count})."
     lines = [first, ""]
     lines += _capped(_raised_section(data), 1 + LISTED_UP_TO)
-    silenced = [f"  {line}" for line in data.silences or _silenced_rows(data)] or ["  none"]
+    silenced = [f"  {line}" for line in data.silences] or ["  none"]
     lines += ["", "Silenced:", *_capped(silenced, LISTED_UP_TO)]
     lines += ["", "Failed checks in the last day:", *_capped(_failures_section(data, monitors), LISTED_UP_TO)]
     lines += ["", f"Every monitor ({_moment(data.at, data.zone)}):"]
@@ -110,13 +110,15 @@ def render_digest(data: DigestInput) -> Message:
     )
 
 
-def _silenced_rows(data: DigestInput) -> list[str]:
-    """Without lines of their own, the silences as the status rows carry them (silenced_until)."""
-    return [
-        f"{row.monitor} {_signal_name(row)} until {_moment(row.silenced_until, data.zone)}"
-        for row in data.rows
-        if row.silenced_until is not None
-    ]
+def silence_lines(silences: Sequence[Silence], at: datetime, zone: ZoneInfo) -> list[str]:
+    """Each silence in force, one line: what it matches, until when, who set it and why."""
+    lines = []
+    for silence in silences:
+        until = silence.holds_until(at)
+        when = f"until {_moment(until, zone)}" if until is not None else "until unmuted"
+        every = f" (every {silence.every.text()})" if silence.every is not None else ""
+        lines.append(f"{silence.pattern} {when}{every}, by {silence.author}: {silence.reason} [{silence.id}]")
+    return lines
 
 
 def _capped(lines: list[str], most: int) -> list[str]:
@@ -137,7 +139,8 @@ def _attention(data: DigestInput) -> list[str]:
             checks.setdefault(row.monitor, f"{row.monitor} cannot be checked{kind}")
         elif row.check.error is not None:
             checks.setdefault(row.monitor, f"{row.monitor}: last check failed ({row.check.error.kind.value})")
-        if row.meter is not None and row.level is not Level.OK:
+        # A silenced signal is known to someone: it stays under Raised, marked, not here.
+        if row.meter is not None and row.level is not Level.OK and row.silenced_until is None:
             found.append(f"{row.monitor} {_signal_name(row)} {row.level.label}" + _percent(row))
     for monitor, failed in data.failures.items():
         plural = "s" if failed.count != 1 else ""
@@ -175,7 +178,8 @@ def _raised_section(data: DigestInput) -> list[str]:
         if row.meter is not None and row.level is not Level.OK:
             since = f" since {_moment(row.since, data.zone)}" if row.since else ""
             what = f": {row.condition}" if row.condition else _percent(row)
-            lines.append(f"  {row.level.label.upper()} {row.monitor} {_signal_name(row)}{what}{since}")
+            held = f", silenced until {_moment(row.silenced_until, data.zone)}" if row.silenced_until else ""
+            lines.append(f"  {row.level.label.upper()} {row.monitor} {_signal_name(row)}{what}{since}{held}")
     return lines if len(lines) > 1 else ["Raised: none"]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from quotawatch.core import formatting as fmt
 from quotawatch.core.alerts import Decision, Notice
@@ -73,7 +73,7 @@ def render(
     shown_level = decision.previous if notice is Notice.REMINDER else level
     headline = _headline(signal, notice, decision.previous, snapshot)
     reset = snapshot.period.end if snapshot.period and snapshot.period.end else None
-    dated = reset is not None and signal.family == "meter" and notice in (Notice.RAISED, Notice.REMINDER)
+    dated = reset is not None and signal.family == "meter" and notice in (Notice.RAISED, Notice.REMINDER, Notice.STILL)
     tag = "OK" if level is Level.OK else level.name
     reminder = "Reminder: " if notice is Notice.REMINDER else ""
     if signal.key == CHECK_KEY and level is not Level.OK:
@@ -87,6 +87,14 @@ def render(
         sms_text = f"QuotaWatch {tag}: {reminder}{snapshot.monitor} {detail}"
         if dated and reset:
             sms_text += f", resets {reset:%Y-%m-%d}"
+    if notice is Notice.STILL:  # a silence ended on a signal still raised (core/silences.py)
+        ended = (decision.silence_ended or decision.state.since).astimezone(UTC)
+        # The subject keeps what matters within its 99 characters; SMS and email say it in full.
+        subject = f"[{tag}] {snapshot.monitor}: {headline} (still, silence ended {fmt.day(ended)} {ended:%H:%M} UTC)"
+        sms_text = (
+            f"QuotaWatch {tag}: {snapshot.monitor} still {level.label} after the silence that ended at "
+            f"{_ended(decision)}: {headline}"
+        )
     context = _EmailContext(decision, notice, shown_level, snapshot, provider_name, headline, trends or {})
     return Message(
         subject=subject_line(subject),
@@ -95,8 +103,17 @@ def render(
         severity="info" if level is Level.OK else level.label,
         monitor=snapshot.monitor,
         provider=snapshot.provider,
-        kind={Notice.REMINDER: "reminder", Notice.CLEARED: "recovery", Notice.RESET: "recovery"}.get(notice, "alert"),
+        kind={
+            Notice.REMINDER: "reminder",
+            Notice.STILL: "reminder",
+            Notice.CLEARED: "recovery",
+            Notice.RESET: "recovery",
+        }.get(notice, "alert"),
     )
+
+
+def _ended(decision: Decision) -> str:
+    return fmt.timestamp(decision.silence_ended or decision.state.since)
 
 
 def render_test(now: datetime, monitors: int) -> Message:
@@ -206,10 +223,12 @@ def _email(context: _EmailContext) -> str:
     else:
         still = (
             f"still {level.label.upper()}, since {fmt.timestamp(decision.state.since)}"
-            if notice is Notice.REMINDER
+            if notice in (Notice.REMINDER, Notice.STILL)
             else level.label.upper()
         )
         lines.append(f"{who} is {still}: {headline}.")
+        if notice is Notice.STILL:
+            lines.append(f"A silence held its alerts; it ended at {_ended(decision)}.")
         lines += _detail(signal)
     if snapshot.meters:
         lines += ["", f"All meters at {fmt.timestamp(snapshot.checked_at)}:", *_meter_table(snapshot.meters, trends)]

@@ -35,11 +35,14 @@ class QueuedMessage:
     signal: str
     key: str
     message: Message
+    held_by: str | None = None  # the silence that holds it: stored, never delivered (core/silences.py)
 
     @classmethod
-    def for_decision(cls, monitor: str, signal: str, version: int, at: datetime, message: Message) -> QueuedMessage:
+    def for_decision(
+        cls, monitor: str, signal: str, version: int, at: datetime, message: Message, held_by: str | None = None
+    ) -> QueuedMessage:
         # The signal goes last: a meter's name may hold any character, "#" included.
-        return cls(monitor, signal, f"{MESSAGE_PREFIX}{format_time(at)}#v{version}#{signal}", message)
+        return cls(monitor, signal, f"{MESSAGE_PREFIX}{format_time(at)}#v{version}#{signal}", message, held_by)
 
 
 @dataclass(frozen=True)
@@ -62,3 +65,4 @@ class SentMessage:
     decided_at: datetime
     message: Message
     sent_at: datetime | None  # None: not delivered (yet)
+    held_by: str | None = None  # a silence held it: never delivered

@@ -9,8 +9,8 @@ that was stored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -18,6 +18,7 @@ from quotawatch.core.alerts import SignalState
 from quotawatch.core.forecast import Forecast, forecast, period_readings
 from quotawatch.core.record import StoredMonitor
 from quotawatch.core.rules import CHECK_KEY, Level, condition_signal_key, forecast_signal_key, meter_signal_key
+from quotawatch.core.silences import Silence, hold_of, in_force
 from quotawatch.core.snapshot import CheckError, Meter, Snapshot, format_time, plain_number
 
 _CONDITION = condition_signal_key("")
@@ -63,8 +64,7 @@ class MeterStatus:
     period_end: datetime | None = None
     read_at: datetime | None = None  # the reading these figures come from
     condition: str | None = None  # a raised condition's row: what the provider said (meter: condition:<name>)
-    # Silences (issue: notifications) do not exist yet. When they do, the silence of this
-    # row's signal goes here (until when), and `quotawatch status` shows it in a column.
+    # Until when a silence holds this row's signal (`quotawatch status` shows it in a column).
     silenced_until: datetime | None = None
 
     @property
@@ -208,3 +208,19 @@ def _raised(states: dict[str, SignalState], meter: str) -> SignalState | None:
     if ahead is not None and (usage is None or ahead.level > usage.level):
         return ahead
     return usage
+
+
+def with_silences(rows: list[MeterStatus], silences: Iterable[Silence], at: datetime) -> list[MeterStatus]:
+    """The rows with `silenced_until` set where a silence holds their signal at `at`."""
+    held = in_force(silences, at)
+    if not held:
+        return rows
+    marked = []
+    for row in rows:
+        signal = row.level_signal
+        if signal is None and row.meter is not None:
+            # A condition's row is named by its signal (condition:<name>); a meter's is not.
+            signal = row.meter if row.condition is not None else meter_signal_key(row.meter)
+        hold = hold_of(held, row.monitor, signal, at) if signal else None
+        marked.append(replace(row, silenced_until=hold.until) if hold is not None else row)
+    return marked
