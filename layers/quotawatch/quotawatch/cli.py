@@ -181,6 +181,7 @@ def check_config(path: Path, out: TextIO) -> int:
         out.write(f"{exc}\n")
         return 1
     lines = list(config.declaration_problems) + [problem.message for problem in config.problems]
+    lines += config.channel_problems
     for line in lines:
         out.write(line + "\n")
     if lines:

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from quotawatch import strict_yaml
+from quotawatch.channel_config import parse_channels
+from quotawatch.core.channels import Channel
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.core.window import WINDOW_SIZE
@@ -41,7 +43,7 @@ _MONITOR_FIELDS = {
 } | _POLICY_FIELDS  # fmt: skip
 _THRESHOLD_FIELDS = ("warning", "critical")
 _METER_FIELDS = {*_THRESHOLD_FIELDS, "min_remaining", "limit"}
-_TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers"}
+_TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers", "channels"}
 MAX_PARAM_CHARS = 200
 # A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
 PROVIDERS_DIRECTORY = "providers"
@@ -98,6 +100,9 @@ class MonitorsConfig:
     problems: tuple[ConfigProblem, ...]
     # Provider declarations that cannot be used, one line each (their monitors are problems too).
     declaration_problems: tuple[str, ...] = ()
+    # Channels beside the SNS topic (channel_config.py), and one line per broken one.
+    channels: tuple[Channel, ...] = ()
+    channel_problems: tuple[str, ...] = ()
 
     @property
     def enabled(self) -> tuple[Monitor, ...]:
@@ -189,7 +194,8 @@ def parse_monitors(
             problems.append(ConfigProblem(name, _bounded(message)))
             continue
         monitors.append(monitor)
-    return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems)
+    channels, channel_problems = parse_channels(data.get("channels"), source)
+    return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems, channels, channel_problems)
 
 
 def _display_name(entry: Any, index: int) -> str:

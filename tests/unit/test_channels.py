@@ -1,0 +1,192 @@
+"""Channels beside the topic, the pure part: `channels:` in monitors.yaml, which channel
+takes which message, and each channel type's payload (the integration suite checks that
+the fake receivers get exactly these)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from quotawatch.cli import check_config
+from quotawatch.config import parse_monitors
+from quotawatch.core.channels import (
+    Channel,
+    discord_payload,
+    pagerduty_event,
+    q_notification,
+    routes,
+    signature,
+    slack_payload,
+    teams_payload,
+    webhook_document,
+)
+from quotawatch.core.messages import Message
+
+ALERT = Message(
+    subject="[CRITICAL] imagerouter: credits at 96%, resets 2026-12-01",
+    email="imagerouter is CRITICAL: credits at 96% <of 100>.\n\n  credits  96 of 100\n\n-- QuotaWatch",
+    sms="QuotaWatch CRITICAL: imagerouter credits at 96%",
+    severity="critical",
+    monitor="imagerouter",
+    provider="imagerouter",
+    kind="alert",
+)
+RECOVERY = Message(
+    "[OK] imagerouter: credits fine", "fine\n\n-- QuotaWatch", "ok", "info", "imagerouter", "x", "recovery"
+)
+DIGEST = Message("QuotaWatch daily: all fine", "all fine\n\n-- QuotaWatch", "ok", "info", "QuotaWatch", "x", "digest")
+MONITOR = {"id": "imagerouter", "provider": "imagerouter", "secret_field": "imagerouter"}
+
+
+def channel(**fields: Any) -> Channel:
+    return Channel(**{"name": "team", "type": "slack", "secret_field": "slack-url", **fields})
+
+
+def test_slack_blocks_carry_the_subject_and_the_body_escaped_without_links() -> None:
+    assert slack_payload(ALERT) == {
+        "text": "[CRITICAL] imagerouter: credits at 96%, resets 2026-12-01",
+        "blocks": [
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": "[CRITICAL] imagerouter: credits at 96%, resets 2026-12-01"},
+            },
+            {
+                "type": "section",
+                "text": {
+                    "type": "mrkdwn",
+                    "text": "```imagerouter is CRITICAL: credits at 96% &lt;of 100&gt;.\n\n  credits  96 of 100```",
+                },
+            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": "QuotaWatch | critical | imagerouter"}]},
+        ],
+    }
+
+
+def test_teams_gets_an_adaptive_card_and_discord_an_embed() -> None:
+    card = teams_payload(ALERT)["attachments"][0]
+    assert card["contentType"] == "application/vnd.microsoft.card.adaptive"
+    assert [block["text"] for block in card["content"]["body"]] == [ALERT.subject, ALERT.email[:-15]]
+    assert card["content"]["body"][0]["color"] == "Attention"
+    embed = discord_payload(ALERT)
+    assert embed["allowed_mentions"] == {"parse": []}
+    assert embed["embeds"][0]["title"] == ALERT.subject
+    assert embed["embeds"][0]["color"] == 0xD62728
+
+
+def test_pagerduty_triggers_and_resolves_one_incident_per_monitor_and_signal() -> None:
+    trigger = pagerduty_event(ALERT, "imagerouter", "meter:credits", "R0UT1NG")
+    resolve = pagerduty_event(RECOVERY, "imagerouter", "meter:credits", "R0UT1NG")
+
+    assert trigger["event_action"] == "trigger"
+    assert trigger["payload"]["severity"] == "critical"
+    assert trigger["payload"]["source"] == "imagerouter"
+    assert resolve == {"routing_key": "R0UT1NG", "event_action": "resolve", "dedup_key": trigger["dedup_key"]}
+    assert trigger["dedup_key"] == "quotawatch/imagerouter/meter:credits"
+
+
+def test_the_webhook_signature_is_what_a_ten_line_receiver_computes() -> None:
+    body = json.dumps(webhook_document(ALERT, "meter:credits", "MSG#1")).encode()
+    expected = hmac.new(b"shh", b"1700000000." + body, hashlib.sha256).hexdigest()
+
+    assert signature("shh", 1700000000, body) == f"sha256={expected}"
+    assert signature("shh", 1700000001, body) != f"sha256={expected}"  # a replayed body with a new time fails
+
+
+def test_amazon_q_custom_notification() -> None:
+    note = q_notification(ALERT)
+    assert (note["version"], note["source"], note["content"]["textType"]) == ("1.0", "custom", "client-markdown")
+    assert note["content"]["title"] == ALERT.subject
+
+
+@pytest.mark.parametrize(
+    ("fields", "message", "signal", "taken"),
+    [
+        ({}, ALERT, "meter:credits", True),
+        ({"min_severity": "critical"}, ALERT, "meter:credits", True),
+        ({"min_severity": "warning"}, DIGEST, "digest", False),  # the digest is info
+        ({"min_severity": "info"}, DIGEST, "digest", True),
+        ({"min_severity": "critical"}, RECOVERY, "meter:credits", True),  # a recovery closes what was said
+        ({"monitors": ("cloudlayer*",)}, ALERT, "meter:credits", False),
+        ({"monitors": ("image*",), "signals": ("forecast:*",)}, ALERT, "meter:credits", False),
+        ({"type": "pagerduty"}, DIGEST, "digest", False),  # PagerDuty opens incidents, not digests
+    ],
+)
+def test_routing(fields: dict[str, Any], message: Message, signal: str, taken: bool) -> None:
+    assert routes(channel(**fields), message, signal) is taken
+
+
+def test_a_channel_is_not_told_of_its_own_failure_but_the_others_are() -> None:
+    failing = Message(
+        "[CRITICAL] QuotaWatch itself: channel team failing", "x", "x", "critical", "QuotaWatch", "q", "alert"
+    )
+    assert not routes(channel(), failing, "self:channel:team")
+    assert routes(channel(name="pager", monitors=("imagerouter",)), failing, "self:channel:team")
+
+
+def test_channels_in_monitors_yaml() -> None:
+    config = parse_monitors(
+        {
+            "monitors": [MONITOR],
+            "channels": [
+                {"name": "team-slack", "type": "slack", "secret_field": "slack-url", "monitors": ["image*"]},
+                {"name": "pager", "type": "pagerduty", "secret_field": "pd-key"},
+                {"name": "hook", "type": "webhook", "secret_field": "hook-url", "signing_secret_field": "hook-key"},
+            ],
+        },
+        source="team.yaml",
+    )
+    assert config.channel_problems == ()
+    assert [(c.name, c.min_severity) for c in config.channels] == [
+        ("team-slack", "warning"),
+        ("pager", "critical"),
+        ("hook", "warning"),
+    ]
+    assert Channel.from_dict(config.channels[0].to_dict()) == config.channels[0]
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({"type": "slack", "secret_field": "x"}, "channel '#1': field 'name'"),
+        ({"name": "a", "type": "irc", "secret_field": "x"}, "channel 'a': field 'type': must be one of slack"),
+        ({"name": "a", "type": "slack"}, "channel 'a': field 'secret_field'"),
+        ({"name": "a", "type": "slack", "secret_field": "x", "url": "https://h"}, "channel 'a': field 'url'"),
+        ({"name": "a", "type": "pagerduty", "secret_field": "x", "url": "http://pd.example"}, "field 'url'"),
+        ({"name": "a", "type": "webhook", "secret_field": "x"}, "channel 'a': field 'signing_secret_field'"),
+        ({"name": "a", "type": "slack", "secret_field": "x", "min_severity": "loud"}, "field 'min_severity'"),
+        ({"name": "a", "type": "slack", "secret_field": "x", "monitors": 3}, "field 'monitors'"),
+        ({"name": "a", "type": "slack", "secret_field": "x", "colour": "red"}, "channel 'a': field 'colour'"),
+    ],
+)
+def test_a_broken_channel_is_named_with_its_file_and_field_and_left_out(entry: dict[str, Any], problem: str) -> None:
+    good = {"name": "ok", "type": "discord", "secret_field": "d"}
+    config = parse_monitors({"monitors": [MONITOR], "channels": [entry, good]}, source="team.yaml")
+
+    assert [c.name for c in config.channels] == ["ok"]
+    assert len(config.channel_problems) == 1
+    assert config.channel_problems[0].startswith("team.yaml: ")
+    assert problem in config.channel_problems[0]
+    assert [m.id for m in config.monitors] == ["imagerouter"]  # the monitors still run
+
+
+def test_check_config_reports_a_broken_channel(tmp_path: Path) -> None:
+    path = tmp_path / "monitors.yaml"
+    path.write_text(
+        "monitors:\n  - {id: imagerouter, provider: imagerouter, secret_field: imagerouter}\n"
+        "channels:\n  - {name: pager, type: pagerduty}\n",
+        encoding="utf-8",
+    )
+    out = io.StringIO()
+
+    assert check_config(path, out) == 1
+    assert out.getvalue().splitlines() == [
+        "monitors.yaml: channel 'pager': field 'secret_field': "
+        "missing: name the field of the API-keys secret that holds it",
+        "monitors.yaml: 1 problem",
+    ]
