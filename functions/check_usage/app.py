@@ -184,6 +184,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         raise
     for problem in config.declaration_problems:  # its monitors report it too, each as its own failure
         logger.error(problem, extra={"error_kind": "config"})
+    _publish_channels(config)
 
     deps = dataclasses.replace(_adapters(), clock=clock_for_event(event))
     if event.get("test_alert"):
@@ -213,6 +214,27 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _log_readings(_outcomes)
     logger.info("run finished", extra={k: summary[k] for k in ("checked", "failed", "queued")})
     return {**summary, **_listed(_outcomes)}
+
+
+# The channel definitions this container stored last: they are written again only when
+# monitors.yaml changed them (a new deployment), not once a run.
+_channels_published: list[tuple[Any, ...]] = []
+
+
+def _publish_channels(config: MonitorsConfig) -> None:
+    """The channels of monitors.yaml, for the notify function (which has no monitors.yaml):
+    stored in the table when they changed (quotawatch/channel_delivery.py). A broken channel
+    is logged and left out, like a broken monitor."""
+    for problem in config.channel_problems:
+        logger.error(problem, extra={"error_kind": "config"})
+    if _channels_published and _channels_published[0] == config.channels:
+        return
+    try:
+        _store().put_channels(config.channels)
+    except Exception:  # the run's checks go on; the next run stores them
+        logger.exception("could not store the channel definitions")
+        return
+    _channels_published[:] = [config.channels]
 
 
 def _digest(config: MonitorsConfig, at: datetime) -> dict[str, Any]:

@@ -8,11 +8,15 @@ Three kinds of event reach it:
 - EventBridge's "CloudWatch Alarm State Change" for QuotaWatch's own alarms.
 The last two store a "QuotaWatch itself" state change and its message (quotawatch/
 selfwatch.py); the stream then brings that message back here for delivery.
+After the topic, each message goes to the channels of monitors.yaml that route it
+(quotawatch/channel_delivery.py); a channel that fails is retried alone, later: a one-time
+EventBridge schedule invokes this function with {"channel_retry": ...} (a fourth kind of event).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -24,9 +28,14 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from quotawatch import selfwatch
+from quotawatch.adapters.channels import ChannelSender
 from quotawatch.adapters.clock import SystemClock
 from quotawatch.adapters.notifier import SnsNotifier
+from quotawatch.adapters.retry_schedule import ScheduledRetries
+from quotawatch.adapters.secrets import SecretsKeyStore
 from quotawatch.adapters.store import DynamoStore, UnreadableMessage, queued_from_image
+from quotawatch.channel_delivery import Retry, deliver_to_channels
+from quotawatch.core.channels import Channel
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.snapshot import parse_time
 from quotawatch.delivery import deliver, deliver_unreadable
@@ -36,6 +45,8 @@ logger = Logger()
 # down): Lambda then retries from the first one, rather than bisecting a healthy batch.
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 _clock = SystemClock()
+CHANNELS_MAX_AGE = 60.0  # seconds a warm container keeps the channel definitions it read
+_channels_read: list[tuple[float, list[Channel]]] = []
 
 
 @cache
@@ -50,6 +61,36 @@ def _notifier() -> SnsNotifier:
     return SnsNotifier(boto3.client("sns"), os.environ["ALERT_TOPIC_ARN"])
 
 
+@cache
+def _sender() -> ChannelSender:
+    return ChannelSender(SecretsKeyStore(boto3.client("secretsmanager"), os.environ["API_KEYS_SECRET_NAME"]))
+
+
+_function_arn: list[str] = []  # this function's own ARN, from the invocation's context
+
+
+@cache
+def _retries() -> ScheduledRetries:
+    return ScheduledRetries(
+        boto3.client("scheduler"),
+        _function_arn[0],
+        os.environ["CHANNEL_RETRY_ROLE_ARN"],
+        os.environ.get("CHANNEL_RETRY_DEAD_LETTER_ARN") or None,
+        _clock.now,
+    )
+
+
+def _channels() -> list[Channel]:
+    """The channel definitions the check function stored from monitors.yaml, read at most
+    once a minute per container."""
+    if not os.environ.get("CHANNEL_RETRY_ROLE_ARN"):
+        return []
+    now = time.monotonic()
+    if not _channels_read or now - _channels_read[0][0] > CHANNELS_MAX_AGE:
+        _channels_read[:] = [(now, _store().channels())]
+    return _channels_read[0][1]
+
+
 def _deliver_record(record: DynamoDBRecord) -> dict[str, str | None]:
     image = record.dynamodb.new_image if record.dynamodb else {}
     try:
@@ -58,14 +99,38 @@ def _deliver_record(record: DynamoDBRecord) -> dict[str, str | None]:
         # Retrying cannot mend it: say so once instead of blocking the messages behind it.
         logger.error(str(exc))
         return deliver_unreadable(exc, _store(), _notifier(), _clock).to_dict()
-    return deliver(queued, _store(), _notifier(), _clock).to_dict()
+    delivered = deliver(queued, _store(), _notifier(), _clock).to_dict()
+    channels = _channels()
+    if channels:
+        outcome = deliver_to_channels(queued, channels, _store(), _sender(), _retries(), _clock)
+        delivered.update({f"channel:{name}": what for name, what in outcome.items()})
+    return delivered
+
+
+def _channel_retry(event: dict[str, Any]) -> dict[str, Any]:
+    """One channel's retry of one message: sent to that channel alone, if it still routes it."""
+    retry = Retry.from_event(event)
+    image = _store().message_item(retry.monitor, retry.key)
+    if image is None:
+        return {"status": "gone"}
+    queued = queued_from_image(image)
+    outcome = deliver_to_channels(
+        queued, _channels(), _store(), _sender(), _retries(), _clock, only=retry.channel, attempt=retry.attempt
+    )
+    return {"status": outcome.get(retry.channel, "not routed"), "channel": retry.channel, "key": retry.key}
 
 
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = event or {}
+    if not _function_arn:
+        _function_arn.append(context.invoked_function_arn)
+    if _sender.cache_info().currsize:  # a warm container's sender: channels that failed before may work now
+        _sender().new_invocation()
     if "Records" in event:
         return dict(process_partial_response(event, _deliver_record, processor, context))
+    if "channel_retry" in event:
+        return _channel_retry(event)
     if event.get("detail-type") == "CloudWatch Alarm State Change":
         return _self_alert(selfwatch.alarm_changed(_alarm_change(event), _store()))
     if "requestContext" in event and "responsePayload" in event:

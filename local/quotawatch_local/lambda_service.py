@@ -22,6 +22,10 @@ function:
   back after the visibility timeout (`hurry_retries()` brings them back at once), and the
   queue's redrive to its dead-letter queue. `start()` pumps in the background (for
   `quotawatch_local up`).
+- `run_schedules()`: EventBridge Scheduler's one-time schedules (`at(...)`) that target a
+  function of the stack (a channel's retry, quotawatch/adapters/retry_schedule.py): each
+  invoked asynchronously with its Input, due or not (time is not emulated), then deleted
+  when its ActionAfterCompletion says DELETE. The stack's recurring schedules are not run.
 - `set_alarm_state(alarm, state, reason)`: moto never evaluates alarms; this sets the state
   and delivers the "CloudWatch Alarm State Change" event to the targets of the stack's
   EventBridge rules whose pattern matches it (a function target is invoked asynchronously).
@@ -292,6 +296,29 @@ class LocalLambda:
 
     def __exit__(self, *_: object) -> None:
         self.close()
+
+    # --- one-time schedules ---------------------------------------------------------------------
+
+    def run_schedules(self) -> list[AsyncOutcome]:
+        """Fire every one-time schedule that targets a function of the stack, oldest first."""
+        scheduler = self.stack.aws.client("scheduler")
+        fired: list[AsyncOutcome] = []
+        found = [
+            scheduler.get_schedule(Name=entry["Name"], GroupName=entry.get("GroupName", "default"))
+            for entry in scheduler.list_schedules().get("Schedules", [])
+        ]
+        for schedule in sorted(found, key=lambda s: str(s.get("ScheduleExpression", ""))):
+            if not str(schedule.get("ScheduleExpression", "")).startswith("at("):
+                continue
+            target = schedule["Target"]
+            try:
+                function = self.function_id(target["Arn"])
+            except KeyError:
+                continue
+            if schedule.get("ActionAfterCompletion") == "DELETE":
+                scheduler.delete_schedule(Name=schedule["Name"], GroupName=schedule.get("GroupName", "default"))
+            fired.append(self.invoke_async(function, json.loads(target.get("Input") or "{}"), source="scheduler"))
+        return fired
 
     # --- alarms ---------------------------------------------------------------------------------
 

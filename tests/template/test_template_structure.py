@@ -290,8 +290,13 @@ def test_secrets_manager_access_is_only_get_secret_value_on_the_keys_secret(
         "Action": "secretsmanager:GetSecretValue",
         "Resource": {"Fn::Sub": SECRET_ARN},
     }
-    # the check, and the fan-out worker that checks a shard of a large run
-    assert secret_statements == [("CheckUsageFunctionRole", read_keys), ("CheckShardFunctionRole", read_keys)]
+    # the check, the notify function (channels' webhook URLs and routing keys), and the
+    # fan-out worker that checks a shard of a large run
+    assert secret_statements == [
+        ("CheckUsageFunctionRole", read_keys),
+        ("NotifyFunctionRole", read_keys),
+        ("CheckShardFunctionRole", read_keys),
+    ]
 
 
 def _dynamodb_actions(transformed: dict[str, Any], role: str) -> set[str]:
@@ -368,6 +373,10 @@ def test_only_managed_policy_is_lambda_basic_execution(transformed: dict[str, An
         "NotifyFunctionRole": [BASIC_EXECUTION_ROLE, DYNAMODB_STREAM_ROLE],
         # Not AWSLambdaSQSQueueExecutionRole (every queue): its poller statement names its queue.
         "CheckShardFunctionRole": [BASIC_EXECUTION_ROLE],
+        # A channel's one-time retry schedule runs as this (its policy: ChannelRetryRolePolicy).
+        "ChannelRetryRole": [],
+        # Amazon Q Developer in chat applications, only with the chat parameters: no permissions.
+        "ChatRole": [],
     }
 
 
@@ -442,6 +451,10 @@ def test_notify_function_runtime_layer_and_environment(notify: dict[str, Any], r
         "POWERTOOLS_SERVICE_NAME": "quotawatch",
         "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
         "POWERTOOLS_LOG_LEVEL": "INFO",
+        # Channels: their secrets, and how a failed one's retry is scheduled.
+        "API_KEYS_SECRET_NAME": {"Ref": "ApiKeysSecretName"},
+        "CHANNEL_RETRY_ROLE_ARN": {"Fn::GetAtt": ["ChannelRetryRole", "Arn"]},
+        "CHANNEL_RETRY_DEAD_LETTER_ARN": {"Fn::GetAtt": ["NotifyFailureQueue", "Arn"]},
     }
     log_group = resources[notify["LoggingConfig"]["LogGroup"]["Ref"]]
     assert log_group["Type"] == "AWS::Logs::LogGroup"
@@ -710,3 +723,50 @@ def test_the_dead_letter_alarm_is_routed_to_the_notify_function(notify: dict[str
     (rule,) = [e for e in notify["Events"].values() if e["Type"] == "EventBridgeRule"]
     routed = {"Fn::If": ["FanOutEnabled", {"Fn::GetAtt": ["CheckShardDeadLetterAlarm", "Arn"]}, NO_VALUE]}
     assert routed in rule["Properties"]["Pattern"]["resources"]  # when it exists: fan-out on
+
+
+# --- channels ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("resource", "condition", "ids"),
+    [
+        (
+            "SlackChat",
+            "HasSlackChat",
+            {"SlackWorkspaceId": "ChatSlackWorkspaceId", "SlackChannelId": "ChatSlackChannelId"},
+        ),
+        (
+            "TeamsChat",
+            "HasTeamsChat",
+            {"TeamsTenantId": "ChatTeamsTenantId", "TeamId": "ChatTeamsTeamId", "TeamsChannelId": "ChatTeamsChannelId"},
+        ),
+    ],
+)
+def test_amazon_q_chat_channels_exist_only_with_their_ids_and_may_run_nothing(
+    template: dict[str, Any], resources: dict[str, Any], resource: str, condition: str, ids: dict[str, str]
+) -> None:
+    chat = resources[resource]
+    assert chat["Condition"] == condition
+    required = template["Conditions"][condition]["Fn::And"]
+    assert required == [{"Fn::Not": [{"Fn::Equals": [{"Ref": p}, ""]}]} for p in ids.values()]
+    assert all(template["Parameters"][p]["Default"] == "" for p in ids.values())
+    properties = chat["Properties"]
+    assert {name: properties[name] for name in ids} == {name: {"Ref": p} for name, p in ids.items()}
+    assert properties["SnsTopicArns"] == [{"Ref": "AlertTopic"}]
+    assert properties["GuardrailPolicies"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AWSDenyAll"}]
+    role = resources[properties["IamRoleArn"]["Fn::GetAtt"][0]]
+    assert role["Condition"] == "HasChat"
+    assert "Policies" not in role["Properties"]
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_a_channel_retry_schedule_may_only_invoke_the_notify_function(resources: dict[str, Any]) -> None:
+    trust = resources["ChannelRetryRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert [s["Principal"] for s in trust] == [{"Service": "scheduler.amazonaws.com"}]
+    policy = resources["ChannelRetryRolePolicy"]["Properties"]
+    assert policy["Roles"] == [{"Ref": "ChannelRetryRole"}]
+    assert [(s["Action"], s["Resource"]) for s in policy["PolicyDocument"]["Statement"]] == [
+        ("lambda:InvokeFunction", {"Fn::GetAtt": ["NotifyFunction", "Arn"]}),
+        ("sqs:SendMessage", {"Fn::GetAtt": ["NotifyFailureQueue", "Arn"]}),
+    ]

@@ -9,10 +9,12 @@ import hmac
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from quotawatch.adapters.channels import ChannelFailed, ChannelSender
+from quotawatch.adapters.notifier import SnsNotifier
 from quotawatch.cli import check_config
 from quotawatch.config import parse_monitors
 from quotawatch.core.channels import (
@@ -27,6 +29,7 @@ from quotawatch.core.channels import (
     webhook_document,
 )
 from quotawatch.core.messages import Message
+from quotawatch.core.record import QueuedMessage
 
 ALERT = Message(
     subject="[CRITICAL] imagerouter: credits at 96%, resets 2026-12-01",
@@ -190,3 +193,48 @@ def test_check_config_reports_a_broken_channel(tmp_path: Path) -> None:
         "missing: name the field of the API-keys secret that holds it",
         "monitors.yaml: 1 problem",
     ]
+
+
+class Keys:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, field: str) -> str:
+        return self.values[field]
+
+    def refresh(self, field: str, run: Any) -> str | None:
+        return None
+
+    def where(self, field: str) -> str:
+        return f"field '{field}'"
+
+
+def test_a_webhook_url_must_be_https_and_is_never_in_an_error() -> None:
+    sender = ChannelSender(
+        Keys({"slack-url": "http://hooks.example.com/services/T0/B0/SECRETPATH"}), pool=cast(Any, object())
+    )
+    queued = QueuedMessage("imagerouter", "meter:credits", "MSG#1", ALERT)
+
+    with pytest.raises(ChannelFailed) as refused:
+        sender.send(channel(), queued)
+
+    assert "over http: use https" in str(refused.value)
+    assert "SECRETPATH" not in str(refused.value)
+    with pytest.raises(ChannelFailed, match="moments ago"):  # not tried again in this invocation
+        sender.send(channel(), queued)
+
+
+def test_the_topic_carries_amazon_qs_custom_notification_for_its_https_subscribers() -> None:
+    published: list[dict[str, Any]] = []
+
+    class Sns:
+        def publish(self, **request: Any) -> dict[str, str]:
+            published.append(request)
+            return {"MessageId": "m-1"}
+
+    SnsNotifier(Sns(), "arn:aws:sns:us-east-1:123456789012:alerts").publish(ALERT)
+
+    bodies = json.loads(published[0]["Message"])
+    assert published[0]["MessageStructure"] == "json"
+    assert (bodies["default"], bodies["email"], bodies["sms"]) == (ALERT.email, ALERT.email, ALERT.sms)
+    assert json.loads(bodies["https"]) == q_notification(ALERT)

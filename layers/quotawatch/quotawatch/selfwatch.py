@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from quotawatch.core.alerts import SignalState
+from quotawatch.core.channels import CHANNEL_SIGNAL
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.rules import Level
 from quotawatch.core.self_messages import SELF_MONITOR, SelfNotice, render_self
@@ -90,3 +91,27 @@ def _change(store: Store, notice: SelfNotice, now: datetime) -> QueuedMessage | 
     state = SignalState(notice.signal, notice.level, now, version + 1, notified_at=now)
     queued = QueuedMessage.for_decision(SELF_MONITOR, notice.signal, state.version, now, render_self(notice, now))
     return queued if store.commit(SELF_MONITOR, state, version, queued) else None
+
+
+def channel_failing(
+    channel: str, kind: str, error: str, failures: int, store: Store, clock: Clock
+) -> QueuedMessage | None:
+    """A channel beside the topic failed `failures` times in a row (quotawatch/channel_delivery.py):
+    raised once, on the other channels and the topic (core/channels.py routes)."""
+    notice = SelfNotice(
+        CHANNEL_SIGNAL + channel,
+        Level.CRITICAL,
+        f"channel {channel} failing",
+        (
+            f"The {kind} channel {channel} refused or missed the last {failures} messages: {error}",
+            "Its messages are kept and retried; every other channel still gets them.",
+        ),
+        f"check the {kind} channel's webhook or key in the API-keys secret (field of channel {channel} "
+        "in monitors.yaml), and the notify function's log. You are told once when it works again.",
+    )
+    return _change(store, notice, clock.now())
+
+
+def channel_works(channel: str, store: Store, clock: Clock) -> QueuedMessage | None:
+    notice = SelfNotice(CHANNEL_SIGNAL + channel, Level.OK, f"channel {channel} works again", ())
+    return _change(store, notice, clock.now())

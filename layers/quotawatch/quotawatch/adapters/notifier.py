@@ -1,4 +1,5 @@
-"""SNS: one publish per message, a text per protocol, attributes for subscription filters."""
+"""SNS: one publish per message, a text per protocol (chat: a custom notification),
+attributes for subscription filters."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from quotawatch.core.channels import q_notification
 from quotawatch.core.messages import Message
 from quotawatch.ports import MessageRefused
 
@@ -34,7 +36,17 @@ class SnsNotifier:
             TopicArn=self.topic_arn,
             Subject=message.subject,
             MessageStructure="json",
-            Message=json.dumps({"default": message.email, "email": message.email, "sms": message.sms}),
+            # `https`: what the topic's HTTPS subscribers receive, among them Amazon Q
+            # Developer in chat applications (Slack, Teams), which renders its custom
+            # notification; email and SMS keep their own text, `default` every other protocol.
+            Message=json.dumps(
+                {
+                    "default": message.email,
+                    "email": message.email,
+                    "sms": message.sms,
+                    "https": json.dumps(q_notification(message), separators=(",", ":")),
+                }
+            ),
             MessageAttributes={
                 name: {"DataType": "String", "StringValue": value}
                 for name, value in (

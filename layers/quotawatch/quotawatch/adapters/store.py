@@ -22,10 +22,11 @@ never stored without its message, nor a message without its change.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,6 +35,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
+from quotawatch.core.channels import Channel
 from quotawatch.core.digest import FailedChecks
 from quotawatch.core.messages import Message
 from quotawatch.core.record import MESSAGE_PREFIX, MonitorRecord, QueuedMessage, SentMessage, StoredMonitor
@@ -50,6 +52,9 @@ _STATE, _WINDOW = "STATE", "WINDOW"
 _SIGNAL = "signal#"  # prefix of a signal's attribute in the STATE item
 _SILENCES, _SILENCE = "SILENCES", "SIL#"
 SILENCE_KEPT = timedelta(days=30)  # how long an ended silence stays listed
+_CONFIG, _CHANNELS, _CHANNEL = "CONFIG", "CHANNELS", "CHANNEL#"
+_SENT_TO, _FAILED_AT = "sent#", "failed#"
+_SELF = "QuotaWatch"  # core/self_messages.py SELF_MONITOR
 
 
 def _pk(monitor: str) -> str:
@@ -424,6 +429,103 @@ class DynamoStore:
                 return False
             raise
         return True
+
+    # -- Channels beside the topic (quotawatch/channel_delivery.py) -------------------------
+    # CONFIG / CHANNELS: the channel definitions of monitors.yaml (no secrets), written by the
+    # check function when they change, read by the notify function (which has no monitors.yaml).
+    # On a message item: `sent#<channel>` once that channel accepted it, `failed#<channel>`
+    # (the last error, masked) while it has not. MON#QuotaWatch / CHANNEL#<name>: the
+    # channel's consecutive failures.
+
+    def put_channels(self, channels: Sequence[Channel]) -> bool:
+        """Store the channel definitions unless they are stored already; True when written."""
+        encoded = json.dumps([c.to_dict() for c in channels], separators=(",", ":"), sort_keys=True)
+        digest = hashlib.blake2b(encoded.encode(), digest_size=12).hexdigest()
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": _CONFIG}, "sk": {"S": _CHANNELS}},
+                UpdateExpression="SET channels = :c, digest = :d",
+                ConditionExpression="attribute_not_exists(digest) OR digest <> :d",
+                ExpressionAttributeValues={":c": {"S": encoded}, ":d": {"S": digest}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+    def channels(self) -> list[Channel]:
+        """The stored channel definitions (none before the first check run with the file)."""
+        response = self._client.get_item(TableName=self.table_name, Key={"pk": {"S": _CONFIG}, "sk": {"S": _CHANNELS}})
+        item = response.get("Item")
+        if not item:
+            return []
+        return [Channel.from_dict(entry) for entry in json.loads(item["channels"]["S"])]
+
+    def message_item(self, monitor: str, key: str) -> dict[str, Any] | None:
+        """A message item as the stream's image shows it (plain values), None when it is gone."""
+        response = self._client.get_item(
+            TableName=self.table_name, Key={"pk": {"S": _pk(monitor)}, "sk": {"S": key}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+        return {name: next(iter(value.values())) for name, value in item.items()}
+
+    def channels_done(self, monitor: str, key: str) -> set[str] | None:
+        """The channels that accepted this message; None when its item is gone (long sent)."""
+        item = self.message_item(monitor, key)
+        if item is None:
+            return None
+        return {name.removeprefix(_SENT_TO) for name in item if name.startswith(_SENT_TO)}
+
+    def record_channel(self, monitor: str, key: str, channel: str, at: datetime, receipt: str) -> None:
+        self._update_message(monitor, key, "SET #sent = :v REMOVE #failed", channel, f"{format_time(at)} {receipt}")
+
+    def record_channel_failure(self, monitor: str, key: str, channel: str, at: datetime, error: str) -> None:
+        self._update_message(monitor, key, "SET #failed = :v", channel, f"{format_time(at)} {error}", failed_only=True)
+
+    def _update_message(
+        self, monitor: str, key: str, expression: str, channel: str, value: str, failed_only: bool = False
+    ) -> None:
+        names = {"#failed": _FAILED_AT + channel}
+        if not failed_only:
+            names["#sent"] = _SENT_TO + channel
+        try:
+            self._client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": _pk(monitor)}, "sk": {"S": key}},
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk)",  # never bring back an expired item
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={":v": {"S": value}},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def channel_failed(self, channel: str) -> int:
+        """Count one more failure in a row of `channel`; the count now."""
+        response = self._client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": _pk(_SELF)}, "sk": {"S": _CHANNEL + channel}},
+            UpdateExpression="ADD failures :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["failures"]["N"])
+
+    def channel_worked(self, channel: str) -> int:
+        """Reset `channel`'s failures in a row; how many there were."""
+        response = self._client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": _pk(_SELF)}, "sk": {"S": _CHANNEL + channel}},
+            UpdateExpression="SET failures = :zero",
+            ExpressionAttributeValues={":zero": {"N": "0"}},
+            ReturnValues="UPDATED_OLD",
+        )
+        return int(response.get("Attributes", {}).get("failures", {}).get("N", "0"))
 
 
 class UnreadableMessage(ValueError):

@@ -1,0 +1,151 @@
+"""Senders for the channels beside the topic: one small module per channel type.
+
+Each type says what to POST (a pure format from core/channels.py) and what an answer
+means; this module holds what they share, one HTTP policy: the URL rule of core/urls.py
+(https, or http to a literal loopback address for a test receiver), short timeouts, at
+most two attempts (a `Retry-After` of up to 2 s is waited for; a longer one is handed to
+the retry path), no redirects, no proxy. A channel that failed is not tried again within
+the same invocation (its later messages fail at once, and are retried later like it), so
+one dead channel costs an invocation one timeout, not one per message. Webhook URLs and routing
+keys are secrets (the API-keys secret, `secret_field`): an error names the host only, and
+any text a receiver sends back is masked with them (core/masking.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from quotawatch.adapters.http import USER_AGENT, _pool_manager, _retry_after, _timeout
+from quotawatch.core.channels import Channel
+from quotawatch.core.masking import mask_and_cut
+from quotawatch.core.record import QueuedMessage
+from quotawatch.core.urls import RefusedUrl, key_target
+from quotawatch.ports import KeyStore
+
+if TYPE_CHECKING:
+    import urllib3
+
+
+class ChannelFailed(Exception):
+    """The channel did not take the message; the text is safe to log and to store."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class ChannelPolicy:
+    connect_timeout: float = 2.0
+    read_timeout: float = 4.0
+    max_attempts: int = 2
+    wait_at_most: float = 2.0  # a longer Retry-After goes to the retry path instead
+    backoff: float = 0.5
+
+
+@dataclass(frozen=True)
+class Post:
+    """One request to a channel."""
+
+    url: str
+    body: bytes
+    headers: dict[str, str]
+    secrets: tuple[str, ...]  # what must never appear in a log or an error
+
+
+class ChannelType(Protocol):
+    def request(self, channel: Channel, queued: QueuedMessage, keys: KeyStore, now: float) -> Post: ...
+
+    def receipt(self, status: int, body: bytes) -> str:
+        """What the channel's answer says it did (logged and stored beside `sent#`)."""
+        ...
+
+
+class ChannelSender:
+    def __init__(
+        self,
+        keys: KeyStore,
+        policy: ChannelPolicy | None = None,
+        pool: urllib3.PoolManager | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self._keys = keys
+        self.policy = policy or ChannelPolicy()
+        self._pool = pool or _pool_manager(4)
+        self._sleep = sleep
+        self._wall = wall
+        self._failed: dict[str, ChannelFailed] = {}  # channels that failed in this invocation
+
+    def new_invocation(self) -> None:
+        self._failed.clear()
+
+    def send(self, channel: Channel, queued: QueuedMessage) -> str:
+        """Deliver to `channel`; its receipt. Raises ChannelFailed (safe text) when it did not take it."""
+        earlier = self._failed.get(channel.name)
+        if earlier is not None:
+            raise ChannelFailed(f"{earlier} (moments ago; not tried again now)", earlier.retry_after)
+        try:
+            return self._send(channel, queued)
+        except ChannelFailed as exc:
+            self._failed[channel.name] = exc
+            raise
+
+    def _send(self, channel: Channel, queued: QueuedMessage) -> str:
+        from quotawatch.adapters.channels.types import TYPES
+
+        try:
+            post = TYPES[channel.type].request(channel, queued, self._keys, self._wall())
+        except ChannelFailed:
+            raise
+        except Exception as exc:  # a missing secret field, above all: it names the field, never a value
+            raise ChannelFailed(f"cannot prepare the request ({type(exc).__name__}: {str(exc)[:200]})") from None
+        try:
+            target = key_target(post.url)
+        except RefusedUrl as exc:
+            raise ChannelFailed(str(exc).replace("an API key", "a message")) from None
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                status, body = self._post_once(target.url, target.host, post)
+            except ChannelFailed as exc:
+                retry = exc.retry_after
+                if attempt >= self.policy.max_attempts or (retry is not None and retry > self.policy.wait_at_most):
+                    raise
+                self._sleep(retry if retry is not None else self.policy.backoff)
+                continue
+            return TYPES[channel.type].receipt(status, body)
+
+    def _post_once(self, url: str, host: str, post: Post) -> tuple[int, bytes]:
+        from urllib3 import exceptions as failed
+
+        p = self.policy
+        try:
+            response = self._pool.urlopen(
+                "POST",
+                url,
+                body=post.body,
+                headers={"User-Agent": USER_AGENT, "Content-Type": "application/json", **post.headers},
+                timeout=_timeout(p.connect_timeout, p.read_timeout),
+                retries=False,
+                redirect=False,
+            )
+        except failed.TimeoutError:
+            raise ChannelFailed(f"{host} did not answer in time") from None
+        except failed.HTTPError as exc:
+            raise ChannelFailed(f"cannot reach {host} ({type(exc).__name__})") from None
+        status, body = response.status, response.data[:2000]
+        if 200 <= status < 300:
+            return status, body
+        said = mask_and_cut(body.decode("utf-8", "replace"), post.secrets, 120).strip()
+        detail = f": {said}" if said else ""
+        retry_after = _retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
+        raise ChannelFailed(f"{host} answered {status}{detail}", retry_after)
+
+
+def receipt_of_status(status: int, _body: bytes) -> str:
+    return f"HTTP {status}"
