@@ -99,11 +99,22 @@ def _deliver_record(record: DynamoDBRecord) -> dict[str, str | None]:
         # Retrying cannot mend it: say so once instead of blocking the messages behind it.
         logger.error(str(exc))
         return deliver_unreadable(exc, _store(), _notifier(), _clock).to_dict()
+    # The channels first, each on its own (a failed one is recorded and retried later, alone);
+    # then the topic, which raises when SNS does not take it: the stream then brings the
+    # record back, and the channels that took it are not sent it again.
+    outcome: dict[str, str] = {}
+    trouble: Exception | None = None
+    try:
+        channels = _channels()
+        if channels:
+            outcome = deliver_to_channels(queued, channels, _store(), _sender(), _retries(), _clock)
+    except Exception as exc:  # the channels' own plumbing (the table, the scheduler): the topic still gets it
+        logger.exception("channels not served; the record is retried")
+        trouble = exc
     delivered = deliver(queued, _store(), _notifier(), _clock).to_dict()
-    channels = _channels()
-    if channels:
-        outcome = deliver_to_channels(queued, channels, _store(), _sender(), _retries(), _clock)
-        delivered.update({f"channel:{name}": what for name, what in outcome.items()})
+    delivered.update({f"channel:{name}": what for name, what in outcome.items()})
+    if trouble is not None:
+        raise trouble
     return delivered
 
 

@@ -240,3 +240,25 @@ def test_the_check_function_stores_the_channels_of_monitors_yaml_for_the_notify_
     [test_alert] = inbox.take()
     assert [p["text"] for p in receivers.accepted("slack")] == [test_alert.subject]
     assert receivers.accepted("pagerduty") == []  # a test opens no incident
+
+
+def test_the_topic_refusing_holds_up_no_channel_and_its_retry_resends_to_none(
+    stack: LocalStack, service: LocalLambda, receivers: FakeReceivers
+) -> None:
+    declare(stack, receivers, channel("slack"), channel("pagerduty", url=f"{receivers.url}/pagerduty/v2/enqueue"))
+    sns = stack.aws.client("sns")
+    topic = stack.outputs["AlertTopicArn"]
+    sns.delete_topic(TopicArn=topic)  # SNS refuses: the topic is gone
+
+    put(stack, ALERT, 1)
+    refused = service.pump()
+    assert refused
+    assert all(c.result["batchItemFailures"] for c in refused)  # the stream offers it again ...
+    assert len(receivers.accepted("slack")) == len(receivers.accepted("pagerduty")) == 1  # ... the channels have it
+
+    sns.create_topic(Name=topic.rsplit(":", 1)[1])  # SNS is back
+    inbox = Inbox(stack.aws, topic, "after-repair")
+    service.pump()
+
+    assert [d.subject for d in inbox.take()] == [ALERT.subject]
+    assert len(receivers.accepted("slack")) == len(receivers.accepted("pagerduty")) == 1
