@@ -11,6 +11,9 @@ recovering, SNS down for a run (its message arrives once, a run late), a silence
 (`quotawatch mute`) that holds a critical alert and, when it ends, one "still critical"
 message, and the daily digest (its event delivered twice, one message). Each snapshot and
 each message is printed as SNS delivered it; then everything is torn down.
+Beside the topic, two channels of monitors.yaml (`channels:`): a Slack webhook and
+PagerDuty, fakes on loopback; what each received is printed under the emails, and Slack
+refuses once (429 with Retry-After), to be served by its retry.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from quotawatch.core.snapshot import Snapshot, format_time
 from quotawatch_local.aws_counter import AwsCallCounter, Refusal
 from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
 from quotawatch_local.fakes import FakeProvider, Reply, cloudlayer, converra, imagerouter, tornado
+from quotawatch_local.fakes.channels import ROUTING_KEY, FakeReceivers
 from quotawatch_local.inbox import Delivery, Inbox
 from quotawatch_local.lambda_service import Call, LocalLambda
 from quotawatch_local.local_stack import LocalStack, deploy, teardown
@@ -70,6 +74,12 @@ DIGEST_AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 # have silenced converra-prod for a day; the silence ends with them still critical.
 CONVERRA_CONVERSATIONS = (1547,) * 6 + (9300, 9350, 9400, 9450, 9500, 9550)
 MUTE_AT = 7  # `quotawatch mute converra-prod --for 1d` three hours before this tick
+SLACK_429_AT = 3  # the Slack webhook answers 429 (Retry-After: 60) once: its retry serves it
+# The channels beside the topic, as monitors.yaml declares them (the URL and key are secrets).
+DEMO_CHANNELS = [
+    {"name": "team-slack", "type": "slack", "secret_field": "slack-webhook", "min_severity": "info"},  # the digest too
+    {"name": "on-call", "type": "pagerduty", "secret_field": "pagerduty-routing-key"},  # critical only
+]
 
 STORY = {
     3: "cloudlayer-prod passes 80% of its calls; ImageRouter's balance burns fast",
@@ -153,6 +163,8 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
     seen: dict[str, int] = {name: 0 for name, _ in MOMENTS} | {SNS_DOWN: 0, HELD: 0}
     out("QuotaWatch demo: everything runs on this machine (embedded AWS, fake providers, a fast clock).\n")
     with embedded_aws() as aws, ExitStack() as fakes:
+        receivers = fakes.enter_context(FakeReceivers())
+        keys = {**keys, "slack-webhook": receivers.url_for("slack"), "pagerduty-routing-key": ROUTING_KEY}
         servers = {
             "cloudlayer": fakes.enter_context(FakeProvider(cloudlayer.API, keys["cloudlayer-prod"], story.cloudlayer)),
             "tornado": fakes.enter_context(FakeProvider(tornado.API, keys["tornado"], story.tornado)),
@@ -174,15 +186,19 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
             server = servers[monitor["provider"]]
             monitor["base_url"] = converra.base_url_of(server) if monitor["provider"] == "converra" else server.base_url
         monitor_ids = [m["id"] for m in config["monitors"] if m.get("enabled", True)]
+        # PagerDuty's endpoint is not a secret: here its fake's (an https URL in monitors.yaml).
+        config["channels"] = [*DEMO_CHANNELS[:1], {**DEMO_CHANNELS[1], "url": receivers.url_for("pagerduty")}]
         _put_keys(aws, stack, keys)
         topic = stack.outputs["AlertTopicArn"]
         inbox = Inbox(aws, topic, "demo-inbox")
         sms_filter = stack.template["Resources"]["AlertSmsSubscription"]["Properties"]["FilterPolicy"]
         phone = Inbox(aws, topic, "demo-phone", sms_filter)
         store = DynamoStore(aws.client("dynamodb"), stack.outputs["TableName"])
-        out("Monitors: functions/check_usage/monitors.yaml, each base_url set to its fake.\n")
+        out("Monitors: functions/check_usage/monitors.yaml, each base_url set to its fake.")
+        out(f"Channels beside the topic: a Slack webhook and PagerDuty (fakes at {receivers.url}).\n")
 
         shown: set[str] = set()
+        channel_seen: dict[str, int] = {"count": 0}  # receivers' requests printed so far
         decided_at: dict[str, int] = {}  # subject -> the run that decided it
         proxy = AwsCallCounter(aws.endpoint_url).start()  # AWS as the notify function sees it
 
@@ -219,6 +235,12 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
                     counts["sms"] += 1
                     sms = sms_texts.get(delivery.subject, "")
                     out(f"      SMS   ({len(sms)} chars) {sms}")
+            _print_channels(receivers, out, channel_seen)
+            fired = lambdas.run_schedules()  # a channel's retry; the demo's clock skips to it
+            if fired:
+                out(f"    {len(fired)} channel retry(s) fire (one-time schedules, a minute or more later)")
+                lambdas.pump()
+                _print_channels(receivers, out, channel_seen)
 
         def decided(run: int, result: Any) -> None:
             for monitor in (result or {}).get("monitors", []):
@@ -260,6 +282,8 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
                         _put_keys(aws, stack, {**keys, "tornado": "sk_demo_tornado_2"})
                     if number == MUTE_AT:
                         _mute(stack, now - TICK / 2, out)
+                    if number == SLACK_429_AT:
+                        receivers.fail_next("slack", Reply(429, b"rate_limited", {"Retry-After": "60"}))
                     # SNS refuses for one run: the messages wait in the table and the stream.
                     proxy.refuse(*([Refusal("Publish", code="KMSDisabled")] if number == SNS_DOWN_AT else []))
                     # As the scheduler invokes it: asynchronously, with a retry on failure.
@@ -384,6 +408,31 @@ def _print_delivery(delivery: Delivery, out: Callable[[str], None], shown: set[s
         shown.add(kind)
         for line in delivery.body.splitlines():
             out(f"          | {line}")
+
+
+def _print_channels(receivers: FakeReceivers, out: Callable[[str], None], seen: dict[str, int]) -> None:
+    """What the Slack webhook and PagerDuty received since the last look; the first of each
+    in full, as it arrived."""
+    for request in receivers.received[seen["count"] :]:
+        answer = f"-> {request.status}"
+        if request.type == "slack":
+            out(f"      SLACK {request.body.get('text', '')}  {answer}")
+        elif request.type == "pagerduty":
+            summary = (request.body.get("payload") or {}).get("summary", "")
+            action, dedup = request.body.get("event_action"), request.body.get("dedup_key")
+            out(
+                "      "
+                + "  ".join(part for part in (f"PAGERDUTY {action} dedup_key={dedup}", summary, answer) if part)
+            )
+        first = f"full:{request.type}"
+        if request.status < 300 and first not in seen:
+            seen[first] = 1
+            shown = dict(request.body)
+            if "routing_key" in shown:
+                shown["routing_key"] = shown["routing_key"][:4] + "..."  # a secret: never shown whole
+            for line in json.dumps(shown, indent=2, ensure_ascii=False).splitlines():
+                out(f"          | {line}")
+    seen["count"] = len(receivers.received)
 
 
 def _sms_texts(calls: list[Call]) -> dict[str, str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from quotawatch_local.fakes.channels import ROUTING_KEY
 from quotawatch_local.local_stack import LocalStack, deploy
 from tests.browser import report_charts
 from tests.integration.conftest import REPO, put_message
@@ -263,6 +264,24 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
     assert "CRITICAL converra-prod conversations (94%) since Nov 21 18:00 UTC, silenced until Nov 22 15:00 UTC" in text
     for key in ("demo-cloudlayer-key", "sk_demo_tornado_1", "sk_demo_tornado_2", "demo-imagerouter-key"):
         assert key not in text
+    # The channels beside the topic: Slack has every message (once, its 429 served by the
+    # retry), PagerDuty the critical ones, each incident triggered and resolved by one dedup_key.
+    slack = [line.split("SLACK ", 1)[1] for line in text.splitlines() if line.lstrip().startswith("SLACK ")]
+    delivered = sorted(line.removesuffix("  -> 200") for line in slack if line.endswith("-> 200"))
+    assert delivered == sorted(subject.removesuffix("   (late: SNS refused it last run)") for subject in subjects)
+    [refused] = [line for line in slack if not line.endswith("-> 200")]
+    assert refused.startswith("[WARNING] ")
+    assert refused.endswith("  -> 429")
+    assert "2 channel retry(s) fire" in text
+    paged = [line.split("PAGERDUTY ", 1)[1] for line in text.splitlines() if "PAGERDUTY " in line]
+    assert [line.split("  ")[0] for line in paged if "cloudlayer-prod" in line] == [
+        "trigger dedup_key=quotawatch/cloudlayer-prod/meter:calls",  # critical
+        "trigger dedup_key=quotawatch/cloudlayer-prod/meter:calls",  # its reminder: the same incident
+        "resolve dedup_key=quotawatch/cloudlayer-prod/meter:calls",  # the new billing period
+    ]
+    assert all(line.endswith("-> 202") for line in paged)
+    assert not any("WARNING" in line or "DIGEST" in line for line in paged)  # PagerDuty: critical only
+    assert ROUTING_KEY not in text
     # `quotawatch status` at its busiest moment, and at the end the report: a chart per meter.
     status = text.split("`quotawatch status` after run 6:", 1)[1].split("\n[~]", 1)[0].strip().splitlines()
     rows = status[3 : status.index("", 3)]  # under the title and the header
