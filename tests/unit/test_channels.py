@@ -8,12 +8,14 @@ import hashlib
 import hmac
 import io
 import json
+import time
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
 
 from quotawatch.adapters.channels import ChannelFailed, ChannelSender
+from quotawatch.adapters.channels.webhook import Webhook
 from quotawatch.adapters.notifier import SnsNotifier
 from quotawatch.cli import check_config
 from quotawatch.config import parse_monitors
@@ -238,3 +240,20 @@ def test_the_topic_carries_amazon_qs_custom_notification_for_its_https_subscribe
     assert published[0]["MessageStructure"] == "json"
     assert (bodies["default"], bodies["email"], bodies["sms"]) == (ALERT.email, ALERT.email, ALERT.sms)
     assert json.loads(bodies["https"]) == q_notification(ALERT)
+
+
+def test_the_readmes_receiver_accepts_a_signed_webhook_and_refuses_a_tampered_or_late_one() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    snippet = readme.split("**The generic webhook.**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(snippet.strip().splitlines()) <= 10
+    scope: dict[str, Any] = {}
+    exec(snippet, scope)  # noqa: S102 - the README's own example, run as a reader would
+    hook = channel(type="webhook", secret_field="url", signing_secret_field="key")
+    keys = Keys({"url": "https://hooks.example.com/q", "key": "shh"})
+    queued = QueuedMessage("imagerouter", "meter:credits", "MSG#1", ALERT)
+    post = Webhook().request(hook, queued, keys, time.time())
+
+    assert scope["verified"](post.body, post.headers, b"shh")
+    assert not scope["verified"](post.body + b" ", post.headers, b"shh")
+    late = Webhook().request(hook, queued, keys, time.time() - 600)
+    assert not scope["verified"](late.body, late.headers, b"shh")
