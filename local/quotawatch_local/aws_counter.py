@@ -27,16 +27,29 @@ _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"
 _NOT_PASSED_BACK = _HOP_BY_HOP | {"content-encoding"}
 
 
-def operation_of(headers: dict[str, str], body: bytes) -> tuple[str, str]:
+def operation_of(headers: dict[str, str], body: bytes, method: str = "POST", path: str = "/") -> tuple[str, str]:
     """(service, operation) of a signed AWS request: JSON protocols name it in X-Amz-Target,
-    query protocols in the Action form field."""
+    query protocols in the Action form field, EventBridge Scheduler's REST API by method and path."""
     match = _SCOPE.search(headers.get("authorization", ""))
     service = match.group(1) if match else "?"
     target = headers.get("x-amz-target")
     if target:
         return service, target.rsplit(".", 1)[-1]
+    if service == "scheduler":
+        return service, _scheduler_operation(method, path)
     action = parse_qs(body.decode("utf-8", "replace")).get("Action")
     return service, action[0] if action else "?"
+
+
+def _scheduler_operation(method: str, path: str) -> str:
+    parts = [p for p in path.split("?", 1)[0].split("/") if p]
+    if parts[:1] != ["schedules"]:
+        return "?"
+    if len(parts) == 1:
+        return "ListSchedules" if method == "GET" else "?"
+    return {"POST": "CreateSchedule", "PUT": "UpdateSchedule", "GET": "GetSchedule", "DELETE": "DeleteSchedule"}.get(
+        method, "?"
+    )
 
 
 # IAM authorises a DynamoDB transaction per item: there is no TransactWriteItems action.
@@ -135,7 +148,7 @@ class AwsCallCounter(LoopbackServer):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                service, operation = operation_of(headers, body)
+                service, operation = operation_of(headers, body, self.command, self.path)
                 with counter._lock:
                     counter.calls[service, operation] += 1
                     counter.actions |= iam_actions_of(service, operation, body)

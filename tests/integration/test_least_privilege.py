@@ -17,9 +17,12 @@ from typing import Any
 import boto3
 import pytest
 
+from quotawatch.adapters.store import DynamoStore
+from quotawatch.core.channels import Channel
 from quotawatch_local.aws_counter import AwsCallCounter
 from quotawatch_local.embedded_aws import FAKE_CREDENTIALS, REGION
 from quotawatch_local.fakes import Reply, always, sequence
+from quotawatch_local.fakes.channels import FakeReceivers
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN, fake_cloudlayer
 from quotawatch_local.invoke import FunctionRuntime
 from quotawatch_local.lambda_service import LocalLambda
@@ -218,3 +221,27 @@ def _fanned_out_run_is_allowed(stack: LocalStack, counter: AwsCallCounter, tmp_p
     assert dispatcher <= _allowed_actions(stack, "CheckUsageFunctionRole"), dispatcher
     assert {"sqs:SendMessage", "dynamodb:BatchWriteItem", "secretsmanager:GetSecretValue"} <= worker
     assert worker <= _allowed_actions(stack, "CheckShardFunctionRole"), worker
+
+
+def test_every_call_the_notify_function_makes_for_channels_is_allowed_by_its_role(
+    stack: LocalStack, counter: AwsCallCounter
+) -> None:
+    with FakeReceivers() as receivers:
+        put_keys(stack, {"slack-url": receivers.url_for("slack")})
+        DynamoStore(stack.aws.client("dynamodb"), stack.outputs["TableName"]).put_channels(
+            [Channel("team-slack", "slack", "slack-url")]
+        )
+        receivers.fail_next("slack", Reply(500, b"oops"), Reply(500, b"oops"))
+        service = LocalLambda(stack, env_overrides={"NotifyFunction": {"AWS_ENDPOINT_URL": counter.endpoint_url}})
+        with service:
+            # a message whose channel fails (its secret read, the failure recorded, a retry
+            # scheduled), and the retry (the message item read by key, the channel recorded)
+            put_message(stack, "cloudlayer-prod", "[CRITICAL] cloudlayer-prod: calls at 96% of limit")
+            service.pump()
+            assert [o.attempts[-1].result["status"] for o in service.run_schedules()] == ["sent"]
+            assert all(c.error is None for c in service.calls), [c.error for c in service.calls if c.error]
+        assert len(receivers.accepted("slack")) == 1
+    made = counter.take_actions()
+    assert {"secretsmanager:GetSecretValue", "scheduler:CreateSchedule", "dynamodb:GetItem"} <= made
+    allowed = _allowed_actions(stack, "NotifyFunctionRole")
+    assert made <= allowed, made - allowed
