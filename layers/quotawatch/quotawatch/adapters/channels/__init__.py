@@ -32,9 +32,10 @@ if TYPE_CHECKING:
 class ChannelFailed(Exception):
     """The channel did not take the message; the text is safe to log and to store."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, passing: bool = True) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.passing = passing  # False: another 4xx; not tried again at once (later, it may be fixed)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,11 @@ class ChannelSender:
                 status, body = self._post_once(target.url, target.host, post)
             except ChannelFailed as exc:
                 retry = exc.retry_after
-                if attempt >= self.policy.max_attempts or (retry is not None and retry > self.policy.wait_at_most):
+                if (
+                    not exc.passing
+                    or attempt >= self.policy.max_attempts
+                    or (retry is not None and retry > self.policy.wait_at_most)
+                ):
                     raise
                 self._sleep(retry if retry is not None else self.policy.backoff)
                 continue
@@ -144,7 +149,7 @@ class ChannelSender:
         said = mask_and_cut(body.decode("utf-8", "replace"), post.secrets, 120).strip()
         detail = f": {said}" if said else ""
         retry_after = _retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
-        raise ChannelFailed(f"{host} answered {status}{detail}", retry_after)
+        raise ChannelFailed(f"{host} answered {status}{detail}", retry_after, passing=status == 429 or status >= 500)
 
 
 def receipt_of_status(status: int, _body: bytes) -> str:
