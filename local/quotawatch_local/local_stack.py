@@ -434,6 +434,10 @@ _MOTO_LACKS = {
     "AWS::SQS::QueuePolicy",
     "AWS::Lambda::EventInvokeConfig",
     "AWS::CloudWatch::Alarm",
+    # Amazon Q Developer in chat applications (the Chat* parameters): nothing local can post
+    # to Slack or Teams; listed as not emulated.
+    "AWS::Chatbot::SlackChannelConfiguration",
+    "AWS::Chatbot::MicrosoftTeamsChannelConfiguration",
 }
 
 

@@ -33,8 +33,8 @@ from quotawatch_local.fakes import Reply
 from quotawatch_local.fakes.channels import ROUTING_KEY, SIGNING_KEY, TYPES, FakeReceivers
 from quotawatch_local.inbox import Inbox
 from quotawatch_local.lambda_service import LocalLambda
-from quotawatch_local.local_stack import LocalStack
-from tests.integration.conftest import Platform, put_keys
+from quotawatch_local.local_stack import LocalStack, deploy
+from tests.integration.conftest import REPO, Platform, put_keys
 
 pytestmark = pytest.mark.integration
 
@@ -262,3 +262,25 @@ def test_the_topic_refusing_holds_up_no_channel_and_its_retry_resends_to_none(
 
     assert [d.subject for d in inbox.take()] == [ALERT.subject]
     assert len(receivers.accepted("slack")) == len(receivers.accepted("pagerduty")) == 1
+
+
+def test_the_amazon_q_chat_channels_deploy_only_with_their_ids(aws: Any) -> None:
+    """Locally they are listed as not emulated (nothing here posts to Slack or Teams)."""
+    aws.reset()
+    chat = {
+        "ChatSlackWorkspaceId": "T0123ABCD",
+        "ChatSlackChannelId": "C0123ABCD",
+        "ChatTeamsTenantId": "00000000-0000-0000-0000-000000000001",
+        "ChatTeamsTeamId": "00000000-0000-0000-0000-000000000002",
+        "ChatTeamsChannelId": "19:abc@thread.tacv2",
+    }
+    with_chat = deploy(aws, REPO / "template.yaml", stack_name="quotawatch-chat", parameters=chat)
+    assert with_chat.not_emulated == [
+        "SlackChat (AWS::Chatbot::SlackChannelConfiguration)",
+        "TeamsChat (AWS::Chatbot::MicrosoftTeamsChannelConfiguration)",
+    ]
+    assert "ChatRole" in with_chat.resources
+    aws.reset()
+    without = deploy(aws, REPO / "template.yaml", stack_name="quotawatch-chat", parameters={})
+    assert without.not_emulated == []
+    assert "ChatRole" not in without.resources
