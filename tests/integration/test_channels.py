@@ -199,7 +199,7 @@ def test_a_failing_channel_raises_one_alert_elsewhere_and_clears_once(
     assert service.run_schedules() == []
 
 
-def test_a_message_a_silence_holds_goes_to_no_channel(
+def test_what_goes_nowhere_a_held_message_and_the_recovery_of_an_incident_never_opened(
     stack: LocalStack, service: LocalLambda, receivers: FakeReceivers, inbox: Inbox
 ) -> None:
     declare(stack, receivers, *(channel(kind) for kind in TYPES))
@@ -213,6 +213,19 @@ def test_a_message_a_silence_holds_goes_to_no_channel(
     assert retried.result["status"] == "not routed"
     assert receivers.received == []
     assert inbox.take() == []
+
+    # PagerDuty at its default (critical): a warning is not paged, so its recovery resolves nothing.
+    pager = Channel("pager", "pagerduty", "pagerduty-key", "critical", url=receivers.url_for("pagerduty"))
+    declare(stack, receivers, pager)
+    warning = Message(**{**ALERT.to_dict(), "subject": "[WARNING] acme: calls at 82%", "severity": "warning"})
+    put(stack, warning, 2)
+    recovery_key = put(stack, RECOVERY, 3)
+    service.close()  # a new container: it reads the channels afresh
+    service.pump()
+
+    assert receivers.received == []
+    assert len(inbox.take()) == 2
+    assert (store(stack).message_item("acme", recovery_key) or {})["sent#pager"].endswith(" no incident open")
 
 
 def test_the_check_function_stores_the_channels_of_monitors_yaml_for_the_notify_function(

@@ -24,7 +24,7 @@ from typing import Any, Protocol
 
 from quotawatch import selfwatch
 from quotawatch.adapters.channels import ChannelFailed
-from quotawatch.core.channels import Channel, routes
+from quotawatch.core.channels import Channel, dedup_key, opens_incident, routes
 from quotawatch.core.record import QueuedMessage
 from quotawatch.ports import Clock, Store
 
@@ -45,6 +45,10 @@ class ChannelLog(Store, Protocol):
     def channel_failed(self, channel: str) -> int: ...
 
     def channel_worked(self, channel: str) -> int: ...
+
+    def incident_open(self, channel: str, key: str) -> bool: ...
+
+    def incident_opened(self, channel: str, key: str, is_open: bool) -> None: ...
 
 
 class Sender(Protocol):
@@ -124,6 +128,12 @@ def _send_one(
     attempt: int,
 ) -> str:
     where = {"monitor": queued.monitor, "key": queued.key, "channel": channel.name, "attempt": attempt}
+    incident = dedup_key(queued.monitor, queued.signal) if channel.type == "pagerduty" else None
+    opens = opens_incident(queued.message)
+    if incident is not None and not opens and not store.incident_open(channel.name, incident):
+        # A recovery of what this channel never paged about (a warning, below its severity).
+        store.record_channel(queued.monitor, queued.key, channel.name, clock.now(), "no incident open")
+        return "nothing to resolve"
     try:
         receipt = sender.send(channel, queued)
     except ChannelFailed as exc:
@@ -141,6 +151,8 @@ def _send_one(
         return "failed"
     # A crash here, between the channel's acceptance and this record, is the one place a
     # message can go out twice to this channel.
+    if incident is not None:  # before the record: a retry after a crash here pages again (PagerDuty dedups)
+        store.incident_opened(channel.name, incident, opens)
     store.record_channel(queued.monitor, queued.key, channel.name, clock.now(), receipt)
     log.info("sent to channel (%s)", receipt, extra=where)
     if store.channel_worked(channel.name) >= FAILING_AFTER:

@@ -516,6 +516,25 @@ class DynamoStore:
         )
         return int(response["Attributes"]["failures"]["N"])
 
+    def incident_open(self, channel: str, key: str) -> bool:
+        """Whether `channel` (PagerDuty) triggered the incident `key` and has not resolved it."""
+        response = self._client.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": _pk(_SELF)}, "sk": {"S": _CHANNEL + channel}},
+            ConsistentRead=True,
+            ProjectionExpression="incidents",
+        )
+        return key in response.get("Item", {}).get("incidents", {}).get("SS", [])
+
+    def incident_opened(self, channel: str, key: str, is_open: bool) -> None:
+        """Note that `channel` triggered (True) or resolved (False) the incident `key`."""
+        self._client.update_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": _pk(_SELF)}, "sk": {"S": _CHANNEL + channel}},
+            UpdateExpression=("ADD" if is_open else "DELETE") + " incidents :key",
+            ExpressionAttributeValues={":key": {"SS": [key]}},
+        )
+
     def channel_worked(self, channel: str) -> int:
         """Reset `channel`'s failures in a row; how many there were."""
         response = self._client.update_item(

@@ -179,17 +179,27 @@ def discord_payload(message: Message) -> dict[str, Any]:
     }
 
 
+def dedup_key(monitor: str, signal: str) -> str:
+    """PagerDuty's key of the one incident per monitor and signal."""
+    return _cut(f"quotawatch/{monitor}/{signal}", 255)
+
+
+def opens_incident(message: Message) -> bool:
+    """Whether a message triggers (True) or resolves (False) its PagerDuty incident."""
+    return message.kind != "recovery"
+
+
 def pagerduty_event(message: Message, monitor: str, signal: str, routing_key: str) -> dict[str, Any]:
     """An Events API v2 event: one incident per monitor and signal (dedup_key), triggered
     by an alert or reminder (PagerDuty folds a repeat into the open incident), resolved by
     the recovery."""
-    dedup_key = _cut(f"quotawatch/{monitor}/{signal}", 255)
+    key = dedup_key(monitor, signal)
     if message.kind == "recovery":
-        return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key}
+        return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": key}
     return {
         "routing_key": routing_key,
         "event_action": "trigger",
-        "dedup_key": dedup_key,
+        "dedup_key": key,
         "payload": {
             "summary": _cut(message.subject, 1024),
             "source": monitor,
