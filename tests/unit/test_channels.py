@@ -195,6 +195,10 @@ def test_check_config_reports_a_broken_channel(tmp_path: Path) -> None:
         "missing: name the field of the API-keys secret that holds it",
         "monitors.yaml: 1 problem",
     ]
+    path.write_text(path.read_text().replace("type: pagerduty}", "type: pagerduty, secret_field: pd}"))
+    out = io.StringIO()
+    assert check_config(path, out) == 0
+    assert out.getvalue() == "monitors.yaml: 1 monitor, 1 channel, no problems\n"
 
 
 class Keys:

@@ -188,7 +188,9 @@ def check_config(path: Path, out: TextIO) -> int:
         out.write(f"{path.name}: {len(lines)} problem{'s' if len(lines) != 1 else ''}\n")
         return 1
     count = len(config.monitors)
-    out.write(f"{path.name}: {count} monitor{'s' if count != 1 else ''}, no problems\n")
+    channels = len(config.channels)
+    also = f", {channels} channel{'s' if channels != 1 else ''}" if channels else ""
+    out.write(f"{path.name}: {count} monitor{'s' if count != 1 else ''}{also}, no problems\n")
     return 0
 
 
