@@ -24,13 +24,14 @@ from quotawatch.core.channels import (
     Channel,
     discord_payload,
     pagerduty_event,
+    q_notification,
     slack_payload,
     teams_payload,
     webhook_document,
 )
 from quotawatch.core.messages import Message
-from quotawatch_local.fakes import Reply
-from quotawatch_local.fakes.channels import ROUTING_KEY, SIGNING_KEY, TYPES, FakeReceivers
+from quotawatch_local.fakes import Reply, tls
+from quotawatch_local.fakes.channels import CHATBOT, ROUTING_KEY, SIGNING_KEY, TYPES, FakeReceivers
 from quotawatch_local.inbox import Inbox
 from quotawatch_local.lambda_service import LocalLambda
 from quotawatch_local.local_stack import LocalStack, deploy
@@ -297,3 +298,22 @@ def test_the_amazon_q_chat_channels_deploy_only_with_their_ids(aws: Any) -> None
     without = deploy(aws, REPO / "template.yaml", stack_name="quotawatch-chat", parameters={})
     assert without.not_emulated == []
     assert "ChatRole" not in without.resources
+
+
+def test_amazon_q_as_a_subscriber_of_the_topic_gets_the_custom_notification(
+    stack: LocalStack, service: LocalLambda, receivers: FakeReceivers, inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the topic publishes: Amazon Q (an HTTPS subscriber, as the chat channel
+    configuration subscribes it) gets the custom notification; email and SQS the text."""
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls.ca_bundle())  # the embedded SNS posts to the fake over https
+    stack.aws.client("sns").subscribe(
+        TopicArn=stack.outputs["AlertTopicArn"], Protocol="https", Endpoint=receivers.url_for(CHATBOT)
+    )
+
+    put(stack, ALERT, 1)
+    service.pump()
+
+    [notification] = [r for r in receivers.received if r.type == CHATBOT and r.body.get("Type") == "Notification"]
+    assert notification.status == 200
+    assert json.loads(notification.body["Message"]) == q_notification(ALERT)
+    assert [d.body for d in inbox.take()] == [ALERT.email]

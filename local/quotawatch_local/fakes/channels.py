@@ -9,7 +9,11 @@ answers each channel type at its own path the way the real service does.
                          "Event processed", "dedup_key": ...}; 400 "invalid event" for an
                          unknown routing key, a bad event_action or a trigger without payload;
 - /webhook/...          a receiver of QuotaWatch's signed webhook: checks the signature and
-                         refuses (401) a bad one or a timestamp more than 5 minutes off.
+                         refuses (401) a bad one or a timestamp more than 5 minutes off;
+- /chatbot/...          Amazon Q Developer in chat applications as an HTTPS subscriber of the
+                         topic: takes SNS's Notification envelope (and its SubscriptionConfirmation)
+                         and refuses (400) a Message that is not a custom notification
+                         (version "1.0", source "custom", content with a title or description).
 
 Failures are scripted per type (`fail_next`): 429 with Retry-After, 5xx, a slow answer.
 Every request is recorded (`received`), the refused ones too, with its decoded JSON body.
@@ -33,6 +37,7 @@ from quotawatch_local.fakes.server import Reply
 from quotawatch_local.loopback import LoopbackServer
 
 TYPES = ("slack", "teams", "discord", "pagerduty", "webhook")
+CHATBOT = "chatbot"
 ROUTING_KEY = "R0UTINGKEY0000000000000000000000"  # 32 characters, as PagerDuty's are
 SIGNING_KEY = "whsec-local-test-key"
 _TOLERANCE = 300  # seconds a webhook timestamp may be off
@@ -50,7 +55,7 @@ class Received:
 class FakeReceivers(LoopbackServer):
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.received: list[Received] = []
-        self._failures: dict[str, list[Reply]] = {t: [] for t in TYPES}
+        self._failures: dict[str, list[Reply]] = {t: [] for t in (*TYPES, CHATBOT)}
         self._clock = clock
         self._lock = threading.Lock()
         super().__init__(self._handler_class(), ThreadingHTTPServer, test_tls.server_context())
@@ -63,6 +68,7 @@ class FakeReceivers(LoopbackServer):
             "discord": f"{self.url}/discord/api/webhooks/1234/TOKEN",
             "pagerduty": f"{self.url}/pagerduty/v2/enqueue",
             "webhook": f"{self.url}/webhook/quotawatch",
+            CHATBOT: f"{self.url}/chatbot/sns",
         }[kind]
 
     def fail_next(self, kind: str, *replies: Reply) -> None:
@@ -134,7 +140,29 @@ def _reply(kind: str, headers: dict[str, str], raw: bytes, body: Any, now: float
         return _pagerduty(body)
     if kind == "webhook":
         return _webhook(headers, raw, now)
+    if kind == CHATBOT:
+        return _chatbot(body)
     return Reply(404, {"error": "Not Found"})
+
+
+def _chatbot(envelope: Any) -> Reply:
+    if not isinstance(envelope, dict) or envelope.get("Type") not in ("Notification", "SubscriptionConfirmation"):
+        return Reply(400, {"error": "not an SNS message"})
+    if envelope["Type"] == "SubscriptionConfirmation":
+        return Reply(200, None)
+    try:
+        event = json.loads(envelope.get("Message", ""))
+    except ValueError:
+        return Reply(400, {"error": "Message is not JSON: not a custom notification"})
+    content = event.get("content") if isinstance(event, dict) else None
+    if (
+        event.get("version") != "1.0"
+        or event.get("source") != "custom"
+        or not isinstance(content, dict)
+        or not (content.get("title") or content.get("description"))
+    ):
+        return Reply(400, {"error": "not a custom notification"})
+    return Reply(200, None)
 
 
 def _pagerduty(event: Any) -> Reply:
