@@ -294,10 +294,6 @@ def test_the_amazon_q_chat_channels_deploy_only_with_their_ids(aws: Any) -> None
         "TeamsChat (AWS::Chatbot::MicrosoftTeamsChannelConfiguration)",
     ]
     assert "ChatRole" in with_chat.resources
-    aws.reset()
-    without = deploy(aws, REPO / "template.yaml", stack_name="quotawatch-chat", parameters={})
-    assert without.not_emulated == []
-    assert "ChatRole" not in without.resources
 
 
 def test_amazon_q_as_a_subscriber_of_the_topic_gets_the_custom_notification(
@@ -305,6 +301,8 @@ def test_amazon_q_as_a_subscriber_of_the_topic_gets_the_custom_notification(
 ) -> None:
     """What the topic publishes: Amazon Q (an HTTPS subscriber, as the chat channel
     configuration subscribes it) gets the custom notification; email and SQS the text."""
+    assert "ChatRole" not in stack.resources  # no chat ids (the default): no Amazon Q configuration
+    assert stack.not_emulated == []
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls.ca_bundle())  # the embedded SNS posts to the fake over https
     stack.aws.client("sns").subscribe(
         TopicArn=stack.outputs["AlertTopicArn"], Protocol="https", Endpoint=receivers.url_for(CHATBOT)
