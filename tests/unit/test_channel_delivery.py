@@ -107,7 +107,8 @@ def test_retries_are_bounded_and_wait_at_least_retry_after() -> None:
 
     assert later.scheduled == [(Retry("acme", message().key, "team-slack", 2), 300)]  # none after the last
     assert [retry_delay(n, None) for n in range(2, 8)] == [60, 120, 240, 480, 900, 900]
-    assert retry_delay(2, 7200) == 900  # a Retry-After past 15 minutes waits 15 minutes, then asks again
+    assert retry_delay(2, 1800.2) == 1801
+    assert retry_delay(2, 7200) == 3600  # a Retry-After is honoured up to an hour
 
 
 def test_the_failing_channel_alert_is_raised_once_and_cleared_once() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -32,7 +33,8 @@ log = logging.getLogger("quotawatch.channels")
 
 FAILING_AFTER = 3  # failures in a row before "channel X failing"
 MAX_ATTEMPTS = 10  # a message's attempts on one channel: about two hours with the delays below
-_DELAY_CAP = 900  # SQS's longest delay, 15 minutes
+_DELAY_CAP = 900  # the retries' spacing at most: 15 minutes
+_RETRY_AFTER_CAP = 3600  # a channel's Retry-After is honoured up to an hour
 
 
 class ChannelLog(Store, Protocol):
@@ -81,10 +83,10 @@ class Retry:
 
 def retry_delay(attempt: int, retry_after: float | None) -> int:
     """Seconds before `attempt` (2, 3, ...): 1, 2, 4, 8 minutes, then every 15; never sooner
-    than the channel's Retry-After."""
+    than the channel's Retry-After (up to an hour)."""
     delay: int = min(60 * 2 ** (attempt - 2), _DELAY_CAP)
     if retry_after is not None:
-        delay = max(delay, min(int(retry_after + 0.999), _DELAY_CAP))
+        delay = max(delay, min(math.ceil(retry_after), _RETRY_AFTER_CAP))
     return delay
 
 
