@@ -28,7 +28,6 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import boto3
 from aws_lambda_powertools import Logger
@@ -44,7 +43,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from quotawatch import digest, fanout, selfwatch
+from quotawatch import fanout, selfwatch
 from quotawatch.adapters.clock import clock_for_event
 from quotawatch.adapters.http import HttpClient, HttpPolicy
 from quotawatch.adapters.queue import SqsQueue
@@ -241,6 +240,10 @@ def _digest(config: MonitorsConfig, at: datetime) -> dict[str, Any]:
     """The daily digest (its own schedule, {"digest": true}): one message a day, keyed by
     the day, so a duplicate or retried event stores nothing new. Not a tick: it checks
     nothing, and does not go through the tick's claim (a check tick may share its time)."""
+    from zoneinfo import ZoneInfo  # once a day: a check run's cold start imports neither
+
+    from quotawatch import digest
+
     zone = ZoneInfo(os.environ.get("DIGEST_TIMEZONE") or "UTC")
     outcome = digest.queue_digest(config, _store(), at, zone, os.environ.get("DIGEST_SCHEDULE", ""))
     status = "digest_queued" if outcome.stored else "digest_duplicate"

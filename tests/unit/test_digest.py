@@ -153,3 +153,30 @@ def test_a_silence_in_force_is_listed_and_its_raised_signal_marked_out_of_the_fi
         message.email
     )
     assert ", silenced until Nov 27 08:00 UTC" in message.email
+
+
+def test_quotawatch_status_shows_until_when_a_silence_holds_a_row() -> None:
+    from quotawatch_view.text import Painter, status_text
+    from quotawatch_view.times import Zone
+
+    at = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    silence = Silence(
+        id="s-2",
+        monitor="a*",
+        signal="calls",
+        starts_at=at,
+        ends_at=datetime(2026, 11, 25, 8, 0, tzinfo=UTC),
+        author="ana",
+        reason="migrating",
+        created_at=at,
+    )
+    data = digest_of({"a": stored("a", [970]), "b": stored("b", [1])})
+    rows = with_silences(list(data.rows), [silence], at)
+    assert [(row.monitor, row.silenced_until) for row in rows if row.meter == "calls"] == [
+        ("a", datetime(2026, 11, 25, 8, 0, tzinfo=UTC)),
+        ("b", None),
+    ]
+    text = status_text(rows, Zone.named("UTC"), Painter(False), "the local stack")
+    header = text.splitlines()[2]
+    assert header.split()[-1] == "SILENCED"
+    assert "Nov 25 08:00" in next(line for line in text.splitlines() if line.startswith("a "))

@@ -29,18 +29,20 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.channels import Channel
-from quotawatch.core.digest import FailedChecks
 from quotawatch.core.messages import Message
 from quotawatch.core.record import MESSAGE_PREFIX, MonitorRecord, QueuedMessage, SentMessage, StoredMonitor
 from quotawatch.core.rules import Level
 from quotawatch.core.silences import Silence
+
+if TYPE_CHECKING:
+    from quotawatch.core.digest import FailedChecks
 from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 
 log = logging.getLogger("quotawatch.store")
@@ -197,6 +199,8 @@ class DynamoStore:
         return [Snapshot.from_dict(json.loads(i["snapshot"]["S"])) for i in items]
 
     def failed_checks_since(self, monitors: Iterable[str], since: datetime) -> dict[str, FailedChecks]:
+        from quotawatch.core.digest import FailedChecks  # the digest's alone: not at a check's cold start
+
         """How many checks of each monitor failed from `since` on, and the last one's time
         (the daily digest): one query of its snapshot keys each (16 at once), paged, that
         returns only the failed ones. Monitors without a failure are left out."""

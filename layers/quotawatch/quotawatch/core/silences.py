@@ -18,13 +18,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from fnmatch import fnmatchcase
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
 
 from quotawatch.core.alerts import Decision, Notice, SignalState
 from quotawatch.core.rules import Level, Signal
 from quotawatch.core.self_messages import SELF_MONITOR
 from quotawatch.core.snapshot import format_time, parse_time
+
+if TYPE_CHECKING:
+    from zoneinfo import ZoneInfo
 
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -57,6 +59,8 @@ class Recurrence:
         if (start_day is None) != (end_day is None):
             raise BadSilence(f"--every '{text}': give a day on both sides, or on neither (every day)")
         days = [_day(d, text) for d in (start_day, end_day)]
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # only where a window is: not at a cold start
+
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
@@ -71,6 +75,8 @@ class Recurrence:
 
     def occurrence(self, at: datetime) -> tuple[datetime, datetime] | None:
         """The occurrence (start, end, in UTC) that holds at `at`, if one does."""
+        from zoneinfo import ZoneInfo  # only where a window is: not at a check's cold start
+
         zone = ZoneInfo(self.zone)
         local_day = at.astimezone(zone).date()
         step = 1 if self.start_day is None else 7
