@@ -199,11 +199,11 @@ class DynamoStore:
         return [Snapshot.from_dict(json.loads(i["snapshot"]["S"])) for i in items]
 
     def failed_checks_since(self, monitors: Iterable[str], since: datetime) -> dict[str, FailedChecks]:
-        from quotawatch.core.digest import FailedChecks  # the digest's alone: not at a check's cold start
-
         """How many checks of each monitor failed from `since` on, and the last one's time
         (the daily digest): one query of its snapshot keys each (16 at once), paged, that
         returns only the failed ones. Monitors without a failure are left out."""
+        from quotawatch.core.digest import FailedChecks  # the digest's alone: not at a check's cold start
+
         ids = list(dict.fromkeys(monitors))
         with ThreadPoolExecutor(max_workers=16) as pool:
             failed = dict(zip(ids, pool.map(lambda monitor: self._failed_keys(monitor, since), ids), strict=True))
