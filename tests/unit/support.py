@@ -85,3 +85,19 @@ class OneKey:
 
     def where(self, field: str) -> str:
         return f"field '{field}' of secret 'quotawatch/api-keys'"
+
+
+class KeysOf:
+    """A KeyStore of several keys by field (a channel's URL, a routing key), never rotated."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, field: str) -> str:
+        return self.values[field]
+
+    def refresh(self, field: str, run: datetime) -> str | None:
+        return None
+
+    def where(self, field: str) -> str:
+        return f"field '{field}'"

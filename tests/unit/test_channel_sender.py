@@ -5,7 +5,6 @@ slow receiver cut off by the timeout; what a receiver says is masked with the UR
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -15,24 +14,11 @@ from quotawatch.core.messages import Message
 from quotawatch.core.record import QueuedMessage
 from quotawatch_local.fakes import Reply
 from quotawatch_local.fakes.channels import ROUTING_KEY, FakeReceivers
+from tests.unit.support import KeysOf
 
 MESSAGE = Message("[WARNING] acme: calls at 82%", "calls at 82%", "sms", "warning", "acme", "cloudlayer", "alert")
 QUEUED = QueuedMessage("acme", "meter:calls", "MSG#1", MESSAGE)
 SLACK = Channel("team", "slack", "slack-url")
-
-
-class Keys:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
-
-    def get(self, field: str) -> str:
-        return self.values[field]
-
-    def refresh(self, field: str, run: Any) -> str | None:
-        return None
-
-    def where(self, field: str) -> str:
-        return field
 
 
 @pytest.fixture
@@ -42,7 +28,7 @@ def receivers() -> Iterator[FakeReceivers]:
 
 
 def sender(receivers: FakeReceivers, slept: list[float]) -> ChannelSender:
-    keys = Keys({"slack-url": receivers.url_for("slack"), "pd": ROUTING_KEY})
+    keys = KeysOf({"slack-url": receivers.url_for("slack"), "pd": ROUTING_KEY})
     return ChannelSender(keys, ChannelPolicy(read_timeout=0.5), sleep=slept.append)
 
 

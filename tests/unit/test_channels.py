@@ -32,6 +32,7 @@ from quotawatch.core.channels import (
 )
 from quotawatch.core.messages import Message
 from quotawatch.core.record import QueuedMessage
+from tests.unit.support import KeysOf
 
 ALERT = Message(
     subject="[CRITICAL] imagerouter: credits at 96%, resets 2026-12-01",
@@ -201,23 +202,9 @@ def test_check_config_reports_a_broken_channel(tmp_path: Path) -> None:
     assert out.getvalue() == "monitors.yaml: 1 monitor, 1 channel, no problems\n"
 
 
-class Keys:
-    def __init__(self, values: dict[str, str]) -> None:
-        self.values = values
-
-    def get(self, field: str) -> str:
-        return self.values[field]
-
-    def refresh(self, field: str, run: Any) -> str | None:
-        return None
-
-    def where(self, field: str) -> str:
-        return f"field '{field}'"
-
-
 def test_a_webhook_url_must_be_https_and_is_never_in_an_error() -> None:
     sender = ChannelSender(
-        Keys({"slack-url": "http://hooks.example.com/services/T0/B0/SECRETPATH"}), pool=cast(Any, object())
+        KeysOf({"slack-url": "http://hooks.example.com/services/T0/B0/SECRETPATH"}), pool=cast(Any, object())
     )
     queued = QueuedMessage("imagerouter", "meter:credits", "MSG#1", ALERT)
 
@@ -253,7 +240,7 @@ def test_the_readmes_receiver_accepts_a_signed_webhook_and_refuses_a_tampered_or
     scope: dict[str, Any] = {}
     exec(snippet, scope)  # noqa: S102 - the README's own example, run as a reader would
     hook = channel(type="webhook", secret_field="url", signing_secret_field="key")
-    keys = Keys({"url": "https://hooks.example.com/q", "key": "shh"})
+    keys = KeysOf({"url": "https://hooks.example.com/q", "key": "shh"})
     queued = QueuedMessage("imagerouter", "meter:credits", "MSG#1", ALERT)
     post = Webhook().request(hook, queued, keys, time.time())
 

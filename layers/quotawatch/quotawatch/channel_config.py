@@ -13,18 +13,13 @@ from typing import Any
 
 from quotawatch.core.channels import PAGERDUTY_URL, SEVERITIES, TYPES, Channel
 from quotawatch.core.urls import may_carry_a_key
+from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.echo import _bounded, _first_name, _show, _text
 
 MAX_CHANNELS = 20
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _FIELDS = {"name", "type", "secret_field", "min_severity", "monitors", "signals", "url", "signing_secret_field"}
 _MAX_PATTERNS = 50
-
-
-class _Invalid(Exception):
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
 
 
 def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[str, ...]]:

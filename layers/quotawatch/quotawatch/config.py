@@ -31,6 +31,7 @@ from quotawatch.core.urls import may_carry_a_key
 from quotawatch.core.window import WINDOW_SIZE
 from quotawatch.echo import ECHO_CHARS as ECHO_CHARS
 from quotawatch.echo import MAX_MESSAGE_CHARS as MAX_MESSAGE_CHARS
+from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.echo import _bounded, _first_name, _name, _show, _text
 from quotawatch.providers.base import Provider
 from quotawatch.providers.registry import Registry, declared_providers, read_beside
@@ -203,14 +204,6 @@ def _display_name(entry: Any, index: int) -> str:
     if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
         return _text(entry["id"])
     return f"#{index}"
-
-
-class _Invalid(Exception):
-    """One field of one monitor (or of defaults) is wrong; `field` is already fit to print."""
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field_name
 
 
 def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPolicy, registry: Registry) -> Monitor:

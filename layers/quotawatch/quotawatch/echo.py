@@ -17,6 +17,15 @@ ECHO_CHARS = 80
 MAX_MESSAGE_CHARS = 400
 
 
+class InvalidField(Exception):
+    """One field of something a user wrote (a monitor, a channel, a provider declaration) is
+    wrong; `field` is already fit to print, and the reader adds the file and the entry."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 def _text(value: str, limit: int = ECHO_CHARS) -> str:
     """The text as one printable line of at most `limit` characters: escapes, then an ellipsis.
 

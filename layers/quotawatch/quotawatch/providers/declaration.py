@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from quotawatch.core.snapshot import Severity
+from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.echo import _bounded, _first_name, _name, _show, _text
 from quotawatch.providers.base import Auth, ParsedUsage, Provider
 from quotawatch.providers.declared import (
@@ -57,12 +58,6 @@ class CodedReading:
 
 class DeclarationError(Exception):
     """A declaration that cannot be used; the message is one line naming file, provider and field."""
-
-
-class _Invalid(Exception):
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 def declare(
