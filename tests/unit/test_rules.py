@@ -448,7 +448,7 @@ def test_a_failure_never_produces_meter_signals_even_with_raised_meters() -> Non
     """A check error is never a breach: its missing meters are not zero and not over the limit."""
     previous = {CALLS: Level.CRITICAL, forecast_signal_key("calls"): Level.WARNING, "condition:x": Level.WARNING}
     history = [snap(calls(990), at=NOW - HOUR)]
-    for kind in ErrorKind:
+    for kind in set(ErrorKind) - {ErrorKind.NO_KEY}:  # waiting for a key: test below
         evaluation = run(failed(kind), history, previous)
         assert [s.key for s in evaluation.signals] == [CHECK_KEY]
         assert evaluation.speaks_for == frozenset({"check"})

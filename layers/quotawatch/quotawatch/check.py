@@ -45,7 +45,7 @@ class MonitorOutcome:
 
     monitor: str
     provider: str
-    status: str  # "ok" | "error" | "unreached" (left when the run had to stop)
+    status: str  # "ok" | "waiting" (for its key) | "error" | "unreached" (left when the run had to stop)
     error_kind: str | None = None
     message: str | None = None
     levels: dict[str, str] = field(default_factory=dict)
@@ -64,7 +64,11 @@ class MonitorOutcome:
     @property
     def needs_attention(self) -> bool:
         """Failed, not reached, a message decided, or a signal raised."""
-        return self.status != "ok" or bool(self.queued) or any(level != "ok" for level in self.levels.values())
+        return (
+            self.status not in ("ok", "waiting")
+            or bool(self.queued)
+            or any(level != "ok" for level in self.levels.values())
+        )
 
     def fail(self, kind: ErrorKind, message: str) -> None:
         """A later step failed: the outcome says so, whatever the reading said."""
@@ -255,6 +259,13 @@ def _contained_check(
     outcome.snapshot = snapshot
     if snapshot.error is None:
         outcome.status = "ok"
+    elif snapshot.waiting:  # day one, before the keys go in: not a failure, not logged as one
+        outcome.status, outcome.error_kind, outcome.message = (
+            "waiting",
+            snapshot.error.kind.value,
+            snapshot.error.message,
+        )
+        log.info(snapshot.error.message, extra={"monitor": monitor.id})
     else:
         outcome.fail(snapshot.error.kind, snapshot.error.message)
         log.error(snapshot.error.message, extra={"monitor": monitor.id, "error_kind": snapshot.error.kind.value})

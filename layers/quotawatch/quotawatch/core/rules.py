@@ -178,6 +178,8 @@ def evaluate(
     speaks for conditions, not for meters.
     """
     previous = previous or {}
+    if snapshot.waiting:  # no key yet: nothing to say about any signal, not even `check`
+        return Evaluation([], {}, frozenset())
     snapshot = as_read(snapshot)
     history = [s for s in history if s.checked_at < snapshot.checked_at]
     check = _check_signal(snapshot, history, policy, previous.get(CHECK_KEY, Level.OK))
@@ -307,7 +309,7 @@ def _check_signal(snapshot: Snapshot, history: list[Snapshot], policy: AlertPoli
         return Signal(CHECK_KEY, Level.OK)
     failures = 1
     for earlier in sorted(history, key=lambda s: s.checked_at, reverse=True):
-        if _read_ok(earlier):
+        if _read_ok(earlier) or earlier.waiting:  # failures count from the key's arrival
             break
         failures += 1
     if snapshot.error.kind is ErrorKind.AUTH:
