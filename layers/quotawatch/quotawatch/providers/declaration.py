@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from quotawatch.core.snapshot import Severity
 from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.echo import _bounded, _first_name, _name, _show, _text
-from quotawatch.providers.base import Auth, ParsedUsage, Provider
+from quotawatch.providers.base import Auth, KeyHelp, ParsedUsage, Provider
 from quotawatch.providers.declared import (
     FIGURES,
     ConditionSpec,
@@ -36,7 +36,7 @@ _HEADER_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _FIELDS = {
     "name", "display_name", "docs", "measures", "url", "base_url", "path", "query", "auth", "params",
-    "meters", "period", "conditions", "refusals", "code",
+    "meters", "period", "conditions", "refusals", "code", "key",
 }  # fmt: skip
 _METER_FIELDS = {*FIGURES, "unit", "unit_from", "scale", "unlimited", "optional", "each", "key"}
 _CONDITION_FIELDS = {"when", "when_true", "when_false", "severity", "message"}
@@ -54,6 +54,8 @@ class CodedReading:
     meter_names: tuple[str, ...]
     condition_names: tuple[str, ...] = ()
     read_refusal: Callable[..., ParsedUsage | None] | None = None
+    meter_units: Mapping[str, str] = field(default_factory=dict)
+    optional_meters: tuple[str, ...] = ()
 
 
 class DeclarationError(Exception):
@@ -114,7 +116,19 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         docs_url=docs,
         measures=_line(data, "measures", default=", ".join(reader.meter_names)),
         source=source,
+        meter_units=reader.meter_units,
+        optional_meters=reader.optional_meters,
+        key=_key_help(data.get("key")),
     )
+
+
+def _key_help(value: Any) -> KeyHelp:
+    """`key: {format: "api:<key>", where: "https://..."}`: for people, never used to send it."""
+    if value is None:
+        return KeyHelp()
+    if not isinstance(value, dict) or set(value) - {"format", "where"}:
+        raise _Invalid("key", "must be a mapping of format (what the key looks like) and where (to create one)")
+    return KeyHelp(_line(value, "format", default=""), _line(value, "where", default=""))
 
 
 def _reader(data: dict[str, Any], coded: Mapping[str, CodedReading]) -> CodedReading:
@@ -137,6 +151,8 @@ def _reader(data: dict[str, Any], coded: Mapping[str, CodedReading]) -> CodedRea
         meter_names=tuple(m.name for m in meters),
         condition_names=tuple(dict.fromkeys([c.name for c in conditions] + [r.condition.name for r in refusals])),
         read_refusal=reading.read_refusal if refusals else None,
+        meter_units={m.name: m.unit for m in meters},
+        optional_meters=tuple(m.name for m in meters if m.optional is True),
     )
 
 
