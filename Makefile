@@ -44,8 +44,9 @@ build: $(STAMP)  ## sam build (no Docker needed: pure-Python and manylinux wheel
 bench: $(STAMP)  ## Benchmarks: fan-out, cold start, memory, AWS calls, artifacts, cost (prints, asserts nothing)
 	$(BIN)/python bench/run.py
 
-up: $(STAMP)  ## Keep the embedded AWS running with the stack deployed (for `make invoke`)
-	$(BIN)/python -m quotawatch_local up
+# REAL=1: check the real providers of monitors.yaml instead of the demo's fakes.
+up: $(STAMP)  ## Keep the embedded AWS running with the stack deployed, checking the demo's fakes
+	$(BIN)/python -m quotawatch_local up $(if $(REAL),--real-providers)
 
 FUNCTION ?= CheckUsageFunction
 EVENT ?= events/scheduled.json
