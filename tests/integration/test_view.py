@@ -316,3 +316,13 @@ def test_the_report_shows_a_chart_per_meter_in_a_real_browser(here: Path) -> Non
     assert charts[("cloudlayer-prod", "failed_jobs")]["limit_pixels"] == 0
     assert dict(charts[("cloudlayer-staging", "calls")]["legend"])["legend-failures"] == "2 checks failed"
     assert "legend-failures" not in legend
+    # Before the charts, what matters now: raised, failing, waiting, running out first.
+    overview = page[page.index('<section class="overview"') : page.index("</section>")]
+    assert page.index('<section class="overview"') < page.index('<figure class="chart"')
+    assert '<span class="critical">critical</span> <a href="#monitor-cloudlayer-staging">' in overview
+    assert (
+        '<span class="warning">warning</span> <a href="#monitor-cloudlayer-prod">cloudlayer-prod</a> calls' in overview
+    )
+    assert '<h3>Checks failing</h3><ul class=""><li>cloudlayer-staging: auth, cannot monitor since' in overview
+    assert '<h3>Waiting for their key</h3><ul class=""><li>cloudlayer-new</li>' in overview
+    assert '<h3>Runs out first</h3><ul class=""><li>cloudlayer-prod calls: limit Nov 24</li>' in overview

@@ -826,3 +826,15 @@ def test_a_reading_cut_to_fit_storage_clears_nothing_it_left_out() -> None:
     assert (
         levels(run(cut, previous={meter_signal_key("key:k0"): Level.WARNING}))[meter_signal_key("key:k0")] is Level.OK
     )
+
+
+def test_waiting_for_a_key_speaks_for_nothing_and_failures_count_from_its_arrival() -> None:
+    waits = [failed(ErrorKind.NO_KEY, at=NOW - n * HOUR) for n in range(1, 6)]
+    evaluation = run(failed(ErrorKind.NO_KEY), waits, {CHECK_KEY: Level.OK})
+    assert (evaluation.signals, evaluation.speaks_for) == ([], frozenset())  # no "cannot monitor", ever
+    # The key arrives and the provider is down: its first failure is not news yet.
+    first = run(
+        failed(ErrorKind.UNAVAILABLE), waits, {CHECK_KEY: Level.OK}, policy=AlertPolicy(failures_before_alert=2)
+    )
+    assert signal(first, CHECK_KEY).level is Level.OK
+    assert signal(first, CHECK_KEY).failures == 1
