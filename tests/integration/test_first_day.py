@@ -18,7 +18,15 @@ from quotawatch_local.fakes import Reply
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN, fake_cloudlayer
 from quotawatch_local.inbox import Inbox
 from quotawatch_local.local_stack import LocalStack
-from tests.integration.conftest import CLOUDLAYER_KEY, Platform, cloudlayer_monitor, items, put_keys, write_monitors
+from tests.integration.conftest import (
+    CLOUDLAYER_KEY,
+    REPO,
+    Platform,
+    cloudlayer_monitor,
+    items,
+    put_keys,
+    write_monitors,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -135,3 +143,32 @@ def test_mute_as_the_docs_write_it_and_force_for_a_monitor_to_come(here: Path) -
         ("cloudlayer-next", "no reason given"),
         ("cloudlayer-prod", "no reason given"),
     ]
+
+
+def test_make_up_serves_the_demos_fakes_so_every_command_shows_something(stack: LocalStack, here: Path) -> None:
+    """What `make up` does (quotawatch_local/__main__.py), in this process: the demo's fakes
+    and keys, six readings; then status, history, report and mute as a person runs them."""
+    from contextlib import ExitStack
+    from datetime import UTC, datetime
+
+    from quotawatch_local.demo import first_readings, serve_demo_providers
+    from quotawatch_local.lambda_service import LocalLambda
+
+    with ExitStack() as fakes:
+        overrides = serve_demo_providers(stack, REPO, fakes, here / ".quotawatch-local")
+        with LocalLambda(stack, env_overrides={"CheckUsageFunction": overrides}) as lambdas:
+            first_readings(lambdas.serve_invokes(), datetime.now(UTC))
+            code, said, _ = run("check-now")
+    assert code == 0
+    assert said.startswith("Checked 4 monitors: 0 failed")
+    monitors = str(REPO / "functions/check_usage/monitors.yaml")
+    code, status, _ = run("status", "--monitors", monitors)
+    assert code == 0
+    [calls] = [line for line in status.splitlines() if line.split()[:2] == ["cloudlayer-prod", "calls"]]
+    assert "critical" in calls  # the story's calls climb past 95% within six readings
+    assert " failed [" not in status
+    assert "waiting for its key" not in status
+    code, history, _ = run("history", "converra-prod", "--monitors", monitors)
+    assert (code, history.startswith("converra-prod: 7 readings since ")) == (0, True)
+    assert run("report", "--monitors", monitors, "--out", str(here / "r.html"))[0] == 0
+    assert run("mute", "converra-prod", "--for", "1d", "--monitors", monitors)[0] == 0
