@@ -237,11 +237,12 @@ def provider_help(provider: Provider) -> str:
         lines += [f"      {name}: <{name}>" for name in provider.params]
     if PROVIDERS.get(provider.name) is not provider:
         lines.append(f"# and {provider.name}'s declaration ({provider.source}) under providers:, or in providers/")
+    variable = provider.name.upper().replace("-", "_") + "_KEY"
     lines += [
         "",
         f'The key goes into the API-keys secret as {{"{monitor}": "{provider.key_format}"}}.',
-        f"Try it first: {provider.name.upper().replace('-', '_')}_KEY=... quotawatch fetch {provider.name} "
-        f"--key-env {provider.name.upper().replace('-', '_')}_KEY"
+        f"Try it first (paste the key; it is not echoed): read -rs {variable} && export {variable}",
+        f"  .venv/bin/quotawatch fetch {provider.name} --key-env {variable}"
         + "".join(f" --param {name}=<{name}>" for name in provider.params),
     ]
     return "\n".join(lines) + "\n"
