@@ -86,16 +86,16 @@ def deploy_prompts() -> list[str]:
 
 def test_the_deploy_page_answers_every_parameter_in_the_order_guided_asks() -> None:
     template = cfn_yaml.load(str(REPO / "template.yaml"))
-    asked = [
-        f"Parameter {name} [{param.get('Default', '')}]" for name, param in template["Parameters"].items()
-    ]
+    asked = [f"Parameter {name} [{param.get('Default', '')}]" for name, param in template["Parameters"].items()]
     documented = [prompt for prompt in deploy_prompts() if prompt.startswith("Parameter ")]
     assert documented == asked
 
 
 def test_the_deploy_page_answers_every_prompt_of_sam_itself() -> None:
     """SAM's own questions, read from the installed SAM CLI, so an upgrade that adds one fails here."""
-    source = Path(find_spec("samcli.commands.deploy.guided_context").origin or "").read_text(encoding="utf-8")
+    spec = find_spec("samcli.commands.deploy.guided_context")
+    assert spec is not None, "the SAM CLI is not installed (make setup)"
+    source = Path(str(spec.origin)).read_text(encoding="utf-8")
     guided = source.split("def guided_prompts", 1)[1].split("\n    def ", 1)[0]
     sams = re.findall(r'\{self\.start_bold\}([^{}"]+)\{self\.end_bold\}', guided)
     assert "Allow SAM CLI IAM role creation" in sams  # the pattern still reads SAM's source

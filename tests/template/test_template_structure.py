@@ -275,7 +275,7 @@ def test_topic_is_encrypted(resources: dict[str, Any]) -> None:
 
 def slot(parameter: str, index: int) -> dict[str, Any]:
     """The index-th entry of a comma-separated parameter, padded so that it always exists."""
-    padded = {"Fn::Join": ["", [{"Ref": parameter}, ",,,,"]]}
+    padded = {"Fn::Sub": "${" + parameter + "},,,,"}
     return {"Fn::Select": [index, {"Fn::Split": [",", padded]}]}
 
 
