@@ -67,14 +67,19 @@ def guided_answers() -> dict[str, str]:
 
 
 def copy_of_the_repo(into: Path) -> Path:
-    """What a clone holds for these steps, with the venv of this run (timestamps kept, so
-    `make setup` finds it up to date)."""
+    """What a clone holds for these steps, set up: its .venv lends this run's tools, with a
+    stamp of its own newer than the requirements, so `make setup` has nothing to do (it
+    must not reinstall into this run's venv, whose command and path file name the repo)."""
     for name in COPIED:
         shutil.copy2(REPO / name, into / name)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
     for name in COPIED_DIRS:
         shutil.copytree(REPO / name, into / name, ignore=ignore, copy_function=shutil.copy2)
-    (into / ".venv").symlink_to(VENV_BIN.parent)
+    venv = into / ".venv"
+    venv.mkdir()
+    for part in ("bin", "lib", "tools", "pyvenv.cfg"):
+        (venv / part).symlink_to(VENV_BIN.parent / part)
+    (venv / ".installed").touch()
     return into
 
 
