@@ -11,10 +11,7 @@ export PATH := $(BIN):$(PATH)
 $(STAMP): requirements-dev.txt requirements-checkov.txt layers/quotawatch/requirements.txt scripts/bootstrap
 	./scripts/bootstrap
 
-setdocs: $(STAMP)  ## The docs/ pages as a browsable site in site/ (open site/index.html); offline
-	$(BIN)/mkdocs build --strict
-
-up: $(STAMP)
+setup: $(STAMP)
 
 demo: $(STAMP)  ## The whole story on this machine: embedded AWS, fake provider, messages
 	$(BIN)/python -m quotawatch_local demo
@@ -48,7 +45,7 @@ bench: $(STAMP)  ## Benchmarks: fan-out, cold start, memory, AWS calls, artifact
 	$(BIN)/python bench/run.py
 
 docs: $(STAMP)  ## The docs/ pages as a browsable site in site/ (open site/index.html); offline
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 up: $(STAMP)  ## Keep the embedded AWS running with the stack deployed (for `make invoke`)
 	$(BIN)/python -m quotawatch_local up
