@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 SECRET_ARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ApiKeysSecretName}-??????"
 # The one place a "*" resource remains: the AWS-managed policy SAM attaches to every
@@ -271,6 +273,18 @@ def test_topic_is_encrypted(resources: dict[str, Any]) -> None:
     topic = resources["AlertTopic"]["Properties"]
     assert topic["KmsMasterKeyId"] == "alias/aws/sns"
     assert topic["DisplayName"] == "QuotaWatch"
+
+
+@given(addresses=st.lists(st.emails(), min_size=1, max_size=5))
+def test_any_five_addresses_are_accepted_and_each_fills_its_own_slot(
+    template: dict[str, Any], addresses: list[str]
+) -> None:
+    """What the template's conditions and endpoints compute: the value padded with four
+    commas, split, the first five entries; an empty entry creates no subscription."""
+    value = ",".join(addresses)
+    assert re.fullmatch(template["Parameters"]["AlertEmails"]["AllowedPattern"], value)
+    entries = (value + ",,,,").split(",")[:5]
+    assert [entry for entry in entries if entry] == addresses
 
 
 def slot(parameter: str, index: int) -> dict[str, Any]:
