@@ -34,11 +34,17 @@ BLOCKS: dict[tuple[str, str], str | None] = {
     ("README.md", "make setup"): QUICK_START,
     ("README.md", "make build"): QUICK_START,
     ("README.md", "cat > keys.json"): QUICK_START,
-    ("README.md", "FUNCTION=$(aws cloudformation describe-stacks"): QUICK_START,
+    ("README.md", ".venv/bin/quotawatch test-alert --stack quotawatch"): QUICK_START,
     ("README.md", ".venv/bin/quotawatch status --stack quotawatch"): None,
     ("docs/deploy.md", "make build"): REAL_AWS,
     ("docs/deploy.md", "cat > keys.json"): REAL_AWS,
     ("docs/deploy.md", "FUNCTION=$(aws cloudformation describe-stacks"): REAL_AWS,
+    ("docs/deploy.md", ".venv/bin/quotawatch test-alert --stack quotawatch"): REAL_AWS,
+    ("docs/deploy.md", ".venv/bin/quotawatch check-now --stack quotawatch"): REAL_AWS,
+    ("docs/local.md", ".venv/bin/quotawatch status"): (
+        "needs make up's demo fakes: test_first_day.py runs each of its commands on them"
+    ),
+    ("docs/local.md", "export AWS_ENDPOINT_URL=http://127.0.0.1:PORT"): "needs make up's port and your keys",
     (
         "docs/fetch.md",
         "read -rs CLOUDLAYER_KEY",
