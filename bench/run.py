@@ -8,6 +8,7 @@ share for its MemorySize (bench/cpuquota.py). Usage:
     make bench                    # everything, about 12 minutes
     python bench/run.py --quick   # N = 10 and 100 only, no sam build
     python bench/run.py --reads   # only what `quotawatch status` and `history` read (N = 1,000)
+    python bench/run.py --ratio   # only QuotaWatch against the thread-pool peer (--ratio-n, --rounds)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 from bench.cost import PRICES_DATED, Digest, Usage, monthly, per_run_dollars, print_month  # noqa: E402
 from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
 from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
+from bench.ratio import bench_ratio  # noqa: E402
 from bench.reads import bench_reads  # noqa: E402
 from quotawatch.adapters.store import DynamoStore  # noqa: E402
 from quotawatch.core import window  # noqa: E402
@@ -181,6 +183,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="N = 10 and 100 only; skip sam build")
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per N, unlimited (median reported)")
     parser.add_argument("--reads", action="store_true", help="only the status and history reads at N = 1,000")
+    parser.add_argument("--ratio", action="store_true", help="only QuotaWatch against the thread-pool peer")
+    parser.add_argument("--ratio-n", type=int, help="N for the peer comparison (1,000; --quick 100)")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved warm rounds against the peer")
     parser.add_argument("--pools", default="32,128", help="other pool sizes (CHECK_CONCURRENCY) to time N = 1,000 with")
     args = parser.parse_args()
     scrub_real_aws_environment()
@@ -215,6 +220,10 @@ def main() -> int:
             dynamodb, table = stack.aws.client("dynamodb"), stack.outputs["TableName"]
             if args.reads:
                 bench_reads(dynamodb, table, 1000, _full_window, _item_bytes, FIRST_TICK)
+                return 0
+            ratio_n = args.ratio_n or (100 if quick else 1000)
+            bench_ratio(stack, bench.monitors(ratio_n), ratio_n, bench.next_tick, bench.cgroup, args.rounds)
+            if args.ratio:
                 return 0
             calls = bench_calls(bench, counter, [10, 100] if quick else [10, 100, 1000])
             digests = {n: bench_digest(bench, counter, n) for n in ([10, 100] if quick else [10, 1000])}
