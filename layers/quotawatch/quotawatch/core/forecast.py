@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from operator import attrgetter
 
-from quotawatch.core.sanity import plausible
+from quotawatch.core.sanity import PLAUSIBLE_MAX, plausible
 from quotawatch.core.snapshot import Meter, Snapshot
 from quotawatch.core.window import ABSENT, Window
 
@@ -38,18 +39,18 @@ def forecast(meter: Meter, readings: list[tuple[datetime, Meter]], now: datetime
     Meters with a limit are projected by `used` to the limit; balances (no limit) by
     `remaining` to zero. The current reading counts as one of the readings.
     """
-    return forecast_series(
-        meter,
-        Series(
-            [at.timestamp() for at, _ in readings], [r.used for _, r in readings], [r.remaining for _, r in readings]
-        ),
-        now,
+    newest_first = readings[::-1]  # as a window's rows are; the last of a time still wins
+    series = Series(
+        [at.timestamp() for at, _ in newest_first],
+        [r.used for _, r in newest_first],
+        [r.remaining for _, r in newest_first],
     )
+    return forecast_series(meter, series, now)
 
 
 @dataclass(frozen=True)
 class Series:
-    """Earlier readings of one meter as columns: POSIX times, used and remaining."""
+    """Earlier readings of one meter as columns, newest first: POSIX times, used and remaining."""
 
     times: list[float]
     used: list[float | None]
@@ -64,19 +65,25 @@ def forecast_series(meter: Meter, series: Series, now: datetime) -> Forecast | N
     if not all(plausible(v) for v in (limit, used, meter.remaining) if v is not None):
         return None  # figures that cannot be true (core/sanity.py) project nothing
     by_limit = limit is not None and used is not None
-    points: dict[float, float] = {}  # by POSIX time: cheaper than datetimes, as exact to the second
     values = series.used if by_limit else series.remaining
+    points: dict[float, float] = {}  # by POSIX time: cheaper than datetimes, as exact to the second
+    # Oldest first, the current reading last (it wins a tie of times).
     for at, value in zip(
-        [*series.times, now.timestamp()], [*values, used if by_limit else meter.remaining], strict=True
+        [*reversed(series.times), now.timestamp()],
+        [*reversed(values), used if by_limit else meter.remaining],
+        strict=True,
     ):
-        if value is not None and plausible(value):  # an impossible earlier figure is no point
+        if value is not None and -PLAUSIBLE_MAX <= value <= PLAUSIBLE_MAX:  # plausible(), inline: per point
             points[at] = value if by_limit else -value  # a balance burns as its negative rises
     if len(points) < MIN_READINGS:
         return None
-    times = sorted(points)
+    times = list(points)
+    if any(a >= b for a, b in pairwise(times)):  # a window's rows are in order; a list may not be
+        times.sort()
     if times[-1] - times[0] < MIN_SPAN_SECONDS:
         return None
-    slope_per_second = _slope([t - times[0] for t in times], [points[t] for t in times])
+    first = times[0]
+    slope_per_second = _slope([t - first for t in times], [points[t] for t in times])
     per_day = slope_per_second * 86_400
     if slope_per_second <= 0:
         return Forecast(meter.name, per_day, None, meter.unit)

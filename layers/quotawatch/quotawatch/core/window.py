@@ -45,8 +45,8 @@ class Column:
     """One meter across the window's readings, aligned with its times.
 
     `used` holds ABSENT where a reading has no such meter; `limit` and `remaining` hold
-    None there. Figures are as stored (ints where whole), which the rules compute with
-    exactly as with the provider's floats.
+    None there. Figures are as stored (`plain_number`: ints where whole), which the rules
+    compute with exactly as with the provider's floats, and which encode as they are.
     """
 
     __slots__ = ("limit", "remaining", "used")
@@ -103,9 +103,9 @@ class Window:
                 if found is not None:
                     column = meters[name]
                     column.used[row], column.limit[row], column.remaining[row] = (
-                        found.used,
-                        found.limit,
-                        found.remaining,
+                        plain_number(found.used),
+                        plain_number(found.limit),
+                        plain_number(found.remaining),
                     )
         return cls(
             newest[0].provider if newest else "",
@@ -168,8 +168,35 @@ class Window:
         hours: dict[int, float] = {}
         for t in reversed(order[head:]):  # oldest first: the first of an hour stays
             hours.setdefault(int(t) // 3600, t)
-        kept = (order[:head] + sorted(hours.values(), reverse=True))[:WINDOW_SIZE]
-        return _gathered([by_time[t] for t in kept], snapshot.provider)
+        kept = [by_time[t] for t in (order[:head] + sorted(hours.values(), reverse=True))[:WINDOW_SIZE]]
+        if kept[0][0] is new and all(source is self for source, _ in kept[1:]):
+            return self._after(new, [row for _, row in kept[1:]])  # every run but a late one
+        return _gathered(kept, snapshot.provider)
+
+    def _after(self, new: Window, rows: list[int]) -> Window:
+        """The new reading (a window of one), then these rows of this window."""
+        count = len(rows)
+        pick = itemgetter(*rows) if count > 1 else (lambda c: (c[rows[0]],)) if count else (lambda c: ())
+        meters: dict[str, Column] = {}
+        for name in sorted(self.meters.keys() | new.meters.keys()):
+            mine, theirs = self.meters.get(name), new.meters.get(name)
+            head = (ABSENT, None, None) if theirs is None else (theirs.used[0], theirs.limit[0], theirs.remaining[0])
+            if mine is None:
+                meters[name] = Column(
+                    [head[0]] + [ABSENT] * count, [head[1]] + [None] * count, [head[2]] + [None] * count
+                )
+                continue
+            used = [head[0], *pick(mine.used)]
+            if theirs is None and all(u is ABSENT for u in used):
+                continue  # only in readings no longer kept
+            meters[name] = Column(used, [head[1], *pick(mine.limit)], [head[2], *pick(mine.remaining)])
+        return Window(
+            new.provider,
+            [new.times[0], *pick(self.times)],
+            [new.kinds[0], *pick(self.kinds)],
+            [new.periods[0], *pick(self.periods)],
+            meters,
+        )
 
     # --- stored form ---------------------------------------------------------------------
 
@@ -208,8 +235,8 @@ class Window:
             if all(u is ABSENT for u in used):
                 continue  # only in readings no longer kept
             meters[name] = {
-                "used": _runs([u if u is ABSENT else plain_number(u) for u in used]),
-                "limit": _runs([plain_number(lim) for lim in limit]),
+                "used": _runs(used),
+                "limit": _runs(limit),
                 "remaining": _runs(
                     [
                         None if u is ABSENT else _remaining(u, lim, rem)
@@ -311,25 +338,20 @@ def _kind(source: tuple[Window, int]) -> ErrorKind | None:
 
 
 def _gathered(rows: list[tuple[Window, int]], provider: str) -> Window:
-    """A window of these rows of other windows (the stored one and the new reading's)."""
+    """A window of these rows of other windows (the new reading's and the stored one's)."""
     names = sorted({name for window, _ in rows for name in window.meters})
     meters: dict[str, Column] = {}
     for name in names:
-        used: list[Any] = []
-        limit: list[Any] = []
-        remaining: list[Any] = []
-        for window, row in rows:
-            column = window.meters.get(name)
-            if column is None:
-                used.append(ABSENT)
-                limit.append(None)
-                remaining.append(None)
-            else:
-                used.append(column.used[row])
-                limit.append(column.limit[row])
-                remaining.append(column.remaining[row])
-        if any(u is not ABSENT for u in used):
-            meters[name] = Column(used, limit, remaining)
+        columns = []
+        for part in ("used", "limit", "remaining"):
+            filler = ABSENT if part == "used" else None
+            values = []
+            for window, row in rows:
+                column = window.meters.get(name)
+                values.append(filler if column is None else getattr(column, part)[row])
+            columns.append(values)
+        if any(u is not ABSENT for u in columns[0]):
+            meters[name] = Column(*columns)
     return Window(
         provider,
         [w.times[row] for w, row in rows],
@@ -350,7 +372,7 @@ def _spread(values: list[Any], rows: list[int], count: int, filler: Any) -> list
 def _remaining(used: Any, limit: Any, remaining: Any) -> Any:
     if limit is not None and used is not None and remaining == limit - used:
         return _DERIVED
-    return plain_number(remaining)
+    return remaining
 
 
 def _runs(values: list[Any]) -> list[Any]:
