@@ -46,7 +46,7 @@ class Pair:
         return [getattr(qw, what) / max(getattr(peer, what), 1e-3) for qw, peer in self.rounds]
 
     def median(self, side: int, what: str) -> float:
-        return statistics.median(getattr(r[side], what) for r in self.rounds)
+        return float(statistics.median(getattr(r[side], what) for r in self.rounds))
 
 
 def bench_ratio(
