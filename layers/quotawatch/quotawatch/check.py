@@ -51,7 +51,7 @@ class MonitorOutcome:
     levels: dict[str, str] = field(default_factory=dict)
     queued: list[dict[str, str]] = field(default_factory=list)  # messages decided, for delivery
     snapshot: Snapshot | None = None
-    window: str | None = None  # the recent readings with this one (encoded), to store
+    window: bytes | None = None  # the recent readings with this one (encoded), to store
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"monitor": self.monitor, "provider": self.provider, "status": self.status}
