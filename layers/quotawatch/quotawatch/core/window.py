@@ -332,11 +332,10 @@ def _packed(data: dict[str, Any]) -> bytes:
 
 def _steps_from(values: list[Any]) -> list[Any]:
     """Each int that follows an int as the step from it (the older one's difference)."""
-    stepped = values[:]
-    for i in range(1, len(values)):
-        if values[i].__class__ is int and values[i - 1].__class__ is int:
-            stepped[i] = values[i - 1] - values[i]
-    return stepped
+    return values[:1] + [
+        newer - value if value.__class__ is int and newer.__class__ is int else value
+        for newer, value in pairwise(values)
+    ]
 
 
 def _figures(stored: list[Any]) -> list[Any]:
