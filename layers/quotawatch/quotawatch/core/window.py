@@ -177,7 +177,8 @@ class Window:
         kept = [by_time[t] for t in (order[:head] + sorted(hours.values(), reverse=True))[:WINDOW_SIZE]]
         if kept[0][0] is new and all(source is self for source, _ in kept[1:]):
             return self._after(new, [row for _, row in kept[1:]])  # every run but a late one
-        return _gathered(kept, snapshot.provider)
+        # A reading older than the newest stored one (a late run): rare, so rebuilt from readings.
+        return Window.of([source.reading(row, snapshot.monitor) for source, row in kept])
 
     def _after(self, new: Window, rows: list[int]) -> Window:
         """The new reading (a window of one), then these rows of this window."""
@@ -371,30 +372,6 @@ def decode(stored: str | bytes, monitor: str) -> list[Snapshot]:
 def _kind(source: tuple[Window, int]) -> ErrorKind | None:
     window, row = source
     return window.kinds[row]
-
-
-def _gathered(rows: list[tuple[Window, int]], provider: str) -> Window:
-    """A window of these rows of other windows (the new reading's and the stored one's)."""
-    names = sorted({name for window, _ in rows for name in window.meters})
-    meters: dict[str, Column] = {}
-    for name in names:
-        columns = []
-        for part in ("used", "limit", "remaining"):
-            filler = ABSENT if part == "used" else None
-            values = []
-            for window, row in rows:
-                column = window.meters.get(name)
-                values.append(filler if column is None else getattr(column, part)[row])
-            columns.append(values)
-        if any(u is not ABSENT for u in columns[0]):
-            meters[name] = Column(*columns)
-    return Window(
-        provider,
-        [w.times[row] for w, row in rows],
-        [w.kinds[row] for w, row in rows],
-        [w.periods[row] for w, row in rows],
-        meters,
-    )
 
 
 def _spread(values: list[Any], rows: list[int], count: int, filler: Any) -> list[Any]:
