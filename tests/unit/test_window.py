@@ -214,11 +214,13 @@ def test_rules_read_the_window_as_they_read_the_snapshots() -> None:
 
     for current, snapshots in cases:
         from_window = round_trip(window.roll(snapshots[0], snapshots[1:]))
+        columns = window.Window.decode(window.Window.of(snapshots[1:]).rolled(snapshots[0]).encode(), "acme")
         full = evaluate(current, snapshots[:96], lambda _: DEFAULT_THRESHOLDS)
         compact = evaluate(current, from_window, lambda _: DEFAULT_THRESHOLDS)
         assert [(s.key, s.level, s.failures, s.reset) for s in compact.signals] == [
             (s.key, s.level, s.failures, s.reset) for s in full.signals
         ]
+        assert evaluate(current, columns, lambda _: DEFAULT_THRESHOLDS) == compact  # as a run reads it
         assert compact.trends.keys() == full.trends.keys()
         for name, trend in full.trends.items():
             assert compact.trends[name].per_day == pytest.approx(trend.per_day)
