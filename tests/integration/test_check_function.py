@@ -196,7 +196,7 @@ def test_a_failed_check_keeps_history_and_alert_state(stack: LocalStack, inbox: 
     assert json.loads(new[0]["snapshot"]["S"])["meters"] == []
     # The recent readings gain the failure (failures are counted) and keep the good reading.
     [stored] = [i for i in after if i["sk"]["S"] == "WINDOW"]
-    recent = window.decode(stored["readings"]["S"], "cloudlayer-prod")
+    recent = window.decode(stored["readings"]["B"], "cloudlayer-prod")
     assert [r.error.kind if r.error else None for r in recent] == [ErrorKind.UNAVAILABLE, None]
     assert [m.used for m in recent[1].meters if m.name == "calls"] == [820]
     assert [d.subject for d in inbox.take()] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]
