@@ -222,7 +222,7 @@ _channels_published: list[tuple[Any, ...]] = []
 
 def _publish_channels(config: MonitorsConfig) -> None:
     """The channels of monitors.yaml, for the notify function (which has no monitors.yaml):
-    stored in the table when they changed (quotawatch/channel_delivery.py). A broken channel
+    stored in the table when they changed (quotawatch/delivery). A broken channel
     is logged and left out, like a broken monitor."""
     for problem in config.channel_problems:
         logger.error(problem, extra={"error_kind": "config"})
