@@ -6,6 +6,8 @@ decides are stored as message items; the notify function delivers them.
 A scheduled tick runs once: Powertools Idempotency keeps an in-progress record for the
 tick (expiring with this invocation's timeout) and removes it when the run fails, so a
 retry of a failed run runs again, and a second delivery of a finished tick does nothing.
+A retry that finds the record in progress fails (TickInProgress) rather than answering
+success: a killed attempt's tick is then run by a later retry, or told.
 A run that cannot do its work (the monitors file unreadable, no reading storable) raises:
 Lambda retries it, then its on-failure destination tells people ("QuotaWatch itself").
 
@@ -57,6 +59,10 @@ from quotawatch.core.self_messages import SELF_MONITOR
 from quotawatch.core.snapshot import format_time
 
 logger = Logger()
+
+
+class TickInProgress(RuntimeError):
+    """Another attempt (alive or killed) holds this tick's in-progress record."""
 
 
 def _already_done(response: Any, idempotent_data: DataRecord) -> Any:
@@ -202,8 +208,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     try:
         summary = _once_per_tick()(tick={"scheduled_time": event.get("scheduled_time")}, config=config, deps=deps)
     except IdempotencyAlreadyInProgressError:
-        logger.warning("another invocation is checking this tick; nothing to do")
-        return {"status": "in_progress", "checked": 0, "failed": 0, "queued": 0, "monitors": []}
+        # Never a silent success: the holder may be an attempt that died (its record lapses
+        # only with the timeout). Failing lets Lambda retry after it lapsed (the tick then
+        # runs, or reads as done), and after the last retry its on-failure destination says so.
+        raise TickInProgress(f"tick {event.get('scheduled_time')} is held by another attempt; retried later") from None
     if summary["status"] == "duplicate":
         logger.warning("tick already checked; nothing to do")
         return summary
@@ -388,9 +396,11 @@ def shard_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
                 claim=shard.key(), shard=shard, config=config, deps=deps, should_stop=should_stop
             )
         except IdempotencyAlreadyInProgressError:
-            # Another worker holds this shard now; if it fails, its own message comes back.
-            logger.warning("another worker is checking this shard; nothing to do")
-            return {"in_progress": True}
+            # Another worker holds this shard, or held it and was killed (its record lapses
+            # only with the timeout): failing brings this message back after the visibility
+            # timeout, to run it or find it done; never a silent success.
+            logger.warning("another worker holds this shard; it comes back later")
+            raise
         except Exception:
             logger.exception("shard failed; SQS delivers it again", extra={"message_id": record.message_id})
             raise
