@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from quotawatch import strict_yaml
-from quotawatch.providers import imagerouter
+from quotawatch.providers import imagerouter, openrouter
 from quotawatch.providers.base import Provider
 from quotawatch.providers.declaration import CodedReading, DeclarationError, declare
 
@@ -24,6 +24,7 @@ CODED: dict[str, CodedReading] = {
     "imagerouter": CodedReading(
         imagerouter.parse, imagerouter.METER_NAMES, imagerouter.CONDITION_NAMES, imagerouter.read_refusal
     ),
+    "openrouter": CodedReading(openrouter.parse, openrouter.METER_NAMES),
 }
 
 
