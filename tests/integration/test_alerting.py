@@ -416,3 +416,21 @@ def test_sms_texts_stay_within_160_characters(stack: LocalStack, tmp_path: Path)
             texts = [q["sms"] for hours in (0, 0.25) for q in queued(platform.check(at(hours)))]
     assert len(texts) == 2
     assert all(len(text) <= 160 for text in texts), texts
+
+
+def test_the_happy_path_costs_one_read_one_publish_and_one_write_per_message(stack: LocalStack, inbox: Inbox) -> None:
+    """The AWS calls the notify function makes for messages the topic takes at once (the
+    channel definitions are read once a minute per container): no more than before the
+    topic became a channel of the pipeline."""
+    with _notify_through_a_proxy(stack) as (lambdas, proxy):
+        for n in range(3):
+            _put_message(stack, f"m{n}", 1, f"[WARNING] m{n} v1")
+        lambdas.pump()
+        calls = proxy.take()
+
+    assert calls == {
+        ("dynamodb", "GetItem"): 1 + 3,  # the channel definitions, then each message item
+        ("sns", "Publish"): 3,
+        ("dynamodb", "UpdateItem"): 3,  # sent#topic
+    }
+    assert len(inbox.take()) == 3
