@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -105,23 +105,13 @@ class Retry:
     after: str | None = None  # the key of the monitor's earlier message this one waits behind
     waited: int = 0  # times it found that one still waiting
 
-    def to_event(self) -> str:
-        fields = {k: v for k, v in self.__dict__.items() if v not in (None, 0) or k == "attempt"}
+    def to_event(self) -> str:  # zero fields left out: a retry names its schedule as before
+        fields = {k: v for k, v in asdict(self).items() if v or k == "attempt"}
         return json.dumps({"channel_retry": fields}, separators=(",", ":"), sort_keys=True)
 
     @classmethod
     def from_event(cls, event: Mapping[str, Any]) -> Retry:
-        data = event["channel_retry"]
-        after = data.get("after")
-        return cls(
-            str(data["monitor"]),
-            str(data["key"]),
-            str(data["channel"]),
-            int(data["attempt"]),
-            int(data.get("unknown", 0)),
-            str(after) if after else None,
-            int(data.get("waited", 0)),
-        )
+        return cls(**{k: v for k, v in event["channel_retry"].items() if k in cls.__dataclass_fields__})
 
 
 class RetryQueue(Protocol):

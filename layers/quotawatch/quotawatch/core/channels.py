@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -58,16 +58,7 @@ class Channel:
     signing_secret_field: str | None = None  # webhook only: the field holding the HMAC key
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "secret_field": self.secret_field,
-            "min_severity": self.min_severity,
-            "monitors": list(self.monitors),
-            "signals": list(self.signals),
-            "url": self.url,
-            "signing_secret_field": self.signing_secret_field,
-        }
+        return {**asdict(self), "monitors": list(self.monitors), "signals": list(self.signals)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Channel:

@@ -1,27 +1,8 @@
-"""One delivery pipeline for every channel, the SNS topic included, in small stages.
-
-For each message the table's stream brings (a message a silence holds never comes: the
-stream's filter leaves it out), and for each channel that routes it (core/channels.py
-`routes`; the topic, built in and named `topic`, takes every message):
-1. held? never sent (a guard: the filter already dropped it);
-2. already sent to this channel? `sent#<channel>` on the message item, one read for all
-   channels: nothing to do;
-3. waiting? an earlier message of the same monitor has not reached this channel: this one
-   is not sent now but scheduled behind it, so each channel gets a monitor's messages in
-   the order they were decided;
-4. send (delivery/senders/<type>.py);
-5. record at once (one conditional update): a retry resends only to channels that have not
-   taken it;
-6. or schedule the retry: a one-time EventBridge schedule (adapters/retry_schedule.py)
-   brings this channel's next attempt alone, after 1, 2, 4, 8, then every 15 minutes,
-   never sooner than a Retry-After, MAX_ATTEMPTS attempts at most.
-An answer that did not come in time is "unknown": the channel may have taken the message.
-It does not count toward "channel failing" and is resent once, later, with the receiver's
-own idempotency where it has one (PagerDuty's dedup_key, the webhook's message id header);
-a second unknown outcome gives it up. After FAILING_AFTER messages in a row that a channel
-refused or could not be reached for, one "QuotaWatch itself: channel X failing" alert goes
-to the other channels, and clears once it takes a message again; the streak is kept only
-when there is another channel to tell.
+"""One delivery pipeline for every channel, the SNS topic (`topic`) included, in stages:
+held? already sent to this channel? waiting behind the monitor's earlier message? send;
+record at once, or schedule this channel's retry alone. A timeout is "unknown" (maybe
+taken): not counted toward "channel failing", resent once at most. docs/channels.md
+(Delivery guarantees) states the promise and names each duplicate path with its test.
 """
 
 from __future__ import annotations
