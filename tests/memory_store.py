@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
@@ -48,7 +49,10 @@ class MemoryStore:
         self.writes: list[list[str]] = []  # the monitors of each put_snapshots, in order
         self.items: dict[str, dict[str, SignalState]] = {}
         self.messages: dict[tuple[str, str], QueuedMessage] = {}  # in the order stored
-        self.sent: dict[tuple[str, str], str] = {}  # (monitor, key) -> the channel's message id
+        self.done: dict[tuple[str, str], dict[str, str]] = {}  # (monitor, key) -> channel -> receipt
+        self.gave_up: dict[tuple[str, str], dict[str, str]] = {}  # (monitor, key) -> channel -> reason
+        self.failures: dict[str, int] = {}  # channel -> failures in a row
+        self.incidents: set[tuple[str, str]] = set()  # (channel, dedup key) open
         self.lock = threading.Lock()  # DynamoDB's conditional writes are atomic
         self.refused: list[tuple[str, int]] = []  # (signal, expected version) of refused changes
         self.loads: list[list[str]] = []  # the monitors of each load, in order
@@ -106,20 +110,61 @@ class MemoryStore:
             self.messages[(queued.monitor, queued.key)] = _round_trip(queued)
             return True
 
-    def was_sent(self, monitor: str, key: str) -> bool:
-        with self.lock:
-            return (monitor, key) in self.sent or (monitor, key) not in self.messages
+    # Delivery's ChannelLog (quotawatch/ports.py).
 
-    def record_sent(self, monitor: str, key: str, message_id: str, sent_at: datetime) -> None:
+    def message_item(self, monitor: str, key: str) -> dict[str, Any] | None:
+        with self.lock:
+            queued = self.messages.get((monitor, key))
+        if queued is None:
+            return None
+        item = {"pk": f"MON#{monitor}", "sk": key, "signal": queued.signal}
+        return item | {"message": json.dumps(queued.message.to_dict())}
+
+    def channels_done(self, monitor: str, key: str) -> set[str] | None:
+        with self.lock:
+            if (monitor, key) not in self.messages:
+                return None
+            return set(self.done.get((monitor, key), {})) | set(self.gave_up.get((monitor, key), {}))
+
+    def record_channel(self, monitor: str, key: str, channel: str, at: datetime, receipt: str) -> None:
         with self.lock:
             if (monitor, key) in self.messages:
-                self.sent[(monitor, key)] = message_id
+                self.done.setdefault((monitor, key), {})[channel] = receipt
+
+    def give_up_channel(self, monitor: str, key: str, channel: str, at: datetime, reason: str) -> None:
+        with self.lock:
+            self.gave_up.setdefault((monitor, key), {})[channel] = reason
+
+    def record_channel_failure(self, monitor: str, key: str, channel: str, at: datetime, error: str) -> None:
+        pass
+
+    def channel_failed(self, channel: str) -> int:
+        self.failures[channel] = self.failures.get(channel, 0) + 1
+        return self.failures[channel]
+
+    def channel_worked(self, channel: str) -> int:
+        before, self.failures[channel] = self.failures.get(channel, 0), 0
+        return before
+
+    def incident_open(self, channel: str, key: str) -> bool:
+        return (channel, key) in self.incidents
+
+    def incident_opened(self, channel: str, key: str, is_open: bool) -> None:
+        (self.incidents.add if is_open else self.incidents.discard)((channel, key))
 
     # For assertions.
 
-    def unsent(self) -> list[QueuedMessage]:
+    @property
+    def sent(self) -> dict[tuple[str, str], str]:
+        """(monitor, key) -> the topic's receipt."""
         with self.lock:
-            return [q for k, q in self.messages.items() if k not in self.sent]
+            return {k: by["topic"] for k, by in self.done.items() if "topic" in by}
+
+    def unsent(self) -> list[QueuedMessage]:
+        """Messages the topic has not taken."""
+        sent = self.sent
+        with self.lock:
+            return [q for k, q in self.messages.items() if k not in sent]
 
     def states(self, monitor: str) -> dict[str, SignalState]:
         with self.lock:

@@ -6,6 +6,8 @@ decides are stored as message items; the notify function delivers them.
 A scheduled tick runs once: Powertools Idempotency keeps an in-progress record for the
 tick (expiring with this invocation's timeout) and removes it when the run fails, so a
 retry of a failed run runs again, and a second delivery of a finished tick does nothing.
+A retry that finds the record in progress fails (TickInProgress) rather than answering
+success: a killed attempt's tick is then run by a later retry, or told.
 A run that cannot do its work (the monitors file unreadable, no reading storable) raises:
 Lambda retries it, then its on-failure destination tells people ("QuotaWatch itself").
 
@@ -22,8 +24,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -54,9 +56,12 @@ from quotawatch.config import ConfigError, MonitorsConfig, load_monitors
 from quotawatch.core.messages import render_test
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.self_messages import SELF_MONITOR
-from quotawatch.core.snapshot import format_time
 
 logger = Logger()
+
+
+class TickInProgress(RuntimeError):
+    """Another attempt (alive or killed) holds this tick's in-progress record."""
 
 
 def _already_done(response: Any, idempotent_data: DataRecord) -> Any:
@@ -86,7 +91,7 @@ def _run_records() -> DynamoDBPersistenceLayer:
     """Where the runs' and the shards' claims live (pk "RUN"). A new layer for each use:
     Powertools configures a layer once, for one idempotency config."""
     return DynamoDBPersistenceLayer(
-        table_name=os.environ["TABLE_NAME"],
+        table_name=_settings().table,
         key_attr="pk",
         sort_key_attr="sk",
         static_pk_value="RUN",
@@ -95,17 +100,51 @@ def _run_records() -> DynamoDBPersistenceLayer:
     )
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The function's environment, read once per container."""
+
+    table: str
+    retention_days: int
+    secret_name: str
+    read_timeout: float  # HTTP_READ_TIMEOUT: for providers that are slow to answer (seconds per attempt)
+    concurrency: int
+    monitors_file: Path
+    fanout_above: int
+    shard_size: int
+    stop_margin_ms: float
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        path = Path(env.get("MONITORS_FILE", "monitors.yaml"))
+        return cls(
+            table=env["TABLE_NAME"],
+            retention_days=int(env.get("SNAPSHOT_RETENTION_DAYS", "400")),
+            secret_name=env["API_KEYS_SECRET_NAME"],
+            read_timeout=float(env.get("HTTP_READ_TIMEOUT", HttpPolicy.read_timeout)),
+            concurrency=int(env.get("CHECK_CONCURRENCY", DEFAULT_CONCURRENCY)),
+            monitors_file=path if path.is_absolute() else Path(__file__).parent / path,
+            fanout_above=int(env.get("FANOUT_ABOVE", fanout.DEFAULT_FANOUT_ABOVE)),
+            shard_size=int(env.get("SHARD_SIZE", fanout.DEFAULT_SHARD_SIZE)),
+            # One check's worst case on the HTTP policy (3 attempts of a 3 s connect and a 10 s
+            # read) and its store: a check started later could be killed by the timeout.
+            stop_margin_ms=float(env.get("STOP_MARGIN_SECONDS", "45")) * 1000,
+        )
+
+
+@cache
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
 @cache
 def _adapters() -> CheckDeps:
     """Built once per container: the secret cache and HTTP connections survive warm starts."""
     store = _store()
     return CheckDeps(
-        keys=SecretsKeyStore(boto3.client("secretsmanager"), os.environ["API_KEYS_SECRET_NAME"]),
-        # HTTP_READ_TIMEOUT: for providers that are slow to answer (seconds per attempt).
-        http=HttpClient(
-            HttpPolicy(read_timeout=float(os.environ.get("HTTP_READ_TIMEOUT", HttpPolicy.read_timeout))),
-            pool_size=_concurrency(),
-        ),
+        keys=SecretsKeyStore(boto3.client("secretsmanager"), _settings().secret_name),
+        http=HttpClient(HttpPolicy(read_timeout=_settings().read_timeout), pool_size=_settings().concurrency),
         store=store,
         clock=clock_for_event(None),
         silences=store,  # read once a run (quotawatch/core/silences.py)
@@ -114,20 +153,7 @@ def _adapters() -> CheckDeps:
 
 @cache
 def _store() -> DynamoStore:
-    return DynamoStore(_dynamodb(), os.environ["TABLE_NAME"], int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "400")))
-
-
-def _concurrency() -> int:
-    return _setting("CHECK_CONCURRENCY", DEFAULT_CONCURRENCY)
-
-
-def _setting(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
-
-
-def _monitors_path() -> Path:
-    path = Path(os.environ.get("MONITORS_FILE", "monitors.yaml"))
-    return path if path.is_absolute() else Path(__file__).parent / path
+    return DynamoStore(_dynamodb(), _settings().table, _settings().retention_days)
 
 
 @cache
@@ -139,18 +165,21 @@ def _once_per_tick() -> Callable[..., dict[str, Any]]:
     return once
 
 
-# The outcomes of the run in progress, for the result: the stored record keeps the summary only.
-_outcomes: list[MonitorOutcome] = []
-
-
-def _run(tick: dict[str, Any], config: MonitorsConfig, deps: CheckDeps) -> dict[str, Any]:
-    if fanout.needs_fanout(config, _setting("FANOUT_ABOVE", fanout.DEFAULT_FANOUT_ABOVE)):
-        return _dispatch(tick, config, deps)
-    _outcomes[:] = run_check(config.enabled, config.problems, deps, concurrency=_concurrency())
+def _run(
+    tick: dict[str, Any], config: MonitorsConfig, deps: CheckDeps, outcomes: list[MonitorOutcome]
+) -> dict[str, Any]:
+    """One tick's run; `outcomes` receives each monitor's, for the result (the stored
+    record keeps the summary only)."""
+    if fanout.needs_fanout(config, _settings().fanout_above):
+        scheduled = tick.get("scheduled_time")
+        summary = fanout.dispatch(scheduled or None, config, deps, _shard_queue(), _settings().shard_size)
+        _clear_failed_run_alert(deps)
+        return summary
+    outcomes[:] = run_check(config.enabled, config.problems, deps, concurrency=_settings().concurrency)
     _clear_failed_run_alert(deps)
-    failed = sum(1 for o in _outcomes if o.status == "error")
-    queued = sum(len(o.queued) for o in _outcomes)
-    return {"status": "ok" if failed == 0 else "partial", "checked": len(_outcomes), "failed": failed, "queued": queued}
+    failed = sum(1 for o in outcomes if o.status == "error")
+    queued = sum(len(o.queued) for o in outcomes)
+    return {"status": "ok" if failed == 0 else "partial", "checked": len(outcomes), "failed": failed, "queued": queued}
 
 
 def _clear_failed_run_alert(deps: CheckDeps) -> None:
@@ -175,7 +204,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     event = event or {}
     logger.append_keys(scheduled_time=event.get("scheduled_time"))
     try:
-        config = load_monitors(_monitors_path())
+        config = load_monitors(_settings().monitors_file)
     except ConfigError as exc:
         # Fails the run on purpose: Lambda retries it, then its on-failure destination
         # tells people that QuotaWatch itself cannot check anything.
@@ -200,19 +229,23 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
 
     _idempotency.register_lambda_context(context)
     try:
-        summary = _once_per_tick()(tick={"scheduled_time": event.get("scheduled_time")}, config=config, deps=deps)
+        outcomes: list[MonitorOutcome] = []
+        tick = {"scheduled_time": event.get("scheduled_time")}
+        summary = _once_per_tick()(tick=tick, config=config, deps=deps, outcomes=outcomes)
     except IdempotencyAlreadyInProgressError:
-        logger.warning("another invocation is checking this tick; nothing to do")
-        return {"status": "in_progress", "checked": 0, "failed": 0, "queued": 0, "monitors": []}
+        # Never a silent success: the holder may be an attempt that died (its record lapses
+        # only with the timeout). Failing lets Lambda retry after it lapsed (the tick then
+        # runs, or reads as done), and after the last retry its on-failure destination says so.
+        raise TickInProgress(f"tick {event.get('scheduled_time')} is held by another attempt; retried later") from None
     if summary["status"] == "duplicate":
         logger.warning("tick already checked; nothing to do")
         return summary
     if summary["status"] == "dispatched":
         logger.info("run dispatched", extra={k: summary[k] for k in ("shards", "dispatched")})
-        return summary
-    _log_readings(_outcomes)
+        return {**summary, "monitors": []}
+    _log_readings(outcomes)
     logger.info("run finished", extra={k: summary[k] for k in ("checked", "failed", "queued")})
-    return {**summary, **_listed(_outcomes)}
+    return {**summary, **_listed(outcomes)}
 
 
 # The channel definitions this container stored last: they are written again only when
@@ -222,7 +255,7 @@ _channels_published: list[tuple[Any, ...]] = []
 
 def _publish_channels(config: MonitorsConfig) -> None:
     """The channels of monitors.yaml, for the notify function (which has no monitors.yaml):
-    stored in the table when they changed (quotawatch/channel_delivery.py). A broken channel
+    stored in the table when they changed (quotawatch/delivery). A broken channel
     is logged and left out, like a broken monitor."""
     for problem in config.channel_problems:
         logger.error(problem, extra={"error_kind": "config"})
@@ -244,7 +277,7 @@ def _digest(config: MonitorsConfig, at: datetime) -> dict[str, Any]:
 
     from quotawatch import digest
 
-    zone = ZoneInfo(os.environ.get("DIGEST_TIMEZONE") or "UTC")
+    zone = ZoneInfo(os.environ.get("DIGEST_TIMEZONE") or "UTC")  # read once a day
     outcome = digest.queue_digest(config, _store(), at, zone, os.environ.get("DIGEST_SCHEDULE", ""))
     status = "digest_queued" if outcome.stored else "digest_duplicate"
     logger.info("daily digest", extra={"status": status, "key": outcome.queued.key})
@@ -274,29 +307,6 @@ def _shard_queue() -> SqsQueue:
     return SqsQueue(boto3.client("sqs"), os.environ["SHARD_QUEUE_URL"])
 
 
-def _dispatch(tick: dict[str, Any], config: MonitorsConfig, deps: CheckDeps) -> dict[str, Any]:
-    """Send the run's monitors to the shard queue, in shards. Any shard not sent fails the run,
-    so Lambda's retry sends them all again; the workers' claims drop the ones already checked."""
-    _outcomes.clear()
-    scheduled = tick.get("scheduled_time")
-    at = format_time(deps.clock.now()) or ""
-    # A manual run has no tick: its own id keeps its shards apart from any other run's.
-    run = scheduled if isinstance(scheduled, str) and scheduled else f"manual:{at}:{uuid.uuid4().hex[:8]}"
-    shards = fanout.plan(config, run, at, _setting("SHARD_SIZE", fanout.DEFAULT_SHARD_SIZE))
-    _shard_queue().send([shard.to_body() for shard in shards])
-    _clear_failed_run_alert(deps)
-    dispatched = sum(shard.size for shard in shards)
-    return {
-        "status": "dispatched",
-        "shards": len(shards),
-        "dispatched": dispatched,
-        "checked": 0,
-        "failed": 0,
-        "queued": 0,
-        "monitors": [],
-    }
-
-
 def _shard_already_done(response: Any, idempotent_data: DataRecord) -> Any:
     return {**response, "duplicate": True}
 
@@ -318,50 +328,14 @@ def _once_per_shard() -> Callable[..., dict[str, Any]]:
     return once
 
 
-class NoProgress(Exception):
-    """A worker stopped before checking anything: handing the shard on would only loop."""
-
-
 def _check_shard(
-    claim: dict[str, str],
-    shard: fanout.Shard,
-    config: MonitorsConfig,
-    deps: CheckDeps,
-    should_stop: Callable[[], bool],
+    claim: dict[str, str], shard: fanout.Shard, config: MonitorsConfig, worker: fanout.Worker
 ) -> dict[str, Any]:
-    jobs = fanout.select(config, shard)
-    if jobs.missing:
-        logger.warning("not in the monitors file any more", extra={"shard": shard.index, "missing": jobs.missing[:20]})
-    outcomes = run_check(jobs.monitors, jobs.problems, deps, concurrency=_concurrency(), should_stop=should_stop)
-    left_monitors, left_problems = fanout.unreached(jobs, [o.status for o in outcomes])
-    unreached = len(left_monitors) + len(left_problems)
-    continued = None
-    if unreached:
-        if unreached == len(outcomes):
-            # Fails the shard: SQS delivers it again, and after maxReceiveCount it goes to
-            # the dead-letter queue, whose alarm tells people (the margin must be too large).
-            raise NoProgress(f"shard {shard.index}: stopped before its first check; STOP_MARGIN_SECONDS too large?")
-        # Before the timeout kills them with us: what is left goes back to the queue under a
-        # name of its own, so it too is checked once.
-        continuation = shard.continuation(left_monitors, left_problems)
-        _shard_queue().send([continuation.to_body()])
-        continued = continuation.index
-    summary = {
-        "shard": shard.index,
-        "checked": len(outcomes) - unreached,
-        "failed": sum(1 for o in outcomes if o.status == "error"),
-        "queued": sum(len(o.queued) for o in outcomes),
-        "unreached": unreached,
-        "continued_as": continued,
-    }
+    summary, outcomes = fanout.check_shard(shard, config, worker)
+    if summary["missing"]:
+        logger.warning("not in the monitors file any more", extra={"shard": shard.index, "missing": summary["missing"]})
     _log_readings(outcomes)
     return summary
-
-
-def _stop_margin_ms() -> float:
-    # One check's worst case on the HTTP policy (3 attempts of a 3 s connect and a 10 s read)
-    # and its store: a check started later could be killed by the timeout.
-    return float(os.environ.get("STOP_MARGIN_SECONDS", "45")) * 1000
 
 
 _shard_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -372,25 +346,25 @@ def shard_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     """CheckShardFunction: each SQS record is one shard. A shard that fails is reported in
     batchItemFailures and comes back after the queue's visibility timeout; a crash of the
     whole invocation returns them all (SQS delivers at least once)."""
-    config = load_monitors(_monitors_path())  # ConfigError fails the batch: SQS delivers it again
-    margin = _stop_margin_ms()
+    config = load_monitors(_settings().monitors_file)  # ConfigError fails the batch: SQS delivers it again
     _shard_idempotency.register_lambda_context(context)
 
     def should_stop() -> bool:
-        return context.get_remaining_time_in_millis() < margin
+        return context.get_remaining_time_in_millis() < _settings().stop_margin_ms
 
     def check(record: SQSRecord) -> dict[str, Any]:
         try:
             shard = fanout.Shard.from_body(record.body)
             logger.append_keys(scheduled_time=shard.scheduled_time, shard=shard.index)
             deps = dataclasses.replace(_adapters(), clock=clock_for_event({"scheduled_time": shard.scheduled_time}))
-            summary = _once_per_shard()(
-                claim=shard.key(), shard=shard, config=config, deps=deps, should_stop=should_stop
-            )
+            worker = fanout.Worker(deps, _shard_queue(), _settings().concurrency, should_stop)
+            summary = _once_per_shard()(claim=shard.key(), shard=shard, config=config, worker=worker)
         except IdempotencyAlreadyInProgressError:
-            # Another worker holds this shard now; if it fails, its own message comes back.
-            logger.warning("another worker is checking this shard; nothing to do")
-            return {"in_progress": True}
+            # Another worker holds this shard, or held it and was killed (its record lapses
+            # only with the timeout): failing brings this message back after the visibility
+            # timeout, to run it or find it done; never a silent success.
+            logger.warning("another worker holds this shard; it comes back later")
+            raise
         except Exception:
             logger.exception("shard failed; SQS delivers it again", extra={"message_id": record.message_id})
             raise

@@ -1,151 +1,177 @@
 """NotifyFunction: delivers stored messages, and turns QuotaWatch's own failures into alerts.
 
-Three kinds of event reach it:
-- the table's stream, filtered to inserted message items: each message is sent to the
-  alert topic and recorded as sent (quotawatch/delivery.py); a message that cannot be sent
-  is reported as a batch item failure, so only it and what follows it is retried;
+A dispatch of four kinds of event, each to one small function:
+- the table's stream, filtered to inserted message items a silence does not hold: each
+  goes through the delivery pipeline (quotawatch/delivery) to the topic and the channels;
+- a channel's retry, {"channel_retry": ...}, from a one-time EventBridge schedule;
 - the check function's on-failure destination: a run that failed after its retry;
 - EventBridge's "CloudWatch Alarm State Change" for QuotaWatch's own alarms.
 The last two store a "QuotaWatch itself" state change and its message (quotawatch/
 selfwatch.py); the stream then brings that message back here for delivery.
-After the topic, each message goes to the channels of monitors.yaml that route it
-(quotawatch/channel_delivery.py); a channel that fails is retried alone, later: a one-time
-EventBridge schedule invokes this function with {"channel_retry": ...} (a fourth kind of event).
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBStreamEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from quotawatch import selfwatch
-from quotawatch.adapters.channels import ChannelSender
 from quotawatch.adapters.clock import SystemClock
-from quotawatch.adapters.notifier import SnsNotifier
 from quotawatch.adapters.retry_schedule import ScheduledRetries
 from quotawatch.adapters.secrets import SecretsKeyStore
 from quotawatch.adapters.store import DynamoStore, UnreadableMessage, queued_from_image
-from quotawatch.channel_delivery import Retry, deliver_to_channels
-from quotawatch.core.channels import Channel
+from quotawatch.core.channels import TOPIC, Channel
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.snapshot import parse_time
-from quotawatch.delivery import deliver, deliver_unreadable
+from quotawatch.delivery import Batch, Pipeline, deliver_in_batch, deliver_retry
+from quotawatch.delivery.notices import unreadable_notice
+from quotawatch.delivery.senders import senders
+from quotawatch.delivery.senders.http import HttpSender
+from quotawatch.delivery.senders.topic import TopicSender, publish_client
+from quotawatch.ports import Retry
 
 logger = Logger()
-# Every message that failed is reported as a batch item failure, even when all did (SNS
-# down): Lambda then retries from the first one, rather than bisecting a healthy batch.
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 _clock = SystemClock()
 CHANNELS_MAX_AGE = 60.0  # seconds a warm container keeps the channel definitions it read
 _channels_read: list[tuple[float, list[Channel]]] = []
 
 
+@dataclass(frozen=True)
+class Settings:
+    """The function's environment, read once per container."""
+
+    table: str
+    retention_days: int
+    topic_arn: str
+    secret_name: str
+    retry_role_arn: str
+    retry_dead_letter_arn: str | None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        env = os.environ
+        return cls(
+            table=env["TABLE_NAME"],
+            retention_days=int(env.get("SNAPSHOT_RETENTION_DAYS", "400")),
+            topic_arn=env["ALERT_TOPIC_ARN"],
+            secret_name=env["API_KEYS_SECRET_NAME"],
+            retry_role_arn=env["CHANNEL_RETRY_ROLE_ARN"],
+            retry_dead_letter_arn=env.get("CHANNEL_RETRY_DEAD_LETTER_ARN") or None,
+        )
+
+
+@cache
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
 @cache
 def _store() -> DynamoStore:
-    return DynamoStore(
-        boto3.client("dynamodb"), os.environ["TABLE_NAME"], int(os.environ.get("SNAPSHOT_RETENTION_DAYS", "400"))
-    )
+    return DynamoStore(boto3.client("dynamodb"), _settings().table, _settings().retention_days)
 
 
 @cache
-def _notifier() -> SnsNotifier:
-    return SnsNotifier(boto3.client("sns"), os.environ["ALERT_TOPIC_ARN"])
+def _senders() -> dict[str, Any]:
+    keys = SecretsKeyStore(boto3.client("secretsmanager"), _settings().secret_name)
+    return senders(keys, TopicSender(publish_client(boto3), _settings().topic_arn))
 
 
 @cache
-def _sender() -> ChannelSender:
-    return ChannelSender(SecretsKeyStore(boto3.client("secretsmanager"), os.environ["API_KEYS_SECRET_NAME"]))
-
-
-_function_arn: list[str] = []  # this function's own ARN, from the invocation's context
-
-
-@cache
-def _retries() -> ScheduledRetries:
+def _retries(function_arn: str) -> ScheduledRetries:
+    s = _settings()
     return ScheduledRetries(
-        boto3.client("scheduler"),
-        _function_arn[0],
-        os.environ["CHANNEL_RETRY_ROLE_ARN"],
-        os.environ.get("CHANNEL_RETRY_DEAD_LETTER_ARN") or None,
-        _clock.now,
+        boto3.client("scheduler"), function_arn, s.retry_role_arn, s.retry_dead_letter_arn, _clock.now
     )
 
 
 def _channels() -> list[Channel]:
-    """The channel definitions the check function stored from monitors.yaml, read at most
-    once a minute per container."""
-    if not os.environ.get("CHANNEL_RETRY_ROLE_ARN"):
-        return []
+    """The topic, then the channel definitions the check function stored from monitors.yaml,
+    read at most once a minute per container."""
     now = time.monotonic()
     if not _channels_read or now - _channels_read[0][0] > CHANNELS_MAX_AGE:
-        _channels_read[:] = [(now, _store().channels())]
+        _channels_read[:] = [(now, [TOPIC, *_store().channels()])]
     return _channels_read[0][1]
 
 
-def _deliver_record(record: DynamoDBRecord) -> dict[str, str | None]:
-    image = record.dynamodb.new_image if record.dynamodb else {}
-    try:
-        queued = queued_from_image(image)
-    except UnreadableMessage as exc:
-        # Retrying cannot mend it: say so once instead of blocking the messages behind it.
-        logger.error(str(exc))
-        return deliver_unreadable(exc, _store(), _notifier(), _clock).to_dict()
-    # The channels first, each on its own (a failed one is recorded and retried later, alone);
-    # then the topic, which raises when SNS does not take it: the stream then brings the
-    # record back, and the channels that took it are not sent it again.
-    outcome: dict[str, str] = {}
-    trouble: Exception | None = None
-    try:
-        channels = _channels()
-        if channels:
-            outcome = deliver_to_channels(queued, channels, _store(), _sender(), _retries(), _clock)
-    except Exception as exc:  # the channels' own plumbing (the table, the scheduler): the topic still gets it
-        logger.exception("channels not served; the record is retried")
-        trouble = exc
-    delivered = deliver(queued, _store(), _notifier(), _clock).to_dict()
-    delivered.update({f"channel:{name}": what for name, what in outcome.items()})
-    if trouble is not None:
-        raise trouble
-    return delivered
+def _pipeline(context: LambdaContext) -> Pipeline:
+    return Pipeline(_store(), _senders(), _retries(context.invoked_function_arn), _clock, _channels())
 
 
-def _channel_retry(event: dict[str, Any]) -> dict[str, Any]:
+def _stream(event: dict[str, Any], p: Pipeline) -> dict[str, Any]:
+    """Each record through the pipeline, in order. A record that cannot be handled (the
+    table or the scheduler failing) is a batch item failure, and so is every later record
+    of its monitor, not attempted: the stream brings them back after it, in order."""
+    batch, failed, broken = Batch(), list[str | None](), set[str]()
+    for record in DynamoDBStreamEvent(event).records:
+        stream = record.dynamodb
+        image, sequence = (stream.new_image, stream.sequence_number) if stream else ({}, None)
+        try:
+            queued = queued_from_image(image)
+        except UnreadableMessage as exc:  # retrying cannot mend it: say so once instead
+            logger.error(str(exc))
+            queued = unreadable_notice(exc.monitor, exc.key)
+        if queued.monitor in broken:
+            failed.append(sequence)
+            continue
+        try:
+            outcome = deliver_in_batch(queued, p, batch)
+        except Exception:
+            logger.exception("message not handled; the stream brings it back", extra={"key": queued.key})
+            failed.append(sequence)
+            broken.add(queued.monitor)
+            continue
+        logger.info("delivered", extra={"monitor": queued.monitor, "key": queued.key, "channels": outcome})
+    return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+
+
+def _channel_retry(event: dict[str, Any], p: Pipeline) -> dict[str, Any]:
     """One channel's retry of one message: sent to that channel alone, if it still routes it."""
     retry = Retry.from_event(event)
-    image = _store().message_item(retry.monitor, retry.key)
+    image = p.store.message_item(retry.monitor, retry.key)
     if image is None:
         return {"status": "gone"}
-    queued = queued_from_image(image)
-    outcome = deliver_to_channels(
-        queued, _channels(), _store(), _sender(), _retries(), _clock, only=retry.channel, attempt=retry.attempt
-    )
-    return {"status": outcome.get(retry.channel, "not routed"), "channel": retry.channel, "key": retry.key}
+    try:
+        queued = queued_from_image(image)
+    except UnreadableMessage:
+        queued = unreadable_notice(retry.monitor, retry.key)
+    return {"status": deliver_retry(queued, retry, p), "channel": retry.channel, "key": retry.key}
+
+
+def _alarm(event: dict[str, Any], p: Pipeline) -> dict[str, Any]:
+    return _self_alert(selfwatch.alarm_changed(_alarm_change(event), p.store))
+
+
+def _run_failed(event: dict[str, Any], p: Pipeline) -> dict[str, Any]:
+    return _self_alert(selfwatch.run_failed(_run_failure(event), p.store, p.clock))
+
+
+_KINDS: list[tuple[Callable[[dict[str, Any]], bool], Callable[[dict[str, Any], Pipeline], dict[str, Any]]]] = [
+    (lambda e: "Records" in e, _stream),
+    (lambda e: "channel_retry" in e, _channel_retry),
+    (lambda e: e.get("detail-type") == "CloudWatch Alarm State Change", _alarm),
+    (lambda e: "requestContext" in e and "responsePayload" in e, _run_failed),
+]
 
 
 @logger.inject_lambda_context(log_event=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     event = event or {}
-    if not _function_arn:
-        _function_arn.append(context.invoked_function_arn)
-    if _sender.cache_info().currsize:  # a warm container's sender: channels that failed before may work now
-        _sender().new_invocation()
-    if "Records" in event:
-        return dict(process_partial_response(event, _deliver_record, processor, context))
-    if "channel_retry" in event:
-        return _channel_retry(event)
-    if event.get("detail-type") == "CloudWatch Alarm State Change":
-        return _self_alert(selfwatch.alarm_changed(_alarm_change(event), _store()))
-    if "requestContext" in event and "responsePayload" in event:
-        return _self_alert(selfwatch.run_failed(_run_failure(event), _store(), _clock))
+    for is_kind, handle in _KINDS:
+        if is_kind(event):
+            p = _pipeline(context)
+            for sender in {s for s in p.senders.values() if isinstance(s, HttpSender)}:
+                sender.new_invocation()  # channels that failed before may work now
+            return handle(event, p)
     raise ValueError(f"NotifyFunction cannot handle this event (keys: {', '.join(sorted(event)[:10])})")
 
 

@@ -88,11 +88,13 @@ _SQS_BATCH_ACTIONS = {
 @dataclass(frozen=True)
 class Refusal:
     """Refuse requests of this operation whose body holds `containing`, with a DynamoDB-style
-    client error that botocore does not retry."""
+    client error that botocore does not retry; or, with `lose_answer`, pass the request on
+    and close the connection instead of answering (the service took it, the answer is lost)."""
 
     operation: str
     containing: str = ""
     code: str = "ValidationException"
+    lose_answer: bool = False
 
 
 class AwsCallCounter(LoopbackServer):
@@ -153,7 +155,7 @@ class AwsCallCounter(LoopbackServer):
                     counter.calls[service, operation] += 1
                     counter.actions |= iam_actions_of(service, operation, body)
                 refusal = counter._refusal(operation, body)
-                if refusal is not None:
+                if refusal is not None and not refusal.lose_answer:
                     self._refuse(refusal, headers)
                     return
                 upstream = counter._session.request(
@@ -163,6 +165,9 @@ class AwsCallCounter(LoopbackServer):
                     headers={k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP},
                     timeout=60,
                 )
+                if refusal is not None:  # taken upstream; the answer never comes back
+                    self.close_connection = True
+                    return
                 headers = {
                     k: v for k, v in upstream.headers.items() if k.lower() not in _HOP_BY_HOP | {"content-encoding"}
                 }

@@ -203,22 +203,24 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
         proxy = AwsCallCounter(aws.endpoint_url).start()  # AWS as the notify function sees it
 
         lambdas: LocalLambda
+        sms_texts: dict[str, str] = {}  # by subject, from every message the stream brought
 
         def deliver(run: int) -> None:
             """The notify function takes what the stream brings; print what SNS delivered."""
             calls = lambdas.pump()
-            sms_texts = _sms_texts(calls)
+            topic_retries = lambdas.run_schedules(only=_topic)  # the topic's retries: the clock skips to them
+            calls += lambdas.pump() if topic_retries else []
+            sms_texts.update(_sms_texts(calls))
             to_phone = {d.subject for d in phone.take()}
             order = {monitor_id: i for i, monitor_id in enumerate(monitor_ids)}
             deliveries = sorted(inbox.take(), key=lambda d: order.get(d.attributes.get("monitor", ""), -1))
             waiting = {
-                failure["itemIdentifier"]
-                for call in calls
-                if call.source == "stream"
-                for failure in (call.result or {}).get("batchItemFailures", [])
+                o.event["channel_retry"]["key"]
+                for o in topic_retries
+                if (o.attempts[-1].result or {}).get("status") in ("failed", "unknown")
             }
             if waiting:
-                out(f"    {len(waiting)} message(s) wait in the table: SNS refused them; the stream offers them again")
+                out(f"    {len(waiting)} message(s) wait in the table: SNS refused them; their retry is scheduled")
             elif not deliveries:
                 out("    no message")
             for delivery in deliveries:
@@ -236,7 +238,7 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
                     sms = sms_texts.get(delivery.subject, "")
                     out(f"      SMS   ({len(sms)} chars) {sms}")
             _print_channels(receivers, out, channel_seen)
-            fired = lambdas.run_schedules()  # a channel's retry; the demo's clock skips to it
+            fired = lambdas.run_schedules(only=lambda event: not _topic(event))  # a channel retry: the clock skips
             if fired:
                 out(f"    {len(fired)} channel retry(s) fire (one-time schedules, a minute or more later)")
                 lambdas.pump()
@@ -433,6 +435,10 @@ def _print_channels(receivers: FakeReceivers, out: Callable[[str], None], seen: 
             for line in json.dumps(shown, indent=2, ensure_ascii=False).splitlines():
                 out(f"          | {line}")
     seen["count"] = len(receivers.received)
+
+
+def _topic(event: dict[str, Any]) -> bool:
+    return bool(event.get("channel_retry", {}).get("channel") == "topic")
 
 
 def _sms_texts(calls: list[Call]) -> dict[str, str]:

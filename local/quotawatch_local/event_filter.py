@@ -59,7 +59,9 @@ def _match_object(pattern: Mapping[str, Any], event: Any) -> bool:
             continue
         value = event.get(key, _MISSING) if isinstance(event, Mapping) else _MISSING
         if isinstance(expected, Mapping):
-            if value is _MISSING or not isinstance(value, Mapping) or not _match_object(expected, value):
+            if value is _MISSING:  # as in AWS: a leaf under a missing field is missing ({"exists": false})
+                value = {}
+            if not isinstance(value, Mapping) or not _match_object(expected, value):
                 return False
         elif isinstance(expected, list):
             if not _match_leaf(expected, value):

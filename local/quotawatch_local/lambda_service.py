@@ -325,8 +325,9 @@ class LocalLambda:
 
     # --- one-time schedules ---------------------------------------------------------------------
 
-    def run_schedules(self) -> list[AsyncOutcome]:
-        """Fire every one-time schedule that targets a function of the stack, oldest first."""
+    def run_schedules(self, only: Callable[[dict[str, Any]], bool] | None = None) -> list[AsyncOutcome]:
+        """Fire every one-time schedule that targets a function of the stack (those whose
+        event `only` accepts), oldest first."""
         scheduler = self.stack.aws.client("scheduler")
         fired: list[AsyncOutcome] = []
         found = [
@@ -341,9 +342,12 @@ class LocalLambda:
                 function = self.function_id(target["Arn"])
             except KeyError:
                 continue
+            event = json.loads(target.get("Input") or "{}")
+            if only is not None and not only(event):
+                continue
             if schedule.get("ActionAfterCompletion") == "DELETE":
                 scheduler.delete_schedule(Name=schedule["Name"], GroupName=schedule.get("GroupName", "default"))
-            fired.append(self.invoke_async(function, json.loads(target.get("Input") or "{}"), source="scheduler"))
+            fired.append(self.invoke_async(function, event, source="scheduler"))
         return fired
 
     # --- alarms ---------------------------------------------------------------------------------

@@ -134,11 +134,16 @@ def test_a_shard_delivered_twice_is_checked_once(stack: LocalStack, tmp_path: Pa
         late = _shard_calls(_settle(service))
 
     assert len(calls) == 3
-    assert all(c.result == {"batchItemFailures": []} for c in calls + late)
+    # A copy that found the shard in progress fails, so that SQS brings it back: never a
+    # silent success (its holder may have been killed).
+    held = [c for c in calls if c.result != {"batchItemFailures": []}]
+    assert len(held) <= 1
+    assert all(_logged(c.invocation, "another worker holds this shard; it comes back later") for c in held)
+    assert late
+    assert all(c.result == {"batchItemFailures": []} for c in late)
     assert _snapshot_counts(stack, IDS[:8]) == dict.fromkeys(IDS[:8], 1)
     assert len(fake.requests) == 8
-    (duplicate,) = late
-    assert _logged(duplicate.invocation, "shard already checked; nothing to do")
+    assert all(_logged(c.invocation, "shard already checked; nothing to do") for c in late)
     assert _waiting(stack, "CheckShardQueueUrl") == []
 
 

@@ -260,7 +260,7 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
     sms = [line.split(") ", 1)[1] for line in text.splitlines() if line.lstrip().startswith("SMS ")]
     assert all(len(message) <= 160 for message in sms)
     assert len(sms) == 6
-    assert "1 message(s) wait in the table: SNS refused them; the stream offers them again" in text
+    assert "1 message(s) wait in the table: SNS refused them; their retry is scheduled" in text
     # The daily digest: its event twice, one message, whose first line says what needs attention.
     assert "digest_queued, then digest_duplicate" in text
     assert (

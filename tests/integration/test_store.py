@@ -95,9 +95,9 @@ def test_a_sent_message_is_kept_as_long_as_the_readings(stack: LocalStack) -> No
     message = Message("[WARNING] kept: calls at 82%", "body", "sms", "warning", "kept", "cloudlayer", "alert")
     queued = QueuedMessage.for_decision("kept", "calls", 1, at, message)
     store.queue(queued)
-    store.record_sent("kept", queued.key, "mid-1", at)
+    store.record_channel("kept", queued.key, "topic", at, "SNS mid-1")
     item = stack.aws.client("dynamodb").get_item(
         TableName=stack.outputs["TableName"], Key={"pk": {"S": "MON#kept"}, "sk": {"S": queued.key}}
     )["Item"]
-    assert item["message_id"] == {"S": "mid-1"}
+    assert item["sent#topic"] == {"S": "2026-11-24T01:00:00Z SNS mid-1"}
     assert int(item["expires_at"]["N"]) == int((at + timedelta(days=400)).timestamp())

@@ -16,7 +16,7 @@ from quotawatch.core.messages import render_test
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.rules import Level
 from quotawatch.core.snapshot import Meter, Period, Snapshot
-from quotawatch.ports import MessageLog, Store
+from quotawatch.ports import ChannelLog
 from quotawatch_local.local_stack import LocalStack
 from tests.memory_store import MemoryStore
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 T0 = datetime(2026, 11, 24, tzinfo=UTC)
 
 
-class Both(Store, MessageLog, Protocol):  # what each store under contract is
+class Both(ChannelLog, Protocol):  # what each store under contract is
     pass
 
 
@@ -67,28 +67,30 @@ def test_a_change_and_its_message_are_stored_together_or_not_at_all(store: Both)
     first = message("meter:calls", 1)
 
     assert store.commit("acme", calls, 0, first)
-    assert not store.was_sent("acme", first.key)  # stored, waiting for delivery
+    assert store.channels_done("acme", first.key) == set()  # stored, waiting for delivery
 
     racing = message("meter:calls", 1)  # another run's identical decision
     assert not store.commit("acme", calls, 0, racing)
     stale = SignalState("meter:calls", Level.CRITICAL, T0, 1, notified_at=T0)
     other = QueuedMessage.for_decision("acme", "meter:calls", 1, T0 + timedelta(minutes=1), render_test(T0, 9))
     assert not store.commit("acme", stale, 0, other), "refused state: its message is not stored either"
-    assert store.was_sent("acme", other.key), "never stored (reads as nothing to send)"
+    assert store.channels_done("acme", other.key) is None, "never stored (reads as nothing to send)"
     assert store.load(["acme"], history=False)["acme"].states == {"meter:calls": calls}
 
 
-def test_a_message_is_recorded_as_sent_once_stored(store: Both) -> None:
+def test_a_message_is_recorded_per_channel_once_stored(store: Both) -> None:
     queued = message("test", 0)
     assert store.queue(queued)
     assert not store.queue(queued), "the same message twice"
-    assert not store.was_sent("acme", queued.key)
+    assert store.channels_done("acme", queued.key) == set()
 
-    store.record_sent("acme", queued.key, "sns-1", T0)
+    store.record_channel("acme", queued.key, "topic", T0, "SNS sns-1")
+    store.record_channel_failure("acme", queued.key, "team", T0, "500")
+    store.give_up_channel("acme", queued.key, "pager", T0, "10 attempts")
 
-    assert store.was_sent("acme", queued.key)
-    store.record_sent("acme", "MSG#never-stored", "sns-2", T0)  # an expired item is not brought back
-    assert store.was_sent("acme", "MSG#never-stored")
+    assert store.channels_done("acme", queued.key) == {"topic", "pager"}
+    store.record_channel("acme", "MSG#never-stored", "topic", T0, "SNS sns-2")  # an expired item is not brought back
+    assert store.channels_done("acme", "MSG#never-stored") is None
 
 
 def test_readings_and_windows_read_back(store: Both) -> None:

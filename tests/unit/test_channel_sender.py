@@ -8,10 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from quotawatch.adapters.channels import ChannelFailed, ChannelPolicy, ChannelSender
 from quotawatch.core.channels import Channel
 from quotawatch.core.messages import Message
 from quotawatch.core.record import QueuedMessage
+from quotawatch.delivery.senders import FORMATS
+from quotawatch.delivery.senders.http import ChannelPolicy, HttpSender
+from quotawatch.ports import ChannelFailed
 from quotawatch_local.fakes import Reply
 from quotawatch_local.fakes.channels import ROUTING_KEY, FakeReceivers
 from tests.unit.support import KeysOf
@@ -27,9 +29,9 @@ def receivers() -> Iterator[FakeReceivers]:
         yield fake
 
 
-def sender(receivers: FakeReceivers, slept: list[float]) -> ChannelSender:
+def sender(receivers: FakeReceivers, slept: list[float]) -> HttpSender:
     keys = KeysOf({"slack-url": receivers.url_for("slack"), "pd": ROUTING_KEY})
-    return ChannelSender(keys, ChannelPolicy(read_timeout=0.5), sleep=slept.append)
+    return HttpSender(keys, FORMATS, ChannelPolicy(read_timeout=0.5), sleep=slept.append)
 
 
 def test_a_short_retry_after_is_waited_for_and_a_5xx_tried_once_more(receivers: FakeReceivers) -> None:

@@ -14,14 +14,14 @@ from typing import Any, cast
 
 import pytest
 
-from quotawatch.adapters.channels import ChannelFailed, ChannelSender
-from quotawatch.adapters.channels.webhook import Webhook
-from quotawatch.adapters.notifier import SnsNotifier
 from quotawatch.cli import check_config
 from quotawatch.config import parse_monitors
 from quotawatch.core.channels import (
+    MESSAGE_ID_HEADER,
+    TOPIC,
     Channel,
     discord_payload,
+    encode,
     pagerduty_event,
     q_notification,
     routes,
@@ -32,6 +32,11 @@ from quotawatch.core.channels import (
 )
 from quotawatch.core.messages import Message
 from quotawatch.core.record import QueuedMessage
+from quotawatch.delivery.senders import FORMATS
+from quotawatch.delivery.senders.http import HttpSender
+from quotawatch.delivery.senders.topic import TopicSender
+from quotawatch.delivery.senders.webhook import Webhook
+from quotawatch.ports import ChannelFailed
 from tests.unit.support import KeysOf
 
 ALERT = Message(
@@ -203,8 +208,8 @@ def test_check_config_reports_a_broken_channel(tmp_path: Path) -> None:
 
 
 def test_a_webhook_url_must_be_https_and_is_never_in_an_error() -> None:
-    sender = ChannelSender(
-        KeysOf({"slack-url": "http://hooks.example.com/services/T0/B0/SECRETPATH"}), pool=cast(Any, object())
+    sender = HttpSender(
+        KeysOf({"slack-url": "http://hooks.example.com/services/T0/B0/SECRETPATH"}), FORMATS, pool=cast(Any, object())
     )
     queued = QueuedMessage("imagerouter", "meter:credits", "MSG#1", ALERT)
 
@@ -225,7 +230,8 @@ def test_the_topic_carries_amazon_qs_custom_notification_for_its_https_subscribe
             published.append(request)
             return {"MessageId": "m-1"}
 
-    SnsNotifier(Sns(), "arn:aws:sns:us-east-1:123456789012:alerts").publish(ALERT)
+    queued = QueuedMessage("imagerouter", "meter:credits", "MSG#1", ALERT)
+    TopicSender(Sns(), "arn:aws:sns:us-east-1:123456789012:alerts").send(TOPIC, queued)
 
     bodies = json.loads(published[0]["Message"])
     assert published[0]["MessageStructure"] == "json"
@@ -248,3 +254,54 @@ def test_the_readmes_receiver_accepts_a_signed_webhook_and_refuses_a_tampered_or
     assert not scope["verified"](post.body + b" ", post.headers, b"shh")
     late = Webhook().request(hook, queued, keys, time.time() - 600)
     assert not scope["verified"](late.body, late.headers, b"shh")
+
+
+HOSTILE = "m <!channel> <@U012345> @everyone <https://evil.example|click here> [click](https://evil.example)"
+HOSTILE_ALERT = Message(
+    f"[CRITICAL] {HOSTILE}: calls at 97%", f"{HOSTILE} at 97%", "sms", "critical", HOSTILE, "p", "alert"
+)
+
+
+def _texts(document: Any) -> list[str]:
+    """Every string a chat renders as markup (Slack's plain_text is shown as it is)."""
+    if isinstance(document, dict) and document.get("type") == "plain_text":
+        return []
+    if isinstance(document, dict):
+        return [t for value in document.values() for t in _texts(value)]
+    if isinstance(document, list):
+        return [t for value in document for t in _texts(value)]
+    return [document] if isinstance(document, str) else []
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "markup"),
+    [
+        ("slack", lambda m: slack_payload(m), ("<!", "<@", "<http")),
+        ("teams", lambda m: teams_payload(m), ("](http",)),
+        ("discord", lambda m: discord_payload(m), ("](http",)),
+        ("amazon q", lambda m: q_notification(m), ("<!", "<@", "<http", "@everyone", "](http")),
+    ],
+)
+def test_hostile_names_are_escaped_in_every_chat_format(kind: str, payload: Any, markup: tuple[str, ...]) -> None:
+    """A meter or monitor name is text: in no format does it mention anyone or become a link."""
+    texts = _texts(payload(HOSTILE_ALERT))
+    for text in texts:
+        for bit in markup:
+            assert bit not in text, (kind, text)
+    if kind == "discord":
+        assert payload(HOSTILE_ALERT)["allowed_mentions"] == {"parse": []}
+
+
+def test_hostile_names_are_plain_json_strings_for_programs() -> None:
+    """PagerDuty and the webhook are read by programs: the name arrives as it is, JSON-encoded."""
+    event = json.loads(encode(pagerduty_event(HOSTILE_ALERT, HOSTILE, "meter:calls", "rk")))
+    assert event["payload"]["source"] == HOSTILE
+    assert json.loads(encode(webhook_document(HOSTILE_ALERT, "meter:calls", "MSG#1")))["monitor"] == HOSTILE
+
+
+def test_the_webhook_carries_the_message_id_the_same_on_a_resend() -> None:
+    hook = channel(type="webhook", secret_field="url", signing_secret_field="key")
+    keys = KeysOf({"url": "https://hooks.example.com/q", "key": "shh"})
+    queued = QueuedMessage("imagerouter", "meter:credits", "MSG#1", ALERT)
+    first, resent = (Webhook().request(hook, queued, keys, t) for t in (time.time(), time.time() + 60))
+    assert first.headers[MESSAGE_ID_HEADER] == resent.headers[MESSAGE_ID_HEADER] == "MSG#1"

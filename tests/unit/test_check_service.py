@@ -20,10 +20,12 @@ from quotawatch.check import CheckDeps, MonitorOutcome, ReadingsNotStored, check
 from quotawatch.config import ConfigProblem, Monitor
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
+from quotawatch.core.channels import Channel
 from quotawatch.core.messages import Message
 from quotawatch.core.record import MonitorRecord, QueuedMessage
 from quotawatch.core.rules import CHECK_KEY, AlertPolicy, Level
-from quotawatch.delivery import deliver
+from quotawatch.delivery import Pipeline, deliver
+from quotawatch.ports import ChannelFailed, Retry
 from quotawatch_local.fakes import FakeProvider, Reply, always, sequence
 from quotawatch_local.fakes import tornado as fake_tornado
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN
@@ -75,12 +77,12 @@ class RecordingNotifier:
         self.failures = 0  # how many of the next publishes raise
         self.attempts = 0
 
-    def publish(self, message: Message) -> str:
+    def send(self, channel: Channel, queued: QueuedMessage) -> str:
         self.attempts += 1
         if self.failures:
             self.failures -= 1
-            raise ConnectionError("SNS endpoint unreachable")
-        self.messages.append(message)
+            raise ChannelFailed("SNS endpoint unreachable")
+        self.messages.append(queued.message)
         return f"msg-{len(self.messages)}"
 
     @property
@@ -110,8 +112,13 @@ class Harness:
         return outcomes
 
     def deliver(self) -> None:
+        """Every message the topic has not taken (a retry's schedule, fired at once)."""
+        pipeline = Pipeline(self.store, {"topic": self.notifier}, self, self.clock)
         for queued in self.store.unsent():
-            deliver(queued, self.store, self.notifier, self.clock)
+            deliver(queued, pipeline)
+
+    def later(self, retry: Retry, delay_seconds: int) -> None:
+        pass  # `deliver` offers every unsent message again
 
     def tick(self, hours: float = 1) -> None:
         self.clock.set(self.clock.now() + timedelta(hours=hours))

@@ -106,6 +106,23 @@ def test_a_key_rotated_again_while_it_was_being_tried_is_picked_up() -> None:
     assert secrets.calls == 3
 
 
+def test_a_key_rotated_after_other_monitors_re_read_the_secret_is_read_again() -> None:
+    """m-b's key was handed out, other monitors re-read the secret (their own rotations),
+    then m-b's key was rotated: the cached copy is newer than m-b's key, yet holds it still."""
+    secrets = FakeSecretsClient({"m-a": "key-a-v1-000000", "m-b": "key-b-v1-000000"})
+    keys = SecretsKeyStore(secrets, SECRET, rereads_per_run=5)
+    assert keys.get("m-b") == "key-b-v1-000000"
+    for version in ("v2", "v3"):  # m-a rotated twice, re-read twice
+        keys.get("m-a")
+        secrets.keys["m-a"] = f"key-a-{version}-000000"
+        assert keys.refresh("m-a", RUN) == f"key-a-{version}-000000"
+    secrets.keys["m-b"] = "key-b-v2-000000"
+    provider = OnlyKey("key-b-v2-000000")
+    snapshot = fetch_snapshot(monitor("m-b"), CLOUDLAYER, keys, provider, RUN)
+    assert snapshot.ok, snapshot.error
+    assert secrets.calls == 4
+
+
 def test_a_rejected_key_with_nothing_new_is_an_auth_error_pointing_at_the_secret() -> None:
     secrets = FakeSecretsClient({"cloudlayer-prod": "key-revoked-0000"})
     keys = SecretsKeyStore(secrets, SECRET)

@@ -2,7 +2,7 @@
 
 Depends on the ports (ports.py) only, so it runs the same against AWS, the embedded AWS of
 the local platform, or in-memory fakes. Messages are not sent here: each decision is stored
-with its message in one transaction, and delivery (delivery.py, the notify function) sends
+with its message in one transaction, and delivery (quotawatch/delivery, the notify function) sends
 what was stored. A check never waits on a channel.
 """
 

@@ -1,8 +1,9 @@
 """Fan-out: a run too large for one invocation is split into shards, each checked by a worker.
 
-Pure: what a shard is, how monitors are split into shards, a shard's message body, and the
-continuation of a shard whose worker had to stop. The queue is an adapter
-(adapters/queue.py); the handlers (functions/check_usage/app.py) wire them.
+What a shard is, how monitors are split into shards, a shard's message body, the
+continuation of a shard whose worker had to stop (pure); and the dispatcher and the
+worker's check of one shard, on the ports (the queue: adapters/queue.py). The handlers
+(functions/check_usage/app.py) wire them and claim each tick and shard once.
 
 A shard names its monitors by id, and the monitors file's problems by their position in
 the file's list of problems: a problem's name may be anything the file held, even the id
@@ -13,11 +14,15 @@ unambiguous. Dispatcher and worker read the same monitors file, shipped with the
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from quotawatch.check import CheckDeps, MonitorOutcome, run_check
 from quotawatch.config import ConfigProblem, Monitor, MonitorsConfig
+from quotawatch.core.snapshot import format_time
+from quotawatch.ports import MessageQueue
 
 SCHEMA = 1
 DEFAULT_FANOUT_ABOVE = 0  # off: the template's FanOutAbove turns it on
@@ -157,3 +162,71 @@ def unreached(jobs: ShardJobs, statuses: Sequence[str]) -> tuple[tuple[str, ...]
     problems = tuple(p for p, s in zip(jobs.problem_positions, statuses[:split], strict=True) if s == "unreached")
     monitors = tuple(m.id for m, s in zip(jobs.monitors, statuses[split:], strict=True) if s == "unreached")
     return monitors, problems
+
+
+# --- the dispatcher and the worker -------------------------------------------------------
+
+
+class NoProgress(Exception):
+    """A worker stopped before checking anything: handing the shard on would only loop."""
+
+
+def dispatch(
+    scheduled: str | None, config: MonitorsConfig, deps: CheckDeps, queue: MessageQueue, size: int
+) -> dict[str, Any]:
+    """Send the run's monitors to the shard queue, in shards. Any shard not sent fails the run,
+    so Lambda's retry sends them all again; the workers' claims drop the ones already checked."""
+    at = format_time(deps.clock.now()) or ""
+    # A manual run has no tick: its own id keeps its shards apart from any other run's.
+    run = scheduled or f"manual:{at}:{uuid.uuid4().hex[:8]}"
+    shards = plan(config, run, at, size)
+    queue.send([shard.to_body() for shard in shards])
+    dispatched = sum(shard.size for shard in shards)
+    return {
+        "status": "dispatched",
+        "shards": len(shards),
+        "dispatched": dispatched,
+        "checked": 0,
+        "failed": 0,
+        "queued": 0,
+    }
+
+
+@dataclass(frozen=True)
+class Worker:
+    """What a worker checks a shard with."""
+
+    deps: CheckDeps
+    queue: MessageQueue  # where what is left of a shard goes
+    concurrency: int
+    should_stop: Callable[[], bool]  # the invocation's time is nearly up
+
+
+def check_shard(shard: Shard, config: MonitorsConfig, worker: Worker) -> tuple[dict[str, Any], list[MonitorOutcome]]:
+    """Check one shard's monitors; before the timeout would kill them, what is left goes back
+    to the queue under a name of its own, so it too is checked once. Its summary, and outcomes."""
+    jobs = select(config, shard)
+    outcomes = run_check(
+        jobs.monitors, jobs.problems, worker.deps, concurrency=worker.concurrency, should_stop=worker.should_stop
+    )
+    left_monitors, left_problems = unreached(jobs, [o.status for o in outcomes])
+    left = len(left_monitors) + len(left_problems)
+    continued = None
+    if left:
+        if left == len(outcomes):
+            # Fails the shard: SQS delivers it again, and after maxReceiveCount it goes to
+            # the dead-letter queue, whose alarm tells people (the margin must be too large).
+            raise NoProgress(f"shard {shard.index}: stopped before its first check; STOP_MARGIN_SECONDS too large?")
+        continuation = shard.continuation(left_monitors, left_problems)
+        worker.queue.send([continuation.to_body()])
+        continued = continuation.index
+    summary = {
+        "shard": shard.index,
+        "checked": len(outcomes) - left,
+        "failed": sum(1 for o in outcomes if o.status == "error"),
+        "queued": sum(len(o.queued) for o in outcomes),
+        "unreached": left,
+        "continued_as": continued,
+        "missing": list(jobs.missing[:20]),
+    }
+    return summary, outcomes

@@ -6,12 +6,14 @@ unit tests' in-memory fakes depend only on these.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from quotawatch.core.alerts import SignalState
-from quotawatch.core.messages import Message
+from quotawatch.core.channels import Channel
 from quotawatch.core.record import MonitorRecord, QueuedMessage
 from quotawatch.core.silences import Silence
 from quotawatch.core.snapshot import Snapshot
@@ -64,23 +66,83 @@ class Store(Protocol):
         ...
 
 
-class MessageLog(Protocol):
-    """What delivery needs of the store: whether a message went out, and saying that it did."""
+class ChannelFailed(Exception):
+    """A channel did not take a message (or may not have); the text is safe to log and store."""
 
-    def was_sent(self, monitor: str, key: str) -> bool: ...
+    def __init__(
+        self, message: str, retry_after: float | None = None, passing: bool = True, unknown: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.passing = passing  # False: a 4xx; not tried again at once (later, it may be fixed)
+        self.unknown = unknown  # no answer in time: the channel may have taken it
+        self.again = False  # True: it failed moments ago in this invocation and was not tried now
 
-    def record_sent(self, monitor: str, key: str, message_id: str, sent_at: datetime) -> None: ...
+
+class MessageRefused(ChannelFailed):
+    """The channel will never take this message as it is (SNS: an invalid parameter)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, passing=False)
 
 
-class MessageRefused(Exception):
-    """The channel will never take this message as it is (not a passing failure)."""
-
-
-class Notifier(Protocol):
-    def publish(self, message: Message) -> str:
-        """Hand the message to the channel; its id there. Raises MessageRefused when the
-        channel will never take it, anything else when it may later."""
+class Sender(Protocol):
+    def send(self, channel: Channel, queued: QueuedMessage) -> str:
+        """Hand the message to the channel; its receipt. Raises ChannelFailed when it did not
+        (or may not have) take it."""
         ...
+
+
+@dataclass(frozen=True)
+class Retry:
+    """One channel's next attempt at one message: the notify function's event {"channel_retry": ...}."""
+
+    monitor: str
+    key: str
+    channel: str
+    attempt: int  # the attempt this will be (2, 3, ...)
+    unknown: int = 0  # attempts so far whose outcome was unknown (no answer in time)
+    after: str | None = None  # the key of the monitor's earlier message this one waits behind
+    waited: int = 0  # times it found that one still waiting
+
+    def to_event(self) -> str:  # zero fields left out: a retry names its schedule as before
+        fields = {k: v for k, v in asdict(self).items() if v or k == "attempt"}
+        return json.dumps({"channel_retry": fields}, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_event(cls, event: Mapping[str, Any]) -> Retry:
+        return cls(**{k: v for k, v in event["channel_retry"].items() if k in cls.__dataclass_fields__})
+
+
+class RetryQueue(Protocol):
+    def later(self, retry: Retry, delay_seconds: int) -> None:
+        """Deliver `retry` to the notify function in `delay_seconds` (adapters/retry_schedule.py)."""
+        ...
+
+
+class ChannelLog(Store, Protocol):
+    """What delivery needs of the store: which channels took a message, saying one did (or
+    was given up on), and each channel's failures in a row."""
+
+    def message_item(self, monitor: str, key: str) -> dict[str, Any] | None: ...
+
+    def channels_done(self, monitor: str, key: str) -> set[str] | None:
+        """The channels that took this message or were given up on; None when its item is gone."""
+        ...
+
+    def record_channel(self, monitor: str, key: str, channel: str, at: datetime, receipt: str) -> None: ...
+
+    def record_channel_failure(self, monitor: str, key: str, channel: str, at: datetime, error: str) -> None: ...
+
+    def give_up_channel(self, monitor: str, key: str, channel: str, at: datetime, reason: str) -> None: ...
+
+    def channel_failed(self, channel: str) -> int: ...
+
+    def channel_worked(self, channel: str) -> int: ...
+
+    def incident_open(self, channel: str, key: str) -> bool: ...
+
+    def incident_opened(self, channel: str, key: str, is_open: bool) -> None: ...
 
 
 class MessageQueue(Protocol):

@@ -96,7 +96,7 @@ def _change(store: Store, notice: SelfNotice, now: datetime) -> QueuedMessage | 
 def channel_failing(
     channel: str, kind: str, error: str, failures: int, store: Store, clock: Clock
 ) -> QueuedMessage | None:
-    """A channel beside the topic failed `failures` times in a row (quotawatch/channel_delivery.py):
+    """A channel (the topic too) failed `failures` times in a row (quotawatch/delivery):
     raised once, on the other channels and the topic (core/channels.py routes)."""
     notice = SelfNotice(
         CHANNEL_SIGNAL + channel,

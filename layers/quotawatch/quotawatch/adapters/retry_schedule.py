@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from quotawatch.channel_delivery import Retry
+from quotawatch.ports import Retry
 
 NAME_PREFIX = "quotawatch-retry-"  # the notify function may create only schedules named so
 

@@ -43,8 +43,7 @@ class SecretsKeyStore:
         self._rereads_per_run = rereads_per_run
         self._keys: dict[str, Any] | None = None
         self._loaded_at = 0.0
-        self._generation = 0  # how many times the secret was read: which copy a key came from
-        self._handed_out = threading.local()  # per thread: field -> generation of the key `get` gave
+        self._handed_out = threading.local()  # per thread: field -> the key `get` gave last
         self._run: datetime | None = None
         self._rereads = 0  # re-reads after a rejection in `_run`
         self._lock = threading.Lock()  # monitors are checked on a thread pool
@@ -55,18 +54,19 @@ class SecretsKeyStore:
     def refresh(self, field: str, run: datetime) -> str | None:
         """The key as the secret holds it now, after the one `get` gave (on this thread) was rejected.
 
-        The secret is read again when the cached copy is the one that key came from, that is
-        when it was read before the rejected request started: a key rotated a second time in
-        the same run is picked up too. When another monitor has read it since, the copy is
-        newer than the rejection and no read is needed. However many keys are rejected, at
-        most `rereads_per_run` reads per run (`run` is its tick).
+        The secret is read again unless the cached copy already holds another key for this
+        field than the rejected one: whether other monitors re-read it since says nothing
+        about this field (it may have been rotated after their read, a second time in the
+        same run). However many keys are rejected, at most `rereads_per_run` reads per run
+        (`run` is its tick).
         """
-        handed: dict[str, int] = getattr(self._handed_out, "generations", {})
+        handed: dict[str, str] = getattr(self._handed_out, "keys", {})
         with self._lock:
             if run != self._run:
                 self._run, self._rereads = run, 0
-            older = handed.get(field) in (None, self._generation)
-            if older and self._rereads < self._rereads_per_run:
+            cached = (self._keys or {}).get(field)
+            stale = field not in handed or (isinstance(cached, str) and cached.strip() == handed[field])
+            if stale and self._rereads < self._rereads_per_run:
                 self._rereads += 1
                 try:
                     self._read()
@@ -78,7 +78,7 @@ class SecretsKeyStore:
             return None
 
     def get(self, field: str) -> str:
-        keys, generation = self._load()
+        keys = self._load()
         value = keys.get(field)
         if value is None:
             raise KeyUnavailable(
@@ -94,17 +94,17 @@ class SecretsKeyStore:
                 f"{self.where(field)} holds a line break, a control character or a character outside "
                 "latin-1, which an HTTP header cannot carry; put the key in again"
             )
-        if not hasattr(self._handed_out, "generations"):
-            self._handed_out.generations = {}
-        self._handed_out.generations[field] = generation
+        if not hasattr(self._handed_out, "keys"):
+            self._handed_out.keys = {}
+        self._handed_out.keys[field] = key  # in memory only: what `refresh` compares the cache with
         return key
 
-    def _load(self) -> tuple[dict[str, Any], int]:
+    def _load(self) -> dict[str, Any]:
         with self._lock:
             keys = self._keys
             if keys is None or self._monotonic() - self._loaded_at >= self._max_age:
                 keys = self._read()
-            return keys, self._generation
+            return keys
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -137,7 +137,6 @@ class SecretsKeyStore:
             )
         self._keys = keys
         self._loaded_at = self._monotonic()
-        self._generation += 1
         return keys
 
 

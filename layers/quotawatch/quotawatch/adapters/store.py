@@ -5,9 +5,10 @@ pk = MON#<monitor>, and sk is one of:
 - STATE              the alert state of every signal, one attribute `signal#<key>` each;
 - WINDOW             the recent readings in compact form (core/window.py), rewritten each run;
 - MSG#<time>#v<version>#<signal>  a message to deliver (the table's stream feeds it to the
-                     notify function, which records `sent_at` on it and lets it expire);
-                     a message a silence holds carries `held_by` instead, and is never
-                     delivered (the stream's filter leaves it out).
+                     notify function, which records `sent#<channel>` on it per channel that
+                     took it, the topic's `sent#topic` first, and lets it expire); a message
+                     a silence holds carries `held_by` instead, and is never delivered (the
+                     stream's filter leaves it out).
 Silences (core/silences.py) are under their own partition, pk = SILENCES, sk = SIL#<id>:
 a run reads them all with one query; each expires 30 days after it ends.
 
@@ -55,7 +56,7 @@ _SIGNAL = "signal#"  # prefix of a signal's attribute in the STATE item
 _SILENCES, _SILENCE = "SILENCES", "SIL#"
 SILENCE_KEPT = timedelta(days=30)  # how long an ended silence stays listed
 _CONFIG, _CHANNELS, _CHANNEL = "CONFIG", "CHANNELS", "CHANNEL#"
-_SENT_TO, _FAILED_AT = "sent#", "failed#"
+_SENT_TO, _FAILED_AT, _GAVE_UP = "sent#", "failed#", "gaveup#"
 _SELF = "QuotaWatch"  # core/self_messages.py SELF_MONITOR
 
 
@@ -243,8 +244,8 @@ class DynamoStore:
             monitor,
             f"{MESSAGE_PREFIX}{format_time(since)}",
             f"{MESSAGE_PREFIX}~",
-            "sk, #signal, #message, sent_at, held_by",
-            {"#signal": "signal", "#message": "message"},  # both reserved words in DynamoDB
+            "sk, #signal, #message, sent_at, #topic, held_by",
+            {"#signal": "signal", "#message": "message", "#topic": _SENT_TO + "topic"},  # reserved words
         )
         found: list[SentMessage] = []
         for item in items:
@@ -255,7 +256,8 @@ class DynamoStore:
             except (KeyError, TypeError, ValueError):
                 log.warning("message %s of monitor %s cannot be read; left out", key, monitor)
                 continue
-            sent = item.get("sent_at", {}).get("S")
+            # The topic's record: "<time> <receipt>" (`sent_at` on items of earlier versions).
+            sent = item.get("sent_at", item.get(_SENT_TO + "topic", {})).get("S", "").split(" ", 1)[0]
             signal = item.get("signal", {}).get("S", "")
             held = item.get("held_by", {}).get("S")
             found.append(SentMessage(signal, decided_at, message, parse_time(sent) if sent else None, held))
@@ -322,37 +324,6 @@ class DynamoStore:
                 return False
             raise
         return True
-
-    def was_sent(self, monitor: str, key: str) -> bool:
-        """Whether delivery recorded this message as sent. A message item that is gone was
-        sent: only sent messages expire."""
-        response = self._client.get_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": _pk(monitor)}, "sk": {"S": key}},
-            ConsistentRead=True,
-            ProjectionExpression="sent_at",
-        )
-        item = response.get("Item")
-        return item is None or "sent_at" in item
-
-    def record_sent(self, monitor: str, key: str, message_id: str, sent_at: datetime) -> None:
-        """Mark a message as sent; it expires with the readings of its time (the retention), so
-        history and the report can show every alert beside the readings that raised it."""
-        try:
-            self._client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": _pk(monitor)}, "sk": {"S": key}},
-                UpdateExpression="SET sent_at = :at, message_id = :id, expires_at = :expires",
-                ConditionExpression="attribute_exists(pk)",  # never bring back an expired item
-                ExpressionAttributeValues={
-                    ":at": {"S": format_time(sent_at)},
-                    ":id": {"S": message_id},
-                    ":expires": self._expires_at(sent_at),
-                },
-            )
-        except ClientError as exc:
-            if not _conditional_failed(exc):
-                raise
 
     def _state_update(self, monitor: str, state: SignalState, expected_version: int) -> dict[str, Any]:
         value: dict[str, Any] = {
@@ -435,12 +406,12 @@ class DynamoStore:
             raise
         return True
 
-    # -- Channels beside the topic (quotawatch/channel_delivery.py) -------------------------
+    # -- Channels (quotawatch/delivery) ------------------------------------------------------
     # CONFIG / CHANNELS: the channel definitions of monitors.yaml (no secrets), written by the
     # check function when they change, read by the notify function (which has no monitors.yaml).
-    # On a message item: `sent#<channel>` once that channel accepted it, `failed#<channel>`
-    # (the last error, masked) while it has not. MON#QuotaWatch / CHANNEL#<name>: the
-    # channel's consecutive failures.
+    # On a message item: `sent#<channel>` once that channel (the topic: `sent#topic`) accepted
+    # it, `failed#<channel>` (the last error, masked) while it has not, `gaveup#<channel>`
+    # once its attempts ran out. MON#QuotaWatch / CHANNEL#<name>: the channel's failures in a row.
 
     def put_channels(self, channels: Sequence[Channel]) -> bool:
         """Store the channel definitions unless they are stored already; True when written."""
@@ -479,24 +450,35 @@ class DynamoStore:
         return {name: next(iter(value.values())) for name, value in item.items()}
 
     def channels_done(self, monitor: str, key: str) -> set[str] | None:
-        """The channels that accepted this message; None when its item is gone (long sent)."""
+        """The channels that took this message or were given up on; None when its item is
+        gone (long sent). An item of an earlier version with `sent_at` went to the topic."""
         item = self.message_item(monitor, key)
         if item is None:
             return None
-        return {name.removeprefix(_SENT_TO) for name in item if name.startswith(_SENT_TO)}
+        done = {name.split("#", 1)[1] for name in item if name.startswith((_SENT_TO, _GAVE_UP))}
+        return done | {"topic"} if "sent_at" in item else done
 
     def record_channel(self, monitor: str, key: str, channel: str, at: datetime, receipt: str) -> None:
-        self._update_message(monitor, key, "SET #sent = :v REMOVE #failed", channel, f"{format_time(at)} {receipt}")
+        """Say `channel` took the message; the item expires with the readings of its time
+        (the retention), so history shows every alert beside the readings that raised it."""
+        self._update_message(monitor, key, "#sent", channel, f"{format_time(at)} {receipt}", at)
+
+    def give_up_channel(self, monitor: str, key: str, channel: str, at: datetime, reason: str) -> None:
+        self._update_message(monitor, key, "#gaveup", channel, f"{format_time(at)} {reason}", at)
 
     def record_channel_failure(self, monitor: str, key: str, channel: str, at: datetime, error: str) -> None:
-        self._update_message(monitor, key, "SET #failed = :v", channel, f"{format_time(at)} {error}", failed_only=True)
+        self._update_message(monitor, key, "#failed", channel, f"{format_time(at)} {error}")
 
     def _update_message(
-        self, monitor: str, key: str, expression: str, channel: str, value: str, failed_only: bool = False
+        self, monitor: str, key: str, attribute: str, channel: str, value: str, expires: datetime | None = None
     ) -> None:
-        names = {"#failed": _FAILED_AT + channel}
-        if not failed_only:
-            names["#sent"] = _SENT_TO + channel
+        names = {"#failed": _FAILED_AT + channel, "#sent": _SENT_TO + channel, "#gaveup": _GAVE_UP + channel}
+        names = {name: names[name] for name in {"#failed", attribute}}
+        values = {":v": {"S": value}}
+        expression = f"SET {attribute} = :v"
+        if expires is not None:  # done with this channel: the failure goes, the item expires
+            expression += ", expires_at = :expires REMOVE #failed"
+            values[":expires"] = self._expires_at(expires)
         try:
             self._client.update_item(
                 TableName=self.table_name,
@@ -504,7 +486,7 @@ class DynamoStore:
                 UpdateExpression=expression,
                 ConditionExpression="attribute_exists(pk)",  # never bring back an expired item
                 ExpressionAttributeNames=names,
-                ExpressionAttributeValues={":v": {"S": value}},
+                ExpressionAttributeValues=values,
             )
         except ClientError as exc:
             if not _conditional_failed(exc):

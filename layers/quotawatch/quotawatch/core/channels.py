@@ -1,7 +1,8 @@
-"""Channels beyond the SNS topic: which messages each one takes, and what it is sent.
+"""Channels: which messages each one takes, and what it is sent.
 
-Pure: a channel's definition (from monitors.yaml, `channels:`), the routing rule, and one
-payload function per channel type. Sending is the adapters' business (adapters/channels.py).
+Pure: a channel's definition (the built-in SNS topic, and those of monitors.yaml's
+`channels:`), the routing rule, and one payload function per channel type. Sending is
+delivery/senders/<type>.py's business.
 
 Formats, each as the receiving service documents it:
 - Slack incoming webhook: `text` (the fallback for notifications) and Block Kit `blocks`
@@ -12,7 +13,8 @@ Formats, each as the receiving service documents it:
 - PagerDuty Events API v2: `trigger` on an alert or reminder, `resolve` on a recovery, with
   `dedup_key` = monitor + signal, so one incident per signal opens once and closes itself;
 - generic webhook: the message as JSON (schema 1), signed: `X-QuotaWatch-Signature:
-  sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` and `X-QuotaWatch-Timestamp`;
+  sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` and `X-QuotaWatch-Timestamp`, with
+  `X-QuotaWatch-Message-Id` (the message's id, the same on every resend);
 - Amazon Q Developer in chat applications (Slack, Teams via the SNS topic): its custom
   notification (`version` "1.0", `source` "custom", `content`).
 """
@@ -22,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -34,6 +36,7 @@ SEVERITIES = ("info", "warning", "critical")
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 SIGNATURE_HEADER = "X-QuotaWatch-Signature"
 TIMESTAMP_HEADER = "X-QuotaWatch-Timestamp"
+MESSAGE_ID_HEADER = "X-QuotaWatch-Message-Id"  # the same on a resend: a receiver can drop the copy
 CHANNEL_SIGNAL = "self:channel:"  # QuotaWatch itself: channel <name> failing
 # PagerDuty opens incidents: it takes alerts, reminders and recoveries, not the digest or a test.
 _PAGED_KINDS = ("alert", "reminder", "recovery")
@@ -55,16 +58,7 @@ class Channel:
     signing_secret_field: str | None = None  # webhook only: the field holding the HMAC key
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "type": self.type,
-            "secret_field": self.secret_field,
-            "min_severity": self.min_severity,
-            "monitors": list(self.monitors),
-            "signals": list(self.signals),
-            "url": self.url,
-            "signing_secret_field": self.signing_secret_field,
-        }
+        return {**asdict(self), "monitors": list(self.monitors), "signals": list(self.signals)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Channel:
@@ -82,15 +76,17 @@ class Channel:
 
 def routes(channel: Channel, message: Message, signal: str) -> bool:
     """Whether `channel` takes this message (a message a silence holds goes to no channel:
-    the caller never asks). A recovery passes the severity bar (it closes what was said);
-    "QuotaWatch itself" messages pass the monitor and signal patterns (a pattern selects
-    your monitors, never hides QuotaWatch's own trouble), except that a channel is not told
-    about its own failure."""
+    the caller never asks). The topic takes every message. A recovery passes the severity
+    bar (it closes what was said); "QuotaWatch itself" messages pass the monitor and signal
+    patterns (a pattern selects your monitors, never hides QuotaWatch's own trouble), except
+    that a channel is not told about its own failure."""
+    if signal == CHANNEL_SIGNAL + channel.name:
+        return False
+    if channel.type == "topic":
+        return True
     if channel.type == "pagerduty" and message.kind not in _PAGED_KINDS:
         return False
     if message.monitor == SELF_MONITOR:
-        if signal == CHANNEL_SIGNAL + channel.name:
-            return False
         return message.kind == "recovery" or _rank(message.severity) >= _rank(channel.min_severity)
     if message.kind != "recovery" and _rank(message.severity) < _rank(channel.min_severity):
         return False
@@ -99,6 +95,9 @@ def routes(channel: Channel, message: Message, signal: str) -> bool:
     return any(fnmatchcase(message.monitor, p) for p in channel.monitors) and any(
         fnmatchcase(signal, p) for p in channel.signals
     )
+
+
+TOPIC = Channel("topic", "topic", "", min_severity="info")  # the SNS topic: built in, every message
 
 
 def _rank(severity: str) -> int:
@@ -120,6 +119,18 @@ def _slack_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _link_escape(text: str) -> str:
+    """Markdown (Teams, Discord, Amazon Q) makes `[text](url)` a link that hides its address:
+    with the parenthesis escaped it stays text ([CRITICAL] and the like are left alone)."""
+    return text.replace("](", "]\\(")
+
+
+def _chat_escape(text: str) -> str:
+    """Amazon Q's client-markdown, rendered in Slack or Teams: Slack's markup and Markdown
+    links escaped, an @mention broken by a zero-width space (@everyone, @here, @channel)."""
+    return _link_escape(_slack_escape(text)).replace("@", "@\u200b")
+
+
 def slack_payload(message: Message) -> dict[str, Any]:
     body = _slack_escape(_cut(_body(message), _SLACK_TEXT_MAX))
     return {
@@ -129,7 +140,9 @@ def slack_payload(message: Message) -> dict[str, Any]:
             {"type": "section", "text": {"type": "mrkdwn", "text": f"```{body}```"}},
             {
                 "type": "context",
-                "elements": [{"type": "mrkdwn", "text": f"QuotaWatch | {message.severity} | {message.monitor}"}],
+                "elements": [
+                    {"type": "mrkdwn", "text": _slack_escape(f"QuotaWatch | {message.severity} | {message.monitor}")}
+                ],
             },
         ],
     }
@@ -150,13 +163,17 @@ def teams_payload(message: Message) -> dict[str, Any]:
                     "body": [
                         {
                             "type": "TextBlock",
-                            "text": message.subject,
+                            "text": _link_escape(message.subject),
                             "weight": "Bolder",
                             "size": "Medium",
                             "color": colour,
                             "wrap": True,
                         },
-                        {"type": "TextBlock", "text": _cut(_body(message), _TEAMS_TEXT_MAX), "wrap": True},
+                        {
+                            "type": "TextBlock",
+                            "text": _link_escape(_cut(_body(message), _TEAMS_TEXT_MAX)),
+                            "wrap": True,
+                        },
                     ],
                 },
             }
@@ -170,10 +187,10 @@ def discord_payload(message: Message) -> dict[str, Any]:
         "allowed_mentions": {"parse": []},  # nothing in a message pings anyone
         "embeds": [
             {
-                "title": _cut(message.subject, 256),
-                "description": _cut(_body(message), _DISCORD_DESCRIPTION_MAX),
+                "title": _link_escape(_cut(message.subject, 256)),
+                "description": _link_escape(_cut(_body(message), _DISCORD_DESCRIPTION_MAX)),
                 "color": _COLOURS.get(message.severity, _COLOURS["info"]),
-                "footer": {"text": f"QuotaWatch | {message.severity} | {message.monitor}"},
+                "footer": {"text": _link_escape(f"QuotaWatch | {message.severity} | {message.monitor}")},
             }
         ],
     }
@@ -246,13 +263,13 @@ def q_notification(message: Message) -> dict[str, Any]:
         "source": "custom",
         "content": {
             "textType": "client-markdown",
-            "title": message.subject,
-            "description": _cut(_body(message), 3500),
-            "keywords": [message.severity, message.monitor, message.kind],
+            "title": _chat_escape(message.subject),
+            "description": _chat_escape(_cut(_body(message), 3500)),
+            "keywords": [message.severity, _chat_escape(message.monitor), message.kind],
         },
         "metadata": {
-            "threadId": f"quotawatch-{message.monitor}",
-            "summary": message.sms,
+            "threadId": f"quotawatch-{hashlib.blake2b(message.monitor.encode(), digest_size=8).hexdigest()}",
+            "summary": _chat_escape(message.sms),
             "eventType": f"quotawatch.{message.kind}",
         },
     }

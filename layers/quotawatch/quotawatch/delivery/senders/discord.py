@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from quotawatch.adapters.channels import Post, receipt_of_status
 from quotawatch.core.channels import Channel, discord_payload, encode
 from quotawatch.core.record import QueuedMessage
+from quotawatch.delivery.senders.http import Post, receipt_of_status
 from quotawatch.ports import KeyStore
 
 

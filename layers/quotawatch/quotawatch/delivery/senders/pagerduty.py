@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from quotawatch.adapters.channels import Post
 from quotawatch.core.channels import PAGERDUTY_URL, Channel, encode, pagerduty_event
 from quotawatch.core.record import QueuedMessage
+from quotawatch.delivery.senders.http import Post
 from quotawatch.ports import KeyStore
 
 

@@ -1,17 +1,17 @@
-"""Teams incoming webhook: the URL is the secret; a 2xx answer means it was posted."""
+"""Slack incoming webhook: the URL is the secret; a 2xx answer means it was posted."""
 
 from __future__ import annotations
 
-from quotawatch.adapters.channels import Post, receipt_of_status
-from quotawatch.core.channels import Channel, encode, teams_payload
+from quotawatch.core.channels import Channel, encode, slack_payload
 from quotawatch.core.record import QueuedMessage
+from quotawatch.delivery.senders.http import Post, receipt_of_status
 from quotawatch.ports import KeyStore
 
 
-class Teams:
+class Slack:
     def request(self, channel: Channel, queued: QueuedMessage, keys: KeyStore, now: float) -> Post:
         url = keys.get(channel.secret_field)
-        return Post(url, encode(teams_payload(queued.message)), {}, (url,))
+        return Post(url, encode(slack_payload(queued.message)), {}, (url,))
 
     def receipt(self, status: int, body: bytes) -> str:
         return receipt_of_status(status, body)

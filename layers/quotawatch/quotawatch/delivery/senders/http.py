@@ -1,7 +1,7 @@
-"""Senders for the channels beside the topic: one small module per channel type.
+"""The HTTP sender the webhook channel types share; each type (delivery/senders/<type>.py)
+says what to POST (a pure format from core/channels.py) and what an answer means.
 
-Each type says what to POST (a pure format from core/channels.py) and what an answer
-means; this module holds what they share, one HTTP policy: the URL rule of core/urls.py
+One HTTP policy: the URL rule of core/urls.py
 (https, or http to a literal loopback address for a test receiver), short timeouts, at
 most two attempts (a `Retry-After` of up to 2 s is waited for; a longer one is handed to
 the retry path), no redirects, no proxy. A channel that failed is not tried again within
@@ -14,7 +14,7 @@ any text a receiver sends back is masked with them (core/masking.py).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,19 +23,10 @@ from quotawatch.core.channels import Channel
 from quotawatch.core.masking import mask_and_cut
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.urls import RefusedUrl, key_target
-from quotawatch.ports import KeyStore
+from quotawatch.ports import ChannelFailed, KeyStore
 
 if TYPE_CHECKING:
     import urllib3
-
-
-class ChannelFailed(Exception):
-    """The channel did not take the message; the text is safe to log and to store."""
-
-    def __init__(self, message: str, retry_after: float | None = None, passing: bool = True) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.passing = passing  # False: another 4xx; not tried again at once (later, it may be fixed)
 
 
 @dataclass(frozen=True)
@@ -57,7 +48,7 @@ class Post:
     secrets: tuple[str, ...]  # what must never appear in a log or an error
 
 
-class ChannelType(Protocol):
+class Format(Protocol):
     def request(self, channel: Channel, queued: QueuedMessage, keys: KeyStore, now: float) -> Post: ...
 
     def receipt(self, status: int, body: bytes) -> str:
@@ -65,16 +56,18 @@ class ChannelType(Protocol):
         ...
 
 
-class ChannelSender:
+class HttpSender:
     def __init__(
         self,
         keys: KeyStore,
+        formats: Mapping[str, Format],
         policy: ChannelPolicy | None = None,
         pool: urllib3.PoolManager | None = None,
         sleep: Callable[[float], None] = time.sleep,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self._keys = keys
+        self._formats = formats
         self.policy = policy or ChannelPolicy()
         self._pool = pool or _pool_manager(4)
         self._sleep = sleep
@@ -88,7 +81,9 @@ class ChannelSender:
         """Deliver to `channel`; its receipt. Raises ChannelFailed (safe text) when it did not take it."""
         earlier = self._failed.get(channel.name)
         if earlier is not None:
-            raise ChannelFailed(f"{earlier} (moments ago; not tried again now)", earlier.retry_after)
+            again = ChannelFailed(f"{earlier} (moments ago; not tried again now)", earlier.retry_after)
+            again.again = True
+            raise again
         try:
             return self._send(channel, queued)
         except ChannelFailed as exc:
@@ -96,10 +91,8 @@ class ChannelSender:
             raise
 
     def _send(self, channel: Channel, queued: QueuedMessage) -> str:
-        from quotawatch.adapters.channels.types import TYPES
-
         try:
-            post = TYPES[channel.type].request(channel, queued, self._keys, self._wall())
+            post = self._formats[channel.type].request(channel, queued, self._keys, self._wall())
         except ChannelFailed:
             raise
         except Exception as exc:  # a missing secret field, above all: it names the field, never a value
@@ -117,13 +110,14 @@ class ChannelSender:
                 retry = exc.retry_after
                 if (
                     not exc.passing
+                    or exc.unknown
                     or attempt >= self.policy.max_attempts
                     or (retry is not None and retry > self.policy.wait_at_most)
                 ):
                     raise
                 self._sleep(retry if retry is not None else self.policy.backoff)
                 continue
-            return TYPES[channel.type].receipt(status, body)
+            return self._formats[channel.type].receipt(status, body)
 
     def _post_once(self, url: str, host: str, post: Post) -> tuple[int, bytes]:
         from urllib3 import exceptions as failed
@@ -139,8 +133,10 @@ class ChannelSender:
                 retries=False,
                 redirect=False,
             )
+        except failed.ReadTimeoutError:  # the request went out: it may have been taken
+            raise ChannelFailed(f"{host} did not answer in time", unknown=True) from None
         except failed.TimeoutError:
-            raise ChannelFailed(f"{host} did not answer in time") from None
+            raise ChannelFailed(f"{host} could not be reached in time") from None
         except failed.HTTPError as exc:
             raise ChannelFailed(f"cannot reach {host} ({type(exc).__name__})") from None
         status, body = response.status, response.data[:2000]
