@@ -12,7 +12,8 @@ Each run judges the meter's consumption up to that run (core/burn.py `judge`), c
 once for the year instead of from a fresh 7-day slice per run: the verdict only reads
 the last 7 days, and a sample of runs is checked against `burn()` on a slice to prove it.
 
-    python bench/burn_replay.py [--meters 100] [--days 365]
+    python bench/burn_replay.py [--meters 100] [--days 365]   # about 3 minutes of CPU
+    (bench/run.py runs it too; with --quick, for 20 meters)
 """
 
 from __future__ import annotations
@@ -186,7 +187,7 @@ def _check(meter: Meter, i: int, facts: MeterFacts, previous: Level, level: Leve
         outcome.mismatches += 1
 
 
-def main(meters: int = 100, days: int = 365) -> None:
+def bench_burn(meters: int = 100, days: int = 365) -> None:
     runs = int(days * DAY / STEP)
     print(f"Burn replay: {meters} meters, {days} days of readings every 15 minutes, defaults {_defaults()}")
     wall = time.perf_counter()
@@ -249,4 +250,4 @@ if __name__ == "__main__":
     parser.add_argument("--meters", type=int, default=100)
     parser.add_argument("--days", type=int, default=365)
     args = parser.parse_args()
-    main(args.meters, args.days)
+    bench_burn(args.meters, args.days)

@@ -8,6 +8,7 @@ share for its MemorySize (bench/cpuquota.py). Usage:
     make bench                    # everything, about 12 minutes
     python bench/run.py --quick   # N = 10 and 100 only, no sam build
     python bench/run.py --reads   # only what `quotawatch status` and `history` read (N = 1,000)
+    python bench/run.py --burn    # only the burn rule's replay of a year of 100 meters
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 
+from bench.burn_replay import bench_burn  # noqa: E402
 from bench.cost import PRICES_DATED, Digest, Usage, monthly, per_run_dollars, print_month  # noqa: E402
 from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
 from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
@@ -181,6 +183,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="N = 10 and 100 only; skip sam build")
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per N, unlimited (median reported)")
     parser.add_argument("--reads", action="store_true", help="only the status and history reads at N = 1,000")
+    parser.add_argument("--burn", action="store_true", help="only the burn rule's year replay (no AWS)")
     parser.add_argument("--pools", default="32,128", help="other pool sizes (CHECK_CONCURRENCY) to time N = 1,000 with")
     args = parser.parse_args()
     scrub_real_aws_environment()
@@ -188,6 +191,9 @@ def main() -> int:
     print(f"QuotaWatch benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}")
     print(f"load average: {_load()} (other work on the machine slows every figure, CPU under a quota too)")
+    if args.burn:
+        bench_burn(20 if args.quick else 100)
+        return 0
     root = find_cgroup_root()
     if isinstance(root, str):
         print(f"CPU quota: skipped, {root}; quota figures below are computed from CPU, not measured")
@@ -229,6 +235,7 @@ def main() -> int:
             counter.stop()
     bench_imports()
     bench_declared()
+    bench_burn(20 if quick else 100)
     if not quick:
         bench_artifacts()
     bench_cost(bench, scaling, calls, shard, sizes, digests)
