@@ -11,10 +11,11 @@ spent. Between readings the cumulative use is interpolated, so a gap spreads wha
 measured across it and never invents use.
 
 Windows (the issue's "both a long and a short window" adapted to a run every 15 minutes):
-- short (default 30 minutes, two runs): raised only when *both halves* burn at `factor`
-  times the usual rate, each measured by its own reading (after a gap, one reading
-  covering the whole window cannot tell a burn from a burst, and waits for the next).
-  A single elevated reading is a blip and never alerts; a burn
+- short (default 30 minutes, two runs): raised only when the window burns at `factor`
+  times the usual rate and *each half* at least at half of that, each half measured by
+  its own reading (after a gap, one reading covering the whole window cannot tell a burn
+  from a burst, and waits for the next). A single elevated reading is a blip and never
+  alerts, however high (the other half reads usual); a burn
   that fills two readings is caught by the second run that sees it. A plain "1 h window
   at 10x" would see a 10x burn only as 5.5x after two runs, and need four.
 - long (default 6 hours): does not gate the warning (that would take hours); a burn that
@@ -27,8 +28,8 @@ Windows (the issue's "both a long and a short window" adapted to a run every 15 
 
 The usual rate is the median, over the previous `baseline_days` days of the same kind
 (weekday or weekend, in UTC), of the rate in the same window shifted by whole days; each
-day's is the highest of the window and the window moved half a short window either way,
-so a nightly batch that starts a few minutes late is still usual. It is floored by a tenth
+day's is the higher of the window and the window half a short window later, so a nightly
+batch that starts a few minutes early is still usual. It is floored by a tenth
 of the meter's mean hourly rate over those days: a quiet hour does not make any small use
 an anomaly, while a 10x burn in an hour running at an eighth of the mean is still caught
 (a floor at the full median hourly rate would hide every burn in the quiet half of a
@@ -235,7 +236,7 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     excess = short_rate - usual
     if previous is Level.OK:
         split = consumption.read_between(now - 0.75 * short, now - 0.25 * short)
-        burning = split and sustained >= threshold and excess >= floor and excess > 0
+        burning = split and short_rate >= threshold and sustained >= threshold / 2 and excess >= floor and excess > 0
     else:  # hysteresis: the whole window, with the clearing margin
         burning = short_rate >= threshold * (1 - margin) and excess >= floor * (1 - margin) and excess > 0
     if not burning:
@@ -257,8 +258,9 @@ def _context(facts: MeterFacts) -> tuple[str, bool, float | None]:
 def _usual(consumption: Consumption, now: float, settings: BurnSettings, window: float | None = None) -> float | None:
     """Median over the previous days of the same kind of the rate in this window a whole day earlier.
 
-    For the short window, each day's rate is the highest of the window and the window
-    moved by half its length either way (five points per day, shared by the three).
+    For the short window, each day's rate is the higher of the window and the window half
+    its length later: a batch that starts early today is still usual. One that starts late
+    needs no shift: today's window holds it, as every earlier day's did.
     """
     weekend = _weekend(now)
     days = [now - d * DAY for d in range(1, settings.baseline_days + 1)]
@@ -273,7 +275,7 @@ def _usual(consumption: Consumption, now: float, settings: BurnSettings, window:
     half = settings.short / 2
     per_hour = HOUR / settings.short
     for day in alike:
-        points = [consumption.at(day + k * half) for k in (-3, -2, -1, 0, 1)]
+        points = [consumption.at(day + k * half) for k in (-2, -1, 0, 1)]
         shifted = [b - a for a, b in zip(points, points[2:], strict=False) if a is not None and b is not None]
         if shifted:
             rates.append(max(shifted) * per_hour)
