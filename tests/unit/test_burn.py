@@ -124,6 +124,8 @@ CASES = [
     Case("a spike hidden in a gap waits for a reading", spiking(steady(50), NOW - 3 * HOUR), Level.OK, edit=_gap),
     Case("a meter's first week never alerts", spiking(steady(50), NOW - HOUR), Level.OK, days=6.5),
     Case("the nightly batch after a week of it", nightly, Level.OK, now=BATCH_AT_2AM),
+    Case("a burn beside the nightly batch", spiking(nightly, BATCH_AT_2AM - 3 * STEP), Level.CRITICAL,
+         now=BATCH_AT_2AM - STEP),
     Case("the nightly batch a run early", lambda at: NIGHTLY if NOW - 10.5 * HOUR < at <= NOW - 10 * HOUR
          else nightly(at), Level.OK, now=NOW - 10 * HOUR),
     # An hour of it at 30x is also 5.8x the usual over the long window: critical.

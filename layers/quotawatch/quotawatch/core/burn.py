@@ -12,7 +12,8 @@ measured across it and never invents use.
 
 Windows (the issue's "both a long and a short window" adapted to a run every 15 minutes):
 - short (default 30 minutes, two runs): raised only when the window burns at `factor`
-  times the usual rate and *each half* at least at half of that, each half measured by
+  times its usual rate and *each half* at least at half the factor times the half's own
+  usual rate (so a burn beside a nightly batch still counts), each half measured by
   its own reading (after a gap, one reading covering the whole window cannot tell a burn
   from a burst, and waits for the next). A single elevated reading is a blip and never
   alerts, however high (the other half reads usual); a burn
@@ -222,13 +223,14 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
         return Burn(Level.OK, False, settings, unit=facts.unit)
     short_rate = consumption.rate(now - short, now)
     long_rate = consumption.rate(now - settings.long, now)
-    seasonal = _usual(consumption, now, settings)
+    seasonal = _usual_short(consumption, now, settings)
     mean = consumption.rate(now - settings.baseline_days * DAY, now - short)
     if short_rate is None or long_rate is None or seasonal is None or mean is None:
         return Burn(Level.OK, False, settings, unit=facts.unit)
-    usual = max(seasonal, FLOOR_SHARE * mean)
+    usual, *usual_halves = (max(rate, FLOOR_SHARE * mean) for rate in seasonal)
     halves = (consumption.rate(now - short, now - short / 2), consumption.rate(now - short / 2, now))
-    sustained = min(h for h in halves if h is not None)  # inside the readings, as the window is
+    # Each half against its own usual: a burn beside a nightly batch is still a burn.
+    sustained = all(h is not None and h >= u * settings.factor / 2 for h, u in zip(halves, usual_halves, strict=True))
     hours_left, spare = _run_out(facts, short_rate)
     verdict = Burn(Level.OK, True, settings, short_rate, long_rate, usual, hours_left, spare, *_context(facts))
     threshold = settings.factor * usual * (1 - _EPSILON)
@@ -236,13 +238,13 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     excess = short_rate - usual
     if previous is Level.OK:
         split = consumption.read_between(now - 0.75 * short, now - 0.25 * short)
-        burning = split and short_rate >= threshold and sustained >= threshold / 2 and excess >= floor and excess > 0
+        burning = split and sustained and short_rate >= threshold and excess >= floor and excess > 0
     else:  # hysteresis: the whole window, with the clearing margin
         burning = short_rate >= threshold * (1 - margin) and excess >= floor * (1 - margin) and excess > 0
     if not burning:
         return verdict
     held = 1 - margin if previous is Level.CRITICAL else 1.0
-    long_usual = _usual(consumption, now, settings, window=settings.long)
+    long_usual = _usual_long(consumption, now, settings)
     long_threshold = settings.factor * max(long_usual or 0.0, FLOOR_SHARE * mean) * held * (1 - _EPSILON)
     lasting = long_usual is not None and long_rate >= long_threshold
     soon = spare is not None and spare > 0
@@ -255,31 +257,42 @@ def _context(facts: MeterFacts) -> tuple[str, bool, float | None]:
     return facts.unit, limited, facts.period_end if limited else None
 
 
-def _usual(consumption: Consumption, now: float, settings: BurnSettings, window: float | None = None) -> float | None:
-    """Median over the previous days of the same kind of the rate in this window a whole day earlier.
-
-    For the short window, each day's rate is the higher of the window and the window half
-    its length later: a batch that starts early today is still usual. One that starts late
-    needs no shift: today's window holds it, as every earlier day's did.
-    """
+def _alike(now: float, settings: BurnSettings) -> list[float]:
+    """The same time on the previous days of the same kind (weekday or weekend, in UTC)."""
     weekend = _weekend(now)
     days = [now - d * DAY for d in range(1, settings.baseline_days + 1)]
-    alike = [day for day in days if _weekend(day) == weekend] or days
-    rates: list[float] = []
-    if window is not None:
-        for day in alike:
-            rate = consumption.rate(day - window, day)
-            if rate is not None:
-                rates.append(rate)
-        return statistics.median(rates) if rates else None
+    return [day for day in days if _weekend(day) == weekend] or days
+
+
+def _usual_long(consumption: Consumption, now: float, settings: BurnSettings) -> float | None:
+    """Median of the long window's rate a whole day earlier, over the days alike."""
+    rates = [consumption.rate(day - settings.long, day) for day in _alike(now, settings)]
+    known = [r for r in rates if r is not None]
+    return statistics.median(known) if known else None
+
+
+def _usual_short(consumption: Consumption, now: float, settings: BurnSettings) -> tuple[float, float, float] | None:
+    """Usual rates of the short window and of its two halves: medians over the days alike.
+
+    The window's is each day's higher of the window and the window half its length later:
+    a batch that starts early today is still usual. One that starts late needs no shift:
+    today's window holds it, as every earlier day's did.
+    """
     half = settings.short / 2
-    per_hour = HOUR / settings.short
-    for day in alike:
-        points = [consumption.at(day + k * half) for k in (-2, -1, 0, 1)]
-        shifted = [b - a for a, b in zip(points, points[2:], strict=False) if a is not None and b is not None]
-        if shifted:
-            rates.append(max(shifted) * per_hour)
-    return statistics.median(rates) if rates else None
+    per_hour = HOUR / half
+    wholes: list[float] = []
+    firsts: list[float] = []
+    seconds: list[float] = []
+    for day in _alike(now, settings):
+        p0, p1, p2, p3 = (consumption.at(day + k * half) for k in (-2, -1, 0, 1))
+        if p0 is None or p1 is None or p2 is None:
+            continue
+        firsts.append((p1 - p0) * per_hour)
+        seconds.append((p2 - p1) * per_hour)
+        wholes.append(max(p2 - p0, p3 - p1 if p3 is not None else 0.0) * per_hour / 2)
+    if not wholes:
+        return None
+    return statistics.median(wholes), statistics.median(firsts), statistics.median(seconds)
 
 
 def _weekend(at: float) -> bool:
