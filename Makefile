@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # sam build finds python3.13 on PATH: the venv's comes first.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test lint unit integration template build validate up invoke bench clean
+.PHONY: setup demo test lint unit integration template build validate up invoke bench docs clean
 
 $(STAMP): requirements-dev.txt requirements-checkov.txt layers/quotawatch/requirements.txt scripts/bootstrap
 	./scripts/bootstrap
@@ -44,6 +44,9 @@ build: $(STAMP)  ## sam build (no Docker needed: pure-Python and manylinux wheel
 bench: $(STAMP)  ## Benchmarks: fan-out, cold start, memory, AWS calls, artifacts, cost (prints, asserts nothing)
 	$(BIN)/python bench/run.py
 
+docs: $(STAMP)  ## The docs/ pages as a browsable site in site/ (open site/index.html); offline
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 up: $(STAMP)  ## Keep the embedded AWS running with the stack deployed (for `make invoke`)
 	$(BIN)/python -m quotawatch_local up
 
@@ -53,4 +56,4 @@ invoke: $(STAMP)  ## Local invoke without Docker: make invoke [FUNCTION=..] [EVE
 	$(BIN)/python -m quotawatch_local invoke $(FUNCTION) -e $(EVENT)
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .quotawatch-local
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .quotawatch-local site

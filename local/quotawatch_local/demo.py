@@ -175,7 +175,7 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
             aws,
             repo / "template.yaml",
             stack_name="quotawatch-demo",
-            parameters={"AlertEmail": "you@example.com", "AlertPhone": "+15555550100"},
+            parameters={"AlertEmails": "you@example.com", "AlertPhones": "+15555550100"},
         )
         out(f"Embedded AWS at {aws.endpoint_url}; deployed template.yaml as stack '{stack.name}'.")
         out(f"  created beside the stack (moto's CloudFormation lacks them): {', '.join(stack.beside)}")

@@ -162,15 +162,21 @@ def test_subscriptions_follow_the_parameters(stack: LocalStack) -> None:
         aws,
         REPO / "template.yaml",
         stack_name="quotawatch-subscribed",
-        parameters={"AlertEmail": "ops@example.com", "AlertPhone": "+15555550100"},
+        parameters={"AlertEmails": "ops@example.com,cto@example.org", "AlertPhones": "+15555550100"},
     )
     sns = aws.client("sns")
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=with_both.outputs["AlertTopicArn"])["Subscriptions"]
-    by_protocol = {s["Protocol"]: s for s in subscriptions}
-    assert set(by_protocol) == {"email", "sms"}
-    sms = sns.get_subscription_attributes(SubscriptionArn=by_protocol["sms"]["SubscriptionArn"])["Attributes"]
+    assert sorted((s["Protocol"], s["Endpoint"]) for s in subscriptions) == [
+        ("email", "cto@example.org"),
+        ("email", "ops@example.com"),
+        ("sms", "+15555550100"),
+    ]
+    (sms_arn,) = (s["SubscriptionArn"] for s in subscriptions if s["Protocol"] == "sms")
+    sms = sns.get_subscription_attributes(SubscriptionArn=sms_arn)["Attributes"]
     assert json.loads(sms["FilterPolicy"]) == {"severity": ["critical"]}
     assert sms["FilterPolicyScope"] == "MessageAttributes"
+    assert "Warning" not in with_both.outputs
+    assert stack.outputs["Warning"].startswith("No one will be told")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
