@@ -11,6 +11,7 @@ share for its MemorySize (bench/cpuquota.py). Usage:
     python bench/run.py --ratio   # only QuotaWatch against the thread-pool peer (--ratio-n, --rounds)
     python bench/run.py --fetch   # only the fetch stage: thread pool against asyncio (aiohttp)
     python bench/run.py --profile out.pstats --ratio-n 1000   # a warm run under cProfile
+    python bench/run.py --burn    # only the burn rule's replay of a year of 100 meters
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 
+from bench.burn_replay import bench_burn  # noqa: E402
 from bench.cost import PRICES_DATED, Digest, Usage, monthly, per_run_dollars, print_month  # noqa: E402
 from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
 from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
@@ -191,6 +193,7 @@ def main() -> int:
     parser.add_argument("--fetch", action="store_true", help="only: the fetch stage, threads against asyncio")
     parser.add_argument("--profile", help="only: profile a warm run of --ratio-n monitors into this pstats file")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved warm rounds against the peer")
+    parser.add_argument("--burn", action="store_true", help="only the burn rule's year replay (no AWS)")
     parser.add_argument("--pools", default="32,128", help="other pool sizes (CHECK_CONCURRENCY) to time N = 1,000 with")
     args = parser.parse_args()
     scrub_real_aws_environment()
@@ -198,6 +201,9 @@ def main() -> int:
     print(f"QuotaWatch benchmarks, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {_cpu_model()}, Python {platform.python_version()}")
     print(f"load average: {_load()} (other work on the machine slows every figure, CPU under a quota too)")
+    if args.burn:
+        bench_burn(20 if args.quick else 100)
+        return 0
     root = find_cgroup_root()
     if isinstance(root, str):
         print(f"CPU quota: skipped, {root}; quota figures below are computed from CPU, not measured")
@@ -249,6 +255,7 @@ def main() -> int:
             counter.stop()
     bench_imports()
     bench_declared()
+    bench_burn(20 if quick else 100)
     if not quick:
         bench_artifacts()
     bench_cost(bench, scaling, calls, shard, sizes, digests)

@@ -1,0 +1,271 @@
+"""The burn rule's false-alert budget: a year of synthetic usage for 100 meters, replayed.
+
+Readings every 15 minutes; weekday/weekend cycles, daily seasonality (business hours in a
+random time zone, or a nightly batch), slow growth and one step change per meter, monthly
+resets, balances topped up, noise (Poisson counts for calls, lognormal for money), failed
+runs and outages, and planted 10x burns of 30 minutes to 12 hours, plus planted blips (one
+reading at 10x-20x, which must stay quiet). Every run is judged as a check run would judge
+it, with the stored level carried from run to run; it prints how many burn alerts were not
+planted, how fast planted burns were caught, and the CPU per evaluation. Asserts nothing.
+
+Each run judges the meter's consumption up to that run (core/burn.py `judge`), computed
+once for the year instead of from a fresh 7-day slice per run: the verdict only reads
+the last 7 days, and a sample of runs is checked against `burn()` on a slice to prove it.
+
+    python bench/burn_replay.py [--meters 100] [--days 365]   # about 3 minutes of CPU
+    (bench/run.py runs it too; with --quick, for 20 meters)
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import statistics
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO)]
+
+from quotawatch.core.burn import (  # noqa: E402
+    DAY,
+    DEFAULT_BURN,
+    HOUR,
+    Consumption,
+    MeterFacts,
+    Readings,
+    burn,
+    default_min_spend,
+    judge,
+)
+from quotawatch.core.rules import Level  # noqa: E402
+
+STEP = 900.0  # a run every 15 minutes
+START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
+SPIKE = 10.0
+SPIKE_LENGTHS = (2, 3, 4, 8, 16, 48)  # runs: 30 minutes to 12 hours
+CHECK_EVERY = 997  # runs between checks of judge-on-the-year against burn-on-a-slice
+MARGIN = 0.05  # AlertPolicy.hysteresis / 100
+
+
+@dataclass
+class Meter:
+    kind: str  # "limit", "balance", "spend"
+    unit: str
+    times: list[float] = field(default_factory=list)
+    values: list[float | None] = field(default_factory=list)
+    limits: list[float | None] = field(default_factory=list)
+    period_ends: list[float | None] = field(default_factory=list)
+    spikes: list[tuple[int, int]] = field(default_factory=list)  # (first run that sees it, runs)
+    usual: dict[int, float] = field(default_factory=dict)  # a spike's first run: the rate it multiplies
+    blips: list[int] = field(default_factory=list)
+
+
+def synthesize(index: int, runs: int) -> Meter:
+    rng = random.Random(1000 + index)  # noqa: S311 - reproducible synthetic usage, not secrets
+    kind = ("limit", "limit", "balance", "spend")[index % 4]
+    money = kind != "limit" and rng.random() < 0.7
+    unit = "USD" if money else "calls"
+    base = 10 ** rng.uniform(-0.5, 2.3) if money else 10 ** rng.uniform(1.3, 4.3)  # per hour
+    shape = rng.choice(("business", "business", "flat", "batch"))
+    night, zone = rng.uniform(0.1, 0.35), rng.uniform(0, 24)
+    weekend = rng.uniform(0.2, 1.0) if shape == "business" else 1.0
+    batch_hour, batch_runs = rng.randrange(24), rng.randint(1, 4)
+    growth, step_at, step = rng.uniform(-0.3, 1.0), rng.randrange(runs), rng.uniform(1.5, 2.5)
+
+    def rate(i: int) -> float:
+        at = START + i * STEP
+        hour = ((at / HOUR) + zone) % 24
+        if shape == "business":
+            daily = night + (1.6 - night) * (0.5 - 0.5 * math.cos(2 * math.pi * (hour - 4) / 24))
+            if datetime.fromtimestamp(at, UTC).weekday() >= 5:
+                daily *= weekend
+        elif shape == "batch":
+            in_batch = (at / STEP - batch_hour * 4) % 96 < batch_runs
+            daily = 0.3 + (20.0 if in_batch else 0.0)
+        else:
+            daily = 1.0
+        trend = (1 + growth * i / runs) * (step if i >= step_at else 1.0)
+        return base * daily * trend
+
+    spikes, blips = _plant(rng, runs)
+    boost = {i: SPIKE for first, length in spikes for i in range(first, first + length)}
+    boost.update({b: rng.uniform(10, 20) for b in blips})
+    outages = {i for _ in range(2) for start in [rng.randrange(runs)] for i in range(start, start + rng.randint(8, 48))}
+    monthly = base * 730 * (1 + max(growth, 0)) * step
+    limit = monthly * rng.uniform(1.2, 3.0) if kind == "limit" else None
+    full = monthly * 1.5
+    meter = Meter(kind, unit, spikes=spikes, blips=blips)
+    used, balance, month = 0.0, full, -1
+    for i in range(runs):
+        at = START + i * STEP
+        when = datetime.fromtimestamp(at, UTC)
+        expected = rate(i) * STEP / HOUR * boost.get(i, 1.0)
+        spent = _noisy(rng, expected, money)
+        if when.month != month:
+            month, used = when.month, 0.0  # a new period: the count starts again
+        used += spent
+        balance -= spent
+        if balance < monthly / 3:
+            balance = full  # topped up
+        missing = i in outages or rng.random() < 0.005
+        meter.times.append(at)
+        meter.values.append(None if missing else (balance if kind == "balance" else used))
+        meter.limits.append(limit)
+        next_month = datetime(when.year + when.month // 12, when.month % 12 + 1, 1, tzinfo=UTC)
+        meter.period_ends.append(next_month.timestamp() if kind != "balance" else None)
+    meter.spikes = [(s, n) for s, n in spikes if not outages & set(range(s - 8, s + n + 2))]
+    meter.usual = {s: rate(s) for s, _ in meter.spikes}
+    meter.blips = [b for b in blips if not outages & set(range(b - 8, b + 4))]
+    return meter
+
+
+def _plant(rng: random.Random, runs: int) -> tuple[list[tuple[int, int]], list[int]]:
+    """Burns and blips at least 8 days apart (leaks are rare), none in the first 8 days."""
+    spikes: list[tuple[int, int]] = []
+    blips: list[int] = []
+    at = int(8 * DAY / STEP)
+    while True:
+        at += rng.randint(int(8 * DAY / STEP), int(40 * DAY / STEP))
+        if at + 60 >= runs:
+            return spikes, blips
+        if rng.random() < 0.7:
+            spikes.append((at, rng.choice(SPIKE_LENGTHS)))
+        else:
+            blips.append(at)
+
+
+def _noisy(rng: random.Random, expected: float, money: bool) -> float:
+    if money:
+        return expected * rng.lognormvariate(-0.03, 0.25)
+    if expected > 50:
+        return max(round(rng.gauss(expected, math.sqrt(expected))), 0)
+    limit, k, p = math.exp(-expected), 0, rng.random()  # Knuth's Poisson for small counts
+    while p > limit:
+        k += 1
+        p *= rng.random()
+    return float(k)
+
+
+@dataclass
+class Outcome:
+    raised_at: list[int] = field(default_factory=list)
+    evaluations: int = 0
+    cpu: float = 0.0
+    checks: int = 0
+    mismatches: int = 0
+    slice_cpu: list[float] = field(default_factory=list)
+
+
+def replay(meter: Meter) -> Outcome:
+    consumption = Consumption.of(meter.times, meter.values, balance=meter.kind == "balance")
+    outcome = Outcome()
+    level = Level.OK
+    start = time.process_time()
+    for i, value in enumerate(meter.values):
+        if value is None:
+            continue  # a failed run judges nothing
+        facts = _facts(meter, i, value)
+        verdict = judge(consumption, facts, DEFAULT_BURN, level, MARGIN)
+        if i % CHECK_EVERY == 0:
+            _check(meter, i, facts, level, verdict.level, outcome)
+        if verdict.level is not Level.OK and level is Level.OK:
+            outcome.raised_at.append(i)
+        level = verdict.level
+        outcome.evaluations += 1
+    outcome.cpu = time.process_time() - start - sum(outcome.slice_cpu)
+    return outcome
+
+
+def _facts(meter: Meter, i: int, value: float) -> MeterFacts:
+    limit = meter.limits[i]
+    left = value if meter.kind == "balance" else (limit - value if limit is not None else None)
+    return MeterFacts(meter.times[i], left, limit, meter.period_ends[i], meter.unit)
+
+
+def _check(meter: Meter, i: int, facts: MeterFacts, previous: Level, level: Level, outcome: Outcome) -> None:
+    """The verdict on the year's consumption equals burn() on the slice a run holds (8 days)."""
+    first = max(0, i - int(8 * DAY / STEP))
+    readings = Readings(meter.times[first : i + 1], meter.values[first : i + 1], meter.kind == "balance")
+    start = time.process_time()
+    verdict = burn(readings, facts, DEFAULT_BURN, previous, MARGIN)
+    outcome.slice_cpu.append(time.process_time() - start)
+    outcome.checks += 1
+    if verdict is None or verdict.level is not level:
+        outcome.mismatches += 1
+
+
+def bench_burn(meters: int = 100, days: int = 365) -> None:
+    runs = int(days * DAY / STEP)
+    print(f"Burn replay: {meters} meters, {days} days of readings every 15 minutes, defaults {_defaults()}")
+    wall = time.perf_counter()
+    unplanted = blip_alerts = caught = missed = under_floor = 0
+    to_catch: list[int] = []
+    outcomes: list[Outcome] = []
+    planted = 0
+    for index in range(meters):
+        meter = synthesize(index, runs)
+        outcome = replay(meter)
+        outcomes.append(outcome)
+        spans = [(s, s + n + 2) for s, n in meter.spikes]
+        for first, length in meter.spikes:
+            value = meter.values[first]
+            floor = default_min_spend(_facts(meter, first, value)) if value is not None else 0.0
+            if (SPIKE - 1) * meter.usual[first] < floor:
+                under_floor += 1  # a burn too small to alert on, by design (min_spend)
+                continue
+            planted += 1
+            hits = [r for r in outcome.raised_at if first <= r < first + length + 2]
+            if hits:
+                caught += 1  # runs that read the meter: a failed check judges nothing
+                to_catch.append(sum(1 for v in meter.values[first : hits[0] + 1] if v is not None))
+            else:
+                missed += 1
+        for raised in outcome.raised_at:
+            if any(lo <= raised < hi for lo, hi in spans):
+                continue
+            if any(b <= raised < b + 3 for b in meter.blips):
+                blip_alerts += 1
+            unplanted += 1
+    quarters = days / (365 / 4)
+    evaluations = sum(o.evaluations for o in outcomes)
+    print(
+        f"  unplanted burn alerts: {unplanted} ({unplanted / meters / quarters:.3f} per meter per quarter;"
+        f" {blip_alerts} of them on planted blips)"
+    )
+    within = sum(1 for r in to_catch if r <= 2)
+    if to_catch:
+        print(
+            f"  planted 10x burns: {planted} above min_spend ({under_floor} below it, not counted);"
+            f" caught {caught}, missed {missed}; within 2 runs {within};"
+            f" runs to catch median {statistics.median(to_catch):g}, max {max(to_catch)}"
+        )
+    cpu_us = sum(o.cpu for o in outcomes) / evaluations * 1e6
+    slice_us = statistics.median([c for o in outcomes for c in o.slice_cpu]) * 1e6
+    checks, mismatches = sum(o.checks for o in outcomes), sum(o.mismatches for o in outcomes)
+    print(
+        f"  CPU per evaluation: {cpu_us:.0f} µs on the year's consumption; {slice_us:.0f} µs as a run does it"
+        f" (burn() on 8 days of readings); {evaluations:,} evaluations"
+    )
+    print(
+        f"  judge on the year against burn on a slice: {checks} checks, {mismatches} different levels;"
+        f" wall {time.perf_counter() - wall:.0f} s"
+    )
+    print()
+
+
+def _defaults() -> str:
+    s = DEFAULT_BURN
+    return f"factor {s.factor:g}, short {s.short / 60:g} min, long {s.long / HOUR:g} h, baseline {s.baseline_days} days"
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--meters", type=int, default=100)
+    parser.add_argument("--days", type=int, default=365)
+    args = parser.parse_args()
+    bench_burn(args.meters, args.days)

@@ -1,0 +1,321 @@
+"""Burn rate: a meter consuming many times faster than it usually does at this time of day.
+
+Thresholds and the forecast say when a meter runs out at its usual pace; this says that the
+pace itself is wrong (a leaked key, a job in a loop), also on meters without a limit.
+
+Consumption is read from the cumulative use between readings, reset- and top-up-aware as
+Prometheus' `increase()` is: `used` falling below half of what it was is a new period that
+started again from zero (its new value is what was used since); a smaller fall is a
+correction and counts as nothing; a balance that rises was topped up and counts as nothing
+spent. Between readings the cumulative use is interpolated, so a gap spreads what was
+measured across it and never invents use.
+
+Windows (the issue's "both a long and a short window" adapted to a run every 15 minutes):
+- short (default 30 minutes, two runs): raised only when the window burns at `factor`
+  times its usual rate and *each half* at least at half the factor times the half's own
+  usual rate (so a burn beside a nightly batch still counts), each half measured by
+  its own reading (after a gap, one reading covering the whole window cannot tell a burn
+  from a burst, and waits for the next). A single elevated reading is a blip and never
+  alerts, however high (the other half reads usual); a burn
+  that fills two readings is caught by the second run that sees it. A plain "1 h window
+  at 10x" would see a 10x burn only as 5.5x after two runs, and need four.
+- long (default 6 hours): does not gate the warning (that would take hours); a burn that
+  has lasted the long window at `factor` makes it critical, as does running out at this
+  pace before the period ends (or within a week when there is no period).
+- factor (default 5): the replay (bench/burn_replay.py) needs headroom under the 10x it
+  must catch: with noise, a 10x burn measures 7x to 13x against a usual rate read from
+  noisy days, and a quiet hour's rate is floored (below). A year of 100 synthetic meters
+  at factor 5 gives no alert that was not planted.
+
+The usual rate is the median, over the previous `baseline_days` days of the same kind
+(weekday or weekend, in UTC), of the rate in the same window shifted by whole days; each
+day's is the higher of the window and the window half a short window later, so a nightly
+batch that starts a few minutes early is still usual. It is floored by a tenth
+of the meter's mean hourly rate over those days: a quiet hour does not make any small use
+an anomaly, while a 10x burn in an hour running at an eighth of the mean is still caught
+(a floor at the full median hourly rate would hide every burn in the quiet half of a
+day). The mean, not the median, so that a meter idle but for its nightly batch has a floor.
+Finally `min_spend` (per hour) is a floor on the excess, so that "3 calls instead of 0.2"
+is not a leak. A meter with less than `baseline_days` days of readings says so and never
+alerts on burn.
+
+A raised burn clears with the same margin as every signal (`AlertPolicy.hysteresis`, read
+as a fraction): it holds while the whole short window burns at `factor * (1 - margin)`,
+so a burn that stops clears within two runs, once.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from bisect import bisect_left
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from quotawatch.core.rules import Level
+
+HOUR = 3_600.0
+DAY = 86_400.0
+FLOOR_SHARE = 0.1  # of the mean hourly rate: the least a usual rate is taken to be
+RESET_BELOW = 0.5  # `used` falling below this share of what it was: a new period
+RUN_OUT_SOON = 7 * DAY  # without a period end, running out within this is critical
+IDLE_FLOOR_PER_HOUR = {"USD": 1.0}  # min_spend without a limit or balance, by unit
+IDLE_FLOOR_DEFAULT = 10.0  # ... for any other unit ("3 calls instead of 0.2")
+LIMIT_SHARE_FLOOR = 1e-4  # min_spend with a limit (or balance): what would last 10,000 h
+_EPSILON = 1e-9  # float noise: a burn of exactly `factor` times the usual is a burn
+
+
+@dataclass(frozen=True)
+class BurnSettings:
+    """A monitor's burn settings (`burn:` in monitors.yaml); windows in seconds."""
+
+    factor: float = 5.0
+    short: float = 1_800.0
+    long: float = 21_600.0
+    min_spend: float | None = None  # per hour, in the meter's unit; None: see default_min_spend
+    baseline_days: int = 7
+    off: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.factor > 1:
+            raise ValueError(f"burn factor must be above 1, not {self.factor}")
+        if not 0 < self.short < self.long:
+            raise ValueError(f"burn windows: short ({self.short} s) must be positive and under long ({self.long} s)")
+        if self.baseline_days < 1:
+            raise ValueError(f"burn baseline_days must be at least 1, not {self.baseline_days}")
+        if self.min_spend is not None and not self.min_spend >= 0:
+            raise ValueError(f"burn min_spend must be zero or more, not {self.min_spend}")
+
+
+DEFAULT_BURN = BurnSettings()
+
+
+class Consumption:
+    """What a meter consumed up to each reading (cumulative, from its first reading)."""
+
+    __slots__ = ("times", "totals")
+
+    def __init__(self, times: list[float], totals: list[float]) -> None:
+        self.times = times
+        self.totals = totals
+
+    @classmethod
+    def of(cls, times: Sequence[float], values: Sequence[float | None], *, balance: bool) -> Consumption:
+        """From readings in time order: `used` values, or a balance's `remaining` (`balance`).
+
+        Readings without the value (None, not finite) are gaps; a reading not later than
+        the one before it is skipped.
+        """
+        kept_times: list[float] = []
+        totals: list[float] = []
+        total = 0.0
+        last: float | None = None
+        for at, value in zip(times, values, strict=True):
+            if value is None or not math.isfinite(value) or (kept_times and at <= kept_times[-1]):
+                continue
+            if last is not None:
+                total += _spent(last, value, balance)
+            kept_times.append(at)
+            totals.append(total)
+            last = value
+        return cls(kept_times, totals)
+
+    def at(self, when: float) -> float | None:
+        """Cumulative consumption at `when`, interpolated between readings; None outside them."""
+        times = self.times
+        if not times or when < times[0] or when > times[-1]:
+            return None
+        i = bisect_left(times, when)
+        if times[i] == when:
+            return self.totals[i]
+        t0, t1, c0, c1 = times[i - 1], times[i], self.totals[i - 1], self.totals[i]
+        return c0 + (c1 - c0) * (when - t0) / (t1 - t0)
+
+    def read_between(self, start: float, end: float) -> bool:
+        """Whether a reading lies between two times: a window's halves are measured, not interpolated."""
+        i = bisect_left(self.times, start)
+        return i < len(self.times) and self.times[i] <= end
+
+    def rate(self, start: float, end: float) -> float | None:
+        """Consumption per hour between two times; None when either lies outside the readings."""
+        first, last = self.at(start), self.at(end)
+        if first is None or last is None:
+            return None
+        return (last - first) * HOUR / (end - start)
+
+
+def _spent(before: float, after: float, balance: bool) -> float:
+    if balance:
+        return max(before - after, 0.0)  # a top-up is not negative spend
+    if after >= before:
+        return after - before
+    # A reset restarts from zero (what it reads now was used since); a correction is nothing.
+    return max(after, 0.0) if after < before * RESET_BELOW else 0.0
+
+
+@dataclass(frozen=True)
+class MeterFacts:
+    """What the verdict needs besides the consumption: now, and what is left (POSIX seconds)."""
+
+    now: float
+    left: float | None = None  # limit - used, or the balance; None: nothing to run out of
+    limit: float | None = None
+    period_end: float | None = None
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class Burn:
+    """The burn verdict of one meter at one run; rates are per hour."""
+
+    level: Level
+    enough_history: bool
+    settings: BurnSettings
+    short_rate: float | None = None
+    long_rate: float | None = None
+    usual: float | None = None  # the usual rate for the short window at this time of day
+    hours_left: float | None = None  # at the short window's pace; None: nothing to run out of
+    spare: float | None = None  # seconds from running out to the period's end (positive: before it)
+    unit: str = ""
+    limited: bool = False  # what runs out is a limit (else a balance)
+    period_end: float | None = None  # when `spare` is to the period's end; None: to RUN_OUT_SOON
+
+    @property
+    def ratio(self) -> float | None:
+        """How many times the usual rate the short window burns; inf when the usual is nothing."""
+        if self.short_rate is None or self.usual is None:
+            return None
+        return self.short_rate / self.usual if self.usual > 0 else math.inf
+
+
+@dataclass(frozen=True)
+class Readings:
+    """One meter's readings in time order: POSIX seconds, and `used` (or a balance's `remaining`)."""
+
+    times: Sequence[float]
+    values: Sequence[float | None]  # None: the reading lacked it
+    balance: bool = False  # values are what remains, not what was used
+
+
+def burn(
+    readings: Readings,
+    facts: MeterFacts,
+    settings: BurnSettings = DEFAULT_BURN,
+    previous: Level = Level.OK,
+    margin: float = 0.05,
+) -> Burn | None:
+    """The burn verdict of a meter from its readings; None when burn is off for it.
+
+    `previous` is the level stored for the signal, `margin` the clearing margin as a
+    fraction (`AlertPolicy.hysteresis / 100`).
+    """
+    if settings.off:
+        return None
+    consumption = Consumption.of(readings.times, readings.values, balance=readings.balance)
+    return judge(consumption, facts, settings, previous, margin)
+
+
+def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, previous: Level, margin: float) -> Burn:
+    """The verdict from cumulative consumption; reads only the last `baseline_days` days and a window."""
+    now, short = facts.now, settings.short
+    times = consumption.times
+    if not times or times[0] > now - settings.baseline_days * DAY:
+        return Burn(Level.OK, False, settings, unit=facts.unit)
+    short_rate = consumption.rate(now - short, now)
+    long_rate = consumption.rate(now - settings.long, now)
+    seasonal = _usual_short(consumption, now, settings)
+    mean = consumption.rate(now - settings.baseline_days * DAY, now - short)
+    if short_rate is None or long_rate is None or seasonal is None or mean is None:
+        return Burn(Level.OK, False, settings, unit=facts.unit)
+    usual, *usual_halves = (max(rate, FLOOR_SHARE * mean) for rate in seasonal)
+    halves = (consumption.rate(now - short, now - short / 2), consumption.rate(now - short / 2, now))
+    # Each half against its own usual: a burn beside a nightly batch is still a burn.
+    sustained = all(h is not None and h >= u * settings.factor / 2 for h, u in zip(halves, usual_halves, strict=True))
+    hours_left, spare = _run_out(facts, short_rate)
+    verdict = Burn(Level.OK, True, settings, short_rate, long_rate, usual, hours_left, spare, *_context(facts))
+    threshold = settings.factor * usual * (1 - _EPSILON)
+    floor = settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
+    excess = short_rate - usual
+    if previous is Level.OK:
+        split = consumption.read_between(now - 0.75 * short, now - 0.25 * short)
+        burning = split and sustained and short_rate >= threshold and excess >= floor and excess > 0
+    else:  # hysteresis: the whole window, with the clearing margin
+        burning = short_rate >= threshold * (1 - margin) and excess >= floor * (1 - margin) and excess > 0
+    if not burning:
+        return verdict
+    held = 1 - margin if previous is Level.CRITICAL else 1.0
+    long_usual = _usual_long(consumption, now, settings)
+    long_threshold = settings.factor * max(long_usual or 0.0, FLOOR_SHARE * mean) * held * (1 - _EPSILON)
+    lasting = long_usual is not None and long_rate >= long_threshold
+    soon = spare is not None and spare > 0
+    level = Level.CRITICAL if lasting or soon else Level.WARNING
+    return replace(verdict, level=level)
+
+
+def _context(facts: MeterFacts) -> tuple[str, bool, float | None]:
+    limited = facts.limit is not None
+    return facts.unit, limited, facts.period_end if limited else None
+
+
+def _alike(now: float, settings: BurnSettings) -> list[float]:
+    """The same time on the previous days of the same kind (weekday or weekend, in UTC)."""
+    weekend = _weekend(now)
+    days = [now - d * DAY for d in range(1, settings.baseline_days + 1)]
+    return [day for day in days if _weekend(day) == weekend] or days
+
+
+def _usual_long(consumption: Consumption, now: float, settings: BurnSettings) -> float | None:
+    """Median of the long window's rate a whole day earlier, over the days alike."""
+    rates = [consumption.rate(day - settings.long, day) for day in _alike(now, settings)]
+    known = [r for r in rates if r is not None]
+    return statistics.median(known) if known else None
+
+
+def _usual_short(consumption: Consumption, now: float, settings: BurnSettings) -> tuple[float, float, float] | None:
+    """Usual rates of the short window and of its two halves: medians over the days alike.
+
+    The window's is each day's higher of the window and the window half its length later:
+    a batch that starts early today is still usual. One that starts late needs no shift:
+    today's window holds it, as every earlier day's did.
+    """
+    half = settings.short / 2
+    per_hour = HOUR / half
+    wholes: list[float] = []
+    firsts: list[float] = []
+    seconds: list[float] = []
+    for day in _alike(now, settings):
+        p0, p1, p2, p3 = (consumption.at(day + k * half) for k in (-2, -1, 0, 1))
+        if p0 is None or p1 is None or p2 is None:
+            continue
+        firsts.append((p1 - p0) * per_hour)
+        seconds.append((p2 - p1) * per_hour)
+        wholes.append(max(p2 - p0, p3 - p1 if p3 is not None else 0.0) * per_hour / 2)
+    if not wholes:
+        return None
+    return statistics.median(wholes), statistics.median(firsts), statistics.median(seconds)
+
+
+def _weekend(at: float) -> bool:
+    return (int(at // DAY) + 3) % 7 >= 5  # 1970-01-01 was a Thursday (weekday 3)
+
+
+def _run_out(facts: MeterFacts, rate: float) -> tuple[float | None, float | None]:
+    """Hours until nothing is left at `rate`, and how long before the period's end (or RUN_OUT_SOON) that is."""
+    if facts.left is None or rate <= 0:
+        return None, None
+    hours = max(facts.left, 0.0) / rate
+    end = facts.period_end if facts.limit is not None and facts.period_end is not None else facts.now + RUN_OUT_SOON
+    return hours, end - (facts.now + hours * HOUR)
+
+
+def default_min_spend(facts: MeterFacts) -> float:
+    """The excess per hour below which no burn alerts, when the monitor sets none.
+
+    With a limit or a balance: a ten-thousandth of it (a pace that would last over a year
+    threatens nothing); otherwise $1 an hour for money, 10 units an hour for anything else.
+    """
+    if facts.limit is not None and facts.limit > 0:
+        return facts.limit * LIMIT_SHARE_FLOOR
+    if facts.left is not None and facts.left > 0:
+        return facts.left * LIMIT_SHARE_FLOOR
+    return IDLE_FLOOR_PER_HOUR.get(facts.unit, IDLE_FLOOR_DEFAULT)
