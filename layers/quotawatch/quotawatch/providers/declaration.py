@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from quotawatch.core.snapshot import Severity
+from quotawatch.echo import ConfigError, _bounded, _first_name, _name, _show, _text
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.echo import _bounded, _first_name, _name, _show, _text
 from quotawatch.providers.base import Auth, ParsedUsage, Provider
 from quotawatch.providers.declared import (
     FIGURES,
@@ -28,6 +28,7 @@ from quotawatch.providers.declared import (
     is_unit,
 )
 from quotawatch.providers.expressions import Expression, ExpressionError, compile_expression, compile_template
+from quotawatch.strict_yaml import Broken, line_of
 
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _METER_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}(:\*)?")
@@ -56,8 +57,8 @@ class CodedReading:
     read_refusal: Callable[..., ParsedUsage | None] | None = None
 
 
-class DeclarationError(Exception):
-    """A declaration that cannot be used; the message is one line naming file, provider and field."""
+# A declaration that cannot be used; the message is one line naming file, provider and field.
+DeclarationError = ConfigError
 
 
 def declare(
@@ -65,12 +66,16 @@ def declare(
 ) -> Provider:
     """The Provider `data` declares; `name` when the place it came from names it (a key of
     `providers:` in monitors.yaml), else its `name` field."""
-    named = data.get("name") if isinstance(data, dict) else None
+    named = data.get("name") if isinstance(data, dict) else data.name if isinstance(data, Broken) else None
     shown = _text(name or (named if isinstance(named, str) else "?"))
+    if isinstance(data, Broken):  # its YAML cannot be read
+        raise DeclarationError(_bounded(f"{source}: line {data.line}: provider '{shown}': {data.message}"))
     try:
         return _provider(data, source, name, coded or {})
     except _Invalid as exc:
-        raise DeclarationError(_bounded(f"{source}: provider '{shown}': field '{exc.field}': {exc}")) from None
+        line = line_of(data, tuple(exc.field.replace("[", ".").replace("]", "").split(".")))
+        where = f"{source}: line {line}" if line else source
+        raise DeclarationError(_bounded(f"{where}: provider '{shown}': field '{exc.field}': {exc}")) from None
     except ExpressionError as exc:  # raised outside a field's own check: never expected
         raise DeclarationError(_bounded(f"{source}: provider '{shown}': {exc}")) from None
 
