@@ -166,6 +166,14 @@ def test_channels_in_monitors_yaml() -> None:
         ),
         ({"name": "a", "type": "slack"}, "channel 'a': field 'secret_field'"),
         ({"name": "a", "type": "slack", "secret_field": "x", "url": "https://h"}, "channel 'a': field 'url'"),
+        (
+            {"name": "a", "type": "pagerduty", "secret_field": "x", "url": "https://169.254.169.254/v2/enqueue"},
+            "channel 'a': field 'url': must be an https URL",
+        ),
+        (
+            {"name": "a", "type": "pagerduty", "secret_field": "x", "url": "https://[::ffff:169.254.169.254]/"},
+            "channel 'a': field 'url': must be an https URL",
+        ),
         ({"name": "a", "type": "pagerduty", "secret_field": "x", "url": "http://pd.example"}, "field 'url'"),
         ({"name": "a", "type": "webhook", "secret_field": "x"}, "channel 'a': field 'signing_secret_field'"),
         ({"name": "a", "type": "slack", "secret_field": "x", "min_severity": "loud"}, "field 'min_severity'"),

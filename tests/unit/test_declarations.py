@@ -252,6 +252,10 @@ def test_code_reads_what_a_declaration_cannot() -> None:
     ("changes", "field", "says"),
     [
         ({"url": "http://api.acme.example/usage"}, "url", "https://"),
+        ({"url": "https://169.254.169.254/latest"}, "url", "169.254.169.254: a private, link-local or metadata"),
+        ({"url": "https://[::ffff:169.254.169.254]/usage"}, "url", "169.254.169.254: a private"),
+        ({"url": "https://[fd00::2]/usage"}, "url", "fd00::2: a private"),
+        ({"url": "https://10.0.0.7:8443/usage"}, "url", "10.0.0.7: a private"),
         ({"url": "https://api.acme.example/usage?key=1"}, "url", "query"),
         ({"url": "https://api.acme.example/{key}/usage"}, "url", "only where 'auth'"),
         ({"url": "https://api.acme.example/{account}/usage"}, "url", "not declared under 'params:'"),

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from quotawatch.core.snapshot import Severity
+from quotawatch.core.urls import internal_address
 from quotawatch.echo import ConfigError, _bounded, _first_name, _name, _show, _text
 from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.providers.base import Auth, ParsedUsage, Provider
@@ -213,6 +214,9 @@ def _url(value: Any, field_name: str, params: Mapping[str, str]) -> str:
         or (port is not None and not 0 < port < 65536)
     ):
         raise _Invalid(field_name, f"must be an https:// URL, got {_show(value)}")
+    internal = internal_address(parts.hostname)
+    if internal is not None:
+        raise _Invalid(field_name, f"names {internal}: a private, link-local or metadata address, not a provider's API")
     return value
 
 
