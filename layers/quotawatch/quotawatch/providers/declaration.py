@@ -364,8 +364,8 @@ def _optional(value: Any, where: str) -> bool | Expression:
 def _optional_figures(value: Any, where: str) -> frozenset[str]:
     if not isinstance(value, list):
         return frozenset()
-    if not all(isinstance(v, str) and v in ("used", "remaining") for v in value):
-        raise _Invalid(where, "a list of the figures that may be absent: used, remaining")
+    if not all(isinstance(v, str) and v in ("used", "limit", "remaining") for v in value):
+        raise _Invalid(where, "a list of the figures that may be absent: used, limit (then: no limit), remaining")
     return frozenset(value)
 
 
