@@ -18,7 +18,6 @@ from msgspec import UNSET, Meta, Struct, UnsetType, inspect
 from quotawatch.core.window import WINDOW_SIZE
 from quotawatch.echo import InvalidField, _name, _show, _text
 
-SCHEMA_ID = "https://quotawatch.dev/schema/monitors.schema.json"
 Name = Annotated[
     str,
     Meta(
@@ -47,12 +46,12 @@ class Model(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True
     pass
 
 
-class ThresholdsModel(Model):
+class ThresholdsModel(Model, kw_only=True):
     warning: Percent | UnsetType = UNSET
     critical: Percent | UnsetType = UNSET
 
 
-class Floors(Model):
+class Floors(Model, kw_only=True):
     warning: Amount | UnsetType = UNSET
     critical: Amount | UnsetType = UNSET
 
@@ -69,7 +68,7 @@ class MeterModel(ThresholdsModel, kw_only=True):
     limit: Limit | UnsetType = UNSET
 
 
-class Policy(Model):
+class Policy(Model, kw_only=True):
     """How alerts behave over time: under `defaults` and per monitor."""
 
     remind_every_hours: Annotated[float, Meta(ge=0, le=24 * 365)] | UnsetType = UNSET
@@ -94,7 +93,7 @@ class MonitorModel(Policy, kw_only=True):
     meters: dict[str, MeterModel | None] | None = None
 
 
-class ChannelModel(Model):
+class ChannelModel(Model, kw_only=True):
     name: Name
     type: Literal["slack", "teams", "discord", "pagerduty", "webhook"]
     secret_field: SecretField
@@ -105,14 +104,13 @@ class ChannelModel(Model):
     signing_secret_field: SecretField | UnsetType = UNSET
 
 
-class MonitorsFile(Model):
+class MonitorsFile(Model, kw_only=True):
     """The whole file, for its JSON Schema (entries are validated one by one)."""
 
     monitors: Annotated[list[MonitorModel], Meta(max_length=20_000)]
     defaults: Defaults | None = None
     channels: Annotated[list[ChannelModel], Meta(max_length=20)] | None = None
-    # Provider declarations: docs/schema/provider.schema.json.
-    providers: dict[str, dict[str, Any]] | None = None
+    providers: dict[str, Declaration] | None = None
 
 
 def check(data: Any, model: type[_M]) -> _M:
@@ -245,7 +243,115 @@ def _range(kind: Any) -> str:
     return f" of {low} or more" if low is not None and kind.ge is not None else f" {low}" if low else ""
 
 
-def json_schema() -> dict[str, Any]:
-    """The JSON Schema of monitors.yaml, as published in docs/schema/monitors.schema.json."""
-    schema: dict[str, Any] = msgspec.json.schema(MonitorsFile)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID, **schema}
+# --- provider declarations (providers/declaration.py compiles them) -------------------------
+
+DeclName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9_-]{0,39}(?!\n)$",
+        description="lower-case letters, digits, '-' and '_', at most 40, starting with a letter",
+    ),
+]
+OneLine = Annotated[
+    str, Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$", description="one line of text of at most 200")
+]
+Expr = Annotated[str, Meta(min_length=1, max_length=1000, description="an expression (JMESPath, or a plain path)")]
+Severity = Literal["warning", "critical", "info"]
+
+
+class AuthModel(Model, kw_only=True):
+    header: Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a header's name")] | (
+        UnsetType
+    ) = UNSET
+    format: Annotated[str, Meta(max_length=100, description="holding {key} once, e.g. 'Bearer {key}'")] | (
+        UnsetType
+    ) = UNSET
+    query: Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a parameter's name")] | (
+        UnsetType
+    ) = UNSET
+    basic: Literal[True] | UnsetType = UNSET
+
+
+class MeterDeclaration(Model, kw_only=True):
+    unit: Annotated[str, Meta(description="calls, requests, characters, credits, bytes, GB, ms, USD, EUR...")]
+    used: Expr | UnsetType = UNSET
+    limit: Expr | UnsetType = UNSET
+    remaining: Expr | UnsetType = UNSET
+    unit_from: Expr | UnsetType = UNSET
+    scale: Annotated[float, Meta(gt=0, lt=1e12, description="a number above 0 (0.01 turns cents into dollars)")] = 1.0
+    unlimited: float | list[float | None] | UnsetType | None = UNSET
+    # true, an expression (the meter may be absent when it holds), or the figures that may be absent
+    optional: bool | Expr | list[Literal["used", "limit", "remaining"]] = False
+    each: Expr | UnsetType = UNSET
+    key: Expr | UnsetType = UNSET
+
+
+class ConditionDeclaration(Model, kw_only=True):
+    severity: Severity
+    message: Annotated[str, Meta(description="a message template such as 'plan {plan}[ until {end}]'")]
+    when: Expr | UnsetType = UNSET
+    when_true: Expr | UnsetType = UNSET
+    when_false: Expr | UnsetType = UNSET
+
+
+class RefusalDeclaration(Model, kw_only=True):
+    status: Annotated[int, Meta(ge=400, le=599, description="an HTTP error status (400 to 599)")]
+    condition: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="the condition's name")]
+    severity: Severity
+    message: str
+    when: Expr | UnsetType = UNSET
+
+
+class PeriodDeclaration(Model, kw_only=True):
+    start: Expr | UnsetType = UNSET
+    end: Expr | UnsetType = UNSET
+    monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")] | (
+        UnsetType
+    ) = UNSET
+
+
+class Declaration(Model, kw_only=True):
+    """A provider declaration: a file of the catalogue, providers/<name>.yaml, or an entry of
+    `providers:` in monitors.yaml (where `name` may be left out)."""
+
+    name: DeclName | UnsetType = UNSET
+    display_name: OneLine | UnsetType = UNSET
+    docs: Annotated[str, Meta(pattern=r"^https://\S*$", description="the https:// address of the docs")] | (
+        UnsetType
+    ) = UNSET
+    measures: OneLine | UnsetType = UNSET
+    url: Url | UnsetType = UNSET
+    base_url: Url | UnsetType = UNSET
+    path: Annotated[str, Meta(pattern=r"^(/[^\s?#]*)?$", description="a path starting with '/'")] = ""
+    query: dict[str, str | int | float | bool] | None = None
+    auth: str | AuthModel
+    params: dict[str, Annotated[str, Meta(description="in one line, what the value is")]] | None = None
+    meters: Annotated[dict[str, MeterDeclaration], Meta(max_length=64)] | UnsetType = UNSET
+    period: PeriodDeclaration | None = None
+    conditions: Annotated[dict[str, ConditionDeclaration], Meta(max_length=32)] | None = None
+    refusals: Annotated[list[RefusalDeclaration], Meta(max_length=32)] | None = None
+    code: str | UnsetType = UNSET
+
+
+SCHEMAS: dict[str, tuple[type[Any], str]] = {
+    "monitors": (MonitorsFile, "monitors.yaml"),
+    "provider": (Declaration, "a provider declaration"),
+}
+
+
+def schema_of(name: str) -> dict[str, Any]:
+    """The JSON Schema published as docs/schema/<name>.schema.json."""
+    model, title = SCHEMAS[name]
+    schema: dict[str, Any] = msgspec.json.schema(model)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"QuotaWatch: {title}",
+        **schema,
+    }
+
+
+if __name__ == "__main__":  # python -m quotawatch.models NAME > docs/schema/NAME.schema.json
+    import json
+    import sys
+
+    print(json.dumps(schema_of(sys.argv[1]), indent=2, sort_keys=True))
