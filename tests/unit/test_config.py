@@ -431,3 +431,39 @@ def test_a_warm_container_parses_the_file_again_only_when_its_bytes_change(
     assert again is first
     assert [m.id for m in changed.monitors] == ["cloudlayer-eu"]
     assert parsed == [FILE, FILE]  # once for the first bytes, once for the changed ones
+
+
+def test_check_config_of_a_file_with_anchors_merge_keys_and_one_broken_monitor(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from quotawatch.cli import check_config
+
+    path = write(
+        tmp_path,
+        """\
+        x-common: &common
+          provider: cloudlayer
+          remind_every_hours: 12
+        monitors:
+          - <<: *common
+            id: cloudlayer-prod
+            secret_field: cloudlayer-prod
+          - <<: *common
+            id: cloudlayer-staging
+            secret_field: cloudlayer-staging
+            thresholds: {warning: 90, critical: 85}
+          - {<<: *common, id: cloudlayer-eu, secret_field: cloudlayer-eu, hysteresis: 2}
+        """,
+    )
+    out = StringIO()
+    assert check_config(path, out) == 1
+    assert out.getvalue().splitlines() == [
+        f"{FILE}: line 11: monitor 'cloudlayer-staging': field 'thresholds': warning (90) is above critical (85)",
+        f"{FILE}: 1 problem",
+        f"{FILE}: 3 monitors, 1 disabled",
+    ]
+    config = load_monitors(path)
+    assert [(m.id, m.policy.remind_every) for m in config.monitors] == [
+        ("cloudlayer-prod", timedelta(hours=12)),
+        ("cloudlayer-eu", timedelta(hours=12)),
+    ]

@@ -139,7 +139,8 @@ def parse_monitors(
     source = _text(source)
     if not isinstance(data, dict) or not isinstance(data.get("monitors"), list):
         raise ConfigError(f"{source}: expected a top-level 'monitors:' list")
-    unknown = set(data) - _TOP_LEVEL_FIELDS
+    # x-...: a place for anchors to share (`x-common: &common`), as in Compose files; not read.
+    unknown = {k for k in data if not (isinstance(k, str) and k.startswith("x-"))} - _TOP_LEVEL_FIELDS
     if unknown:
         raise ConfigError(_bounded(f"{source}: unknown top-level field '{_first_name(unknown)}'"))
     if len(data["monitors"]) > MAX_MONITORS:

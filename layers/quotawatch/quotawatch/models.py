@@ -343,6 +343,8 @@ def schema_of(name: str) -> dict[str, Any]:
     """The JSON Schema published as docs/schema/<name>.schema.json."""
     model, title = SCHEMAS[name]
     schema: dict[str, Any] = msgspec.json.schema(model)
+    if model is MonitorsFile:  # x-...: anchors to share, not read (config.py)
+        schema["$defs"]["MonitorsFile"]["patternProperties"] = {"^x-": {}}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": f"QuotaWatch: {title}",
