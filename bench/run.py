@@ -34,6 +34,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 
+from bench.config_load import bench_config_load  # noqa: E402
 from bench.cost import PRICES_DATED, Digest, Usage, monthly, per_run_dollars, print_month  # noqa: E402
 from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
 from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
@@ -228,6 +229,7 @@ def main() -> int:
         finally:
             counter.stop()
     bench_imports()
+    bench_config_load()
     bench_declared()
     if not quick:
         bench_artifacts()

@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from quotawatch import config, strict_yaml
+from quotawatch import config, echo, models, strict_yaml
 from quotawatch.config import ConfigError, MonitorsConfig, load_monitors
 
 FILE = "team-monitors.yaml"
@@ -520,7 +521,7 @@ def test_every_message_is_one_line_within_the_bound_even_when_all_parts_are_long
     [problem] = load_monitors(folder / ("n" * 200 + "\n.yaml")).problems
     assert problem.message.isprintable()
     assert len(problem.message) <= BOUND
-    assert len(problem.monitor) <= config.ECHO_CHARS
+    assert len(problem.monitor) <= echo.ECHO_CHARS
 
 
 # --- property-based: any input ------------------------------------------------------------------
@@ -562,7 +563,8 @@ plain_scalars = (
 )
 # A huge string in about one value of forty: each is dumped and parsed, which takes time.
 scalars = st.integers(0, 39).flatmap(lambda n: huge_text if n == 0 else plain_scalars)
-field_names = st.sampled_from(sorted(config._MONITOR_FIELDS | config._METER_FIELDS)) | odd_text | st.integers()
+FIELDS = {f.name for model in (models.MonitorModel, models.MeterModel) for f in msgspec.structs.fields(model)}
+field_names = st.sampled_from(sorted(FIELDS)) | odd_text | st.integers()
 structures = st.recursive(
     scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(field_names, children, max_size=5),

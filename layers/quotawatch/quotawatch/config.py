@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -28,31 +27,19 @@ from quotawatch.channel_config import parse_channels
 from quotawatch.core.channels import Channel
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
-from quotawatch.echo import ECHO_CHARS as ECHO_CHARS
-from quotawatch.echo import MAX_MESSAGE_CHARS as MAX_MESSAGE_CHARS
+from quotawatch.echo import ECHO_CHARS, _bounded, _first_name, _name, _show, _text
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.echo import _bounded, _first_name, _name, _show, _text
 from quotawatch.providers.base import Provider
 from quotawatch.providers.registry import Registry, declared_providers, read_beside
 from quotawatch.strict_yaml import Broken, line_of
 
-_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-# How alerts behave over time: settable under `defaults` and per monitor.
-_POLICY_FIELDS = {"remind_every_hours", "hysteresis", "failures_before_alert", "forecast_days"}
-_MONITOR_FIELDS = {
-    "id", "provider", "secret_field", "enabled", "base_url", "params", "thresholds", "meters"
-} | _POLICY_FIELDS  # fmt: skip
-_THRESHOLD_FIELDS = ("warning", "critical")
-_METER_FIELDS = {*_THRESHOLD_FIELDS, "min_remaining", "limit"}
 _TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers", "channels"}
 MAX_PARAM_CHARS = 200
 # A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
 PROVIDERS_DIRECTORY = "providers"
 
 MAX_MONITORS = 20_000
-MAX_SECRET_FIELD_CHARS = 256
-MAX_URL_CHARS = 2048
 # libyaml's parser when PyYAML has it (fast); PyYAML's pure-Python one otherwise.
 _PREFER_LIBYAML = True
 
@@ -112,15 +99,16 @@ def load_monitors(path: str | Path) -> MonitorsConfig:
     """The monitors in the file; raises ConfigError, and nothing else, when it cannot be used."""
     path = Path(path)
     try:
-        raw = _read_bytes(path)
-        beside = _declaration_files(path)
+        raw = strict_yaml.read_bytes(path, path.name)
+        beside = read_beside(path.parent / PROVIDERS_DIRECTORY)
         digest = hashlib.blake2b(raw, digest_size=16)
         for name, content in beside:
             digest.update(name.encode() + b"\0" + content)
         key = (path.name, _loader_class(), digest.digest())
         config = _parsed.get(key)
         if config is None:
-            config = parse_monitors(_parse_yaml(raw, path), source=path.name, declared_beside=beside)
+            data = strict_yaml.parse_yaml(raw, path.name, strict_yaml.MONITORS_FILE, _loader_class())
+            config = parse_monitors(data, source=path.name, declared_beside=beside)
             _parsed.clear()
             _parsed[key] = config
         return config
@@ -315,22 +303,6 @@ def _allowed_url(url: str) -> bool:
         return may_carry_a_key(url)
     except ValueError:  # urllib refuses some strings outright, such as an unclosed "[" IPv6 host
         return False
-
-
-# --- Reading the file: bytes, then YAML (strict_yaml.py) -----------------------------------
-
-
-def _read_bytes(path: Path) -> bytes:
-    return strict_yaml.read_bytes(path, path.name)
-
-
-def _declaration_files(path: Path) -> tuple[tuple[str, bytes], ...]:
-    """The user's provider files beside the monitors file (providers/*.yaml)."""
-    return read_beside(path.parent / PROVIDERS_DIRECTORY)
-
-
-def _parse_yaml(raw: bytes, path: Path) -> Any:
-    return strict_yaml.parse_yaml(raw, path.name, strict_yaml.MONITORS_FILE, _loader_class())
 
 
 def _loader_class() -> Any:
