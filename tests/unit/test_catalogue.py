@@ -133,9 +133,9 @@ def assert_no_key(key: str, snapshot: Snapshot) -> None:
 def test_the_readme_example_declaration_reads_its_documented_answer(
     serve: Serve, client: HttpClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """README "Watch any API": docs/examples/providers/coingecko.yaml against its answers,
-    with `quotawatch fetch --providers` as the README shows it."""
-    assert "coingecko" not in PROVIDERS, "the README's example is an API the catalogue does not have"
+    """docs/watch-any-api.md: docs/examples/providers/coingecko.yaml against its answers,
+    with `quotawatch fetch --providers` as the page shows it."""
+    assert "coingecko" not in PROVIDERS, "the docs' example is an API the catalogue does not have"
     fixture = read_fixture(EXAMPLES / "coingecko-answers.yaml")
     fake = start(serve, fixture, "documented")
     monkeypatch.setenv("QW_KEY", fixture.key)

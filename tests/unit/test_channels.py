@@ -246,11 +246,11 @@ def test_the_topic_carries_amazon_qs_custom_notification_for_its_https_subscribe
 
 
 def test_the_readmes_receiver_accepts_a_signed_webhook_and_refuses_a_tampered_or_late_one() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "channels.md").read_text(encoding="utf-8")
     snippet = readme.split("**The generic webhook.**", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     assert len(snippet.strip().splitlines()) <= 10
     scope: dict[str, Any] = {}
-    exec(snippet, scope)  # noqa: S102 - the README's own example, run as a reader would
+    exec(snippet, scope)  # noqa: S102 - the docs' own example, run as a reader would
     hook = channel(type="webhook", secret_field="url", signing_secret_field="key")
     keys = KeysOf({"url": "https://hooks.example.com/q", "key": "shh"})
     queued = QueuedMessage("imagerouter", "meter:credits", "MSG#1", ALERT)

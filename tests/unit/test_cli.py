@@ -133,7 +133,7 @@ def test_plain_http_to_another_host_is_refused_before_sending_the_key(monkeypatc
 
 def test_exit_codes_are_distinct_and_documented() -> None:
     assert sorted(EXIT_CODES.values()) == [3, 4, 5, 6, 7, 8]
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "fetch.md").read_text()
     for kind, code in EXIT_CODES.items():
         assert f"| {code} | `{kind.value}` |" in readme
 

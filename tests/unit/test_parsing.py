@@ -214,6 +214,45 @@ def test_require_object_says_what_it_got(body: Any, kind: str) -> None:
     assert caught.value.field == "response"
 
 
+# --- utc_window ------------------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 24, 15, 30, tzinfo=UTC)  # a Tuesday
+
+
+@pytest.mark.parametrize(
+    ("name", "start", "end"),
+    [
+        ("daily", datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC)),
+        ("day", datetime(2026, 11, 24, tzinfo=UTC), datetime(2026, 11, 25, tzinfo=UTC)),
+        ("weekly", datetime(2026, 11, 23, tzinfo=UTC), datetime(2026, 11, 30, tzinfo=UTC)),  # Monday to Monday
+        (" Monthly ", datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)),
+    ],
+)
+def test_utc_window_is_the_named_day_week_or_month(name: str, start: datetime, end: datetime) -> None:
+    window = p.utc_window(name, NOW)
+    assert window is not None
+    assert (window.start, window.end) == (start, end)
+
+
+@pytest.mark.parametrize("name", [None, "", "yearly", "hourly", 7, True])
+def test_utc_window_none_for_a_lifetime_or_unknown_window(name: Any) -> None:
+    assert p.utc_window(name, NOW) is None
+
+
+@given(
+    st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 1), timezones=st.just(UTC)),
+    st.sampled_from(["daily", "weekly", "monthly"]),
+)
+def test_utc_window_holds_now_and_starts_at_midnight(now: datetime, name: str) -> None:
+    window = p.utc_window(name, now)
+    assert window is not None
+    assert window.start is not None
+    assert window.end is not None
+    assert window.start <= now < window.end
+    assert window.start.time() == window.end.time() == datetime.min.time()
+    assert timedelta(days=1) <= window.end - window.start <= timedelta(days=31)
+
+
 # --- one_line --------------------------------------------------------------------------------
 
 

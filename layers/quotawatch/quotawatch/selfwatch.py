@@ -76,7 +76,7 @@ def alarm_changed(change: AlarmChange, store: Store) -> QueuedMessage | None:
         Level.CRITICAL if raised else Level.OK,
         what if raised else f"over: {what[0].lower()}{what[1:]}",
         (f"Alarm {change.name} is {change.state}: {change.reason}", change.description),
-        "see the alarm in the CloudWatch console; the README says what each alarm means." if raised else "",
+        "see the alarm in the CloudWatch console; docs/self-watch.md says what each alarm means." if raised else "",
     )
     return _change(store, notice, change.at)
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from quotawatch import strict_yaml
-from quotawatch.providers import imagerouter
+from quotawatch.providers import imagerouter, openrouter
 from quotawatch.providers.base import Provider
 from quotawatch.providers.declaration import CodedReading, DeclarationError, declare
 
@@ -22,6 +22,7 @@ CODED: dict[str, CodedReading] = {
     "imagerouter": CodedReading(
         imagerouter.parse, imagerouter.METER_NAMES, imagerouter.CONDITION_NAMES, imagerouter.read_refusal
     ),
+    "openrouter": CodedReading(openrouter.parse, openrouter.METER_NAMES),
 }
 
 

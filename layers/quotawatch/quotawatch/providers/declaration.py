@@ -3,7 +3,7 @@
 A declaration is hostile input like the monitors file: whatever it holds, `declare`
 returns a Provider or raises DeclarationError, whose message is one line naming the file,
 the provider and the field ("acme.yaml: provider 'acme': field 'meters.calls.used': does
-not compile as JMESPath (...)"). The format is described in the README ("Watch any API").
+not compile as JMESPath (...)"). The format is described in docs/watch-any-api.md.
 """
 
 from __future__ import annotations

@@ -30,8 +30,6 @@ WEB_SESSION_ID = "temp_jwt"
 EXPIRY_WARNING = timedelta(days=14)
 EXPIRY_CRITICAL = timedelta(days=3)
 
-_WINDOWS = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "month": "month", "monthly": "month"}
-
 
 def parse(body: Any, now: datetime) -> ParsedUsage:
     """The credits answer as meters and conditions; `now` judges windows and key expiry."""
@@ -85,10 +83,10 @@ def _credit(account: dict[str, Any]) -> Meter:
 def _spend(key: dict[str, Any], where: str, now: datetime) -> float:
     """What a capped key has spent in its current window (or in its life, for a lifetime cap)."""
     period = key.get("spend_limit_period")
-    window = _window_start(period, now)
-    if window is not None:
+    window = p.utc_window(period, now)
+    if window is not None and window.start is not None:
         started = _date(key, where, "period_start")
-        if started is not None and started < window:
+        if started is not None and started < window.start:
             return 0.0  # nothing spent since the window reset; the reported spend is the last window's
         return _amount(*_field(key, where, "period_spend"))
     if period is None:  # a lifetime cap: period_spend equals the key's credit_usage
@@ -98,19 +96,6 @@ def _spend(key: dict[str, Any], where: str, now: datetime) -> float:
                 return used
     # No spend figure at all, or a window this module does not know: the figure as reported.
     return _amount(*_field(key, where, "period_spend"))
-
-
-def _window_start(period: Any, now: datetime) -> datetime | None:
-    """Start of the spend window containing `now`; None for a lifetime cap or an unknown window."""
-    kind = _WINDOWS.get(period.strip().lower()) if isinstance(period, str) else None
-    if kind is None:
-        return None
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    if kind == "day":
-        return today
-    if kind == "week":
-        return today - timedelta(days=today.weekday())  # Monday
-    return today.replace(day=1)
 
 
 def _expiry(key: dict[str, Any], where: str) -> datetime | None:

@@ -7,12 +7,12 @@ check error a person can act on, never a crash and never a false alert.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.sanity import PLAUSIBLE_MAX, check_figures
-from quotawatch.core.snapshot import ErrorKind, Meter
+from quotawatch.core.snapshot import ErrorKind, Meter, Period
 
 # A limit at or above this is a provider's way of saying "unlimited".
 UNLIMITED_AT = PLAUSIBLE_MAX  # the same bound as core/sanity.py: no account counts this high
@@ -107,6 +107,27 @@ def timestamp(obj: dict[str, Any], field: str) -> datetime | None:
             raise BadResponse(f"field '{field}' is not a date", field) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise BadResponse(f"field '{field}' is not a date", field)
+
+
+# The names providers give their spend windows, all in UTC (a week starts on Monday).
+_WINDOWS = {"day": "day", "daily": "day", "week": "week", "weekly": "week", "month": "month", "monthly": "month"}
+
+
+def utc_window(name: Any, now: datetime) -> Period | None:
+    """The day, week or month named `name` that contains `now` (UTC); None for no window
+    (a lifetime limit) or one of another name."""
+    kind = _WINDOWS.get(name.strip().lower()) if isinstance(name, str) else None
+    if kind is None:
+        return None
+    now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind == "day":
+        return Period(today, today + timedelta(days=1))
+    if kind == "week":
+        monday = today - timedelta(days=today.weekday())
+        return Period(monday, monday + timedelta(days=7))
+    first = today.replace(day=1)
+    return Period(first, (first + timedelta(days=32)).replace(day=1))
 
 
 def one_line(text: str) -> str:
