@@ -9,6 +9,7 @@ models, a third of the cold import (bench/config_load.py).
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -182,9 +183,14 @@ def _with(data: Any, steps: list[Any], replacement: Any) -> Any:
     return copy
 
 
+@functools.cache
+def _type_info(model: type[Any]) -> Any:
+    return inspect.type_info(model)  # the whole tree of the model's types: built once
+
+
 def _type_at(model: type[Any], steps: list[Any]) -> Any:
     """The msgspec type at a path of the model (None past what the model says)."""
-    kind: Any = inspect.type_info(model)
+    kind: Any = _type_info(model)  # type: ignore[arg-type]
     for step in steps:
         kind = _unwrap(kind, step)
         if isinstance(kind, inspect.StructType):

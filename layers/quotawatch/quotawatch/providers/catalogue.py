@@ -35,15 +35,15 @@ class Catalogue:
 @functools.cache
 def shipped() -> Catalogue:
     """Every declaration in the catalogue directory, by name."""
-    return read_directory(DIRECTORY, "catalogue/")
+    return read_directory(DIRECTORY, "catalogue/", shipped=True)
 
 
-def read_directory(directory: Path, prefix: str) -> Catalogue:
+def read_directory(directory: Path, prefix: str, shipped: bool = False) -> Catalogue:
     providers: dict[str, Provider] = {}
     problems: list[str] = []
     for path in sorted(directory.glob("*.yaml")):
         try:
-            provider = read_file(path, prefix + path.name)
+            provider = read_file(path, prefix + path.name, shipped)
         except DeclarationError as exc:
             problems.append(str(exc))
             continue
@@ -54,6 +54,7 @@ def read_directory(directory: Path, prefix: str) -> Catalogue:
     return Catalogue(providers, tuple(problems))
 
 
-def read_file(path: Path, source: str) -> Provider:
+def read_file(path: Path, source: str, shipped: bool = False) -> Provider:
     """The one declaration in a file; DeclarationError (one line) when it cannot be used."""
-    return declare(strict_yaml.parse_yaml(strict_yaml.read_bytes(path, source), source), source, coded=CODED)
+    raw = strict_yaml.read_bytes(path, source)
+    return declare(strict_yaml.parse_yaml(raw, source, shipped=shipped), source, coded=CODED)
