@@ -85,7 +85,7 @@ def monitors_yaml(n: int, shared: bool) -> str:
         if shared and index:
             lines += ["  - <<: *first", f"    id: m-{index}"]
         else:
-            lines += [f"  - {'&first ' if shared else ''}id: m-{index}", *(f"    {f}" for f in fields)]
+            lines += ["  - &first" if shared else "  -", f"    id: m-{index}", *(f"    {f}" for f in fields)]
     return "\n".join(lines) + "\n"
 
 

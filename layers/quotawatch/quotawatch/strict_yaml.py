@@ -160,7 +160,7 @@ def strict_loaders() -> tuple[Any, Any]:
 
     scalar_tags = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null", "merge")}
     implicit_tags = scalar_tags | {f"{_CORE}timestamp"}
-    seq_tags, map_tags = {f"{_CORE}seq"}, {f"{_CORE}map"}
+    seq_tags, map_tags, merge_tag = {f"{_CORE}seq"}, {f"{_CORE}map"}, f"{_CORE}merge"
     kinds = {f"{_CORE}{name}": name for name in ("int", "float", "bool", "timestamp")}
     words = {"int": "a whole number", "float": "a number", "bool": "true or false", "timestamp": "a date"}
 
@@ -237,12 +237,15 @@ def strict_loaders() -> tuple[Any, Any]:
         def compose(self, event: Any, depth: int) -> Any:
             problems: list[tuple[int, str]] = []
             if isinstance(event, events.ScalarEvent):
-                tag = self.tag(event, ScalarNode, scalar_tags, event.value, problems)
+                if event.tag is None:  # most values: no tag written, nothing to refuse
+                    tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
+                else:
+                    tag = self.tag(event, ScalarNode, scalar_tags, event.value, problems)
                 if tag not in implicit_tags:  # '=', the "value" key of YAML 1.1
                     problems.append((line(event), f"{_show(event.value)} has a special meaning in YAML; quote it"))
                     tag = f"{_CORE}str"
                 node: Any = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
-                node.size, node.problems = 1, tuple(problems)
+                node.size, node.problems = 1, tuple(problems) if problems else ()
                 return node
             get_event = self.loader.get_event
             children: list[Any] = []
@@ -262,8 +265,12 @@ def strict_loaders() -> tuple[Any, Any]:
                     children += pairs[-1]
                     key = get_event()
                 node = MappingNode(tag, pairs, event.start_mark, key.end_mark, flow_style=event.flow_style)
-            node.size = 1 + sum(child.size for child in children)
-            node.problems = tuple(problems) + tuple(p for child in children for p in child.problems)
+            size = 1
+            for child in children:  # a loop, not generators: this runs for every list and mapping
+                size += child.size
+                if child.problems:
+                    problems += child.problems
+            node.size, node.problems = size, tuple(problems)
             if depth == self.entry_depth:
                 node.entry = True
             return node
@@ -314,19 +321,13 @@ def strict_loaders() -> tuple[Any, Any]:
             mapping = Lined()
             mapping.line = line(node)
             mapping.key_lines = {}
-            for key_node, _ in node.value:  # the keys written here: each once (merged ones may be replaced)
-                if key_node.tag == f"{_CORE}merge":
-                    continue
-                key = self.construct_object(key_node)
-                if not isinstance(key, Hashable):
-                    raise _Refused(line(key_node), "a key must be a plain value, not a list or a mapping")
-                if key in mapping.key_lines:
-                    first = mapping.key_lines[key]
-                    raise _Refused(
-                        line(key_node),
-                        f"duplicate key '{_name(key)}' (first at line {first}): each key may appear once",
-                    )
-                mapping.key_lines[key] = line(key_node)
+            if not any(key_node.tag == merge_tag for key_node, _ in node.value):
+                for key_node, value_node in node.value:
+                    mapping[self.own_key(key_node, mapping)] = self.construct_object(value_node)
+                return mapping
+            for key_node, _ in node.value:  # the keys written here, each once (merged ones may be replaced)
+                if key_node.tag != merge_tag:
+                    self.own_key(key_node, mapping)
             try:
                 self.flatten_mapping(node)  # merged keys first, so that the keys written here win
             except yaml.constructor.ConstructorError as exc:
@@ -337,6 +338,18 @@ def strict_loaders() -> tuple[Any, Any]:
                 mapping[key] = self.construct_object(value_node)
                 mapping.key_lines.setdefault(key, line(key_node))
             return mapping
+
+        def own_key(self, key_node: Any, mapping: Lined) -> Any:
+            """A key written in this mapping: a plain value, and not written before in it."""
+            key = self.construct_object(key_node)
+            if not isinstance(key, Hashable):
+                raise _Refused(line(key_node), "a key must be a plain value, not a list or a mapping")
+            if key in mapping.key_lines:
+                first = mapping.key_lines[key]
+                message = f"duplicate key '{_name(key)}' (first at line {first}): each key may appear once"
+                raise _Refused(line(key_node), message)
+            mapping.key_lines[key] = line(key_node)
+            return key
 
     Strict.add_constructor(f"{_CORE}map", Strict.construct_yaml_map)  # type: ignore[type-var]
 
