@@ -18,21 +18,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from msgspec import UnsetType
-
-from quotawatch import models, strict_yaml
-from quotawatch.channel_config import parse_channels
+from quotawatch import strict_yaml
 from quotawatch.core.channels import Channel
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import ECHO_CHARS, _bounded, _first_name, _name, _show, _text
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.providers.base import Provider
-from quotawatch.providers.registry import Registry, declared_providers, read_beside
 from quotawatch.strict_yaml import Broken, line_of
+
+if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
+    from quotawatch import models
+    from quotawatch.providers.base import Provider
+    from quotawatch.providers.registry import Registry
 
 _TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers", "channels"}
 MAX_PARAM_CHARS = 200
@@ -97,6 +97,8 @@ _parsed: dict[tuple[str, Any, bytes], MonitorsConfig] = {}
 
 def load_monitors(path: str | Path) -> MonitorsConfig:
     """The monitors in the file; raises ConfigError, and nothing else, when it cannot be used."""
+    from quotawatch.providers.registry import read_beside
+
     path = Path(path)
     try:
         raw = strict_yaml.read_bytes(path, path.name)
@@ -124,6 +126,10 @@ def parse_monitors(
     data: Any, source: str = "monitors.yaml", declared_beside: tuple[tuple[str, bytes], ...] = ()
 ) -> MonitorsConfig:
     """The monitors of a parsed file; `declared_beside` are provider files beside it (name, bytes)."""
+    from quotawatch import models
+    from quotawatch.channel_config import parse_channels
+    from quotawatch.providers.registry import declared_providers
+
     source = _text(source)
     if not isinstance(data, dict) or not isinstance(data.get("monitors"), list):
         raise ConfigError(f"{source}: expected a top-level 'monitors:' list")
@@ -198,6 +204,10 @@ def _display_name(entry: Any, index: int) -> str:
 
 
 def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPolicy, registry: Registry) -> Monitor:
+    from msgspec import UnsetType
+
+    from quotawatch import models
+
     model = models.check(entry, models.MonitorModel)
     provider = registry.providers.get(model.provider)
     if model.provider in registry.broken and model.enabled:
@@ -258,6 +268,8 @@ def _params(values: dict[str, str | int], provider: Provider | None) -> dict[str
 
 def _policy(model: models.Policy, inherited: AlertPolicy) -> AlertPolicy:
     """Override the inherited alert policy with the fields set here."""
+    from msgspec import UnsetType
+
     policy = inherited
     if not isinstance(model.remind_every_hours, UnsetType):
         hours = model.remind_every_hours
@@ -272,6 +284,8 @@ def _policy(model: models.Policy, inherited: AlertPolicy) -> AlertPolicy:
 
 
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:
+    from msgspec import UnsetType
+
     """A meter's percent thresholds, plus an optional floor under what remains.
 
     `min_remaining: 100` warns below 100 left; `{warning: 100, critical: 20}` sets both.
@@ -289,6 +303,8 @@ def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: st
 def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, where: str = "thresholds") -> Thresholds:
     """Override fields of the inherited thresholds; warning must not exceed critical (a rule
     of the thresholds as inherited, so not the model's own)."""
+    from msgspec import UnsetType
+
     if model is None:
         return inherited
     warning = inherited.warning if isinstance(model.warning, UnsetType) else model.warning
