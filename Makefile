@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # sam build finds python3.13 on PATH: the venv's comes first.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test lint unit integration template check-config build validate up invoke bench clean
+.PHONY: setup demo test lint unit integration template check-config build validate up invoke bench docs clean
 
 $(STAMP): requirements-dev.txt requirements-checkov.txt layers/quotawatch/requirements.txt scripts/bootstrap
 	./scripts/bootstrap
@@ -49,8 +49,12 @@ build: check-config  ## check-config, then sam build (no Docker needed: pure-Pyt
 bench: $(STAMP)  ## Benchmarks: fan-out, cold start, memory, AWS calls, artifacts, cost (prints, asserts nothing)
 	$(BIN)/python bench/run.py
 
-up: $(STAMP)  ## Keep the embedded AWS running with the stack deployed (for `make invoke`)
-	$(BIN)/python -m quotawatch_local up
+docs: $(STAMP)  ## The docs/ pages as a browsable site in site/ (open site/index.html); offline
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+# REAL=1: check the real providers of monitors.yaml instead of the demo's fakes.
+up: $(STAMP)  ## Keep the embedded AWS running with the stack deployed, checking the demo's fakes
+	$(BIN)/python -m quotawatch_local up $(if $(REAL),--real-providers)
 
 FUNCTION ?= CheckUsageFunction
 EVENT ?= events/scheduled.json
@@ -58,4 +62,4 @@ invoke: $(STAMP)  ## Local invoke without Docker: make invoke [FUNCTION=..] [EVE
 	$(BIN)/python -m quotawatch_local invoke $(FUNCTION) -e $(EVENT)
 
 clean:
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .quotawatch-local
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .quotawatch-local site

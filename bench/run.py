@@ -8,6 +8,9 @@ share for its MemorySize (bench/cpuquota.py). Usage:
     make bench                    # everything, about 12 minutes
     python bench/run.py --quick   # N = 10 and 100 only, no sam build
     python bench/run.py --reads   # only what `quotawatch status` and `history` read (N = 1,000)
+    python bench/run.py --ratio   # only QuotaWatch against the thread-pool peer (--ratio-n, --rounds)
+    python bench/run.py --fetch   # only the fetch stage: thread pool against asyncio (aiohttp)
+    python bench/run.py --profile out.pstats --ratio-n 1000   # a warm run under cProfile
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from bench.config_load import bench_config_load  # noqa: E402
 from bench.cost import PRICES_DATED, Digest, Usage, monthly, per_run_dollars, print_month  # noqa: E402
 from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
 from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
+from bench.fetch import bench_fetch  # noqa: E402
+from bench.ratio import bench_ratio  # noqa: E402
 from bench.reads import bench_reads  # noqa: E402
 from quotawatch.adapters.store import DynamoStore  # noqa: E402
 from quotawatch.core import window  # noqa: E402
@@ -182,6 +187,11 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="N = 10 and 100 only; skip sam build")
     parser.add_argument("--repeat", type=int, default=3, help="warm runs per N, unlimited (median reported)")
     parser.add_argument("--reads", action="store_true", help="only the status and history reads at N = 1,000")
+    parser.add_argument("--ratio", action="store_true", help="only QuotaWatch against the thread-pool peer")
+    parser.add_argument("--ratio-n", type=int, help="N for the peer comparison (1,000; --quick 100)")
+    parser.add_argument("--fetch", action="store_true", help="only: the fetch stage, threads against asyncio")
+    parser.add_argument("--profile", help="only: profile a warm run of --ratio-n monitors into this pstats file")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved warm rounds against the peer")
     parser.add_argument("--pools", default="32,128", help="other pool sizes (CHECK_CONCURRENCY) to time N = 1,000 with")
     args = parser.parse_args()
     scrub_real_aws_environment()
@@ -217,6 +227,16 @@ def main() -> int:
             if args.reads:
                 bench_reads(dynamodb, table, 1000, _full_window, _item_bytes, FIRST_TICK)
                 return 0
+            ratio_n = args.ratio_n or (100 if quick else 1000)
+            if args.fetch:
+                bench_fetch(fake.base_url + API.paths[0], "bench-key", bench.cgroup, (10, 100, 1000))
+                return 0
+            if args.profile:
+                _profile(bench, ratio_n, Path(args.profile).resolve())
+                return 0
+            bench_ratio(stack, bench.monitors(ratio_n), ratio_n, bench.next_tick, bench.cgroup, args.rounds)
+            if args.ratio:
+                return 0
             calls = bench_calls(bench, counter, [10, 100] if quick else [10, 100, 1000])
             digests = {n: bench_digest(bench, counter, n) for n in ([10, 100] if quick else [10, 1000])}
             scaling = bench_scaling(bench, [10, 100] if quick else [10, 100, 1000, 10_000], args.repeat)
@@ -243,6 +263,16 @@ def _load() -> str:
         return ", ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} cores"
     except OSError:
         return "unknown"
+
+
+def _profile(bench: Bench, n: int, out: Path) -> None:
+    """A cold run, then a warm one under cProfile (bench/profiling/profiled.py), unlimited."""
+    env = {"MONITORS_FILE": str(bench.monitors(n)), "PROFILE_OUT": str(out)}
+    code = REPO / "bench/profiling"
+    with FunctionRuntime(bench.stack, "CheckUsageFunction", env, code_dir=code, handler="profiled.handler") as function:
+        _check(function.invoke(bench.next_tick()))
+        _check(function.invoke(bench.next_tick()))
+    print(f"profile of a warm run of N = {n}: {out}")
 
 
 # --- AWS calls per run, counted through a proxy ------------------------------------------
@@ -627,6 +657,8 @@ def _item_bytes(value: dict[str, Any]) -> int:
         total += len(name.encode())
         if kind == "S":
             total += len(inner.encode())
+        elif kind == "B":
+            total += len(inner)
         elif kind == "N":
             total += len(inner.strip("-").replace(".", "")) // 2 + 2
         elif kind == "BOOL":
@@ -665,7 +697,7 @@ def _full_window_bytes() -> int:
     item = {
         "pk": {"S": "MON#bench-0000"},
         "sk": {"S": "WINDOW"},
-        "readings": {"S": window.encode(_full_window("bench-0000", FIRST_TICK))},
+        "readings": {"B": window.encode(_full_window("bench-0000", FIRST_TICK))},
         "expires_at": {"N": "1830039300"},
     }
     return _item_bytes(item)

@@ -44,7 +44,7 @@ class MemoryStore:
         self.monitors_per_read = monitors_per_read
         self.monitors_per_write = monitors_per_write
         self.snapshots: dict[tuple[str, str], Snapshot] = {}
-        self.windows: dict[str, str] = {}
+        self.windows: dict[str, str | bytes] = {}
         self.writes: list[list[str]] = []  # the monitors of each put_snapshots, in order
         self.items: dict[str, dict[str, SignalState]] = {}
         self.messages: dict[tuple[str, str], QueuedMessage] = {}  # in the order stored
@@ -60,7 +60,7 @@ class MemoryStore:
         self.silence_reads += 1
         return list(self.stored_silences)
 
-    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> set[str]:
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, bytes]) -> set[str]:
         assert len(snapshots) <= self.monitors_per_write
         failed = {s.monitor for s in snapshots if s.monitor in self.failing_writes or _too_large(s)}
         with self.lock:

@@ -13,6 +13,9 @@ from quotawatch_local.embedded_aws import embedded_aws, scrub_real_aws_environme
 
 REPO = Path(__file__).resolve().parents[2]
 STATE_FILE = REPO / ".quotawatch-local" / "stack.json"
+# The check function's environment `up` runs it with (the demo's monitors file and the fakes'
+# CA): `make invoke` uses it too while `up` runs.
+ENV_FILE = REPO / ".quotawatch-local" / "env.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("demo", help="run the whole story once and tear down")
     up = commands.add_parser("up", help="start the embedded AWS with the stack deployed; Ctrl-C stops it")
     up.add_argument("--parameter-overrides", nargs="*", default=[], metavar="KEY=VALUE")
+    up.add_argument(
+        "--real-providers",
+        action="store_true",
+        help="check the real providers of monitors.yaml (keys: put them into the local secret) instead of "
+        "the demo's fakes",
+    )
     invoke = commands.add_parser(
         "invoke", help="run a function of template.yaml with an event, like `sam local invoke`"
     )
@@ -44,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     fake.add_argument("scenario", nargs="?", help="a documented example or a fault; omit to list them")
     fake.add_argument("--fixture", help="a file of the provider's documented answers (fakes/catalogue/*.yaml format)")
     fake.add_argument("--key", default="local-test-key", help="the key the fake accepts (default: local-test-key)")
+    fake.add_argument("--providers", help="the declaration of a provider of your own (for the command it prints)")
     args = parser.parse_args(argv)
 
     scrub_real_aws_environment()  # nothing here may reach a real AWS account
@@ -53,19 +63,26 @@ def main(argv: list[str] | None = None) -> int:
         demo.run(REPO)
         return 0
     if args.command == "fake":
-        return _fake(args.provider, args.scenario, args.key, args.fixture)
+        return _fake(args.provider, args.scenario, args.key, args.fixture, args.providers)
     if args.command == "up":
-        return _up(dict(item.split("=", 1) for item in args.parameter_overrides))
+        return _up(dict(item.split("=", 1) for item in args.parameter_overrides), args.real_providers)
     if args.command == "alarm":
         return _alarm(args.alarm, args.state, args.reason)
     return _invoke(args.function, Path(args.event), Path(args.env_vars) if args.env_vars else None, args.asynchronous)
 
 
-def _fake(provider: str, scenario: str | None, key: str, fixture_file: str | None = None) -> int:
+def _fake(
+    provider: str, scenario: str | None, key: str, fixture_file: str | None = None, declarations: str | None = None
+) -> int:
     import importlib
 
+    from quotawatch.providers import PROVIDERS
     from quotawatch_local.fakes import FakeProvider, ProviderApi, tls
     from quotawatch_local.fakes.catalogued import fixtures, read_fixture
+
+    if provider not in PROVIDERS and declarations is None:
+        print(f"'{provider}' is not in the catalogue: give its declaration with --providers FILE")
+        return 2
 
     api: ProviderApi
     fixture = read_fixture(Path(fixture_file)) if fixture_file else fixtures().get(provider)
@@ -85,13 +102,18 @@ def _fake(provider: str, scenario: str | None, key: str, fixture_file: str | Non
         print(f"fake {provider} ({scenario}) at {base_url}, accepting the key {key!r}, with a test CA. Try:")
         trust = f"{tls.CA_BUNDLE_VARIABLE}={tls.ca_bundle()}"
         params = "".join(f" --param {k}={v}" for k, v in (fixture.params.items() if fixture else ()))
-        command = f"quotawatch fetch {provider} --key-env QW_KEY --base-url {base_url}{params}"
+        own = f" --providers {declarations}" if declarations else ""
+        command = f"quotawatch fetch {provider}{own} --key-env QW_KEY --base-url {base_url}{params}"
         print(f"  {trust} QW_KEY={key} .venv/bin/{command}", flush=True)
         _wait_for_ctrl_c()
     return 0
 
 
-def _up(parameters: dict[str, str]) -> int:
+def _up(parameters: dict[str, str], real_providers: bool = False) -> int:
+    from contextlib import ExitStack
+    from datetime import UTC, datetime
+
+    from quotawatch_local.demo import first_readings, serve_demo_providers
     from quotawatch_local.lambda_service import Call, LocalLambda
     from quotawatch_local.local_stack import deploy
 
@@ -101,11 +123,23 @@ def _up(parameters: dict[str, str]) -> int:
             records = len(call.event.get("Records", []))
             print(f"{call.source} -> {call.function}: {records} record(s), {outcome}", flush=True)
 
-    with embedded_aws() as aws:
+    with embedded_aws() as aws, ExitStack() as fakes:
         stack = deploy(aws, REPO / "template.yaml", parameters=parameters)
+        overrides = {} if real_providers else serve_demo_providers(stack, REPO, fakes, STATE_FILE.parent)
+        service = LocalLambda(stack, env_overrides={"CheckUsageFunction": overrides}).serve_invokes()
+        if not real_providers:
+            first_readings(service, datetime.now(UTC))
         stack.save(STATE_FILE)
-        service = LocalLambda(stack).start(interval=1.0, on_calls=show)
+        ENV_FILE.write_text(json.dumps({"CheckUsageFunction": overrides}))
+        service.start(interval=1.0, on_calls=show)
         print(f"Embedded AWS at {aws.endpoint_url}, stack '{stack.name}' deployed.")
+        if real_providers:
+            print("It checks the real providers of monitors.yaml: put their keys into the local secret.")
+        else:
+            print(
+                "It checks the demo's fake providers (their keys are in its secret), and took "
+                "a few readings: try `.venv/bin/quotawatch status`. `make up REAL=1` checks the real providers."
+            )
         mapped = ", ".join(f"{m.function} ({m.batch_size} a batch)" for m in service.mappings)
         print(f"Polling the table's stream for {mapped}, as Lambda would.")
         for queue in service.queue_mappings:
@@ -121,6 +155,7 @@ def _up(parameters: dict[str, str]) -> int:
         finally:
             service.close()
             STATE_FILE.unlink(missing_ok=True)
+            ENV_FILE.unlink(missing_ok=True)
     return 0
 
 
@@ -139,7 +174,8 @@ def _invoke(function: str, event_file: Path, env_file: Path | None, asynchronous
     from quotawatch_local.local_stack import LocalStack, deploy
 
     event = json.loads(event_file.read_text())
-    overrides = json.loads(env_file.read_text()).get(function, {}) if env_file else {}
+    running = json.loads(ENV_FILE.read_text()).get(function, {}) if STATE_FILE.exists() and ENV_FILE.exists() else {}
+    overrides = {**running, **(json.loads(env_file.read_text()).get(function, {}) if env_file else {})}
 
     def run(stack: LocalStack) -> Invocation:
         if not asynchronous:

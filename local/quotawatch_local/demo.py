@@ -175,7 +175,7 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
             aws,
             repo / "template.yaml",
             stack_name="quotawatch-demo",
-            parameters={"AlertEmail": "you@example.com", "AlertPhone": "+15555550100"},
+            parameters={"AlertEmails": "you@example.com", "AlertPhones": "+15555550100"},
         )
         out(f"Embedded AWS at {aws.endpoint_url}; deployed template.yaml as stack '{stack.name}'.")
         out(f"  created beside the stack (moto's CloudFormation lacks them): {', '.join(stack.beside)}")
@@ -460,3 +460,46 @@ def _snapshot_line(snapshot: Snapshot) -> str:
             parts.append(f"{m.name} {fmt.quantity(m.remaining, m.unit)} left")
     parts += [f"{c.severity.value}: {c.message}" for c in snapshot.conditions]
     return ", ".join(parts) or "no limited meters"
+
+
+# --- `make up`: the demo's fakes and keys behind a stack left running --------------------
+
+DEMO_KEYS = {
+    "cloudlayer-prod": "demo-cloudlayer-key",
+    "tornado": "sk_demo_tornado_1",
+    "converra": "sk_test_demo_converra",
+    "imagerouter": "demo-imagerouter-key",
+}
+UP_READINGS = 6  # readings taken when `make up` starts, six hours apart, the last now
+
+
+def serve_demo_providers(stack: LocalStack, repo: Path, fakes: ExitStack, folder: Path) -> dict[str, str]:
+    """The demo's four fakes (each answer a step further in the story) and their keys in the
+    stack's secret, with monitors.yaml's monitors pointed at them in `folder`/monitors.yaml.
+    The check function's environment to use them: MONITORS_FILE and the fakes' CA."""
+    from quotawatch_local.fakes import tls
+
+    story = _Story()
+    servers = {
+        "cloudlayer": fakes.enter_context(FakeProvider(cloudlayer.API, DEMO_KEYS["cloudlayer-prod"], story.cloudlayer)),
+        "tornado": fakes.enter_context(FakeProvider(tornado.API, DEMO_KEYS["tornado"], story.tornado)),
+        "converra": fakes.enter_context(FakeProvider(converra.API, DEMO_KEYS["converra"], story.converra)),
+        "imagerouter": fakes.enter_context(FakeProvider(imagerouter.API, DEMO_KEYS["imagerouter"], story.imagerouter)),
+    }
+    config = yaml.safe_load((repo / "functions/check_usage/monitors.yaml").read_text())
+    for monitor in config["monitors"]:
+        server = servers.get(monitor["provider"])
+        if server is not None:
+            monitor["base_url"] = converra.base_url_of(server) if monitor["provider"] == "converra" else server.base_url
+    folder.mkdir(parents=True, exist_ok=True)
+    monitors_file = folder / "monitors.yaml"
+    monitors_file.write_text(yaml.safe_dump(config, sort_keys=False))
+    _put_keys(stack.aws, stack, DEMO_KEYS)
+    return {"MONITORS_FILE": str(monitors_file), tls.CA_BUNDLE_VARIABLE: tls.ca_bundle()}
+
+
+def first_readings(lambdas: LocalLambda, now: datetime) -> None:
+    """A few past ticks, so that status, history and the report have a trend to show."""
+    for number in range(UP_READINGS - 1, -1, -1):
+        lambdas.invoke("CheckUsageFunction", _tick((now - number * TICK).replace(microsecond=0)))
+    lambdas.pump()

@@ -209,6 +209,29 @@ class LocalLambda:
             self.calls.append(Call(logical_id, source, event, invocation))
         return invocation
 
+    def serve_invokes(self) -> LocalLambda:
+        """Lambda's Invoke API of the embedded AWS (in this process) runs this stack's
+        functions here: `aws lambda invoke`, `quotawatch test-alert` and `check-now` then
+        reach them as they would in AWS. Synchronous (RequestResponse) invokes return the
+        function's result, with X-Amz-Function-Error on an error; an Event invoke runs
+        asynchronously (retries, destinations) in the background."""
+        _serve_invokes()
+        for name in self._functions.values():
+            _ROUTES[name] = self
+        return self
+
+    def _invoked(self, function: str, body: Any, headers: Any, response_headers: dict[str, str]) -> bytes:
+        event = json.loads(body) if body else {}
+        if headers.get("X-Amz-Invocation-Type") == "Event":
+            threading.Thread(target=self.invoke_async, args=(function, event), daemon=True).start()
+            return b""
+        invocation = self.invoke(function, event)
+        if invocation.error is not None:
+            response_headers["x-amz-function-error"] = "Unhandled"
+        payload = json.dumps(_jsonable(invocation.error or invocation.result)).encode()
+        response_headers["Content-Length"] = str(len(payload))
+        return payload
+
     def _invoke_from_queue(self, function: str, event: dict[str, Any]) -> Invocation:
         return self.invoke(function, event, source="sqs")
 
@@ -284,6 +307,9 @@ class LocalLambda:
 
     def close(self) -> None:
         self.stop()
+        for name in self._functions.values():
+            if _ROUTES.get(name) is self:
+                del _ROUTES[name]
         with self._state:
             runtimes = [r for idle in self._idle.values() for r in idle] + self._busy
             self._idle.clear()
@@ -613,6 +639,30 @@ class LocalLambda:
             self.stack.aws.client("sns").publish(TopicArn=arn, Message=body)
             return None
         raise NotImplementedError(f"the local Lambda service cannot deliver to {arn}")
+
+
+# Function name -> the service that runs it; moto's LambdaBackend.invoke is patched once.
+_ROUTES: dict[str, LocalLambda] = {}
+
+
+def _serve_invokes() -> None:
+    from moto.awslambda.models import LambdaBackend
+
+    if getattr(LambdaBackend, "_quotawatch_routed", False):
+        return
+    original = LambdaBackend.invoke
+
+    def invoke(
+        backend: Any, function_name: str, qualifier: str | None, body: Any, headers: Any, response_headers: Any
+    ) -> Any:
+        name = function_name.split(":")[6] if function_name.startswith("arn:") else function_name
+        service = _ROUTES.get(name)
+        if service is None:
+            return original(backend, function_name, qualifier, body, headers, response_headers)
+        return service._invoked(name, body, headers, response_headers)
+
+    LambdaBackend.invoke = invoke  # type: ignore[method-assign,assignment]
+    LambdaBackend._quotawatch_routed = True  # type: ignore[attr-defined]
 
 
 def lambda_stream_record(raw: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:

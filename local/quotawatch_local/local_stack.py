@@ -484,6 +484,12 @@ class _Resolver:
             if fn == "Fn::Join":
                 separator, parts = arg
                 return separator.join(str(p) for p in self.resolve(parts))
+            if fn == "Fn::Split":
+                separator, text = arg
+                return str(self.resolve(text)).split(separator)
+            if fn == "Fn::Select":
+                index, items = arg
+                return self.resolve(items)[int(self.resolve(index))]
             if fn == "Condition":
                 return self.condition(arg)
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in value.items()) if r is not _NO_VALUE}

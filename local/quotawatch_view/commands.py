@@ -147,7 +147,9 @@ def write_report(table: Table, monitors: list[Monitor], since: datetime, zone: t
     from quotawatch_view.report import ReportContext, report_html
 
     histories = {m.id: read_history(table, m.id, since, monitors) for m in monitors}
-    page, charts = report_html(monitors, histories, ReportContext(table.where, since, datetime.now(UTC), zone))
+    now = datetime.now(UTC)
+    context = ReportContext(table.where, since, now, zone, status_of(table, monitors, now))
+    page, charts = report_html(monitors, histories, context)
     try:
         path.write_text(page, encoding="utf-8")
     except OSError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -19,8 +20,9 @@ from typing import TYPE_CHECKING
 from quotawatch.config import Monitor
 from quotawatch.core import formatting as fmt
 from quotawatch.core.forecast import Forecast, forecast, period_readings
-from quotawatch.core.rules import Thresholds
+from quotawatch.core.rules import Level, Thresholds
 from quotawatch.core.snapshot import Snapshot
+from quotawatch.core.status import MeterStatus
 from quotawatch_view.errors import ViewError
 from quotawatch_view.history import History, shown_value
 from quotawatch_view.times import Zone
@@ -37,6 +39,10 @@ class ReportContext:
     since: datetime
     generated_at: datetime
     zone: Zone
+    rows: Sequence[MeterStatus] = ()  # how every meter stands now (`status`): the overview
+
+
+OVERVIEW_RUNS_OUT = 5  # the meters that run out first, listed in the overview
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,53 @@ def report_html(monitors: list[Monitor], histories: dict[str, History], context:
         f"{html.escape(context.where)}; readings since {zone.moment(context.since)}; "
         f"written {zone.moment(context.generated_at)}; {zone.heading()}"
     )
-    page = _PAGE.format(meta=meta, sections="\n".join(sections))
+    page = _PAGE.format(meta=meta, overview=overview_html(context.rows, zone), sections="\n".join(sections))
     return page, count
+
+
+def overview_html(rows: Sequence[MeterStatus], zone: Zone) -> str:
+    """What matters first: what is raised now, which checks fail, what runs out first."""
+    raised = [r for r in rows if r.meter is not None and r.level is not Level.OK]
+    failing = list({r.monitor: r for r in rows if r.check.failed}.values())
+    waiting = sorted({r.monitor for r in rows if r.check.waiting})
+    ahead = sorted((r for r in rows if r.runs_out_this_period and r.runs_out_at), key=lambda r: r.attention[2])
+    parts = ['<section class="overview" id="overview"><h2>Now</h2>']
+
+    def listed(title: str, items: list[str], css: str = "") -> None:
+        body = "".join(f"<li>{item}</li>" for item in items) or "<li>none</li>"
+        parts.append(f'<h3>{title}</h3><ul class="{css}">{body}</ul>')
+
+    listed(
+        "Raised",
+        [
+            f'<span class="{r.level.label}">{r.level.label}</span> <a href="#monitor-{html.escape(r.monitor)}">'
+            f"{html.escape(r.monitor)}</a> {html.escape(r.meter or '')}"
+            + (f" ({fmt.percent(r.percent)})" if r.percent is not None and r.condition is None else "")
+            + (f" since {zone.moment(r.since)}" if r.since else "")
+            for r in raised
+        ],
+    )
+    listed(
+        "Checks failing",
+        [
+            f"{html.escape(r.monitor)}: {html.escape(r.check.error.kind.value if r.check.error else '')}"
+            + (f", cannot monitor since {zone.moment(r.check.failing_since)}" if r.check.failing_since else "")
+            for r in failing
+        ],
+    )
+    if waiting:
+        listed("Waiting for their key", [html.escape(m) for m in waiting])
+    listed(
+        "Runs out first",
+        [
+            f"{html.escape(r.monitor)} {html.escape(r.meter or '')}: "
+            f"{'limit' if r.limit is not None else 'empty'} {zone.day(r.runs_out_at)}"
+            for r in ahead[:OVERVIEW_RUNS_OUT]
+            if r.runs_out_at
+        ],
+    )
+    parts.append("</section>")
+    return "\n".join(parts)
 
 
 def _series(monitor: Monitor, history: History, name: str, zone: Zone) -> tuple[Series, list[tuple[str, str]], str]:
@@ -269,12 +320,15 @@ ul.legend li {{ font-size: 0.85rem; }}
 .legend-failures::before {{ content: "\\00D7 "; color: #555; font-weight: bold; }}
 table.messages {{ border-collapse: collapse; font-size: 0.85rem; width: 100%; }}
 table.messages td, table.messages th {{ text-align: left; padding: 0.2rem 0.5rem; border-bottom: 1px solid #eee; }}
+section.overview {{ border: 1px solid #ddd; padding: 0 1rem 0.5rem; }} section.overview h3 {{ margin-bottom: 0.2rem; }}
+span.critical {{ color: #b00020; font-weight: bold; }} span.warning {{ color: #c77700; font-weight: bold; }}
 tr.critical td:nth-child(2) {{ color: #b00020; font-weight: bold; }} tr.warning td:nth-child(2) {{ color: #c77700; }}
 </style>
 </head>
 <body>
 <h1>QuotaWatch report</h1>
 <p class="meta">{meta}</p>
+{overview}
 {sections}
 </body>
 </html>

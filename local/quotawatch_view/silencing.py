@@ -10,24 +10,32 @@ hold is in quotawatch/core/silences.py.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import secrets
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from fnmatch import fnmatchcase
+from pathlib import Path
 from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from quotawatch.core.self_messages import SELF_MONITOR
 from quotawatch.core.silences import BadSilence, Recurrence, Silence, split_pattern
+from quotawatch.core.snapshot import format_time
 from quotawatch_view import times
+from quotawatch_view.commands import monitors_of
 from quotawatch_view.errors import ViewError
 from quotawatch_view.table import Table, describe_failure, open_table
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# A silence longer than this is a monitor to disable (`enabled: false`), not to mute.
+LONGEST = timedelta(days=3660)
+DEFAULT_REASON = "no reason given"
 
 
 def register(commands: Any) -> None:
@@ -39,10 +47,15 @@ def register(commands: Any) -> None:
     )
     mute.add_argument("pattern", metavar="MONITOR[:SIGNAL]", help="e.g. imagerouter, imagerouter:key:*, '*:check'")
     mute.add_argument("--for", dest="duration", help="how long: 3d, 12h, 2w, 90m")
+    mute.add_argument("--until", help="when it ends, e.g. 2026-12-11T09:00+01:00 (instead of --for)")
     mute.add_argument("--from", dest="start", help="when it begins, e.g. 2026-12-04T18:00+01:00 (default: now)")
     mute.add_argument("--every", help="a maintenance window that comes back: 'sat 22:00-sun 04:00', or '22:00-04:00'")
     mute.add_argument("--tz", default="UTC", help="the zone of --every's times, e.g. Europe/Berlin (default UTC)")
-    mute.add_argument("--reason", required=True, help="why, for the others who see it")
+    mute.add_argument("--reason", default=DEFAULT_REASON, help="why, for the others who see it")
+    mute.add_argument(
+        "--monitors", type=Path, help="the monitors file the pattern must match (default: the repo's, as for status)"
+    )
+    mute.add_argument("--force", action="store_true", help="store it even when the pattern matches no monitor")
     _stack(mute)
     mute.set_defaults(silencing=_mute)
 
@@ -85,10 +98,19 @@ def new_silence(args: argparse.Namespace, author: str, now: datetime) -> Silence
     if not args.reason.strip():
         raise BadSilence("--reason: say why, for the others who see it")
     every = Recurrence.parse(args.every, args.tz) if args.every else None
-    if args.duration is None and every is None:
-        raise BadSilence("say how long (--for 3d) or when it comes back (--every 'sat 22:00-sun 04:00')")
-    start = starting(args.start) if getattr(args, "start", None) else now
-    ends = start + duration(args.duration) if args.duration else None
+    until = getattr(args, "until", None)
+    if args.duration is None and until is None and every is None:
+        raise BadSilence("say how long (--for 3d), until when (--until) or when it comes back (--every ...)")
+    if args.duration is not None and until is not None:
+        raise BadSilence("say --for or --until, not both")
+    start = moment("--from", args.start) if getattr(args, "start", None) else now
+    ends = moment("--until", until) if until is not None else None
+    if args.duration is not None:
+        ends = start + duration(args.duration)
+    if ends is not None and ends <= max(start, now):
+        raise BadSilence(f"the silence would end {format_time(ends)}, before it starts or in the past: nothing to hold")
+    if ends is not None and ends - start > LONGEST:
+        raise BadSilence(f"a silence lasts at most {LONGEST.days} days: disable the monitor (enabled: false) instead")
     return Silence(
         id=f"s-{secrets.token_hex(3)}",
         monitor=monitor,
@@ -102,12 +124,12 @@ def new_silence(args: argparse.Namespace, author: str, now: datetime) -> Silence
     )
 
 
-def starting(text: str) -> datetime:
-    """`--from`: a date or time (UTC unless it says its offset)."""
+def moment(option: str, text: str) -> datetime:
+    """`--from` or `--until`: a date or time (UTC unless it says its offset)."""
     try:
         parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise BadSilence(f"--from '{text}' is not a date or time: use e.g. 2026-12-04T18:00+01:00") from None
+        raise BadSilence(f"{option} '{text}' is not a date or time: use e.g. 2026-12-04T18:00+01:00") from None
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
 
 
@@ -115,11 +137,27 @@ def duration(text: str) -> timedelta:
     found = _DURATION.match(text)
     if not found or float(found.group(1)) <= 0:
         raise BadSilence(f"--for '{text}' is not a duration: use e.g. 3d, 12h, 2w or 90m")
-    return timedelta(**{_UNITS[found.group(2).lower()]: float(found.group(1))})
+    amount = float(found.group(1))
+    days = amount * {"m": 1 / 1440, "h": 1 / 24, "d": 1, "w": 7}[found.group(2).lower()]
+    if days > LONGEST.days:  # before timedelta, which overflows past 999,999,999 days
+        raise BadSilence(f"--for '{text}' is too long: a silence lasts at most {LONGEST.days} days")
+    return timedelta(**{_UNITS[found.group(2).lower()]: amount})
+
+
+def require_a_match(pattern: str, known: list[str]) -> None:
+    """Refuse a monitor pattern that matches none of `known`, naming the closest names."""
+    monitor, _ = split_pattern(pattern)
+    if any(fnmatchcase(name, monitor) for name in known):
+        return
+    close = difflib.get_close_matches(monitor, known, n=3, cutoff=0.5)
+    hint = f"did you mean {', '.join(close)}?" if close else f"its monitors: {', '.join(sorted(known)[:5]) or 'none'}"
+    raise BadSilence(f"'{monitor}' matches no monitor of the monitors file ({hint}); --force stores it anyway")
 
 
 def _mute(args: argparse.Namespace, out: TextIO, now: datetime) -> int:
     new_silence(args, "", now)  # what it asks for is checked before the stack is looked for
+    if not args.force:
+        require_a_match(args.pattern, [m.id for m in monitors_of(args.monitors)])
     silence = mute(open_table(args.stack), args, now)
     out.write(muted_text(silence, times.Zone.named(None)))
     return 0

@@ -9,7 +9,8 @@ endpoint and stack name, then DescribeStacks there.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,15 @@ class Table:
     where: str  # for headings: "stack 'x' in eu-west-1", "the local stack 'y'"
     session: boto3.session.Session | None = None  # the credentials it was opened with
     endpoint: str | None = None
+    outputs: Mapping[str, str] = field(default_factory=dict)  # the stack's CloudFormation outputs
+
+    def function(self, output: str) -> tuple[Any, str]:
+        """A Lambda client and the name of the stack's function its `output` names."""
+        if self.session is None or output not in self.outputs:
+            raise ViewError(f"{self.where} has no {output} output: is it a QuotaWatch stack?")
+        # A check run may take the function's whole timeout (15 minutes at most).
+        config = Config(read_timeout=900, retries={"max_attempts": 1})
+        return self.session.client("lambda", endpoint_url=self.endpoint, config=config), self.outputs[output]
 
     def caller(self) -> str:
         """Who is acting on it: the caller's AWS identity (STS GetCallerIdentity), by ARN."""
@@ -50,7 +60,8 @@ def open_table(stack: str | None, state_file: Path | None = None) -> Table:
     if stack is not None:
         session = boto3.session.Session()
         region = session.region_name or "no region"
-        return Table(_store(session, stack, None), f"stack '{stack}' in {region}", session)
+        store, outputs = _store(session, stack, None)
+        return Table(store, f"stack '{stack}' in {region}", session, outputs=outputs)
     state = state_file or find_upwards(LOCAL_STATE)
     if state is None or not state.exists():
         raise ViewError("no local stack is running (start it with `make up`); for a deployed one, pass --stack NAME")
@@ -65,10 +76,11 @@ def open_table(stack: str | None, state_file: Path | None = None) -> Table:
         aws_secret_access_key="testing",  # noqa: S106
         region_name="us-east-1",
     )
-    return Table(_store(session, name, endpoint), f"the local stack '{name}'", session, endpoint)
+    store, outputs = _store(session, name, endpoint)
+    return Table(store, f"the local stack '{name}'", session, endpoint, outputs)
 
 
-def _store(session: boto3.session.Session, stack: str, endpoint: str | None) -> DynamoStore:
+def _store(session: boto3.session.Session, stack: str, endpoint: str | None) -> tuple[DynamoStore, dict[str, str]]:
     # A local stack answers at once or not at all (`make up` stopped): one retry is enough.
     config = Config(retries={"mode": "standard", "max_attempts": 2}) if endpoint else None
     try:
@@ -90,7 +102,7 @@ def _store(session: boto3.session.Session, stack: str, endpoint: str | None) -> 
         raise ViewError(f"cannot reach CloudFormation{where}: {describe_failure(exc)}") from None
     if TABLE_OUTPUT not in outputs:
         raise ViewError(f"stack '{stack}' has no {TABLE_OUTPUT} output: is it a QuotaWatch stack?")
-    return DynamoStore(dynamodb, outputs[TABLE_OUTPUT])
+    return DynamoStore(dynamodb, outputs[TABLE_OUTPUT]), outputs
 
 
 def describe_failure(exc: Exception) -> str:

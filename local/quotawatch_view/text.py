@@ -60,7 +60,7 @@ def status_text(rows: list[MeterStatus], zone: Zone, paint: Painter, where: str)
         check = _check_cell(row, zone, notes)
         by_forecast = bool(row.level and row.level_signal and row.level_signal.startswith("forecast:"))
         level = row.level.label + (" (forecast)" if by_forecast else "")
-        meter = row.meter or "no reading yet"
+        meter = row.meter or ("waiting for its key" if row.check.waiting else "no reading yet")
         if row.condition is not None:  # its text in full under the table, as a failed check's
             notes.append(
                 f"  {row.monitor}: {row.meter.removeprefix('condition:') if row.meter else ''}: {row.condition}"
@@ -81,7 +81,7 @@ def status_text(rows: list[MeterStatus], zone: Zone, paint: Painter, where: str)
             check,
         ]
         style = ["", "", "", "", "", row.level.label if row.meter else "", "", "", "", ""]
-        if row.check.error is not None:  # a revoked key is critical at once; other failures red
+        if row.check.failed:  # a revoked key is critical at once; other failures red
             style[-1] = "critical" if row.check.level is Level.CRITICAL else "failed"
         if row.runs_out_this_period:
             style[8] = "warning"
@@ -131,6 +131,11 @@ def _check_cell(row: MeterStatus, zone: Zone, notes: list[str]) -> str:
         return "never"
     if check.error is None:
         return zone.moment(check.at)
+    if check.waiting:  # the secret names where the key goes
+        note = f"  {row.monitor}: {check.error.message.removeprefix(f'{row.monitor}: ') or 'waiting for its key'}"
+        if note not in notes:
+            notes.append(note)
+        return f"{zone.moment(check.at)} no key [{notes.index(note) + 1}]"
     message = check.error.message.removeprefix(f"{row.monitor}: ") or "no message kept"  # it names the monitor too
     note = f"{row.monitor}: {check.error.kind.value}: {message}"
     if check.failing_since:

@@ -7,9 +7,11 @@ page that now holds its section, so a section cannot quietly disappear when page
 from __future__ import annotations
 
 import re
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
+from cfnlint.decode import cfn_yaml
 
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
@@ -72,3 +74,30 @@ def test_every_page_is_linked_from_the_readme() -> None:
     linked = set(re.findall(r"\]\(docs/([a-z0-9-]+\.md)", readme))
     pages = {page.name for page in DOCS.glob("*.md")} - {"index.md"}
     assert pages <= linked, f"pages the README's map does not link: {sorted(pages - linked)}"
+
+
+def deploy_prompts() -> list[str]:
+    """The first column of the deploy page's table of prompts: each prompt, as SAM shows it."""
+    page = (DOCS / "deploy.md").read_text(encoding="utf-8")
+    table = page.split("## The prompts of `sam deploy --guided`", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    return [prompt for row in rows for prompt in re.findall(r"`([^`]+)`", row.split(" | ", 1)[0])]
+
+
+def test_the_deploy_page_answers_every_parameter_in_the_order_guided_asks() -> None:
+    template = cfn_yaml.load(str(REPO / "template.yaml"))
+    asked = [f"Parameter {name} [{param.get('Default', '')}]" for name, param in template["Parameters"].items()]
+    documented = [prompt for prompt in deploy_prompts() if prompt.startswith("Parameter ")]
+    assert documented == asked
+
+
+def test_the_deploy_page_answers_every_prompt_of_sam_itself() -> None:
+    """SAM's own questions, read from the installed SAM CLI, so an upgrade that adds one fails here."""
+    spec = find_spec("samcli.commands.deploy.guided_context")
+    assert spec is not None, "the SAM CLI is not installed (make setup)"
+    source = Path(str(spec.origin)).read_text(encoding="utf-8")
+    guided = source.split("def guided_prompts", 1)[1].split("\n    def ", 1)[0]
+    sams = re.findall(r'\{self\.start_bold\}([^{}"]+)\{self\.end_bold\}', guided)
+    assert "Allow SAM CLI IAM role creation" in sams  # the pattern still reads SAM's source
+    documented = " ".join(deploy_prompts())
+    assert [prompt for prompt in sams if prompt not in documented] == []

@@ -125,16 +125,16 @@ def test_bad_monitors_each_give_one_clear_line_and_the_others_still_run(
     )
     assert error("bad-threshold")["kind"] == "config"
     assert "field 'thresholds.warning'" in error("bad-threshold")["message"]
+    assert by_monitor["no-key-yet"]["status"] == "waiting"  # not a failure: day one
     assert error("no-key-yet") == {
-        "kind": "config",
-        "message": "no-key-yet: secret 'quotawatch/api-keys' has no field 'no-key-yet'; "
-        "add it with the monitor's API key",
+        "kind": "no_key",
+        "message": "no-key-yet: waiting for its key: secret 'quotawatch/api-keys' has no field 'no-key-yet' yet",
     }
     assert error("down")["kind"] == "unavailable"
     assert "cannot connect to 127.0.0.1" in error("down")["message"]
 
     error_lines = [r for r in invocation.log_records() if r.get("level") == "ERROR"]
-    assert {r.get("monitor") for r in error_lines} == {"typo-provider", "no-key-yet", "bad-threshold", "down"}
+    assert {r.get("monitor") for r in error_lines} == {"typo-provider", "bad-threshold", "down"}
     assert CLOUDLAYER_KEY not in "\n".join(invocation.logs) + json.dumps(result)
     assert len(inbox.take()) == 1  # only the healthy monitor's warning; no error is a breach
 
@@ -196,7 +196,7 @@ def test_a_failed_check_keeps_history_and_alert_state(stack: LocalStack, inbox: 
     assert json.loads(new[0]["snapshot"]["S"])["meters"] == []
     # The recent readings gain the failure (failures are counted) and keep the good reading.
     [stored] = [i for i in after if i["sk"]["S"] == "WINDOW"]
-    recent = window.decode(stored["readings"]["S"], "cloudlayer-prod")
+    recent = window.decode(stored["readings"]["B"], "cloudlayer-prod")
     assert [r.error.kind if r.error else None for r in recent] == [ErrorKind.UNAVAILABLE, None]
     assert [m.used for m in recent[1].meters if m.name == "calls"] == [820]
     assert [d.subject for d in inbox.take()] == ["[WARNING] cloudlayer-prod: calls at 82% of limit"]

@@ -162,15 +162,21 @@ def test_subscriptions_follow_the_parameters(stack: LocalStack) -> None:
         aws,
         REPO / "template.yaml",
         stack_name="quotawatch-subscribed",
-        parameters={"AlertEmail": "ops@example.com", "AlertPhone": "+15555550100"},
+        parameters={"AlertEmails": "ops@example.com,cto@example.org", "AlertPhones": "+15555550100"},
     )
     sns = aws.client("sns")
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=with_both.outputs["AlertTopicArn"])["Subscriptions"]
-    by_protocol = {s["Protocol"]: s for s in subscriptions}
-    assert set(by_protocol) == {"email", "sms"}
-    sms = sns.get_subscription_attributes(SubscriptionArn=by_protocol["sms"]["SubscriptionArn"])["Attributes"]
+    assert sorted((s["Protocol"], s["Endpoint"]) for s in subscriptions) == [
+        ("email", "cto@example.org"),
+        ("email", "ops@example.com"),
+        ("sms", "+15555550100"),
+    ]
+    (sms_arn,) = (s["SubscriptionArn"] for s in subscriptions if s["Protocol"] == "sms")
+    sms = sns.get_subscription_attributes(SubscriptionArn=sms_arn)["Attributes"]
     assert json.loads(sms["FilterPolicy"]) == {"severity": ["critical"]}
     assert sms["FilterPolicyScope"] == "MessageAttributes"
+    assert "Warning" not in with_both.outputs
+    assert stack.outputs["Warning"].startswith("No one will be told")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -191,8 +197,9 @@ def test_local_invoke_cli_runs_a_function_with_an_event_file() -> None:
     done = _cli("invoke", "CheckUsageFunction", "-e", "events/scheduled.json")
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
-    # A fresh stack's secret is empty: the shipped monitor says which key to add, and where.
-    assert result["status"] == "partial"
+    # A fresh stack's secret is empty: each monitor waits for its key (not a failure) and
+    # says which field of which secret to fill.
+    assert (result["status"], result["failed"]) == ("ok", 0)
     fields = {
         "cloudlayer-prod": "cloudlayer-prod",
         "tornado-downloads": "tornado",
@@ -201,13 +208,14 @@ def test_local_invoke_cli_runs_a_function_with_an_event_file() -> None:
     }
     assert [m["monitor"] for m in result["monitors"]] == list(fields)
     for outcome in result["monitors"]:
-        assert outcome["status"] == "error"
+        assert outcome["status"] == "waiting"
         assert outcome["error"] == {
-            "kind": "config",
-            "message": f"{outcome['monitor']}: secret 'quotawatch/api-keys' has no field "
-            f"'{fields[outcome['monitor']]}'; add it with the monitor's API key",
+            "kind": "no_key",
+            "message": f"{outcome['monitor']}: waiting for its key: secret 'quotawatch/api-keys' has no field "
+            f"'{fields[outcome['monitor']]}' yet",
         }
-    assert '"level":"ERROR"' in done.stderr  # the function's structured log, as Lambda prints it
+    assert '"level":"INFO"' in done.stderr  # the function's structured log, as Lambda prints it
+    assert '"level":"ERROR"' not in done.stderr
 
 
 def test_local_invoke_cli_runs_the_notify_function_with_each_of_its_events() -> None:

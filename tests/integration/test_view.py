@@ -96,12 +96,12 @@ def status_json() -> list[dict[str, Any]]:
 def test_status_puts_what_needs_attention_first(here: Path) -> None:
     rows = status_json()
     order = [(r["monitor"], r["meter"]) for r in rows]
-    # The revoked key first (critical), then the warning that runs out soonest, then the
-    # monitor that never had a reading (its checks fail: "cannot monitor" is a warning).
+    # The revoked key first (critical), then the warning that runs out soonest; the monitor
+    # whose key is not in the secret yet waits for it, raised by nothing.
     assert order[0][0] == "cloudlayer-staging"
     first_prod = order.index(("cloudlayer-prod", "calls"))
     assert all(monitor == "cloudlayer-staging" for monitor, _ in order[:first_prod])
-    assert order[first_prod + 1] == ("cloudlayer-new", None)
+    assert order.index(("cloudlayer-new", None)) > first_prod
 
     calls = rows[first_prod]
     assert calls["used"] == 880
@@ -115,6 +115,7 @@ def test_status_puts_what_needs_attention_first(here: Path) -> None:
     assert calls["last_check"] == {
         "at": "2026-11-24T04:00:00Z",
         "ok": True,
+        "waiting_for_key": False,
         "error": None,
         "level": "ok",
         "failing_since": None,
@@ -141,7 +142,8 @@ def test_status_puts_what_needs_attention_first(here: Path) -> None:
 
     new = next(r for r in rows if r["monitor"] == "cloudlayer-new")
     assert new["meter"] is None
-    assert new["last_check"]["error"]["kind"] == "config"
+    assert new["last_check"]["error"]["kind"] == "no_key"
+    assert (new["last_check"]["waiting_for_key"], new["last_check"]["level"]) == (True, "ok")
     assert all(r["silenced_until"] is None for r in rows)  # silences do not exist yet
 
 
@@ -157,7 +159,7 @@ def test_status_table_reads_at_a_glance_coloured_only_in_a_terminal(here: Path) 
     assert calls.split()[:9] == ["cloudlayer-prod", "calls", "880", "calls", "1,000", "calls", "88%", "warning", "Nov"]
     assert "limit Nov 24 (in 1 h)" in calls
     assert any("failed_jobs" in line and "no limit" in line for line in lines)
-    assert any(line.startswith("cloudlayer-new") and "no reading yet" in line for line in lines)
+    assert any(line.startswith("cloudlayer-new") and "waiting for its key" in line for line in lines)
     # A failed check's error in full, once per monitor, under the table.
     notes = [line.strip() for line in lines if line.startswith("  cloudlayer-")]
     assert len(notes) == 3
@@ -165,7 +167,7 @@ def test_status_table_reads_at_a_glance_coloured_only_in_a_terminal(here: Path) 
     assert failed.startswith("cloudlayer-staging: auth: ")
     assert failed.endswith("(cannot monitor since Nov 24 03:00)")
     assert condition.startswith("cloudlayer-staging: subscription_inactive: the cloudlayer.io subscription is not")
-    assert notes[2].startswith("cloudlayer-new: config: ")
+    assert any(n.startswith("cloudlayer-new: waiting for its key: secret 'quotawatch/api-keys'") for n in notes)
     assert any(line.split()[:2] == ["cloudlayer-staging", "condition:subscription_inactive"] for line in lines)
     assert PROD_KEY not in plain
     assert STAGING_KEY not in plain
@@ -314,3 +316,13 @@ def test_the_report_shows_a_chart_per_meter_in_a_real_browser(here: Path) -> Non
     assert charts[("cloudlayer-prod", "failed_jobs")]["limit_pixels"] == 0
     assert dict(charts[("cloudlayer-staging", "calls")]["legend"])["legend-failures"] == "2 checks failed"
     assert "legend-failures" not in legend
+    # Before the charts, what matters now: raised, failing, waiting, running out first.
+    overview = page[page.index('<section class="overview"') : page.index("</section>")]
+    assert page.index('<section class="overview"') < page.index('<figure class="chart"')
+    assert '<span class="critical">critical</span> <a href="#monitor-cloudlayer-staging">' in overview
+    assert (
+        '<span class="warning">warning</span> <a href="#monitor-cloudlayer-prod">cloudlayer-prod</a> calls' in overview
+    )
+    assert '<h3>Checks failing</h3><ul class=""><li>cloudlayer-staging: auth, cannot monitor since' in overview
+    assert '<h3>Waiting for their key</h3><ul class=""><li>cloudlayer-new</li>' in overview
+    assert '<h3>Runs out first</h3><ul class=""><li>cloudlayer-prod calls: limit Nov 24</li>' in overview

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 SECRET_ARN = "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${ApiKeysSecretName}-??????"
 # The one place a "*" resource remains: the AWS-managed policy SAM attaches to every
@@ -57,8 +60,8 @@ def test_parameters_and_defaults(template: dict[str, Any]) -> None:
     assert params["ScheduleExpression"]["Default"] == "rate(15 minutes)"
     assert params["SnapshotRetentionDays"]["Type"] == "Number"
     assert params["SnapshotRetentionDays"]["Default"] == 400
-    assert params["AlertEmail"]["Default"] == ""
-    assert params["AlertPhone"]["Default"] == ""
+    assert params["AlertEmails"]["Default"] == ""
+    assert params["AlertPhones"]["Default"] == ""
     assert params["ApiKeysSecretName"]["Default"] == "quotawatch/api-keys"
     assert params["LogRetentionDays"]["Type"] == "Number"
     assert params["LogRetentionDays"]["Default"] == 30
@@ -67,8 +70,44 @@ def test_parameters_and_defaults(template: dict[str, Any]) -> None:
     assert heartbeat["Type"] == "Number"
     assert heartbeat["Default"] == 1800  # two 15-minute intervals of the default schedule
     assert "twice your schedule's interval" in heartbeat["Description"]
-    assert template["Conditions"]["HasAlertEmail"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertEmail"}, ""]}]}
-    assert template["Conditions"]["HasAlertPhone"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlertPhone"}, ""]}]}
+
+
+# `sam deploy --guided` asks in the template's order: who is told first, the rare ones last.
+GUIDED_ORDER = [
+    "AlertEmails", "AlertPhones", "ScheduleExpression", "DigestSchedule", "DigestTimezone",
+    "SnapshotRetentionDays", "LogRetentionDays", "ApiKeysSecretName", "ReservedConcurrency",
+    "HeartbeatSeconds", "FanOutAbove", "ShardSize", "ShardConcurrency",
+    "ChatSlackWorkspaceId", "ChatSlackChannelId", "ChatTeamsTenantId", "ChatTeamsTeamId", "ChatTeamsChannelId",
+]  # fmt: skip
+
+
+def test_every_parameter_has_a_default_and_a_description_and_the_rare_ones_come_last(
+    template: dict[str, Any],
+) -> None:
+    params = template["Parameters"]
+    assert list(params) == GUIDED_ORDER
+    for name, param in params.items():
+        assert "Default" in param, f"{name} has no default: a newcomer could not just press Enter"
+        assert param.get("Description", "").strip(), f"{name} has no description"
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert [name for group in groups for name in group["Parameters"]] == GUIDED_ORDER
+
+
+@pytest.mark.parametrize(
+    ("parameter", "good", "bad"),
+    [
+        ("AlertEmails", ["", "a@example.com", "a@example.com,b.c+q@example.org", ",".join(["x@y.z"] * 5)],
+         ["a@example.com, b@example.org", "a@example.com;b@example.org", ",".join(["x@y.z"] * 6), "no-at-sign"]),
+        ("AlertPhones", ["", "+4915112345678", "+4915112345678,+15555550100"],
+         ["+49 151", "004915112345678", "+4915112345678, +15555550100", ",".join(["+15555550100"] * 6)]),
+    ],
+)  # fmt: skip
+def test_recipients_are_comma_separated_lists_of_at_most_five(
+    template: dict[str, Any], parameter: str, good: list[str], bad: list[str]
+) -> None:
+    pattern = re.compile(template["Parameters"][parameter]["AllowedPattern"])
+    assert [value for value in good if not pattern.fullmatch(value)] == []
+    assert [value for value in bad if pattern.fullmatch(value)] == []
 
 
 # --- function, layer, schedule ----------------------------------------------------------
@@ -236,23 +275,48 @@ def test_topic_is_encrypted(resources: dict[str, Any]) -> None:
     assert topic["DisplayName"] == "QuotaWatch"
 
 
-def test_email_gets_every_alert(resources: dict[str, Any]) -> None:
-    email = resources["AlertEmailSubscription"]
-    assert email["Condition"] == "HasAlertEmail"
+@given(addresses=st.lists(st.emails(), min_size=1, max_size=5))
+def test_any_five_addresses_are_accepted_and_each_fills_its_own_slot(
+    template: dict[str, Any], addresses: list[str]
+) -> None:
+    """What the template's conditions and endpoints compute: the value padded with four
+    commas, split, the first five entries; an empty entry creates no subscription."""
+    value = ",".join(addresses)
+    assert re.fullmatch(template["Parameters"]["AlertEmails"]["AllowedPattern"], value)
+    entries = (value + ",,,,").split(",")[:5]
+    assert [entry for entry in entries if entry] == addresses
+
+
+def slot(parameter: str, index: int) -> dict[str, Any]:
+    """The index-th entry of a comma-separated parameter, padded so that it always exists."""
+    padded = {"Fn::Sub": "${" + parameter + "},,,,"}
+    return {"Fn::Select": [index, {"Fn::Split": [",", padded]}]}
+
+
+@pytest.mark.parametrize("index", range(5))
+def test_each_email_gets_every_alert_and_each_phone_only_critical_ones(
+    template: dict[str, Any], resources: dict[str, Any], index: int
+) -> None:
+    suffix = "" if index == 0 else str(index + 1)
+    email, sms = resources[f"AlertEmailSubscription{suffix}"], resources[f"AlertSmsSubscription{suffix}"]
+    for subscription, kind, parameter in ((email, "Email", "AlertEmails"), (sms, "Phone", "AlertPhones")):
+        condition = f"HasAlert{kind}{index + 1}"
+        assert subscription["Condition"] == condition
+        assert subscription["Properties"]["Endpoint"] == slot(parameter, index)
+        assert template["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [slot(parameter, index), ""]}]}
     assert email["Properties"]["Protocol"] == "email"
-    assert email["Properties"]["Endpoint"] == {"Ref": "AlertEmail"}
     assert "FilterPolicy" not in email["Properties"]
-
-
-def test_sms_gets_only_critical_alerts(resources: dict[str, Any]) -> None:
-    sms = resources["AlertSmsSubscription"]
-    assert sms["Condition"] == "HasAlertPhone"
     props = sms["Properties"]
     assert props["Protocol"] == "sms"
-    assert props["Endpoint"] == {"Ref": "AlertPhone"}
     assert props["FilterPolicyScope"] == "MessageAttributes"
     policy = props["FilterPolicy"]
     assert (json.loads(policy) if isinstance(policy, str) else policy) == {"severity": ["critical"]}
+
+
+def test_a_stack_that_tells_no_one_says_so_in_its_outputs(template: dict[str, Any]) -> None:
+    warning = template["Outputs"]["Warning"]
+    assert warning["Condition"] == "NoRecipient"
+    assert "No one will be told" in warning["Value"]
 
 
 def test_api_keys_secret_starts_empty(resources: dict[str, Any]) -> None:
@@ -408,6 +472,7 @@ def test_outputs(template: dict[str, Any]) -> None:
         "CheckShardFunctionName",
         "CheckShardQueueUrl",
         "CheckShardDeadLetterQueueUrl",
+        "Warning",
     }
     assert template["Outputs"]["NotifyFunctionName"]["Value"] == {"Ref": "NotifyFunction"}
     assert template["Outputs"]["NotifyFailureQueueUrl"]["Value"] == {"Ref": "NotifyFailureQueue"}
@@ -424,6 +489,9 @@ def test_samconfig(repo_root: Path) -> None:
     assert deploy["resolve_s3"] is True
     assert default["validate"]["parameters"]["lint"] is True
     assert {"cached", "parallel"} <= set(default["build"]["parameters"])
+    # Tracked, so it holds no personal data: the recipients go to samconfig.local.toml.
+    assert "parameter_overrides" not in deploy
+    assert "samconfig.local.toml" in (repo_root / ".gitignore").read_text().splitlines()
 
 
 # --- the notify function, its stream, its queue -------------------------------------------

@@ -448,11 +448,9 @@ def test_one_monitors_failure_does_not_stop_the_others(start_fake: StartFake) ->
 
     outcomes = {o.monitor: o for o in h.run(*monitors)}
 
-    assert outcomes["no-key"].status == "error"
-    assert outcomes["no-key"].error_kind == "config"
-    assert outcomes["no-key"].message == (
-        f"no-key: secret '{SECRET}' has no field 'no-key'; add it with the monitor's API key"
-    )
+    assert outcomes["no-key"].status == "waiting"
+    assert outcomes["no-key"].error_kind == "no_key"
+    assert outcomes["no-key"].message == f"no-key: waiting for its key: secret '{SECRET}' has no field 'no-key' yet"
     assert outcomes["unreachable"].status == "error"
     assert outcomes["unreachable"].error_kind == "unavailable"
     assert outcomes["unreachable"].message == "unreachable: cannot connect to 127.0.0.1 (after 3 attempts)"

@@ -15,7 +15,7 @@ import pytest
 
 from quotawatch.cli import EXIT_CODES, main
 from quotawatch.core.snapshot import ErrorKind
-from quotawatch_local.fakes import cloudlayer, converra, imagerouter, tornado
+from quotawatch_local.fakes import Reply, cloudlayer, converra, imagerouter, tornado
 from tests.unit.support import Serve
 
 KEY = "sk_live_cli_0123456789abcdef"
@@ -161,3 +161,108 @@ def test_the_command_runs_as_a_module(serve: Serve) -> None:
     assert done.returncode == 3
     assert "cannot check (auth): imagerouter: 127.0.0.1 rejected the API key (401: Invalid API key)" in done.stdout
     assert KEY not in done.stdout + done.stderr
+
+
+def _run_cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The command as a person runs it, in its own process (its own TLS trust)."""
+    return subprocess.run(
+        [sys.executable, "-m", "quotawatch", *argv],
+        env={**(env if env is not None else os.environ), "PYTHONPATH": str(REPO / "layers/quotawatch")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_an_untrusted_certificate_is_named_once_not_retried_as_an_outage(serve: Serve) -> None:
+    calls: list[int] = []
+
+    def counted(call: int) -> Reply:
+        calls.append(call)
+        return cloudlayer.scenarios()["limit-plan"](call)
+
+    server = serve(cloudlayer.API, KEY, counted)
+    env = {k: v for k, v in os.environ.items() if k != "QUOTAWATCH_CA_BUNDLE"}
+    done = _run_cli("fetch", "cloudlayer", "--key-env", "QW_TEST_KEY", "--base-url", server.base_url, env={
+        **env, "QW_TEST_KEY": KEY
+    })  # fmt: skip
+    assert done.returncode == EXIT_CODES[ErrorKind.UNAVAILABLE] == 5
+    assert "cannot check (unavailable): cloudlayer: the certificate of 127.0.0.1 is not trusted; " in done.stdout
+    assert "set QUOTAWATCH_CA_BUNDLE=" in done.stdout
+    assert "attempts" not in done.stdout  # one handshake: asking again would change nothing
+    assert calls == []  # no request ever reached the fake
+
+
+@pytest.mark.parametrize(
+    ("name", "shows"),
+    [
+        ("mailgun", ["key:       api:<private API key>, sent as HTTP basic", "  messages", "messages"]),
+        ("twilio", ["<AccountSid>:<AuthToken>", "  account_sid: the Account SID", "      account_sid: <account_sid>"]),
+        ("deepgram", ['"deepgram-prod": "<API key>"', "balance:*", "--param project_id=<project_id>"]),
+    ],
+)
+def test_providers_name_says_what_to_put_where(name: str, shows: list[str]) -> None:
+    out = io.StringIO()
+    assert main(["providers", name], out=out) == 0
+    text = out.getvalue()
+    for part in shows:
+        assert part in text
+    assert f"    provider: {name}\n" in text
+    assert "docs:      https://" in text
+
+
+def test_the_provider_list_fits_100_columns_and_unknown_names_are_named() -> None:
+    out = io.StringIO()
+    assert main(["providers"], out=out) == 0
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 100
+    assert lines[0].split() == ["PROVIDER", "KEY", "MEASURES"]
+    out = io.StringIO()
+    assert main(["providers", "mailgunn"], out=out) == 7
+    assert out.getvalue().startswith("unknown provider 'mailgunn' (known: ")
+
+
+def test_an_optional_meter_absent_from_the_answer_is_a_warning(
+    monkeypatch: pytest.MonkeyPatch, serve: Serve, capsys: pytest.CaptureFixture[str]
+) -> None:
+    without = cloudlayer.LIMIT_PLAN.copy()
+    without.pop("errorJobs", None)
+    server = serve(cloudlayer.API, KEY, lambda _call: Reply(200, without))
+    code, _table = fetch(monkeypatch, "cloudlayer", "--base-url", server.base_url)
+    assert code == 0
+    assert "warning: optional meter 'failed_jobs' of cloudlayer is in no answer read" in capsys.readouterr().err
+
+
+def test_the_fake_of_a_provider_of_your_own_prints_a_command_that_works() -> None:
+    """`quotawatch_local fake ... --fixture ... --providers ...` as the docs show it, then the
+    command it prints, word for word (its variables, then .venv/bin/quotawatch's arguments)."""
+    fixture, declaration = "docs/examples/coingecko-answers.yaml", "docs/examples/providers/coingecko.yaml"
+    paths = {"PYTHONPATH": os.pathsep.join([str(REPO / "layers/quotawatch"), str(REPO / "local")])}
+    argv = ["fake", "coingecko", "documented", "--fixture", fixture, "--providers", declaration]
+    fake = subprocess.Popen(
+        [sys.executable, "-m", "quotawatch_local", *argv],
+        env={**os.environ, **paths},
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert fake.stdout is not None
+        printed = [fake.stdout.readline() for _ in range(2)][1].split()
+        variables = dict(word.split("=", 1) for word in printed[:2])
+        assert printed[2] == ".venv/bin/quotawatch"
+        assert f"--providers {declaration}" in " ".join(printed)
+        done = subprocess.run(
+            [sys.executable, "-m", "quotawatch_view", *printed[3:]],
+            env={**os.environ, **paths, **variables},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        fake.terminate()
+        fake.wait(timeout=30)

@@ -11,7 +11,7 @@ import pytest
 
 from quotawatch.config import Monitor
 from quotawatch.core.alerts import SignalState
-from quotawatch.core.digest import DigestInput, FailedChecks, queued_digest, render_digest, silence_lines
+from quotawatch.core.digest import LINE_MAX, DigestInput, FailedChecks, queued_digest, render_digest, silence_lines
 from quotawatch.core.messages import SMS_MAX, SUBJECT_MAX
 from quotawatch.core.record import StoredMonitor
 from quotawatch.core.rules import CHECK_KEY, Level, meter_signal_key
@@ -180,3 +180,32 @@ def test_quotawatch_status_shows_until_when_a_silence_holds_a_row() -> None:
     header = text.splitlines()[2]
     assert header.split()[-1] == "SILENCED"
     assert "Nov 25 08:00" in next(line for line in text.splitlines() if line.startswith("a "))
+
+
+def waiting(monitor: str) -> StoredMonitor:
+    at = reading(monitor, 0, 0).checked_at
+    snapshot = Snapshot.failed(monitor, "cloudlayer", at, ErrorKind.NO_KEY, f"{monitor}: waiting for its key: ...")
+    return StoredMonitor({}, [snapshot], snapshot, None)
+
+
+def test_monitors_waiting_for_their_key_are_listed_not_failed() -> None:
+    message = render_digest(digest_of({"a": stored("a", [500]), "new-one": waiting("new-one")}))
+    lines = message.email.splitlines()
+    assert lines[0] == "All is well: 2 monitors (1 waiting for a key), nothing raised, no failed check."
+    assert "Waiting for their key (not checked until it is in the secret): new-one" in lines
+    assert "new-one (cloudlayer), waiting for its key" in lines
+    assert "Failed checks in the last day:\n  none" in message.email
+
+
+def test_every_line_stays_readable_at_two_thousand_long_named_monitors() -> None:
+    names = [f"customer-{i:04d}-" + "x" * 60 for i in range(2000)]
+    many = {n: stored(n, [990], {CALLS: state(CALLS, Level.WARNING)}) for n in names[:1000]}
+    many |= {n: waiting(n) for n in names[1000:]}
+    message = render_digest(digest_of(many, failures={n: FailedChecks(2, AT) for n in names[:1000]}))
+    lines = message.email.splitlines()
+    assert max(len(line) for line in lines) <= LINE_MAX
+    assert lines[0].startswith("2000 need attention: ")
+    assert lines[0].endswith(" more")
+    [waiting_line] = [line for line in lines if line.startswith("Waiting for their key")]
+    assert waiting_line.endswith(" more")
+    assert waiting_line.count("customer-") + int(waiting_line.rsplit("and ", 1)[1].split()[0]) == 1000

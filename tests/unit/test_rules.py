@@ -448,7 +448,7 @@ def test_a_failure_never_produces_meter_signals_even_with_raised_meters() -> Non
     """A check error is never a breach: its missing meters are not zero and not over the limit."""
     previous = {CALLS: Level.CRITICAL, forecast_signal_key("calls"): Level.WARNING, "condition:x": Level.WARNING}
     history = [snap(calls(990), at=NOW - HOUR)]
-    for kind in ErrorKind:
+    for kind in set(ErrorKind) - {ErrorKind.NO_KEY}:  # waiting for a key: test below
         evaluation = run(failed(kind), history, previous)
         assert [s.key for s in evaluation.signals] == [CHECK_KEY]
         assert evaluation.speaks_for == frozenset({"check"})
@@ -826,3 +826,15 @@ def test_a_reading_cut_to_fit_storage_clears_nothing_it_left_out() -> None:
     assert (
         levels(run(cut, previous={meter_signal_key("key:k0"): Level.WARNING}))[meter_signal_key("key:k0")] is Level.OK
     )
+
+
+def test_waiting_for_a_key_speaks_for_nothing_and_failures_count_from_its_arrival() -> None:
+    waits = [failed(ErrorKind.NO_KEY, at=NOW - n * HOUR) for n in range(1, 6)]
+    evaluation = run(failed(ErrorKind.NO_KEY), waits, {CHECK_KEY: Level.OK})
+    assert (evaluation.signals, evaluation.speaks_for) == ([], frozenset())  # no "cannot monitor", ever
+    # The key arrives and the provider is down: its first failure is not news yet.
+    first = run(
+        failed(ErrorKind.UNAVAILABLE), waits, {CHECK_KEY: Level.OK}, policy=AlertPolicy(failures_before_alert=2)
+    )
+    assert signal(first, CHECK_KEY).level is Level.OK
+    assert signal(first, CHECK_KEY).failures == 1

@@ -91,6 +91,7 @@ def test_error_kinds_are_the_contract_names() -> None:
         "bad_response",
         "config",
         "internal",
+        "no_key",
     }
 
 

@@ -58,7 +58,7 @@ def test_unprocessed_items_are_written_again() -> None:
     client = Throttling(times=1)
     store = DynamoStore(client, "quotawatch")
 
-    store.put_snapshots([], {f"m{n}": f"window {n}" for n in range(3)})
+    store.put_snapshots([], {f"m{n}": f"window {n}".encode() for n in range(3)})
 
     assert sorted(item["pk"]["S"] for item in client.written) == ["MON#m0", "MON#m1", "MON#m2"]
     assert client.calls == 2  # the batch, then the item it left
@@ -78,7 +78,7 @@ def test_a_batch_that_stays_unprocessed_is_tried_item_by_item_then_reported() ->
     client = Throttling(times=0, stubborn=True)
     store = DynamoStore(client, "quotawatch")
 
-    failed = store.put_snapshots([], {"a": "window a", "b": "window b"})
+    failed = store.put_snapshots([], {"a": b"window a", "b": b"window b"})
 
     assert failed == {"a", "b"}  # the caller reports these monitors; the run goes on
     assert client.calls == 5 + 2  # five batch attempts, then one write per item

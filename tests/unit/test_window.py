@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,14 +75,14 @@ def test_rolling_run_by_run_keeps_what_rolling_the_whole_history_keeps(checks: l
     """The window a monitor ends up with does not depend on how many runs built it."""
     minutes = 0
     readings: list[Snapshot] = []
-    rolled: list[Snapshot] = []
+    rolled = window.Window.of([])
     for gap, ok in checks:
         minutes += gap
         new = reading(minutes, 100 + minutes) if ok else reading(minutes, error=ErrorKind.UNAVAILABLE)
-        rolled = window.roll(new, rolled, trimmed=True)
+        rolled = window.Window.decode(rolled.rolled(new).encode(), "acme")  # as run after run does
         readings.append(new)
 
-    assert rolled == window.roll(readings[-1], readings[:-1])
+    assert rolled.snapshots("acme") == window.roll(readings[-1], readings[:-1])
 
 
 def test_a_reading_at_the_same_time_replaces_the_stored_one() -> None:
@@ -110,13 +111,41 @@ def test_an_empty_window_round_trips() -> None:
 def test_two_days_of_one_climbing_meter_fit_in_one_write_unit() -> None:
     day = window.roll(reading(0, 500), [reading(-15 * n, 500 - n) for n in range(1, 200)])
 
-    text = window.encode(day)
+    stored = window.encode(day)
+    text = zlib.decompress(stored).decode()
 
     # One write unit per KB: the window is rewritten every run, so its size is its cost.
-    assert len(text.encode()) <= 1024, len(text.encode())
+    assert len(stored) <= 1024, len(stored)
     assert '"limit":[[48,1000]]' in text  # a steady figure is one run
     assert '"remaining":[[48,"="]]' in text  # and remaining is limit minus used
     assert '"steps":[[4,900],[43,3600]]' in text  # so is a steady schedule, thinned to hours
+    assert '"used":[500,[4,1],[43,4]]' in text  # and a steady burn: steps from the newer reading
+
+
+def test_a_window_of_format_1_is_read_as_it_was_written() -> None:
+    """Windows stored before format 2 (JSON text, figures as they are): read once, then the
+    run writes format 2."""
+    history = [reading(-15 * n, 900 - 4 * n) for n in range(1, 60)]
+    history[5] = reading(-90, error=ErrorKind.UNAVAILABLE)
+    rolled = window.Window.of(history[1:]).rolled(history[0])
+    old = _format_1(rolled.snapshots("acme"))
+
+    assert window.decode(old, "acme") == window.decode(rolled.encode(), "acme")
+    again = window.Window.decode(old, "acme").rolled(reading(0, 900)).encode()
+    assert json.loads(zlib.decompress(again))["format"] == window.FORMAT
+
+
+def _format_1(readings: list[Snapshot]) -> str:
+    """What format 1 stored: the same columns as JSON text, without steps."""
+    data = json.loads(zlib.decompress(window.encode(readings)))
+    data["format"] = 1
+    back = window.Window.decode(window.encode(readings), "acme")
+    good = [row for row, kind in enumerate(back.kinds) if kind is None]
+    for name, figures in data["meters"].items():
+        column = back.meters[name]
+        figures["used"] = [column.used[row] for row in good]
+        figures["remaining"] = [None if column.used[row] is window.ABSENT else column.remaining[row] for row in good]
+    return json.dumps(data)
 
 
 def test_a_failed_reading_and_a_missing_meter_keep_their_place() -> None:
@@ -134,7 +163,7 @@ def test_a_failed_reading_and_a_missing_meter_keep_their_place() -> None:
 
 def damaged(change: Callable[[dict[str, Any]], object]) -> str:
     """A good window's JSON with one part damaged."""
-    data = json.loads(window.encode(window.roll(reading(15, 200), [reading(0, error=ErrorKind.AUTH)])))
+    data = json.loads(zlib.decompress(window.encode(window.roll(reading(15, 200), [reading(0, error=ErrorKind.AUTH)]))))
     change(data)
     return json.dumps(data)
 
@@ -144,6 +173,7 @@ def damaged(change: Callable[[dict[str, Any]], object]) -> str:
     [
         "",
         "not json",
+        b"not compressed",
         "[]",
         json.dumps({"format": 99, "readings": 0}),
         damaged(lambda d: d.pop("provider")),
@@ -157,6 +187,7 @@ def damaged(change: Callable[[dict[str, Any]], object]) -> str:
     ids=[
         "empty",
         "not-json",
+        "not-compressed",
         "not-an-object",
         "unknown-format",
         "no-provider",
@@ -168,7 +199,7 @@ def damaged(change: Callable[[dict[str, Any]], object]) -> str:
         "empty-run",
     ],
 )
-def test_an_unreadable_window_is_a_clear_error_naming_the_monitor(text: str) -> None:
+def test_an_unreadable_window_is_a_clear_error_naming_the_monitor(text: str | bytes) -> None:
     with pytest.raises(window.BadWindow, match="window of acme"):
         window.decode(text, "acme")
 
@@ -183,11 +214,13 @@ def test_rules_read_the_window_as_they_read_the_snapshots() -> None:
 
     for current, snapshots in cases:
         from_window = round_trip(window.roll(snapshots[0], snapshots[1:]))
+        columns = window.Window.decode(window.Window.of(snapshots[1:]).rolled(snapshots[0]).encode(), "acme")
         full = evaluate(current, snapshots[:96], lambda _: DEFAULT_THRESHOLDS)
         compact = evaluate(current, from_window, lambda _: DEFAULT_THRESHOLDS)
         assert [(s.key, s.level, s.failures, s.reset) for s in compact.signals] == [
             (s.key, s.level, s.failures, s.reset) for s in full.signals
         ]
+        assert evaluate(current, columns, lambda _: DEFAULT_THRESHOLDS) == compact  # as a run reads it
         assert compact.trends.keys() == full.trends.keys()
         for name, trend in full.trends.items():
             assert compact.trends[name].per_day == pytest.approx(trend.per_day)

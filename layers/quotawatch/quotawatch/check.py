@@ -16,13 +16,13 @@ from functools import partial
 from typing import Any
 
 from quotawatch.config import ConfigProblem, Monitor
-from quotawatch.core import window
 from quotawatch.core.alerts import decide
 from quotawatch.core.messages import render
 from quotawatch.core.record import MonitorRecord, QueuedMessage
 from quotawatch.core.rules import CHECK_KEY, Evaluation, Level, evaluate
 from quotawatch.core.silences import Planned, Silence, plan
 from quotawatch.core.snapshot import ErrorKind, Snapshot
+from quotawatch.core.window import BadWindow, Window
 from quotawatch.fetching import fetch_snapshot
 from quotawatch.ports import Clock, JsonFetcher, KeyStore, SilenceSource, Store
 from quotawatch.providers import get_provider
@@ -45,13 +45,13 @@ class MonitorOutcome:
 
     monitor: str
     provider: str
-    status: str  # "ok" | "error" | "unreached" (left when the run had to stop)
+    status: str  # "ok" | "waiting" (for its key) | "error" | "unreached" (left when the run had to stop)
     error_kind: str | None = None
     message: str | None = None
     levels: dict[str, str] = field(default_factory=dict)
     queued: list[dict[str, str]] = field(default_factory=list)  # messages decided, for delivery
     snapshot: Snapshot | None = None
-    window: str | None = None  # the recent readings with this one (encoded), to store
+    window: bytes | None = None  # the recent readings with this one (encoded), to store
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"monitor": self.monitor, "provider": self.provider, "status": self.status}
@@ -64,7 +64,11 @@ class MonitorOutcome:
     @property
     def needs_attention(self) -> bool:
         """Failed, not reached, a message decided, or a signal raised."""
-        return self.status != "ok" or bool(self.queued) or any(level != "ok" for level in self.levels.values())
+        return (
+            self.status not in ("ok", "waiting")
+            or bool(self.queued)
+            or any(level != "ok" for level in self.levels.values())
+        )
 
     def fail(self, kind: ErrorKind, message: str) -> None:
         """A later step failed: the outcome says so, whatever the reading said."""
@@ -255,6 +259,13 @@ def _contained_check(
     outcome.snapshot = snapshot
     if snapshot.error is None:
         outcome.status = "ok"
+    elif snapshot.waiting:  # day one, before the keys go in: not a failure, not logged as one
+        outcome.status, outcome.error_kind, outcome.message = (
+            "waiting",
+            snapshot.error.kind.value,
+            snapshot.error.message,
+        )
+        log.info(snapshot.error.message, extra={"monitor": monitor.id})
     else:
         outcome.fail(snapshot.error.kind, snapshot.error.message)
         log.error(snapshot.error.message, extra={"monitor": monitor.id, "error_kind": snapshot.error.kind.value})
@@ -290,8 +301,8 @@ def _evaluate_and_decide(
     outcome: MonitorOutcome,
     silences: list[Silence] | None = None,
 ) -> None:
-    history, trimmed = _history(monitor.id, record, deps.store)
-    outcome.window = window.encode(window.roll(snapshot, history, trimmed=trimmed))
+    history = _history(monitor.id, record, deps.store)
+    outcome.window = history.rolled(snapshot).encode()
     previous = {key: state.level for key, state in record.states.items()}
     evaluation = evaluate(snapshot, history, monitor.thresholds_for, previous, monitor.policy)
     # Every signal's level; the check signal only when it is raised, as it is news then.
@@ -301,15 +312,15 @@ def _evaluate_and_decide(
     _commit_changes(change, record, deps.store, outcome, silences)
 
 
-def _history(monitor_id: str, record: MonitorRecord, store: Store) -> tuple[list[Snapshot], bool]:
+def _history(monitor_id: str, record: MonitorRecord, store: Store) -> Window:
     """The recent readings from the stored window, else (none yet, or damaged) from the
-    snapshots; and whether they are already in window form."""
+    snapshots, as columns (core/window.py)."""
     if record.window is not None:
         try:
-            return window.decode(record.window, monitor_id), True
-        except window.BadWindow as exc:  # the snapshots it summarises are intact
+            return Window.decode(record.window, monitor_id)
+        except BadWindow as exc:  # the snapshots it summarises are intact
             log.warning("%s; reading its snapshots instead", exc, extra={"monitor": monitor_id})
-    return store.recent_snapshots(monitor_id), False
+    return Window.of(store.recent_snapshots(monitor_id))
 
 
 @dataclass(frozen=True)

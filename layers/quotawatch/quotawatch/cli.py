@@ -90,7 +90,8 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, extensions
     fetch.add_argument(
         "--timeout", type=float, default=HttpPolicy.read_timeout, metavar="SECONDS", help="read timeout per attempt"
     )
-    listing = commands.add_parser("providers", help="list the providers of the catalogue")
+    listing = commands.add_parser("providers", help="list the providers of the catalogue, or describe one")
+    listing.add_argument("name", nargs="?", help="one provider: its meters, params, key and a monitors.yaml snippet")
     listing.add_argument("--providers", metavar="FILE", help="also list the declarations in this file")
     check = commands.add_parser(
         "check-config",
@@ -115,7 +116,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, extensions
         out.write(f"{exc}\n")
         return EXIT_CODES[ErrorKind.CONFIG]
     if args.command == "providers":
-        out.write(provider_table(known.values()))
+        if args.name is None:
+            out.write(provider_table(known.values()))
+            return 0
+        if args.name not in known:
+            out.write(f"unknown provider '{args.name}' (known: {', '.join(sorted(known))})\n")
+            return EXIT_CODES[ErrorKind.CONFIG]
+        out.write(provider_help(known[args.name]))
         return 0
     provider = known.get(args.provider)
     if provider is None:
@@ -136,7 +143,25 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, extensions
     client = HttpClient(HttpPolicy(read_timeout=args.timeout))
     snapshot = fetch_snapshot(monitor, provider, EnvironmentKeys(args.key_env), client, SystemClock().now())
     out.write(json.dumps(snapshot.to_dict(), indent=2) + "\n" if args.json else render_table(snapshot, provider))
+    for name in absent_optional_meters(provider, snapshot):
+        print(
+            f"warning: optional meter '{name}' of {provider.name} is in no answer read: fine when the provider "
+            "leaves it out of answers like this one, else check the declaration's paths for a typo",
+            file=sys.stderr,
+        )
     return 0 if snapshot.error is None else EXIT_CODES[snapshot.error.kind]
+
+
+def absent_optional_meters(provider: Provider, snapshot: Snapshot) -> list[str]:
+    """The optional meters of `provider` a reading that worked does not have (none of a family)."""
+    if snapshot.error is not None:
+        return []
+    names = [m.name for m in snapshot.meters]
+    return [
+        optional
+        for optional in provider.optional_meters
+        if not any(name == optional or (optional.endswith("*") and name.startswith(optional[:-1])) for name in names)
+    ]
 
 
 def _known_providers(path: str | None) -> dict[str, Provider]:
@@ -162,15 +187,65 @@ def _params(provider: Provider, given: list[str]) -> tuple[dict[str, str], str]:
     return params, ""
 
 
+LIST_WIDTH = 100  # `quotawatch providers` fits a terminal of this many columns
+
+
 def provider_table(providers: Iterable[Provider]) -> str:
-    """Name, what it measures, how the key is sent and where it is documented: one line each."""
-    rows = [("provider", "measures", "auth", "documentation")]
-    rows += [
-        (p.name, p.measures, p.auth.describe(), p.docs_url or "-") for p in sorted(providers, key=lambda p: p.name)
+    """Name, how the key is sent and what it measures, one line each within LIST_WIDTH."""
+    rows = [("PROVIDER", "KEY", "MEASURES")]
+    rows += [(p.name, p.auth.kind, p.measures) for p in sorted(providers, key=lambda p: p.name)]
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    room = LIST_WIDTH - sum(widths) - 4
+    lines = [f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {_cut(row[2], room)}".rstrip() for row in rows]
+    return "\n".join(lines) + f"\n\n{len(rows) - 1} providers; `quotawatch providers NAME` describes one\n"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3].rstrip() + "..."
+
+
+def provider_help(provider: Provider) -> str:
+    """Everything a person needs to monitor `provider`: meters, params, key, docs, a snippet."""
+    lines = [f"{provider.display_name} ({provider.name}): {provider.measures}", ""]
+    if provider.docs_url:
+        lines.append(f"docs:      {provider.docs_url}")
+    lines.append(f"endpoint:  {provider.base_url}{provider.path}")
+    lines.append(f"key:       {provider.key_format}, sent as {provider.auth.describe()}")
+    if provider.key.where:
+        lines.append(f"           create one at: {provider.key.where}")
+    lines += ["", "meters:"]
+    for name in provider.meter_names:
+        optional = " (optional: only when the answer has it)" if name in provider.optional_meters else ""
+        family = " (one per item: the name after ':' is the provider's)" if name.endswith("*") else ""
+        lines.append(f"  {name:<24} {provider.meter_units.get(name, '-')}{optional}{family}")
+    if provider.condition_names:
+        lines += ["", "conditions: " + ", ".join(provider.condition_names)]
+    lines += ["", "params:" + ("" if provider.params else " none")]
+    lines += [f"  {name}: {about}" for name, about in provider.params.items()]
+    monitor = f"{provider.name}-prod"
+    lines += [
+        "",
+        "In monitors.yaml (functions/check_usage/monitors.yaml):",
+        "",
+        "monitors:",
+        f"  - id: {monitor}",
+        f"    provider: {provider.name}",
+        f"    secret_field: {monitor}",
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = ["  ".join([*(cell.ljust(w) for cell, w in zip(row[:3], widths, strict=True)), row[3]]) for row in rows]
-    return "\n".join(lines) + f"\n\n{len(rows) - 1} providers\n"
+    if provider.params:
+        lines.append("    params:")
+        lines += [f"      {name}: <{name}>" for name in provider.params]
+    if PROVIDERS.get(provider.name) is not provider:
+        lines.append(f"# and {provider.name}'s declaration ({provider.source}) under providers:, or in providers/")
+    variable = provider.name.upper().replace("-", "_") + "_KEY"
+    lines += [
+        "",
+        f'The key goes into the API-keys secret as {{"{monitor}": "{provider.key_format}"}}.',
+        f"Try it first (paste the key; it is not echoed): read -rs {variable} && export {variable}",
+        f"  .venv/bin/quotawatch fetch {provider.name} --key-env {variable}"
+        + "".join(f" --param {name}=<{name}>" for name in provider.params),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def check_config(path: Path, out: TextIO) -> int:

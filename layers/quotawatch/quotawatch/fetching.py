@@ -38,7 +38,7 @@ def fetch_snapshot(
     tried: list[str] = []  # every key sent: a text may echo any of them
     where = keys.where(monitor.secret_field)
     try:
-        key = keys.get(monitor.secret_field)
+        key = _key(monitor, keys, checked_at)
         for refreshes in range(KEY_REFRESHES + 1):
             tried.append(key)
             # As it travelled (url-encoded, base64, a basic password): an echo may show any.
@@ -71,6 +71,18 @@ def fetch_snapshot(
     )
     # Masked first, then bounded to what one stored item holds: cutting never comes first.
     return bounded(masked(snapshot, tried, provider))
+
+
+def _key(monitor: Monitor, keys: KeyStore, checked_at: datetime) -> str:
+    """The monitor's key. One not in the cached secret may have been put in since (day one:
+    the keys go in after the deploy): the store reads it again, within its reads per run."""
+    try:
+        return keys.get(monitor.secret_field)
+    except CheckFailed as exc:
+        fresh = keys.refresh(monitor.secret_field, checked_at) if exc.kind is ErrorKind.NO_KEY else None
+        if fresh is None:
+            raise
+        return fresh
 
 
 def masked(snapshot: Snapshot, secrets: Iterable[str | None], provider: Provider | None = None) -> Snapshot:

@@ -316,6 +316,13 @@ class PeriodDeclaration(Model, kw_only=True):
     ) = UNSET
 
 
+class KeyDeclaration(Model, kw_only=True):
+    """What the key looks like and where to create one: for people, never used to send it."""
+
+    format: OneLine = ""  # e.g. "api:<key>", "<AccountSid>:<AuthToken>"
+    where: OneLine = ""  # the page (or the place in the provider's console) that issues it
+
+
 class Declaration(Model, kw_only=True):
     """A provider declaration: a file of the catalogue, providers/<name>.yaml, or an entry of
     `providers:` in monitors.yaml (where `name` may be left out)."""
@@ -337,6 +344,7 @@ class Declaration(Model, kw_only=True):
     conditions: Annotated[dict[str, ConditionDeclaration], Meta(max_length=32)] | None = None
     refusals: Annotated[list[RefusalDeclaration], Meta(max_length=32)] | None = None
     code: str | UnsetType = UNSET
+    key: KeyDeclaration | None = None
 
 
 SCHEMAS: dict[str, tuple[type[Any], str]] = {

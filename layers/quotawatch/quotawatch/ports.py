@@ -43,7 +43,7 @@ class Store(Protocol):
     monitors_per_read: int  # how many monitors `load` reads in one call
     monitors_per_write: int  # how many monitors' snapshot and window `put_snapshots` stores in one call
 
-    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> set[str]:
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, bytes]) -> set[str]:
         """Snapshots, and windows as `core.window.encode` wrote them, by monitor; returns the
         monitors whose items could not be stored (the others are)."""
         ...

@@ -99,8 +99,10 @@ class HttpClient:
                 redirect=False,
                 preload_content=False,
             )
-        except failed.SSLError:  # an untrusted certificate, or a handshake cut off
-            raise _Retryable(ErrorKind.UNAVAILABLE, f"TLS handshake with {host} failed") from None
+        except failed.SSLError as exc:
+            if _untrusted(exc):  # not an outage: asking again changes nothing
+                raise FetchFailed(ErrorKind.UNAVAILABLE, _untrusted_message(host)) from None
+            raise _Retryable(ErrorKind.UNAVAILABLE, f"TLS handshake with {host} failed") from None  # cut off
         except failed.NewConnectionError:  # before the timeouts: urllib3 makes it one of them
             raise _Retryable(ErrorKind.UNAVAILABLE, f"cannot connect to {host}") from None
         except failed.TimeoutError:
@@ -182,6 +184,27 @@ _DEFAULT_HEADERS = {
 # A PEM file of extra roots to trust beside certifi's: set only by the local platform, for
 # the test CA of its https fakes. Nothing in a deployment sets it.
 CA_BUNDLE_ENV = "QUOTAWATCH_CA_BUNDLE"
+
+
+def _untrusted(exc: BaseException) -> bool:
+    """Whether a TLS failure is the certificate's verification (urllib3 wraps ssl's error)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        inner = next((a for a in seen.args if isinstance(a, BaseException)), None)
+        seen = inner or seen.__cause__ or seen.__context__
+    return False
+
+
+def _untrusted_message(host: str) -> str:
+    text = f"the certificate of {host} is not trusted"
+    if host in ("127.0.0.1", "::1", "[::1]", "localhost") and not os.environ.get(CA_BUNDLE_ENV):
+        # A fake provider on this machine: the command it prints sets this variable.
+        text += f"; for the local fakes set {CA_BUNDLE_ENV}=<the CA file>, as the command the fake prints does"
+    return text
 
 
 @cache

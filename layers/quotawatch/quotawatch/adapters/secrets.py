@@ -82,7 +82,8 @@ class SecretsKeyStore:
         value = keys.get(field)
         if value is None:
             raise KeyUnavailable(
-                f"secret '{self.secret_name}' has no field '{field}'; add it with the monitor's API key"
+                f"waiting for its key: secret '{self.secret_name}' has no field '{field}' yet",
+                ErrorKind.NO_KEY,
             )
         if not isinstance(value, str) or not value.strip():
             raise KeyUnavailable(f"secret '{self.secret_name}' field '{field}' is not a non-empty string")

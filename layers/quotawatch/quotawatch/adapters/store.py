@@ -84,16 +84,16 @@ class DynamoStore:
             "expires_at": self._expires_at(snapshot.checked_at),
         }
 
-    def _window_item(self, monitor: str, encoded: str) -> dict[str, Any]:
+    def _window_item(self, monitor: str, encoded: bytes) -> dict[str, Any]:
         return {
             "pk": {"S": _pk(monitor)},
             "sk": {"S": _WINDOW},
-            "readings": {"S": encoded},
+            "readings": {"B": encoded},  # compressed (core/window.py, format 2)
             # Gone with the snapshots once a monitor is no longer checked.
             "expires_at": self._expires_at(datetime.now(UTC)),
         }
 
-    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, str]) -> set[str]:
+    def put_snapshots(self, snapshots: list[Snapshot], windows: Mapping[str, bytes]) -> set[str]:
         """Store a run's snapshots and each monitor's new window (encoded), 25 items to a call;
         the monitors whose items could not be stored (the others are).
 
@@ -140,7 +140,8 @@ class DynamoStore:
             if item["sk"]["S"] == _STATE:
                 record.states = _stored_states(item)
             else:
-                record.window = item.get("readings", {}).get("S", "")
+                stored = item.get("readings", {})  # B since format 2; S was format 1, read once
+                record.window = stored.get("B", stored.get("S", ""))
         return records
 
     def _get_items(self, keys: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
@@ -184,7 +185,7 @@ class DynamoStore:
             result[monitor] = StoredMonitor(records[monitor].states, windows[monitor], latest, last_good)
         return result
 
-    def _readings(self, monitor: str, encoded: str | None) -> list[Snapshot]:
+    def _readings(self, monitor: str, encoded: str | bytes | None) -> list[Snapshot]:
         if encoded is None:
             return []  # never checked (or not since its readings expired)
         try:

@@ -31,6 +31,9 @@ FAILURES_OVER = timedelta(days=1)  # failed checks are counted over the last day
 # Each section lists this many at most, then says how many more: a digest of thousands of
 # monitors stays far under SNS's 256 KB (and DynamoDB's 400 KB item), and readable.
 LISTED_UP_TO = 100
+# No line longer than this (names are the user's, conditions the provider's): a phrase
+# list stops where it would pass it and says how many more; a single line is cut.
+LINE_MAX = 160
 
 
 @dataclass(frozen=True)
@@ -64,18 +67,22 @@ def queued_digest(data: DigestInput) -> QueuedMessage:
 
 def render_digest(data: DigestInput) -> Message:
     monitors = list(dict.fromkeys(row.monitor for row in data.rows))
+    by_monitor: dict[str, list[MeterStatus]] = {}
+    for row in data.rows:
+        by_monitor.setdefault(row.monitor, []).append(row)
     attention = _attention(data)
     day = f"{data.at.astimezone(data.zone):%a %b} {data.at.astimezone(data.zone).day}"
     count = f"{len(monitors)} monitor{'s' if len(monitors) != 1 else ''}"
+    waiting = [m for m in monitors if by_monitor[m][0].check.waiting]
     if attention:
-        first = f"{len(attention)} need{'s' if len(attention) == 1 else ''} attention: " + "; ".join(attention[:3])
-        if len(attention) > 3:
-            first += f"; and {len(attention) - 3} more"
+        first = _listed(f"{len(attention)} need{'s' if len(attention) == 1 else ''} attention: ", attention, most=3)
         need = f"{len(attention)} need{'s' if len(attention) == 1 else ''} attention"
         subject = f"[DIGEST] QuotaWatch {day}: {need}, {attention[0]}"
         sms = f"QuotaWatch digest {day}: {need}, {attention[0]}"
     else:
         first = f"All is well: {count}, nothing raised, no failed check in the last day."
+        if waiting:
+            first = f"All is well: {count} ({len(waiting)} waiting for a key), nothing raised, no failed check."
         subject = f"[DIGEST] QuotaWatch {day}: all is well ({count})"
         sms = f"QuotaWatch digest {day}: all is well ({count})."
     lines = [first, ""]
@@ -83,10 +90,9 @@ def render_digest(data: DigestInput) -> Message:
     silenced = [f"  {line}" for line in data.silences] or ["  none"]
     lines += ["", "Silenced:", *_capped(silenced, LISTED_UP_TO)]
     lines += ["", "Failed checks in the last day:", *_capped(_failures_section(data, monitors), LISTED_UP_TO)]
+    if waiting:
+        lines += ["", _listed("Waiting for their key (not checked until it is in the secret): ", waiting)]
     lines += ["", f"Every monitor ({_moment(data.at, data.zone)}):"]
-    by_monitor: dict[str, list[MeterStatus]] = {}
-    for row in data.rows:
-        by_monitor.setdefault(row.monitor, []).append(row)
     for monitor in monitors[:LISTED_UP_TO]:
         lines += _monitor_section(monitor, by_monitor[monitor], data.zone)
     if len(monitors) > LISTED_UP_TO:
@@ -101,7 +107,7 @@ def render_digest(data: DigestInput) -> Message:
     ]
     return Message(
         subject=subject_line(subject),
-        email="\n".join(lines),
+        email="\n".join(_cut(line) for line in lines),
         sms=sms_line(sms),
         severity="info",  # never critical: the SMS subscription's filter leaves it out
         monitor=SELF_MONITOR,
@@ -121,6 +127,23 @@ def silence_lines(silences: Sequence[Silence], at: datetime, zone: ZoneInfo) -> 
     return lines
 
 
+def _listed(head: str, items: list[str], most: int = LISTED_UP_TO) -> str:
+    """`head` and as many of `items` as fit in LINE_MAX (`most` at most), then how many more."""
+    line, shown = head, 0
+    for item in items[:most]:
+        more = len(items) - shown - 1
+        tail = f"; and {more} more" if more else ""
+        if shown and len(line) + 2 + len(item) + len(tail) > LINE_MAX:
+            break
+        line += ("; " if shown else "") + item
+        shown += 1
+    return line + (f"; and {len(items) - shown} more" if shown < len(items) else "")
+
+
+def _cut(line: str) -> str:
+    return line if len(line) <= LINE_MAX else line[: LINE_MAX - 3] + "..."
+
+
 def _capped(lines: list[str], most: int) -> list[str]:
     if len(lines) <= most:
         return lines
@@ -137,7 +160,7 @@ def _attention(data: DigestInput) -> list[str]:
         if row.check.level is not Level.OK:
             kind = f" ({row.check.error.kind.value})" if row.check.error else ""
             checks.setdefault(row.monitor, f"{row.monitor} cannot be checked{kind}")
-        elif row.check.error is not None:
+        elif row.check.failed and row.check.error is not None:
             checks.setdefault(row.monitor, f"{row.monitor}: last check failed ({row.check.error.kind.value})")
         # A silenced signal is known to someone: it stays under Raised, marked, not here.
         if row.meter is not None and row.level is not Level.OK and row.silenced_until is None:
@@ -200,6 +223,8 @@ def _monitor_section(monitor: str, rows: list[MeterStatus], zone: ZoneInfo) -> l
     check = rows[0].check
     if check.at is None:
         last = "never checked"
+    elif check.waiting:
+        last = "waiting for its key"
     elif check.error is not None:
         last = f"last check {_moment(check.at, zone)} failed: {check.error.kind.value}"
     else:

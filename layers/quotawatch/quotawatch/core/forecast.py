@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import pairwise
 from operator import attrgetter
 
-from quotawatch.core.sanity import plausible
+from quotawatch.core.sanity import PLAUSIBLE_MAX, plausible
 from quotawatch.core.snapshot import Meter, Snapshot
+from quotawatch.core.window import ABSENT, Window
 
 MIN_READINGS = 3
 _checked_at = attrgetter("checked_at")
@@ -37,23 +39,51 @@ def forecast(meter: Meter, readings: list[tuple[datetime, Meter]], now: datetime
     Meters with a limit are projected by `used` to the limit; balances (no limit) by
     `remaining` to zero. The current reading counts as one of the readings.
     """
+    newest_first = readings[::-1]  # as a window's rows are; the last of a time still wins
+    series = Series(
+        [at.timestamp() for at, _ in newest_first],
+        [r.used for _, r in newest_first],
+        [r.remaining for _, r in newest_first],
+    )
+    return forecast_series(meter, series, now)
+
+
+@dataclass(frozen=True)
+class Series:
+    """Earlier readings of one meter as columns, newest first: POSIX times, used and remaining."""
+
+    times: list[float]
+    used: list[float | None]
+    remaining: list[float | None]
+
+
+def forecast_series(meter: Meter, series: Series, now: datetime) -> Forecast | None:
+    """`forecast` over the columns of a window (core/window.py), as the rules read it."""
     limit, used = meter.limit, meter.used
     if limit is not None and limit <= 0:
         return None  # a zero limit is a plan without this feature, not one about to run out
     if not all(plausible(v) for v in (limit, used, meter.remaining) if v is not None):
         return None  # figures that cannot be true (core/sanity.py) project nothing
     by_limit = limit is not None and used is not None
+    values = series.used if by_limit else series.remaining
     points: dict[float, float] = {}  # by POSIX time: cheaper than datetimes, as exact to the second
-    for at, reading in [*readings, (now, meter)]:
-        value = reading.used if by_limit else reading.remaining
-        if value is not None and plausible(value):  # an impossible earlier figure is no point
-            points[at.timestamp()] = value if by_limit else -value  # a balance burns as its negative rises
+    # Oldest first, the current reading last (it wins a tie of times).
+    for at, value in zip(
+        [*reversed(series.times), now.timestamp()],
+        [*reversed(values), used if by_limit else meter.remaining],
+        strict=True,
+    ):
+        if value is not None and -PLAUSIBLE_MAX <= value <= PLAUSIBLE_MAX:  # plausible(), inline: per point
+            points[at] = value if by_limit else -value  # a balance burns as its negative rises
     if len(points) < MIN_READINGS:
         return None
-    times = sorted(points)
+    times = list(points)
+    if any(a >= b for a, b in pairwise(times)):  # a window's rows are in order; a list may not be
+        times.sort()
     if times[-1] - times[0] < MIN_SPAN_SECONDS:
         return None
-    slope_per_second = _slope([t - times[0] for t in times], [points[t] for t in times])
+    first = times[0]
+    slope_per_second = _slope([t - first for t in times], [points[t] for t in times])
     per_day = slope_per_second * 86_400
     if slope_per_second <= 0:
         return Forecast(meter.name, per_day, None, meter.unit)
@@ -62,6 +92,36 @@ def forecast(meter: Meter, readings: list[tuple[datetime, Meter]], now: datetime
     if seconds > 3650 * 86_400:  # beyond ten years: not burning in any sense that matters
         return Forecast(meter.name, per_day, None, meter.unit)
     return Forecast(meter.name, per_day, now + timedelta(seconds=seconds), meter.unit)
+
+
+def period_series(meter: Meter, snapshot: Snapshot, window: Window, rows: list[int]) -> Series:
+    """`period_readings` over a window's columns: the rows are the earlier readings, newest first."""
+    series = Series([], [], [])
+    column = window.meters.get(meter.name)
+    if column is None:
+        return series
+    start = _epoch(snapshot.period.start) if snapshot.period else None
+    used, remaining, kinds, periods, times = column.used, column.remaining, window.kinds, window.periods, window.times
+    newer = snapshot.meter(meter.name) or meter
+    newer_used, newer_remaining = newer.used, newer.remaining
+    for row in rows:
+        u = used[row]
+        if u is ABSENT or kinds[row] is not None:
+            continue
+        if start is not None and ((period := periods[row]) is None or period[0] != start):
+            break
+        r = remaining[row]
+        # Usage fell, or a balance rose: a reset or a top-up, after which the old rate is void.
+        if u is not None and newer_used is not None:
+            if newer_used < u:
+                break
+        elif r is not None and newer_remaining is not None and newer_remaining > r:
+            break
+        series.times.append(times[row])
+        series.used.append(u)
+        series.remaining.append(r)
+        newer_used, newer_remaining = u, r
+    return series
 
 
 def period_readings(meter_name: str, snapshot: Snapshot, history: list[Snapshot]) -> list[tuple[datetime, Meter]]:
@@ -105,3 +165,7 @@ def _slope(xs: list[float], ys: list[float]) -> float:
     if variance == 0:
         return 0.0
     return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / variance
+
+
+def _epoch(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp())

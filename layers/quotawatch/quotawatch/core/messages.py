@@ -34,6 +34,7 @@ _CHECK_TROUBLE = {
     ErrorKind.BAD_RESPONSE: "the provider's answer cannot be read",
     ErrorKind.CONFIG: "its configuration needs fixing",
     ErrorKind.INTERNAL: "QuotaWatch itself failed while checking it",
+    ErrorKind.NO_KEY: "its key is not in the secret yet",  # never raised (core/rules.py): for completeness
 }
 _CHECK_ADVICE = {
     ErrorKind.AUTH: "put a valid key where the error says; the next check clears this alert.",
@@ -42,6 +43,7 @@ _CHECK_ADVICE = {
     ErrorKind.BAD_RESPONSE: "the provider changed its answer; run `quotawatch fetch --json` and report what it prints.",
     ErrorKind.CONFIG: "fix what the error names; the next check clears this alert.",
     ErrorKind.INTERNAL: "look up the error in the check function's log; QuotaWatch keeps trying.",
+    ErrorKind.NO_KEY: "put the key into the secret's field; the next check takes its first reading.",
 }
 
 

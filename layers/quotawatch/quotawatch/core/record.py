@@ -20,7 +20,7 @@ class MonitorRecord:
     # The stored window of recent readings (core/window.py), decoded by the check that needs
     # it so that a run never holds every monitor's readings at once. None when there is none
     # (a monitor's first run): then the history comes from the snapshots.
-    window: str | None = None
+    window: str | bytes | None = None  # bytes since format 2; a str is format 1
 
 
 @dataclass(frozen=True)

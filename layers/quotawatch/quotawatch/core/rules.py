@@ -23,9 +23,10 @@ from datetime import timedelta
 from enum import IntEnum
 
 from quotawatch.core.bounds import TRUNCATED
-from quotawatch.core.forecast import Forecast, forecast, period_readings
+from quotawatch.core.forecast import Forecast, forecast_series, period_series
 from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Severity, Snapshot
+from quotawatch.core.window import Window
 
 CHECK_KEY = "check"
 
@@ -166,7 +167,7 @@ class Evaluation:
 
 def evaluate(
     snapshot: Snapshot,
-    history: list[Snapshot],
+    history: Window | list[Snapshot],
     thresholds_for: Callable[[str], Thresholds],
     previous: dict[str, Level] | None = None,
     policy: AlertPolicy = DEFAULT_POLICY,
@@ -178,21 +179,24 @@ def evaluate(
     speaks for conditions, not for meters.
     """
     previous = previous or {}
+    if snapshot.waiting:  # no key yet: nothing to say about any signal, not even `check`
+        return Evaluation([], {}, frozenset())
     snapshot = as_read(snapshot)
-    history = [s for s in history if s.checked_at < snapshot.checked_at]
-    check = _check_signal(snapshot, history, policy, previous.get(CHECK_KEY, Level.OK))
+    past = history if isinstance(history, Window) else Window.of(history)
+    earlier = past.before(snapshot.checked_at.timestamp())  # rows, newest first
+    check = _check_signal(snapshot, _Past(past, earlier, snapshot.monitor), policy, previous.get(CHECK_KEY, Level.OK))
     if snapshot.error is not None:
         return Evaluation([check], {}, frozenset({"check"}))
 
     signals = [check]
     trends: dict[str, Forecast] = {}
-    reset = _new_period(snapshot, history)
+    reset = _new_period(snapshot, _Past(past, earlier, snapshot.monitor))
     for meter in snapshot.meters:
         thresholds = thresholds_for(meter.name)
         key = meter_signal_key(meter.name)
         was = Level.OK if meter.name in reset else previous.get(key, Level.OK)
         level = _meter_level(meter, thresholds, was, policy)
-        trend = forecast(meter, period_readings(meter.name, snapshot, history), snapshot.checked_at)
+        trend = forecast_series(meter, period_series(meter, snapshot, past, earlier), snapshot.checked_at)
         if trend is not None:
             trends[meter.name] = trend
         if meter.limit is not None or thresholds.has_floor:
@@ -247,9 +251,20 @@ def as_read(snapshot: Snapshot) -> Snapshot:
     return replace(snapshot, meters=(), conditions=(), error=error)
 
 
-def _read_ok(snapshot: Snapshot) -> bool:
-    """A stored reading that counts as a check that worked (not a failure, not impossible figures)."""
-    return snapshot.error is None and (not snapshot.meters or check_figures(snapshot.meters) is None)
+@dataclass(frozen=True)
+class _Past:
+    """The readings before the one evaluated: a window and its rows older than it, newest first."""
+
+    window: Window
+    rows: list[int]
+    monitor: str
+
+    def read_ok(self, row: int) -> bool:
+        """A stored reading that counts as a check that worked (not a failure, not impossible figures)."""
+        if self.window.kinds[row] is not None:
+            return False
+        meters = self.window.meters_at(row)
+        return not meters or check_figures(meters) is None
 
 
 def _meter_level(meter: Meter, thresholds: Thresholds, previous: Level, policy: AlertPolicy) -> Level:
@@ -302,12 +317,12 @@ def _forecast_level(
     return Level.WARNING if trend.runs_out_before(horizon) else Level.OK
 
 
-def _check_signal(snapshot: Snapshot, history: list[Snapshot], policy: AlertPolicy, previous: Level) -> Signal:
+def _check_signal(snapshot: Snapshot, past: _Past, policy: AlertPolicy, previous: Level) -> Signal:
     if snapshot.error is None:
         return Signal(CHECK_KEY, Level.OK)
     failures = 1
-    for earlier in sorted(history, key=lambda s: s.checked_at, reverse=True):
-        if _read_ok(earlier):
+    for row in past.rows:
+        if past.read_ok(row) or past.window.kinds[row] is ErrorKind.NO_KEY:  # failures count from the key's arrival
             break
         failures += 1
     if snapshot.error.kind is ErrorKind.AUTH:
@@ -321,13 +336,12 @@ def _check_signal(snapshot: Snapshot, history: list[Snapshot], policy: AlertPoli
     return Signal(CHECK_KEY, level, error=snapshot.error, failures=failures)
 
 
-def _new_period(snapshot: Snapshot, history: list[Snapshot]) -> set[str]:
+def _new_period(snapshot: Snapshot, past: _Past) -> set[str]:
     """Meters that started again since the last good reading: the period moved, or usage fell sharply."""
-    last = next(
-        (s for s in sorted(history, key=lambda s: s.checked_at, reverse=True) if s.meters and _read_ok(s)), None
-    )
-    if last is None:
+    row = next((r for r in past.rows if past.window.has_meters(r) and past.read_ok(r)), None)
+    if row is None:
         return set()
+    last = past.window.reading(row, past.monitor)
     moved = (
         snapshot.period is not None
         and last.period is not None

@@ -20,6 +20,9 @@ class ErrorKind(StrEnum):
     BAD_RESPONSE = "bad_response"
     CONFIG = "config"
     INTERNAL = "internal"  # our side failed (a bug, a storage error), not the provider
+    # The secret has no field for the monitor yet (day one: keys go in after the deploy).
+    # Not a failure: "waiting for its key", no signal and no message until the field appears.
+    NO_KEY = "no_key"
 
 
 class Severity(StrEnum):
@@ -89,7 +92,13 @@ class Snapshot:
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        """Not a failed check: usage was read, or there is no key to read it with yet."""
+        return self.error is None or self.waiting
+
+    @property
+    def waiting(self) -> bool:
+        """Waiting for its key: the secret has no field for it yet."""
+        return self.error is not None and self.error.kind is ErrorKind.NO_KEY
 
     def meter(self, name: str) -> Meter | None:
         """The first meter of that name."""

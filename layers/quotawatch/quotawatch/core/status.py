@@ -19,7 +19,7 @@ from quotawatch.core.forecast import Forecast, forecast, period_readings
 from quotawatch.core.record import StoredMonitor
 from quotawatch.core.rules import CHECK_KEY, Level, condition_signal_key, forecast_signal_key, meter_signal_key
 from quotawatch.core.silences import Silence, hold_of, in_force
-from quotawatch.core.snapshot import CheckError, Meter, Snapshot, format_time, plain_number
+from quotawatch.core.snapshot import CheckError, ErrorKind, Meter, Snapshot, format_time, plain_number
 
 _CONDITION = condition_signal_key("")
 
@@ -42,6 +42,15 @@ class CheckStatus:
     error: CheckError | None
     level: Level  # of the `check` signal: raised after repeated failures, at once for a revoked key
     failing_since: datetime | None
+
+    @property
+    def waiting(self) -> bool:
+        """Waiting for its key (the secret has no field for it yet): not a failure."""
+        return self.error is not None and self.error.kind is ErrorKind.NO_KEY
+
+    @property
+    def failed(self) -> bool:
+        return self.error is not None and not self.waiting
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ class MeterStatus:
     def attention(self) -> tuple[Any, ...]:
         """Sort key: raised first (critical, then warning, a failing check too; then by the
         row's own level), then what runs out soonest, then the fullest meter."""
-        raised = max(self.level, self.check.level, Level.WARNING if self.check.error else Level.OK)
+        raised = max(self.level, self.check.level, Level.WARNING if self.check.failed else Level.OK)
         runs_out = self.runs_out_at.timestamp() if self.runs_out_this_period and self.runs_out_at else float("inf")
         return (-raised, -self.level, runs_out, -(self.percent or 0.0), self.monitor, self.meter or "")
 
@@ -106,6 +115,7 @@ class MeterStatus:
             "last_check": {
                 "at": format_time(self.check.at),
                 "ok": self.check.error is None,
+                "waiting_for_key": self.check.waiting,
                 "error": None
                 if self.check.error is None
                 else {"kind": self.check.error.kind.value, "message": self.check.error.message},

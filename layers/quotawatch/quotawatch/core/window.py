@@ -1,4 +1,4 @@
-"""A monitor's recent readings in compact form: what the rules read from history, nothing more.
+"""A monitor's recent readings as columns of numbers: what the rules read from history.
 
 Every run reads the window together with the alert state (a key lookup, not a query over
 the snapshots) and writes it back with the new reading, in the same batch as the snapshot.
@@ -6,167 +6,386 @@ The snapshots stay the full record. Per reading the window keeps the time, wheth
 check failed (and how), the billing period and each meter's used, limit and remaining.
 Units, conditions and messages stay out: no rule reads them from earlier readings.
 
-It is stored column by column with runs of equal values folded, so two days of readings
-of one meter fit in under 1 KB, one write unit.
+In memory a window is a `Window`: one list per column (times, failure kinds, periods, and
+used, limit and remaining for each meter), newest first. The rules (core/rules.py) and the
+forecasts (core/forecast.py) walk those lists; no snapshot object is made per reading.
+Stored (format 2), it is the same columns as JSON with runs of equal values folded and
+whole figures as steps from the newer reading, compressed with zlib: a full window of a
+cloudlayer monitor with every figure moving is 0.4 to 0.9 KB, one write unit (format 1,
+the same JSON as text without steps, was 2 to 2.2 KB, three). A window in format 1 is
+still read; the run that reads it writes it back in format 2, so each is read once.
+
+This is the one module that reads, rolls and writes windows. `roll`, `encode` and
+`decode` on snapshot lists remain for the cold paths (`quotawatch status`, the bench).
 """
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+import zlib
+from datetime import UTC, datetime
 from itertools import accumulate, pairwise
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from quotawatch.core.snapshot import CheckError, ErrorKind, Meter, Period, Snapshot, plain_number
 
 WINDOW_SIZE = 48  # readings kept at most: about two days at the default 15 minutes
 RECENT = 4  # the newest readings are all kept; older ones one per clock hour
-FORMAT = 1
+FORMAT = 2
+_FORMATS = (1, 2)  # 1: JSON text, figures as they are (read, never written)
+_LEVEL = 1  # zlib's fastest: a full window compresses to one write unit at it already
+
+# Markers in the figure columns; strings, so that no number is ever equal to them.
+ABSENT = "-"  # in `used`: this reading did not have the meter (a failed reading has none)
+_DERIVED = "="  # stored in `remaining`: limit minus used
+
+Epochs = tuple[int | None, int | None]  # a billing period's start and end, POSIX seconds
 
 
 class BadWindow(ValueError):
     """A stored window that cannot be read; the snapshots it summarises are still there."""
 
 
-def roll(snapshot: Snapshot, history: list[Snapshot], *, trimmed: bool = False) -> list[Snapshot]:
-    """The window after `snapshot`, newest first.
+class Column:
+    """One meter across the window's readings, aligned with its times.
 
-    Kept: the RECENT newest readings, every failure since the last good reading (failures
-    are counted) and that good reading, then the oldest reading of each clock hour, up to
-    WINDOW_SIZE in all. On a steady burn the line through hourly readings is the line
-    through every reading, for a quarter of the work; and whatever the schedule, the
-    window spans hours.
-    A reading at the same time as the new one is replaced by it, as the snapshot is.
-    `trimmed` says the history is already in window form (it came from `decode`).
+    `used` holds ABSENT where a reading has no such meter; `limit` and `remaining` hold
+    None there. Figures are as stored (`plain_number`: ints where whole), which the rules
+    compute with exactly as with the provider's floats, and which encode as they are.
     """
-    readings = {s.checked_at: s for s in history}
-    readings[snapshot.checked_at] = snapshot
-    newest = sorted(readings.values(), key=attrgetter("checked_at"), reverse=True)
-    kept = _thinned(newest)[:WINDOW_SIZE]
-    if trimmed:
-        return [_trimmed(s) if s is snapshot else s for s in kept]
-    return [_trimmed(s) for s in kept]
+
+    __slots__ = ("limit", "remaining", "used")
+
+    def __init__(self, used: list[Any], limit: list[Any], remaining: list[Any]) -> None:
+        self.used, self.limit, self.remaining = used, limit, remaining
+
+    def meter(self, name: str, row: int) -> Meter | None:
+        used = self.used[row]
+        return None if used is ABSENT else Meter(name, used, self.limit[row], self.remaining[row], "")
 
 
-def _thinned(newest_first: list[Snapshot]) -> list[Snapshot]:
-    head = RECENT
-    while head < len(newest_first) and newest_first[head - 1].error is not None:
-        head += 1  # up to and including the last good reading
-    hours: dict[int, Snapshot] = {}
-    for reading in reversed(newest_first[head:]):  # oldest first: the first of an hour stays
-        hours.setdefault(int(reading.checked_at.timestamp()) // 3600, reading)
-    return newest_first[:head] + sorted(hours.values(), key=attrgetter("checked_at"), reverse=True)
+class Window:
+    """Recent readings of one monitor, newest first, column by column."""
 
+    __slots__ = ("kinds", "meters", "periods", "provider", "times")
 
-def _trimmed(snapshot: Snapshot) -> Snapshot:
-    """What the window keeps of a snapshot: an encode-decode round trip leaves it unchanged."""
-    error = None if snapshot.error is None else CheckError(snapshot.error.kind, "")
-    # Rules find an earlier reading's meter by name (the first of that name), so by name it is kept.
-    names = [] if error else sorted({m.name for m in snapshot.meters})
-    meters = tuple(
-        Meter(name, found.used, found.limit, found.remaining, "") for name in names if (found := snapshot.meter(name))
-    )
-    period = None if error else snapshot.period
-    return Snapshot(snapshot.monitor, snapshot.provider, snapshot.checked_at, period, meters, (), error)
+    def __init__(
+        self,
+        provider: str,
+        times: list[float],
+        kinds: list[ErrorKind | None],
+        periods: list[Epochs | None],
+        meters: dict[str, Column],
+    ) -> None:
+        self.provider = provider
+        self.times = times  # POSIX seconds
+        self.kinds = kinds  # a failed reading's kind; None for one that worked
+        self.periods = periods  # None for a failed reading or one without a period
+        self.meters = meters  # by name, in name order
 
+    def __len__(self) -> int:
+        return len(self.times)
 
-# Markers in the figure columns; strings, so that no number is ever equal to them.
-_ABSENT = "-"  # in `used`: this reading did not have the meter
-_DERIVED = "="  # in `remaining`: limit minus used
+    # --- from snapshots, back to snapshots ------------------------------------------------
 
+    @classmethod
+    def of(cls, readings: list[Snapshot]) -> Window:
+        """The window of these readings (any order), as much of each as a window keeps.
 
-def encode(window: list[Snapshot]) -> str:
-    """JSON of a window (newest first, as `roll` returns it), column by column.
+        A reading at the same time as another replaces it, as a snapshot does. Of several
+        meters of one name the first is kept: rules find an earlier reading's meter by name.
+        """
+        by_time = {s.checked_at: s for s in readings}
+        newest = sorted(by_time.values(), key=attrgetter("checked_at"), reverse=True)
+        rows = len(newest)
+        names = sorted({m.name for s in newest if s.error is None for m in s.meters})
+        meters = {name: Column([ABSENT] * rows, [None] * rows, [None] * rows) for name in names}
+        for row, reading in enumerate(newest):
+            if reading.error is not None:
+                continue
+            for name in {m.name for m in reading.meters}:
+                found = reading.meter(name)
+                if found is not None:
+                    column = meters[name]
+                    column.used[row], column.limit[row], column.remaining[row] = (
+                        plain_number(found.used),
+                        plain_number(found.limit),
+                        plain_number(found.remaining),
+                    )
+        return cls(
+            newest[0].provider if newest else "",
+            [s.checked_at.timestamp() for s in newest],
+            [None if s.error is None else s.error.kind for s in newest],
+            [None if s.error is not None else _period_epochs(s.period) for s in newest],
+            meters,
+        )
 
-    Each column holds one value per reading, and a run of equal values as [count, value]:
-    the times are steps back from the newest reading (one run on a steady schedule); a
-    limit or a flat meter is one run; "=" in `remaining` means limit minus used, and "-"
-    in `used` that the reading had no such meter. Failed readings are listed apart, with
-    their kind, and have no figures.
-    """
-    if not window:
-        return json.dumps({"format": FORMAT, "readings": 0})
-    times = [int(r.checked_at.timestamp()) for r in window]  # to the second, as format_time
-    good = [r for r in window if r.error is None]
-    periods: list[list[int | None]] = []
-    period_column: list[int | None] = []
-    for reading in good:
-        if reading.period is None:
-            period_column.append(None)
-            continue
-        period = [_epoch(reading.period.start), _epoch(reading.period.end)]
-        if period not in periods:
-            periods.append(period)
-        period_column.append(periods.index(period))
-    by_name = [{m.name: m for m in r.meters} for r in good]
-    meters = {}
-    for name in sorted({name for found in by_name for name in found}):
-        column = [found.get(name) for found in by_name]
-        meters[name] = {
-            "used": _runs([_ABSENT if m is None else plain_number(m.used) for m in column]),
-            "limit": _runs([None if m is None else plain_number(m.limit) for m in column]),
-            "remaining": _runs([None if m is None else _remaining(m) for m in column]),
-        }
-    return json.dumps(
-        {
-            "format": FORMAT,
-            "provider": window[0].provider,
-            "readings": len(window),
-            "newest": times[0],
-            "steps": _runs([newer - older for newer, older in pairwise(times)]),
-            "failed": [[i, r.error.kind.value] for i, r in enumerate(window) if r.error is not None],
-            "periods": periods,
-            "period": _runs(period_column),
-            "meters": meters,
-        },
-        separators=(",", ":"),
-    )
+    def snapshots(self, monitor: str) -> list[Snapshot]:
+        """The readings as (trimmed) snapshots, newest first: for a person's look, not the rules."""
+        return [self.reading(row, monitor) for row in range(len(self))]
 
+    def reading(self, row: int, monitor: str) -> Snapshot:
+        """One reading as a trimmed snapshot."""
+        at = datetime.fromtimestamp(self.times[row], UTC)
+        kind = self.kinds[row]
+        if kind is not None:
+            return Snapshot(monitor, self.provider, at, error=CheckError(kind, ""))
+        period = self.periods[row]
+        meters = tuple(m for name, column in self.meters.items() if (m := column.meter(name, row)) is not None)
+        return Snapshot(monitor, self.provider, at, None if period is None else _period(period), meters)
 
-def decode(text: str, monitor: str) -> list[Snapshot]:
-    """The window `encode` wrote, as trimmed snapshots newest first; BadWindow when unreadable."""
-    try:
-        data = json.loads(text)
-        if data.get("format") != FORMAT:
-            raise BadWindow(f"window of {monitor}: format {data.get('format')!r}, expected {FORMAT}")
+    # --- what the rules ask -------------------------------------------------------------
+
+    def before(self, at: float) -> list[int]:
+        """Rows of readings older than `at`, newest first."""
+        times = self.times
+        rows = [row for row, t in enumerate(times) if t < at]
+        if any(times[a] < times[b] for a, b in pairwise(rows)):  # a window is newest first; a list may not be
+            rows.sort(key=times.__getitem__, reverse=True)
+        return rows
+
+    def has_meters(self, row: int) -> bool:
+        return any(column.used[row] is not ABSENT for column in self.meters.values())
+
+    def meters_at(self, row: int) -> list[Meter]:
+        return [m for name, column in self.meters.items() if (m := column.meter(name, row)) is not None]
+
+    # --- rolling -------------------------------------------------------------------------
+
+    def rolled(self, snapshot: Snapshot) -> Window:
+        """The window after `snapshot`, newest first.
+
+        Kept: the RECENT newest readings, every failure since the last good reading (failures
+        are counted) and that good reading, then the oldest reading of each clock hour, up to
+        WINDOW_SIZE in all. On a steady burn the line through hourly readings is the line
+        through every reading, for a quarter of the work; and whatever the schedule, the
+        window spans hours. A reading at the same time as the new one is replaced by it.
+        """
+        new = Window.of([snapshot])
+        at = new.times[0]
+        # Rows as (window, row): the new reading, then the stored ones by time, newest first.
+        by_time: dict[float, tuple[Window, int]] = {t: (self, row) for row, t in enumerate(self.times)}
+        by_time[at] = (new, 0)
+        order = sorted(by_time, reverse=True)
+        head = RECENT
+        while head < len(order) and _kind(by_time[order[head - 1]]) is not None:
+            head += 1  # up to and including the last good reading
+        hours: dict[int, float] = {}
+        for t in reversed(order[head:]):  # oldest first: the first of an hour stays
+            hours.setdefault(int(t) // 3600, t)
+        kept = [by_time[t] for t in (order[:head] + sorted(hours.values(), reverse=True))[:WINDOW_SIZE]]
+        if kept[0][0] is new and all(source is self for source, _ in kept[1:]):
+            return self._after(new, [row for _, row in kept[1:]])  # every run but a late one
+        # A reading older than the newest stored one (a late run): rare, so rebuilt from readings.
+        return Window.of([source.reading(row, snapshot.monitor) for source, row in kept])
+
+    def _after(self, new: Window, rows: list[int]) -> Window:
+        """The new reading (a window of one), then these rows of this window."""
+        count = len(rows)
+        pick = itemgetter(*rows) if count > 1 else (lambda c: (c[rows[0]],)) if count else (lambda c: ())
+        meters: dict[str, Column] = {}
+        for name in sorted(self.meters.keys() | new.meters.keys()):
+            mine, theirs = self.meters.get(name), new.meters.get(name)
+            head = (ABSENT, None, None) if theirs is None else (theirs.used[0], theirs.limit[0], theirs.remaining[0])
+            if mine is None:
+                meters[name] = Column(
+                    [head[0]] + [ABSENT] * count, [head[1]] + [None] * count, [head[2]] + [None] * count
+                )
+                continue
+            used = [head[0], *pick(mine.used)]
+            if theirs is None and all(u is ABSENT for u in used):
+                continue  # only in readings no longer kept
+            meters[name] = Column(used, [head[1], *pick(mine.limit)], [head[2], *pick(mine.remaining)])
+        return Window(
+            new.provider,
+            [new.times[0], *pick(self.times)],
+            [new.kinds[0], *pick(self.kinds)],
+            [new.periods[0], *pick(self.periods)],
+            meters,
+        )
+
+    # --- stored form ---------------------------------------------------------------------
+
+    def encode(self) -> bytes:
+        """The stored form of the window: compressed JSON, column by column.
+
+        Each column holds one value per reading, and a run of equal values as [count, value]:
+        the times are steps back from the newest reading (one run on a steady schedule); a
+        limit or a flat meter is one run; "=" in `remaining` means limit minus used, and "-"
+        in `used` that the reading had no such meter. A whole figure in `used` or `remaining`
+        that follows a whole figure is the step from it (newer minus this one), so that a
+        steady burn is one run too. Failed readings are listed apart, with their kind, and
+        have no figures.
+        """
+        if not self.times:
+            return _packed({"format": FORMAT, "readings": 0})
+        times = [int(t) for t in self.times]  # to the second, as format_time
+        good = [row for row, kind in enumerate(self.kinds) if kind is None]
+        periods: list[list[int | None]] = []
+        period_column: list[int | None] = []
+        for row in good:
+            epochs = self.periods[row]
+            if epochs is None:
+                period_column.append(None)
+                continue
+            period = list(epochs)
+            if period not in periods:
+                periods.append(period)
+            period_column.append(periods.index(period))
+        meters = {}
+        pick = itemgetter(*good) if len(good) > 1 else None
+        for name, column in self.meters.items():
+            used, limit, remaining = (
+                (list(pick(c)) for c in (column.used, column.limit, column.remaining))
+                if pick is not None
+                else ([c[row] for row in good] for c in (column.used, column.limit, column.remaining))
+            )
+            if all(u is ABSENT for u in used):
+                continue  # only in readings no longer kept
+            meters[name] = {
+                "used": _runs(_steps_from(used)),
+                "limit": _runs(limit),
+                "remaining": _runs(
+                    _steps_from(
+                        [
+                            None if u is ABSENT else _remaining(u, lim, rem)
+                            for u, lim, rem in zip(used, limit, remaining, strict=True)
+                        ]
+                    )
+                ),
+            }
+        return _packed(
+            {
+                "format": FORMAT,
+                "provider": self.provider,
+                "readings": len(times),
+                "newest": times[0],
+                "steps": _runs([newer - older for newer, older in pairwise(times)]),
+                "failed": [[row, kind.value] for row, kind in enumerate(self.kinds) if kind is not None],
+                "periods": periods,
+                "period": _runs(period_column),
+                "meters": meters,
+            }
+        )
+
+    @classmethod
+    def decode(cls, stored: str | bytes, monitor: str) -> Window:
+        """The window `encode` wrote (or format 1's text); BadWindow (naming the monitor) when
+        it cannot be read."""
+        try:
+            return cls._decode(json.loads(zlib.decompress(stored) if isinstance(stored, bytes) else stored), monitor)
+        except BadWindow:
+            raise
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, zlib.error) as exc:
+            raise BadWindow(f"window of {monitor} is unreadable ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def _decode(cls, data: dict[str, Any], monitor: str) -> Window:
+        stored_format = data.get("format")
+        if stored_format not in _FORMATS:
+            raise BadWindow(f"window of {monitor}: format {stored_format!r}, expected {FORMAT}")
+        figures_of = _figures if stored_format == 2 else _as_is
         count = data["readings"]
         if not count:
-            return []
+            return cls("", [], [], [], {})
         provider = str(data["provider"])
-        newest = datetime.fromtimestamp(data["newest"], UTC)
-        ages = list(accumulate(_steps(_values(data["steps"], count - 1)), initial=0.0))
-        times = [newest - timedelta(seconds=age) for age in ages]
-        failed = {int(i): ErrorKind(kind) for i, kind in data["failed"]}
-        good = [i for i in range(count) if i not in failed]
-        periods = [Period(_time(start), _time(end)) for start, end in data["periods"]]
-        period_column = [None if p is None else periods[p] for p in _values(data["period"], len(good))]
-        rows: list[list[Meter]] = [[] for _ in good]
+        newest = data["newest"]
+        datetime.fromtimestamp(newest, UTC)  # a time it can be, or it raises
+        ages = accumulate(_steps(_values(data["steps"], count - 1)), initial=0)
+        times = [newest - age for age in ages]
+        failed = {int(row): ErrorKind(kind) for row, kind in data["failed"]}
+        kinds: list[ErrorKind | None] = [failed.get(row) for row in range(count)]
+        good = [row for row in range(count) if row not in failed]
+        stored_periods = [(_checked_epoch(start), _checked_epoch(end)) for start, end in data["periods"]]
+        period_of_good = [None if p is None else stored_periods[p] for p in _values(data["period"], len(good))]
+        rows = len(good)
+        full = rows == count
+        periods: list[Epochs | None] = period_of_good if full else _spread(period_of_good, good, count, None)
+        meters: dict[str, Column] = {}
         for name, figures in sorted(data["meters"].items()):
-            used = _numbers(_values(figures["used"], len(good)), _ABSENT)
-            limit = _numbers(_values(figures["limit"], len(good)))
-            remaining = _numbers(_values(figures["remaining"], len(good)), _DERIVED)
-            for row, (u, lim, rem) in enumerate(zip(used, limit, remaining, strict=True)):
-                if u is _ABSENT:
-                    continue
-                if rem is _DERIVED:
-                    rem = lim - u if lim is not None and u is not None else None
-                rows[row].append(_meter(name, u, lim, rem))
-        window = {i: Snapshot.failed(monitor, provider, times[i], kind, "") for i, kind in failed.items()}
-        for row, i in enumerate(good):
-            window[i] = Snapshot(monitor, provider, times[i], period_column[row], tuple(rows[row]))
-        return [window[i] for i in range(count)]
-    except BadWindow:
-        raise
-    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as exc:
-        raise BadWindow(f"window of {monitor} is unreadable ({type(exc).__name__}: {exc})") from exc
+            used = figures_of(_numbers(_values(figures["used"], rows), ABSENT))
+            limit = _numbers(_values(figures["limit"], rows))
+            remaining = figures_of(_numbers(_values(figures["remaining"], rows), _DERIVED))
+            for row in range(rows):
+                u = used[row]
+                if u is ABSENT:
+                    limit[row] = remaining[row] = None
+                elif remaining[row] is _DERIVED:
+                    lim = limit[row]
+                    remaining[row] = lim - u if lim is not None and u is not None else None
+            if not full:
+                used, limit, remaining = (
+                    _spread(used, good, count, ABSENT),
+                    _spread(limit, good, count, None),
+                    _spread(remaining, good, count, None),
+                )
+            meters[str(name)] = Column(used, limit, remaining)
+        return cls(provider, times, kinds, periods, meters)
 
 
-def _remaining(meter: Meter) -> float | int | str | None:
-    used, limit, remaining = meter.used, meter.limit, meter.remaining
+# --- on snapshot lists: the cold paths and the tests ------------------------------------------
+
+
+def _packed(data: dict[str, Any]) -> bytes:
+    return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), _LEVEL)
+
+
+def _steps_from(values: list[Any]) -> list[Any]:
+    """Each int that follows an int as the step from it (the older one's difference)."""
+    return values[:1] + [
+        newer - value if value.__class__ is int and newer.__class__ is int else value
+        for newer, value in pairwise(values)
+    ]
+
+
+def _figures(stored: list[Any]) -> list[Any]:
+    """The figures `_steps_from` stepped (the list is the caller's own: changed in place)."""
+    for i in range(1, len(stored)):
+        if stored[i].__class__ is int and stored[i - 1].__class__ is int:
+            stored[i] = stored[i - 1] - stored[i]
+    return stored
+
+
+def _as_is(stored: list[Any]) -> list[Any]:
+    return stored
+
+
+def roll(snapshot: Snapshot, history: list[Snapshot]) -> list[Snapshot]:
+    """The window after `snapshot` as trimmed snapshots, newest first (see Window.rolled)."""
+    return Window.of(history).rolled(snapshot).snapshots(snapshot.monitor)
+
+
+def encode(window: list[Snapshot]) -> bytes:
+    """The stored form of a window of snapshots (see Window.encode)."""
+    return Window.of(window).encode()
+
+
+def decode(stored: str | bytes, monitor: str) -> list[Snapshot]:
+    """The window `encode` wrote, as trimmed snapshots newest first; BadWindow when unreadable."""
+    return Window.decode(stored, monitor).snapshots(monitor)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _kind(source: tuple[Window, int]) -> ErrorKind | None:
+    window, row = source
+    return window.kinds[row]
+
+
+def _spread(values: list[Any], rows: list[int], count: int, filler: Any) -> list[Any]:
+    """Values of the good readings placed at their rows among `count`, `filler` elsewhere."""
+    spread = [filler] * count
+    for row, value in zip(rows, values, strict=True):
+        spread[row] = value
+    return spread
+
+
+def _remaining(used: Any, limit: Any, remaining: Any) -> Any:
     if limit is not None and used is not None and remaining == limit - used:
         return _DERIVED
-    return plain_number(remaining)
+    return remaining
 
 
 def _runs(values: list[Any]) -> list[Any]:
@@ -206,8 +425,7 @@ _NUMBER_CLASSES = (int, float)
 def _numbers(values: list[Any], marker: str | None = None) -> list[Any]:
     """The column as read, once every value is checked: a number, None, or the column's marker.
 
-    JSON's ints stay ints (what the rules compute with either way); the marker comes back
-    as the module's own string, so that callers can test it with `is`.
+    The marker comes back as the module's own string, so that callers can test it with `is`.
     """
     for i, value in enumerate(values):  # the list is the caller's own, fresh from _values
         if value is None or value.__class__ in _NUMBER_CLASSES:
@@ -226,26 +444,18 @@ def _steps(values: list[Any]) -> list[float]:
     return steps
 
 
-_new_object = object.__new__
+def _period_epochs(period: Period | None) -> Epochs | None:
+    return None if period is None else (_epoch(period.start), _epoch(period.end))
 
 
-def _meter(name: str, used: float | None, limit: float | None, remaining: float | None) -> Meter:
-    """Meter(name, used, limit, remaining, "") for figures `decode` has checked.
+def _period(epochs: Epochs) -> Period:
+    start, end = epochs
+    return Period(_time(start), _time(end))
 
-    A frozen dataclass sets each field through object.__setattr__; a window holds a few
-    hundred meters and every run decodes one per monitor, so the checked figures go into
-    the instance's fields directly, at a third of the cost. Same class, same equality.
-    """
-    meter = _new_object(Meter)
-    fields = meter.__dict__
-    fields["name"], fields["used"], fields["limit"], fields["remaining"], fields["unit"] = (
-        name,
-        used,
-        limit,
-        remaining,
-        "",
-    )
-    return meter
+
+def _checked_epoch(value: Any) -> int | None:
+    _time(value)  # a time it can be, or it raises
+    return value  # type: ignore[no-any-return]
 
 
 def _epoch(value: datetime | None) -> int | None:

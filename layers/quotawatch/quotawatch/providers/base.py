@@ -63,6 +63,15 @@ class Auth:
 
 
 @dataclass(frozen=True)
+class KeyHelp:
+    """What a provider's key looks like in the secret and where a person creates one
+    (`quotawatch providers NAME`); both optional in a declaration (`key: {format, where}`)."""
+
+    format: str = ""  # e.g. "api:<key>", "<AccountSid>:<AuthToken>"
+    where: str = ""  # the page (or the place in the provider's console) that issues it
+
+
+@dataclass(frozen=True)
 class Provider:
     name: str
     display_name: str
@@ -89,6 +98,14 @@ class Provider:
     docs_url: str = ""
     measures: str = ""  # what it watches, in a few words (`quotawatch providers`)
     source: str = "built in"  # where it was declared: a catalogue file, a user's file
+    meter_units: Mapping[str, str] = field(default_factory=dict)  # by meter name, where declared
+    optional_meters: tuple[str, ...] = ()  # meters an answer may leave out (`optional: true`)
+    key: KeyHelp = KeyHelp()
+
+    @property
+    def key_format(self) -> str:
+        """What the secret's field holds: as declared, else what the auth implies."""
+        return self.key.format or ("<user>:<password>" if self.auth.kind == "basic" else "<key>")
 
     def url(self, base_url: str | None = None, params: Mapping[str, str] | None = None) -> str:
         """The usage endpoint with the monitor's params in place (the key is not in it)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -21,7 +21,7 @@ from quotawatch.core.snapshot import Severity
 from quotawatch.core.urls import internal_address
 from quotawatch.echo import ConfigError, _bounded, _name, _show, _text
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.providers.base import Auth, ParsedUsage, Provider
+from quotawatch.providers.base import Auth, KeyHelp, ParsedUsage, Provider
 from quotawatch.providers.declared import (
     FIGURES,
     ConditionSpec,
@@ -50,6 +50,8 @@ class CodedReading:
     meter_names: tuple[str, ...]
     condition_names: tuple[str, ...] = ()
     read_refusal: Callable[..., ParsedUsage | None] | None = None
+    meter_units: Mapping[str, str] = field(default_factory=dict)
+    optional_meters: tuple[str, ...] = ()
 
 
 # A declaration that cannot be used; the message is one line naming file, provider and field.
@@ -112,6 +114,10 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         docs_url=_given(model.docs, ""),
         measures=_given(model.measures, ", ".join(reader.meter_names)).strip(),
         source=source,
+        meter_units=reader.meter_units,
+        optional_meters=reader.optional_meters,
+        # For people (`quotawatch providers NAME`), never used to send the key.
+        key=KeyHelp(model.key.format.strip(), model.key.where.strip()) if model.key else KeyHelp(),
     )
 
 
@@ -140,6 +146,8 @@ def _reader(model: models.Declaration, coded: Mapping[str, CodedReading]) -> Cod
         meter_names=tuple(m.name for m in meters),
         condition_names=tuple(dict.fromkeys([c.name for c in conditions] + [r.condition.name for r in refusals])),
         read_refusal=reading.read_refusal if refusals else None,
+        meter_units={m.name: m.unit for m in meters},
+        optional_meters=tuple(m.name for m in meters if m.optional is True),
     )
 
 
