@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # sam build finds python3.13 on PATH: the venv's comes first.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup demo test lint unit integration template build validate up invoke bench docs clean
+.PHONY: setup demo test lint unit integration template check-config build validate up invoke bench docs clean
 
 $(STAMP): requirements-dev.txt requirements-checkov.txt layers/quotawatch/requirements.txt scripts/bootstrap
 	./scripts/bootstrap
@@ -38,7 +38,12 @@ template: $(STAMP)
 validate: $(STAMP)
 	AWS_DEFAULT_REGION=us-east-1 $(BIN)/sam validate --lint
 
-build: $(STAMP)  ## sam build (no Docker needed: pure-Python and manylinux wheels)
+# The monitors file is checked first: a file the run would refuse never reaches the account.
+MONITORS ?= functions/check_usage/monitors.yaml
+check-config: $(STAMP)  ## Every problem of the monitors file and its provider declarations
+	$(BIN)/quotawatch check-config $(MONITORS)
+
+build: check-config  ## check-config, then sam build (no Docker needed: pure-Python and manylinux wheels)
 	$(BIN)/sam build
 
 bench: $(STAMP)  ## Benchmarks: fan-out, cold start, memory, AWS calls, artifacts, cost (prints, asserts nothing)

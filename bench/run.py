@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 
 from bench.burn_replay import bench_burn  # noqa: E402
+from bench.config_load import bench_config_load  # noqa: E402
 from bench.cost import PRICES_DATED, Digest, Usage, monthly, per_run_dollars, print_month  # noqa: E402
 from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
 from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
@@ -254,6 +255,7 @@ def main() -> int:
         finally:
             counter.stop()
     bench_imports()
+    bench_config_load()
     bench_declared()
     bench_burn(20 if quick else 100)
     if not quick:

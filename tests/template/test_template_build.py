@@ -11,7 +11,7 @@ from cfnlint.decode import cfn_yaml
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
 
-LAYER_PACKAGES = ["quotawatch", "requests", "yaml", "aws_lambda_powertools", "jmespath"]
+LAYER_PACKAGES = ["quotawatch", "requests", "yaml", "msgspec", "aws_lambda_powertools", "jmespath"]
 # The Lambda runtime provides boto3; the rest are development tools that must not ship.
 NOT_SHIPPED = [
     "boto3",

@@ -165,9 +165,20 @@ def test_channels_in_monitors_yaml() -> None:
     ("entry", "problem"),
     [
         ({"type": "slack", "secret_field": "x"}, "channel '#1': field 'name'"),
-        ({"name": "a", "type": "irc", "secret_field": "x"}, "channel 'a': field 'type': must be one of slack"),
+        (
+            {"name": "a", "type": "irc", "secret_field": "x"},
+            "channel 'a': field 'type': must be one of discord, pagerduty, slack, teams, webhook, got 'irc'",
+        ),
         ({"name": "a", "type": "slack"}, "channel 'a': field 'secret_field'"),
         ({"name": "a", "type": "slack", "secret_field": "x", "url": "https://h"}, "channel 'a': field 'url'"),
+        (
+            {"name": "a", "type": "pagerduty", "secret_field": "x", "url": "https://169.254.169.254/v2/enqueue"},
+            "channel 'a': field 'url': must be an https URL",
+        ),
+        (
+            {"name": "a", "type": "pagerduty", "secret_field": "x", "url": "https://[::ffff:169.254.169.254]/"},
+            "channel 'a': field 'url': must be an https URL",
+        ),
         ({"name": "a", "type": "pagerduty", "secret_field": "x", "url": "http://pd.example"}, "field 'url'"),
         ({"name": "a", "type": "webhook", "secret_field": "x"}, "channel 'a': field 'signing_secret_field'"),
         ({"name": "a", "type": "slack", "secret_field": "x", "min_severity": "loud"}, "field 'min_severity'"),
@@ -197,9 +208,10 @@ def test_check_config_reports_a_broken_channel(tmp_path: Path) -> None:
 
     assert check_config(path, out) == 1
     assert out.getvalue().splitlines() == [
-        "monitors.yaml: channel 'pager': field 'secret_field': "
-        "missing: name the field of the API-keys secret that holds it",
+        "monitors.yaml: line 4: channel 'pager': field 'secret_field': "
+        "required: one line of printable characters, at most 256: a field of the API-keys secret",
         "monitors.yaml: 1 problem",
+        "monitors.yaml: 1 monitor, 0 disabled",
     ]
     path.write_text(path.read_text().replace("type: pagerduty}", "type: pagerduty, secret_field: pd}"))
     out = io.StringIO()

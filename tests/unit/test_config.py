@@ -126,7 +126,7 @@ BAD_MONITORS: list[tuple[dict[str, Any], str]] = [
     ({"meters": {"credit": {"min_remaining": "100"}}}, "meters.credit.min_remaining"),
     ({"meters": {"credit": {"min_remaining": True}}}, "meters.credit.min_remaining"),
     ({"meters": {"credit": {"min_remaining": {}}}}, "meters.credit.min_remaining"),
-    ({"meters": {"credit": {"min_remaining": {"low": 5}}}}, "meters.credit.min_remaining"),
+    ({"meters": {"credit": {"min_remaining": {"low": 5}}}}, "meters.credit.min_remaining.low"),
     ({"meters": {"credit": {"min_remaining": {"warning": "x"}}}}, "meters.credit.min_remaining.warning"),
     ({"meters": {"credit": {"min_remaining": {"critical": -1}}}}, "meters.credit.min_remaining.critical"),
     ({"meters": {"credit": {"min_remaining": {"warning": 10, "critical": 20}}}}, "meters.credit.min_remaining"),
@@ -253,7 +253,7 @@ def test_policy_problems_name_file_monitor_field_and_value() -> None:
     assert problem(meters={"credit": {"min_remaining": {"warning": 10, "critical": 20}}}) == (
         f"{prefix}'meters.credit.min_remaining': the warning floor must not be below the critical floor"
     )
-    assert "allowed: critical, min_remaining, warning" in problem(meters={"credit": {"floor": 1}})
+    assert "allowed: critical, limit, min_remaining, warning" in problem(meters={"credit": {"floor": 1}})
 
 
 def test_a_policy_problem_in_the_file_is_reported_from_yaml(tmp_path: Path) -> None:
@@ -277,7 +277,7 @@ def test_a_policy_problem_in_the_file_is_reported_from_yaml(tmp_path: Path) -> N
     assert [m.id for m in config.monitors] == ["a", "c"]
     assert [m.policy.remind_every for m in config.monitors] == [timedelta(hours=6)] * 2
     [problem] = config.problems
-    assert problem.message.startswith(f"{FILE}: monitor 'b': field 'failures_before_alert': ")
+    assert problem.message.startswith(f"{FILE}: line 5: monitor 'b': field 'failures_before_alert': ")
     assert config.monitors[1].thresholds_for("credit") == Thresholds(80, 95, 5, 1)
 
 
@@ -354,7 +354,7 @@ def test_several_problems_are_all_reported(tmp_path: Path) -> None:
 
     assert [m.id for m in config.monitors] == ["b"]
     assert [p.monitor for p in config.problems] == ["a", "c", "d"]
-    assert all(p.message.startswith(f"{FILE}: monitor '{p.monitor}': field '") for p in config.problems)
+    assert all(re.match(rf"{FILE}: line \d: monitor '{p.monitor}': field '", p.message) for p in config.problems)
 
 
 @pytest.mark.parametrize(
@@ -400,7 +400,7 @@ def test_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^absent\.yaml: cannot read the monitors file"):
+    with pytest.raises(ConfigError, match=r"^absent\.yaml: cannot be read \(No such file"):
         load_monitors(tmp_path / "absent.yaml")
 
 
@@ -431,3 +431,39 @@ def test_a_warm_container_parses_the_file_again_only_when_its_bytes_change(
     assert again is first
     assert [m.id for m in changed.monitors] == ["cloudlayer-eu"]
     assert parsed == [FILE, FILE]  # once for the first bytes, once for the changed ones
+
+
+def test_check_config_of_a_file_with_anchors_merge_keys_and_one_broken_monitor(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from quotawatch.cli import check_config
+
+    path = write(
+        tmp_path,
+        """\
+        x-common: &common
+          provider: cloudlayer
+          remind_every_hours: 12
+        monitors:
+          - <<: *common
+            id: cloudlayer-prod
+            secret_field: cloudlayer-prod
+          - <<: *common
+            id: cloudlayer-staging
+            secret_field: cloudlayer-staging
+            thresholds: {warning: 90, critical: 85}
+          - {<<: *common, id: cloudlayer-eu, secret_field: cloudlayer-eu, hysteresis: 2}
+        """,
+    )
+    out = StringIO()
+    assert check_config(path, out) == 1
+    assert out.getvalue().splitlines() == [
+        f"{FILE}: line 11: monitor 'cloudlayer-staging': field 'thresholds': warning (90) is above critical (85)",
+        f"{FILE}: 1 problem",
+        f"{FILE}: 3 monitors, 1 disabled",
+    ]
+    config = load_monitors(path)
+    assert [(m.id, m.policy.remind_every) for m in config.monitors] == [
+        ("cloudlayer-prod", timedelta(hours=12)),
+        ("cloudlayer-eu", timedelta(hours=12)),
+    ]

@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from quotawatch import config
+from quotawatch import config, echo, models, strict_yaml
 from quotawatch.config import ConfigError, MonitorsConfig, load_monitors
 
 FILE = "team-monitors.yaml"
@@ -111,39 +112,76 @@ def test_each_loader_is_a_strict_subclass_of_pyyamls_safe_loader(loader: str) ->
 # --- the defects, one by one ------------------------------------------------------------------
 
 
-ALIASES = "anchors and aliases (&name, *name) are not allowed: write values out, or share them under 'defaults:'"
-
-
 def billion_laughs(levels: int = 9) -> str:
-    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    """A monitor whose params hold 9**9 "lol"s once its aliases are expanded, then a good one."""
+    lines = ["monitors:", "  - id: bomb", "    provider: cloudlayer", "    secret_field: bomb", "    params:"]
+    lines.append('      a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]')
     for level in range(1, levels):
         previous, name = chr(ord("a") + level - 1), chr(ord("a") + level)
-        lines.append(f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]")
-    lines.append(f"monitors: [*{chr(ord('a') + levels - 1)}]")
-    return "\n".join(lines) + "\n"
+        lines.append(f"      {name}: &{name} [{','.join([f'*{previous}'] * 9)}]")
+    return "\n".join(lines) + "\n" + GOOD
 
 
-def test_an_alias_bomb_is_refused_at_its_first_anchor(loader: str, folder: Path) -> None:
+def test_an_alias_bomb_is_refused_as_its_monitors_problem(loader: str, folder: Path) -> None:
     bomb = billion_laughs()
-    assert len(bomb) < 700  # 9**9 "lol"s if expanded
-    message = error(folder, bomb)
-    assert message.startswith(f"{FILE}: line 1: anchors and aliases (&name, *name) are not allowed")
+    assert len(bomb) < 900  # 9**9 "lol"s if expanded
+    outcome = attempt(folder, bomb)
+    assert isinstance(outcome, MonitorsConfig), outcome
+    assert [m.id for m in outcome.monitors] == ["good"]
+    assert [p.message for p in outcome.problems] == [
+        f"{FILE}: line 2: monitor 'bomb': its aliases expand to more than 10,000 values"
+    ]
+
+
+def test_a_bomb_outside_any_monitor_refuses_the_file(loader: str, folder: Path) -> None:
+    # The anchors are under an unknown top-level key; `monitors:` itself is the bomb.
+    laughs = billion_laughs().removesuffix(GOOD).split("    params:\n")[1]
+    assert error(folder, f"x:\n{laughs}monitors: *i\n") == (
+        f"{FILE}: line 1: its aliases expand to more than 1,000,000 values"
+    )
+
+
+def test_anchors_aliases_and_merge_keys_work(loader: str, folder: Path) -> None:
+    text = "defaults:\n  thresholds: &t {warning: 70}\n" + (
+        "monitors:\n"
+        "  - &first {id: a, provider: cloudlayer, secret_field: a, hysteresis: 2, thresholds: *t}\n"
+        "  - <<: *first\n    id: b\n    hysteresis: 3\n"
+        "  - {<<: [*first], id: c, secret_field: c}\n"
+    )
+    outcome = attempt(folder, text)
+    assert isinstance(outcome, MonitorsConfig), outcome
+    assert outcome.problems == ()
+    assert [(m.id, m.secret_field, m.policy.hysteresis) for m in outcome.monitors] == [
+        ("a", "a", 2),
+        ("b", "a", 3),
+        ("c", "c", 2),
+    ]
+    assert {m.thresholds.warning for m in outcome.monitors} == {70}
 
 
 @pytest.mark.parametrize(
-    ("text", "line", "what"),
+    ("text", "message"),
     [
-        ("monitors:\n  - *undefined\n", 2, ALIASES),
-        ("monitors: [*m]\n", 1, ALIASES),
-        ("defaults: &d {hysteresis: 5}\nmonitors: []\n", 1, ALIASES),
-        ("monitors:\n  - &m {id: a, provider: cloudlayer, secret_field: a}\n", 2, ALIASES),
-        ("monitors:\n  - <<: {id: a}\n    provider: cloudlayer\n", 2, "merge keys (<<) are not allowed"),
-        # A recursive alias: PyYAML would build a list that contains itself.
-        ("monitors: &loop [*loop]\n", 1, ALIASES),
+        (f"monitors:\n  - *undefined\n{GOOD}", "line 2: monitor '#1': the alias *undefined names no anchor above it"),
+        (f"monitors:\n  - {{<<: 5, id: a}}\n{GOOD}", "line 2: monitor 'a': '<<' merges a mapping (*name) or a list"),
+        (f"monitors:\n  - &m {{id: a, provider: [*m]}}\n{GOOD}", "line 2: monitor 'a': the alias *m names no anchor"),
     ],
 )
-def test_anchors_aliases_and_merge_keys_are_refused(loader: str, folder: Path, text: str, line: int, what: str) -> None:
-    assert error(folder, text).startswith(f"{FILE}: line {line}: {what}")
+def test_an_alias_a_monitor_cannot_use_is_its_problem(loader: str, folder: Path, text: str, message: str) -> None:
+    outcome = attempt(folder, text)
+    assert isinstance(outcome, MonitorsConfig), outcome
+    assert [m.id for m in outcome.monitors] == ["good"]
+    [problem] = outcome.problems
+    assert problem.message.startswith(f"{FILE}: {message}")
+
+
+def test_a_recursive_alias_names_no_anchor(loader: str, folder: Path) -> None:
+    assert problems(folder, "monitors: &loop [*loop]\n") == [
+        f"{FILE}: line 1: monitor '#1': the alias *loop names no anchor above it"
+    ]
+    assert error(folder, "monitors: []\ndefaults: &loop {x: *loop}\n") == (
+        f"{FILE}: line 2: field 'defaults': the alias *loop names no anchor above it"
+    )
 
 
 @pytest.mark.parametrize(
@@ -239,32 +277,41 @@ def test_a_line_break_in_a_top_level_key_is_escaped(loader: str, folder: Path) -
     assert error(folder, 'monitors: []\n"extra\\nfield": 1\n') == f"{FILE}: unknown top-level field 'extra\\nfield'"
 
 
+DUPLICATE = "duplicate key '{key}' (first at line {first}): each key may appear once"
+
+
 @pytest.mark.parametrize(
     ("text", "line", "key", "first"),
     [
-        ("monitors:\n  - id: a\n    provider: cloudlayer\n    secret_field: a\n    id: b\n", 5, "id", 2),
-        ("monitors:\n  - {id: a, provider: cloudlayer, secret_field: a, provider: tornado}\n", 2, "provider", 2),
         ("monitors: []\nmonitors:\n" + GOOD, 2, "monitors", 1),
         ("defaults: {}\nmonitors: []\ndefaults: {hysteresis: 1}\n", 3, "defaults", 1),
         ("defaults:\n  hysteresis: 1\n  hysteresis: 2\nmonitors: []\n", 3, "hysteresis", 2),
-        (
-            "monitors:\n  - id: a\n    meters:\n      calls: {warning: 1}\n      calls: {warning: 2}\n",
-            5,
-            "calls",
-            4,
-        ),
-        ("monitors:\n  - {id: a, thresholds: {warning: 1, critical: 2, warning: 3}}\n", 2, "warning", 2),
         # Two spellings of one key are one key.
         ("monitors: []\ndefaults:\n  1: a\n  0x1: b\n", 4, "1", 3),
         ('monitors: []\n"monitors": []\n', 2, "monitors", 1),
     ],
 )
-def test_a_key_twice_in_one_mapping_is_refused_naming_both_lines(
+def test_a_key_twice_outside_monitors_refuses_the_file_naming_both_lines(
     loader: str, folder: Path, text: str, line: int, key: str, first: int
 ) -> None:
-    assert error(folder, text) == (
-        f"{FILE}: line {line}: duplicate key '{key}' (first at line {first}): each key may appear once"
-    )
+    assert error(folder, text) == f"{FILE}: line {line}: " + DUPLICATE.format(key=key, first=first)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "key", "first"),
+    [
+        ("monitors:\n  - id: a\n    provider: cloudlayer\n    secret_field: a\n    id: b\n", 5, "id", 2),
+        ("monitors:\n  - {id: a, provider: cloudlayer, secret_field: a, provider: tornado}\n", 2, "provider", 2),
+        ("monitors:\n  - id: a\n    meters:\n      calls: {warning: 1}\n      calls: {warning: 2}\n", 5, "calls", 4),
+        ("monitors:\n  - {id: a, thresholds: {warning: 1, critical: 2, warning: 3}}\n", 2, "warning", 2),
+    ],
+)
+def test_a_key_twice_in_a_monitor_disables_that_monitor_only(
+    loader: str, folder: Path, text: str, line: int, key: str, first: int
+) -> None:
+    assert problems(folder, text + GOOD) == [
+        f"{FILE}: line {line}: monitor 'a': " + DUPLICATE.format(key=key, first=first)
+    ]
 
 
 def test_a_monitor_id_twice_is_a_problem_of_the_second(loader: str, folder: Path) -> None:
@@ -273,7 +320,7 @@ def test_a_monitor_id_twice_is_a_problem_of_the_second(loader: str, folder: Path
     assert isinstance(outcome, MonitorsConfig)
     assert [(m.id, m.provider) for m in outcome.monitors] == [("good", "cloudlayer")]
     assert [p.message for p in outcome.problems] == [
-        f"{FILE}: monitor 'good': field 'id': another monitor (#1) already has this id"
+        f"{FILE}: line 3: monitor 'good': field 'id': another monitor (#1) already has this id"
     ]
 
 
@@ -283,7 +330,7 @@ def test_a_monitor_id_twice_is_a_problem_even_when_the_first_is_broken(loader: s
     outcome = attempt(folder, text)
     assert isinstance(outcome, MonitorsConfig)
     assert outcome.monitors == ()
-    assert [p.message.split(": ")[2] for p in outcome.problems] == ["field 'provider'", "field 'id'"]
+    assert [p.message.split(": ")[3] for p in outcome.problems] == ["field 'provider'", "field 'id'"]
 
 
 # --- what else the parser could throw -------------------------------------------------------------
@@ -298,13 +345,6 @@ def test_a_monitor_id_twice_is_a_problem_even_when_the_first_is_broken(loader: s
         ("monitors: !!set {a: null}\n", "line 1: the tag '!!set' is not allowed"),
         ("monitors: !custom [1]\n", "line 1: the tag '!custom' is not allowed"),
         ("monitors: !!map [1]\n", "line 1: the tag '!!map' is not allowed"),
-        ("monitors:\n  - {id: a, hysteresis: !!int 'five'}\n", "line 2: cannot read this value as a whole number"),
-        ("monitors:\n  - {id: a, hysteresis: !!float ''}\n", "line 2: cannot read this value as a number"),
-        ("monitors:\n  - {id: a, enabled: !!bool 'maybe'}\n", "line 2: cannot read this value as true or false"),
-        (f"monitors:\n  - {{id: a, hysteresis: {'9' * 5000}}}\n", "line 2: cannot read this value as a whole number"),
-        ("monitors:\n  - {id: 2026-02-30}\n", "line 2: cannot read this value as a date"),
-        ("monitors:\n  - {id: 2026-01-01 10:00:00 +99:00}\n", "line 2: cannot read this value as a date"),
-        ("monitors:\n  - {id: a, secret_field: =}\n", "line 2: '=' has a special meaning in YAML"),
         ("monitors:\n  ? [a, b]\n  : 1\n", "line 2: a key must be a plain value"),
         ("monitors: []\n---\nmonitors: []\n", "line 2: a second YAML document"),
         ("monitors: " + "[" * 200_000, "line 1: nested more than 20 levels deep"),
@@ -316,6 +356,28 @@ def test_whatever_the_parser_could_throw_is_a_config_error_at_a_line(
     loader: str, folder: Path, text: str, detail: str
 ) -> None:
     assert error(folder, text).startswith(f"{FILE}: {detail}")
+    assert not Path("pwned").exists()
+
+
+@pytest.mark.parametrize(
+    ("fields", "detail"),
+    [
+        ("hysteresis: !!int 'five'", "cannot read this value as a whole number"),
+        ("hysteresis: !!float ''", "cannot read this value as a number"),
+        ("enabled: !!bool 'maybe'", "cannot read this value as true or false"),
+        (f"hysteresis: {'9' * 5000}", "cannot read this value as a whole number"),
+        ("params: {day: 2026-02-30}", "cannot read this value as a date"),
+        ("params: {at: 2026-01-01 10:00:00 +99:00}", "cannot read this value as a date"),
+        ("base_url: =", "'=' has a special meaning in YAML"),
+        ("params: !!python/object/apply:os.system ['touch pwned']", "the tag '!!python/object/apply:os.system'"),
+        ("params: {x: !!binary aGVsbG8=}", "the tag '!!binary' is not allowed here"),
+    ],
+)
+def test_a_value_the_parser_cannot_read_disables_its_monitor_only(
+    loader: str, folder: Path, fields: str, detail: str
+) -> None:
+    [message] = problems(folder, one_monitor(fields) + GOOD)
+    assert message.startswith(f"{FILE}: line 2: monitor 'a': {detail}")
     assert not Path("pwned").exists()
 
 
@@ -364,13 +426,14 @@ def test_a_floor_must_be_a_finite_amount(loader: str, folder: Path, floor: str) 
     ],
 )
 def test_empty_but_wrong_defaults_are_not_taken_for_none(loader: str, folder: Path, fields: str, field: str) -> None:
-    assert error(folder, f"{fields}\nmonitors: []\n").startswith(f"{FILE}: field '{field}': must be a mapping, got ")
+    message = error(folder, f"{fields}\nmonitors: []\n")
+    assert message.startswith(f"{FILE}: line 1: field '{field}': must be a mapping of fields, got ")
 
 
 @pytest.mark.parametrize("meters", ["[]", "0", "''", "false"])
 def test_empty_but_wrong_meters_are_not_taken_for_none(loader: str, folder: Path, meters: str) -> None:
     [message] = problems(folder, one_monitor(f"meters: {meters}"))
-    assert message.startswith(f"{FILE}: monitor 'a': field 'meters': must map meter names to thresholds, got ")
+    assert message.startswith(f"{FILE}: line 2: monitor 'a': field 'meters': must be a mapping, got ")
 
 
 @pytest.mark.parametrize(
@@ -379,7 +442,7 @@ def test_empty_but_wrong_meters_are_not_taken_for_none(loader: str, folder: Path
 )
 def test_a_meter_name_must_be_text(loader: str, folder: Path, meters: str, field: str) -> None:
     [message] = problems(folder, one_monitor(f"meters: {meters}"))
-    assert message == f"{FILE}: monitor 'a': field '{field}': a meter's name must be text (quote it)"
+    assert message == f"{FILE}: line 2: monitor 'a': field '{field}': a name must be text (quote it)"
 
 
 @pytest.mark.parametrize(
@@ -395,35 +458,35 @@ def test_a_base_url_that_urllib_or_a_header_would_choke_on_is_a_problem(
     loader: str, folder: Path, base_url: str, detail: str
 ) -> None:
     [message] = problems(folder, one_monitor(f"base_url: {base_url}"))
-    assert message.startswith(f"{FILE}: monitor 'a': field 'base_url': ")
+    assert message.startswith(f"{FILE}: line 2: monitor 'a': field 'base_url': ")
     assert detail in message
 
 
 def test_a_secret_field_must_be_one_short_printable_line(loader: str, folder: Path) -> None:
     for secret_field in ('"a\\nb"', "'" + "k" * 257 + "'", '"tab\\there"'):
         [message] = problems(folder, f"monitors:\n  - {{id: a, provider: cloudlayer, secret_field: {secret_field}}}\n")
-        assert message.startswith(f"{FILE}: monitor 'a': field 'secret_field': must be one line of printable")
+        assert message.startswith(f"{FILE}: line 2: monitor 'a': field 'secret_field': must be one line of printable")
     assert problems(folder, f"monitors:\n  - {{id: a, provider: cloudlayer, secret_field: '{'k' * 256}'}}\n") == []
 
 
 def test_mixed_kinds_of_unknown_keys_are_named_without_sorting_them_together(loader: str, folder: Path) -> None:
     assert error(folder, "monitors: []\n1: a\nb: c\n") == f"{FILE}: unknown top-level field '1'"
     [message] = problems(folder, "monitors:\n  - {id: a, provider: cloudlayer, secret_field: a, 1: x, null: y, z: 2}\n")
-    assert message.startswith(f"{FILE}: monitor 'a': field '1': unknown field")
+    assert message.startswith(f"{FILE}: line 2: monitor 'a': field '1': a name must be text (quote it)")
 
 
 # --- the caps -----------------------------------------------------------------------------------
 
 
 def test_a_file_over_4_mib_is_refused_before_it_is_parsed(loader: str, folder: Path) -> None:
-    data = b"monitors: []\n" + b"#" * config.MAX_FILE_BYTES
-    assert error(folder, data) == f"{FILE}: the monitors file is larger than 4 MiB"
+    data = b"monitors: []\n" + b"#" * strict_yaml.MAX_FILE_BYTES
+    assert error(folder, data) == f"{FILE}: larger than 4 MiB"
     if loader == "libyaml":  # (the pure-Python scanner takes seconds over 4 MiB of comment)
-        assert problems(folder, data[: config.MAX_FILE_BYTES]) == []  # exactly at the cap still loads
+        assert problems(folder, data[: strict_yaml.MAX_FILE_BYTES]) == []  # exactly at the cap still loads
 
 
 def test_more_values_than_the_cap_are_refused(loader: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(config, "MAX_VALUES", 100)
+    monkeypatch.setattr(strict_yaml, "MAX_VALUES", 100)
     assert problems(folder, "monitors: [" + "1, " * 96 + "1]\n") != []  # 1 + 1 + 1 + 97 values: at the cap
     assert error(folder, "monitors: [" + "1, " * 97 + "1]\n") == f"{FILE}: line 1: more than 100 values in the file"
 
@@ -458,7 +521,7 @@ def test_every_message_is_one_line_within_the_bound_even_when_all_parts_are_long
     [problem] = load_monitors(folder / ("n" * 200 + "\n.yaml")).problems
     assert problem.message.isprintable()
     assert len(problem.message) <= BOUND
-    assert len(problem.monitor) <= config.ECHO_CHARS
+    assert len(problem.monitor) <= echo.ECHO_CHARS
 
 
 # --- property-based: any input ------------------------------------------------------------------
@@ -500,7 +563,8 @@ plain_scalars = (
 )
 # A huge string in about one value of forty: each is dumped and parsed, which takes time.
 scalars = st.integers(0, 39).flatmap(lambda n: huge_text if n == 0 else plain_scalars)
-field_names = st.sampled_from(sorted(config._MONITOR_FIELDS | config._METER_FIELDS)) | odd_text | st.integers()
+FIELDS = {f.name for model in (models.MonitorModel, models.MeterModel) for f in msgspec.structs.fields(model)}
+field_names = st.sampled_from(sorted(FIELDS)) | odd_text | st.integers()
 structures = st.recursive(
     scalars,
     lambda children: st.lists(children, max_size=4) | st.dictionaries(field_names, children, max_size=5),
@@ -626,8 +690,33 @@ def test_both_loaders_agree(folder: Path, text: str) -> None:
 
 
 def test_a_path_that_cannot_be_opened_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^bad\\x00name\.yaml: cannot read the monitors file \(not a usable path\)$"):
+    with pytest.raises(ConfigError, match=r"^bad\\x00name\.yaml: cannot be read \(not a usable path\)$"):
         load_monitors(tmp_path / "bad\x00name.yaml")
     (tmp_path / "folder").mkdir()
-    with pytest.raises(ConfigError, match=r"^folder: cannot read the monitors file \(Is a directory\)$"):
+    with pytest.raises(ConfigError, match=r"^folder: cannot be read \(Is a directory\)$"):
         load_monitors(tmp_path / "folder")
+
+
+@st.composite
+def nested_aliases(draw: st.DrawFn) -> str:
+    """Anchors under a monitor's params, each nesting aliases of earlier ones a few levels deep."""
+    lines = []
+    for index in range(draw(st.integers(1, 12))):
+        names = draw(st.lists(st.integers(0, index - 1), max_size=9)) if index else []
+        value = f"[{', '.join([f'*a{n}' for n in names] + ['1'] * draw(st.integers(0, 3)))}]"
+        for _ in range(draw(st.integers(0, 4))):
+            value = f"[{value}, {value if draw(st.booleans()) else 1}]"
+        lines.append(f"      k{index}: &a{index} {value}")
+    return "\n".join(lines)
+
+
+@SETTINGS
+@given(params=nested_aliases())
+def test_the_alias_bound_holds_for_any_nesting(folder: Path, params: str) -> None:
+    text = f"monitors:\n  - id: a\n    provider: cloudlayer\n    secret_field: a\n    params:\n{params}\n{GOOD}"
+    outcome = attempt(folder, text)
+    assert isinstance(outcome, MonitorsConfig)
+    assert [m.id for m in outcome.monitors] == ["good"]  # the other monitor runs, whatever this one holds
+    [problem] = outcome.problems  # lists are no params: refused, within the bound or beyond it
+    assert problem.monitor == "a"
+    assert_well_formed(outcome)

@@ -96,8 +96,18 @@ def test_a_missing_figure_names_the_first_missing_step_of_its_path() -> None:
 
 def test_an_optional_meter_is_left_out_when_absent_and_read_when_there() -> None:
     p = provider(meters={**BASE["meters"], "jobs": {"used": "jobs", "unit": "jobs", "optional": True}})
-    assert [m.name for m in meters(p, {"calls": {"used": 1}})] == ["calls"]
-    assert [m.name for m in meters(p, {"calls": {"used": 1}, "jobs": 4})] == ["calls", "jobs"]
+    assert [m.name for m in meters(p, {"calls": {"used": 1, "limit": 9}})] == ["calls"]
+    assert [m.name for m in meters(p, {"calls": {"used": 1, "limit": 9}, "jobs": 4})] == ["calls", "jobs"]
+
+
+def test_a_limit_path_that_names_no_field_is_an_error_not_unlimited() -> None:
+    with pytest.raises(BadResponse) as caught:
+        provider().parse({"calls": {"used": 5, "limti": 10}}, NOW)
+    assert caught.value.message == "field 'calls.limit' is missing"
+    # Present and null: no limit, as the usual unlimited values say; absent only where declared.
+    assert meters(provider(), {"calls": {"used": 5, "limit": None}}) == [Meter("calls", 5, None, None, "calls")]
+    optional = provider(meters={"calls": {**BASE["meters"]["calls"], "optional": ["limit"]}})
+    assert meters(optional, {"calls": {"used": 5}}) == [Meter("calls", 5, None, None, "calls")]
 
 
 def test_optional_may_be_an_expression_on_the_answer() -> None:
@@ -134,7 +144,9 @@ def test_jmespath_reads_what_a_path_cannot() -> None:
 
 def test_a_period_from_the_answer_in_either_form() -> None:
     p = provider(period={"start": "period.from", "end": "period.to"})
-    usage = p.parse({"calls": {"used": 1}, "period": {"from": "2026-11-01T00:00:00Z", "to": 1764547200}}, NOW)
+    usage = p.parse(
+        {"calls": {"used": 1, "limit": 10}, "period": {"from": "2026-11-01T00:00:00Z", "to": 1764547200}}, NOW
+    )
     assert usage.period == Period(datetime(2026, 11, 1, tzinfo=UTC), datetime(2025, 12, 1, tzinfo=UTC))
 
 
@@ -154,7 +166,8 @@ def test_a_period_from_the_answer_in_either_form() -> None:
 )
 def test_a_monthly_calendar_period(day: int, now: datetime, start: datetime, end: datetime) -> None:
     assert monthly_period(day, now) == Period(start, end)
-    assert provider(period={"monthly": day}).parse({"calls": {"used": 1}}, now).period == Period(start, end)
+    answer = {"calls": {"used": 1, "limit": 10}}
+    assert provider(period={"monthly": day}).parse(answer, now).period == Period(start, end)
 
 
 def test_conditions_from_an_expression_and_from_a_true_false_field() -> None:
@@ -164,14 +177,14 @@ def test_conditions_from_an_expression_and_from_a_true_false_field() -> None:
             "disabled": {"when_true": "disabled", "severity": "warning", "message": "key disabled[ by {by}]"},
         }
     )
-    usage = p.parse({"calls": {"used": 1}, "status": "past_due", "disabled": "true"}, NOW)
+    usage = p.parse({"calls": {"used": 1, "limit": 5}, "status": "past_due", "disabled": "true"}, NOW)
     assert usage.conditions == (
         Condition("inactive", Severity.CRITICAL, "subscription past_due"),
         Condition("disabled", Severity.WARNING, "key disabled"),
     )
-    assert p.parse({"calls": {"used": 1}, "status": "active"}, NOW).conditions == ()  # absent flag: false
+    assert p.parse({"calls": {"used": 1, "limit": 5}, "status": "active"}, NOW).conditions == ()  # absent flag: false
     with pytest.raises(BadResponse, match="disabled"):
-        p.parse({"calls": {"used": 1}, "status": "active", "disabled": "maybe"}, NOW)
+        p.parse({"calls": {"used": 1, "limit": 5}, "status": "active", "disabled": "maybe"}, NOW)
 
 
 def test_a_refusal_is_a_reading_only_when_its_status_and_expression_match() -> None:
@@ -252,6 +265,10 @@ def test_code_reads_what_a_declaration_cannot() -> None:
     ("changes", "field", "says"),
     [
         ({"url": "http://api.acme.example/usage"}, "url", "https://"),
+        ({"url": "https://169.254.169.254/latest"}, "url", "169.254.169.254: a private, link-local or metadata"),
+        ({"url": "https://[::ffff:169.254.169.254]/usage"}, "url", "169.254.169.254: a private"),
+        ({"url": "https://[fd00::2]/usage"}, "url", "fd00::2: a private"),
+        ({"url": "https://10.0.0.7:8443/usage"}, "url", "10.0.0.7: a private"),
         ({"url": "https://api.acme.example/usage?key=1"}, "url", "query"),
         ({"url": "https://api.acme.example/{key}/usage"}, "url", "only where 'auth'"),
         ({"url": "https://api.acme.example/{account}/usage"}, "url", "not declared under 'params:'"),

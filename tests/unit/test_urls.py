@@ -115,6 +115,20 @@ def test_accepted_urls_are_sent_in_their_normalised_form(url: str, sent: str, ho
         ("http://0x7f.0.0.1/", "0x7f.0.0.1 is not"),
         ("http://127.0.0.1./", "127.0.0.1. is not"),
         ("http://[::ffff:127.0.0.1]/", "::ffff:127.0.0.1 is not"),
+        # Over https too, never to an address that is not public: the metadata service first.
+        ("https://169.254.169.254/latest/meta-data/", "to 169.254.169.254: a private, link-local or metadata"),
+        ("https://[::ffff:169.254.169.254]/", "to 169.254.169.254: a private"),
+        ("https://[::ffff:a9fe:a9fe]/", "to 169.254.169.254: a private"),
+        ("https://2852039166/", "to 169.254.169.254: a private"),
+        ("https://0xa9.0xfe.0xa9.0xfe/", "to 169.254.169.254: a private"),
+        ("https://10.1.2.3/", "to 10.1.2.3: a private"),
+        ("https://172.16.0.1/", "to 172.16.0.1: a private"),
+        ("https://192.168.1.1:8443/", "to 192.168.1.1: a private"),
+        ("https://100.64.0.1/", "to 100.64.0.1: a private"),
+        ("https://0.0.0.0/", "to 0.0.0.0: a private"),
+        ("https://[fd00::1]/", "to fd00::1: a private"),
+        ("https://[fe80::1]/", "to fe80::1: a private"),
+        ("https://[::]/", "to ::: a private"),
     ],
 )
 def test_refused_urls_say_why(url: str, says: str) -> None:
@@ -334,3 +348,21 @@ def test_a_percent_encoded_host_is_read_once_and_the_key_goes_where_it_says() ->
 
     assert target == KeyTarget(url="https://example.com/", scheme="https", host="example.com", port=None)
     assert connects_to(target.url) == ("https", "example.com", 443)
+
+
+INTERNAL_NETWORKS = [
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16")
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    network=st.sampled_from(INTERNAL_NETWORKS),
+    offset=st.integers(0, 2**24 - 1),
+    form=st.sampled_from(["{a}", "{n}", "[::ffff:{a}]", "{a}:8443"]),
+)
+def test_no_form_of_an_internal_address_may_carry_a_key(network: Any, offset: int, form: str) -> None:
+    address = network.network_address + offset % network.num_addresses
+    host = form.format(a=address, n=int(address))
+    assert not may_carry_a_key(f"https://{host}/usage")
+    assert refusal(f"https://{host}/usage").endswith("a private, link-local or metadata address, not a provider's API")

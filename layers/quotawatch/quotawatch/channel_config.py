@@ -8,18 +8,19 @@ in the file: `secret_field` names their field in the API-keys secret.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from quotawatch.core.channels import PAGERDUTY_URL, SEVERITIES, TYPES, Channel
+from msgspec import UnsetType
+
+from quotawatch import models
+from quotawatch.core.channels import PAGERDUTY_URL, Channel
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.echo import _bounded, _first_name, _show, _text
+from quotawatch.echo import _bounded, _show, _text
+from quotawatch.strict_yaml import Broken, line_of
 
 MAX_CHANNELS = 20
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_FIELDS = {"name", "type", "secret_field", "min_severity", "monitors", "signals", "url", "signing_secret_field"}
-_MAX_PATTERNS = 50
+_DEFAULT_SEVERITY = ("warning", "critical")  # [is pagerduty]
 
 
 def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[str, ...]]:
@@ -36,6 +37,10 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
     for index, entry in enumerate(value, start=1):
         name = entry.get("name") if isinstance(entry, dict) else None
         shown = _text(name) if isinstance(name, str) and name else f"#{index}"
+        if isinstance(entry, Broken):  # its YAML cannot be read
+            shown = _text(entry.name) if entry.name else shown
+            problems.append(_bounded(f"{source}: line {entry.line}: channel '{shown}': {entry.message}"))
+            continue
         try:
             if isinstance(name, str) and name in seen:
                 raise _Invalid("name", "another channel already has this name")
@@ -43,67 +48,38 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
             seen.add(channel.name)
             channels.append(channel)
         except _Invalid as exc:
-            problems.append(_bounded(f"{source}: channel '{shown}': field '{exc.field}': {exc}"))
+            line = line_of(entry, (exc.field,))
+            where = f"{source}: line {line}" if line else source
+            problems.append(_bounded(f"{where}: channel '{shown}': field '{exc.field}': {exc}"))
     return tuple(channels), tuple(problems)
 
 
 def _channel(entry: Any) -> Channel:
-    if not isinstance(entry, dict):
-        raise _Invalid("-", f"each channel must be a mapping of fields, got {_show(entry)}")
-    unknown = set(entry) - _FIELDS
-    if unknown:
-        raise _Invalid(_first_name(unknown), f"unknown field (allowed: {', '.join(sorted(_FIELDS))})")
-    name = entry.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise _Invalid("name", f"must be lower-case letters, digits, '-' or '_' (1-63), got {_show(name)}")
-    kind = entry.get("type")
-    if kind not in TYPES:
-        raise _Invalid("type", f"must be one of {', '.join(TYPES)}, got {_show(kind)}")
-    secret_field = _secret_field(entry, "secret_field", required=True) or ""
-    severity = entry.get("min_severity", "critical" if kind == "pagerduty" else "warning")
-    if severity not in SEVERITIES:
-        raise _Invalid("min_severity", f"must be one of {', '.join(SEVERITIES)}, got {_show(severity)}")
-    url = entry.get("url")
+    model = models.check(entry, models.ChannelModel)
+    kind = model.type
+    severity = model.min_severity if isinstance(model.min_severity, str) else _DEFAULT_SEVERITY[kind == "pagerduty"]
+    url = None if isinstance(model.url, UnsetType) else model.url
     if url is not None:
         if kind != "pagerduty":
             raise _Invalid("url", "only a pagerduty channel takes a url; a webhook's URL is a secret (secret_field)")
-        if not isinstance(url, str) or not may_carry_a_key(url):
+        if not may_carry_a_key(url):
             raise _Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {_show(url)}")
-    signing = _secret_field(entry, "signing_secret_field", required=kind == "webhook")
+    signing = None if isinstance(model.signing_secret_field, UnsetType) else model.signing_secret_field
     if signing is not None and kind != "webhook":
         raise _Invalid("signing_secret_field", "only a webhook channel is signed")
+    if signing is None and kind == "webhook":
+        raise _Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it")
     return Channel(
-        name=name,
+        name=model.name,
         type=kind,
-        secret_field=secret_field,
+        secret_field=model.secret_field,
         min_severity=severity,
-        monitors=_patterns(entry, "monitors"),
-        signals=_patterns(entry, "signals"),
+        monitors=_patterns(model.monitors),
+        signals=_patterns(model.signals),
         url=url,
         signing_secret_field=signing,
     )
 
 
-def _secret_field(entry: dict[Any, Any], field: str, required: bool) -> str | None:
-    value = entry.get(field)
-    if value is None and not required:
-        return None
-    if value is None:
-        raise _Invalid(field, "missing: name the field of the API-keys secret that holds it")
-    if not isinstance(value, str) or not value.strip() or len(value) > 256:
-        raise _Invalid(field, f"must name a field of the API-keys secret, got {_show(value)}")
-    return value
-
-
-def _patterns(entry: dict[Any, Any], field: str) -> tuple[str, ...]:
-    value = entry.get(field, ["*"])
-    if isinstance(value, str):
-        value = [value]
-    if (
-        not isinstance(value, list)
-        or not value
-        or len(value) > _MAX_PATTERNS
-        or not all(isinstance(p, str) and 0 < len(p) <= 200 for p in value)
-    ):
-        raise _Invalid(field, f'must be a list of patterns such as ["imagerouter*"], got {_show(value)}')
-    return tuple(value)
+def _patterns(value: list[str] | str) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)

@@ -259,10 +259,11 @@ def check_config(path: Path, out: TextIO) -> int:
     lines += config.channel_problems
     for line in lines:
         out.write(line + "\n")
+    count = len(config.monitors) + len(config.problems)
     if lines:
         out.write(f"{path.name}: {len(lines)} problem{'s' if len(lines) != 1 else ''}\n")
+        out.write(f"{path.name}: {count} monitor{'s' if count != 1 else ''}, {len(config.problems)} disabled\n")
         return 1
-    count = len(config.monitors)
     channels = len(config.channels)
     also = f", {channels} channel{'s' if channels != 1 else ''}" if channels else ""
     out.write(f"{path.name}: {count} monitor{'s' if count != 1 else ''}{also}, no problems\n")

@@ -100,3 +100,8 @@ def _bounded(message: str) -> str:
         return message
     line = "".join(c if c.isprintable() else _escape(c) for c in message[: MAX_MESSAGE_CHARS + 1])
     return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1] + "…"
+
+
+class ConfigError(Exception):
+    """A file a user wrote cannot be used as a whole (unreadable YAML, too large, not UTF-8),
+    or a declaration given on its own cannot; the message is one line naming file and line."""

@@ -1,8 +1,15 @@
-"""YAML read strictly: UTF-8 only, no anchors or aliases, no merge keys, no tags beyond
-plain values, lists and mappings, no key twice in one mapping, bounded size and depth.
+"""The one YAML reader of every file a user writes (monitors.yaml, provider declarations).
 
-Shared by the monitors file and provider declarations: both are hostile input, and both
-are read as written (an alias may stand for a whole tree, and it hides what a reviewer reads).
+One size cap, one parse, one error type (ConfigError, for a file that cannot be read as a
+whole: not UTF-8, over the cap, bad syntax). YAML as people write it: anchors, aliases and
+merge keys (`<<: *defaults`) work. A mistake inside one entry (a monitor, a channel, a
+provider declaration: a repeated key, an odd tag, a value that cannot be read, an alias that
+expands too far) does not refuse the file: the entry is read as a `Broken`, which its
+validator reports as that entry's problem.
+
+Hand-written on top of PyYAML's parser events because no YAML library bounds what aliases
+expand to, or scopes an error to one entry; libyaml's own composer also recurses in C
+without a depth limit (a few hundred thousand "[" crash the process).
 """
 
 from __future__ import annotations
@@ -10,66 +17,124 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from quotawatch.echo import _bounded, _name, _show, _text
+from quotawatch.echo import ConfigError, _bounded, _name, _show, _text
 
-# Bounds on what a file may hold (the monitors file's, which are the largest).
-MAX_VALUES = 250_000  # scalars, lists and mappings: each costs memory while the file is read
+MAX_FILE_BYTES = 4 * 1024 * 1024  # 10,000 monitors as bench/run.py writes them take about 1 MB
+MAX_VALUES = 250_000  # scalars, lists and mappings as written (about 90,000 for those 10,000)
 MAX_DEPTH = 20  # levels, each value one: meters.<name>.min_remaining.warning of a monitor is at 7
+# Values after aliases are expanded: in one entry, and in the file. A bomb (a few hundred
+# bytes of aliases for billions of values) is refused in time and memory of what is written.
+MAX_ENTRY_VALUES = 10_000
+MAX_EXPANDED_VALUES = 1_000_000
+# Where the entries are: items of `monitors:`/`channels:`, values of `providers:` and
+# `defaults:` (the document is depth 1); a declaration file is one entry.
+MONITORS_FILE, DECLARATION_FILE = 3, 1
 # Characters YAML 1.1 allows in a stream (PyYAML and libyaml refuse the others).
 _NOT_YAML_CHAR = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_CORE = "tag:yaml.org,2002:"
+_BROKEN_TAG = "tag:quotawatch,2026:broken"
 
 
-class YamlRefused(Exception):
-    """The text is not YAML this reader accepts; the message is one line, with a line number."""
+@dataclass(frozen=True)
+class Broken:
+    """An entry that cannot be read: what its validator reports instead of checking it."""
+
+    line: int
+    message: str
+    name: str | None  # its `id` or `name`, when written plainly
 
 
-class _Refused(Exception):
-    """Something the file may not hold, at a line (1-based)."""
+class Lined(dict[Any, Any]):
+    """A mapping as read, with the line of each key (1-based), for errors that name one."""
 
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
+    line = 0
+    key_lines: dict[Any, int]
+
+
+def line_of(data: Any, path: tuple[Any, ...]) -> int | None:
+    """The line of the deepest key of `path` found in `data` as read (None: not from a file)."""
+    line = data.line if isinstance(data, Lined) and data.line else None
+    for step in path:
+        if isinstance(data, Lined) and step in data.key_lines:
+            line = data.key_lines[step]
+        try:
+            data = data[int(step) if isinstance(data, list) and str(step).isdigit() else step]
+        except (KeyError, IndexError, TypeError):
+            break
+    return line
+
+
+def read_bytes(path: Path, source: str) -> bytes:
+    """The file's bytes, up to the one size cap; ConfigError saying why not."""
+    try:
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        why = _text(exc.strerror or type(exc).__name__)
+        raise ConfigError(_bounded(f"{_text(source)}: cannot be read ({why})")) from None
+    except ValueError:  # a path with a NUL character in it
+        raise ConfigError(f"{_text(source)}: cannot be read (not a usable path)") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"{_text(source)}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+    return raw
 
 
 def parse_yaml(
-    raw: bytes, source: str, loader_class: Any = None, max_values: int = MAX_VALUES, max_depth: int = MAX_DEPTH
+    raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, loader_class: Any = None, shipped: bool = False
 ) -> Any:
-    """The one document in `raw`; YamlRefused saying what and at which line (`source` names the file)."""
+    """The one document in `raw`; ConfigError (one line, with a line number) when the file
+    cannot be read as a whole, a `Broken` in place of each entry that cannot.
+
+    `shipped`: a catalogue file of the layer, read by libyaml's own safe loader, at C speed
+    on a cold start (tests read each one with the composer below as well).
+    """
     source = _text(source)
+    if len(raw) > MAX_FILE_BYTES:
+        raise ConfigError(f"{source}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise YamlRefused(
+        raise ConfigError(
             f"{source}: not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line} (byte offset {exc.start}); "
             "save the file as UTF-8"
         ) from None
     bad = _NOT_YAML_CHAR.search(text)
     if bad is not None:
         line = text.count("\n", 0, bad.start()) + 1
-        raise YamlRefused(
+        raise ConfigError(
             f"{source}: line {line}: the character U+{ord(bad.group()):04X} is not allowed in YAML "
             "(inside double quotes, write it as an escape)"
         )
 
     import yaml  # only when a file is read: keeps the handler's cold import light
 
-    loader = (loader_class or default_loader())(text)
-    loader.quotawatch_caps = (max_values, max_depth)
+    loader: Any = (loader_class or (yaml.CSafeLoader if shipped and yaml.__with_libyaml__ else default_loader()))(text)
+    loader.quotawatch_entry_depth = entry_depth
     try:
         return loader.get_single_data()
     except _Refused as exc:
-        raise YamlRefused(_bounded(f"{source}: line {exc.line}: {exc}")) from None
+        raise ConfigError(_bounded(f"{source}: line {exc.line}: {exc}")) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise YamlRefused(f"{source}: not valid YAML{where}") from None
+        raise ConfigError(f"{source}: not valid YAML{where}") from None
     except yaml.YAMLError:
-        raise YamlRefused(f"{source}: not valid YAML") from None
+        raise ConfigError(f"{source}: not valid YAML") from None
     finally:
         loader.dispose()
+
+
+class _Refused(Exception):
+    """Something a file may not hold, at a line (1-based)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 def default_loader() -> Any:
@@ -80,35 +145,47 @@ def default_loader() -> Any:
 
 @functools.cache
 def strict_loaders() -> tuple[Any, Any]:
-    """PyYAML's safe loaders, C (None without libyaml) and Python, made strict.
+    """PyYAML's safe loaders, C (None without libyaml) and Python, with the composer below.
 
-    Both share one composer, written here on top of the parser's events, because libyaml's
-    own composer cannot be told to refuse anchors, and recurses in C without a depth limit
-    (a few hundred thousand "[" crash the process). Construction is PyYAML's safe
-    constructor, with duplicate keys refused and any failure of a value turned into an error
-    at its line.
+    Construction is PyYAML's safe constructor (merge keys included), with any failure of a
+    value turned into its entry's problem at the value's line.
     """
     import yaml
-    from yaml import events
-    from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+    from yaml import events, nodes
 
-    core = "tag:yaml.org,2002:"
-    scalar_tags = {f"{core}{name}" for name in ("str", "int", "float", "bool", "null")}
-    implicit_tags = scalar_tags | {f"{core}timestamp"}
-    seq_tags, map_tags, merge = {f"{core}seq"}, {f"{core}map"}, f"{core}merge"
-    kinds = {f"{core}{name}": name for name in ("int", "float", "bool", "timestamp")}
-    no_aliases = "anchors and aliases (&name, *name) are not allowed: write values out, or share them under 'defaults:'"
+    # Typed loosely: the composer gives each node a size and its problems.
+    MappingNode: Any = nodes.MappingNode  # noqa: N806
+    ScalarNode: Any = nodes.ScalarNode  # noqa: N806
+    SequenceNode: Any = nodes.SequenceNode  # noqa: N806
+
+    scalar_tags = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null", "merge")}
+    implicit_tags = scalar_tags | {f"{_CORE}timestamp"}
+    seq_tags, map_tags, merge_tag = {f"{_CORE}seq"}, {f"{_CORE}map"}, f"{_CORE}merge"
+    kinds = {f"{_CORE}{name}": name for name in ("int", "float", "bool", "timestamp")}
     words = {"int": "a whole number", "float": "a number", "bool": "true or false", "timestamp": "a date"}
 
+    def line(mark_holder: Any) -> int:
+        return int(mark_holder.start_mark.line) + 1
+
+    def entry_name(node: Any) -> str | None:
+        """An entry's `id` or `name` as written plainly, to name it in its problem."""
+        for key, value in node.value if isinstance(node, MappingNode) else ():
+            if key.value in ("id", "name") and isinstance(value, ScalarNode) and value.value:
+                return str(value.value)
+        return None
+
     class Composer:
-        """Events to nodes, refusing anchors, aliases, odd tags, deep nesting and too many values."""
+        """Events to nodes. Each node carries `size` (values after aliases are expanded) and
+        `problems` (lines to report); an entry with problems becomes a Broken."""
 
         def __init__(self, loader: Any) -> None:
             self.loader = loader
             self.values = 0
-            self.max_values, self.max_depth = loader.quotawatch_caps
+            self.entry_depth = loader.quotawatch_entry_depth
+            self.anchors: dict[str, Any] = {}
+            self.broken: list[Broken] = []
 
-        def document(self) -> Node | None:
+        def document(self) -> Any:
             loader = self.loader
             loader.get_event()  # stream start
             node = None
@@ -117,97 +194,164 @@ def strict_loaders() -> tuple[Any, Any]:
                 node = self.node(loader.get_event(), 1)
                 loader.get_event()  # document end
             if not loader.check_event(events.StreamEndEvent):
-                raise _Refused(_line(loader.peek_event()), "a second YAML document ('---'): the file holds one")
+                raise _Refused(line(loader.peek_event()), "a second YAML document ('---'): the file holds one")
             loader.get_event()
+            if node is not None and node.problems:
+                raise _Refused(*node.problems[0])
+            if node is not None and node.size > MAX_EXPANDED_VALUES:
+                raise _Refused(1, f"its aliases expand to more than {MAX_EXPANDED_VALUES:,} values")
             return node
 
-        def node(self, event: Any, depth: int) -> Node:
+        def node(self, event: Any, depth: int) -> Any:
             """The node that starts with this event (already taken from the parser)."""
-            # The file is read as written: an alias may stand for a whole tree (a few hundred
-            # bytes of them for billions of values), and it hides what a reviewer reads.
-            if isinstance(event, events.AliasEvent) or event.anchor is not None:
-                raise _Refused(_line(event), no_aliases)
-            self.values += 1
-            if self.values > self.max_values:
-                raise _Refused(_line(event), f"more than {self.max_values:,} values in the file")
-            if depth > self.max_depth:
-                raise _Refused(_line(event), f"nested more than {self.max_depth} levels deep")
-            start: Any = event.start_mark
+            if depth > MAX_DEPTH:
+                raise _Refused(line(event), f"nested more than {MAX_DEPTH} levels deep")
+            if isinstance(event, events.AliasEvent):
+                node = self.anchors.get(event.anchor or "")
+                if node is None:
+                    node = self.leaf(event, f"the alias *{_text(event.anchor or '')} names no anchor above it")
+            else:
+                self.values += 1
+                if self.values > MAX_VALUES:
+                    raise _Refused(line(event), f"more than {MAX_VALUES:,} values in the file")
+                node = self.compose(event, depth)
+                if event.anchor is not None:
+                    self.anchors[event.anchor] = node
+            if depth == self.entry_depth and (not isinstance(node, ScalarNode) or node.problems):
+                return self.entry(node)
+            return node
+
+        def entry(self, node: Any) -> Any:
+            """The entry as read, or a Broken in its place (its id or name kept to name it)."""
+            problems = list(node.problems)
+            if node.size > MAX_ENTRY_VALUES:
+                problems.append((line(node), f"its aliases expand to more than {MAX_ENTRY_VALUES:,} values"))
+            if not problems:
+                return node
+            first_line, message = min(problems)
+            self.broken.append(Broken(first_line, message, entry_name(node)))
+            leaf = ScalarNode(_BROKEN_TAG, str(len(self.broken) - 1), node.start_mark, node.end_mark)
+            leaf.size, leaf.problems = 1, ()
+            return leaf
+
+        def compose(self, event: Any, depth: int) -> Any:
+            problems: list[tuple[int, str]] = []
             if isinstance(event, events.ScalarEvent):
-                tag = self.tag(event, ScalarNode, scalar_tags, event.value)
-                if tag not in implicit_tags:
-                    if tag == merge:
-                        raise _Refused(_line(event), "merge keys (<<) are not allowed: write the fields out")
-                    raise _Refused(  # '=', the "value" key of YAML 1.1
-                        _line(event), f"{_show(event.value)} has a special meaning in YAML; quote it to mean the text"
-                    )
-                return ScalarNode(tag, event.value, start, start, style=event.style)
+                if event.tag is None:  # most values: no tag written, nothing to refuse
+                    tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
+                else:
+                    tag = self.tag(event, ScalarNode, scalar_tags, event.value, problems)
+                if tag not in implicit_tags:  # '=', the "value" key of YAML 1.1
+                    problems.append((line(event), f"{_show(event.value)} has a special meaning in YAML; quote it"))
+                    tag = f"{_CORE}str"
+                node: Any = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+                node.size, node.problems = 1, tuple(problems) if problems else ()
+                return node
             get_event = self.loader.get_event
+            children: list[Any] = []
             if isinstance(event, events.SequenceStartEvent):
-                tag = self.tag(event, SequenceNode, seq_tags, None)
-                items = []
+                tag = self.tag(event, SequenceNode, seq_tags, None, problems)
                 item: Any = get_event()
                 while not isinstance(item, events.SequenceEndEvent):
-                    items.append(self.node(item, depth + 1))
+                    children.append(self.node(item, depth + 1))
                     item = get_event()
-                return SequenceNode(tag, items, start, _end(item), flow_style=event.flow_style)
-            tag = self.tag(event, MappingNode, map_tags, None)
-            pairs = []
-            key: Any = get_event()
-            while not isinstance(key, events.MappingEndEvent):
-                key_node = self.node(key, depth + 1)
-                pairs.append((key_node, self.node(get_event(), depth + 1)))
-                key = get_event()
-            return MappingNode(tag, pairs, start, _end(key), flow_style=event.flow_style)
+                node = SequenceNode(tag, children, event.start_mark, item.end_mark, flow_style=event.flow_style)
+            else:
+                tag = self.tag(event, MappingNode, map_tags, None, problems)
+                pairs = []
+                key: Any = get_event()
+                while not isinstance(key, events.MappingEndEvent):
+                    pairs.append((self.node(key, depth + 1), self.node(get_event(), depth + 1)))
+                    children += pairs[-1]
+                    key = get_event()
+                node = MappingNode(tag, pairs, event.start_mark, key.end_mark, flow_style=event.flow_style)
+            size = 1
+            for child in children:  # a loop, not generators: this runs for every list and mapping
+                size += child.size
+                if child.problems:
+                    problems += child.problems
+            node.size, node.problems = size, tuple(problems)
+            if depth == self.entry_depth:
+                node.entry = True
+            return node
 
-        def tag(self, event: Any, kind: type[Node], allowed: set[str], value: str | None) -> str:
+        def leaf(self, event: Any, problem: str) -> Any:
+            node = ScalarNode(f"{_CORE}null", "", event.start_mark, event.end_mark)
+            node.size, node.problems = 1, ((line(event), problem),)
+            return node
+
+        def tag(self, event: Any, kind: type[Any], allowed: set[str], value: Any, problems: list[Any]) -> str:
+            """The node's tag; a tag beyond plain values, lists and mappings is a problem (and
+            the node is read as a plain one, never constructed: its entry is a Broken)."""
             tag = event.tag
             if tag is None or tag == "!":
                 resolved: str = self.loader.resolve(kind, value, event.implicit)
                 return resolved
             if tag not in allowed:
-                shown = "!!" + tag[len(core) :] if tag.startswith(core) else tag
-                raise _Refused(_line(event), f"the tag '{_text(shown)}' is not allowed here")
+                shown = "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
+                problems.append((line(event), f"the tag '{_text(shown)}' is not allowed here"))
+                return next(iter(sorted(allowed)))
             return str(tag)
 
-    def _line(event: Any) -> int:
-        return int(event.start_mark.line) + 1
-
-    def _end(event: Any) -> Any:
-        return event.end_mark
-
     class Strict(yaml.constructor.SafeConstructor):
-        def get_single_node(self) -> Node | None:
-            return Composer(self).document()
+        def get_single_node(self) -> Any:
+            self.quotawatch_composer = Composer(self)
+            return self.quotawatch_composer.document()
+
+        def construct_document(self, node: Any) -> Any:
+            return self.construct_object(node, deep=True)  # deep: a value's error is raised in its entry
 
         def construct_object(self, node: Any, deep: bool = False) -> Any:
+            if node.tag == _BROKEN_TAG:
+                return self.quotawatch_composer.broken[int(node.value)]
             try:
-                return super().construct_object(node, deep=deep)
-            except _Refused:
+                try:
+                    return super().construct_object(node, deep=True)
+                except _Refused:
+                    raise
+                except Exception:  # int("9" * 5000), date(2026, 2, 30)...: the value's line
+                    what = words.get(kinds.get(node.tag, ""), "")
+                    raise _Refused(line(node), f"cannot read this value{' as ' + what if what else ''}") from None
+            except _Refused as exc:
+                if getattr(node, "entry", False):  # the entry's problem, not the file's
+                    return Broken(exc.line, str(exc), entry_name(node))
                 raise
-            except Exception:  # int("9" * 5000), date(2026, 2, 30), ...: the value's line
-                what = words.get(kinds.get(node.tag, ""), "")
-                raise _Refused(
-                    int(node.start_mark.line) + 1, f"cannot read this value{' as ' + what if what else ''}"
-                ) from None
 
-        def construct_mapping(self, node: Any, deep: bool = False) -> dict[Hashable, Any]:
-            if not isinstance(node, MappingNode):
-                raise _Refused(int(node.start_mark.line) + 1, "expected a mapping here")
-            mapping: dict[Hashable, Any] = {}
-            lines: dict[Hashable, int] = {}
+        def construct_yaml_map(self, node: Any) -> Any:
+            mapping = Lined()
+            mapping.line = line(node)
+            mapping.key_lines = {}
+            if not any(key_node.tag == merge_tag for key_node, _ in node.value):
+                for key_node, value_node in node.value:
+                    mapping[self.own_key(key_node, mapping)] = self.construct_object(value_node)
+                return mapping
+            for key_node, _ in node.value:  # the keys written here, each once (merged ones may be replaced)
+                if key_node.tag != merge_tag:
+                    self.own_key(key_node, mapping)
+            try:
+                self.flatten_mapping(node)  # merged keys first, so that the keys written here win
+            except yaml.constructor.ConstructorError as exc:
+                where = exc.problem_mark.line + 1 if exc.problem_mark else line(node)
+                raise _Refused(where, "'<<' merges a mapping (*name) or a list of them") from None
             for key_node, value_node in node.value:
-                line = int(key_node.start_mark.line) + 1
-                key = self.construct_object(key_node, deep=deep)
-                if not isinstance(key, Hashable):
-                    raise _Refused(line, "a key must be a plain value, not a list or a mapping")
-                if key in lines:
-                    raise _Refused(
-                        line, f"duplicate key '{_name(key)}' (first at line {lines[key]}): each key may appear once"
-                    )
-                lines[key] = line
-                mapping[key] = self.construct_object(value_node, deep=deep)
+                key = self.construct_object(key_node)
+                mapping[key] = self.construct_object(value_node)
+                mapping.key_lines.setdefault(key, line(key_node))
             return mapping
+
+        def own_key(self, key_node: Any, mapping: Lined) -> Any:
+            """A key written in this mapping: a plain value, and not written before in it."""
+            key = self.construct_object(key_node)
+            if not isinstance(key, Hashable):
+                raise _Refused(line(key_node), "a key must be a plain value, not a list or a mapping")
+            if key in mapping.key_lines:
+                first = mapping.key_lines[key]
+                message = f"duplicate key '{_name(key)}' (first at line {first}): each key may appear once"
+                raise _Refused(line(key_node), message)
+            mapping.key_lines[key] = line(key_node)
+            return key
+
+    Strict.add_constructor(f"{_CORE}map", Strict.construct_yaml_map)  # type: ignore[type-var]
 
     class StrictPython(Strict, yaml.SafeLoader):
         pass

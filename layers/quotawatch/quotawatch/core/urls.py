@@ -1,7 +1,10 @@
 """Where an API key may be sent: one rule for the monitors file and the HTTP client.
 
-HTTPS to any host; plain HTTP only to a literal loopback address (127.0.0.0/8 or ::1), for
-a test server or a local proxy. Not "localhost": a name can resolve anywhere.
+HTTPS to any host but an address that is not public (private, link-local such as the
+metadata service at 169.254.169.254, reserved: written in any form the resolver reads,
+such as [::ffff:169.254.169.254] or 2852039166); plain HTTP only to a literal loopback
+address (127.0.0.0/8 or ::1), for a test server or a local proxy. Not "localhost": a name
+can resolve anywhere.
 
 The rule decides on the URL exactly as the HTTP client sends it. requests normalises a
 URL with urllib3's parser (`PreparedRequest.prepare_url`: IDNA-encoded host, percent-
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -94,6 +98,9 @@ def key_target(url: str) -> KeyTarget:
         raise RefusedUrl(f"over {read[0]}: use https")
     if read[0] == "http" and not is_loopback_literal(host):
         raise RefusedUrl(f"over http: use https ({host} is not a loopback address such as 127.0.0.1 or [::1])")
+    internal = internal_address(host)
+    if internal is not None:
+        raise RefusedUrl(f"to {internal}: a private, link-local or metadata address, not a provider's API")
     return KeyTarget(url=normalised, scheme=read[0], host=host, port=client.port)
 
 
@@ -106,6 +113,22 @@ def is_loopback_literal(host: str) -> bool:
     if isinstance(address, ipaddress.IPv4Address):
         return address in _IPV4_LOOPBACK and str(address) == host
     return address == _IPV6_LOOPBACK
+
+
+def internal_address(host: str) -> str | None:
+    """The address a host names when it is neither public nor loopback (None: a public
+    address, loopback, or a name). Reads the forms the resolver reads too (2852039166,
+    0xa9.0xfe.0xa9.0xfe) and an IPv4 address inside IPv6 (::ffff:169.254.169.254)."""
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(_bare_host(host))
+    except ValueError:
+        try:
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except (OSError, ValueError):
+            return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return None if address.is_loopback or address.is_global else str(address)
 
 
 _NO_SCHEME = "to a URL without a scheme: use https://"

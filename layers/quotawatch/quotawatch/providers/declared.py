@@ -151,7 +151,7 @@ def _meter(spec: MeterSpec, name: str, item: Any, answer: dict[str, Any]) -> Met
         return None
     used = _figure(spec, used_at, raw_used, item, whole_optional or "used" in spec.optional_figures)
     remaining = _figure(spec, remaining_at, raw_remaining, item, whole_optional or "remaining" in spec.optional_figures)
-    limit, unlimited = _limit(spec, item)
+    limit, unlimited = _limit(spec, item, whole_optional or "limit" in spec.optional_figures)
     if limit_at is None and used is not None and remaining is not None:
         limit = used + remaining  # no limit declared: what was spent and what is left
     elif used_at is None and limit is not None and remaining is not None:
@@ -189,14 +189,16 @@ def _figure(spec: MeterSpec, at: Expression | None, raw: Any, item: Any, optiona
     return value if spec.scale == 1.0 else value * spec.scale
 
 
-def _limit(spec: MeterSpec, item: Any) -> tuple[float | None, bool]:
+def _limit(spec: MeterSpec, item: Any, may_be_absent: bool) -> tuple[float | None, bool]:
     """The limit (scaled) and whether it reads as unlimited."""
     at = spec.limit
     if at is None:
         return None, False
     raw = at.value(item)
     if raw is None:
-        if spec.unlimited is None or None in spec.unlimited:
+        # null means no limit where the declaration says so; a path that names no field is a
+        # mistake (a typo in the declaration, or an answer that changed), never "unlimited".
+        if (spec.unlimited is None or None in spec.unlimited) and (may_be_absent or not at.absent(item)):
             return None, True
         name = at.missing_field(item)
         raise p.BadResponse(f"field '{name}' is missing", name)

@@ -102,6 +102,16 @@ class Expression:
                     return ".".join(self.path[:depth])
         return self.source
 
+    def absent(self, data: Any) -> bool:
+        """True when a plain path names no field of the answer (a field that is there and
+        null is not absent); an expression beyond a path cannot tell: False."""
+        node = data
+        for step in self.path or ():
+            if not isinstance(node, dict) or step not in node:
+                return True
+            node = node[step]
+        return False
+
     def holds(self, data: Any) -> bool:
         """True when the value is true as JMESPath counts it (not null, false or empty)."""
         return _true(self.value(data))

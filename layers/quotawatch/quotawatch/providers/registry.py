@@ -8,16 +8,18 @@ and field) and makes its monitors problems; every other provider and monitor sti
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
 from quotawatch import strict_yaml
-from quotawatch.echo import _bounded, _show, _text
+from quotawatch.echo import ConfigError, _bounded, _show, _text
 from quotawatch.providers.base import Provider
-from quotawatch.providers.catalogue import CODED, MAX_FILE_BYTES, shipped
+from quotawatch.providers.catalogue import CODED, shipped
 from quotawatch.providers.declaration import NAME, DeclarationError, declare
+from quotawatch.strict_yaml import MAX_FILE_BYTES
 
 MAX_USER_DECLARATIONS = 200
 
@@ -57,7 +59,7 @@ def declared_providers(inline: Any, source: str, beside: tuple[tuple[str, bytes]
         name = PurePath(file_name).stem
         try:
             data = strict_yaml.parse_yaml(raw, where)
-        except strict_yaml.YamlRefused as exc:
+        except ConfigError as exc:
             problems.append(str(exc))
             broken[name] = str(exc)
             providers.pop(name, None)
@@ -104,14 +106,9 @@ def read_declarations(path: Path) -> dict[str, Provider]:
     providers/<name>.yaml), or a `providers:` mapping of several (as in monitors.yaml).
     DeclarationError, naming file, provider and field, for the first that cannot be used."""
     source = path.name
-    try:
-        raw = path.read_bytes()[: MAX_FILE_BYTES * MAX_USER_DECLARATIONS + 1]
-    except OSError as exc:
-        raise DeclarationError(f"{_text(source)}: cannot be read ({exc.strerror or type(exc).__name__})") from None
-    try:
-        data = strict_yaml.parse_yaml(raw, source)
-    except strict_yaml.YamlRefused as exc:
-        raise DeclarationError(str(exc)) from None
+    raw = strict_yaml.read_bytes(path, source)
+    several = re.search(rb"^providers\s*:", raw, re.MULTILINE) is not None
+    data = strict_yaml.parse_yaml(raw, source, strict_yaml.MONITORS_FILE if several else strict_yaml.DECLARATION_FILE)
     if isinstance(data, dict) and "providers" in data:
         registry = declared_providers(data["providers"], source)
         own = [p for p in registry.problems if p not in shipped().problems]

@@ -1,0 +1,373 @@
+"""monitors.yaml as typed models, validated by msgspec; its JSON Schema is generated from them.
+
+The models say each field's type and range; `check` turns msgspec's first error into one
+line naming the field. Rules a schema cannot say (warning below critical once defaults are
+inherited, a provider's meters and params) are in config.py and channel_config.py, next to
+where the models become a Monitor or a Channel. msgspec rather than pydantic: the same
+models, a third of the cold import (bench/config_load.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType, inspect
+
+from quotawatch.core.window import WINDOW_SIZE
+from quotawatch.echo import InvalidField, _name, _show, _text
+
+Name = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}(?!\n)$", description="lower-case letters, digits, '-' and '_', at most 63"
+    ),
+]
+Percent = Annotated[float, Meta(gt=0, le=100, description="a percentage above 0 and at most 100")]
+# lt 1e308: no infinity (and NaN fails every bound).
+Amount = Annotated[float, Meta(ge=0, lt=1e308, description="an amount of 0 or more")]
+Limit = Annotated[float, Meta(gt=0, lt=1e308, description="an amount above 0 (the meter's limit, in its unit)")]
+Line = Annotated[str, Meta(min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$")]
+SecretField = Annotated[
+    Line, Meta(description="one line of printable characters, at most 256: a field of the API-keys secret")
+]
+Url = Annotated[
+    str, Meta(max_length=2048, pattern=r"^\S+$", description="an https:// URL without spaces, at most 2048 characters")
+]
+Param = Annotated[str, Meta(min_length=1, max_length=200, description="one line of text of at most 200")]
+Patterns = Annotated[list[Annotated[str, Meta(min_length=1, max_length=200)]], Meta(min_length=1, max_length=50)]
+
+
+_M = TypeVar("_M")
+
+
+class Model(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
+    pass
+
+
+class ThresholdsModel(Model, kw_only=True):
+    warning: Percent | UnsetType = UNSET
+    critical: Percent | UnsetType = UNSET
+
+
+class Floors(Model, kw_only=True):
+    warning: Amount | UnsetType = UNSET
+    critical: Amount | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if self.warning is UNSET and self.critical is UNSET:
+            raise ValueError("a number, or a mapping with 'warning' and/or 'critical'")
+        both = not isinstance(self.warning, UnsetType) and not isinstance(self.critical, UnsetType)
+        if both and self.warning < self.critical:  # type: ignore[operator]
+            raise ValueError("the warning floor must not be below the critical floor")
+
+
+class MeterModel(ThresholdsModel, kw_only=True):
+    min_remaining: Amount | Floors | None = None
+    limit: Limit | UnsetType = UNSET
+
+
+class Policy(Model, kw_only=True):
+    """How alerts behave over time: under `defaults` and per monitor."""
+
+    remind_every_hours: Annotated[float, Meta(ge=0, le=24 * 365)] | UnsetType = UNSET
+    hysteresis: Annotated[float, Meta(ge=0, le=50)] | UnsetType = UNSET
+    # Failures are counted in the window of recent readings, so no more than it holds.
+    failures_before_alert: Annotated[int, Meta(ge=1, le=WINDOW_SIZE)] | UnsetType = UNSET
+    forecast_days: Annotated[float, Meta(ge=0, le=366)] | UnsetType = UNSET
+
+
+class Defaults(Policy, kw_only=True):
+    thresholds: ThresholdsModel | None = None
+
+
+class MonitorModel(Policy, kw_only=True):
+    id: Name
+    provider: Annotated[str, Meta(min_length=1, max_length=200)]
+    secret_field: SecretField
+    enabled: bool = True
+    base_url: Url | None = None
+    params: dict[str, Param | int] | None = None
+    thresholds: ThresholdsModel | None = None
+    meters: dict[str, MeterModel | None] | None = None
+
+
+class ChannelModel(Model, kw_only=True):
+    name: Name
+    type: Literal["slack", "teams", "discord", "pagerduty", "webhook"]
+    secret_field: SecretField
+    min_severity: Literal["info", "warning", "critical"] | UnsetType = UNSET
+    monitors: Patterns | str = msgspec.field(default_factory=lambda: ["*"])
+    signals: Patterns | str = msgspec.field(default_factory=lambda: ["*"])
+    url: Url | UnsetType = UNSET
+    signing_secret_field: SecretField | UnsetType = UNSET
+
+
+class MonitorsFile(Model, kw_only=True):
+    """The whole file, for its JSON Schema (entries are validated one by one)."""
+
+    monitors: Annotated[list[MonitorModel], Meta(max_length=20_000)]
+    defaults: Defaults | None = None
+    channels: Annotated[list[ChannelModel], Meta(max_length=20)] | None = None
+    providers: dict[str, Declaration] | None = None
+
+
+def check(data: Any, model: type[_M]) -> _M:
+    """`data` as the model; InvalidField naming the first wrong field, in the file's words."""
+    if not isinstance(data, dict):
+        raise InvalidField("-", f"must be a mapping of fields, got {_show(data)}")
+    try:
+        return msgspec.convert(data, model)
+    except msgspec.ValidationError as exc:
+        raise _explain(str(exc), data, model) from None
+
+
+_AT = re.compile(r"^(?P<what>.*?)(?: - at `(?P<key>key` in `)?\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|(\[\.\.\.\])")
+
+
+def _explain(error: str, data: Any, model: type[Any]) -> InvalidField:
+    match = _AT.match(error)
+    what, path = (match["what"], match["path"] or "") if match else (error, "")
+    steps: list[Any] = []
+    for name, index, _hidden in _STEP.findall(path):
+        steps.append(name or (int(index) if index else _hidden_key(data, steps, model)))
+    value: Any = data
+    for step in steps:
+        value = value[step] if isinstance(value, (dict, list)) else None
+    kind = _type_at(model, steps)
+    field = ".".join(_name(s) if isinstance(s, str) else f"[{s}]" for s in steps).replace(".[", "[") or "-"
+    if match and match["key"]:
+        odd = [k for k in value if not isinstance(k, str)] if isinstance(value, dict) else []
+        return InvalidField(f"{field}.{_name(odd[0]) if odd else '?'}".lstrip("-."), "a name must be text (quote it)")
+    unknown = re.match(r"Object contains unknown field `(.*)`$", what, re.DOTALL)
+    if unknown:
+        struct = _unwrap(kind, "")
+        allowed = ", ".join(sorted(f.name for f in struct.fields)) if isinstance(struct, inspect.StructType) else ""
+        names = [k for k in value if not isinstance(k, str) or k == unknown[1]] if isinstance(value, dict) else []
+        shown = _name(names[0]) if names else _text(unknown[1])
+        return InvalidField(f"{field}.{shown}".lstrip("-."), f"unknown field (allowed: {allowed})")
+    missing = re.match(r"Object missing required field `(.*)`$", what)
+    if missing:
+        sub = _type_at(model, [*steps, missing[1]])
+        return InvalidField(f"{field}.{missing[1]}".lstrip("-."), f"required: {_describe(sub)}")
+    if not what.startswith(("Expected", "Invalid enum value")) and what != "Number out of range":
+        return InvalidField(field, _text(what, 200))  # a rule of the model's own (__post_init__)
+    if isinstance(kind, inspect.UnionType) and not isinstance(value, dict):  # a number, not a mapping of them
+        kind = inspect.UnionType(tuple(t for t in kind.types if not isinstance(t, inspect.StructType)))
+    return InvalidField(field, f"must be {_describe(kind)}, got {_show(value)}")
+
+
+def _hidden_key(data: Any, steps: list[Any], model: type[Any]) -> Any:
+    """msgspec does not name a mapping's key in its path ("[...]"): the first whose entry
+    alone fails the model, found by trying each (only when there is an error to explain)."""
+    mapping: Any = data
+    for step in steps:
+        mapping = mapping[step]
+    for key, value in mapping.items():
+        try:
+            msgspec.convert(_with(data, steps, {key: value}), model)
+        except msgspec.ValidationError:
+            return key
+    return "?"
+
+
+def _with(data: Any, steps: list[Any], replacement: Any) -> Any:
+    """A copy of `data` with the value at `steps` replaced (the rest shared)."""
+    if not steps:
+        return replacement
+    copy = dict(data) if isinstance(data, dict) else list(data)
+    copy[steps[0]] = _with(data[steps[0]], steps[1:], replacement)
+    return copy
+
+
+@functools.cache
+def _type_info(model: type[Any]) -> Any:
+    return inspect.type_info(model)  # the whole tree of the model's types: built once
+
+
+def _type_at(model: type[Any], steps: list[Any]) -> Any:
+    """The msgspec type at a path of the model (None past what the model says)."""
+    kind: Any = _type_info(model)  # type: ignore[arg-type]
+    for step in steps:
+        kind = _unwrap(kind, step)
+        if isinstance(kind, inspect.StructType):
+            kind = next((f.type for f in kind.fields if f.name == step), None)
+        elif isinstance(kind, inspect.DictType):
+            kind = kind.value_type
+        elif isinstance(kind, inspect.ListType):
+            kind = kind.item_type
+        else:
+            return None
+    return kind
+
+
+def _unwrap(kind: Any, step: Any) -> Any:
+    """The type under metadata and unions: the struct, mapping or list a step goes into."""
+    while isinstance(kind, inspect.Metadata):
+        kind = kind.type
+    if isinstance(kind, inspect.UnionType):
+        shapes = [_unwrap(t, step) for t in kind.types if not isinstance(t, inspect.NoneType)]
+        wanted = (inspect.StructType, inspect.DictType) if isinstance(step, str) else (inspect.ListType,)
+        into = [t for t in shapes if isinstance(t, wanted)]
+        return into[0] if into and step is not None else (shapes[0] if len(shapes) == 1 else kind)
+    return kind
+
+
+def _describe(kind: Any) -> str:
+    """What a value of this type is, for an error: the model's description, else its kind."""
+    if isinstance(kind, inspect.Metadata):
+        described = (kind.extra_json_schema or {}).get("description")
+        return str(described) if described else _describe(kind.type)
+    if isinstance(kind, inspect.UnionType):
+        kinds = [k for k in kind.types if not isinstance(k, inspect.NoneType)]
+        return " or ".join(dict.fromkeys(_describe(k) for k in kinds))
+    if isinstance(kind, inspect.LiteralType):
+        return "one of " + ", ".join(str(v) for v in kind.values)
+    if isinstance(kind, inspect.BoolType):
+        return "true or false"
+    if isinstance(kind, inspect.IntType):
+        return f"a whole number{_range(kind)}"
+    if isinstance(kind, inspect.FloatType):
+        return f"a number{_range(kind)}"
+    if isinstance(kind, inspect.StrType):
+        return "text" if kind.max_length is None else f"text of at most {kind.max_length} characters"
+    if isinstance(kind, (inspect.StructType, inspect.DictType)):
+        return "a mapping"
+    if isinstance(kind, inspect.ListType):
+        return "a list"
+    return "a value of another kind"
+
+
+def _range(kind: Any) -> str:
+    low = f"{kind.ge:g}" if kind.ge is not None else f"above {kind.gt:g}" if kind.gt is not None else None
+    high = kind.le if kind.le is not None and kind.le < 1e300 else None
+    if low is not None and high is not None:
+        return f" from {low} to {high:g}" if kind.ge is not None else f" {low} and at most {high:g}"
+    return f" of {low} or more" if low is not None and kind.ge is not None else f" {low}" if low else ""
+
+
+# --- provider declarations (providers/declaration.py compiles them) -------------------------
+
+DeclName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[a-z][a-z0-9_-]{0,39}(?!\n)$",
+        description="lower-case letters, digits, '-' and '_', at most 40, starting with a letter",
+    ),
+]
+OneLine = Annotated[
+    str, Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$", description="one line of text of at most 200")
+]
+Expr = Annotated[str, Meta(min_length=1, max_length=1000, description="an expression (JMESPath, or a plain path)")]
+Severity = Literal["warning", "critical", "info"]
+
+
+class AuthModel(Model, kw_only=True):
+    header: Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a header's name")] | (
+        UnsetType
+    ) = UNSET
+    format: Annotated[str, Meta(max_length=100, description="holding {key} once, e.g. 'Bearer {key}'")] | (
+        UnsetType
+    ) = UNSET
+    query: Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a parameter's name")] | (
+        UnsetType
+    ) = UNSET
+    basic: Literal[True] | UnsetType = UNSET
+
+
+class MeterDeclaration(Model, kw_only=True):
+    unit: Annotated[str, Meta(description="calls, requests, characters, credits, bytes, GB, ms, USD, EUR...")]
+    used: Expr | UnsetType = UNSET
+    limit: Expr | UnsetType = UNSET
+    remaining: Expr | UnsetType = UNSET
+    unit_from: Expr | UnsetType = UNSET
+    scale: Annotated[float, Meta(gt=0, lt=1e12, description="a number above 0 (0.01 turns cents into dollars)")] = 1.0
+    unlimited: float | list[float | None] | UnsetType | None = UNSET
+    # true, an expression (the meter may be absent when it holds), or the figures that may be absent
+    optional: bool | Expr | list[Literal["used", "limit", "remaining"]] = False
+    each: Expr | UnsetType = UNSET
+    key: Expr | UnsetType = UNSET
+
+
+class ConditionDeclaration(Model, kw_only=True):
+    severity: Severity
+    message: Annotated[str, Meta(description="a message template such as 'plan {plan}[ until {end}]'")]
+    when: Expr | UnsetType = UNSET
+    when_true: Expr | UnsetType = UNSET
+    when_false: Expr | UnsetType = UNSET
+
+
+class RefusalDeclaration(Model, kw_only=True):
+    status: Annotated[int, Meta(ge=400, le=599, description="an HTTP error status (400 to 599)")]
+    condition: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="the condition's name")]
+    severity: Severity
+    message: str
+    when: Expr | UnsetType = UNSET
+
+
+class PeriodDeclaration(Model, kw_only=True):
+    start: Expr | UnsetType = UNSET
+    end: Expr | UnsetType = UNSET
+    monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")] | (
+        UnsetType
+    ) = UNSET
+
+
+class KeyDeclaration(Model, kw_only=True):
+    """What the key looks like and where to create one: for people, never used to send it."""
+
+    format: OneLine = ""  # e.g. "api:<key>", "<AccountSid>:<AuthToken>"
+    where: OneLine = ""  # the page (or the place in the provider's console) that issues it
+
+
+class Declaration(Model, kw_only=True):
+    """A provider declaration: a file of the catalogue, providers/<name>.yaml, or an entry of
+    `providers:` in monitors.yaml (where `name` may be left out)."""
+
+    name: DeclName | UnsetType = UNSET
+    display_name: OneLine | UnsetType = UNSET
+    docs: Annotated[str, Meta(pattern=r"^https://\S*$", description="the https:// address of the docs")] | (
+        UnsetType
+    ) = UNSET
+    measures: OneLine | UnsetType = UNSET
+    url: Url | UnsetType = UNSET
+    base_url: Url | UnsetType = UNSET
+    path: Annotated[str, Meta(pattern=r"^(/[^\s?#]*)?$", description="a path starting with '/'")] = ""
+    query: dict[str, str | int | float | bool] | None = None
+    auth: str | AuthModel
+    params: dict[str, Annotated[str, Meta(description="in one line, what the value is")]] | None = None
+    meters: Annotated[dict[str, MeterDeclaration], Meta(max_length=64)] | UnsetType = UNSET
+    period: PeriodDeclaration | None = None
+    conditions: Annotated[dict[str, ConditionDeclaration], Meta(max_length=32)] | None = None
+    refusals: Annotated[list[RefusalDeclaration], Meta(max_length=32)] | None = None
+    code: str | UnsetType = UNSET
+    key: KeyDeclaration | None = None
+
+
+SCHEMAS: dict[str, tuple[type[Any], str]] = {
+    "monitors": (MonitorsFile, "monitors.yaml"),
+    "provider": (Declaration, "a provider declaration"),
+}
+
+
+def schema_of(name: str) -> dict[str, Any]:
+    """The JSON Schema published as docs/schema/<name>.schema.json."""
+    model, title = SCHEMAS[name]
+    schema: dict[str, Any] = msgspec.json.schema(model)
+    if model is MonitorsFile:  # x-...: anchors to share, not read (config.py)
+        schema["$defs"]["MonitorsFile"]["patternProperties"] = {"^x-": {}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": f"QuotaWatch: {title}",
+        **schema,
+    }
+
+
+if __name__ == "__main__":  # python -m quotawatch.models NAME > docs/schema/NAME.schema.json
+    import json
+    import sys
+
+    print(json.dumps(schema_of(sys.argv[1]), indent=2, sort_keys=True))
