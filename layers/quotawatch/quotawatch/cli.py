@@ -255,7 +255,9 @@ def check_config(path: Path, out: TextIO) -> int:
     except ConfigError as exc:
         out.write(f"{exc}\n")
         return 1
-    lines = list(config.declaration_problems) + [problem.message for problem in config.problems]
+    declared = list(config.declaration_problems)
+    # A monitor of a broken declaration carries the declaration's problem: printed once, above.
+    lines = declared + [_once(problem.message, declared) for problem in config.problems]
     lines += config.channel_problems
     for line in lines:
         out.write(line + "\n")
@@ -268,6 +270,12 @@ def check_config(path: Path, out: TextIO) -> int:
     also = f", {channels} channel{'s' if channels != 1 else ''}" if channels else ""
     out.write(f"{path.name}: {count} monitor{'s' if count != 1 else ''}{also}, no problems\n")
     return 0
+
+
+def _once(message: str, declared: list[str]) -> str:
+    for problem in declared:
+        message = message.replace(f": {problem}", " (its problem is above)")
+    return message
 
 
 def render_table(snapshot: Snapshot, provider: Provider | None = None) -> str:

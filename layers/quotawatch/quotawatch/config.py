@@ -211,7 +211,8 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
     model = models.check(entry, models.MonitorModel)
     provider = registry.providers.get(model.provider)
     if model.provider in registry.broken and model.enabled:
-        raise _Invalid("provider", "its declaration cannot be used (its own problem says why)")
+        # The run's outcome (and `quotawatch status`) shows this line alone: it carries the why.
+        raise _Invalid("provider", f"its declaration cannot be used: {registry.broken[model.provider]}")
     if provider is None and model.enabled:
         close = difflib.get_close_matches(model.provider, list(registry.providers), n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
