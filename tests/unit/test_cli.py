@@ -15,6 +15,7 @@ import pytest
 
 from quotawatch.cli import EXIT_CODES, main
 from quotawatch.core.snapshot import ErrorKind
+from quotawatch.providers import catalogued
 from quotawatch_local.fakes import Reply, cloudlayer, converra, imagerouter, tornado
 from tests.unit.support import Serve
 
@@ -210,6 +211,19 @@ def test_providers_name_says_what_to_put_where(name: str, shows: list[str]) -> N
         assert part in text
     assert f"    provider: {name}\n" in text
     assert "docs:      https://" in text
+
+
+# Every entry says what its key looks like and where to create one, from the provider's own
+# documentation (a neutral "<API key>" where it gives no format): none falls back to "<key>".
+@pytest.mark.parametrize("name", sorted(catalogued()))
+def test_providers_name_says_what_the_key_looks_like_and_where_to_create_it(name: str) -> None:
+    key = catalogued()[name].key
+    assert key.format, f"catalogue/{name}.yaml: key.format is missing"
+    assert key.where, f"catalogue/{name}.yaml: key.where is missing"
+    out = io.StringIO()
+    assert main(["providers", name], out=out) == 0
+    assert f"key:       {key.format}, sent as " in out.getvalue()
+    assert f"           create one at: {key.where}\n" in out.getvalue()
 
 
 def test_the_provider_list_fits_100_columns_and_unknown_names_are_named() -> None:
