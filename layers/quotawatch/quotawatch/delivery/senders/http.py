@@ -90,8 +90,6 @@ class HttpSender:
     def _send(self, channel: Channel, queued: QueuedMessage) -> str:
         try:
             post = self._formats[channel.type].request(channel, queued, self._keys, self._wall())
-        except ChannelFailed:
-            raise
         except Exception as exc:  # a missing secret field, above all: it names the field, never a value
             raise ChannelFailed(f"cannot prepare the request ({type(exc).__name__}: {str(exc)[:200]})") from None
         try:
