@@ -115,11 +115,7 @@ def _stream(event: dict[str, Any], p: Pipeline) -> dict[str, Any]:
     for record in DynamoDBStreamEvent(event).records:
         stream = record.dynamodb
         image, sequence = (stream.new_image, stream.sequence_number) if stream else ({}, None)
-        try:
-            queued = queued_from_image(image)
-        except UnreadableMessage as exc:  # retrying cannot mend it: say so once instead
-            logger.error(str(exc))
-            queued = unreadable_notice(exc.monitor, exc.key)
+        queued = _queued(image)
         if queued.monitor in broken:
             failed.append(sequence)
             continue
@@ -140,11 +136,15 @@ def _channel_retry(event: dict[str, Any], p: Pipeline) -> dict[str, Any]:
     image = p.store.message_item(retry.monitor, retry.key)
     if image is None:
         return {"status": "gone"}
+    return {"status": deliver_retry(_queued(image), retry, p), "channel": retry.channel, "key": retry.key}
+
+
+def _queued(image: dict[str, Any]) -> QueuedMessage:
     try:
-        queued = queued_from_image(image)
-    except UnreadableMessage:
-        queued = unreadable_notice(retry.monitor, retry.key)
-    return {"status": deliver_retry(queued, retry, p), "channel": retry.channel, "key": retry.key}
+        return queued_from_image(image)
+    except UnreadableMessage as exc:  # retrying cannot mend it: say so once instead
+        logger.error(str(exc))
+        return unreadable_notice(exc.monitor, exc.key)
 
 
 def _alarm(event: dict[str, Any], p: Pipeline) -> dict[str, Any]:

@@ -494,14 +494,7 @@ class DynamoStore:
 
     def channel_failed(self, channel: str) -> int:
         """Count one more failure in a row of `channel`; the count now."""
-        response = self._client.update_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": _pk(_SELF)}, "sk": {"S": _CHANNEL + channel}},
-            UpdateExpression="ADD failures :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(response["Attributes"]["failures"]["N"])
+        return self._failures(channel, "ADD failures :n", "1", "UPDATED_NEW")
 
     def incident_open(self, channel: str, key: str) -> bool:
         """Whether `channel` (PagerDuty) triggered the incident `key` and has not resolved it."""
@@ -524,12 +517,15 @@ class DynamoStore:
 
     def channel_worked(self, channel: str) -> int:
         """Reset `channel`'s failures in a row; how many there were."""
+        return self._failures(channel, "SET failures = :n", "0", "UPDATED_OLD")
+
+    def _failures(self, channel: str, expression: str, n: str, returns: str) -> int:
         response = self._client.update_item(
             TableName=self.table_name,
             Key={"pk": {"S": _pk(_SELF)}, "sk": {"S": _CHANNEL + channel}},
-            UpdateExpression="SET failures = :zero",
-            ExpressionAttributeValues={":zero": {"N": "0"}},
-            ReturnValues="UPDATED_OLD",
+            UpdateExpression=expression,
+            ExpressionAttributeValues={":n": {"N": n}},
+            ReturnValues=returns,
         )
         return int(response.get("Attributes", {}).get("failures", {}).get("N", "0"))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 from quotawatch import selfwatch
 from quotawatch.core.channels import TOPIC, Channel, dedup_key, opens_incident, routes
@@ -36,11 +36,7 @@ class Pipeline:
     channels: Sequence[Channel] = (TOPIC,)  # the topic, then monitors.yaml's channels
 
 
-@dataclass
-class Batch:
-    """One stream batch's progress, for order per monitor per channel."""
-
-    waiting: dict[str, dict[str, str]] = field(default_factory=dict)  # monitor -> channel -> its last key not taken
+Batch = dict[str, dict[str, str]]  # a stream batch's progress: monitor -> channel -> its last key not taken
 
 
 def retry_delay(attempt: int, retry_after: float | None) -> int:
@@ -55,7 +51,7 @@ def retry_delay(attempt: int, retry_after: float | None) -> int:
 def deliver_in_batch(queued: QueuedMessage, p: Pipeline, batch: Batch) -> dict[str, str]:
     """`deliver` for one record of a stream batch: a channel that did not take a monitor's
     message gets that monitor's later messages of the batch only after it."""
-    waiting = batch.waiting.setdefault(queued.monitor, {})
+    waiting = batch.setdefault(queued.monitor, {})
     outcome = deliver(queued, p, waiting)
     waiting.update({channel: queued.key for channel, what in outcome.items() if what in NOT_TAKEN})
     return outcome
@@ -77,16 +73,13 @@ def deliver(
         return {}
     outcome: dict[str, str] = {}
     for channel in routed:
+        first = retry or Retry(queued.monitor, queued.key, channel.name, 1)  # a retry comes with no `waiting`
         if channel.name in done:
             outcome[channel.name] = "already sent"
         elif waiting and channel.name in waiting:
-            outcome[channel.name] = _wait_behind(
-                Retry(queued.monitor, queued.key, channel.name, 1), waiting[channel.name], p
-            )
+            outcome[channel.name] = _wait_behind(first, waiting[channel.name], p)
         else:
-            outcome[channel.name] = _attempt(
-                queued, channel, p, retry or Retry(queued.monitor, queued.key, channel.name, 1)
-            )
+            outcome[channel.name] = _attempt(queued, channel, p, first)
     return outcome
 
 

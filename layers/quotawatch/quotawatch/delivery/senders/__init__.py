@@ -11,9 +11,9 @@ from quotawatch.delivery.senders.http import Format, HttpSender
 from quotawatch.ports import KeyStore, Sender
 
 FORMATS: dict[str, Format] = {
-    "slack": slack.Slack(),
-    "teams": teams.Teams(),
-    "discord": discord.Discord(),
+    "slack": slack.FORMAT,
+    "teams": teams.FORMAT,
+    "discord": discord.FORMAT,
     "pagerduty": pagerduty.PagerDuty(),
     "webhook": webhook.Webhook(),
 }

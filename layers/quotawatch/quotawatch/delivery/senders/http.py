@@ -1,14 +1,10 @@
 """The HTTP sender the webhook channel types share; each type (delivery/senders/<type>.py)
 says what to POST (a pure format from core/channels.py) and what an answer means.
 
-One HTTP policy: the URL rule of core/urls.py
-(https, or http to a literal loopback address for a test receiver), short timeouts, at
-most two attempts (a `Retry-After` of up to 2 s is waited for; a longer one is handed to
-the retry path), no redirects, no proxy. A channel that failed is not tried again within
-the same invocation (its later messages fail at once, and are retried later like it), so
-one dead channel costs an invocation one timeout, not one per message. Webhook URLs and routing
-keys are secrets (the API-keys secret, `secret_field`): an error names the host only, and
-any text a receiver sends back is masked with them (core/masking.py).
+One policy: core/urls.py's URL rule, short timeouts, at most two attempts (a Retry-After
+over 2 s goes to the retry path), no redirects or proxy; a channel that failed is not tried
+again in the same invocation (one dead channel costs one timeout, not one per message).
+URLs and routing keys are secrets: an error names the host, answers are masked.
 """
 
 from __future__ import annotations
@@ -16,11 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from quotawatch.adapters.http import USER_AGENT, _pool_manager, _retry_after, _timeout
-from quotawatch.core.channels import Channel
+from quotawatch.core.channels import Channel, encode
 from quotawatch.core.masking import mask_and_cut
+from quotawatch.core.messages import Message
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.urls import RefusedUrl, key_target
 from quotawatch.ports import ChannelFailed, KeyStore
@@ -93,8 +90,6 @@ class HttpSender:
     def _send(self, channel: Channel, queued: QueuedMessage) -> str:
         try:
             post = self._formats[channel.type].request(channel, queued, self._keys, self._wall())
-        except ChannelFailed:
-            raise
         except Exception as exc:  # a missing secret field, above all: it names the field, never a value
             raise ChannelFailed(f"cannot prepare the request ({type(exc).__name__}: {str(exc)[:200]})") from None
         try:
@@ -150,3 +145,17 @@ class HttpSender:
 
 def receipt_of_status(status: int, _body: bytes) -> str:
     return f"HTTP {status}"
+
+
+@dataclass(frozen=True)
+class ChatWebhook:
+    """A chat's incoming webhook: the URL is the secret; a 2xx answer means it was posted."""
+
+    payload: Callable[[Message], dict[str, Any]]  # a pure format of core/channels.py
+
+    def request(self, channel: Channel, queued: QueuedMessage, keys: KeyStore, now: float) -> Post:
+        url = keys.get(channel.secret_field)
+        return Post(url, encode(self.payload(queued.message)), {}, (url,))
+
+    def receipt(self, status: int, body: bytes) -> str:
+        return receipt_of_status(status, body)

@@ -1,17 +1,6 @@
 """Slack incoming webhook: the URL is the secret; a 2xx answer means it was posted."""
 
-from __future__ import annotations
+from quotawatch.core.channels import slack_payload
+from quotawatch.delivery.senders.http import ChatWebhook
 
-from quotawatch.core.channels import Channel, encode, slack_payload
-from quotawatch.core.record import QueuedMessage
-from quotawatch.delivery.senders.http import Post, receipt_of_status
-from quotawatch.ports import KeyStore
-
-
-class Slack:
-    def request(self, channel: Channel, queued: QueuedMessage, keys: KeyStore, now: float) -> Post:
-        url = keys.get(channel.secret_field)
-        return Post(url, encode(slack_payload(queued.message)), {}, (url,))
-
-    def receipt(self, status: int, body: bytes) -> str:
-        return receipt_of_status(status, body)
+FORMAT = ChatWebhook(slack_payload)

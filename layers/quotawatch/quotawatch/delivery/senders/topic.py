@@ -1,9 +1,7 @@
 """The SNS topic, the built-in channel `topic`: one Publish per message, a text per
-protocol (chat: Amazon Q's custom notification), attributes for subscription filters.
-
-The client must not retry a Publish itself (`publish_client`): when SNS took a message and
-its answer was lost, a blind retry publishes a second copy. Instead an answer that did not
-come is "unknown" (maybe sent), and the pipeline's rule applies: one resend, later.
+protocol (chat: Amazon Q's custom notification), attributes for subscription filters. The
+client never retries a Publish (a lost answer would mean a second copy): no answer is
+"unknown", resent once, later (docs/channels.md, Delivery guarantees).
 """
 
 from __future__ import annotations
