@@ -255,7 +255,7 @@ def check_config(path: Path, out: TextIO) -> int:
     except ConfigError as exc:
         out.write(f"{exc}\n")
         return 1
-    lines = list(config.declaration_problems) + [problem.message for problem in config.problems]
+    lines = list(config.declaration_problems) + [line for problem in config.problems for line in problem.lines]
     lines += config.channel_problems
     for line in lines:
         out.write(line + "\n")

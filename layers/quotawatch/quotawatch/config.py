@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from quotawatch import strict_yaml
 from quotawatch.core.channels import Channel
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a fi
     from quotawatch.providers.base import Provider
     from quotawatch.providers.registry import Registry
 
+_T = TypeVar("_T")
 _TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers", "channels"}
 MAX_PARAM_CHARS = 200
 # A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
@@ -72,6 +74,12 @@ class ConfigProblem:
 
     monitor: str
     message: str
+    # Its other wrong fields: `check-config` prints every line; a run records the first.
+    more: tuple[str, ...] = ()
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return (self.message, *self.more)
 
 
 @dataclass(frozen=True)
@@ -179,9 +187,8 @@ def parse_monitors(
                 first_with_id[entry_id] = f"#{index}"
             monitor = _monitor(entry, default_thresholds, default_policy, registry)
         except _Invalid as exc:
-            line = line_of(entry, tuple(exc.field.split(".")))
-            where = f"{source}: line {line}" if line else source
-            problems.append(ConfigProblem(name, _bounded(f"{where}: monitor '{name}': field '{exc.field}': {exc}")))
+            lines = [_field_line(source, entry, f"monitor '{name}'", wrong) for wrong in exc.every()]
+            problems.append(ConfigProblem(name, lines[0], tuple(lines[1:])))
             continue
         except Exception as exc:  # a bug must cost one monitor, not the run
             message = (
@@ -192,6 +199,13 @@ def parse_monitors(
         monitors.append(monitor)
     channels, channel_problems = parse_channels(data.get("channels"), source)
     return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems, channels, channel_problems)
+
+
+def _field_line(source: str, entry: Any, what: str, wrong: _Invalid) -> str:
+    """One wrong field as a line: "monitors.yaml: line 7: monitor 'a': field 'id': ..."."""
+    line = line_of(entry, tuple(wrong.field.replace("[", ".").replace("]", "").split(".")))
+    where = f"{source}: line {line}" if line else source
+    return _bounded(f"{where}: {what}: field '{wrong.field}': {wrong}")
 
 
 def _display_name(entry: Any, index: int) -> str:
@@ -209,30 +223,37 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
     from quotawatch import models
 
     model = models.check(entry, models.MonitorModel)
+    found: list[_Invalid] = []  # every rule below is checked: each wrong field is reported
+
+    def attempt(rule: Callable[[], _T], fallback: _T) -> _T:
+        try:
+            return rule()
+        except _Invalid as exc:
+            found.append(exc)
+            return fallback
+
     provider = registry.providers.get(model.provider)
-    if model.provider in registry.broken and model.enabled:
-        raise _Invalid("provider", "its declaration cannot be used (its own problem says why)")
-    if provider is None and model.enabled:
-        close = difflib.get_close_matches(model.provider, list(registry.providers), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise _Invalid(
-            "provider",
-            f"unknown provider {_show(model.provider)} ({hint}`quotawatch providers` lists them all; "
-            "a provider of your own is declared under 'providers:')",
-        )
+    attempt(lambda: _provider_usable(model, registry), None)
     if model.base_url is not None and not _allowed_url(model.base_url):
-        raise _Invalid("base_url", "must be https:// (plain http only for a loopback test server)")
-    thresholds = _thresholds(model.thresholds, default_thresholds)
+        found.append(_Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
+    thresholds = attempt(lambda: _thresholds(model.thresholds, default_thresholds), default_thresholds)
     meter_thresholds: dict[str, Thresholds] = {}
     meter_limits: dict[str, float] = {}
     for name, meter in (model.meters or {}).items():
         if provider is not None and not provider.has_meter(name):
             meter_names = _text(", ".join(provider.meter_names), 2 * ECHO_CHARS)
-            raise _Invalid(f"meters.{_name(name)}", f"{model.provider} has no such meter (meters: {meter_names})")
+            why = f"{model.provider} has no such meter (meters: {meter_names})"
+            found.append(_Invalid(f"meters.{_name(name)}", why))
+            continue
         meter = meter or models.MeterModel()
         if not isinstance(meter.limit, UnsetType):
             meter_limits[name] = meter.limit
-        meter_thresholds[name] = _meter_thresholds(meter, thresholds, f"meters.{name}")
+        where = f"meters.{name}"
+        meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
+    no_params: dict[str, str] = {}
+    params = attempt(lambda: _params(model.params or {}, provider if model.enabled else None), no_params)
+    if found:
+        raise _Invalid(found[0].field, str(found[0]), tuple(found[1:]))
     return Monitor(
         id=model.id,
         provider=model.provider,
@@ -242,10 +263,23 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
         thresholds=thresholds,
         meter_thresholds=meter_thresholds,
         policy=_policy(model, default_policy),
-        params=_params(model.params or {}, provider if model.enabled else None),
+        params=params,
         meter_limits=meter_limits,
         spec=provider,
     )
+
+
+def _provider_usable(model: models.MonitorModel, registry: Registry) -> None:
+    if model.provider in registry.broken and model.enabled:
+        raise _Invalid("provider", "its declaration cannot be used (its own problem says why)")
+    if model.provider not in registry.providers and model.enabled:
+        close = difflib.get_close_matches(model.provider, list(registry.providers), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise _Invalid(
+            "provider",
+            f"unknown provider {_show(model.provider)} ({hint}`quotawatch providers` lists them all; "
+            "a provider of your own is declared under 'providers:')",
+        )
 
 
 def _params(values: dict[str, str | int], provider: Provider | None) -> dict[str, str]:

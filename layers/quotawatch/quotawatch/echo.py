@@ -21,9 +21,13 @@ class InvalidField(Exception):
     """One field of something a user wrote (a monitor, a channel, a provider declaration) is
     wrong; `field` is already fit to print, and the reader adds the file and the entry."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, more: tuple[InvalidField, ...] = ()) -> None:
         super().__init__(message)
         self.field = field
+        self.more = more  # the entry's other wrong fields, each to be reported too
+
+    def every(self) -> tuple[InvalidField, ...]:
+        return (self, *self.more)
 
 
 def _text(value: str, limit: int = ECHO_CHARS) -> str:
