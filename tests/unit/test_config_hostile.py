@@ -30,12 +30,12 @@ BOUND = 400
 @contextmanager
 def using(loader: str) -> Iterator[None]:
     """Load with libyaml's parser or PyYAML's pure-Python one (without monkeypatch: hypothesis)."""
-    before = config._PREFER_LIBYAML
-    config._PREFER_LIBYAML = loader == "libyaml"
+    before = strict_yaml.PREFER_LIBYAML
+    strict_yaml.PREFER_LIBYAML = loader == "libyaml"
     try:
         yield
     finally:
-        config._PREFER_LIBYAML = before
+        strict_yaml.PREFER_LIBYAML = before
 
 
 @pytest.fixture(params=LOADERS)
@@ -104,7 +104,7 @@ def problems(folder: Path, data: bytes | str) -> list[str]:
 
 
 def test_each_loader_is_a_strict_subclass_of_pyyamls_safe_loader(loader: str) -> None:
-    chosen = config._loader_class()
+    chosen = strict_yaml.default_loader()
     assert issubclass(chosen, yaml.CSafeLoader if loader == "libyaml" else yaml.SafeLoader)
     assert issubclass(chosen, yaml.SafeLoader if loader == "python" else yaml.CSafeLoader)
 

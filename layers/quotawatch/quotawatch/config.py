@@ -28,7 +28,7 @@ from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import ECHO_CHARS, _bounded, _first_name, _name, _show, _text
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.strict_yaml import Broken, line_of
+from quotawatch.strict_yaml import Broken, field_line, line_of
 
 if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
     from quotawatch import models
@@ -42,8 +42,6 @@ MAX_PARAM_CHARS = 200
 PROVIDERS_DIRECTORY = "providers"
 
 MAX_MONITORS = 20_000
-# libyaml's parser when PyYAML has it (fast); PyYAML's pure-Python one otherwise.
-_PREFER_LIBYAML = True
 
 
 @dataclass(frozen=True)
@@ -114,10 +112,10 @@ def load_monitors(path: str | Path) -> MonitorsConfig:
         digest = hashlib.blake2b(raw, digest_size=16)
         for name, content in beside:
             digest.update(name.encode() + b"\0" + content)
-        key = (path.name, _loader_class(), digest.digest())
+        key = (path.name, strict_yaml.default_loader(), digest.digest())
         config = _parsed.get(key)
         if config is None:
-            data = strict_yaml.parse_yaml(raw, path.name, strict_yaml.MONITORS_FILE, _loader_class())
+            data = strict_yaml.parse_yaml(raw, path.name, strict_yaml.MONITORS_FILE)
             config = parse_monitors(data, source=path.name, declared_beside=beside)
             _parsed.clear()
             _parsed[key] = config
@@ -174,9 +172,7 @@ def parse_monitors(
         name = _display_name(entry, index)
         entry_id = entry.get("id") if isinstance(entry, dict) else None
         if isinstance(entry, Broken):  # the YAML of this monitor cannot be read
-            problems.append(
-                ConfigProblem(name, _bounded(f"{source}: line {entry.line}: monitor '{name}': {entry.message}"))
-            )
+            problems.append(ConfigProblem(name, entry.problem(source, f"monitor '{name}'")))
             continue
         try:
             # Every entry claims its id, even one that is broken in another field: two
@@ -187,7 +183,7 @@ def parse_monitors(
                 first_with_id[entry_id] = f"#{index}"
             monitor = _monitor(entry, default_thresholds, default_policy, registry)
         except _Invalid as exc:
-            lines = [_field_line(source, entry, f"monitor '{name}'", wrong) for wrong in exc.every()]
+            lines = [field_line(source, entry, f"monitor '{name}'", wrong) for wrong in exc.every()]
             problems.append(ConfigProblem(name, lines[0], tuple(lines[1:])))
             continue
         except Exception as exc:  # a bug must cost one monitor, not the run
@@ -199,13 +195,6 @@ def parse_monitors(
         monitors.append(monitor)
     channels, channel_problems = parse_channels(data.get("channels"), source)
     return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems, channels, channel_problems)
-
-
-def _field_line(source: str, entry: Any, what: str, wrong: _Invalid) -> str:
-    """One wrong field as a line: "monitors.yaml: line 7: monitor 'a': field 'id': ..."."""
-    line = line_of(entry, tuple(wrong.field.replace("[", ".").replace("]", "").split(".")))
-    where = f"{source}: line {line}" if line else source
-    return _bounded(f"{where}: {what}: field '{wrong.field}': {wrong}")
 
 
 def _display_name(entry: Any, index: int) -> str:
@@ -353,8 +342,3 @@ def _allowed_url(url: str) -> bool:
         return may_carry_a_key(url)
     except ValueError:  # urllib refuses some strings outright, such as an unclosed "[" IPv6 host
         return False
-
-
-def _loader_class() -> Any:
-    strict_c, strict_python = strict_yaml.strict_loaders()
-    return strict_c if _PREFER_LIBYAML and strict_c is not None else strict_python
