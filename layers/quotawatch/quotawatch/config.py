@@ -25,7 +25,7 @@ from quotawatch import strict_yaml
 from quotawatch.core.channels import Channel
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
-from quotawatch.echo import ECHO_CHARS, _bounded, _first_name, _name, _show, _text
+from quotawatch.echo import ECHO_CHARS, _bounded, _name, _show, _text
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.strict_yaml import Broken, field_line, line_of
@@ -142,7 +142,7 @@ def parse_monitors(
     # x-...: a place for anchors to share (`x-common: &common`), as in Compose files; not read.
     unknown = {k for k in data if not (isinstance(k, str) and k.startswith("x-"))} - _TOP_LEVEL_FIELDS
     if unknown:
-        raise ConfigError(_bounded(f"{source}: unknown top-level field '{_first_name(unknown)}'"))
+        raise ConfigError(_bounded(f"{source}: unknown top-level field '{min(_name(key) for key in unknown)}'"))
     if len(data["monitors"]) > MAX_MONITORS:
         raise ConfigError(
             f"{source}: {len(data['monitors']):,} monitors, more than the {MAX_MONITORS:,} one file may hold"

@@ -93,11 +93,6 @@ def _name(key: Any) -> str:
     return _text(key) if isinstance(key, str) else _show(key)
 
 
-def _first_name(keys: set[Any]) -> str:
-    """The first of some unknown keys, by their printed names (keys may be of any type)."""
-    return min(_name(key) for key in keys)
-
-
 def _bounded(message: str) -> str:
     """The last guard: one line of at most MAX_MESSAGE_CHARS, whatever went into it."""
     if len(message) <= MAX_MESSAGE_CHARS and message.isprintable():
