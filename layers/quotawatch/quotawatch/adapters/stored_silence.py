@@ -3,11 +3,14 @@ typed model: a malformed item fails with msgspec's error naming the field, not a
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Annotated
 
 import msgspec
 
 from quotawatch.core.silences import Recurrence, Silence
+
+Time = Annotated[datetime, msgspec.Meta(tz=True)]  # as core.snapshot.format_time writes it
 
 
 class _Every(msgspec.Struct):
@@ -18,33 +21,18 @@ class _Every(msgspec.Struct):
 class StoredSilence(msgspec.Struct):
     id: str
     monitor: str
-    starts_at: datetime
-    created_at: datetime
+    starts_at: Time
+    created_at: Time
     signal: str | None = None  # absent or empty: every signal
-    ends_at: datetime | None = None
+    ends_at: Time | None = None
     author: str = ""
     reason: str = ""
     every: _Every | None = None
-    ended_at: datetime | None = None
+    ended_at: Time | None = None
 
 
 def read_silence(stored: str | bytes) -> Silence:
     """The silence of an item's JSON; ValueError (msgspec's, naming the field) when malformed."""
     s = msgspec.json.decode(stored, type=StoredSilence)
-    return Silence(
-        id=s.id,
-        monitor=s.monitor,
-        signal=s.signal or "*",
-        starts_at=_utc(s.starts_at),
-        ends_at=_utc(s.ends_at) if s.ends_at else None,
-        author=s.author,
-        reason=s.reason,
-        created_at=_utc(s.created_at),
-        every=Recurrence.parse(s.every.span, s.every.tz) if s.every else None,
-        ended_at=_utc(s.ended_at) if s.ended_at else None,
-    )
-
-
-def _utc(at: datetime) -> datetime:
-    """In UTC, a time stored without a zone read as UTC (as core.snapshot.parse_time does)."""
-    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(UTC)
+    every = Recurrence.parse(s.every.span, s.every.tz) if s.every else None
+    return Silence(**{**msgspec.structs.asdict(s), "signal": s.signal or "*", "every": every})
