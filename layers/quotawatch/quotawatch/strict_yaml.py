@@ -82,7 +82,7 @@ def field_line(source: str, entry: Any, what: str, wrong: InvalidField) -> str:
 
 
 def read_bytes(path: Path, source: str) -> bytes:
-    """The file's bytes, up to the one size cap; ConfigError saying why not."""
+    """The file's bytes, up to one past the size cap; ConfigError saying why not."""
     try:
         with path.open("rb") as stream:
             raw = stream.read(MAX_FILE_BYTES + 1)
@@ -91,9 +91,7 @@ def read_bytes(path: Path, source: str) -> bytes:
         raise ConfigError(_bounded(f"{_text(source)}: cannot be read ({why})")) from None
     except ValueError:  # a path with a NUL character in it
         raise ConfigError(f"{_text(source)}: cannot be read (not a usable path)") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ConfigError(f"{_text(source)}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
-    return raw
+    return raw  # parse_yaml refuses it when over the cap
 
 
 def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shipped: bool = False) -> Any:
@@ -194,7 +192,6 @@ def strict_loaders() -> tuple[Any, Any]:
             self.values = 0
             self.entry_depth = loader.quotawatch_entry_depth
             self.anchors: dict[str, Any] = {}
-            self.broken: list[Broken] = []
 
         def document(self) -> Any:
             loader = self.loader
@@ -239,10 +236,9 @@ def strict_loaders() -> tuple[Any, Any]:
                 problems.append((line(node), f"its aliases expand to more than {MAX_ENTRY_VALUES:,} values"))
             if not problems:
                 return node
-            first_line, message = min(problems)
-            self.broken.append(Broken(first_line, message, entry_name(node)))
-            leaf = ScalarNode(_BROKEN_TAG, str(len(self.broken) - 1), node.start_mark, node.end_mark)
-            leaf.size, leaf.problems = 1, ()
+            leaf = ScalarNode(_BROKEN_TAG, "", node.start_mark, node.end_mark)
+            (first_line, message), name = min(problems), entry_name(node)
+            leaf.size, leaf.problems, leaf.broken = 1, (), Broken(first_line, message, name)
             return leaf
 
         def compose(self, event: Any, depth: int) -> Any:
@@ -306,15 +302,14 @@ def strict_loaders() -> tuple[Any, Any]:
 
     class Strict(yaml.constructor.SafeConstructor):
         def get_single_node(self) -> Any:
-            self.quotawatch_composer = Composer(self)
-            return self.quotawatch_composer.document()
+            return Composer(self).document()
 
         def construct_document(self, node: Any) -> Any:
             return self.construct_object(node, deep=True)  # deep: a value's error is raised in its entry
 
         def construct_object(self, node: Any, deep: bool = False) -> Any:
             if node.tag == _BROKEN_TAG:
-                return self.quotawatch_composer.broken[int(node.value)]
+                return node.broken
             try:
                 try:
                     return super().construct_object(node, deep=True)
