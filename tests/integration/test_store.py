@@ -101,3 +101,23 @@ def test_a_sent_message_is_kept_as_long_as_the_readings(stack: LocalStack) -> No
     )["Item"]
     assert item["sent#topic"] == {"S": "2026-11-24T01:00:00Z SNS mid-1"}
     assert int(item["expires_at"]["N"]) == int((at + timedelta(days=400)).timestamp())
+
+
+def test_a_malformed_stored_silence_is_left_out_with_a_log_line(
+    store: DynamoStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    from quotawatch.core.silences import Silence
+
+    now = datetime.now(UTC).replace(microsecond=0)  # stored to the second
+    good = Silence("s1", "cloudlayer-*", "*", now, now + timedelta(hours=2), "me", "deploy", now)
+    assert store.put_silence(good)
+    for sk, stored in (("SIL#bad", '{"id": "bad", "monitor": 7}'), ("SIL#junk", "not json")):
+        item = {"pk": {"S": "SILENCES"}, "sk": {"S": sk}, "silence": {"S": stored}}
+        store._client.put_item(TableName=store.table_name, Item=item)
+    with caplog.at_level("WARNING"):
+        assert store.silences() == [good]
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(
+        m.startswith("silence SIL#bad cannot be read (Expected `str`, got `int` - at `$.monitor`)") for m in logged
+    )
+    assert any(m.startswith("silence SIL#junk cannot be read (") for m in logged)

@@ -467,3 +467,36 @@ def test_check_config_of_a_file_with_anchors_merge_keys_and_one_broken_monitor(t
         ("cloudlayer-prod", timedelta(hours=12)),
         ("cloudlayer-eu", timedelta(hours=12)),
     ]
+
+
+def test_check_config_prints_each_rule_a_monitor_breaks_once_and_runs_the_others(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from quotawatch.cli import check_config
+
+    path = write(
+        tmp_path,
+        """\
+        monitors:
+          - {id: fine, provider: cloudlayer, secret_field: a}
+          - id: wrong
+            provider: cloudlayer
+            secret_field: b
+            base_url: http://example.com
+            thresholds: {warning: 90, critical: 85}
+            meters: {nothing: {limit: 5}}
+        """,
+    )
+    out = StringIO()
+    assert check_config(path, out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == [
+        f"{FILE}: line 6: monitor 'wrong': field 'base_url': must be https:// "
+        "(plain http only for a loopback test server)",
+        f"{FILE}: line 7: monitor 'wrong': field 'thresholds': warning (90) is above critical (85)",
+        f"{FILE}: line 8: monitor 'wrong': field 'meters.nothing': cloudlayer has no such meter (meters: "
+        + ", ".join(load_monitors(path).monitors[0].spec.meter_names)  # type: ignore[union-attr]
+        + ")",
+    ]
+    assert lines[3:] == [f"{FILE}: 3 problems", f"{FILE}: 2 monitors, 1 disabled"]
+    assert [m.id for m in load_monitors(path).monitors] == ["fine"]

@@ -30,12 +30,12 @@ BOUND = 400
 @contextmanager
 def using(loader: str) -> Iterator[None]:
     """Load with libyaml's parser or PyYAML's pure-Python one (without monkeypatch: hypothesis)."""
-    before = config._PREFER_LIBYAML
-    config._PREFER_LIBYAML = loader == "libyaml"
+    before = strict_yaml.PREFER_LIBYAML
+    strict_yaml.PREFER_LIBYAML = loader == "libyaml"
     try:
         yield
     finally:
-        config._PREFER_LIBYAML = before
+        strict_yaml.PREFER_LIBYAML = before
 
 
 @pytest.fixture(params=LOADERS)
@@ -100,11 +100,11 @@ def problems(folder: Path, data: bytes | str) -> list[str]:
     outcome = attempt(folder, data)
     assert isinstance(outcome, MonitorsConfig), outcome
     assert_well_formed(outcome)
-    return [p.message for p in outcome.problems]
+    return [line for p in outcome.problems for line in p.lines]
 
 
 def test_each_loader_is_a_strict_subclass_of_pyyamls_safe_loader(loader: str) -> None:
-    chosen = config._loader_class()
+    chosen = strict_yaml.default_loader()
     assert issubclass(chosen, yaml.CSafeLoader if loader == "libyaml" else yaml.SafeLoader)
     assert issubclass(chosen, yaml.SafeLoader if loader == "python" else yaml.CSafeLoader)
 
@@ -471,8 +471,9 @@ def test_a_secret_field_must_be_one_short_printable_line(loader: str, folder: Pa
 
 def test_mixed_kinds_of_unknown_keys_are_named_without_sorting_them_together(loader: str, folder: Path) -> None:
     assert error(folder, "monitors: []\n1: a\nb: c\n") == f"{FILE}: unknown top-level field '1'"
-    [message] = problems(folder, "monitors:\n  - {id: a, provider: cloudlayer, secret_field: a, 1: x, null: y, z: 2}\n")
-    assert message.startswith(f"{FILE}: line 2: monitor 'a': field '1': a name must be text (quote it)")
+    messages = problems(folder, "monitors:\n  - {id: a, provider: cloudlayer, secret_field: a, 1: x, null: y, z: 2}\n")
+    assert [m.split(": ")[3] for m in messages] == ["field '1'", "field 'None'", "field 'z'"]  # each, once
+    assert messages[0] == f"{FILE}: line 2: monitor 'a': field '1': a name must be text (quote it)"
 
 
 # --- the caps -----------------------------------------------------------------------------------
@@ -519,8 +520,10 @@ def test_every_message_is_one_line_within_the_bound_even_when_all_parts_are_long
         f'monitors:\n  - {{id: "{long}", provider: cloudlayer, secret_field: a, "{long}": 1}}\n', encoding="utf-8"
     )
     [problem] = load_monitors(folder / ("n" * 200 + "\n.yaml")).problems
-    assert problem.message.isprintable()
-    assert len(problem.message) <= BOUND
+    assert len(problem.lines) == 2  # the id, the unknown field
+    for line in problem.lines:
+        assert line.isprintable()
+        assert len(line) <= BOUND
     assert len(problem.monitor) <= echo.ECHO_CHARS
 
 
@@ -720,3 +723,25 @@ def test_the_alias_bound_holds_for_any_nesting(folder: Path, params: str) -> Non
     [problem] = outcome.problems  # lists are no params: refused, within the bound or beyond it
     assert problem.monitor == "a"
     assert_well_formed(outcome)
+
+
+def test_every_mistake_of_a_monitor_is_one_line_in_one_check_config_run(loader: str, folder: Path) -> None:
+    data = (
+        "monitors:\n"
+        "  - id: ok\n    provider: cloudlayer\n    secret_field: a\n"
+        "  - id: three\n    provider: cloudlayer\n    thresholds: {warning: 'x'}\n    colour: red\n"
+        "  - id: also-ok\n    provider: cloudlayer\n    secret_field: b\n"
+    )
+    config = attempt(folder, data)
+    assert isinstance(config, MonitorsConfig)
+    assert [m.id for m in config.monitors] == ["ok", "also-ok"]  # the others still run
+    [problem] = config.problems  # one monitor that cannot run, counted once
+    assert problem.lines == (
+        f"{FILE}: line 7: monitor 'three': field 'thresholds.warning': must be a percentage above 0 and at most 100, "
+        "got 'x'",
+        f"{FILE}: line 8: monitor 'three': field 'colour': unknown field (allowed: base_url, enabled, "
+        "failures_before_alert, forecast_days, hysteresis, id, meters, params, provider, remind_every_hours, "
+        "secret_field, thresholds)",
+        f"{FILE}: line 5: monitor 'three': field 'secret_field': required: one line of printable characters, "
+        "at most 256: a field of the API-keys secret",
+    )

@@ -17,7 +17,7 @@ from quotawatch.core.channels import PAGERDUTY_URL, Channel
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.echo import _bounded, _show, _text
-from quotawatch.strict_yaml import Broken, line_of
+from quotawatch.strict_yaml import Broken, field_line
 
 MAX_CHANNELS = 20
 _DEFAULT_SEVERITY = ("warning", "critical")  # [is pagerduty]
@@ -39,7 +39,7 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
         shown = _text(name) if isinstance(name, str) and name else f"#{index}"
         if isinstance(entry, Broken):  # its YAML cannot be read
             shown = _text(entry.name) if entry.name else shown
-            problems.append(_bounded(f"{source}: line {entry.line}: channel '{shown}': {entry.message}"))
+            problems.append(entry.problem(source, f"channel '{shown}'"))
             continue
         try:
             if isinstance(name, str) and name in seen:
@@ -48,9 +48,7 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
             seen.add(channel.name)
             channels.append(channel)
         except _Invalid as exc:
-            line = line_of(entry, (exc.field,))
-            where = f"{source}: line {line}" if line else source
-            problems.append(_bounded(f"{where}: channel '{shown}': field '{exc.field}': {exc}"))
+            problems += [field_line(source, entry, f"channel '{shown}'", wrong) for wrong in exc.every()]
     return tuple(channels), tuple(problems)
 
 

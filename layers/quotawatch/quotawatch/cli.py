@@ -257,7 +257,7 @@ def check_config(path: Path, out: TextIO) -> int:
         return 1
     declared = list(config.declaration_problems)
     # A monitor of a broken declaration carries the declaration's problem: printed once, above.
-    lines = declared + [_once(problem.message, declared) for problem in config.problems]
+    lines = declared + [_once(line, declared) for problem in config.problems for line in problem.lines]
     lines += config.channel_problems
     for line in lines:
         out.write(line + "\n")

@@ -14,34 +14,34 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from quotawatch import strict_yaml
 from quotawatch.core.channels import Channel
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
-from quotawatch.echo import ECHO_CHARS, _bounded, _first_name, _name, _show, _text
+from quotawatch.echo import ECHO_CHARS, _bounded, _name, _show, _text
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.strict_yaml import Broken, line_of
+from quotawatch.strict_yaml import Broken, field_line, line_of
 
 if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
     from quotawatch import models
     from quotawatch.providers.base import Provider
     from quotawatch.providers.registry import Registry
 
+_T = TypeVar("_T")
 _TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers", "channels"}
 MAX_PARAM_CHARS = 200
 # A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
 PROVIDERS_DIRECTORY = "providers"
 
 MAX_MONITORS = 20_000
-# libyaml's parser when PyYAML has it (fast); PyYAML's pure-Python one otherwise.
-_PREFER_LIBYAML = True
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,12 @@ class ConfigProblem:
 
     monitor: str
     message: str
+    # Its other wrong fields: `check-config` prints every line; a run records the first.
+    more: tuple[str, ...] = ()
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return (self.message, *self.more)
 
 
 @dataclass(frozen=True)
@@ -106,10 +112,10 @@ def load_monitors(path: str | Path) -> MonitorsConfig:
         digest = hashlib.blake2b(raw, digest_size=16)
         for name, content in beside:
             digest.update(name.encode() + b"\0" + content)
-        key = (path.name, _loader_class(), digest.digest())
+        key = (path.name, strict_yaml.default_loader(), digest.digest())
         config = _parsed.get(key)
         if config is None:
-            data = strict_yaml.parse_yaml(raw, path.name, strict_yaml.MONITORS_FILE, _loader_class())
+            data = strict_yaml.parse_yaml(raw, path.name, strict_yaml.MONITORS_FILE)
             config = parse_monitors(data, source=path.name, declared_beside=beside)
             _parsed.clear()
             _parsed[key] = config
@@ -136,7 +142,7 @@ def parse_monitors(
     # x-...: a place for anchors to share (`x-common: &common`), as in Compose files; not read.
     unknown = {k for k in data if not (isinstance(k, str) and k.startswith("x-"))} - _TOP_LEVEL_FIELDS
     if unknown:
-        raise ConfigError(_bounded(f"{source}: unknown top-level field '{_first_name(unknown)}'"))
+        raise ConfigError(_bounded(f"{source}: unknown top-level field '{min(_name(key) for key in unknown)}'"))
     if len(data["monitors"]) > MAX_MONITORS:
         raise ConfigError(
             f"{source}: {len(data['monitors']):,} monitors, more than the {MAX_MONITORS:,} one file may hold"
@@ -166,9 +172,7 @@ def parse_monitors(
         name = _display_name(entry, index)
         entry_id = entry.get("id") if isinstance(entry, dict) else None
         if isinstance(entry, Broken):  # the YAML of this monitor cannot be read
-            problems.append(
-                ConfigProblem(name, _bounded(f"{source}: line {entry.line}: monitor '{name}': {entry.message}"))
-            )
+            problems.append(ConfigProblem(name, entry.problem(source, f"monitor '{name}'")))
             continue
         try:
             # Every entry claims its id, even one that is broken in another field: two
@@ -179,9 +183,8 @@ def parse_monitors(
                 first_with_id[entry_id] = f"#{index}"
             monitor = _monitor(entry, default_thresholds, default_policy, registry)
         except _Invalid as exc:
-            line = line_of(entry, tuple(exc.field.split(".")))
-            where = f"{source}: line {line}" if line else source
-            problems.append(ConfigProblem(name, _bounded(f"{where}: monitor '{name}': field '{exc.field}': {exc}")))
+            lines = [field_line(source, entry, f"monitor '{name}'", wrong) for wrong in exc.every()]
+            problems.append(ConfigProblem(name, lines[0], tuple(lines[1:])))
             continue
         except Exception as exc:  # a bug must cost one monitor, not the run
             message = (
@@ -209,31 +212,37 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
     from quotawatch import models
 
     model = models.check(entry, models.MonitorModel)
+    found: list[_Invalid] = []  # every rule below is checked: each wrong field is reported
+
+    def attempt(rule: Callable[[], _T], fallback: _T) -> _T:
+        try:
+            return rule()
+        except _Invalid as exc:
+            found.append(exc)
+            return fallback
+
     provider = registry.providers.get(model.provider)
-    if model.provider in registry.broken and model.enabled:
-        # The run's outcome (and `quotawatch status`) shows this line alone: it carries the why.
-        raise _Invalid("provider", f"its declaration cannot be used: {registry.broken[model.provider]}")
-    if provider is None and model.enabled:
-        close = difflib.get_close_matches(model.provider, list(registry.providers), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise _Invalid(
-            "provider",
-            f"unknown provider {_show(model.provider)} ({hint}`quotawatch providers` lists them all; "
-            "a provider of your own is declared under 'providers:')",
-        )
+    attempt(lambda: _provider_usable(model, registry), None)
     if model.base_url is not None and not _allowed_url(model.base_url):
-        raise _Invalid("base_url", "must be https:// (plain http only for a loopback test server)")
-    thresholds = _thresholds(model.thresholds, default_thresholds)
+        found.append(_Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
+    thresholds = attempt(lambda: _thresholds(model.thresholds, default_thresholds), default_thresholds)
     meter_thresholds: dict[str, Thresholds] = {}
     meter_limits: dict[str, float] = {}
     for name, meter in (model.meters or {}).items():
         if provider is not None and not provider.has_meter(name):
             meter_names = _text(", ".join(provider.meter_names), 2 * ECHO_CHARS)
-            raise _Invalid(f"meters.{_name(name)}", f"{model.provider} has no such meter (meters: {meter_names})")
+            why = f"{model.provider} has no such meter (meters: {meter_names})"
+            found.append(_Invalid(f"meters.{_name(name)}", why))
+            continue
         meter = meter or models.MeterModel()
         if not isinstance(meter.limit, UnsetType):
             meter_limits[name] = meter.limit
-        meter_thresholds[name] = _meter_thresholds(meter, thresholds, f"meters.{name}")
+        where = f"meters.{name}"
+        meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
+    no_params: dict[str, str] = {}
+    params = attempt(lambda: _params(model.params or {}, provider if model.enabled else None), no_params)
+    if found:
+        raise _Invalid(found[0].field, str(found[0]), tuple(found[1:]))
     return Monitor(
         id=model.id,
         provider=model.provider,
@@ -243,10 +252,24 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
         thresholds=thresholds,
         meter_thresholds=meter_thresholds,
         policy=_policy(model, default_policy),
-        params=_params(model.params or {}, provider if model.enabled else None),
+        params=params,
         meter_limits=meter_limits,
         spec=provider,
     )
+
+
+def _provider_usable(model: models.MonitorModel, registry: Registry) -> None:
+    if model.provider in registry.broken and model.enabled:
+        # The run's outcome (and `quotawatch status`) shows this line alone: it carries the why.
+        raise _Invalid("provider", f"its declaration cannot be used: {registry.broken[model.provider]}")
+    if model.provider not in registry.providers and model.enabled:
+        close = difflib.get_close_matches(model.provider, list(registry.providers), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise _Invalid(
+            "provider",
+            f"unknown provider {_show(model.provider)} ({hint}`quotawatch providers` lists them all; "
+            "a provider of your own is declared under 'providers:')",
+        )
 
 
 def _params(values: dict[str, str | int], provider: Provider | None) -> dict[str, str]:
@@ -320,8 +343,3 @@ def _allowed_url(url: str) -> bool:
         return may_carry_a_key(url)
     except ValueError:  # urllib refuses some strings outright, such as an unclosed "[" IPv6 host
         return False
-
-
-def _loader_class() -> Any:
-    strict_c, strict_python = strict_yaml.strict_loaders()
-    return strict_c if _PREFER_LIBYAML and strict_c is not None else strict_python

@@ -21,9 +21,13 @@ class InvalidField(Exception):
     """One field of something a user wrote (a monitor, a channel, a provider declaration) is
     wrong; `field` is already fit to print, and the reader adds the file and the entry."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, more: tuple[InvalidField, ...] = ()) -> None:
         super().__init__(message)
         self.field = field
+        self.more = more  # the entry's other wrong fields, each to be reported too
+
+    def every(self) -> tuple[InvalidField, ...]:
+        return (self, *self.more)
 
 
 def _text(value: str, limit: int = ECHO_CHARS) -> str:
@@ -87,11 +91,6 @@ def _count(number: int, noun: str) -> str:
 def _name(key: Any) -> str:
     """A field or meter name as it goes between quotes in a message."""
     return _text(key) if isinstance(key, str) else _show(key)
-
-
-def _first_name(keys: set[Any]) -> str:
-    """The first of some unknown keys, by their printed names (keys may be of any type)."""
-    return min(_name(key) for key in keys)
 
 
 def _bounded(message: str) -> str:

@@ -115,13 +115,44 @@ class MonitorsFile(Model, kw_only=True):
 
 
 def check(data: Any, model: type[_M]) -> _M:
-    """`data` as the model; InvalidField naming the first wrong field, in the file's words."""
+    """`data` as the model; InvalidField naming a wrong field, in the file's words, with every
+    other wrong field in its `more` (msgspec stops at the first: a person fixes them all at once)."""
     if not isinstance(data, dict):
         raise InvalidField("-", f"must be a mapping of fields, got {_show(data)}")
     try:
         return msgspec.convert(data, model)
     except msgspec.ValidationError as exc:
-        raise _explain(str(exc), data, model) from None
+        error = str(exc)
+    found = _each_field(data, model) or [_explain(error, data, model)]  # a rule of the model's own
+    raise InvalidField(found[0].field, str(found[0]), tuple(found[1:]))
+
+
+def _each_field(data: dict[Any, Any], model: Any) -> list[InvalidField]:
+    """Every field's problem, each field converted on its own against its annotated type, in
+    the order written; then the unknown and the missing fields."""
+    fields = {f.name: f for f in msgspec.structs.fields(model)}
+    found: list[InvalidField] = []
+    for key, value in data.items():
+        if key not in fields:
+            allowed = ", ".join(sorted(fields))
+            why = f"unknown field (allowed: {allowed})" if isinstance(key, str) else "a name must be text (quote it)"
+            found.append(InvalidField(_name(key), why))
+            continue
+        try:
+            msgspec.convert({key: value}, _one_field(model, key))
+        except msgspec.ValidationError as exc:
+            found.append(_explain(str(exc), {key: value}, _one_field(model, key)))
+    for name, info in fields.items():
+        if info.required and name not in data:
+            found.append(InvalidField(name, f"required: {_describe(_type_at(model, [name]))}"))
+    return found
+
+
+@functools.cache
+def _one_field(model: Any, name: str) -> type[Any]:
+    """A model of one of `model`'s fields, to check that field's value on its own."""
+    kind = next(f.type for f in msgspec.structs.fields(model) if f.name == name)
+    return msgspec.defstruct(f"{model.__name__}_{name}", [(name, kind, UNSET)], forbid_unknown_fields=True)
 
 
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `(?P<key>key` in `)?\$(?P<path>[^`]*)`)?$", re.DOTALL)

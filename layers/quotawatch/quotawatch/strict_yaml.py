@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from quotawatch.echo import ConfigError, _bounded, _name, _show, _text
+from quotawatch.echo import ConfigError, InvalidField, _bounded, _name, _show, _text
 
+PREFER_LIBYAML = True  # tests read every file with each parser
 MAX_FILE_BYTES = 4 * 1024 * 1024  # 10,000 monitors as bench/run.py writes them take about 1 MB
 MAX_VALUES = 250_000  # scalars, lists and mappings as written (about 90,000 for those 10,000)
 MAX_DEPTH = 20  # levels, each value one: meters.<name>.min_remaining.warning of a monitor is at 7
@@ -47,6 +48,10 @@ class Broken:
     message: str
     name: str | None  # its `id` or `name`, when written plainly
 
+    def problem(self, source: str, what: str) -> str:
+        """The one line its reader reports: "monitors.yaml: line 7: monitor 'a': ..."."""
+        return _bounded(f"{source}: line {self.line}: {what}: {self.message}")
+
 
 class Lined(dict[Any, Any]):
     """A mapping as read, with the line of each key (1-based), for errors that name one."""
@@ -68,8 +73,16 @@ def line_of(data: Any, path: tuple[Any, ...]) -> int | None:
     return line
 
 
+def field_line(source: str, entry: Any, what: str, wrong: InvalidField) -> str:
+    """One wrong field of an entry as read, as the line its reader reports:
+    "monitors.yaml: line 7: monitor 'a': field 'thresholds.warning': ..."."""
+    line = line_of(entry, tuple(wrong.field.replace("[", ".").replace("]", "").split(".")))
+    where = f"{source}: line {line}" if line else source
+    return _bounded(f"{where}: {what}: field '{wrong.field}': {wrong}")
+
+
 def read_bytes(path: Path, source: str) -> bytes:
-    """The file's bytes, up to the one size cap; ConfigError saying why not."""
+    """The file's bytes, up to one past the size cap; ConfigError saying why not."""
     try:
         with path.open("rb") as stream:
             raw = stream.read(MAX_FILE_BYTES + 1)
@@ -78,14 +91,10 @@ def read_bytes(path: Path, source: str) -> bytes:
         raise ConfigError(_bounded(f"{_text(source)}: cannot be read ({why})")) from None
     except ValueError:  # a path with a NUL character in it
         raise ConfigError(f"{_text(source)}: cannot be read (not a usable path)") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ConfigError(f"{_text(source)}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
-    return raw
+    return raw  # parse_yaml refuses it when over the cap
 
 
-def parse_yaml(
-    raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, loader_class: Any = None, shipped: bool = False
-) -> Any:
+def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shipped: bool = False) -> Any:
     """The one document in `raw`; ConfigError (one line, with a line number) when the file
     cannot be read as a whole, a `Broken` in place of each entry that cannot.
 
@@ -113,7 +122,7 @@ def parse_yaml(
 
     import yaml  # only when a file is read: keeps the handler's cold import light
 
-    loader: Any = (loader_class or (yaml.CSafeLoader if shipped and yaml.__with_libyaml__ else default_loader()))(text)
+    loader: Any = (yaml.CSafeLoader if shipped and yaml.__with_libyaml__ else default_loader())(text)
     loader.quotawatch_entry_depth = entry_depth
     try:
         return loader.get_single_data()
@@ -140,7 +149,7 @@ class _Refused(Exception):
 def default_loader() -> Any:
     """libyaml's parser when PyYAML has it (fast); PyYAML's pure-Python one otherwise."""
     strict_c, strict_python = strict_loaders()
-    return strict_c if strict_c is not None else strict_python
+    return strict_c if PREFER_LIBYAML and strict_c is not None else strict_python
 
 
 @functools.cache
@@ -183,7 +192,6 @@ def strict_loaders() -> tuple[Any, Any]:
             self.values = 0
             self.entry_depth = loader.quotawatch_entry_depth
             self.anchors: dict[str, Any] = {}
-            self.broken: list[Broken] = []
 
         def document(self) -> Any:
             loader = self.loader
@@ -228,10 +236,9 @@ def strict_loaders() -> tuple[Any, Any]:
                 problems.append((line(node), f"its aliases expand to more than {MAX_ENTRY_VALUES:,} values"))
             if not problems:
                 return node
-            first_line, message = min(problems)
-            self.broken.append(Broken(first_line, message, entry_name(node)))
-            leaf = ScalarNode(_BROKEN_TAG, str(len(self.broken) - 1), node.start_mark, node.end_mark)
-            leaf.size, leaf.problems = 1, ()
+            leaf = ScalarNode(_BROKEN_TAG, "", node.start_mark, node.end_mark)
+            (first_line, message), name = min(problems), entry_name(node)
+            leaf.size, leaf.problems, leaf.broken = 1, (), Broken(first_line, message, name)
             return leaf
 
         def compose(self, event: Any, depth: int) -> Any:
@@ -295,15 +302,14 @@ def strict_loaders() -> tuple[Any, Any]:
 
     class Strict(yaml.constructor.SafeConstructor):
         def get_single_node(self) -> Any:
-            self.quotawatch_composer = Composer(self)
-            return self.quotawatch_composer.document()
+            return Composer(self).document()
 
         def construct_document(self, node: Any) -> Any:
             return self.construct_object(node, deep=True)  # deep: a value's error is raised in its entry
 
         def construct_object(self, node: Any, deep: bool = False) -> Any:
             if node.tag == _BROKEN_TAG:
-                return self.quotawatch_composer.broken[int(node.value)]
+                return node.broken
             try:
                 try:
                     return super().construct_object(node, deep=True)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from quotawatch.adapters.stored_silence import read_silence
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.channels import Channel
@@ -377,7 +378,7 @@ class DynamoStore:
             response = self._client.query(**request)
             for item in response.get("Items", []):
                 try:
-                    found.append(Silence.from_dict(json.loads(item["silence"]["S"])))
+                    found.append(read_silence(item["silence"]["S"]))
                 except (KeyError, TypeError, ValueError) as exc:
                     log.warning("silence %s cannot be read (%s); left out", item.get("sk", {}).get("S"), exc)
             if "LastEvaluatedKey" not in response:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from quotawatch.core.alerts import Decision, Notice, SignalState
 from quotawatch.core.rules import Level, Signal
 from quotawatch.core.self_messages import SELF_MONITOR
-from quotawatch.core.snapshot import format_time, parse_time
+from quotawatch.core.snapshot import format_time
 
 if TYPE_CHECKING:
     from zoneinfo import ZoneInfo
@@ -151,22 +151,6 @@ class Silence:
         if self.every is not None:
             data["every"] = {"span": self.every.text(), "tz": self.every.zone}
         return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Silence:
-        every = data.get("every")
-        return cls(
-            id=str(data["id"]),
-            monitor=str(data["monitor"]),
-            signal=str(data.get("signal") or "*"),
-            starts_at=parse_time(data["starts_at"]),
-            ends_at=parse_time(data["ends_at"]) if data.get("ends_at") else None,
-            author=str(data.get("author", "")),
-            reason=str(data.get("reason", "")),
-            created_at=parse_time(data["created_at"]),
-            every=Recurrence.parse(every["span"], every["tz"]) if every else None,
-            ended_at=parse_time(data["ended_at"]) if data.get("ended_at") else None,
-        )
 
 
 def split_pattern(text: str) -> tuple[str, str]:

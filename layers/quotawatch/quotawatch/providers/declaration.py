@@ -32,7 +32,7 @@ from quotawatch.providers.declared import (
     is_unit,
 )
 from quotawatch.providers.expressions import Expression, ExpressionError, compile_expression, compile_template
-from quotawatch.strict_yaml import Broken, line_of
+from quotawatch.strict_yaml import Broken, field_line
 
 _T = TypeVar("_T")
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
@@ -66,13 +66,11 @@ def declare(
     named = data.get("name") if isinstance(data, dict) else data.name if isinstance(data, Broken) else None
     shown = _text(name or (named if isinstance(named, str) else "?"))
     if isinstance(data, Broken):  # its YAML cannot be read
-        raise DeclarationError(_bounded(f"{source}: line {data.line}: provider '{shown}': {data.message}"))
+        raise DeclarationError(data.problem(source, f"provider '{shown}'"))
     try:
         return _provider(data, source, name, coded or {})
     except _Invalid as exc:
-        line = line_of(data, tuple(exc.field.replace("[", ".").replace("]", "").split(".")))
-        where = f"{source}: line {line}" if line else source
-        raise DeclarationError(_bounded(f"{where}: provider '{shown}': field '{exc.field}': {exc}")) from None
+        raise DeclarationError(field_line(source, data, f"provider '{shown}'", exc)) from None
     except ExpressionError as exc:  # raised outside a field's own check: never expected
         raise DeclarationError(_bounded(f"{source}: provider '{shown}': {exc}")) from None
 
