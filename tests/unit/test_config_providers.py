@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from quotawatch.cli import check_config
@@ -131,6 +132,45 @@ def test_a_broken_declaration_costs_its_monitors_only(tmp_path: Path) -> None:
     assert lines[1].endswith("its declaration cannot be used (its problem is above)")  # each problem once
     assert declaration not in lines[1]
     assert lines[-2:] == ["monitors.yaml: 2 problems", "monitors.yaml: 2 monitors, 1 disabled"]
+
+
+@pytest.mark.parametrize(
+    ("mistakes", "fields"),
+    [
+        (  # mistakes of the declaration's rules
+            {
+                "url": "https://api.acme.example/v1/{account}/{region}/usage",
+                "meters": {"spend": {"used": "spend[", "unit": "USD"}, "calls": {"used": "calls", "unit": "Calls"}},
+            },
+            ["url", "meters.calls.unit", "meters.spend.used"],
+        ),
+        (  # mistakes of its form: no rule is checked before the form is right
+            {"colour": "red", "display_name": 5, "auth": None},
+            ["colour", "display_name", "auth"],
+        ),
+    ],
+)
+def test_every_mistake_of_a_declaration_is_printed_once(
+    tmp_path: Path, mistakes: dict[str, Any], fields: list[str]
+) -> None:
+    path = write(
+        tmp_path,
+        {
+            "monitors": [
+                {"id": "acme-prod", "provider": "acme", "secret_field": "acme", "params": {"account": "1"}},
+                {"id": "cl", "provider": "cloudlayer", "secret_field": "cl"},
+            ]
+        },
+        beside={"acme": {k: v for k, v in {**ACME, **mistakes}.items() if v is not None}},
+    )
+    out = io.StringIO()
+    assert check_config(path, out) == 1
+    *declared, monitor, count, disabled = out.getvalue().splitlines()
+    assert [re.sub(r".*field '([^']*)'.*", r"\1", line) for line in declared] == fields
+    assert all(re.match(r"providers/acme\.yaml: line \d+: provider 'acme': field ", line) for line in declared)
+    assert monitor.endswith("'acme-prod': field 'provider': its declaration cannot be used (its problem is above)")
+    assert [count, disabled] == ["monitors.yaml: 4 problems", "monitors.yaml: 2 monitors, 1 disabled"]
+    assert [m.id for m in load_monitors(path).monitors] == ["cl"]  # the other monitors still load
 
 
 def test_a_changed_file_beside_is_read_again(tmp_path: Path) -> None:

@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout, extensions
     try:
         known = _known_providers(args.providers)
     except DeclarationError as exc:
-        out.write(f"{exc}\n")
+        out.write("".join(f"{line}\n" for line in exc.lines))
         return EXIT_CODES[ErrorKind.CONFIG]
     if args.command == "providers":
         if args.name is None:

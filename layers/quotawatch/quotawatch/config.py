@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from quotawatch import strict_yaml
 from quotawatch.core.channels import Channel
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
-from quotawatch.echo import ECHO_CHARS, _bounded, _name, _show, _text
+from quotawatch.echo import ECHO_CHARS, Findings, _bounded, _name, _show, _text
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.strict_yaml import Broken, field_line, line_of
@@ -35,7 +35,6 @@ if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a fi
     from quotawatch.providers.base import Provider
     from quotawatch.providers.registry import Registry
 
-_T = TypeVar("_T")
 _TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers", "channels"}
 MAX_PARAM_CHARS = 200
 # A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
@@ -212,15 +211,8 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
     from quotawatch import models
 
     model = models.check(entry, models.MonitorModel)
-    found: list[_Invalid] = []  # every rule below is checked: each wrong field is reported
-
-    def attempt(rule: Callable[[], _T], fallback: _T) -> _T:
-        try:
-            return rule()
-        except _Invalid as exc:
-            found.append(exc)
-            return fallback
-
+    findings = Findings()  # every rule below is checked: each wrong field is reported
+    attempt, found = findings.attempt, findings.found
     provider = registry.providers.get(model.provider)
     attempt(lambda: _provider_usable(model, registry), None)
     if model.base_url is not None and not _allowed_url(model.base_url):
@@ -241,8 +233,7 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
         meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
     no_params: dict[str, str] = {}
     params = attempt(lambda: _params(model.params or {}, provider if model.enabled else None), no_params)
-    if found:
-        raise _Invalid(found[0].field, str(found[0]), tuple(found[1:]))
+    findings.raise_any()
     return Monitor(
         id=model.id,
         provider=model.provider,

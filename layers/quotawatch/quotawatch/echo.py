@@ -8,8 +8,11 @@ read back unambiguously and never floods a log.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 # Every message is one line of at most MAX_MESSAGE_CHARS; an echoed value or name takes
 # at most ECHO_CHARS of it.
@@ -28,6 +31,26 @@ class InvalidField(Exception):
 
     def every(self) -> tuple[InvalidField, ...]:
         return (self, *self.more)
+
+
+class Findings:
+    """The wrong fields of one entry (a monitor, a declaration): each rule is checked and its
+    failure kept, so a person sees every mistake in one run rather than one per fix."""
+
+    def __init__(self) -> None:
+        self.found: list[InvalidField] = []
+
+    def attempt(self, rule: Callable[[], _T], fallback: _T) -> _T:
+        try:
+            return rule()
+        except InvalidField as exc:
+            self.found.extend(exc.every())
+            return fallback
+
+    def raise_any(self) -> None:
+        """InvalidField for the first wrong field, with the others in its `more`."""
+        if self.found:
+            raise InvalidField(self.found[0].field, str(self.found[0]), tuple(self.found[1:]))
 
 
 def _text(value: str, limit: int = ECHO_CHARS) -> str:
@@ -103,4 +126,13 @@ def _bounded(message: str) -> str:
 
 class ConfigError(Exception):
     """A file a user wrote cannot be used as a whole (unreadable YAML, too large, not UTF-8),
-    or a declaration given on its own cannot; the message is one line naming file and line."""
+    or a declaration given on its own cannot; the message is one line naming file and line,
+    and `more` the declaration's other problems, one line each."""
+
+    def __init__(self, message: str, more: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.more = more
+
+    @property
+    def lines(self) -> tuple[str, ...]:
+        return (str(self), *self.more)

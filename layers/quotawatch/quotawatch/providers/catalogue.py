@@ -45,7 +45,7 @@ def read_directory(directory: Path, prefix: str, shipped: bool = False) -> Catal
         try:
             provider = read_file(path, prefix + path.name, shipped)
         except DeclarationError as exc:
-            problems.append(str(exc))
+            problems.extend(exc.lines)
             continue
         if provider.name in providers:
             problems.append(f"{prefix}{path.name}: provider '{provider.name}' is declared twice")
@@ -55,6 +55,6 @@ def read_directory(directory: Path, prefix: str, shipped: bool = False) -> Catal
 
 
 def read_file(path: Path, source: str, shipped: bool = False) -> Provider:
-    """The one declaration in a file; DeclarationError (one line) when it cannot be used."""
+    """The one declaration in a file; DeclarationError (a line per problem) when it cannot be used."""
     raw = strict_yaml.read_bytes(path, source)
     return declare(strict_yaml.parse_yaml(raw, source, shipped=shipped), source, coded=CODED)

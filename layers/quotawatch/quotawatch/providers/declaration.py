@@ -1,8 +1,8 @@
 """Reading a provider declaration: a mapping (from YAML) checked field by field into a Provider.
 
 A declaration is hostile input like the monitors file: whatever it holds, `declare`
-returns a Provider or raises DeclarationError, whose message is one line naming the file,
-the provider and the field ("acme.yaml: provider 'acme': field 'meters.calls.used': does
+returns a Provider or raises DeclarationError, with one line per wrong field (its `lines`),
+each naming the file, the provider and the field ("acme.yaml: provider 'acme': field 'meters.calls.used': does
 not compile as JMESPath (...)"). The format is described in docs/watch-any-api.md.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from msgspec import UNSET, UnsetType
 from quotawatch import models
 from quotawatch.core.snapshot import Severity
 from quotawatch.core.urls import internal_address
-from quotawatch.echo import ConfigError, _bounded, _name, _show, _text
+from quotawatch.echo import ConfigError, Findings, _bounded, _name, _show, _text
 from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.providers.base import Auth, KeyHelp, ParsedUsage, Provider
 from quotawatch.providers.declared import (
@@ -54,7 +55,9 @@ class CodedReading:
     optional_meters: tuple[str, ...] = ()
 
 
-# A declaration that cannot be used; the message is one line naming file, provider and field.
+_NO_READER = CodedReading(Reading(()).parse, ())
+
+# A declaration that cannot be used; a line per problem, naming file, provider and field.
 DeclarationError = ConfigError
 
 
@@ -70,39 +73,36 @@ def declare(
     try:
         return _provider(data, source, name, coded or {})
     except _Invalid as exc:
-        raise DeclarationError(field_line(source, data, f"provider '{shown}'", exc)) from None
+        lines = [field_line(source, data, f"provider '{shown}'", wrong) for wrong in exc.every()]
+        raise DeclarationError(lines[0], tuple(lines[1:])) from None
     except ExpressionError as exc:  # raised outside a field's own check: never expected
         raise DeclarationError(_bounded(f"{source}: provider '{shown}': {exc}")) from None
 
 
 def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, CodedReading]) -> Provider:
     model = models.check(data, models.Declaration)
-    declared_name = name if isinstance(model.name, UnsetType) else model.name
-    if declared_name is None:
-        raise _Invalid("name", f"required: {models._describe(models._type_at(models.Declaration, ['name']))}")
-    if name is not None and declared_name != name:
-        raise _Invalid("name", f"is {_show(declared_name)} but the declaration is under {_show(name)}")
+    findings = Findings()  # every rule below is checked: each wrong field is reported
+    declared_name = findings.attempt(lambda: _declared_name(model, name), name or "?")
     params = dict(model.params or {})
     for key, about in params.items():
-        if not _PARAM_NAME.fullmatch(key) or key == "key":
-            raise _Invalid(f"params.{_name(key)}", "a parameter's name is lower-case letters, digits and '_'")
-        if not about.isprintable():
-            raise _Invalid(f"params.{key}", "say in one line what the value is (e.g. 'the Account SID, AC...')")
-    base_url, path = _endpoint(model)
+        findings.attempt(partial(_param, key, about), None)
+    base_url, path = findings.attempt(lambda: _endpoint(model), ("", ""))
     query = tuple((key, _query_value(value)) for key, value in (model.query or {}).items())
     for key, value in query:
         if not key or not key.isprintable() or not value.isprintable():
-            raise _Invalid(f"query.{_name(key)}", "a parameter's name and value are one line of text")
+            findings.found.append(_Invalid(f"query.{_name(key)}", "a parameter's name and value are one line of text"))
     for field_name, text in [("url", base_url + path)] + [(f"query.{k}", v) for k, v in query]:
-        _require_known_placeholders(text, params, field_name)
-    reader = _reader(model, coded)
+        findings.attempt(partial(_require_known_placeholders, text, params, field_name), None)
+    auth = findings.attempt(lambda: _auth(model.auth), Auth("basic"))  # a fallback is never used:
+    reader = findings.attempt(lambda: _reader(model, coded), _NO_READER)  # raise_any raises first
+    findings.raise_any()
     display = _given(model.display_name, declared_name)
     return Provider(
         name=declared_name,
         display_name=display.strip(),
         base_url=base_url,
         path=path,
-        auth=_auth(model.auth),
+        auth=auth,
         parse=reader.parse,
         meter_names=reader.meter_names,
         condition_names=reader.condition_names,
@@ -117,6 +117,22 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         # For people (`quotawatch providers NAME`), never used to send the key.
         key=KeyHelp(model.key.format.strip(), model.key.where.strip()) if model.key else KeyHelp(),
     )
+
+
+def _declared_name(model: models.Declaration, name: str | None) -> str:
+    declared_name = name if isinstance(model.name, UnsetType) else model.name
+    if declared_name is None:
+        raise _Invalid("name", f"required: {models._describe(models._type_at(models.Declaration, ['name']))}")
+    if name is not None and declared_name != name:
+        raise _Invalid("name", f"is {_show(declared_name)} but the declaration is under {_show(name)}")
+    return declared_name
+
+
+def _param(key: str, about: str) -> None:
+    if not _PARAM_NAME.fullmatch(key) or key == "key":
+        raise _Invalid(f"params.{_name(key)}", "a parameter's name is lower-case letters, digits and '_'")
+    if not about.isprintable():
+        raise _Invalid(f"params.{key}", "say in one line what the value is (e.g. 'the Account SID, AC...')")
 
 
 def _given(value: _T | UnsetType, default: _T) -> _T:
@@ -135,15 +151,20 @@ def _reader(model: models.Declaration, coded: Mapping[str, CodedReading]) -> Cod
         return coded[model.code]
     if isinstance(model.meters, UnsetType) or not model.meters:
         raise _Invalid("meters", "required: a mapping of meter names to their figures")
-    meters = tuple(_meter(name, spec) for name, spec in model.meters.items())
-    conditions = tuple(_conditions(model.conditions or {}))
-    refusals = tuple(_refusal(index, spec) for index, spec in enumerate(model.refusals or []))
-    reading = Reading(meters, conditions, _period(model.period), refusals)
+    findings = Findings()  # each meter, condition and refusal is checked
+    meters = tuple(m for k, v in model.meters.items() if (m := findings.attempt(partial(_meter, k, v), None)))
+    no_conditions: list[ConditionSpec] = []
+    conditions = tuple(findings.attempt(lambda: _conditions(model.conditions or {}), no_conditions))
+    refusals = [findings.attempt(partial(_refusal, i, v), None) for i, v in enumerate(model.refusals or [])]
+    period = findings.attempt(lambda: _period(model.period), None)
+    findings.raise_any()
+    refused = tuple(r for r in refusals if r is not None)  # all of them: raise_any raised otherwise
+    reading = Reading(meters, conditions, period, refused)
     return CodedReading(
         parse=reading.parse,
         meter_names=tuple(m.name for m in meters),
-        condition_names=tuple(dict.fromkeys([c.name for c in conditions] + [r.condition.name for r in refusals])),
-        read_refusal=reading.read_refusal if refusals else None,
+        condition_names=tuple(dict.fromkeys([c.name for c in conditions] + [r.condition.name for r in refused])),
+        read_refusal=reading.read_refusal if refused else None,
         meter_units={m.name: m.unit for m in meters},
         optional_meters=tuple(m.name for m in meters if m.optional is True),
     )

@@ -50,7 +50,7 @@ def declared_providers(inline: Any, source: str, beside: tuple[tuple[str, bytes]
         try:
             providers[name] = declare(data, where, name, CODED)
         except DeclarationError as exc:
-            problems.append(str(exc))
+            problems.extend(exc.lines)  # every wrong field; its monitors carry the first
             broken[name] = str(exc)
             providers.pop(name, None)
 
@@ -104,7 +104,8 @@ def read_beside(directory: Any) -> tuple[tuple[str, bytes], ...]:
 def read_declarations(path: Path) -> dict[str, Provider]:
     """The declarations of a file given on the command line: one declaration (as in
     providers/<name>.yaml), or a `providers:` mapping of several (as in monitors.yaml).
-    DeclarationError, naming file, provider and field, for the first that cannot be used."""
+    DeclarationError, a line naming file, provider and field for each problem of those that
+    cannot be used."""
     source = path.name
     raw = strict_yaml.read_bytes(path, source)
     several = re.search(rb"^providers\s*:", raw, re.MULTILINE) is not None
@@ -113,7 +114,7 @@ def read_declarations(path: Path) -> dict[str, Provider]:
         registry = declared_providers(data["providers"], source)
         own = [p for p in registry.problems if p not in shipped().problems]
         if own:
-            raise DeclarationError(own[0])
+            raise DeclarationError(own[0], tuple(own[1:]))
         names = data["providers"] if isinstance(data["providers"], dict) else {}
         return {name: registry.providers[name] for name in names if name in registry.providers}
     provider = declare(data, source, coded=CODED)
