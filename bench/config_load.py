@@ -9,7 +9,6 @@ when a CPU-limited cgroup can be made, unlimited otherwise. Prints figures; asse
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO)]
 
-from bench.cpuquota import CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
+from bench.cpuquota import CpuQuota, cpu_share, find_cgroup_root, handler_import_env  # noqa: E402
 
 MEMORY_MB = 1024
 PROBE = "import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
@@ -38,14 +37,7 @@ CANDIDATES = {
 
 
 def bench_config_load(processes: int = 11) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "functions/check_usage"), str(REPO / "layers/quotawatch")]),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "quotawatch",
-        "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    env = handler_import_env()
     root = find_cgroup_root()
     share = cpu_share(MEMORY_MB)
     setting = f"under {share:.3f} vCPU ({MEMORY_MB} MB)" if not isinstance(root, str) else f"unlimited ({root})"

@@ -100,3 +100,16 @@ class CpuQuota:
             self.path.rmdir()
         except OSError as exc:
             print(f"  (could not remove {self.path}: {exc})")
+
+
+def handler_import_env() -> dict[str, str]:
+    """A clean environment in which a fresh process imports the check handler as Lambda would."""
+    repo = Path(__file__).resolve().parents[1]
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": os.pathsep.join([str(repo / "functions/check_usage"), str(repo / "layers/quotawatch")]),
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "quotawatch",
+        "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }

@@ -41,7 +41,7 @@ sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 from bench.burn_replay import bench_burn  # noqa: E402
 from bench.config_load import bench_config_load  # noqa: E402
 from bench.cost import PRICES_DATED, Digest, Usage, monthly, per_run_dollars, print_month  # noqa: E402
-from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root  # noqa: E402
+from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root, handler_import_env  # noqa: E402
 from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
 from bench.fetch import bench_fetch  # noqa: E402
 from bench.ratio import bench_ratio  # noqa: E402
@@ -723,14 +723,7 @@ IMPORT_PROBE = "import time; t = time.perf_counter(); import {module}; print(tim
 
 
 def bench_imports(processes: int = 15) -> None:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": os.pathsep.join([str(REPO / "functions/check_usage"), str(REPO / "layers/quotawatch")]),
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_SERVICE_NAME": "quotawatch",
-        "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    env = handler_import_env()
 
     def median_import(module: str) -> float:
         samples = []
