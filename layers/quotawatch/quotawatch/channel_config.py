@@ -42,31 +42,37 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
             problems.append(entry.problem(source, f"channel '{shown}'"))
             continue
         try:
-            if isinstance(name, str) and name in seen:
-                raise _Invalid("name", "another channel already has this name")
-            channel = _channel(entry)
-            seen.add(channel.name)
-            channels.append(channel)
+            channels.append(_channel(entry, isinstance(name, str) and name in seen))
         except _Invalid as exc:
             problems += [field_line(source, entry, f"channel '{shown}'", wrong) for wrong in exc.every()]
+        if isinstance(name, str):
+            seen.add(name)
     return tuple(channels), tuple(problems)
 
 
-def _channel(entry: Any) -> Channel:
-    model = models.check(entry, models.ChannelModel)
-    kind = model.type
-    severity = model.min_severity if isinstance(model.min_severity, str) else _DEFAULT_SEVERITY[kind == "pagerduty"]
+def _channel(entry: Any, named_before: bool) -> Channel:
+    """The channel an entry holds; InvalidField with every wrong field, each once: the
+    model's first, then the rules a schema cannot say, on the fields that are right."""
+    model, shape = models.check_fields(entry, models.ChannelModel)
+    if model is None:
+        raise _Invalid.of(shape)
+    found = [_Invalid("name", "another channel already has this name")] if named_before else []
+    found += shape
+    kind = model.type  # None when wrong: then no rule of the type is checked
     url = None if isinstance(model.url, UnsetType) else model.url
-    if url is not None:
-        if kind != "pagerduty":
-            raise _Invalid("url", "only a pagerduty channel takes a url; a webhook's URL is a secret (secret_field)")
-        if not may_carry_a_key(url):
-            raise _Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {_show(url)}")
+    if url is not None and kind not in ("pagerduty", None):
+        why = "only a pagerduty channel takes a url; a webhook's URL is a secret (secret_field)"
+        found.append(_Invalid("url", why))
+    elif url is not None and not may_carry_a_key(url):
+        found.append(_Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {_show(url)}"))
     signing = None if isinstance(model.signing_secret_field, UnsetType) else model.signing_secret_field
-    if signing is not None and kind != "webhook":
-        raise _Invalid("signing_secret_field", "only a webhook channel is signed")
-    if signing is None and kind == "webhook":
-        raise _Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it")
+    if signing is not None and kind not in ("webhook", None):
+        found.append(_Invalid("signing_secret_field", "only a webhook channel is signed"))
+    if signing is None and kind == "webhook" and "signing_secret_field" not in {f.field for f in shape}:
+        found.append(_Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it"))
+    if found:
+        raise _Invalid.of(found)
+    severity = model.min_severity if isinstance(model.min_severity, str) else _DEFAULT_SEVERITY[kind == "pagerduty"]
     return Channel(
         name=model.name,
         type=kind,

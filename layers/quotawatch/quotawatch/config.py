@@ -173,14 +173,12 @@ def parse_monitors(
         if isinstance(entry, Broken):  # the YAML of this monitor cannot be read
             problems.append(ConfigProblem(name, entry.problem(source, f"monitor '{name}'")))
             continue
+        # Every entry claims its id, even one that is broken in another field: two entries
+        # with one id are one mistake, whichever of them is also wrong.
+        first = first_with_id.setdefault(entry_id, f"#{index}") if isinstance(entry_id, str) else None
         try:
-            # Every entry claims its id, even one that is broken in another field: two
-            # entries with one id are one mistake, whichever of them is also wrong.
-            if isinstance(entry_id, str) and entry_id in first_with_id:
-                raise _Invalid("id", f"another monitor ({first_with_id[entry_id]}) already has this id")
-            if isinstance(entry_id, str):
-                first_with_id[entry_id] = f"#{index}"
-            monitor = _monitor(entry, default_thresholds, default_policy, registry)
+            twin = first if first != f"#{index}" else None
+            monitor = _monitor(entry, default_thresholds, default_policy, registry, twin)
         except _Invalid as exc:
             lines = [field_line(source, entry, f"monitor '{name}'", wrong) for wrong in exc.every()]
             problems.append(ConfigProblem(name, lines[0], tuple(lines[1:])))
@@ -205,16 +203,26 @@ def _display_name(entry: Any, index: int) -> str:
     return f"#{index}"
 
 
-def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPolicy, registry: Registry) -> Monitor:
+def _monitor(
+    entry: Any, default_thresholds: Thresholds, default_policy: AlertPolicy, registry: Registry, twin: str | None
+) -> Monitor:
+    """The monitor an entry of the file holds; InvalidField with every wrong field, each once:
+    the model's (msgspec) first, then the rules a schema cannot say, checked on the fields
+    that are right. `twin`: the monitor before it with the same id."""
     from msgspec import UnsetType
 
     from quotawatch import models
 
-    model = models.check(entry, models.MonitorModel)
-    findings = Findings()  # every rule below is checked: each wrong field is reported
+    model, shape = models.check_fields(entry, models.MonitorModel)
+    if model is None:  # not a mapping, or a rule of the model's own: nothing more to check
+        raise _Invalid.of(shape)
+    twice = [_Invalid("id", f"another monitor ({twin}) already has this id")] if twin else []
+    findings = Findings(twice + shape)  # every rule below is checked, on the fields that are right
+    wrong = {problem.field.split(".")[0] for problem in shape}  # each problem once: no rule on these
     attempt, found = findings.attempt, findings.found
     provider = registry.providers.get(model.provider)
-    attempt(lambda: _provider_usable(model, registry), None)
+    if model.provider is not None:
+        attempt(lambda: _provider_usable(model, registry), None)
     if model.base_url is not None and not _allowed_url(model.base_url):
         found.append(_Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
     thresholds = attempt(lambda: _thresholds(model.thresholds, default_thresholds), default_thresholds)
@@ -232,7 +240,8 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
         where = f"meters.{name}"
         meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
     no_params: dict[str, str] = {}
-    params = attempt(lambda: _params(model.params or {}, provider if model.enabled else None), no_params)
+    use_params = provider if model.enabled else None
+    params = attempt(lambda: _params(model.params or {}, use_params), no_params) if "params" not in wrong else no_params
     findings.raise_any()
     return Monitor(
         id=model.id,
