@@ -383,6 +383,20 @@ def test_a_file_that_cannot_be_used_at_all_is_a_config_error(data: Any, detail: 
     assert detail in str(caught.value)
 
 
+def test_every_wrong_field_of_the_defaults_is_a_line_of_one_check_config_run(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from quotawatch.cli import check_config
+
+    path = write(tmp_path, "defaults:\n  hysteresis: x\n  thresholds: {warning: 99, critical: 90}\nmonitors: []\n")
+    out = StringIO()
+    assert check_config(path, out) == 1
+    assert out.getvalue().splitlines() == [
+        f"{FILE}: line 2: field 'defaults.hysteresis': must be a number from 0 to 50, got 'x'",
+        f"{FILE}: line 3: field 'defaults.thresholds': warning (99) is above critical (90)",
+    ]
+
+
 def test_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -535,6 +549,15 @@ def test_check_config_prints_each_rule_a_monitor_breaks_once_and_runs_the_others
                 "line 7: monitor 'm': field 'params.region': cloudlayer takes no such parameter (it takes: none)",
             ],
         ),
+        (  # a wrong meter is told, and the right ones are checked by the rules
+            "meters: {calls: {warning: x}, storage: {warning: 99, critical: 90}, nothing: {}}",
+            [
+                "line 5: monitor 'm': field 'meters.calls.warning': must be a percentage above 0 and at most 100, "
+                "got 'x'",
+                "line 5: monitor 'm': field 'meters.storage': warning (99) is above critical (90)",
+                "line 5: monitor 'm': field 'meters.nothing': cloudlayer has no such meter",
+            ],
+        ),
         (  # a wrong type is reported once, not again by the rules of that field
             "thresholds: {warning: 99, critical: x}\n    params: [region]\n    forecast_days: -1",
             [
@@ -580,4 +603,15 @@ def test_wrong_params_are_one_problem_not_also_a_missing_parameter() -> None:
     assert problem.lines == (
         f"{FILE}: monitor 'sms': field 'params': must be a mapping, got a list of 1 item",
         f"{FILE}: monitor 'sms': field 'hysteresis': must be a number from 0 to 50, got -1",
+    )
+
+
+def test_every_wrong_or_missing_param_is_a_line() -> None:
+    entry = {"id": "sms", "provider": "twilio", "secret_field": "t", "params": {"region": "eu"}}
+    [problem] = parse_monitors({"monitors": [entry]}, source=FILE).problems
+
+    assert problem.lines == (
+        f"{FILE}: monitor 'sms': field 'params.region': twilio takes no such parameter (it takes: account_sid)",
+        f"{FILE}: monitor 'sms': field 'params.account_sid': required by twilio: the Account SID (AC followed by "
+        "32 hex digits)",
     )

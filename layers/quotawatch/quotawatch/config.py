@@ -28,7 +28,7 @@ from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import ECHO_CHARS, Findings, _bounded, _name, _show, _text
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.strict_yaml import Broken, field_line, line_of
+from quotawatch.strict_yaml import Broken, field_line
 
 if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
     from quotawatch import models
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a fi
     from quotawatch.providers.registry import Registry
 
 _TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers", "channels"}
+_POLICY_FIELDS = {"remind_every_hours", "hysteresis", "failures_before_alert", "forecast_days"}
 MAX_PARAM_CHARS = 200
 # A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
 PROVIDERS_DIRECTORY = "providers"
@@ -147,21 +148,21 @@ def parse_monitors(
             f"{source}: {len(data['monitors']):,} monitors, more than the {MAX_MONITORS:,} one file may hold"
         )
 
-    defaults = data.get("defaults")
-    if defaults is None:  # absent, or `defaults:` with nothing under it
-        defaults = {}
-    try:
-        broken = [v for v in defaults.values() if isinstance(v, Broken)] if isinstance(defaults, dict) else []
-        if broken:  # a part of `defaults` whose YAML cannot be read
-            raise ConfigError(_bounded(f"{source}: line {broken[0].line}: field 'defaults': {broken[0].message}"))
-        model = models.check(defaults, models.Defaults)
-        default_thresholds = _thresholds(model.thresholds, DEFAULT_THRESHOLDS)
-        default_policy = _policy(model, DEFAULT_POLICY)
-    except _Invalid as exc:
-        field = "defaults" if exc.field == "-" else f"defaults.{exc.field}".removesuffix(".-")
-        line = line_of(data, ("defaults", *exc.field.split(".")))
-        where = f"{source}: line {line}" if line else source
-        raise ConfigError(_bounded(f"{where}: field '{field}': {exc}")) from None
+    defaults = {} if data.get("defaults") is None else data["defaults"]  # None: `defaults:` and nothing under it
+    broken = [v for v in defaults.values() if isinstance(v, Broken)] if isinstance(defaults, dict) else []
+    if broken:  # a part of `defaults` whose YAML cannot be read
+        raise ConfigError(broken[0].problem(source, "field 'defaults'"))
+    model, wrong = models.check_fields(defaults, models.Defaults)
+    default_thresholds = DEFAULT_THRESHOLDS
+    if model is not None:
+        default_thresholds = Findings(wrong).attempt(
+            lambda: _thresholds(model.thresholds, DEFAULT_THRESHOLDS), DEFAULT_THRESHOLDS
+        )
+    if wrong or model is None:  # the defaults are every monitor's: the file cannot be used; each wrong field a line
+        where = [_Invalid(f"defaults.{w.field}".removesuffix(".-"), str(w)) for w in wrong]
+        lines = [field_line(source, data, None, w) for w in where]
+        raise ConfigError(lines[0], tuple(lines[1:]))
+    default_policy = _policy(model, DEFAULT_POLICY)
 
     registry = declared_providers(data.get("providers"), source, declared_beside)
     monitors: list[Monitor] = []
@@ -239,9 +240,7 @@ def _monitor(
             meter_limits[name] = meter.limit
         where = f"meters.{name}"
         meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
-    no_params: dict[str, str] = {}
-    use_params = provider if model.enabled else None
-    params = attempt(lambda: _params(model.params or {}, use_params), no_params) if "params" not in wrong else no_params
+    params = _params(model.params or {}, provider if model.enabled else None, found) if "params" not in wrong else {}
     findings.raise_any()
     return Monitor(
         id=model.id,
@@ -272,21 +271,21 @@ def _provider_usable(model: models.MonitorModel, registry: Registry) -> None:
         )
 
 
-def _params(values: dict[str, str | int], provider: Provider | None) -> dict[str, str]:
-    """The values the provider's URL needs from this monitor (an account id), all of them."""
+def _params(values: dict[str, str | int], provider: Provider | None, found: list[_Invalid]) -> dict[str, str]:
+    """The values the provider's URL needs from this monitor (an account id): each wrong or
+    missing one in `found`."""
     params = {name: str(value) for name, value in values.items()}
-    for name in params:
+    takes = ", ".join(sorted(provider.params)) if provider is not None else ""
+    for name, value in params.items():
         if provider is not None and name not in provider.params:
-            declared = ", ".join(sorted(provider.params)) or "none"
-            raise _Invalid(
-                f"params.{_name(name)}", f"{provider.name} takes no such parameter (it takes: {_text(declared)})"
-            )
-        if not params[name].isprintable() or len(params[name]) > MAX_PARAM_CHARS:
-            why = f"must be one line of text of at most {MAX_PARAM_CHARS}, got {_show(params[name])}"
-            raise _Invalid(f"params.{_name(name)}", why)
+            why = f"{provider.name} takes no such parameter (it takes: {_text(takes or 'none')})"
+            found.append(_Invalid(f"params.{_name(name)}", why))
+        elif not value.isprintable() or len(value) > MAX_PARAM_CHARS:
+            why = f"must be one line of text of at most {MAX_PARAM_CHARS}, got {_show(value)}"
+            found.append(_Invalid(f"params.{_name(name)}", why))
     for name, about in provider.params.items() if provider is not None else ():
         if name not in params:
-            raise _Invalid(f"params.{name}", f"required by {provider.name if provider else ''}: {_text(about)}")
+            found.append(_Invalid(f"params.{name}", f"required by {provider.name if provider else ''}: {_text(about)}"))
     return params
 
 
@@ -294,17 +293,12 @@ def _policy(model: models.Policy, inherited: AlertPolicy) -> AlertPolicy:
     """Override the inherited alert policy with the fields set here."""
     from msgspec import UnsetType
 
-    policy = inherited
-    if not isinstance(model.remind_every_hours, UnsetType):
-        hours = model.remind_every_hours
-        policy = replace(policy, remind_every=timedelta(hours=hours) if hours > 0 else None)
-    if not isinstance(model.hysteresis, UnsetType):
-        policy = replace(policy, hysteresis=model.hysteresis)
-    if not isinstance(model.failures_before_alert, UnsetType):
-        policy = replace(policy, failures_before_alert=model.failures_before_alert)
-    if not isinstance(model.forecast_days, UnsetType):
-        policy = replace(policy, forecast_days=model.forecast_days)
-    return policy
+    changes = {name: getattr(model, name) for name in _POLICY_FIELDS}
+    changes = {name: value for name, value in changes.items() if not isinstance(value, UnsetType)}
+    hours = changes.pop("remind_every_hours", None)
+    if hours is not None:
+        changes["remind_every"] = timedelta(hours=hours) if hours > 0 else None
+    return replace(inherited, **changes)
 
 
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:

@@ -142,10 +142,19 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
             why = f"unknown field (allowed: {allowed})" if isinstance(key, str) else "a name must be text (quote it)"
             found.append(InvalidField(_name(key), why))
             continue
+        one = _one_field(model, key)
         try:
-            right[key] = getattr(msgspec.convert({key: value}, _one_field(model, key)), key)
-        except msgspec.ValidationError as exc:
-            found.append(_explain(str(exc), {key: value}, _one_field(model, key)))
+            right[key] = getattr(msgspec.convert({key: value}, one), key)
+        except msgspec.ValidationError as exc:  # a mapping's entries one by one (msgspec names no key):
+            split = "[...]" in str(exc) and isinstance(value, dict)  # each wrong one told, the right ones kept
+            kept: dict[Any, Any] = {}
+            for part in [{k: v} for k, v in value.items()] if split else [value]:
+                try:
+                    kept.update(getattr(msgspec.convert({key: part}, one), key))
+                except msgspec.ValidationError as wrong:
+                    found.append(_explain(str(wrong), {key: part}, one))
+            if split:
+                right[key] = kept
     for name, info in fields.items():
         if info.required and name not in data:
             found.append(InvalidField(name, f"required: {_describe(_type_at(model, [name]))}"))
@@ -170,7 +179,7 @@ def _explain(error: str, data: Any, model: type[Any]) -> InvalidField:
     what, path = (match["what"], match["path"] or "") if match else (error, "")
     steps: list[Any] = []
     for name, index, _hidden in _STEP.findall(path):
-        steps.append(name or (int(index) if index else _hidden_key(data, steps, model)))
+        steps.append(name or (int(index) if index else _only_key(data, steps)))
     value: Any = data
     for step in steps:
         value = value[step] if isinstance(value, (dict, list)) else None
@@ -195,29 +204,6 @@ def _explain(error: str, data: Any, model: type[Any]) -> InvalidField:
     if isinstance(kind, inspect.UnionType) and not isinstance(value, dict):  # a number, not a mapping of them
         kind = inspect.UnionType(tuple(t for t in kind.types if not isinstance(t, inspect.StructType)))
     return InvalidField(field, f"must be {_describe(kind)}, got {_show(value)}")
-
-
-def _hidden_key(data: Any, steps: list[Any], model: type[Any]) -> Any:
-    """msgspec does not name a mapping's key in its path ("[...]"): the first whose entry
-    alone fails the model, found by trying each (only when there is an error to explain)."""
-    mapping: Any = data
-    for step in steps:
-        mapping = mapping[step]
-    for key, value in mapping.items():
-        try:
-            msgspec.convert(_with(data, steps, {key: value}), model)
-        except msgspec.ValidationError:
-            return key
-    return "?"
-
-
-def _with(data: Any, steps: list[Any], replacement: Any) -> Any:
-    """A copy of `data` with the value at `steps` replaced (the rest shared)."""
-    if not steps:
-        return replacement
-    copy = dict(data) if isinstance(data, dict) else list(data)
-    copy[steps[0]] = _with(data[steps[0]], steps[1:], replacement)
-    return copy
 
 
 @functools.cache
@@ -251,6 +237,13 @@ def _unwrap(kind: Any, step: Any) -> Any:
         into = [t for t in shapes if isinstance(t, wanted)]
         return into[0] if into and step is not None else (shapes[0] if len(shapes) == 1 else kind)
     return kind
+
+
+def _only_key(data: Any, steps: list[Any]) -> Any:
+    """The key of the one entry of the mapping at `steps` (check_fields converts each alone)."""
+    for step in steps:
+        data = data[step]
+    return next(iter(data), "?")
 
 
 def _describe(kind: Any) -> str:

@@ -73,12 +73,12 @@ def line_of(data: Any, path: tuple[Any, ...]) -> int | None:
     return line
 
 
-def field_line(source: str, entry: Any, what: str, wrong: InvalidField) -> str:
-    """One wrong field of an entry as read, as the line its reader reports:
-    "monitors.yaml: line 7: monitor 'a': field 'thresholds.warning': ..."."""
+def field_line(source: str, entry: Any, what: str | None, wrong: InvalidField) -> str:
+    """One wrong field of an entry as read (`what`: the entry, None: of the file itself), as
+    the line its reader reports: "monitors.yaml: line 7: monitor 'a': field 'thresholds.warning': ..."."""
     line = line_of(entry, tuple(wrong.field.replace("[", ".").replace("]", "").split(".")))
     where = f"{source}: line {line}" if line else source
-    return _bounded(f"{where}: {what}: field '{wrong.field}': {wrong}")
+    return _bounded(f"{where}: {what + ': ' if what else ''}field '{wrong.field}': {wrong}")
 
 
 def read_bytes(path: Path, source: str) -> bytes:
