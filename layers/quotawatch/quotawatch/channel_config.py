@@ -8,6 +8,7 @@ in the file: `secret_field` names their field in the API-keys secret.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from msgspec import UnsetType
@@ -16,8 +17,8 @@ from quotawatch import models
 from quotawatch.core.channels import PAGERDUTY_URL, Channel
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.echo import _bounded, _show, _text
-from quotawatch.strict_yaml import Broken, field_line
+from quotawatch.echo import _bounded, _show
+from quotawatch.strict_yaml import read_entry, shown_name
 
 MAX_CHANNELS = 20
 _DEFAULT_SEVERITY = ("warning", "critical")  # [is pagerduty]
@@ -36,17 +37,11 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
     seen: set[str] = set()
     for index, entry in enumerate(value, start=1):
         name = entry.get("name") if isinstance(entry, dict) else None
-        shown = _text(name) if isinstance(name, str) and name else f"#{index}"
-        if isinstance(entry, Broken):  # its YAML cannot be read
-            shown = _text(entry.name) if entry.name else shown
-            problems.append(entry.problem(source, f"channel '{shown}'"))
-            continue
-        try:
-            channels.append(_channel(entry, isinstance(name, str) and name in seen))
-        except _Invalid as exc:
-            problems += [field_line(source, entry, f"channel '{shown}'", wrong) for wrong in exc.every()]
-        if isinstance(name, str):
-            seen.add(name)
+        read_it = partial(_channel, named_before=isinstance(name, str) and name in seen)
+        read = read_entry(source, entry, f"channel '{shown_name(entry, 'name', index)}'", read_it)
+        channels += [read] if isinstance(read, Channel) else []
+        problems += [] if isinstance(read, Channel) else read
+        seen.add(name if isinstance(name, str) else "")
     return tuple(channels), tuple(problems)
 
 
@@ -78,12 +73,8 @@ def _channel(entry: Any, named_before: bool) -> Channel:
         type=kind,
         secret_field=model.secret_field,
         min_severity=severity,
-        monitors=_patterns(model.monitors),
-        signals=_patterns(model.signals),
+        monitors=tuple([model.monitors] if isinstance(model.monitors, str) else model.monitors),
+        signals=tuple([model.signals] if isinstance(model.signals, str) else model.signals),
         url=url,
         signing_secret_field=signing,
     )
-
-
-def _patterns(value: list[str] | str) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)

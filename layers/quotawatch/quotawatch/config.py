@@ -28,7 +28,7 @@ from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import ECHO_CHARS, Findings, _bounded, _name, _show, _text
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.strict_yaml import Broken, field_line
+from quotawatch.strict_yaml import Broken, field_line, read_entry, shown_name
 
 if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
     from quotawatch import models
@@ -158,7 +158,7 @@ def parse_monitors(
         default_thresholds = Findings(wrong).attempt(
             lambda: _thresholds(model.thresholds, DEFAULT_THRESHOLDS), DEFAULT_THRESHOLDS
         )
-    if wrong or model is None:  # the defaults are every monitor's: the file cannot be used; each wrong field a line
+    if wrong or model is None:  # the defaults are every monitor's: the file cannot be used
         where = [_Invalid(f"defaults.{w.field}".removesuffix(".-"), str(w)) for w in wrong]
         lines = [field_line(source, data, None, w) for w in where]
         raise ConfigError(lines[0], tuple(lines[1:]))
@@ -169,44 +169,24 @@ def parse_monitors(
     problems: list[ConfigProblem] = []
     first_with_id: dict[str, str] = {}
     for index, entry in enumerate(data["monitors"], start=1):
-        name = _display_name(entry, index)
-        entry_id = entry.get("id") if isinstance(entry, dict) else None
-        if isinstance(entry, Broken):  # the YAML of this monitor cannot be read
-            problems.append(ConfigProblem(name, entry.problem(source, f"monitor '{name}'")))
-            continue
+        name, entry_id = shown_name(entry, "id", index), entry.get("id") if isinstance(entry, dict) else None
         # Every entry claims its id, even one that is broken in another field: two entries
         # with one id are one mistake, whichever of them is also wrong.
         first = first_with_id.setdefault(entry_id, f"#{index}") if isinstance(entry_id, str) else None
-        try:
-            twin = first if first != f"#{index}" else None
-            monitor = _monitor(entry, default_thresholds, default_policy, registry, twin)
-        except _Invalid as exc:
-            lines = [field_line(source, entry, f"monitor '{name}'", wrong) for wrong in exc.every()]
-            problems.append(ConfigProblem(name, lines[0], tuple(lines[1:])))
-            continue
-        except Exception as exc:  # a bug must cost one monitor, not the run
-            message = (
-                f"{source}: monitor '{name}': cannot be read (internal error {type(exc).__name__}; please report it)"
-            )
-            problems.append(ConfigProblem(name, _bounded(message)))
-            continue
-        monitors.append(monitor)
+        twin = first if first != f"#{index}" else None
+        inherited = (default_thresholds, default_policy)
+        read = read_entry(
+            source, entry, f"monitor '{name}'", partial(_monitor, inherited=inherited, registry=registry, twin=twin)
+        )
+        if isinstance(read, Monitor):
+            monitors.append(read)
+        else:
+            problems.append(ConfigProblem(name, read[0], tuple(read[1:])))
     channels, channel_problems = parse_channels(data.get("channels"), source)
     return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems, channels, channel_problems)
 
 
-def _display_name(entry: Any, index: int) -> str:
-    """How to name a monitor in an error: its id when it has a usable one, else its position."""
-    if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
-        return _text(entry["id"])
-    if isinstance(entry, Broken) and entry.name:
-        return _text(entry.name)
-    return f"#{index}"
-
-
-def _monitor(
-    entry: Any, default_thresholds: Thresholds, default_policy: AlertPolicy, registry: Registry, twin: str | None
-) -> Monitor:
+def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Registry, twin: str | None) -> Monitor:
     """The monitor an entry of the file holds; InvalidField with every wrong field, each once:
     the model's (msgspec) first, then the rules a schema cannot say, checked on the fields
     that are right. `twin`: the monitor before it with the same id."""
@@ -214,6 +194,7 @@ def _monitor(
 
     from quotawatch import models
 
+    default_thresholds, default_policy = inherited
     model, shape = models.check_fields(entry, models.MonitorModel)
     if model is None:  # not a mapping, or a rule of the model's own: nothing more to check
         raise _Invalid.of(shape)
@@ -302,18 +283,15 @@ def _policy(model: models.Policy, inherited: AlertPolicy) -> AlertPolicy:
 
 
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:
-    from msgspec import UnsetType
-
     """A meter's percent thresholds, plus an optional floor under what remains.
 
     `min_remaining: 100` warns below 100 left; `{warning: 100, critical: 20}` sets both.
     """
-    percent = _thresholds(meter, inherited, where)
-    floor = meter.min_remaining
-    if isinstance(floor, float):
+    from msgspec import UnsetType
+
+    percent, floor = _thresholds(meter, inherited, where), meter.min_remaining
+    if floor is None or isinstance(floor, float):  # a number: the warning floor alone
         return replace(percent, floor_warning=floor, floor_critical=None)
-    if floor is None:
-        return replace(percent, floor_warning=None, floor_critical=None)
     figures = [None if isinstance(f, UnsetType) else f for f in (floor.warning, floor.critical)]
     return replace(percent, floor_warning=figures[0], floor_critical=figures[1])
 
