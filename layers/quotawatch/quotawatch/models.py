@@ -178,11 +178,10 @@ def _explain(error: str, data: Any, model: type[Any]) -> InvalidField:
     match = _AT.match(error)
     what, path = (match["what"], match["path"] or "") if match else (error, "")
     steps: list[Any] = []
-    for name, index, _hidden in _STEP.findall(path):
-        steps.append(name or (int(index) if index else _only_key(data, steps)))
     value: Any = data
-    for step in steps:
-        value = value[step] if isinstance(value, (dict, list)) else None
+    for name, index, _hidden in _STEP.findall(path):  # a key msgspec leaves out: its mapping's one (check_fields)
+        steps.append(name or (int(index) if index else next(iter(value), "?")))
+        value = value[steps[-1]] if isinstance(value, (dict, list)) else None
     kind = _type_at(model, steps)
     field = ".".join(_name(s) if isinstance(s, str) else f"[{s}]" for s in steps).replace(".[", "[") or "-"
     if match and match["key"]:
@@ -237,13 +236,6 @@ def _unwrap(kind: Any, step: Any) -> Any:
         into = [t for t in shapes if isinstance(t, wanted)]
         return into[0] if into and step is not None else (shapes[0] if len(shapes) == 1 else kind)
     return kind
-
-
-def _only_key(data: Any, steps: list[Any]) -> Any:
-    """The key of the one entry of the mapping at `steps` (check_fields converts each alone)."""
-    for step in steps:
-        data = data[step]
-    return next(iter(data), "?")
 
 
 def _describe(kind: Any) -> str:
