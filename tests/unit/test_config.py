@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quotawatch.config import ConfigError, Monitor, load_monitors, parse_monitors
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
@@ -615,3 +617,44 @@ def test_every_wrong_or_missing_param_is_a_line() -> None:
         f"{FILE}: monitor 'sms': field 'params.account_sid': required by twilio: the Account SID (AC followed by "
         "32 hex digits)",
     )
+
+
+# A mistake of shape (the model's) or of rule (a schema cannot say it), and the field each names.
+MISTAKES: dict[str, tuple[Any, str]] = {
+    "hysteresis": ("lots", "hysteresis"),
+    "colour": ("red", "colour"),
+    "enabled": ("maybe", "enabled"),
+    "forecast_days": (-1, "forecast_days"),
+    "secret_field": (None, "secret_field"),  # left out
+    "thresholds": ({"warning": 90, "critical": 85}, "thresholds"),
+    "base_url": ("http://example.com", "base_url"),
+    "meters": ({"nothing": {}, "calls": {"warning": "x"}}, "meters.nothing meters.calls.warning"),
+    "params": ({"region": "eu"}, "params.region"),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.integers(1, 6),
+    data=st.data(),
+    chosen=st.lists(st.sampled_from(sorted(MISTAKES)), min_size=1, unique=True),
+)
+def test_any_mistakes_injected_into_one_of_n_monitors_are_each_one_line_of_that_monitor(
+    count: int, data: st.DataObject, chosen: list[str]
+) -> None:
+    broken = data.draw(st.integers(0, count - 1))
+    monitors = [{**GOOD, "id": f"m{index}"} for index in range(count)]
+    for name in chosen:
+        value, _ = MISTAKES[name]
+        if value is None:
+            del monitors[broken][name]
+        else:
+            monitors[broken][name] = value
+
+    config = parse_monitors({"monitors": monitors}, source=FILE)
+
+    assert [m.id for m in config.monitors] == [f"m{i}" for i in range(count) if i != broken]
+    [problem] = config.problems
+    assert problem.monitor == f"m{broken}"
+    fields = [re.search(r"field '([^']*)'", line)[1] for line in problem.lines]  # type: ignore[index]
+    assert sorted(fields) == sorted(" ".join(MISTAKES[name][1] for name in chosen).split())  # each once
