@@ -658,3 +658,12 @@ def test_any_mistakes_injected_into_one_of_n_monitors_are_each_one_line_of_that_
     assert problem.monitor == f"m{broken}"
     fields = [re.search(r"field '([^']*)'", line)[1] for line in problem.lines]  # type: ignore[index]
     assert sorted(fields) == sorted(" ".join(MISTAKES[name][1] for name in chosen).split())  # each once
+
+
+def test_a_monitor_with_thousands_of_mistakes_is_at_most_21_lines() -> None:
+    entry = {**GOOD, **{f"field{index}": index for index in range(5000)}}
+    [problem] = parse_monitors({"monitors": [entry]}, source=FILE).problems
+
+    assert len(problem.lines) == 21
+    assert problem.lines[19].startswith(f"{FILE}: monitor 'cloudlayer-prod': field 'field19': unknown field")
+    assert problem.lines[20] == f"{FILE}: monitor 'cloudlayer-prod': 4,980 more problems, not shown"
