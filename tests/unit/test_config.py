@@ -8,16 +8,19 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quotawatch.config import ConfigError, Monitor, load_monitors, parse_monitors
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
+from quotawatch.models import MonitorModel
 
 SHIPPED = Path(__file__).resolve().parents[2] / "functions" / "check_usage" / "monitors.yaml"
 FILE = "team-monitors.yaml"
 GOOD = {"id": "cloudlayer-prod", "provider": "cloudlayer", "secret_field": "cloudlayer-prod"}
+MONITOR_FIELDS = ", ".join(sorted(f.name for f in msgspec.structs.fields(MonitorModel)))
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -529,9 +532,7 @@ def test_check_config_prints_each_rule_a_monitor_breaks_once_and_runs_the_others
         (
             "thresholds: {warning: 90, critical: 85}\n    colour: red",
             [
-                "line 6: monitor 'm': field 'colour': unknown field (allowed: base_url, enabled, "
-                "failures_before_alert, forecast_days, hysteresis, id, meters, params, provider, "
-                "remind_every_hours, secret_field, thresholds)",
+                f"line 6: monitor 'm': field 'colour': unknown field (allowed: {MONITOR_FIELDS})",
                 "line 5: monitor 'm': field 'thresholds': warning (90) is above critical (85)",
             ],
         ),
