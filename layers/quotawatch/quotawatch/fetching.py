@@ -160,8 +160,9 @@ def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: date
                 return usage
         raise
     body = answer.body
-    if provider.reads_headers:  # `headers.NAME` in its expressions: beside the body's fields
-        body = {**body, "headers": answer.headers} if isinstance(body, dict) else {"headers": answer.headers}
+    if provider.reads_headers:  # `headers.NAME` in its expressions, lower-case: beside the body's fields
+        headers = {name.lower(): value for name, value in answer.headers.items()}  # a repeated one: its last
+        body = {**body, "headers": headers} if isinstance(body, dict) else {"headers": headers}
     try:
         usage = provider.parse(body, checked_at)
     except BadResponse:
@@ -199,12 +200,12 @@ def _all_pages(pages: Pages, request: HttpRequest, first: HttpAnswer, http: Json
         if time.monotonic() - started > PAGES_SECONDS:
             raise CheckFailed(ErrorKind.UNAVAILABLE, f"its pages took more than {PAGES_SECONDS} s to read")
         seen.add(token)
-        page = require_object(http.fetch(replace(request, url=with_query(request.url, pages.param, token))).body)
+        page = require_object(http.fetch(request._replace(url=with_query(request.url, pages.param, token))).body)
         for name, value in page.items():
             if isinstance(value, list) and isinstance(merged.get(name), list):
                 merged[name] = lists.setdefault(name, list(merged[name]))
                 lists[name].extend(value)
-    return replace(first, body=merged)
+    return first._replace(body=merged)
 
 
 def with_query(url: str, name: str, value: str) -> str:

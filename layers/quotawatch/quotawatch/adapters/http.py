@@ -163,9 +163,6 @@ class HttpClient:
             if status != 200:
                 raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered unexpected status {status}")
             body = _read_capped(response, p.max_body_bytes, host)
-            # Names lower-cased: a declaration reads `headers."x-ratelimit-remaining"` whatever
-            # the case the provider sends (a repeated header: its last value).
-            answer_headers = {name.lower(): value for name, value in response.headers.items()}
             complete = True
         except (failed.ProtocolError, failed.DecodeError):  # urllib3 2 also counts Content-Length
             raise _Retryable(
@@ -179,7 +176,7 @@ class HttpClient:
             else:
                 response.close()  # unread or cut short: the connection is not reused
         try:
-            return HttpAnswer(json.loads(body), answer_headers, status)
+            return HttpAnswer(json.loads(body), response.headers, status)  # headers: read in any case
         except (ValueError, UnicodeDecodeError):
             raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered 200 but not with JSON") from None
         except RecursionError:  # JSON nested deeper than the decoder goes: a depth bomb
