@@ -55,7 +55,10 @@ Duration = Annotated[
 class BurnModel(Model, kw_only=True):
     """`burn:` the burn-rate alert (core/burn.py): the fields to change of what is inherited."""
 
-    factor: Annotated[float, Meta(gt=1, le=1000, description="times the usual rate that alerts")] | UnsetType = UNSET
+    factor: (
+        Annotated[float, Meta(gt=1, le=1000, description="a number above 1 and at most 1000 (times the usual rate)")]
+        | UnsetType
+    ) = UNSET
     short: Duration | UnsetType = UNSET
     long: Duration | UnsetType = UNSET
     min_spend: Amount | UnsetType = UNSET
