@@ -333,7 +333,7 @@ def _burn_signal(
     verdict = burn(Readings(times, values, balance), facts, thresholds.burn, previous or Level.OK, margin)
     if verdict is None or (verdict.level is Level.OK and previous is None):
         return None  # nothing to say, nothing stored: no signal (it would only be one more "ok")
-    return Signal(burn_signal_key(meter.name), verdict.level, meter=meter, thresholds=thresholds, burn=verdict)
+    return Signal(burn_signal_key(meter.name), verdict.level, meter=meter, burn=verdict)
 
 
 def _figure(value: object) -> float | None:
