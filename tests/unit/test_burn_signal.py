@@ -8,13 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from quotawatch.config import Monitor
 from quotawatch.core.alerts import Notice, SignalState, decide
 from quotawatch.core.bounds import TRUNCATED
 from quotawatch.core.burn import DEFAULT_BURN, BurnSettings
 from quotawatch.core.channels import dedup_key
+from quotawatch.core.digest import DigestInput, render_digest
 from quotawatch.core.messages import SMS_MAX, render
+from quotawatch.core.record import StoredMonitor
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, Level, Thresholds, evaluate
 from quotawatch.core.snapshot import Condition, Meter, Period, Severity, Snapshot
+from quotawatch.core.status import MeterStatus, status_rows
 from quotawatch.core.window import WINDOW_SIZE, Window
 
 START = datetime(2026, 11, 16, tzinfo=UTC)  # a Monday
@@ -167,3 +171,64 @@ def test_the_email_says_the_window_the_rate_the_usual_and_what_to_do(week: Run) 
     assert "leaked key or a job in a loop" in email
     reminder = replace(decision, notice=Notice.REMINDER, previous=Level.WARNING)
     assert render(reminder, snapshot, "OpenRouter").sms.startswith("QuotaWatch Reminder: WARNING acme spend burn:")
+
+
+def status_of(run: Run, monitor: Monitor | None = None) -> MeterStatus:
+    window = run.window.snapshots("acme")
+    newest = spend(window[0].checked_at, run.used)  # as stored in full: with its unit
+    stored = StoredMonitor(dict(run.states), window, newest, newest)
+    [row] = status_rows([monitor or Monitor("acme", "openrouter", "acme")], {"acme": stored})
+    return row
+
+
+def leaked(week: Run) -> Run:
+    run = replace(week, notices=[], states=dict(week.states))
+    run.step(20 * USUAL)
+    run.step(20 * USUAL)
+    return run
+
+
+def test_status_shows_the_pace_against_the_usual_and_a_burn_raises_the_row(week: Run) -> None:
+    from quotawatch_view.text import Painter, status_text
+    from quotawatch_view.times import Zone
+
+    steady, burning = status_of(week), status_of(leaked(week))
+    assert steady.to_dict()["burn"] == {
+        "level": "ok",
+        "judged": True,
+        "rate_per_hour": 2.0,
+        "usual_per_hour": 2.0,
+        "ratio": 1.0,
+    }
+    assert (burning.level, burning.level_signal) == (Level.WARNING, KEY)
+    [line] = [
+        line
+        for line in status_text([burning], Zone.named("UTC"), Painter(False), "here").splitlines()
+        if "acme" in line
+    ]
+    assert "warning (burn)" in line
+    assert " 20x " in line
+
+
+def test_status_says_when_a_meter_is_too_new_or_burn_is_off() -> None:
+    from quotawatch_view.text import _burn
+
+    young = Run()
+    young.steady(2)
+    assert _burn(status_of(young)) == "needs 7 days"
+    assert status_of(young).to_dict()["burn"]["judged"] is False
+    off = replace(DEFAULT_THRESHOLDS, burn=BurnSettings(off=True))
+    assert _burn(status_of(young, Monitor("acme", "openrouter", "acme", thresholds=off))) == "off"
+
+
+def test_the_digest_lists_what_burns_faster_than_usual(week: Run) -> None:
+    def digest(run: Run) -> list[str]:
+        data = DigestInput(run.at(), UTC, [status_of(run)], {}, {}, (), "")  # type: ignore[arg-type]
+        return render_digest(data).email.splitlines()
+
+    lines = digest(leaked(week))
+    at = lines.index("Burning faster than usual:")
+    assert lines[at + 1] == "  acme spend: $40.00/h (last 30 min), 20x the usual $2.00/h"
+    assert "  WARNING acme spend (burn) since" in "\n".join(lines)
+    quiet = digest(week)
+    assert quiet[quiet.index("Burning faster than usual:") + 1] == "  none"

@@ -311,10 +311,21 @@ def _forecast_level(
 def _burn_signal(
     meter: Meter, snapshot: Snapshot, past: Window, thresholds: Thresholds, previous: Level | None, policy: AlertPolicy
 ) -> Signal | None:
+    """The meter's burn signal; None when off, or not raised and nothing stored."""
+    verdict = meter_burn(meter, snapshot, past, thresholds.burn, previous or Level.OK, policy.hysteresis / 100)
+    if verdict is None or (verdict.level is Level.OK and previous is None):
+        return None  # nothing to say, nothing stored: no signal (it would only be one more "ok")
+    return Signal(burn_signal_key(meter.name), verdict.level, meter=meter, burn=verdict)
+
+
+def meter_burn(
+    meter: Meter, snapshot: Snapshot, past: Window, settings: BurnSettings, previous: Level, margin: float
+) -> Burn | None:
     """The meter's burn (core/burn.py) from every stored reading, the coarser tier included,
-    and this one; None when burn is off or the meter has no figure to follow."""
+    and this one; None when burn is off or the meter has no figure to follow. `margin` is
+    the clearing margin as a fraction."""
     balance = meter.used is None
-    if thresholds.burn.off or (balance and meter.remaining is None):
+    if settings.off or (balance and meter.remaining is None):
         return None
     now = snapshot.checked_at.timestamp()
     column = past.meters.get(meter.name)
@@ -329,11 +340,7 @@ def _burn_signal(
     left = meter.remaining if meter.remaining is not None else _left(meter)
     end = snapshot.period.end.timestamp() if snapshot.period is not None and snapshot.period.end else None
     facts = MeterFacts(now, _figure(left), _figure(meter.limit), end, meter.unit)
-    margin = policy.hysteresis / 100
-    verdict = burn(Readings(times, values, balance), facts, thresholds.burn, previous or Level.OK, margin)
-    if verdict is None or (verdict.level is Level.OK and previous is None):
-        return None  # nothing to say, nothing stored: no signal (it would only be one more "ok")
-    return Signal(burn_signal_key(meter.name), verdict.level, meter=meter, burn=verdict)
+    return burn(Readings(times, values, balance), facts, settings, previous, margin)
 
 
 def _figure(value: object) -> float | None:
