@@ -232,3 +232,37 @@ def test_the_digest_lists_what_burns_faster_than_usual(week: Run) -> None:
     assert "  WARNING acme spend (burn) since" in "\n".join(lines)
     quiet = digest(week)
     assert quiet[quiet.index("Burning faster than usual:") + 1] == "  none"
+
+
+def test_the_report_marks_burn_alerts_and_shades_the_windows_they_burned_in(week: Run) -> None:
+    from quotawatch_view.charts import chart_png
+    from quotawatch_view.history import History
+    from quotawatch_view.report import _series
+    from quotawatch_view.times import Zone
+
+    from quotawatch.core.messages import Message
+    from quotawatch.core.record import SentMessage
+
+    run = leaked(week)
+    for _ in range(4):
+        run.step()
+    readings = [spend(START + tick * TICK, USUAL * tick / 4) for tick in range(run.tick - 96, run.tick)]
+
+    def sent(tick: int, kind: str, severity: str) -> SentMessage:
+        at = START + tick * TICK
+        return SentMessage(KEY, at, Message("s", "e", "sms", severity, "acme", "openrouter", kind), at)
+
+    (raised, _, _, _), (cleared, _, _, _) = run.notices
+    history = History(
+        "acme", readings[0].checked_at, readings, [sent(raised, "alert", "warning"), sent(cleared, "recovery", "info")]
+    )
+    series, legend, alt = _series(
+        Monitor("acme", "openrouter", "acme"), history.only("spend"), "spend", Zone.named("UTC")
+    )
+
+    assert series.burns == [(START + raised * TICK - timedelta(minutes=30), START + cleared * TICK)]
+    assert [at for at, _ in series.burn_alerts] == [START + raised * TICK]
+    assert [(at, severity) for at, _, severity in series.messages] == [(START + cleared * TICK, "info")]  # the clear
+    assert ("legend-burn", "burning faster than usual 1 time") in legend
+    assert "burning faster than usual" in alt
+    assert chart_png(series, UTC).startswith(b"\x89PNG")
