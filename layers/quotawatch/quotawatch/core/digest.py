@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 from quotawatch.core import formatting as fmt
 from quotawatch.core.alerts import SignalState
+from quotawatch.core.burn import Burn
+from quotawatch.core.burn_messages import burn_line
 from quotawatch.core.messages import Message, sms_line, subject_line
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.rules import Level
@@ -87,6 +89,8 @@ def render_digest(data: DigestInput) -> Message:
         sms = f"QuotaWatch digest {day}: all is well ({count})."
     lines = [first, ""]
     lines += _capped(_raised_section(data), 1 + LISTED_UP_TO)
+    burning = [f"  {row.monitor} {burn_line(row.meter or '', b)}" for row in data.rows if (b := _burning(row))]
+    lines += ["", "Burning faster than usual:", *_capped(burning or ["  none"], LISTED_UP_TO)]
     silenced = [f"  {line}" for line in data.silences] or ["  none"]
     lines += ["", "Silenced:", *_capped(silenced, LISTED_UP_TO)]
     lines += ["", "Failed checks in the last day:", *_capped(_failures_section(data, monitors), LISTED_UP_TO)]
@@ -177,9 +181,13 @@ def _attention(data: DigestInput) -> list[str]:
 
 def _signal_name(row: MeterStatus) -> str:
     name = (row.meter or "").removeprefix("condition:")
-    if row.level_signal and row.level_signal.startswith("forecast:"):
-        return f"{name} (forecast)"
-    return name
+    family = row.level_signal.split(":", 1)[0] if row.level_signal else ""
+    return f"{name} ({family})" if family in ("forecast", "burn") else name
+
+
+def _burning(row: MeterStatus) -> Burn | None:
+    """The burn verdict when, at the digest's last reading, the meter burns at its alert's pace."""
+    return row.burn if row.meter is not None and row.burn is not None and row.burn.level is not Level.OK else None
 
 
 def _percent(row: MeterStatus) -> str:
