@@ -153,3 +153,25 @@ def test_every_shipped_file_passes_the_strict_reader_too() -> None:
     strict = read_directory(DIRECTORY, "catalogue/", shipped=False)
     assert strict.problems == ()
     assert sorted(strict.providers) == sorted(shipped().providers)
+
+
+ADMIN_KEYS = "docs/security.md#keys-that-can-do-more-than-read-usage"
+SECURITY = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+
+
+def test_every_key_that_can_do_more_than_read_is_explained_where_its_help_points() -> None:
+    """An entry whose key help points at the admin-key section has its row there (what the key
+    can do, the narrowest one), and an entry with a row there points its users to it."""
+    section = SECURITY.read_text(encoding="utf-8").split("## Keys that can do more than read usage", 1)[1]
+    rows = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
+    pointing = {name for name, provider in PROVIDERS.items() if ADMIN_KEYS in provider.key.where}
+    assert pointing <= rows, f"no row in docs/security.md for {sorted(pointing - rows)}"
+    assert rows & set(PROVIDERS) <= pointing, "a row's entry does not point at it"
+
+
+def test_quotawatch_providers_lists_every_entry_and_counts_them() -> None:
+    out = io.StringIO()
+    assert main(["providers"], out=out) == 0
+    listed = [line.split()[0] for line in out.getvalue().splitlines()[1:] if line and not line.endswith("one")]
+    assert sorted(listed) == sorted(PROVIDERS)
+    assert f"\n\n{len(PROVIDERS)} providers; " in out.getvalue()
