@@ -175,3 +175,4 @@ def test_quotawatch_providers_lists_every_entry_and_counts_them() -> None:
     listed = [line.split()[0] for line in out.getvalue().splitlines()[1:] if line and not line.endswith("one")]
     assert sorted(listed) == sorted(PROVIDERS)
     assert f"\n\n{len(PROVIDERS)} providers; " in out.getvalue()
+    assert len(PROVIDERS) >= 40, "issue 23: a catalogue of 40"
