@@ -345,6 +345,16 @@ class PeriodDeclaration(Model, kw_only=True):
     monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")] | (
         UnsetType
     ) = UNSET
+    resets_in: Expr | UnsetType = UNSET  # the end as a time from now: seconds or "6m0s"
+
+
+class PagesDeclaration(Model, kw_only=True):
+    """How an answer continues on further pages (a cursor sent back as a query parameter)."""
+
+    next: Expr
+    param: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="a query parameter's name")]
+    more: Expr | UnsetType = UNSET
+    max: Annotated[int, Meta(ge=1, le=100, description="the most pages read (1 to 100)")] = 10
 
 
 class KeyDeclaration(Model, kw_only=True):
@@ -368,6 +378,12 @@ class Declaration(Model, kw_only=True):
     base_url: Url | UnsetType = UNSET
     path: Annotated[str, Meta(pattern=r"^(/[^\s?#]*)?$", description="a path starting with '/'")] = ""
     query: dict[str, str | int | float | bool] | None = None
+    method: Literal["GET", "POST"] = "GET"
+    body: dict[str, Any] | str | UnsetType = UNSET  # POST's: a mapping sent as JSON, or text
+    content_type: (
+        Annotated[str, Meta(pattern=r"^[\w.+-]+/[\w.+-]+(; ?[\w-]+=[\w.-]+)?$", description="a media type")] | UnsetType
+    ) = UNSET
+    pages: PagesDeclaration | UnsetType = UNSET
     auth: str | AuthModel
     params: dict[str, Annotated[str, Meta(description="in one line, what the value is")]] | None = None
     meters: Annotated[dict[str, MeterDeclaration], Meta(max_length=64)] | UnsetType = UNSET

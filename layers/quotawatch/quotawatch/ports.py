@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -35,8 +35,28 @@ class KeyStore(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class HttpRequest:
+    """One request to a provider: GET, or POST with a body (a declaration's `body:`)."""
+
+    url: str
+    headers: dict[str, str]
+    method: str = "GET"  # GET or POST
+    body: bytes | None = None
+    content_type: str | None = None
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """A provider's answer: its status, its headers (names lower-cased) and its parsed JSON."""
+
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+    status: int = 200
+
+
 class JsonFetcher(Protocol):
-    def get_json(self, url: str, headers: dict[str, str]) -> Any: ...
+    def fetch(self, request: HttpRequest) -> HttpAnswer: ...
 
 
 class Store(Protocol):

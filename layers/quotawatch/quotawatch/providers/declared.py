@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from quotawatch.core.snapshot import Condition, Meter, Period, Severity
+from quotawatch.core.errors import CheckFailed
+from quotawatch.core.snapshot import Condition, ErrorKind, Meter, Period, Severity
 from quotawatch.providers import parsing as p
 from quotawatch.providers.base import ParsedUsage
 from quotawatch.providers.expressions import Expression, Template
@@ -104,6 +105,7 @@ class PeriodSpec:
     start: Expression | None = None
     end: Expression | None = None
     monthly_on: int | None = None  # a calendar rule: resets on this day of each month (UTC)
+    resets_in: Expression | None = None  # the end as a time from now ("6m0s", seconds)
 
 
 @dataclass(frozen=True)
@@ -253,6 +255,9 @@ def _period(spec: PeriodSpec | None, answer: dict[str, Any], now: datetime | Non
         return monthly_period(spec.monthly_on, now or datetime.now(UTC))
     start = _time(spec.start, answer)
     end = _time(spec.end, answer)
+    if spec.resets_in is not None:
+        wait = p.duration(spec.resets_in.value(answer), spec.resets_in.source)
+        end = None if wait is None else (now or datetime.now(UTC)) + wait
     return None if start is None and end is None else Period(start, end)
 
 
@@ -260,6 +265,31 @@ def _time(expression: Expression | None, answer: dict[str, Any]) -> datetime | N
     if expression is None:
         return None
     return p.timestamp({expression.source: expression.value(answer)}, expression.source)
+
+
+TIME_FORMS = ("unix", "rfc3339", "date")
+TIME_PLACEHOLDERS = frozenset(f"{at}:{form}" for at in ("now", "period.start", "period.end") for form in TIME_FORMS)
+
+
+def time_values(monthly_on: int | None, now: datetime) -> dict[str, str]:
+    """Each time placeholder's text at `now`: now, and the monthly period's start and end."""
+    now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    moments = {"now": now}
+    if monthly_on is not None:
+        try:
+            period = monthly_period(monthly_on, now)
+        except (OverflowError, ValueError):  # a month past year 9999
+            raise CheckFailed(ErrorKind.CONFIG, f"no monthly period after {now:%Y-%m}") from None
+        moments["period.start"], moments["period.end"] = period.start, period.end  # type: ignore[assignment]
+    return {f"{at}:{form}": _time_text(moment, form) for at, moment in moments.items() for form in TIME_FORMS}
+
+
+def _time_text(moment: datetime, form: str) -> str:
+    if form == "unix":
+        return str(int(moment.timestamp()))
+    if form == "date":
+        return moment.date().isoformat()
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
 
 
 def monthly_period(day: int, now: datetime) -> Period:

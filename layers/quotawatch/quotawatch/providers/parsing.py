@@ -7,6 +7,7 @@ check error a person can act on, never a crash and never a false alert.
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,9 +105,33 @@ def timestamp(obj: dict[str, Any], field: str) -> datetime | None:
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
+            if _EPOCH.fullmatch(value.strip()):  # epoch seconds as text: a header's reset time
+                return timestamp({field: float(value)}, field)
             raise BadResponse(f"field '{field}' is not a date", field) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise BadResponse(f"field '{field}' is not a date", field)
+
+
+_EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
+# A duration as rate-limit headers write it: Go's "6m0s", "1h2m3.5s", "20ms", or plain seconds.
+_DURATION = re.compile(r"(?:\d{1,12}(?:\.\d{1,9})?(?:ms|h|m|s))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_DURATION = timedelta(days=3660)
+
+
+def duration(value: Any, field: str) -> timedelta | None:
+    """A time until something (a reset) in seconds or as "6m0s"; None when absent."""
+    if value is None or value == "":
+        return None
+    text = value.strip() if isinstance(value, str) else None
+    if text is not None and _DURATION.fullmatch(text):
+        seconds = sum(float(n) * _SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+    else:
+        seconds = to_number(value, field)
+    if not 0 <= seconds <= MAX_DURATION.total_seconds():
+        raise BadResponse(f"field '{field}' is not a duration of 0 to 10 years", field)
+    return timedelta(seconds=seconds)
 
 
 # The names providers give their spend windows, all in UTC (a week starts on Monday).
