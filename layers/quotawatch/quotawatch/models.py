@@ -296,10 +296,11 @@ Expr = Annotated[str, Meta(min_length=1, max_length=1000, description="an expres
 Severity = Literal["warning", "critical", "info"]
 
 
+HeaderName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a header's name")]
+
+
 class AuthModel(Model, kw_only=True):
-    header: Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a header's name")] | (
-        UnsetType
-    ) = UNSET
+    header: HeaderName | UnsetType = UNSET
     format: Annotated[str, Meta(max_length=100, description="holding {key} once, e.g. 'Bearer {key}'")] | (
         UnsetType
     ) = UNSET
@@ -378,6 +379,7 @@ class Declaration(Model, kw_only=True):
     base_url: Url | UnsetType = UNSET
     path: Annotated[str, Meta(pattern=r"^(/[^\s?#]*)?$", description="a path starting with '/'")] = ""
     query: dict[str, str | int | float | bool] | None = None
+    headers: dict[HeaderName, OneLine] | None = None  # sent as they are, beside auth's (an API version)
     method: Literal["GET", "POST"] = "GET"
     body: dict[str, Any] | str | UnsetType = UNSET  # POST's: a mapping sent as JSON, or text
     content_type: (

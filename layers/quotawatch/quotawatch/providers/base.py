@@ -118,6 +118,7 @@ class Provider:
     meter_units: Mapping[str, str] = field(default_factory=dict)  # by meter name, where declared
     optional_meters: tuple[str, ...] = ()  # meters an answer may leave out (`optional: true`)
     key: KeyHelp = KeyHelp()
+    headers: tuple[tuple[str, str], ...] = ()  # sent as they are, beside the key's (an API version)
     method: str = "GET"
     # POST's body: a mapping sent as JSON, or text, with the placeholders of the URL.
     body: Any = None
@@ -156,13 +157,14 @@ class Provider:
         url = self.url(base_url, values)
         if self.auth.kind == "query":
             url += ("&" if "?" in url else "?") + urlencode({self.auth.name: key})
+        headers = {**dict(self.headers), **self.auth.header(key)} if self.headers else self.auth.header(key)
         if self.body is None:
-            return HttpRequest(url, self.auth.header(key), self.method)
+            return HttpRequest(url, headers, self.method)
         if isinstance(self.body, str):
             body = _filled(self.body, values).encode()
         else:
             body = json.dumps(_filled_json(self.body, values), separators=(",", ":")).encode()
-        return HttpRequest(url, self.auth.header(key), self.method, body, self.content_type)
+        return HttpRequest(url, headers, self.method, body, self.content_type)
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return self.auth.header(key)

@@ -108,6 +108,11 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         findings.attempt(partial(_require_known_placeholders, text, known, field_name), None)
     used = {found for _, text in templated for found in _PLACEHOLDER.findall(text)}
     findings.attempt(lambda: _request_body(model), None)
+    for header, value in (model.headers or {}).items():
+        if "{" in value or header.lower() in ("authorization", "content-type", "content-length", "host"):
+            findings.found.append(
+                _Invalid(f"headers.{_name(header)}", "a fixed value, not the key's or the body's (auth, content_type)")
+            )
     pages = findings.attempt(lambda: _pages(model.pages), None)
     monthly_on = model.period.monthly if model.period and not isinstance(model.period.monthly, UnsetType) else None
     if monthly_on is None and any(u.startswith("period.") for u in used):
@@ -135,6 +140,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         optional_meters=reader.optional_meters,
         # For people (`quotawatch providers NAME`), never used to send the key.
         key=KeyHelp(model.key.format.strip(), model.key.where.strip()) if model.key else KeyHelp(),
+        headers=tuple((model.headers or {}).items()),
         method=model.method,
         body=_given(model.body, None),
         content_type=_content_type(model),
