@@ -23,7 +23,7 @@ from quotawatch.core.masking import RECOGNISABLE
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.fetching import fetch_snapshot
 from quotawatch.providers import PROVIDERS
-from quotawatch.providers.catalogue import DIRECTORY, read_directory, shipped
+from quotawatch.providers.catalogue import DIRECTORY, read_directory, read_file, shipped
 from quotawatch_local.fakes import FakeProvider
 from quotawatch_local.fakes.catalogued import Fixture, fixtures, read_fixture
 from tests.unit.support import OneKey, Serve
@@ -146,6 +146,30 @@ def test_the_readme_example_declaration_reads_its_documented_answer(
     assert "307 calls" in out.getvalue()
     assert "0.0%" in out.getvalue() or "0%" in out.getvalue()
     assert "billing period:" in out.getvalue()  # the calendar month of the check
+
+
+RAPIDAPI = read_fixture(EXAMPLES / "rapidapi-example-answers.yaml")
+
+
+@pytest.mark.parametrize("answer", sorted(RAPIDAPI.expect))
+def test_the_rapidapi_template_reads_the_plans_quota_from_the_headers(
+    answer: str, serve: Serve, client: HttpClient
+) -> None:
+    """docs/examples/providers/rapidapi-example.yaml, a user's declaration for one API sold on
+    RapidAPI: the key and the API's host in headers, the plan's quota from the answer's."""
+    provider = read_file(EXAMPLES / "providers" / "rapidapi-example.yaml", "docs/examples/")
+    fake = serve(RAPIDAPI.api(), RAPIDAPI.key, RAPIDAPI.scenarios()[answer])
+    monitor = Monitor(id="rapidapi-test", provider=provider.name, secret_field="key", base_url=fake.base_url)
+    snapshot = fetch_snapshot(monitor, provider, OneKey(RAPIDAPI.key), client, NOW)
+    expected = RAPIDAPI.expect[answer]
+    if "error" in expected:
+        assert snapshot.error is not None
+        assert snapshot.error.kind is ErrorKind(expected["error"])
+    else:
+        assert snapshot.error is None, snapshot.error
+        assert [_meter(m) for m in snapshot.to_dict()["meters"]] == [_meter(m) for m in expected["meters"]]
+        assert fake.requests[0]["x-rapidapi-host"] == "example-api.p.rapidapi.com"
+    assert_no_key(RAPIDAPI.key, snapshot)
 
 
 def test_every_shipped_file_passes_the_strict_reader_too() -> None:
