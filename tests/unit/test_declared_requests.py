@@ -6,6 +6,7 @@ property-tested."""
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from dataclasses import replace
@@ -18,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quotawatch.adapters.http import HttpClient
+from quotawatch.cli import main
 from quotawatch.config import Monitor
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.forecast import forecast
@@ -260,6 +262,21 @@ def test_a_spend_entry_against_the_monitors_budget_forecasts_the_day_it_is_reach
     assert ahead is not None
     assert ahead.runs_out_at is not None
     assert abs(ahead.runs_out_at - (NOW + timedelta(days=(200 - used) / 10))) < timedelta(minutes=1)
+
+
+def test_quotawatch_fetch_openai_prints_costs_this_month_over_its_pages(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/watch-any-api.md: `quotawatch fetch openai --key-env OPENAI_ADMIN_KEY` on the fake."""
+    fixture = fixtures()["openai"]
+    fake = serve(fixture.api(), fixture.key, fixture.scenarios()["paginated"])
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", fixture.key)
+    out = io.StringIO()
+    assert main(["fetch", "openai", "--key-env", "OPENAI_ADMIN_KEY", "--base-url", fake.base_url], out) == 0
+    assert re.search(r"cost_this_month +\$100\.00", out.getvalue()), out.getvalue()
+    assert "billing period:" in out.getvalue()
+    assert int(parse_qs(urlsplit(fake.paths[0]).query)["start_time"][0]) % 86400 == 0  # the month's first second
+    assert fixture.key not in out.getvalue()
 
 
 # --- declarations ---------------------------------------------------------------------------
