@@ -203,6 +203,7 @@ def main() -> int:
     parser.add_argument("--ratio", action="store_true", help="only QuotaWatch against the thread-pool peer")
     parser.add_argument("--ratio-n", type=int, help="N for the peer comparison (1,000; --quick 100)")
     parser.add_argument("--fetch", action="store_true", help="only: the fetch stage, threads against asyncio")
+    parser.add_argument("--fetch-threads", help="with --fetch: thread counts to compare instead (16,64), at --ratio-n")
     parser.add_argument("--profile", help="only: profile a warm run of --ratio-n monitors into this pstats file")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved warm rounds against the peer")
     parser.add_argument("--ratio-pool", type=int, help="QuotaWatch's CHECK_CONCURRENCY against the peer (template's)")
@@ -253,7 +254,9 @@ def main() -> int:
                 return 0
             ratio_n = args.ratio_n or (100 if quick else 1000)
             if args.fetch:
-                bench_fetch(fake.base_url + API.paths[0], "bench-key", bench.cgroup, (10, 100, 1000))
+                pools = tuple(int(p) for p in args.fetch_threads.split(",")) if args.fetch_threads else (64,)
+                fetch_n = (ratio_n,) if args.fetch_threads else (10, 100, 1000)
+                bench_fetch(fake.base_url + API.paths[0], "bench-key", bench.cgroup, fetch_n, pools)
                 return 0
             if args.profile:
                 _profile(bench, ratio_n, Path(args.profile).resolve())
