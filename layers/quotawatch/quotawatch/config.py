@@ -57,6 +57,8 @@ class Monitor:
     params: Mapping[str, str] = field(default_factory=dict)
     # Limits of the monitor's own, for meters the API reports without one (a monthly budget).
     meter_limits: Mapping[str, float] = field(default_factory=dict)
+    # The day its month starts, for a provider whose period is monthly (a billing cycle).
+    monthly_on: int | None = None
     # The provider as this file resolved it (a user's declaration may replace the
     # catalogue's); None: look it up in the catalogue by name.
     spec: Provider | None = field(default=None, compare=False, repr=False)
@@ -231,6 +233,8 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
             meter_limits[name] = meter.limit
         where = f"meters.{name}"
         meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
+    if model.period is not None and provider is not None and provider.monthly_on is None:
+        found.append(_Invalid("period", f"{model.provider}'s period is not monthly (it comes from its answers)"))
     no_params: dict[str, str] = {}
     params = attempt(lambda: _params(model.params or {}, provider if model.enabled else None), no_params)
     findings.raise_any()
@@ -245,6 +249,7 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
         policy=_policy(model, default_policy),
         params=params,
         meter_limits=meter_limits,
+        monthly_on=model.period.monthly if model.period else None,
         spec=provider,
     )
 

@@ -69,6 +69,10 @@ class MeterModel(ThresholdsModel, kw_only=True):
     limit: Limit | UnsetType = UNSET
 
 
+class MonthlyModel(Model, kw_only=True):
+    monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")]
+
+
 class Policy(Model, kw_only=True):
     """How alerts behave over time: under `defaults` and per monitor."""
 
@@ -92,6 +96,7 @@ class MonitorModel(Policy, kw_only=True):
     params: dict[str, Param | int] | None = None
     thresholds: ThresholdsModel | None = None
     meters: dict[str, MeterModel | None] | None = None
+    period: MonthlyModel | None = None  # the month starts on another day than the provider's
 
 
 class ChannelModel(Model, kw_only=True):
