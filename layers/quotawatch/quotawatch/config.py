@@ -157,7 +157,7 @@ def parse_monitors(
         if broken:  # a part of `defaults` whose YAML cannot be read
             raise ConfigError(_bounded(f"{source}: line {broken[0].line}: field 'defaults': {broken[0].message}"))
         model = models.check(defaults, models.Defaults)
-        default_thresholds = _thresholds(model.thresholds, DEFAULT_THRESHOLDS)
+        default_thresholds = _burn(model.burn, _thresholds(model.thresholds, DEFAULT_THRESHOLDS), "burn")
         default_policy = _policy(model, DEFAULT_POLICY)
     except _Invalid as exc:
         field = "defaults" if exc.field == "-" else f"defaults.{exc.field}".removesuffix(".-")
@@ -219,7 +219,9 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
     attempt(lambda: _provider_usable(model, registry), None)
     if model.base_url is not None and not _allowed_url(model.base_url):
         found.append(_Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
-    thresholds = attempt(lambda: _thresholds(model.thresholds, default_thresholds), default_thresholds)
+    thresholds = attempt(
+        lambda: _burn(model.burn, _thresholds(model.thresholds, default_thresholds), "burn"), default_thresholds
+    )
     meter_thresholds: dict[str, Thresholds] = {}
     meter_limits: dict[str, float] = {}
     for name, meter in (model.meters or {}).items():
@@ -310,7 +312,7 @@ def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: st
 
     `min_remaining: 100` warns below 100 left; `{warning: 100, critical: 20}` sets both.
     """
-    percent = _thresholds(meter, inherited, where)
+    percent = _burn(meter.burn, _thresholds(meter, inherited, where), f"{where}.burn")
     floor = meter.min_remaining
     if isinstance(floor, float):
         return replace(percent, floor_warning=floor, floor_critical=None)
@@ -331,7 +333,32 @@ def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, whe
     critical = inherited.critical if isinstance(model.critical, UnsetType) else model.critical
     if warning > critical:
         raise _Invalid(where, f"warning ({warning:g}) is above critical ({critical:g})")
-    return Thresholds(warning=warning, critical=critical)
+    return replace(inherited, warning=warning, critical=critical)
+
+
+def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresholds:
+    """The inherited burn settings with what `burn:` changes; short under long is a rule of
+    the settings as inherited (core/burn.py checks it)."""
+    from msgspec import UnsetType
+
+    if model is None:
+        return thresholds
+    if isinstance(model, bool):
+        return replace(thresholds, burn=replace(thresholds.burn, off=not model))
+    changes: dict[str, Any] = {
+        name: value if name in ("factor", "min_spend") else _seconds(value)
+        for name in ("factor", "short", "long", "min_spend")
+        if not isinstance(value := getattr(model, name), UnsetType)
+    }
+    try:
+        return replace(thresholds, burn=replace(thresholds.burn, off=False, **changes))
+    except ValueError as exc:
+        raise _Invalid(where, str(exc)) from None
+
+
+def _seconds(duration: str) -> float:
+    """'30min' or '6h' (models.Duration) in seconds."""
+    return float(duration.removesuffix("min")) * 60 if duration.endswith("min") else float(duration[:-1]) * 3600
 
 
 def _allowed_url(url: str) -> bool:

@@ -47,6 +47,27 @@ class Model(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True
     pass
 
 
+Duration = Annotated[
+    str, Meta(pattern=r"^[0-9]{1,4}(min|h)$", description="a whole number of minutes or hours: 30min, 1h, 6h")
+]
+
+
+class BurnModel(Model, kw_only=True):
+    """`burn:` the burn-rate alert (core/burn.py): the fields to change of what is inherited."""
+
+    factor: (
+        Annotated[float, Meta(gt=1, le=1000, description="a number above 1 and at most 1000 (times the usual rate)")]
+        | UnsetType
+    ) = UNSET
+    short: Duration | UnsetType = UNSET
+    long: Duration | UnsetType = UNSET
+    min_spend: Amount | UnsetType = UNSET
+
+
+# `burn: off` (or false) turns it off, `burn: on` back on with what is inherited.
+BurnField = BurnModel | bool | None
+
+
 class ThresholdsModel(Model, kw_only=True):
     warning: Percent | UnsetType = UNSET
     critical: Percent | UnsetType = UNSET
@@ -67,6 +88,7 @@ class Floors(Model, kw_only=True):
 class MeterModel(ThresholdsModel, kw_only=True):
     min_remaining: Amount | Floors | None = None
     limit: Limit | UnsetType = UNSET
+    burn: BurnField = None
 
 
 class MonthlyModel(Model, kw_only=True):
@@ -81,6 +103,7 @@ class Policy(Model, kw_only=True):
     # Failures are counted in the window of recent readings, so no more than it holds.
     failures_before_alert: Annotated[int, Meta(ge=1, le=WINDOW_SIZE)] | UnsetType = UNSET
     forecast_days: Annotated[float, Meta(ge=0, le=366)] | UnsetType = UNSET
+    burn: BurnField = None
 
 
 class Defaults(Policy, kw_only=True):
