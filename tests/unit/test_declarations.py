@@ -16,8 +16,7 @@ from quotawatch.core.snapshot import Condition, Meter, Period, Severity
 from quotawatch.providers.base import Provider
 from quotawatch.providers.catalogue import CODED
 from quotawatch.providers.declaration import DeclarationError, declare
-from quotawatch.providers.declared import monthly_period
-from quotawatch.providers.parsing import BadResponse
+from quotawatch.providers.parsing import BadResponse, monthly_period
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 BASE: dict[str, Any] = {

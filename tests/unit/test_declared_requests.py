@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from quotawatch.adapters.http import HttpClient
 from quotawatch.cli import main
-from quotawatch.config import Monitor
+from quotawatch.config import Monitor, parse_monitors
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.forecast import forecast
 from quotawatch.core.snapshot import ErrorKind, Snapshot
@@ -28,9 +28,8 @@ from quotawatch.fetching import fetch_snapshot
 from quotawatch.providers import PROVIDERS
 from quotawatch.providers.base import Provider
 from quotawatch.providers.declaration import DeclarationError, declare
-from quotawatch.providers.declared import time_values
 from quotawatch.providers.expressions import compile_expression
-from quotawatch.providers.parsing import BadResponse, duration
+from quotawatch.providers.parsing import BadResponse, duration, time_values
 from quotawatch_local.fakes import FakeProvider, ProviderApi, Reply, Scenario, always
 from quotawatch_local.fakes.catalogued import fixtures
 from tests.unit.support import OneKey, Serve
@@ -277,6 +276,28 @@ def test_quotawatch_fetch_openai_prints_costs_this_month_over_its_pages(
     assert "billing period:" in out.getvalue()
     assert int(parse_qs(urlsplit(fake.paths[0]).query)["start_time"][0]) % 86400 == 0  # the month's first second
     assert fixture.key not in out.getvalue()
+
+
+def test_a_monitors_own_billing_month_moves_the_request_and_the_period(serve: Serve, client: HttpClient) -> None:
+    config = parse_monitors(
+        {
+            "monitors": [
+                {"id": "spend", "provider": "openai", "secret_field": "openai", "period": {"monthly": 15}},
+                {"id": "rest", "provider": "github", "secret_field": "gh", "period": {"monthly": 15}},
+            ]
+        }
+    )
+    [monitor] = config.monitors
+    [problem] = config.problems
+    assert "field 'period': github's period is not monthly" in problem.message
+    fixture = fixtures()["openai"]
+    fake = serve(fixture.api(), fixture.key, fixture.scenarios()["documented"])
+    monitor = replace(monitor, base_url=fake.base_url)
+    snapshot = fetch_snapshot(monitor, PROVIDERS["openai"], OneKey(fixture.key), client, NOW)
+    start = datetime(2026, 11, 15, tzinfo=UTC)
+    assert parse_qs(urlsplit(fake.paths[0]).query)["start_time"] == [str(int(start.timestamp()))]
+    assert snapshot.period is not None
+    assert (snapshot.period.start, snapshot.period.end) == (start, datetime(2026, 12, 15, tzinfo=UTC))
 
 
 # --- declarations ---------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class Monitor:
     params: Mapping[str, str] = field(default_factory=dict)
     # Limits of the monitor's own, for meters the API reports without one (a monthly budget).
     meter_limits: Mapping[str, float] = field(default_factory=dict)
+    # The day its month starts, for a provider whose period is monthly (a billing cycle).
+    monthly_on: int | None = None
     # The provider as this file resolved it (a user's declaration may replace the
     # catalogue's); None: look it up in the catalogue by name.
     spec: Provider | None = field(default=None, compare=False, repr=False)
@@ -223,6 +225,8 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
             meter_limits[name] = meter.limit
         where = f"meters.{name}"
         meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
+    if model.period is not None and provider is not None and provider.monthly_on is None:
+        found.append(_Invalid("period", f"{model.provider}'s period is not monthly (it comes from its answers)"))
     params = _params(model.params or {}, provider if model.enabled else None, found) if "params" not in wrong else {}
     findings.raise_any()
     return Monitor(
@@ -236,6 +240,7 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
         policy=_policy(model, default_policy),
         params=params,
         meter_limits=meter_limits,
+        monthly_on=model.period.monthly if model.period else None,
         spec=provider,
     )
 

@@ -22,7 +22,7 @@ from quotawatch.core.masking import mask, mask_and_cut
 from quotawatch.core.snapshot import ErrorKind, Meter, Snapshot
 from quotawatch.ports import HttpAnswer, HttpRequest, JsonFetcher, KeyStore
 from quotawatch.providers.base import Pages, ParsedUsage, Provider, declared_part
-from quotawatch.providers.parsing import BadResponse, require_object, require_plausible
+from quotawatch.providers.parsing import BadResponse, monthly_period, require_object, require_plausible
 
 # How long a message (a condition's, an error's) and a name (a meter's, a condition's, a
 # unit) may be once masked.
@@ -149,7 +149,7 @@ def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: date
     try:
         # A key a header cannot carry is refused by the HTTP client, as a config error that
         # `_hint` points at the secret field.
-        request = provider.request(key, monitor.base_url, monitor.params, checked_at)
+        request = provider.request(key, monitor.base_url, monitor.params, checked_at, monitor.monthly_on)
         answer = http.fetch(request)
         if provider.pages is not None:
             answer = _all_pages(provider.pages, request, answer, http)
@@ -171,6 +171,8 @@ def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: date
         # A parser is fuzzed to raise nothing else, but an answer is the provider's text:
         # whatever it makes a parser trip on is still a broken answer, not our failure.
         raise BadResponse(f"the answer could not be read ({type(exc).__name__})") from None
+    if monitor.monthly_on and provider.monthly_on:  # the monitor's billing month
+        usage = replace(usage, period=monthly_period(monitor.monthly_on, checked_at))
     if monitor.meter_limits:
         usage = replace(usage, meters=tuple(_own_limit(m, monitor.meter_limits.get(m.name)) for m in usage.meters))
     require_plausible(usage.meters)  # impossible figures: a broken answer, never a breach

@@ -91,6 +91,10 @@ class MeterModel(ThresholdsModel, kw_only=True):
     burn: BurnField = None
 
 
+class MonthlyModel(Model, kw_only=True):
+    monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")]
+
+
 class Policy(Model, kw_only=True):
     """How alerts behave over time: under `defaults` and per monitor."""
 
@@ -115,6 +119,7 @@ class MonitorModel(Policy, kw_only=True):
     params: dict[str, Param | int] | None = None
     thresholds: ThresholdsModel | None = None
     meters: dict[str, MeterModel | None] | None = None
+    period: MonthlyModel | None = None  # the month starts on another day than the provider's
 
 
 class ChannelModel(Model, kw_only=True):

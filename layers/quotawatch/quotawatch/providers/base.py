@@ -21,6 +21,7 @@ from urllib.parse import quote, urlencode
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.snapshot import Condition, ErrorKind, Meter, Period
 from quotawatch.ports import HttpRequest
+from quotawatch.providers.parsing import time_values
 
 if TYPE_CHECKING:
     from quotawatch.providers.expressions import Expression
@@ -123,8 +124,8 @@ class Provider:
     # POST's body: a mapping sent as JSON, or text, with the placeholders of the URL.
     body: Any = None
     content_type: str | None = None
-    # The time placeholders' values at a moment ({"period.start:unix": "1764547200", ...}).
-    times: Callable[[datetime], Mapping[str, str]] | None = None
+    timed: bool = False  # the request has time placeholders ({period.start:unix}...)
+    monthly_on: int | None = None  # the day its monthly period starts, when declared so
     pages: Pages | None = None
     reads_headers: bool = False  # expressions read `headers.NAME`: the answer's headers
 
@@ -137,7 +138,7 @@ class Provider:
         """The usage endpoint with the monitor's params (and times) in place (the key is not in it)."""
         values = params or {}
         path = self.path
-        for name in (*self.params, *(values if self.times else ())):
+        for name in (*self.params, *(values if self.timed else ())):
             path = path.replace("{" + name + "}", quote(values.get(name, ""), safe=""))
         query = [(name, _filled(value, values)) for name, value in self.query]
         url = (base_url or self.base_url).rstrip("/") + path
@@ -149,11 +150,13 @@ class Provider:
         base_url: str | None = None,
         params: Mapping[str, str] | None = None,
         now: datetime | None = None,
+        monthly_on: int | None = None,
     ) -> HttpRequest:
-        """The request that carries `key` to the usage endpoint, its times those of `now`."""
+        """The request that carries `key` to the usage endpoint, its times those of `now` (a
+        monitor may start the month on another day: `monthly_on`)."""
         values = params or {}
-        if self.times is not None:
-            values = {**values, **self.times(now or datetime.now(UTC))}
+        if self.timed:
+            values = {**values, **time_values(monthly_on or self.monthly_on, now or datetime.now(UTC))}
         url = self.url(base_url, values)
         if self.auth.kind == "query":
             url += ("&" if "?" in url else "?") + urlencode({self.auth.name: key})

@@ -27,14 +27,12 @@ from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.providers.base import Auth, KeyHelp, Pages, ParsedUsage, Provider
 from quotawatch.providers.declared import (
     FIGURES,
-    TIME_PLACEHOLDERS,
     ConditionSpec,
     MeterSpec,
     PeriodSpec,
     Reading,
     RefusalSpec,
     is_unit,
-    time_values,
 )
 from quotawatch.providers.expressions import (
     Expression,
@@ -43,6 +41,7 @@ from quotawatch.providers.expressions import (
     compile_template,
     reads_headers,
 )
+from quotawatch.providers.parsing import TIME_PLACEHOLDERS
 from quotawatch.strict_yaml import Broken, field_line
 
 _T = TypeVar("_T")
@@ -144,7 +143,8 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         method=model.method,
         body=_given(model.body, None),
         content_type=_content_type(model),
-        times=partial(time_values, monthly_on) if used & TIME_PLACEHOLDERS else None,
+        timed=bool(used & TIME_PLACEHOLDERS),
+        monthly_on=monthly_on,
         pages=pages,
         reads_headers=any(reads_headers(text) for text in _expression_texts(model)),
     )

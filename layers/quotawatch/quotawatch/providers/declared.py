@@ -13,17 +13,16 @@ is never below zero against a limit; without a limit it is a balance, as reporte
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-from quotawatch.core.errors import CheckFailed
-from quotawatch.core.snapshot import Condition, ErrorKind, Meter, Period, Severity
+from quotawatch.core.snapshot import Condition, Meter, Period, Severity
 from quotawatch.providers import parsing as p
 from quotawatch.providers.base import ParsedUsage
 from quotawatch.providers.expressions import Expression, Template
+from quotawatch.providers.parsing import monthly_period
 
 FIGURES = ("used", "limit", "remaining")
 
@@ -265,45 +264,3 @@ def _time(expression: Expression | None, answer: dict[str, Any]) -> datetime | N
     if expression is None:
         return None
     return p.timestamp({expression.source: expression.value(answer)}, expression.source)
-
-
-TIME_FORMS = ("unix", "rfc3339", "date")
-TIME_PLACEHOLDERS = frozenset(f"{at}:{form}" for at in ("now", "period.start", "period.end") for form in TIME_FORMS)
-
-
-def time_values(monthly_on: int | None, now: datetime) -> dict[str, str]:
-    """Each time placeholder's text at `now`: now, and the monthly period's start and end."""
-    now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
-    moments = {"now": now}
-    if monthly_on is not None:
-        try:
-            period = monthly_period(monthly_on, now)
-        except (OverflowError, ValueError):  # a month past year 9999
-            raise CheckFailed(ErrorKind.CONFIG, f"no monthly period after {now:%Y-%m}") from None
-        moments["period.start"], moments["period.end"] = period.start, period.end  # type: ignore[assignment]
-    return {f"{at}:{form}": _time_text(moment, form) for at, moment in moments.items() for form in TIME_FORMS}
-
-
-def _time_text(moment: datetime, form: str) -> str:
-    if form == "unix":
-        return str(int(moment.timestamp()))
-    if form == "date":
-        return moment.date().isoformat()
-    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
-
-
-def monthly_period(day: int, now: datetime) -> Period:
-    """The month-long period containing `now` that starts on `day` (the month's last day
-    when it is shorter), at 00:00 UTC."""
-    now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
-
-    def start_in(year: int, month: int) -> datetime:
-        last = calendar.monthrange(year, month)[1]
-        return datetime(year, month, min(day, last), tzinfo=UTC)
-
-    start = start_in(now.year, now.month)
-    if start > now:
-        previous = now.replace(day=1) - timedelta(days=1)
-        start = start_in(previous.year, previous.month)
-    following = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
-    return Period(start, start_in(following.year, following.month))
