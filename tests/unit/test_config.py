@@ -576,7 +576,7 @@ def test_check_config_prints_each_rule_a_monitor_breaks_once_and_runs_the_others
             "thresholds: {warning: 90, critical: 85}\n    colour: red",
             [
                 "line 6: monitor 'm': field 'colour': unknown field (allowed: base_url, burn, enabled, "
-                "failures_before_alert, forecast_days, hysteresis, id, meters, params, provider, "
+                "failures_before_alert, forecast_days, hysteresis, id, meters, params, period, provider, "
                 "remind_every_hours, secret_field, thresholds)",
                 "line 5: monitor 'm': field 'thresholds': warning (90) is above critical (85)",
             ],
