@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from quotawatch.config import ConfigError, Monitor, load_monitors, parse_monitors
+from quotawatch.core.burn import DEFAULT_BURN, BurnSettings
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.models import MonitorModel
 
@@ -258,7 +259,52 @@ def test_policy_problems_name_file_monitor_field_and_value() -> None:
     assert problem(meters={"credit": {"min_remaining": {"warning": 10, "critical": 20}}}) == (
         f"{prefix}'meters.credit.min_remaining': the warning floor must not be below the critical floor"
     )
-    assert "allowed: critical, limit, min_remaining, warning" in problem(meters={"credit": {"floor": 1}})
+    assert "allowed: burn, critical, limit, min_remaining, warning" in problem(meters={"credit": {"floor": 1}})
+
+
+@pytest.mark.parametrize(
+    ("defaults", "monitor", "meter", "credit", "calls"),
+    [
+        (None, None, None, DEFAULT_BURN, DEFAULT_BURN),  # sensible without any config
+        (
+            None,
+            {"factor": 10, "short": "1h", "long": "6h", "min_spend": 5},
+            None,
+            BurnSettings(factor=10, short=3600, long=21600, min_spend=5),
+            BurnSettings(factor=10, short=3600, long=21600, min_spend=5),
+        ),
+        ({"factor": 8}, None, False, BurnSettings(factor=8, off=True), BurnSettings(factor=8)),  # `burn: off`
+        (False, None, True, DEFAULT_BURN, BurnSettings(off=True)),  # off everywhere, `on` for one meter
+        (None, {"short": "45min"}, {"long": "12h"}, BurnSettings(short=2700, long=43200), BurnSettings(short=2700)),
+    ],
+)
+def test_burn_settings_are_inherited_from_defaults_to_monitor_to_meter(
+    defaults: Any, monitor: Any, meter: Any, credit: BurnSettings, calls: BurnSettings
+) -> None:
+    entry = {**GOOD, **({} if monitor is None else {"burn": monitor})}
+    if meter is not None:
+        entry["meters"] = {"credit": {"burn": meter}}
+    config = parse_monitors({"defaults": {} if defaults is None else {"burn": defaults}, "monitors": [entry]})
+    assert config.problems == ()
+    assert config.monitors[0].thresholds_for("credit").burn == credit
+    assert config.monitors[0].thresholds_for("calls").burn == calls
+
+
+@pytest.mark.parametrize(
+    ("burn", "field", "why"),
+    [
+        ({"factor": 1}, "burn.factor", "must be"),
+        ({"short": "6h"}, "burn", "short (21600.0 s) must be positive and under long"),
+        ({"short": "1 hour"}, "burn.short", "30min, 1h, 6h"),
+        ({"min_spend": -1}, "burn.min_spend", "0 or more"),
+        ({"window": "1h"}, "burn.window", "unknown field"),
+        ("sometimes", "burn", "got 'sometimes'"),
+    ],
+)
+def test_a_wrong_burn_setting_names_its_field(burn: Any, field: str, why: str) -> None:
+    [problem] = parse_monitors({"monitors": [{**GOOD, "burn": burn}]}, source=FILE).problems
+    assert f"field '{field}'" in problem.message
+    assert why in problem.message
 
 
 def test_a_policy_problem_in_the_file_is_reported_from_yaml(tmp_path: Path) -> None:

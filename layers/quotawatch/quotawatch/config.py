@@ -58,6 +58,8 @@ class Monitor:
     params: Mapping[str, str] = field(default_factory=dict)
     # Limits of the monitor's own, for meters the API reports without one (a monthly budget).
     meter_limits: Mapping[str, float] = field(default_factory=dict)
+    # The day its month starts, for a provider whose period is monthly (a billing cycle).
+    monthly_on: int | None = None
     # The provider as this file resolved it (a user's declaration may replace the
     # catalogue's); None: look it up in the catalogue by name.
     spec: Provider | None = field(default=None, compare=False, repr=False)
@@ -156,7 +158,7 @@ def parse_monitors(
     default_thresholds = DEFAULT_THRESHOLDS
     if model is not None:
         default_thresholds = Findings(wrong).attempt(
-            lambda: _thresholds(model.thresholds, DEFAULT_THRESHOLDS), DEFAULT_THRESHOLDS
+            lambda: _burn(model.burn, _thresholds(model.thresholds, DEFAULT_THRESHOLDS), "burn"), DEFAULT_THRESHOLDS
         )
     if wrong or model is None:  # the defaults are every monitor's: the file cannot be used
         where = [_Invalid(f"defaults.{w.field}".removesuffix(".-"), str(w)) for w in wrong]
@@ -207,7 +209,9 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
         attempt(lambda: _provider_usable(model, registry), None)
     if model.base_url is not None and not _allowed_url(model.base_url):
         found.append(_Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
-    thresholds = attempt(lambda: _thresholds(model.thresholds, default_thresholds), default_thresholds)
+    thresholds = attempt(
+        lambda: _burn(model.burn, _thresholds(model.thresholds, default_thresholds), "burn"), default_thresholds
+    )
     meter_thresholds: dict[str, Thresholds] = {}
     meter_limits: dict[str, float] = {}
     for name, meter in (model.meters or {}).items():
@@ -221,6 +225,8 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
             meter_limits[name] = meter.limit
         where = f"meters.{name}"
         meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
+    if model.period is not None and provider is not None and provider.monthly_on is None:
+        found.append(_Invalid("period", f"{model.provider}'s period is not monthly (it comes from its answers)"))
     params = _params(model.params or {}, provider if model.enabled else None, found) if "params" not in wrong else {}
     findings.raise_any()
     return Monitor(
@@ -234,6 +240,7 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
         policy=_policy(model, default_policy),
         params=params,
         meter_limits=meter_limits,
+        monthly_on=model.period.monthly if model.period else None,
         spec=provider,
     )
 
@@ -289,7 +296,8 @@ def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: st
     """
     from msgspec import UnsetType
 
-    percent, floor = _thresholds(meter, inherited, where), meter.min_remaining
+    percent = _burn(meter.burn, _thresholds(meter, inherited, where), f"{where}.burn")
+    floor = meter.min_remaining
     if floor is None or isinstance(floor, float):  # a number: the warning floor alone
         return replace(percent, floor_warning=floor, floor_critical=None)
     figures = [None if isinstance(f, UnsetType) else f for f in (floor.warning, floor.critical)]
@@ -307,7 +315,32 @@ def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, whe
     critical = inherited.critical if isinstance(model.critical, UnsetType) else model.critical
     if warning > critical:
         raise _Invalid(where, f"warning ({warning:g}) is above critical ({critical:g})")
-    return Thresholds(warning=warning, critical=critical)
+    return replace(inherited, warning=warning, critical=critical)
+
+
+def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresholds:
+    """The inherited burn settings with what `burn:` changes; short under long is a rule of
+    the settings as inherited (core/burn.py checks it)."""
+    from msgspec import UnsetType
+
+    if model is None:
+        return thresholds
+    if isinstance(model, bool):
+        return replace(thresholds, burn=replace(thresholds.burn, off=not model))
+    changes: dict[str, Any] = {
+        name: value if name in ("factor", "min_spend") else _seconds(value)
+        for name in ("factor", "short", "long", "min_spend")
+        if not isinstance(value := getattr(model, name), UnsetType)
+    }
+    try:
+        return replace(thresholds, burn=replace(thresholds.burn, off=False, **changes))
+    except ValueError as exc:
+        raise _Invalid(where, str(exc)) from None
+
+
+def _seconds(duration: str) -> float:
+    """'30min' or '6h' (models.Duration) in seconds."""
+    return float(duration.removesuffix("min")) * 60 if duration.endswith("min") else float(duration[:-1]) * 3600
 
 
 def _allowed_url(url: str) -> bool:

@@ -47,6 +47,27 @@ class Model(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True
     pass
 
 
+Duration = Annotated[
+    str, Meta(pattern=r"^[0-9]{1,4}(min|h)$", description="a whole number of minutes or hours: 30min, 1h, 6h")
+]
+
+
+class BurnModel(Model, kw_only=True):
+    """`burn:` the burn-rate alert (core/burn.py): the fields to change of what is inherited."""
+
+    factor: (
+        Annotated[float, Meta(gt=1, le=1000, description="a number above 1 and at most 1000 (times the usual rate)")]
+        | UnsetType
+    ) = UNSET
+    short: Duration | UnsetType = UNSET
+    long: Duration | UnsetType = UNSET
+    min_spend: Amount | UnsetType = UNSET
+
+
+# `burn: off` (or false) turns it off, `burn: on` back on with what is inherited.
+BurnField = BurnModel | bool | None
+
+
 class ThresholdsModel(Model, kw_only=True):
     warning: Percent | UnsetType = UNSET
     critical: Percent | UnsetType = UNSET
@@ -67,6 +88,11 @@ class Floors(Model, kw_only=True):
 class MeterModel(ThresholdsModel, kw_only=True):
     min_remaining: Amount | Floors | None = None
     limit: Limit | UnsetType = UNSET
+    burn: BurnField = None
+
+
+class MonthlyModel(Model, kw_only=True):
+    monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")]
 
 
 class Policy(Model, kw_only=True):
@@ -77,6 +103,7 @@ class Policy(Model, kw_only=True):
     # Failures are counted in the window of recent readings, so no more than it holds.
     failures_before_alert: Annotated[int, Meta(ge=1, le=WINDOW_SIZE)] | UnsetType = UNSET
     forecast_days: Annotated[float, Meta(ge=0, le=366)] | UnsetType = UNSET
+    burn: BurnField = None
 
 
 class Defaults(Policy, kw_only=True):
@@ -92,6 +119,7 @@ class MonitorModel(Policy, kw_only=True):
     params: dict[str, Param | int] | None = None
     thresholds: ThresholdsModel | None = None
     meters: dict[str, MeterModel | None] | None = None
+    period: MonthlyModel | None = None  # the month starts on another day than the provider's
 
 
 class ChannelModel(Model, kw_only=True):
@@ -292,10 +320,11 @@ Expr = Annotated[str, Meta(min_length=1, max_length=1000, description="an expres
 Severity = Literal["warning", "critical", "info"]
 
 
+HeaderName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a header's name")]
+
+
 class AuthModel(Model, kw_only=True):
-    header: Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a header's name")] | (
-        UnsetType
-    ) = UNSET
+    header: HeaderName | UnsetType = UNSET
     format: Annotated[str, Meta(max_length=100, description="holding {key} once, e.g. 'Bearer {key}'")] | (
         UnsetType
     ) = UNSET
@@ -341,6 +370,16 @@ class PeriodDeclaration(Model, kw_only=True):
     monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")] | (
         UnsetType
     ) = UNSET
+    resets_in: Expr | UnsetType = UNSET  # the end as a time from now: seconds or "6m0s"
+
+
+class PagesDeclaration(Model, kw_only=True):
+    """How an answer continues on further pages (a cursor sent back as a query parameter)."""
+
+    next: Expr
+    param: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="a query parameter's name")]
+    more: Expr | UnsetType = UNSET
+    max: Annotated[int, Meta(ge=1, le=100, description="the most pages read (1 to 100)")] = 10
 
 
 class KeyDeclaration(Model, kw_only=True):
@@ -364,6 +403,13 @@ class Declaration(Model, kw_only=True):
     base_url: Url | UnsetType = UNSET
     path: Annotated[str, Meta(pattern=r"^(/[^\s?#]*)?$", description="a path starting with '/'")] = ""
     query: dict[str, str | int | float | bool] | None = None
+    headers: dict[HeaderName, OneLine] | None = None  # sent as they are, beside auth's (an API version)
+    method: Literal["GET", "POST"] = "GET"
+    body: dict[str, Any] | str | UnsetType = UNSET  # POST's: a mapping sent as JSON, or text
+    content_type: (
+        Annotated[str, Meta(pattern=r"^[\w.+-]+/[\w.+-]+(; ?[\w-]+=[\w.-]+)?$", description="a media type")] | UnsetType
+    ) = UNSET
+    pages: PagesDeclaration | UnsetType = UNSET
     auth: str | AuthModel
     params: dict[str, Annotated[str, Meta(description="in one line, what the value is")]] | None = None
     meters: Annotated[dict[str, MeterDeclaration], Meta(max_length=64)] | UnsetType = UNSET

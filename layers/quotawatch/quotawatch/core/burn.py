@@ -52,7 +52,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from quotawatch.core.rules import Level
+from quotawatch.core.level import Level
 
 HOUR = 3_600.0
 DAY = 86_400.0
