@@ -331,10 +331,10 @@ def _auth(value: str | models.AuthModel) -> Auth:
         header, colon, written = value.partition(":")
         if not colon:
             raise _Invalid("auth", "a header and its format ('Authorization: Bearer {key}'), or a mapping")
-        try:
-            value = models.check({"header": header.strip(), "format": written.strip()}, models.AuthModel)
-        except _Invalid as exc:
-            raise _Invalid(f"auth.{exc.field}", str(exc)) from None
+        parsed, wrong = models.check_fields({"header": header.strip(), "format": written.strip()}, models.AuthModel)
+        if parsed is None or wrong:
+            raise _Invalid.of([_Invalid(f"auth.{w.field}", str(w)) for w in wrong])
+        value = parsed
     ways = [w for w in ("header", "query", "basic") if not isinstance(getattr(value, w), UnsetType)]
     if len(ways) != 1:
         raise _Invalid("auth", "one of: {header: NAME, format: '... {key}'}, {query: NAME} or {basic: true}")
