@@ -207,7 +207,7 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
     provider = registry.providers.get(model.provider)
     if model.provider is not None:
         attempt(lambda: _provider_usable(model, registry), None)
-    if model.base_url is not None and not _allowed_url(model.base_url):
+    if model.base_url is not None and not may_carry_a_key(model.base_url):
         found.append(_Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
     thresholds = attempt(
         lambda: _burn(model.burn, _thresholds(model.thresholds, default_thresholds), "burn"), default_thresholds
@@ -341,10 +341,3 @@ def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresh
 def _seconds(duration: str) -> float:
     """'30min' or '6h' (models.Duration) in seconds."""
     return float(duration.removesuffix("min")) * 60 if duration.endswith("min") else float(duration[:-1]) * 3600
-
-
-def _allowed_url(url: str) -> bool:
-    try:
-        return may_carry_a_key(url)
-    except ValueError:  # urllib refuses some strings outright, such as an unclosed "[" IPv6 host
-        return False
