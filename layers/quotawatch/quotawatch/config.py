@@ -263,10 +263,10 @@ def _params(values: dict[str, str | int], provider: Provider | None, found: list
     """The values the provider's URL needs from this monitor (an account id): each wrong or
     missing one in `found`."""
     params = {name: str(value) for name, value in values.items()}
-    takes = ", ".join(sorted(provider.params)) if provider is not None else ""
     for name, value in params.items():
         if provider is not None and name not in provider.params:
-            why = f"{provider.name} takes no such parameter (it takes: {_text(takes or 'none')})"
+            takes = ", ".join(sorted(provider.params)) or "none"
+            why = f"{provider.name} takes no such parameter (it takes: {_text(takes)})"
             found.append(_Invalid(f"params.{_name(name)}", why))
         elif not value.isprintable() or len(value) > MAX_PARAM_CHARS:
             why = f"must be one line of text of at most {MAX_PARAM_CHARS}, got {_show(value)}"
