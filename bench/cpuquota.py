@@ -102,12 +102,15 @@ class CpuQuota:
             print(f"  (could not remove {self.path}: {exc})")
 
 
-def handler_import_env() -> dict[str, str]:
-    """A clean environment in which a fresh process imports the check handler as Lambda would."""
+def handler_import_env(function: Path | None = None, layer: Path | None = None) -> dict[str, str]:
+    """A clean environment in which a fresh process imports the check handler as Lambda would
+    (the function's code and the layer's from the repository, or from the folders given)."""
     repo = Path(__file__).resolve().parents[1]
+    function = function or repo / "functions/check_usage"
+    layer = layer or repo / "layers/quotawatch"
     return {
         "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": os.pathsep.join([str(repo / "functions/check_usage"), str(repo / "layers/quotawatch")]),
+        "PYTHONPATH": os.pathsep.join([str(function), str(layer)]),
         "AWS_DEFAULT_REGION": "us-east-1",
         "POWERTOOLS_SERVICE_NAME": "quotawatch",
         "POWERTOOLS_METRICS_NAMESPACE": "QuotaWatch",

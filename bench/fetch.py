@@ -26,41 +26,47 @@ REPO = Path(__file__).resolve().parents[1]
 THREADS = 64
 
 
-def bench_fetch(url: str, key: str, cgroup: CgroupRoot | None, sizes: tuple[int, ...], rounds: int = 3) -> None:
+def bench_fetch(
+    url: str, key: str, cgroup: CgroupRoot | None, sizes: tuple[int, ...], pools: tuple[int, ...] = (THREADS,)
+) -> None:
+    """`pools`: thread counts for QuotaWatch's client; asyncio is measured beside the first."""
     from quotawatch_local.fakes import tls
+
+    rounds = 3
+    variants = [f"threads:{pool}" for pool in pools] + (["asyncio"] if pools == (THREADS,) else [])
 
     env = {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([str(REPO / "layers/quotawatch"), str(REPO)]),
         tls.CA_BUNDLE_VARIABLE: tls.ca_bundle(),
     }
-    print(f"Fetch stage alone (fetch and parse N answers, 200 ms each), {THREADS} at once, median of {rounds} rounds")
-    print(f"  {'CPU share':<20} {'N':>6} {'threads wall/CPU a monitor':>28} {'asyncio wall/CPU a monitor':>28}")
+    print(f"Fetch stage alone (fetch and parse N answers, 200 ms each), median of {rounds} rounds")
+    print(f"  {'CPU share':<20} {'N':>6} " + " ".join(f"{v + ' wall/CPU a monitor':>28}" for v in variants))
     for memory in (1024, 256):
         for n in sizes:
             row = []
-            for variant in ("threads", "asyncio"):
+            for variant in variants:
                 command = [sys.executable, "-m", "bench.fetch", variant, url, key, str(n), str(rounds)]
                 if cgroup is None:
                     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True, cwd=REPO)
                 else:
-                    with CpuQuota(cgroup, cpu_share(memory), f"fetch-{variant}") as quota:
+                    with CpuQuota(cgroup, cpu_share(memory), f"fetch-{variant.replace(':', '')}") as quota:
                         done = subprocess.run(
                             [*quota.launcher(), *command], env=env, capture_output=True, text=True, check=True, cwd=REPO
                         )
                 figures = json.loads(done.stdout)
                 row.append(f"{figures['wall']:>8.2f} s / {figures['cpu'] / n * 1000:>5.2f} ms")
-            print(f"  {memory:>5} MB ({cpu_share(memory):.3f} vCPU) {n:>6} {row[0]:>28} {row[1]:>28}")
+            print(f"  {memory:>5} MB ({cpu_share(memory):.3f} vCPU) {n:>6} " + " ".join(f"{r:>28}" for r in row))
     print()
 
 
-def _threads(url: str, key: str, n: int) -> Any:
+def _threads(url: str, key: str, n: int, threads: int) -> Any:
     from concurrent.futures import ThreadPoolExecutor
 
     from quotawatch.adapters.http import HttpClient
 
-    client = HttpClient(pool_size=THREADS)
-    executor = ThreadPoolExecutor(THREADS)
+    client = HttpClient(pool_size=threads)
+    executor = ThreadPoolExecutor(threads)
     headers = {"X-API-Key": key}
 
     def round_() -> None:
@@ -69,7 +75,7 @@ def _threads(url: str, key: str, n: int) -> Any:
     return round_
 
 
-def _asyncio(url: str, key: str, n: int) -> Any:
+def _asyncio(url: str, key: str, n: int, _: int) -> Any:
     import asyncio
 
     import aiohttp
@@ -96,7 +102,8 @@ def _asyncio(url: str, key: str, n: int) -> Any:
 
 def main() -> None:
     variant, url, key, n, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-    round_ = (_threads if variant == "threads" else _asyncio)(url, key, n)
+    kind, _, threads = variant.partition(":")
+    round_ = (_threads if kind == "threads" else _asyncio)(url, key, n, int(threads or THREADS))
     round_()  # warm: connections open, imports done
     walls, cpus = [], []
     for _ in range(rounds):

@@ -12,6 +12,8 @@ share for its MemorySize (bench/cpuquota.py). Usage:
     python bench/run.py --fetch   # only the fetch stage: thread pool against asyncio (aiohttp)
     python bench/run.py --profile out.pstats --ratio-n 1000   # a warm run under cProfile
     python bench/run.py --burn    # only the burn rule's replay of a year of 100 meters
+    python bench/run.py --imports # only the handler's import against boto3's (--quick: 7 processes)
+    python bench/run.py --shard   # only one fan-out shard through the worker, and N = 10,000 from it
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,11 +43,19 @@ sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO / "local"), str(REPO)]
 
 from bench.burn_replay import bench_burn  # noqa: E402
 from bench.config_load import bench_config_load  # noqa: E402
-from bench.cost import PRICES_DATED, Digest, Usage, monthly, per_run_dollars, print_month  # noqa: E402
+from bench.cost import (  # noqa: E402
+    PRICES_DATED,
+    RUNS_PER_MONTH,
+    Digest,
+    Usage,
+    monthly,
+    per_run_dollars,
+    print_month,
+)
 from bench.cpuquota import CgroupRoot, CpuQuota, cpu_share, find_cgroup_root, handler_import_env  # noqa: E402
 from bench.declared import bench_catalogue_load, bench_declared  # noqa: E402
 from bench.fetch import bench_fetch  # noqa: E402
-from bench.ratio import bench_ratio  # noqa: E402
+from bench.ratio import SHARES_MB, bench_ratio  # noqa: E402
 from bench.reads import bench_reads  # noqa: E402
 from quotawatch.adapters.store import DynamoStore  # noqa: E402
 from quotawatch.core import window  # noqa: E402
@@ -192,9 +203,14 @@ def main() -> int:
     parser.add_argument("--ratio", action="store_true", help="only QuotaWatch against the thread-pool peer")
     parser.add_argument("--ratio-n", type=int, help="N for the peer comparison (1,000; --quick 100)")
     parser.add_argument("--fetch", action="store_true", help="only: the fetch stage, threads against asyncio")
+    parser.add_argument("--fetch-threads", help="with --fetch: thread counts to compare instead (16,64), at --ratio-n")
     parser.add_argument("--profile", help="only: profile a warm run of --ratio-n monitors into this pstats file")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved warm rounds against the peer")
+    parser.add_argument("--ratio-pool", type=int, help="QuotaWatch's CHECK_CONCURRENCY against the peer (template's)")
+    parser.add_argument("--ratio-mb", help="MemorySize shares to compare at (1024,256)")
     parser.add_argument("--burn", action="store_true", help="only the burn rule's year replay (no AWS)")
+    parser.add_argument("--imports", action="store_true", help="only the handler's import against boto3's")
+    parser.add_argument("--shard", action="store_true", help="only one fan-out shard (250; --quick 50) and N = 10,000")
     parser.add_argument("--pools", default="32,128", help="other pool sizes (CHECK_CONCURRENCY) to time N = 1,000 with")
     args = parser.parse_args()
     scrub_real_aws_environment()
@@ -204,6 +220,9 @@ def main() -> int:
     print(f"load average: {_load()} (other work on the machine slows every figure, CPU under a quota too)")
     if args.burn:
         bench_burn(20 if args.quick else 100)
+        return 0
+    if args.imports:
+        bench_imports(7 if args.quick else 15)
         return 0
     root = find_cgroup_root()
     if isinstance(root, str):
@@ -235,12 +254,19 @@ def main() -> int:
                 return 0
             ratio_n = args.ratio_n or (100 if quick else 1000)
             if args.fetch:
-                bench_fetch(fake.base_url + API.paths[0], "bench-key", bench.cgroup, (10, 100, 1000))
+                pools = tuple(int(p) for p in args.fetch_threads.split(",")) if args.fetch_threads else (64,)
+                fetch_n = (ratio_n,) if args.fetch_threads else (10, 100, 1000)
+                bench_fetch(fake.base_url + API.paths[0], "bench-key", bench.cgroup, fetch_n, pools)
                 return 0
             if args.profile:
                 _profile(bench, ratio_n, Path(args.profile).resolve())
                 return 0
-            bench_ratio(stack, bench.monitors(ratio_n), ratio_n, bench.next_tick, bench.cgroup, args.rounds)
+            if args.shard:
+                bench_shard(bench, 50 if quick else SHARD_SIZE, ShardTarget())
+                return 0
+            shares = tuple(int(mb) for mb in args.ratio_mb.split(",")) if args.ratio_mb else SHARES_MB
+            monitors = bench.monitors(ratio_n)
+            bench_ratio(stack, monitors, ratio_n, bench.next_tick, bench.cgroup, args.rounds, shares, args.ratio_pool)
             if args.ratio:
                 return 0
             calls = bench_calls(bench, counter, [10, 100] if quick else [10, 100, 1000])
@@ -507,9 +533,18 @@ def bench_shard(bench: Bench, size: int, target: ShardTarget) -> Shard:
         f"  cold {cold.wall:.2f} s wall, {cold.cpu:.2f} s CPU; warm {warm.wall:.2f} s wall, {warm.cpu:.2f} s CPU"
         f" ({warm.cpu / size * 1000:.2f} ms a monitor)"
     )
+    timeout = bench.template.timeout_s  # the worker's is the check function's (template.yaml)
+    slowest = max(cold.wall, warm.wall)
+    verdict = "within" if slowest <= timeout / 2 else "PAST"
+    print(f"  slowest shard run {slowest:.2f} s: {verdict} half the worker's {timeout} s timeout ({timeout / 2:.0f} s)")
     for n in (10_000, 100_000):
         walls = ", ".join(f"concurrency {c}: {shard.fan_out_wall(n, c):6.0f} s" for c in FANOUT_CONCURRENCY)
-        print(f"  N = {n:>7,}: {-(-n // size)} shards; computed wall {walls}")
+        shards = -(-n // size)
+        gb_s, dollars = per_run_dollars(warm.wall, memory)
+        print(
+            f"  N = {n:>7,}: {shards} shards; computed wall {walls};"
+            f" Lambda {shards * gb_s:.0f} GB-s, ${shards * dollars * RUNS_PER_MONTH:.2f} a month (warm shards)"
+        )
     print("  (computed: waves of ceil(shards / concurrency), the first cold; the dispatcher's own run is not in it)")
     print()
     return shard
@@ -723,29 +758,62 @@ IMPORT_PROBE = "import time; t = time.perf_counter(); import {module}; print(tim
 
 
 def bench_imports(processes: int = 15) -> None:
-    env = handler_import_env()
+    """The handler's import against `import boto3`, fresh processes under the template's share.
 
-    def median_import(module: str) -> float:
-        samples = []
-        for _ in range(processes):
-            done = subprocess.run(
-                [sys.executable, "-c", IMPORT_PROBE.format(module=module)],
-                env=env,
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            samples.append(float(done.stdout))
-        return statistics.median(samples)
+    Measured two ways: from the layer's source without bytecode (as the layer shipped before
+    `BuildMethod: makefile`: Lambda's /opt is read only, so every cold start compiled it),
+    and compiled as layers/quotawatch/Makefile ships it. boto3 comes compiled, as in the
+    runtime. Unlimited where no cgroup can be made (say so).
+    """
+    share = cpu_share(Template.read().memory_mb)
+    root = find_cgroup_root()
+    with tempfile.TemporaryDirectory() as scratch:
+        folders = _import_folders(Path(scratch))
+        with contextlib.ExitStack() as stack:
+            launcher: tuple[str, ...] = ()
+            if isinstance(root, CgroupRoot):
+                launcher = stack.enter_context(CpuQuota(root, share, "import")).launcher()
+                where = f"under the {share:.3f} CPU share"
+            else:
+                where = f"unlimited ({root})"
 
-    median_import("boto3")  # warm the file cache first
-    boto3_s = median_import("boto3")
-    handler_s = median_import("app")
-    print(f"Cold start: import time, median of {processes} fresh processes")
-    print(f"  boto3 alone            {boto3_s * 1000:7.1f} ms")
-    print(f"  check_usage handler    {handler_s * 1000:7.1f} ms  ({handler_s / boto3_s:.2f} x boto3; target 1.5 x)")
-    bench_catalogue_load(env)
+            def median_import(module: str, env: dict[str, str]) -> float:
+                samples = []
+                for _ in range(processes):
+                    done = subprocess.run(
+                        [*launcher, sys.executable, "-c", IMPORT_PROBE.format(module=module)],
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        check=True,
+                    )
+                    samples.append(float(done.stdout))
+                return statistics.median(samples)
+
+            compiled_env = handler_import_env(*folders["compiled"])
+            median_import("boto3", compiled_env)  # warm the file cache first
+            boto3_s = median_import("boto3", compiled_env)
+            source_s = median_import("app", handler_import_env(*folders["source"]))
+            compiled_s = median_import("app", compiled_env)
+    print(f"Cold start: import time, median of {processes} fresh processes, {where}")
+    print(f"  boto3 alone                     {boto3_s * 1000:7.1f} ms")
+    print(f"  handler, layer without bytecode {source_s * 1000:7.1f} ms  ({source_s / boto3_s:.2f} x boto3)")
+    ratio = compiled_s / boto3_s
+    print(f"  handler, layer as built         {compiled_s * 1000:7.1f} ms  ({ratio:.2f} x boto3; target 1.4 x)")
+    bench_catalogue_load(handler_import_env())
     print()
+
+
+def _import_folders(scratch: Path) -> dict[str, tuple[Path, Path]]:
+    """(function, layer) folders: the sources without any __pycache__, and the layer's code
+    compiled by its Makefile (its `code` target; the dependencies come from the venv)."""
+    no_cache = shutil.ignore_patterns("__pycache__")
+    function = shutil.copytree(REPO / "functions/check_usage", scratch / "function", ignore=no_cache)
+    source = shutil.copytree(REPO / "layers/quotawatch/quotawatch", scratch / "source/quotawatch", ignore=no_cache)
+    built = scratch / "built"
+    make = ["make", "-s", "-C", str(REPO / "layers/quotawatch"), "code"]
+    subprocess.run([*make, f"ARTIFACTS_DIR={built}", f"PYTHON={sys.executable}"], check=True)
+    return {"source": (function, source.parent), "compiled": (function, built / "python")}
 
 
 # --- artifacts --------------------------------------------------------------------------

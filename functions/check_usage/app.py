@@ -29,12 +29,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -56,6 +54,10 @@ from quotawatch.config import ConfigError, MonitorsConfig, load_monitors
 from quotawatch.core.messages import render_test
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.self_messages import SELF_MONITOR
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 logger = Logger()
 
@@ -338,7 +340,13 @@ def _check_shard(
     return summary
 
 
-_shard_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+@cache
+def _shard_processor() -> BatchProcessor:
+    """Powertools' batch utilities serve the worker alone: imported on its first shard, not
+    at every check's cold start (about a tenth of the handler's import; docs/benchmarks.md)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context(log_event=False)
@@ -374,5 +382,8 @@ def shard_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, An
             logger.info("shard finished", extra={k: v for k, v in summary.items() if k != "shard"})
         return summary
 
-    response = process_partial_response(event=event, record_handler=check, processor=_shard_processor, context=context)
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    processor = _shard_processor()
+    response = process_partial_response(event=event, record_handler=check, processor=processor, context=context)
     return dict(response)

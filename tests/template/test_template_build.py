@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,6 +76,23 @@ def test_layer_ships_no_boto_and_no_dev_tools(build_dir: Path) -> None:
 def test_layer_native_code_is_built_for_arm64(build_dir: Path) -> None:
     extensions = list((build_dir / "QuotaWatchLayer" / "python").rglob("*.so"))
     assert all("aarch64" in so.name for so in extensions), [so.name for so in extensions if "aarch64" not in so.name]
+
+
+def test_layer_ships_python_3_13_bytecode_for_every_module(build_dir: Path) -> None:
+    # Lambda's /opt is read only: a module without bytecode is compiled at every cold start.
+    # Unchecked hash-based (flags 1): valid whatever times the zip gives the sources.
+    python = build_dir / "QuotaWatchLayer" / "python"
+    magic = importlib.util.MAGIC_NUMBER  # the venv is the runtime's python3.13
+    uncompiled, wrong = [], []
+    for source in python.rglob("*.py"):
+        compiled = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        if not compiled.is_file():
+            uncompiled.append(str(source.relative_to(python)))
+        elif compiled.read_bytes()[:8] != magic + (1).to_bytes(4, "little"):
+            wrong.append(str(compiled.relative_to(python)))
+    assert sys.version_info[:2] == (3, 13)
+    assert not uncompiled, uncompiled[:10]
+    assert not wrong, wrong[:10]
 
 
 def test_function_contains_handler_and_monitors_file(build_dir: Path) -> None:

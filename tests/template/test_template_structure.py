@@ -139,7 +139,8 @@ def test_function_runtime_and_layer(
     assert layer["Properties"]["ContentUri"] == "layers/quotawatch/"
     assert layer["Properties"]["CompatibleRuntimes"] == ["python3.13"]
     assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
-    assert layer["Metadata"] == {"BuildMethod": "python3.13", "BuildArchitecture": "arm64"}
+    # layers/quotawatch/Makefile: SAM's python3.13 build plus compiled bytecode (test_template_build.py)
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
 
 
 def test_function_environment_is_exactly_what_the_code_reads(function: dict[str, Any]) -> None:

@@ -67,5 +67,6 @@ def queue_digest(
         if state.level is not Level.OK
     }
     lines = silence_lines(silences, at, zone)
-    queued = queued_digest(DigestInput(at, zone, rows, failures, itself, lines, schedule))
+    budgets = {(m.id, meter): limit for m in config.enabled for meter, limit in m.meter_limits.items()}
+    queued = queued_digest(DigestInput(at, zone, rows, failures, itself, lines, schedule, budgets))
     return DigestOutcome(queued, store.queue(queued))
