@@ -329,18 +329,24 @@ def meter_burn(
         return None
     now = snapshot.checked_at.timestamp()
     column = past.meters.get(meter.name)
-    rows = [row for row, t in enumerate(past.times) if t < now][::-1]  # oldest first
-    times = [past.times[row] for row in rows]
-    values: list[float | None] = [None] * len(rows)
-    if column is not None:
-        figures = column.remaining if balance else column.used
-        values = [_figure(figures[row]) for row in rows]
+    stored = past.times
+    if stored and stored[0] < now:  # every run but a late one: the window is older than the reading
+        times, figures = stored[::-1], (column.remaining if balance else column.used)[::-1] if column else None
+    else:
+        rows = [row for row, t in enumerate(stored) if t < now][::-1]  # oldest first
+        times = [stored[row] for row in rows]
+        figures = [(column.remaining if balance else column.used)[row] for row in rows] if column else None
+    # Figures as floats or None: markers (the meter absent) and gaps are None.
+    values = [v if v.__class__ is float or v.__class__ is int else None for v in figures or [None] * len(times)]
     times.append(now)
     values.append(_figure(meter.remaining if balance else meter.used))
     left = meter.remaining if meter.remaining is not None else _left(meter)
     end = snapshot.period.end.timestamp() if snapshot.period is not None and snapshot.period.end else None
     facts = MeterFacts(now, _figure(left), _figure(meter.limit), end, meter.unit)
-    return burn(Readings(times, values, balance), facts, settings, previous, margin)
+    try:
+        return burn(Readings(times, values, balance), facts, settings, previous, margin)
+    except OverflowError:  # a stored figure beyond a float: no verdict rather than a wrong one
+        return None
 
 
 def _figure(value: object) -> float | None:
