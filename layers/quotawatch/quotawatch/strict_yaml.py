@@ -62,23 +62,17 @@ class Lined(dict[Any, Any]):
     key_lines: dict[Any, int]
 
 
-def line_of(data: Any, path: tuple[Any, ...]) -> int | None:
-    """The line of the deepest key of `path` found in `data` as read (None: not from a file)."""
-    line = data.line if isinstance(data, Lined) and data.line else None
-    for step in path:
-        if isinstance(data, Lined) and step in data.key_lines:
-            line = data.key_lines[step]
-        try:
-            data = data[int(step) if isinstance(data, list) and str(step).isdigit() else step]
-        except (KeyError, IndexError, TypeError):
-            break
-    return line
-
-
 def field_line(source: str, entry: Any, what: str | None, wrong: InvalidField) -> str:
     """One wrong field of an entry as read (`what`: the entry, None: of the file itself), as
     the line its reader reports: "monitors.yaml: line 7: monitor 'a': field 'thresholds.warning': ..."."""
-    line = line_of(entry, tuple(wrong.field.replace("[", ".").replace("]", "").split(".")))
+    data, line = entry, entry.line if isinstance(entry, Lined) and entry.line else None
+    for step in wrong.field.replace("[", ".").replace("]", "").split("."):  # the line of the deepest key read
+        if isinstance(data, Lined) and step in data.key_lines:
+            line = data.key_lines[step]
+        try:
+            data = data[int(step) if isinstance(data, list) and step.isdigit() else step]
+        except (KeyError, IndexError, TypeError, ValueError):
+            break
     where = f"{source}: line {line}" if line else source
     return _bounded(f"{where}: {what + ': ' if what else ''}field '{wrong.field}': {wrong}")
 
