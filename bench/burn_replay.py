@@ -8,12 +8,15 @@ reading at 10x-20x, which must stay quiet). Every run is judged as a check run w
 it, with the stored level carried from run to run; it prints how many burn alerts were not
 planted, how fast planted burns were caught, and the CPU per evaluation. Asserts nothing.
 
-Each run judges the meter's consumption up to that run (core/burn.py `judge`), computed
-once for the year instead of from a fresh 7-day slice per run: the verdict only reads
-the last 7 days, and a sample of runs is checked against `burn()` on a slice to prove it.
+Each run judges what a check run holds: the readings its stored window keeps (core/window.py:
+the newest four, one an hour to 48 rows, then one every two hours back to 8 days), through
+`burn()` as core/rules.py calls it. `--every-reading` judges every reading of the last 8
+days instead (the rule's own figures, before the window's tiers): the meter's consumption
+up to each run, computed once for the year (`judge`), with a sample of runs checked
+against `burn()` on a slice.
 
-    python bench/burn_replay.py [--meters 100] [--days 365]   # about 3 minutes of CPU
-    (bench/run.py runs it too; with --quick, for 20 meters)
+    python bench/burn_replay.py [--meters 100] [--days 365] [--quick] [--every-reading]
+    (bench/run.py runs it too; --quick: 20 meters)
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import random
 import statistics
 import sys
 import time
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +47,7 @@ from quotawatch.core.burn import (  # noqa: E402
     judge,
 )
 from quotawatch.core.rules import Level  # noqa: E402
+from quotawatch.core.window import HISTORY_SECONDS, RECENT, TIER_SECONDS, WINDOW_SIZE  # noqa: E402
 
 STEP = 900.0  # a run every 15 minutes
 START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
@@ -158,7 +163,43 @@ class Outcome:
     cpu: float = 0.0
     checks: int = 0
     mismatches: int = 0
+    rows: int = 0  # readings judged, summed over the runs (window mode)
     slice_cpu: list[float] = field(default_factory=list)
+
+
+def replay_window(meter: Meter, tier_seconds: int = TIER_SECONDS) -> Outcome:
+    """Every run judged on the rows its window keeps, as the check does (`burn()` per run)."""
+    times = meter.times
+    hour_firsts = [i for i, t in enumerate(times) if i == 0 or int(t) // 3600 != int(times[i - 1]) // 3600]
+    block_firsts = [
+        i for i, t in enumerate(times) if i == 0 or int(t) // tier_seconds != int(times[i - 1]) // tier_seconds
+    ]
+    outcome = Outcome()
+    level = Level.OK
+    balance = meter.kind == "balance"
+    start = time.process_time()
+    for i, value in enumerate(meter.values):
+        if value is None:
+            continue  # a failed run judges nothing
+        older = hour_firsts[
+            max(0, bisect_left(hour_firsts, i - RECENT + 1) - (WINDOW_SIZE - RECENT)) : bisect_left(
+                hour_firsts, i - RECENT + 1
+            )
+        ]
+        oldest = older[0] if older else max(i - RECENT + 1, 0)
+        lo = bisect_left(times, times[i] - HISTORY_SECONDS)
+        tier = block_firsts[bisect_left(block_firsts, lo) : bisect_left(block_firsts, oldest)]
+        rows = [*tier, *older, *range(max(i - RECENT + 1, 0), i + 1)]
+        readings = Readings([times[r] for r in rows], [meter.values[r] for r in rows], balance)
+        verdict = burn(readings, _facts(meter, i, value), DEFAULT_BURN, level, MARGIN)
+        assert verdict is not None  # noqa: S101 - burn is on
+        if verdict.level is not Level.OK and level is Level.OK:
+            outcome.raised_at.append(i)
+        level = verdict.level
+        outcome.evaluations += 1
+        outcome.rows += len(rows)
+    outcome.cpu = time.process_time() - start
+    return outcome
 
 
 def replay(meter: Meter) -> Outcome:
@@ -199,9 +240,11 @@ def _check(meter: Meter, i: int, facts: MeterFacts, previous: Level, level: Leve
         outcome.mismatches += 1
 
 
-def bench_burn(meters: int = 100, days: int = 365) -> None:
+def bench_burn(meters: int = 100, days: int = 365, every_reading: bool = False, tier: int = TIER_SECONDS) -> None:
     runs = int(days * DAY / STEP)
     print(f"Burn replay: {meters} meters, {days} days of readings every 15 minutes, defaults {_defaults()}")
+    kept = f"the rows the window keeps (its coarse tier one every {tier / HOUR:g} h)"
+    print("  judged on " + ("every reading of the last 8 days" if every_reading else kept))
     wall = time.perf_counter()
     unplanted = blip_alerts = caught = missed = under_floor = 0
     to_catch: list[int] = []
@@ -209,7 +252,7 @@ def bench_burn(meters: int = 100, days: int = 365) -> None:
     planted = 0
     for index in range(meters):
         meter = synthesize(index, runs)
-        outcome = replay(meter)
+        outcome = replay(meter) if every_reading else replay_window(meter, tier)
         outcomes.append(outcome)
         spans = [(s, s + n + 2) for s, n in meter.spikes]
         for first, length in meter.spikes:
@@ -245,6 +288,13 @@ def bench_burn(meters: int = 100, days: int = 365) -> None:
             f" runs to catch median {statistics.median(to_catch):g}, max {max(to_catch)}"
         )
     cpu_us = sum(o.cpu for o in outcomes) / evaluations * 1e6
+    if not every_reading:
+        rows = sum(o.rows for o in outcomes) / evaluations
+        print(
+            f"  CPU per evaluation: {cpu_us:.0f} µs (burn() on {rows:.0f} rows on average); {evaluations:,} evaluations"
+        )
+        print(f"  wall {time.perf_counter() - wall:.0f} s\n")
+        return
     slice_us = statistics.median([c for o in outcomes for c in o.slice_cpu]) * 1e6
     checks, mismatches = sum(o.checks for o in outcomes), sum(o.mismatches for o in outcomes)
     print(
@@ -267,5 +317,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--meters", type=int, default=100)
     parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--quick", action="store_true", help="20 meters")
+    parser.add_argument("--every-reading", action="store_true", help="judge every reading, not the window's rows")
+    parser.add_argument("--tier", type=int, default=TIER_SECONDS, help="seconds between rows of the coarse tier")
     args = parser.parse_args()
-    bench_burn(args.meters, args.days)
+    bench_burn(20 if args.quick else args.meters, args.days, args.every_reading, args.tier)

@@ -9,7 +9,10 @@ warning, a critical alert, a reminder, a period reset, a forecast warning, a rec
 key revoked, a key restored, QuotaWatch itself failing (a broken monitors file) and
 recovering, SNS down for a run (its message arrives once, a run late), a silence
 (`quotawatch mute`) that holds a critical alert and, when it ends, one "still critical"
-message, and the daily digest (its event delivered twice, one message). Each snapshot and
+message, the daily digest (its event delivered twice, one message), and a leaked OpenRouter
+key without a limit whose spend burns at 20 times its usual rate for two ticks (one burn
+alert, then its clear; eight days of its readings are seeded so that the burn rule has a
+baseline). Each snapshot and
 each message is printed as SNS delivered it; then everything is torn down.
 Beside the topic, two channels of monitors.yaml (`channels:`): a Slack webhook and
 PagerDuty, fakes on loopback; what each received is printed under the emails, and Slack
@@ -41,10 +44,12 @@ from quotawatch_view.times import Zone
 from quotawatch.adapters.store import DynamoStore
 from quotawatch.config import parse_monitors
 from quotawatch.core import formatting as fmt
-from quotawatch.core.snapshot import Snapshot, format_time
+from quotawatch.core.snapshot import Meter, Snapshot, format_time
+from quotawatch.core.window import Window
 from quotawatch_local.aws_counter import AwsCallCounter, Refusal
 from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
 from quotawatch_local.fakes import FakeProvider, Reply, cloudlayer, converra, imagerouter, tornado
+from quotawatch_local.fakes.catalogued import fixtures
 from quotawatch_local.fakes.channels import ROUTING_KEY, FakeReceivers
 from quotawatch_local.inbox import Delivery, Inbox
 from quotawatch_local.lambda_service import Call, LocalLambda
@@ -75,6 +80,20 @@ DIGEST_AT = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)
 CONVERRA_CONVERSATIONS = (1547,) * 6 + (9300, 9350, 9400, 9450, 9500, 9550)
 MUTE_AT = 7  # `quotawatch mute converra-prod --for 1d` three hours before this tick
 SLACK_429_AT = 3  # the Slack webhook answers 429 (Retry-After: 60) once: its retry serves it
+# An OpenRouter key without a limit spends $1.50 a tick, for eight seeded days and on; it
+# leaks at tick 5 and burns 20x that for two ticks (the burn alert at the second), then is
+# revoked: the spend flattens and the alert clears two ticks later (the 12-hour window
+# empties). The demo checks every 6 hours, so its windows are wider than the defaults.
+OPENROUTER: dict[str, Any] = {
+    "id": "openrouter-agents",
+    "provider": "openrouter",
+    "secret_field": "openrouter",
+    "burn": {"factor": 10, "short": "12h", "long": "48h"},
+}
+OPENROUTER_USUAL = 1.5  # dollars a tick
+OPENROUTER_LEAK = (5, 6)  # the ticks that spend 20x
+OPENROUTER_START = 120.0  # the key's lifetime spend when the seeded readings begin
+SEEDED_DAYS = 8
 # The channels beside the topic, as monitors.yaml declares them (the URL and key are secrets).
 DEMO_CHANNELS = [
     {"name": "team-slack", "type": "slack", "secret_field": "slack-webhook", "min_severity": "info"},  # the digest too
@@ -84,10 +103,12 @@ DEMO_CHANNELS = [
 STORY = {
     3: "cloudlayer-prod passes 80% of its calls; ImageRouter's balance burns fast",
     2: "you fixed monitors.yaml: checks run again",
-    5: "cloudlayer-prod passes 95%; SNS refuses to publish (its KMS key was disabled by mistake)",
+    5: "cloudlayer-prod passes 95%; SNS refuses to publish (its KMS key was disabled by mistake);"
+    " an OpenRouter key leaks",
     6: "SNS takes messages again; Tornado revokes the key QuotaWatch uses; you add $20 at ImageRouter",
     8: "you put Tornado's new key in the secret",
-    7: "a migration floods converra-prod's conversations (you silenced it 3 hours before)",
+    7: "a migration floods converra-prod's conversations (you silenced it 3 hours before);"
+    " you revoked the leaked OpenRouter key",
     9: "a day after the critical alert, cloudlayer-prod is still critical",
     10: "cloudlayer's billing period starts again",
     11: "the silence on converra-prod ended 3 hours ago: it is still critical",
@@ -107,6 +128,8 @@ MOMENTS: list[tuple[str, Callable[[Delivery], bool]]] = [
     ("period reset", lambda d: "reset with the new billing period" in d.subject),
     ("QuotaWatch itself", lambda d: d.subject.startswith("[CRITICAL] QuotaWatch itself")),
     ("daily digest", lambda d: d.attributes.get("kind") == "digest"),
+    ("leaked key burning", lambda d: "faster than usual" in d.subject),
+    ("burn over", lambda d: "burning at its usual pace again" in d.subject),
 ]
 SNS_DOWN = "SNS was down for a run"  # a message that arrived one run late, once
 HELD = "held by a silence"  # decided and stored, never sent
@@ -149,6 +172,36 @@ class _Story:
     def tornado(self, call: int) -> Reply:
         return Reply(200, tornado.TRIAL_KEY)
 
+    def openrouter(self, call: int) -> Reply:
+        data = {"label": "sk-or-v1-d3m...0a9", "limit": None, "usage": openrouter_spend(call), "is_free_tier": False}
+        return Reply(200, {"data": data})
+
+
+def openrouter_spend(tick: int) -> float:
+    """The key's lifetime spend at a tick of the story (negative: the seeded days before it)."""
+    spent = OPENROUTER_START + (tick + SEEDED_DAYS * 4) * OPENROUTER_USUAL
+    return round(spent + sum(19 * OPENROUTER_USUAL for leak in OPENROUTER_LEAK if leak <= tick), 2)
+
+
+def _seed_history(store: DynamoStore, out: Callable[[str], None]) -> None:
+    """Eight days of the OpenRouter key's readings before the story, stored as a check run
+    stores them (snapshots and the window of recent readings): its burn needs a baseline."""
+    readings = [
+        Snapshot(
+            OPENROUTER["id"],
+            OPENROUTER["provider"],
+            FIRST_TICK + tick * TICK,
+            meters=(Meter("key_credit", openrouter_spend(tick), None, None, "USD"),),
+        )
+        for tick in range(-SEEDED_DAYS * 4, 1)
+    ]
+    window = Window.of([])
+    for reading in readings:
+        window = window.rolled(reading)
+    store.put_snapshots(readings, {OPENROUTER["id"]: window.encode()})
+    daily = fmt.quantity(4 * OPENROUTER_USUAL, "USD")
+    out(f"Seeded {SEEDED_DAYS} days of readings of {OPENROUTER['id']} ({daily} a day): the baseline of its burn rate.")
+
 
 def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
     started = time.monotonic()
@@ -158,6 +211,7 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
         "tornado": "sk_demo_tornado_1",
         "converra": "sk_test_demo_converra",
         "imagerouter": "demo-imagerouter-key",
+        "openrouter": OPENROUTER_KEY,
     }
     counts = {"checks": 0, "messages": 0, "sms": 0}
     seen: dict[str, int] = {name: 0 for name, _ in MOMENTS} | {SNS_DOWN: 0, HELD: 0}
@@ -170,6 +224,9 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
             "tornado": fakes.enter_context(FakeProvider(tornado.API, keys["tornado"], story.tornado)),
             "converra": fakes.enter_context(FakeProvider(converra.API, keys["converra"], story.converra)),
             "imagerouter": fakes.enter_context(FakeProvider(imagerouter.API, keys["imagerouter"], story.imagerouter)),
+            "openrouter": fakes.enter_context(
+                FakeProvider(fixtures()["openrouter"].api(), keys["openrouter"], story.openrouter)
+            ),
         }
         stack = deploy(
             aws,
@@ -182,6 +239,7 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
         out("  fakes: " + ", ".join(f"{name} at {server.base_url}" for name, server in servers.items()))
 
         config = yaml.safe_load((repo / "functions/check_usage/monitors.yaml").read_text())
+        config["monitors"].append(dict(OPENROUTER))
         for monitor in config["monitors"]:
             server = servers[monitor["provider"]]
             monitor["base_url"] = converra.base_url_of(server) if monitor["provider"] == "converra" else server.base_url
@@ -194,7 +252,8 @@ def run(repo: Path, out: Callable[[str], None] = print) -> dict[str, int]:
         sms_filter = stack.template["Resources"]["AlertSmsSubscription"]["Properties"]["FilterPolicy"]
         phone = Inbox(aws, topic, "demo-phone", sms_filter)
         store = DynamoStore(aws.client("dynamodb"), stack.outputs["TableName"])
-        out("Monitors: functions/check_usage/monitors.yaml, each base_url set to its fake.")
+        out("Monitors: functions/check_usage/monitors.yaml and an OpenRouter key, each base_url set to its fake.")
+        _seed_history(store, out)
         out(f"Channels beside the topic: a Slack webhook and PagerDuty (fakes at {receivers.url}).\n")
 
         shown: set[str] = set()
@@ -406,6 +465,7 @@ def _print_delivery(delivery: Delivery, out: Callable[[str], None], shown: set[s
     out(f"          ({attributes})")
     kind = delivery.subject.split("]")[0] + delivery.attributes.get("kind", "")
     kind += " after a silence" if "(still, silence ended" in delivery.subject else ""
+    kind += " burn" if "faster than usual" in delivery.subject else ""
     if kind not in shown:
         shown.add(kind)
         for line in delivery.body.splitlines():
@@ -464,12 +524,15 @@ def _snapshot_line(snapshot: Snapshot) -> str:
             parts.append(f"{m.name} {fmt.percent(m.percent_used)}")
         elif m.limit is None and m.used is None and m.remaining is not None:
             parts.append(f"{m.name} {fmt.quantity(m.remaining, m.unit)} left")
+        elif m.limit is None and m.used is not None and m.unit == "USD":
+            parts.append(f"{m.name} {fmt.quantity(m.used, m.unit)} spent")
     parts += [f"{c.severity.value}: {c.message}" for c in snapshot.conditions]
     return ", ".join(parts) or "no limited meters"
 
 
 # --- `make up`: the demo's fakes and keys behind a stack left running --------------------
 
+OPENROUTER_KEY = "sk-or-v1-d3m0" + "0a9" * 20  # the fake's key, in OpenRouter's form
 DEMO_KEYS = {
     "cloudlayer-prod": "demo-cloudlayer-key",
     "tornado": "sk_demo_tornado_1",

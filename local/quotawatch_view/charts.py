@@ -19,6 +19,7 @@ from quotawatch.core import formatting as fmt
 # Each line has a colour of its own, so a look at the pixels tells them apart (the report's test does).
 USED, LIMIT, FORECAST = "#1f5fbf", "#c0392b", "#8e44ad"
 WARNING_BAND, CRITICAL_BAND = "#f2c14e", "#d64545"
+BURN = "#e67e22"  # burn alerts and the windows they burned in
 SEVERITY = {"critical": "#b00020", "warning": "#c77700", "info": "#2e7d32"}
 
 
@@ -38,6 +39,8 @@ class Series:
     forecast_label: str = "forecast"
     messages: list[tuple[datetime, float, str]] = field(default_factory=list)  # time, value, severity
     failures: list[datetime] = field(default_factory=list)  # checks that failed: no figure then
+    burns: list[tuple[datetime, datetime]] = field(default_factory=list)  # burning: from, to (shaded)
+    burn_alerts: list[tuple[datetime, float]] = field(default_factory=list)  # burn raised: time, value
 
 
 def chart_png(series: Series, zone: tzinfo) -> bytes:
@@ -48,6 +51,9 @@ def chart_png(series: Series, zone: tzinfo) -> bytes:
         axes.axhspan(*series.warning, color=WARNING_BAND, alpha=0.18, linewidth=0, label="warning band")
     if series.critical:
         axes.axhspan(*series.critical, color=CRITICAL_BAND, alpha=0.15, linewidth=0, label="critical band")
+    for i, (start, end) in enumerate(series.burns):
+        span = float(date2num(start)), float(date2num(end))  # type: ignore[no-untyped-call]
+        axes.axvspan(*span, color=BURN, alpha=0.2, linewidth=0, label="burning" if i == 0 else None)
     axes.plot(
         series.times,
         [float("nan") if v is None else v for v in series.values],
@@ -80,6 +86,9 @@ def chart_png(series: Series, zone: tzinfo) -> bytes:
                 color=SEVERITY[severity],
                 label=f"{label} ({severity})" if severity != "info" else label,
             )
+    if series.burn_alerts:
+        axes.scatter([a[0] for a in series.burn_alerts], [a[1] for a in series.burn_alerts], marker="*", s=110,
+                     zorder=6, color=BURN, label="burn alert")  # fmt: skip
     if series.failures:  # on the time axis: a failed check has no figure, and is not zero
         axes.scatter(series.failures, [0.0] * len(series.failures), marker="x", s=40, zorder=5, clip_on=False,
                      color="#555555", label="check failed")  # fmt: skip
@@ -131,5 +140,6 @@ def _readable_scale(series: Series) -> tuple[Series, str]:
         forecast=None if series.forecast is None else
         (series.forecast[0], series.forecast[1] / scale, series.forecast[2], series.forecast[3] / scale),
         messages=[(at, value / scale, severity) for at, value, severity in series.messages],
+        burn_alerts=[(at, value / scale) for at, value in series.burn_alerts],
     )  # fmt: skip
     return resized, _BYTES[power]

@@ -53,7 +53,7 @@ class History:
             )
             for r in self.readings
         ]
-        signals = {f"meter:{meter}", f"forecast:{meter}"}
+        signals = {f"meter:{meter}", f"forecast:{meter}", f"burn:{meter}"}
         return History(self.monitor, self.since, readings, [m for m in self.messages if m.signal in signals])
 
 

@@ -97,6 +97,7 @@ def overview_html(rows: Sequence[MeterStatus], zone: Zone) -> str:
         [
             f'<span class="{r.level.label}">{r.level.label}</span> <a href="#monitor-{html.escape(r.monitor)}">'
             f"{html.escape(r.monitor)}</a> {html.escape(r.meter or '')}"
+            + (" (burn)" if r.level_signal and r.level_signal.startswith("burn:") else "")
             + (f" ({fmt.percent(r.percent)})" if r.percent is not None and r.condition is None else "")
             + (f" since {zone.moment(r.since)}" if r.since else "")
             for r in raised
@@ -155,17 +156,25 @@ def _series(monitor: Monitor, history: History, name: str, zone: Zone) -> tuple[
     forecast_text = _forecast_text(trend, newest, name, zone)
     legend.append(("legend-forecast", forecast_text))
     markers = []
+    burn_alerts = []
     for sent in history.messages:
-        if sent.signal.split(":", 1)[-1] != name or not sent.signal.startswith(("meter:", "forecast:")):
+        if sent.signal.split(":", 1)[-1] != name or not sent.signal.startswith(("meter:", "forecast:", "burn:")):
             continue
         at = sent.decided_at
         value = next(
             (v for t, v in zip(reversed(times), reversed(values), strict=True) if t <= at and v is not None), None
         )
-        if value is not None:
+        if value is None:
+            continue
+        if sent.signal.startswith("burn:") and sent.message.kind == "alert":
+            burn_alerts.append((at, value))
+        else:
             markers.append((at, value, sent.message.severity))
     if markers:
         legend.append(("legend-messages", f"{len(markers)} message{'s' if len(markers) > 1 else ''} sent"))
+    burns = _burn_windows(history, name, thresholds.burn.short)
+    if burns:
+        legend.append(("legend-burn", f"burning faster than usual {len(burns)} time{'s' if len(burns) > 1 else ''}"))
     failures = [r.checked_at for r in history.readings if r.error is not None]
     if failures:
         legend.append(("legend-failures", f"{len(failures)} check{'s' if len(failures) > 1 else ''} failed"))
@@ -183,9 +192,29 @@ def _series(monitor: Monitor, history: History, name: str, zone: Zone) -> tuple[
         forecast_label=forecast_text,
         messages=markers,
         failures=failures,
+        burns=burns,
+        burn_alerts=burn_alerts,
     )
     alt = f"Chart of {monitor.id} {name}: " + "; ".join(text for _, text in legend)
     return series, legend, alt
+
+
+def _burn_windows(history: History, name: str, short: float) -> list[tuple[datetime, datetime]]:
+    """When the meter burned: from a short window before its burn alert was raised to its
+    clear (or the newest reading, while it burns)."""
+    windows: list[tuple[datetime, datetime]] = []
+    start: datetime | None = None
+    for sent in history.messages:
+        if sent.signal != f"burn:{name}":
+            continue
+        if sent.message.kind == "recovery" and start is not None:
+            windows.append((start, sent.decided_at))
+            start = None
+        elif sent.message.kind == "alert" and start is None:
+            start = sent.decided_at - timedelta(seconds=short)
+    if start is not None and history.readings:
+        windows.append((start, max(start, history.readings[-1].checked_at)))
+    return windows
 
 
 def _bands(
@@ -317,6 +346,7 @@ ul.legend li {{ font-size: 0.85rem; }}
 .legend-forecast::before {{ content: "- - "; color: #8e44ad; font-weight: bold; }}
 .legend-bands::before {{ content: "\\25A0 "; color: #f2c14e; }}
 .legend-messages::before {{ content: "\\25BC "; color: #b00020; }}
+.legend-burn::before {{ content: "\\2605 "; color: #e67e22; }}
 .legend-failures::before {{ content: "\\00D7 "; color: #555; font-weight: bold; }}
 table.messages {{ border-collapse: collapse; font-size: 0.85rem; width: 100%; }}
 table.messages td, table.messages th {{ text-align: left; padding: 0.2rem 0.5rem; border-bottom: 1px solid #eee; }}

@@ -49,7 +49,7 @@ def table(rows: Sequence[Sequence[str]], styles: Sequence[Sequence[str]], paint:
 
 def status_text(rows: list[MeterStatus], zone: Zone, paint: Painter, where: str) -> str:
     """The status table and, under it, each failed check's error in full (numbered)."""
-    header = ["MONITOR", "METER", "USED", "LIMIT", "%", "LEVEL", "SINCE", "TREND/DAY", "FORECAST", "LAST CHECK"]
+    header = ["MONITOR", "METER", "USED", "LIMIT", "%", "LEVEL", "SINCE", "TREND/DAY", "FORECAST", "BURN", "LAST CHECK"]
     silences = any(row.silenced_until for row in rows)
     if silences:
         header.append("SILENCED")
@@ -58,8 +58,8 @@ def status_text(rows: list[MeterStatus], zone: Zone, paint: Painter, where: str)
     notes: list[str] = []
     for row in rows:
         check = _check_cell(row, zone, notes)
-        by_forecast = bool(row.level and row.level_signal and row.level_signal.startswith("forecast:"))
-        level = row.level.label + (" (forecast)" if by_forecast else "")
+        by = row.level_signal.split(":", 1)[0] if row.level and row.level_signal else "meter"
+        level = row.level.label + (f" ({by})" if by in ("forecast", "burn") else "")
         meter = row.meter or ("waiting for its key" if row.check.waiting else "no reading yet")
         if row.condition is not None:  # its text in full under the table, as a failed check's
             notes.append(
@@ -78,9 +78,12 @@ def status_text(rows: list[MeterStatus], zone: Zone, paint: Painter, where: str)
             zone.moment(row.since) if row.since and row.level is not Level.OK else "-",
             _trend(row),
             _forecast(row, zone),
+            _burn(row),
             check,
         ]
-        style = ["", "", "", "", "", row.level.label if row.meter else "", "", "", "", ""]
+        style = ["", "", "", "", "", row.level.label if row.meter else "", "", "", "", "", ""]
+        if row.burn is not None and row.burn.level is not Level.OK:
+            style[9] = row.burn.level.label
         if row.check.failed:  # a revoked key is critical at once; other failures red
             style[-1] = "critical" if row.check.level is Level.CRITICAL else "failed"
         if row.runs_out_this_period:
@@ -123,6 +126,25 @@ def _forecast(row: MeterStatus, zone: Zone) -> str:
         return f"not before reset {zone.day(row.period_end)}"
     ahead = f" (in {span(at - row.read_at)})" if row.read_at else ""
     return f"{what} {zone.day(at)}{ahead}"
+
+
+def _burn(row: MeterStatus) -> str:
+    """The pace against the usual one (core/burn.py): '1.1x', '20x' when burning."""
+    verdict = row.burn
+    if row.meter is None or row.condition is not None:
+        return "-"
+    if verdict is None:
+        return "off"
+    if not verdict.enough_history:
+        return f"needs {verdict.settings.baseline_days} days"
+    ratio = verdict.ratio
+    if ratio is None or verdict.short_rate == 0:
+        return "idle"
+    return (
+        "far above usual"
+        if ratio == float("inf")
+        else f"{fmt.number(round(ratio, 1) if ratio < 10 else round(ratio))}x"
+    )
 
 
 def _check_cell(row: MeterStatus, zone: Zone, notes: list[str]) -> str:

@@ -94,3 +94,65 @@ def test_declared_and_catalogued_providers_run_beside_a_broken_one(
     assert ACME_KEY not in logs
     assert openrouter.key not in logs
     assert acme.requests[0]["authorization"] == f"Token {ACME_KEY}"
+
+
+def test_paged_time_windowed_and_header_entries_through_the_check(stack: LocalStack, tmp_path: Path) -> None:
+    """OpenAI's costs over two pages against a budget of the monitor's own, Anthropic's cost
+    report (its API version header required) and OpenAI's rate-limit headers, each from
+    its https fake through CheckUsageFunction."""
+    catalogue = fixtures()
+    names = ("openai", "anthropic", "openai-ratelimits")
+    put_keys(stack, {name: catalogue[name].key for name in names})
+    served = {
+        name: FakeProvider(catalogue[name].api(), catalogue[name].key, catalogue[name].scenarios()[answer])
+        for name, answer in (("openai", "paginated"), ("anthropic", "paginated"), ("openai-ratelimits", "documented"))
+    }
+    with served["openai"] as openai, served["anthropic"] as anthropic, served["openai-ratelimits"] as limits:
+        monitors = write_monitors(
+            tmp_path,
+            [
+                {
+                    "id": "openai-spend",
+                    "provider": "openai",
+                    "secret_field": "openai",
+                    "base_url": openai.base_url,
+                    "meters": {"cost_this_month": {"limit": 200}},
+                },
+                {
+                    "id": "claude-spend",
+                    "provider": "anthropic",
+                    "secret_field": "anthropic",
+                    "base_url": anthropic.base_url,
+                },
+                {
+                    "id": "openai-limits",
+                    "provider": "openai-ratelimits",
+                    "secret_field": "openai-ratelimits",
+                    "base_url": limits.base_url,
+                },
+            ],
+        )
+        with Platform(stack, monitors) as platform:
+            invocation = platform.check(tick(1))
+
+    assert {m["monitor"]: m["status"] for m in invocation.result["monitors"]} == {
+        "openai-spend": "ok",
+        "claude-spend": "ok",
+        "openai-limits": "ok",
+    }
+
+    def meters(monitor: str) -> list[dict[str, object]]:
+        return list(json.loads(items(stack, monitor, "SNAP#")[0]["snapshot"]["S"])["meters"])
+
+    assert meters("openai-spend") == [
+        {"name": "cost_this_month", "used": 100.0, "limit": 200.0, "remaining": 100.0, "unit": "USD"}
+    ]
+    assert meters("claude-spend") == [
+        {"name": "cost_this_month", "used": 20.0, "limit": None, "remaining": None, "unit": "USD"}
+    ]
+    assert [m["remaining"] for m in meters("openai-limits")] == [59.0, 149984.0]
+    assert len(openai.paths) == 2  # both pages
+    assert "page=page_AAAAAGdGxdEATdv0" in openai.paths[1]
+    assert anthropic.requests[0]["anthropic-version"] == "2023-06-01"
+    logs = "\n".join(invocation.logs)
+    assert all(catalogue[name].key not in logs for name in names)

@@ -45,7 +45,12 @@ def test_the_digest_says_what_needs_attention_first_once_a_day_and_not_by_sms(
     put_keys(stack, {"cloudlayer-prod": CLOUDLAYER_KEY, "down": CLOUDLAYER_KEY})
     with fake_cloudlayer(CLOUDLAYER_KEY, always(Reply(200, {**LIMIT_PLAN, "calls": 820}))) as fake:
         monitors = write_monitors(
-            tmp_path, [cloudlayer_monitor(fake.base_url), cloudlayer_monitor(closed_port_url(), "down")]
+            tmp_path,
+            [
+                # A budget of the monitor's own for a meter reported without a limit.
+                cloudlayer_monitor(fake.base_url, meters={"failed_jobs": {"limit": 100}}),
+                cloudlayer_monitor(closed_port_url(), "down"),
+            ],
         )
         with Platform(stack, monitors) as platform:
             platform.check(tick(1))
@@ -76,6 +81,7 @@ def test_the_digest_says_what_needs_attention_first_once_a_day_and_not_by_sms(
     assert "  down: 2 failed checks, the last at Nov 24 00:30 UTC" in body
     assert re.search(r"^  calls +820 of 1,000 calls \(82%\) +- +WARNING$", body, re.MULTILINE)
     assert "down (cloudlayer), last check Nov 24 00:30 UTC failed: unavailable\n  no reading yet" in body
+    assert "Spend against budget:\n  cloudlayer-prod failed_jobs: 42 of 100 jobs budget (42%), too few" in body
     assert "If a day passes without it, QuotaWatch is not running" in body
     assert phone.take() == []  # info: the SMS subscription's filter leaves the digest out
     (stored,) = [i for i in items(stack, "QuotaWatch", "MSG#") if i["signal"]["S"] == "digest"]

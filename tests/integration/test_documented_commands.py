@@ -59,6 +59,9 @@ BLOCKS: dict[tuple[str, str], str | None] = {
     ("docs/watch-any-api.md", ".venv/bin/python -m quotawatch_local fake coingecko"): (
         "its last line reads the real CoinGecko; test_catalogue.py runs the example on its fake"
     ),
+    ("docs/watch-any-api.md", ".venv/bin/python -m quotawatch_local fake openai"): (
+        "its last line reads the real OpenAI; test_declared_requests.py runs fetch openai on its fake"
+    ),
 }
 # Lines of a run block that are examples and fail as they should: the line, and why.
 EXPECTED_TO_FAIL = {"quotawatch unmute s-1a2b3c": "an example id: `quotawatch silences` lists the real ones"}

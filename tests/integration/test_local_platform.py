@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from quotawatch_local.demo import OPENROUTER_KEY
 from quotawatch_local.fakes.channels import ROUTING_KEY
 from quotawatch_local.local_stack import LocalStack, deploy
 from tests.browser import report_charts
@@ -179,7 +180,7 @@ def test_subscriptions_follow_the_parameters(stack: LocalStack) -> None:
     assert stack.outputs["Warning"].startswith("No one will be told")
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+def _cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO / "layers/quotawatch"), str(REPO / "local")])
     return subprocess.run(
@@ -188,7 +189,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 
@@ -228,15 +229,17 @@ def test_local_invoke_cli_runs_the_notify_function_with_each_of_its_events() -> 
 
 
 def test_the_demo_tells_each_moment_exactly_once() -> None:
-    done = _cli("demo")  # its own process: moto keeps one account per process
+    # Its own process (moto keeps one account per process); a safety net, not a speed limit:
+    # on a loaded machine the demo's five monitors and twelve ticks take two minutes or more.
+    done = _cli("demo", timeout=600)
     assert done.returncode == 0, done.stderr
     text = done.stdout
     assert (
         "Moments: test alert x1, warning x1, forecast warning x1, critical x1, key revoked x1, key restored x1, "
         "recovery x1, still critical after a silence x1, reminder x1, period reset x1, QuotaWatch itself x1, "
-        "daily digest x1, SNS was down for a run x1, held by a silence x1" in text
+        "daily digest x1, leaked key burning x1, burn over x1, SNS was down for a run x1, held by a silence x1" in text
     )
-    assert "12 checks of 4 monitors, 13 messages, 6 of them by SMS. Everything was torn down." in text
+    assert "12 checks of 5 monitors, 15 messages, 6 of them by SMS. Everything was torn down." in text
     subjects = [line.split("EMAIL ", 1)[1] for line in text.splitlines() if "EMAIL " in line]
     assert subjects == [
         "[TEST] QuotaWatch test alert: your subscriptions work",
@@ -247,7 +250,9 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
         "[CRITICAL] cloudlayer-prod: calls at 96% of limit   (late: SNS refused it last run)",
         "[CRITICAL] Cannot monitor tornado-downloads: the key was rejected",
         "[OK] imagerouter: credit no longer on track to run out",
+        "[WARNING] openrouter-agents: key_credit burning 20x faster than usual",
         "[OK] tornado-downloads: checks work again",
+        "[OK] openrouter-agents: key_credit burning at its usual pace again",
         "[CRITICAL] Reminder: cloudlayer-prod: calls at 98% of limit",
         "[DIGEST] QuotaWatch Sun Nov 22: 2 need attention, cloudlayer-prod calls critical (98%)",
         "[OK] cloudlayer-prod: calls reset with the new billing period (4%)",
@@ -270,7 +275,18 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
     # It lists the silence in force, and the critical signal it holds, marked, out of the first line.
     assert "|   converra-prod until Nov 22 15:00 UTC, by " in text
     assert "CRITICAL converra-prod conversations (94%) since Nov 21 18:00 UTC, silenced until Nov 22 15:00 UTC" in text
-    for key in ("demo-cloudlayer-key", "sk_demo_tornado_1", "sk_demo_tornado_2", "demo-imagerouter-key"):
+    # The leaked key: seeded days give its burn a baseline; 20x for two ticks, one alert, one clear.
+    assert "Seeded 8 days of readings of openrouter-agents ($6.00 a day)" in text
+    assert "| openrouter-agents (OpenRouter) is WARNING: key_credit burning 20x faster than usual." in text
+    assert "| key_credit: $5.00/h (last 12 h), 20x the usual $0.25/h." in text
+    assert "|   none" in text.split("| Burning faster than usual:", 1)[1]  # the digest comes after the clear
+    for key in (
+        "demo-cloudlayer-key",
+        "sk_demo_tornado_1",
+        "sk_demo_tornado_2",
+        "demo-imagerouter-key",
+        OPENROUTER_KEY,
+    ):
         assert key not in text
     # The channels beside the topic: Slack has every message (once, its 429 served by the
     # retry), PagerDuty the critical ones, each incident triggered and resolved by one dedup_key.
@@ -296,12 +312,17 @@ def test_the_demo_tells_each_moment_exactly_once() -> None:
     assert rows[0].split()[:8] == ["cloudlayer-prod", "calls", "965", "calls", "1,000", "calls", "96%", "critical"]
     assert [line.split()[0] for line in rows[1:3]] == ["tornado-downloads"] * 2
     assert all(line.endswith("failed [1]") for line in rows[1:3])
+    [burning] = [line for line in rows if line.startswith("openrouter-agents")]
+    assert burning.split()[1:9] == ["key_credit", "$234.00", "no", "limit", "-", "warning", "(burn)", "Nov"]
+    assert " 20x " in burning
     assert status[-1].startswith("  tornado-downloads: auth: ")
     report = Path(text.split("(`quotawatch report`): ", 1)[1].splitlines()[0])
     charts = report_charts(report)
     assert {(c["monitor"], c["meter"]) for c in charts if c["width"] and c["shown"]} == DEMO_METERS
     forecast = next(dict(c["legend"]) for c in charts if (c["monitor"], c["meter"]) == ("cloudlayer-prod", "calls"))
     assert forecast["legend-forecast"] == "forecast: reaches the limit Dec 4"
+    leaked = next(dict(c["legend"]) for c in charts if c["monitor"] == "openrouter-agents")
+    assert leaked["legend-burn"] == "burning faster than usual 1 time"  # shaded, its alert marked
 
 
 DEMO_METERS = {
@@ -315,4 +336,5 @@ DEMO_METERS = {
     ("converra-prod", "tokens"),
     ("imagerouter", "credit"),
     ("imagerouter", "key:Production Key"),
+    ("openrouter-agents", "key_credit"),
 }

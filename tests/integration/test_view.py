@@ -153,7 +153,7 @@ def test_status_table_reads_at_a_glance_coloured_only_in_a_terminal(here: Path) 
     lines = plain.splitlines()
     assert lines[0] == f"QuotaWatch status of the local stack '{STACK}', times in UTC"
     assert lines[2].split() == [
-        "MONITOR", "METER", "USED", "LIMIT", "%", "LEVEL", "SINCE", "TREND/DAY", "FORECAST", "LAST", "CHECK"
+        "MONITOR", "METER", "USED", "LIMIT", "%", "LEVEL", "SINCE", "TREND/DAY", "FORECAST", "BURN", "LAST", "CHECK"
     ]  # fmt: skip
     calls = next(line for line in lines if line.startswith("cloudlayer-prod") and " calls " in line)
     assert calls.split()[:9] == ["cloudlayer-prod", "calls", "880", "calls", "1,000", "calls", "88%", "warning", "Nov"]

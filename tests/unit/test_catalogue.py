@@ -23,7 +23,7 @@ from quotawatch.core.masking import RECOGNISABLE
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.fetching import fetch_snapshot
 from quotawatch.providers import PROVIDERS
-from quotawatch.providers.catalogue import DIRECTORY, read_directory, shipped
+from quotawatch.providers.catalogue import DIRECTORY, read_directory, read_file, shipped
 from quotawatch_local.fakes import FakeProvider
 from quotawatch_local.fakes.catalogued import Fixture, fixtures, read_fixture
 from tests.unit.support import OneKey, Serve
@@ -148,8 +148,58 @@ def test_the_readme_example_declaration_reads_its_documented_answer(
     assert "billing period:" in out.getvalue()  # the calendar month of the check
 
 
+RAPIDAPI = read_fixture(EXAMPLES / "rapidapi-example-answers.yaml")
+
+
+@pytest.mark.parametrize("answer", sorted(RAPIDAPI.expect))
+def test_the_rapidapi_template_reads_the_plans_quota_from_the_headers(
+    answer: str, serve: Serve, client: HttpClient
+) -> None:
+    """docs/examples/providers/rapidapi-example.yaml, a user's declaration for one API sold on
+    RapidAPI: the key and the API's host in headers, the plan's quota from the answer's."""
+    provider = read_file(EXAMPLES / "providers" / "rapidapi-example.yaml", "docs/examples/")
+    fake = serve(RAPIDAPI.api(), RAPIDAPI.key, RAPIDAPI.scenarios()[answer])
+    monitor = Monitor(id="rapidapi-test", provider=provider.name, secret_field="key", base_url=fake.base_url)
+    snapshot = fetch_snapshot(monitor, provider, OneKey(RAPIDAPI.key), client, NOW)
+    expected = RAPIDAPI.expect[answer]
+    if "error" in expected:
+        assert snapshot.error is not None
+        assert snapshot.error.kind is ErrorKind(expected["error"])
+    else:
+        assert snapshot.error is None, snapshot.error
+        assert [_meter(m) for m in snapshot.to_dict()["meters"]] == [_meter(m) for m in expected["meters"]]
+        assert fake.requests[0]["x-rapidapi-host"] == "example-api.p.rapidapi.com"
+    assert_no_key(RAPIDAPI.key, snapshot)
+
+
 def test_every_shipped_file_passes_the_strict_reader_too() -> None:
     """The catalogue is read at C speed in a container; a user's file, strictly: ours must pass both."""
     strict = read_directory(DIRECTORY, "catalogue/", shipped=False)
     assert strict.problems == ()
     assert sorted(strict.providers) == sorted(shipped().providers)
+
+
+ADMIN_KEYS = "docs/security.md#keys-that-can-do-more-than-read-usage"
+SECURITY = Path(__file__).resolve().parents[2] / "docs" / "security.md"
+
+
+def test_every_key_that_can_do_more_than_read_is_explained_where_its_help_points() -> None:
+    """An entry whose key help points at the admin-key section has its row there (what the key
+    can do, the narrowest one), and an entry with a row there points its users to it."""
+    section = SECURITY.read_text(encoding="utf-8").split("## Keys that can do more than read usage", 1)[1]
+    # A row names its entries in backquotes in its first cell: `anthropic`, `anthropic-usage`.
+    rows = {
+        name for line in section.splitlines() if line.startswith("| `") for name in line.split("|")[1].split("`")[1::2]
+    }
+    pointing = {name for name, provider in PROVIDERS.items() if ADMIN_KEYS in provider.key.where}
+    assert pointing <= rows, f"no row in docs/security.md for {sorted(pointing - rows)}"
+    assert rows & set(PROVIDERS) <= pointing, "a row's entry does not point at it"
+
+
+def test_quotawatch_providers_lists_every_entry_and_counts_them() -> None:
+    out = io.StringIO()
+    assert main(["providers"], out=out) == 0
+    listed = [line.split()[0] for line in out.getvalue().splitlines()[1:] if line and not line.endswith("one")]
+    assert sorted(listed) == sorted(PROVIDERS)
+    assert f"\n\n{len(PROVIDERS)} providers; " in out.getvalue()
+    assert len(PROVIDERS) >= 40, "issue 23: a catalogue of 40"

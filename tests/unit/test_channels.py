@@ -197,6 +197,52 @@ def test_a_broken_channel_is_named_with_its_file_and_field_and_left_out(entry: d
     assert [m.id for m in config.monitors] == ["imagerouter"]  # the monitors still run
 
 
+@pytest.mark.parametrize(
+    ("entry", "problems"),
+    [
+        (
+            {"name": "a", "type": "slack", "secret_field": "x", "min_severity": "loud", "url": "https://h"},
+            [
+                "field 'min_severity': must be one of critical, info, warning, got 'loud'",
+                "field 'url': only a pagerduty channel takes a url; a webhook's URL is a secret (secret_field)",
+            ],
+        ),
+        (
+            {"name": "A b", "type": "webhook", "secret_field": "x", "colour": "red"},
+            [
+                "field 'name': must be lower-case letters, digits, '-' and '_', at most 63, got 'A b'",
+                "field 'colour': unknown field (allowed: min_severity, monitors, name, secret_field, "
+                "signals, signing_secret_field, type, url)",
+                "field 'signing_secret_field': missing: name the field of the API-keys secret that holds it",
+            ],
+        ),
+        (  # a wrong field is reported once, not again by the rules of that field
+            {"name": "a", "type": "webhook", "secret_field": "x", "signing_secret_field": 7, "url": 5},
+            [
+                "field 'signing_secret_field': must be one line of printable characters, at most 256: "
+                "a field of the API-keys secret, got 7",
+                "field 'url': must be an https:// URL without spaces, at most 2048 characters, got 5",
+            ],
+        ),
+        (
+            {"name": "ok", "type": "pagerduty", "secret_field": "x", "url": "http://pd.example", "signals": []},
+            [
+                "field 'name': another channel already has this name",
+                "field 'signals': must be a list or text, got a list of 0 items",
+                "field 'url': must be an https URL such as https://events.pagerduty.com/v2/enqueue, "
+                "got 'http://pd.example'",
+            ],
+        ),
+    ],
+)
+def test_every_mistake_of_a_channel_is_one_line_in_one_run(entry: dict[str, Any], problems: list[str]) -> None:
+    good = {"name": "ok", "type": "discord", "secret_field": "d"}
+    config = parse_monitors({"monitors": [MONITOR], "channels": [good, entry]}, source="team.yaml")
+
+    assert config.channel_problems == tuple(f"team.yaml: channel '{entry['name']}': {line}" for line in problems)
+    assert [c.name for c in config.channels] == ["ok"]
+
+
 def test_check_config_reports_a_broken_channel(tmp_path: Path) -> None:
     path = tmp_path / "monitors.yaml"
     path.write_text(

@@ -8,14 +8,20 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from quotawatch.config import ConfigError, Monitor, load_monitors, parse_monitors
+from quotawatch.core.burn import DEFAULT_BURN, BurnSettings
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
+from quotawatch.models import MonitorModel
 
 SHIPPED = Path(__file__).resolve().parents[2] / "functions" / "check_usage" / "monitors.yaml"
 FILE = "team-monitors.yaml"
 GOOD = {"id": "cloudlayer-prod", "provider": "cloudlayer", "secret_field": "cloudlayer-prod"}
+MONITOR_FIELDS = ", ".join(sorted(f.name for f in msgspec.structs.fields(MonitorModel)))
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -253,7 +259,52 @@ def test_policy_problems_name_file_monitor_field_and_value() -> None:
     assert problem(meters={"credit": {"min_remaining": {"warning": 10, "critical": 20}}}) == (
         f"{prefix}'meters.credit.min_remaining': the warning floor must not be below the critical floor"
     )
-    assert "allowed: critical, limit, min_remaining, warning" in problem(meters={"credit": {"floor": 1}})
+    assert "allowed: burn, critical, limit, min_remaining, warning" in problem(meters={"credit": {"floor": 1}})
+
+
+@pytest.mark.parametrize(
+    ("defaults", "monitor", "meter", "credit", "calls"),
+    [
+        (None, None, None, DEFAULT_BURN, DEFAULT_BURN),  # sensible without any config
+        (
+            None,
+            {"factor": 10, "short": "1h", "long": "6h", "min_spend": 5},
+            None,
+            BurnSettings(factor=10, short=3600, long=21600, min_spend=5),
+            BurnSettings(factor=10, short=3600, long=21600, min_spend=5),
+        ),
+        ({"factor": 8}, None, False, BurnSettings(factor=8, off=True), BurnSettings(factor=8)),  # `burn: off`
+        (False, None, True, DEFAULT_BURN, BurnSettings(off=True)),  # off everywhere, `on` for one meter
+        (None, {"short": "45min"}, {"long": "12h"}, BurnSettings(short=2700, long=43200), BurnSettings(short=2700)),
+    ],
+)
+def test_burn_settings_are_inherited_from_defaults_to_monitor_to_meter(
+    defaults: Any, monitor: Any, meter: Any, credit: BurnSettings, calls: BurnSettings
+) -> None:
+    entry = {**GOOD, **({} if monitor is None else {"burn": monitor})}
+    if meter is not None:
+        entry["meters"] = {"credit": {"burn": meter}}
+    config = parse_monitors({"defaults": {} if defaults is None else {"burn": defaults}, "monitors": [entry]})
+    assert config.problems == ()
+    assert config.monitors[0].thresholds_for("credit").burn == credit
+    assert config.monitors[0].thresholds_for("calls").burn == calls
+
+
+@pytest.mark.parametrize(
+    ("burn", "field", "why"),
+    [
+        ({"factor": 1}, "burn.factor", "must be"),
+        ({"short": "6h"}, "burn", "short (21600.0 s) must be positive and under long"),
+        ({"short": "1 hour"}, "burn.short", "30min, 1h, 6h"),
+        ({"min_spend": -1}, "burn.min_spend", "0 or more"),
+        ({"window": "1h"}, "burn.window", "unknown field"),
+        ("sometimes", "burn", "got 'sometimes'"),
+    ],
+)
+def test_a_wrong_burn_setting_names_its_field(burn: Any, field: str, why: str) -> None:
+    [problem] = parse_monitors({"monitors": [{**GOOD, "burn": burn}]}, source=FILE).problems
+    assert f"field '{field}'" in problem.message
+    assert why in problem.message
 
 
 def test_a_policy_problem_in_the_file_is_reported_from_yaml(tmp_path: Path) -> None:
@@ -383,6 +434,20 @@ def test_a_file_that_cannot_be_used_at_all_is_a_config_error(data: Any, detail: 
     assert detail in str(caught.value)
 
 
+def test_every_wrong_field_of_the_defaults_is_a_line_of_one_check_config_run(tmp_path: Path) -> None:
+    from io import StringIO
+
+    from quotawatch.cli import check_config
+
+    path = write(tmp_path, "defaults:\n  hysteresis: x\n  thresholds: {warning: 99, critical: 90}\nmonitors: []\n")
+    out = StringIO()
+    assert check_config(path, out) == 1
+    assert out.getvalue().splitlines() == [
+        f"{FILE}: line 2: field 'defaults.hysteresis': must be a number from 0 to 50, got 'x'",
+        f"{FILE}: line 3: field 'defaults.thresholds': warning (99) is above critical (90)",
+    ]
+
+
 def test_yaml_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -452,14 +517,16 @@ def test_check_config_of_a_file_with_anchors_merge_keys_and_one_broken_monitor(t
             id: cloudlayer-staging
             secret_field: cloudlayer-staging
             thresholds: {warning: 90, critical: 85}
+            hysteresis: lots
           - {<<: *common, id: cloudlayer-eu, secret_field: cloudlayer-eu, hysteresis: 2}
         """,
     )
     out = StringIO()
     assert check_config(path, out) == 1
-    assert out.getvalue().splitlines() == [
+    assert out.getvalue().splitlines() == [  # its mistake of shape and its mistake of rule, in one run
+        f"{FILE}: line 12: monitor 'cloudlayer-staging': field 'hysteresis': must be a number from 0 to 50, got 'lots'",
         f"{FILE}: line 11: monitor 'cloudlayer-staging': field 'thresholds': warning (90) is above critical (85)",
-        f"{FILE}: 1 problem",
+        f"{FILE}: 2 problems",
         f"{FILE}: 3 monitors, 1 disabled",
     ]
     config = load_monitors(path)
@@ -500,3 +567,150 @@ def test_check_config_prints_each_rule_a_monitor_breaks_once_and_runs_the_others
     ]
     assert lines[3:] == [f"{FILE}: 3 problems", f"{FILE}: 2 monitors, 1 disabled"]
     assert [m.id for m in load_monitors(path).monitors] == ["fine"]
+
+
+# Shape mistakes (the model's: a wrong type, an unknown or missing field) and rule mistakes
+# (warning above critical, an undeclared parameter, an id twice...) of one monitor come out
+# together in one run, each once: a person fixes them all at once, not one run per kind.
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        (
+            "thresholds: {warning: 90, critical: 85}\n    colour: red",
+            [
+                f"line 6: monitor 'm': field 'colour': unknown field (allowed: {MONITOR_FIELDS})",
+                "line 5: monitor 'm': field 'thresholds': warning (90) is above critical (85)",
+            ],
+        ),
+        (
+            "hysteresis: lots\n    meters: {nothing: {limit: 5}, calls: {warning: 99, critical: 90}}",
+            [
+                "line 5: monitor 'm': field 'hysteresis': must be a number from 0 to 50, got 'lots'",
+                "line 6: monitor 'm': field 'meters.nothing': cloudlayer has no such meter",
+                "line 6: monitor 'm': field 'meters.calls': warning (99) is above critical (90)",
+            ],
+        ),
+        (
+            "base_url: http://example.com\n    enabled: maybe\n    params: {region: eu}",
+            [
+                "line 6: monitor 'm': field 'enabled': must be true or false, got 'maybe'",
+                "line 5: monitor 'm': field 'base_url': must be https:// (plain http only for a loopback test server)",
+                "line 7: monitor 'm': field 'params.region': cloudlayer takes no such parameter (it takes: none)",
+            ],
+        ),
+        (  # a wrong meter is told, and the right ones are checked by the rules
+            "meters: {calls: {warning: x}, storage: {warning: 99, critical: 90}, nothing: {}}",
+            [
+                "line 5: monitor 'm': field 'meters.calls.warning': must be a percentage above 0 and at most 100, "
+                "got 'x'",
+                "line 5: monitor 'm': field 'meters.storage': warning (99) is above critical (90)",
+                "line 5: monitor 'm': field 'meters.nothing': cloudlayer has no such meter",
+            ],
+        ),
+        (  # a wrong type is reported once, not again by the rules of that field
+            "thresholds: {warning: 99, critical: x}\n    params: [region]\n    forecast_days: -1",
+            [
+                "line 5: monitor 'm': field 'thresholds.critical': must be a percentage above 0 and at most 100, "
+                "got 'x'",
+                "line 6: monitor 'm': field 'params': must be a mapping, got a list of 1 item",
+                "line 7: monitor 'm': field 'forecast_days': must be a number from 0 to 366, got -1",
+            ],
+        ),
+    ],
+)
+def test_check_config_prints_shape_and_rule_mistakes_of_a_monitor_in_one_run(
+    tmp_path: Path, fields: str, expected: list[str]
+) -> None:
+    from io import StringIO
+
+    from quotawatch.cli import check_config
+
+    path = tmp_path / FILE
+    path.write_text(f"monitors:\n  - id: m\n    provider: cloudlayer\n    secret_field: a\n    {fields}\n")
+    out = StringIO()
+    assert check_config(path, out) == 1
+    lines = out.getvalue().splitlines()
+    assert [line.split(" (meters:")[0] for line in lines[:-2]] == [f"{FILE}: {line}" for line in expected]
+    assert lines[-2:] == [f"{FILE}: {len(expected)} problems", f"{FILE}: 1 monitor, 1 disabled"]
+
+
+def test_an_id_twice_and_a_wrong_field_of_the_same_monitor_are_both_reported() -> None:
+    entry = {**GOOD, "hysteresis": "lots"}
+    config = parse_monitors({"monitors": [GOOD, entry]}, source=FILE)
+
+    [problem] = config.problems
+    assert problem.lines == (
+        f"{FILE}: monitor 'cloudlayer-prod': field 'id': another monitor (#1) already has this id",
+        f"{FILE}: monitor 'cloudlayer-prod': field 'hysteresis': must be a number from 0 to 50, got 'lots'",
+    )
+
+
+def test_wrong_params_are_one_problem_not_also_a_missing_parameter() -> None:
+    entry = {"id": "sms", "provider": "twilio", "secret_field": "t", "params": ["account_sid"], "hysteresis": -1}
+    [problem] = parse_monitors({"monitors": [entry]}, source=FILE).problems
+
+    assert problem.lines == (
+        f"{FILE}: monitor 'sms': field 'params': must be a mapping, got a list of 1 item",
+        f"{FILE}: monitor 'sms': field 'hysteresis': must be a number from 0 to 50, got -1",
+    )
+
+
+def test_every_wrong_or_missing_param_is_a_line() -> None:
+    entry = {"id": "sms", "provider": "twilio", "secret_field": "t", "params": {"region": "eu"}}
+    [problem] = parse_monitors({"monitors": [entry]}, source=FILE).problems
+
+    assert problem.lines == (
+        f"{FILE}: monitor 'sms': field 'params.region': twilio takes no such parameter (it takes: account_sid)",
+        f"{FILE}: monitor 'sms': field 'params.account_sid': required by twilio: the Account SID (AC followed by "
+        "32 hex digits)",
+    )
+
+
+# A mistake of shape (the model's) or of rule (a schema cannot say it), and the field each names.
+MISTAKES: dict[str, tuple[Any, str]] = {
+    "hysteresis": ("lots", "hysteresis"),
+    "colour": ("red", "colour"),
+    "enabled": ("maybe", "enabled"),
+    "forecast_days": (-1, "forecast_days"),
+    "secret_field": (None, "secret_field"),  # left out
+    "thresholds": ({"warning": 90, "critical": 85}, "thresholds"),
+    "base_url": ("http://example.com", "base_url"),
+    "meters": ({"nothing": {}, "calls": {"warning": "x"}}, "meters.nothing meters.calls.warning"),
+    "params": ({"region": "eu"}, "params.region"),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    count=st.integers(1, 6),
+    data=st.data(),
+    chosen=st.lists(st.sampled_from(sorted(MISTAKES)), min_size=1, unique=True),
+)
+def test_any_mistakes_injected_into_one_of_n_monitors_are_each_one_line_of_that_monitor(
+    count: int, data: st.DataObject, chosen: list[str]
+) -> None:
+    broken = data.draw(st.integers(0, count - 1))
+    monitors = [{**GOOD, "id": f"m{index}"} for index in range(count)]
+    for name in chosen:
+        value, _ = MISTAKES[name]
+        if value is None:
+            del monitors[broken][name]
+        else:
+            monitors[broken][name] = value
+
+    config = parse_monitors({"monitors": monitors}, source=FILE)
+
+    assert [m.id for m in config.monitors] == [f"m{i}" for i in range(count) if i != broken]
+    [problem] = config.problems
+    assert problem.monitor == f"m{broken}"
+    fields = [re.search(r"field '([^']*)'", line)[1] for line in problem.lines]  # type: ignore[index]
+    assert sorted(fields) == sorted(" ".join(MISTAKES[name][1] for name in chosen).split())  # each once
+
+
+def test_a_monitor_with_thousands_of_mistakes_is_at_most_21_lines() -> None:
+    entry = {**GOOD, **{f"field{index}": index for index in range(5000)}}
+    [problem] = parse_monitors({"monitors": [entry]}, source=FILE).problems
+
+    assert len(problem.lines) == 21
+    assert problem.lines[19].startswith(f"{FILE}: monitor 'cloudlayer-prod': field 'field19': unknown field")
+    assert problem.lines[20] == f"{FILE}: monitor 'cloudlayer-prod': 4,980 more problems, not shown"

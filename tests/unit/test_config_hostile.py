@@ -739,8 +739,8 @@ def test_every_mistake_of_a_monitor_is_one_line_in_one_check_config_run(loader: 
     assert problem.lines == (
         f"{FILE}: line 7: monitor 'three': field 'thresholds.warning': must be a percentage above 0 and at most 100, "
         "got 'x'",
-        f"{FILE}: line 8: monitor 'three': field 'colour': unknown field (allowed: base_url, enabled, "
-        "failures_before_alert, forecast_days, hysteresis, id, meters, params, provider, remind_every_hours, "
+        f"{FILE}: line 8: monitor 'three': field 'colour': unknown field (allowed: base_url, burn, enabled, "
+        "failures_before_alert, forecast_days, hysteresis, id, meters, params, period, provider, remind_every_hours, "
         "secret_field, thresholds)",
         f"{FILE}: line 5: monitor 'three': field 'secret_field': required: one line of printable characters, "
         "at most 256: a field of the API-keys secret",

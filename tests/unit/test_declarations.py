@@ -16,8 +16,7 @@ from quotawatch.core.snapshot import Condition, Meter, Period, Severity
 from quotawatch.providers.base import Provider
 from quotawatch.providers.catalogue import CODED
 from quotawatch.providers.declaration import DeclarationError, declare
-from quotawatch.providers.declared import monthly_period
-from quotawatch.providers.parsing import BadResponse
+from quotawatch.providers.parsing import BadResponse, monthly_period
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 BASE: dict[str, Any] = {
@@ -216,12 +215,14 @@ def test_a_refusal_is_a_reading_only_when_its_status_and_expression_match() -> N
 
 def test_header_auth_with_a_format() -> None:
     p = provider(auth={"header": "DeepL-Auth-Key", "format": "DeepL-Auth-Key {key}"})
-    assert p.request("k:fx") == ("https://api.acme.example/v1/usage", {"DeepL-Auth-Key": "DeepL-Auth-Key k:fx"})
+    request = p.request("k:fx")
+    assert request.url == "https://api.acme.example/v1/usage"
+    assert request.headers == {"DeepL-Auth-Key": "DeepL-Auth-Key k:fx"}
 
 
 def test_query_auth_puts_the_key_after_the_declared_query() -> None:
     p = provider(auth={"query": "api_key"}, query={"output": "json"})
-    url, headers = p.request("a b+c")
+    url, headers, *_ = p.request("a b+c")
     assert url == "https://api.acme.example/v1/usage?output=json&api_key=a+b%2Bc"
     assert headers == {}
     assert "a%20b%2Bc" in p.auth.forms("a b+c")  # the forms an echo of it may take are masked too
@@ -233,7 +234,7 @@ def test_basic_auth_and_params_in_the_path() -> None:
         params={"account_sid": "the Account SID"},
         auth={"basic": True},
     )
-    url, headers = p.request("AC1:token", params={"account_sid": "AC 1/2"})
+    url, headers, *_ = p.request("AC1:token", params={"account_sid": "AC 1/2"})
     assert url == "https://api.acme.example/Accounts/AC%201%2F2/Balance.json"
     assert headers == {"Authorization": "Basic QUMxOnRva2Vu"}
     assert p.auth.forms("AC1:token") == ("token", "QUMxOnRva2Vu")

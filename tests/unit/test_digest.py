@@ -209,3 +209,48 @@ def test_every_line_stays_readable_at_two_thousand_long_named_monitors() -> None
     [waiting_line] = [line for line in lines if line.startswith("Waiting for their key")]
     assert waiting_line.endswith(" more")
     assert waiting_line.count("customer-") + int(waiting_line.rsplit("and ", 1)[1].split()[0]) == 1000
+
+
+def spend(monitor: str, per_day: list[float], limit: float | None, budget: float | None) -> StoredMonitor:
+    """Daily readings of a spend meter this month (newest first), reported with the provider's
+    own `limit` or none; a monitor's `budget` applies to one reported without (fetching.py)."""
+    shown = limit if limit is not None else budget
+    window = [
+        Snapshot(
+            monitor,
+            "openai",
+            datetime(2026, 11, 24 - days_ago, 7, 45, tzinfo=UTC),
+            PERIOD,
+            (Meter("cost_this_month", used, shown, None if shown is None else shown - used, "USD"),),
+        )
+        for days_ago, used in enumerate(per_day)
+    ]
+    return StoredMonitor({}, window, window[0], window[0])
+
+
+@pytest.mark.parametrize(
+    ("per_day", "limit", "line"),
+    [
+        ([150.0, 137.5, 125.0, 112.5], None, "$150.00 of $200.00 budget (75%), at this pace reached ~Nov 28"),
+        ([41.2, 35.9, 30.6], None, "$41.20 of $200.00 budget (21%), not reached at this pace before the reset Dec 1"),
+        ([41.2, 41.2, 41.2], None, "$41.20 of $200.00 budget (21%), not reached at this pace"),
+        ([41.2], None, "$41.20 of $200.00 budget (21%), too few readings for a pace yet"),
+        ([205.0, 190.0, 170.0], None, "$205.00 of $200.00 budget (102%), budget reached"),
+        ([41.2, 35.9, 30.6], 500.0, None),  # the provider's own limit is no budget
+    ],
+)
+def test_spend_against_each_budget_with_the_day_it_is_reached(
+    per_day: list[float], limit: float | None, line: str | None
+) -> None:
+    data = digest_of({"openai-org": spend("openai-org", per_day, limit, 200.0), "a": stored("a", [10])})
+    message = render_digest(replace(data, budgets={("openai-org", "cost_this_month"): 200.0}))
+    if line is None:
+        assert "Spend against budget" not in message.email
+    else:
+        assert f"\n\nSpend against budget:\n  openai-org cost_this_month: {line}\n\n" in message.email
+
+
+def test_a_digest_without_budgets_has_no_budget_section() -> None:
+    data = digest_of({"a": stored("a", [500, 490, 480, 470])})
+    assert render_digest(data) == render_digest(replace(data, budgets={("a", "other"): 5.0}))
+    assert "budget" not in render_digest(data).email

@@ -303,7 +303,7 @@ def test_meters_without_a_percent_or_floor_produce_no_meter_signal(meter: Meter)
     assert meter.percent_used is None
     evaluation = run(snap(meter))
     assert [s.key for s in evaluation.signals] == [CHECK_KEY]
-    assert evaluation.speaks_for == frozenset({"check", "condition", "meter", "forecast"})
+    assert evaluation.speaks_for == frozenset({"check", "condition", "meter", "forecast", "burn"})
 
 
 def test_per_meter_thresholds_via_a_monitor() -> None:

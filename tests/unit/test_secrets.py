@@ -17,6 +17,7 @@ from quotawatch.config import Monitor
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.snapshot import ErrorKind
 from quotawatch.fetching import fetch_snapshot
+from quotawatch.ports import HttpAnswer, HttpRequest
 from quotawatch.providers import PROVIDERS
 from quotawatch_local.embedded_aws import EmbeddedAws, embedded_aws
 from quotawatch_local.fakes import FakeProvider, Reply, always
@@ -51,11 +52,12 @@ class OnlyKey:
         self.key = key
         self.requests = 0
 
-    def get_json(self, url: str, headers: dict[str, str]) -> Any:
+    def fetch(self, request: HttpRequest) -> HttpAnswer:
+        headers = request.headers
         self.requests += 1
         if headers.get("X-API-Key") != self.key:
             raise CheckFailed(ErrorKind.AUTH, "api.cloudlayer.io rejected the API key (401)", 401, None)
-        return fake_cloudlayer.LIMIT_PLAN
+        return HttpAnswer(fake_cloudlayer.LIMIT_PLAN)
 
 
 def monitor(field: str = "cloudlayer-prod") -> Monitor:
@@ -95,10 +97,11 @@ def test_a_key_rotated_again_while_it_was_being_tried_is_picked_up() -> None:
     secrets.keys["cloudlayer-prod"] = "key-v2-00000000"
 
     class RotatesOnUse(OnlyKey):
-        def get_json(self, url: str, headers: dict[str, str]) -> Any:
+        def fetch(self, request: HttpRequest) -> HttpAnswer:
+            headers = request.headers
             if headers.get("X-API-Key") == "key-v2-00000000":  # the user rotates again right now
                 secrets.keys["cloudlayer-prod"] = self.key = "key-v3-00000000"
-            return super().get_json(url, headers)
+            return super().fetch(request)
 
     provider = RotatesOnUse("key-v2-00000000")
     assert fetch_snapshot(monitor(), CLOUDLAYER, keys, provider, RUN).ok
@@ -229,11 +232,11 @@ def test_the_http_clients_refusal_of_a_key_names_the_field() -> None:
     """The HTTP client may refuse a key first; which field it is, fetching adds."""
 
     class Refuses:
-        def get_json(self, url: str, headers: dict[str, str]) -> Any:
+        def fetch(self, request: HttpRequest) -> HttpAnswer:
             raise CheckFailed(ErrorKind.CONFIG, "the API key contains characters an HTTP header cannot carry")
 
     class NotFound:
-        def get_json(self, url: str, headers: dict[str, str]) -> Any:
+        def fetch(self, request: HttpRequest) -> HttpAnswer:
             raise CheckFailed(ErrorKind.CONFIG, "api.cloudlayer.io has no usage endpoint at this address (404)")
 
     keys = OneKey("sk_live_plain_0000")
@@ -305,7 +308,8 @@ def test_every_key_tried_is_masked_out_of_the_error() -> None:
     seen: list[str] = []
 
     class RejectsAndRemembers:
-        def get_json(self, url: str, headers: dict[str, str]) -> Any:
+        def fetch(self, request: HttpRequest) -> HttpAnswer:
+            headers = request.headers
             seen.append(headers["X-API-Key"])
             raise CheckFailed(ErrorKind.AUTH, f"rejected {' and '.join(seen)}", 401, None)
 

@@ -8,6 +8,7 @@ in the file: `secret_field` names their field in the API-keys secret.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from msgspec import UnsetType
@@ -16,8 +17,8 @@ from quotawatch import models
 from quotawatch.core.channels import PAGERDUTY_URL, Channel
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.echo import _bounded, _show, _text
-from quotawatch.strict_yaml import Broken, field_line
+from quotawatch.echo import _bounded, _show
+from quotawatch.strict_yaml import read_entry, shown_name
 
 MAX_CHANNELS = 20
 _DEFAULT_SEVERITY = ("warning", "critical")  # [is pagerduty]
@@ -36,48 +37,44 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
     seen: set[str] = set()
     for index, entry in enumerate(value, start=1):
         name = entry.get("name") if isinstance(entry, dict) else None
-        shown = _text(name) if isinstance(name, str) and name else f"#{index}"
-        if isinstance(entry, Broken):  # its YAML cannot be read
-            shown = _text(entry.name) if entry.name else shown
-            problems.append(entry.problem(source, f"channel '{shown}'"))
-            continue
-        try:
-            if isinstance(name, str) and name in seen:
-                raise _Invalid("name", "another channel already has this name")
-            channel = _channel(entry)
-            seen.add(channel.name)
-            channels.append(channel)
-        except _Invalid as exc:
-            problems += [field_line(source, entry, f"channel '{shown}'", wrong) for wrong in exc.every()]
+        read_it = partial(_channel, named_before=isinstance(name, str) and name in seen)
+        read = read_entry(source, entry, f"channel '{shown_name(entry, 'name', index)}'", read_it)
+        channels += [read] if isinstance(read, Channel) else []
+        problems += [] if isinstance(read, Channel) else read
+        seen.update([name] if isinstance(name, str) else [])
     return tuple(channels), tuple(problems)
 
 
-def _channel(entry: Any) -> Channel:
-    model = models.check(entry, models.ChannelModel)
-    kind = model.type
-    severity = model.min_severity if isinstance(model.min_severity, str) else _DEFAULT_SEVERITY[kind == "pagerduty"]
+def _channel(entry: Any, named_before: bool) -> Channel:
+    """The channel an entry holds; InvalidField with every wrong field, each once: the
+    model's first, then the rules a schema cannot say, on the fields that are right."""
+    model, shape = models.check_fields(entry, models.ChannelModel)
+    if model is None:
+        raise _Invalid.of(shape)
+    found = [_Invalid("name", "another channel already has this name")] if named_before else []
+    found += shape
+    kind = model.type  # None when wrong: then no rule of the type is checked
     url = None if isinstance(model.url, UnsetType) else model.url
-    if url is not None:
-        if kind != "pagerduty":
-            raise _Invalid("url", "only a pagerduty channel takes a url; a webhook's URL is a secret (secret_field)")
-        if not may_carry_a_key(url):
-            raise _Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {_show(url)}")
+    if url is not None and kind not in ("pagerduty", None):
+        why = "only a pagerduty channel takes a url; a webhook's URL is a secret (secret_field)"
+        found.append(_Invalid("url", why))
+    elif url is not None and not may_carry_a_key(url):
+        found.append(_Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {_show(url)}"))
     signing = None if isinstance(model.signing_secret_field, UnsetType) else model.signing_secret_field
-    if signing is not None and kind != "webhook":
-        raise _Invalid("signing_secret_field", "only a webhook channel is signed")
-    if signing is None and kind == "webhook":
-        raise _Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it")
+    if signing is not None and kind not in ("webhook", None):
+        found.append(_Invalid("signing_secret_field", "only a webhook channel is signed"))
+    if signing is None and kind == "webhook" and "signing_secret_field" not in {f.field for f in shape}:
+        found.append(_Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it"))
+    if found:
+        raise _Invalid.of(found)
+    severity = model.min_severity if isinstance(model.min_severity, str) else _DEFAULT_SEVERITY[kind == "pagerduty"]
     return Channel(
         name=model.name,
         type=kind,
         secret_field=model.secret_field,
         min_severity=severity,
-        monitors=_patterns(model.monitors),
-        signals=_patterns(model.signals),
+        monitors=tuple([model.monitors] if isinstance(model.monitors, str) else model.monitors),
+        signals=tuple([model.signals] if isinstance(model.signals, str) else model.signals),
         url=url,
         signing_secret_field=signing,
     )
-
-
-def _patterns(value: list[str] | str) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)

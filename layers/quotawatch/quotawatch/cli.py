@@ -253,7 +253,7 @@ def check_config(path: Path, out: TextIO) -> int:
     try:
         config = load_monitors(path)
     except ConfigError as exc:
-        out.write(f"{exc}\n")
+        out.write("".join(f"{line}\n" for line in exc.lines))
         return 1
     declared = list(config.declaration_problems)
     # A monitor of a broken declaration carries the declaration's problem: printed once, above.

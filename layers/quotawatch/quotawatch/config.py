@@ -28,7 +28,7 @@ from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import ECHO_CHARS, Findings, _bounded, _name, _show, _text
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.strict_yaml import Broken, field_line, line_of
+from quotawatch.strict_yaml import Broken, field_line, read_entry, shown_name
 
 if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
     from quotawatch import models
@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a fi
     from quotawatch.providers.registry import Registry
 
 _TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers", "channels"}
+_POLICY_FIELDS = {"remind_every_hours", "hysteresis", "failures_before_alert", "forecast_days"}
 MAX_PARAM_CHARS = 200
 # A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
 PROVIDERS_DIRECTORY = "providers"
@@ -57,6 +58,8 @@ class Monitor:
     params: Mapping[str, str] = field(default_factory=dict)
     # Limits of the monitor's own, for meters the API reports without one (a monthly budget).
     meter_limits: Mapping[str, float] = field(default_factory=dict)
+    # The day its month starts, for a provider whose period is monthly (a billing cycle).
+    monthly_on: int | None = None
     # The provider as this file resolved it (a user's declaration may replace the
     # catalogue's); None: look it up in the catalogue by name.
     spec: Provider | None = field(default=None, compare=False, repr=False)
@@ -147,77 +150,68 @@ def parse_monitors(
             f"{source}: {len(data['monitors']):,} monitors, more than the {MAX_MONITORS:,} one file may hold"
         )
 
-    defaults = data.get("defaults")
-    if defaults is None:  # absent, or `defaults:` with nothing under it
-        defaults = {}
-    try:
-        broken = [v for v in defaults.values() if isinstance(v, Broken)] if isinstance(defaults, dict) else []
-        if broken:  # a part of `defaults` whose YAML cannot be read
-            raise ConfigError(_bounded(f"{source}: line {broken[0].line}: field 'defaults': {broken[0].message}"))
-        model = models.check(defaults, models.Defaults)
-        default_thresholds = _thresholds(model.thresholds, DEFAULT_THRESHOLDS)
-        default_policy = _policy(model, DEFAULT_POLICY)
-    except _Invalid as exc:
-        field = "defaults" if exc.field == "-" else f"defaults.{exc.field}".removesuffix(".-")
-        line = line_of(data, ("defaults", *exc.field.split(".")))
-        where = f"{source}: line {line}" if line else source
-        raise ConfigError(_bounded(f"{where}: field '{field}': {exc}")) from None
+    defaults = {} if data.get("defaults") is None else data["defaults"]  # None: `defaults:` and nothing under it
+    broken = [v for v in defaults.values() if isinstance(v, Broken)] if isinstance(defaults, dict) else []
+    if broken:  # a part of `defaults` whose YAML cannot be read
+        raise ConfigError(broken[0].problem(source, "field 'defaults'"))
+    model, wrong = models.check_fields(defaults, models.Defaults)
+    default_thresholds = DEFAULT_THRESHOLDS
+    if model is not None:
+        default_thresholds = Findings(wrong).attempt(
+            lambda: _burn(model.burn, _thresholds(model.thresholds, DEFAULT_THRESHOLDS), "burn"), DEFAULT_THRESHOLDS
+        )
+    if wrong or model is None:  # the defaults are every monitor's: the file cannot be used
+        where = [_Invalid(f"defaults.{w.field}".removesuffix(".-"), str(w)) for w in wrong]
+        lines = [field_line(source, data, None, w) for w in where]
+        raise ConfigError(lines[0], tuple(lines[1:]))
+    default_policy = _policy(model, DEFAULT_POLICY)
 
     registry = declared_providers(data.get("providers"), source, declared_beside)
     monitors: list[Monitor] = []
     problems: list[ConfigProblem] = []
     first_with_id: dict[str, str] = {}
     for index, entry in enumerate(data["monitors"], start=1):
-        name = _display_name(entry, index)
-        entry_id = entry.get("id") if isinstance(entry, dict) else None
-        if isinstance(entry, Broken):  # the YAML of this monitor cannot be read
-            problems.append(ConfigProblem(name, entry.problem(source, f"monitor '{name}'")))
-            continue
-        try:
-            # Every entry claims its id, even one that is broken in another field: two
-            # entries with one id are one mistake, whichever of them is also wrong.
-            if isinstance(entry_id, str) and entry_id in first_with_id:
-                raise _Invalid("id", f"another monitor ({first_with_id[entry_id]}) already has this id")
-            if isinstance(entry_id, str):
-                first_with_id[entry_id] = f"#{index}"
-            monitor = _monitor(entry, default_thresholds, default_policy, registry)
-        except _Invalid as exc:
-            lines = [field_line(source, entry, f"monitor '{name}'", wrong) for wrong in exc.every()]
-            problems.append(ConfigProblem(name, lines[0], tuple(lines[1:])))
-            continue
-        except Exception as exc:  # a bug must cost one monitor, not the run
-            message = (
-                f"{source}: monitor '{name}': cannot be read (internal error {type(exc).__name__}; please report it)"
-            )
-            problems.append(ConfigProblem(name, _bounded(message)))
-            continue
-        monitors.append(monitor)
+        name, entry_id = shown_name(entry, "id", index), entry.get("id") if isinstance(entry, dict) else None
+        # Every entry claims its id, even one that is broken in another field: two entries
+        # with one id are one mistake, whichever of them is also wrong.
+        first = first_with_id.setdefault(entry_id, f"#{index}") if isinstance(entry_id, str) else None
+        twin = first if first != f"#{index}" else None
+        inherited = (default_thresholds, default_policy)
+        read = read_entry(
+            source, entry, f"monitor '{name}'", partial(_monitor, inherited=inherited, registry=registry, twin=twin)
+        )
+        if isinstance(read, Monitor):
+            monitors.append(read)
+        else:
+            problems.append(ConfigProblem(name, read[0], tuple(read[1:])))
     channels, channel_problems = parse_channels(data.get("channels"), source)
     return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems, channels, channel_problems)
 
 
-def _display_name(entry: Any, index: int) -> str:
-    """How to name a monitor in an error: its id when it has a usable one, else its position."""
-    if isinstance(entry, dict) and isinstance(entry.get("id"), str) and entry["id"]:
-        return _text(entry["id"])
-    if isinstance(entry, Broken) and entry.name:
-        return _text(entry.name)
-    return f"#{index}"
-
-
-def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPolicy, registry: Registry) -> Monitor:
+def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Registry, twin: str | None) -> Monitor:
+    """The monitor an entry of the file holds; InvalidField with every wrong field, each once:
+    the model's (msgspec) first, then the rules a schema cannot say, checked on the fields
+    that are right. `twin`: the monitor before it with the same id."""
     from msgspec import UnsetType
 
     from quotawatch import models
 
-    model = models.check(entry, models.MonitorModel)
-    findings = Findings()  # every rule below is checked: each wrong field is reported
+    default_thresholds, default_policy = inherited
+    model, shape = models.check_fields(entry, models.MonitorModel)
+    if model is None:  # not a mapping, or a rule of the model's own: nothing more to check
+        raise _Invalid.of(shape)
+    twice = [_Invalid("id", f"another monitor ({twin}) already has this id")] if twin else []
+    findings = Findings(twice + shape)  # every rule below is checked, on the fields that are right
+    wrong = {problem.field.split(".")[0] for problem in shape}  # each problem once: no rule on these
     attempt, found = findings.attempt, findings.found
     provider = registry.providers.get(model.provider)
-    attempt(lambda: _provider_usable(model, registry), None)
+    if model.provider is not None:
+        attempt(lambda: _provider_usable(model, registry), None)
     if model.base_url is not None and not _allowed_url(model.base_url):
         found.append(_Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
-    thresholds = attempt(lambda: _thresholds(model.thresholds, default_thresholds), default_thresholds)
+    thresholds = attempt(
+        lambda: _burn(model.burn, _thresholds(model.thresholds, default_thresholds), "burn"), default_thresholds
+    )
     meter_thresholds: dict[str, Thresholds] = {}
     meter_limits: dict[str, float] = {}
     for name, meter in (model.meters or {}).items():
@@ -231,8 +225,9 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
             meter_limits[name] = meter.limit
         where = f"meters.{name}"
         meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
-    no_params: dict[str, str] = {}
-    params = attempt(lambda: _params(model.params or {}, provider if model.enabled else None), no_params)
+    if model.period is not None and provider is not None and provider.monthly_on is None:
+        found.append(_Invalid("period", f"{model.provider}'s period is not monthly (it comes from its answers)"))
+    params = _params(model.params or {}, provider if model.enabled else None, found) if "params" not in wrong else {}
     findings.raise_any()
     return Monitor(
         id=model.id,
@@ -245,6 +240,7 @@ def _monitor(entry: Any, default_thresholds: Thresholds, default_policy: AlertPo
         policy=_policy(model, default_policy),
         params=params,
         meter_limits=meter_limits,
+        monthly_on=model.period.monthly if model.period else None,
         spec=provider,
     )
 
@@ -263,21 +259,21 @@ def _provider_usable(model: models.MonitorModel, registry: Registry) -> None:
         )
 
 
-def _params(values: dict[str, str | int], provider: Provider | None) -> dict[str, str]:
-    """The values the provider's URL needs from this monitor (an account id), all of them."""
+def _params(values: dict[str, str | int], provider: Provider | None, found: list[_Invalid]) -> dict[str, str]:
+    """The values the provider's URL needs from this monitor (an account id): each wrong or
+    missing one in `found`."""
     params = {name: str(value) for name, value in values.items()}
-    for name in params:
+    takes = ", ".join(sorted(provider.params)) if provider is not None else ""
+    for name, value in params.items():
         if provider is not None and name not in provider.params:
-            declared = ", ".join(sorted(provider.params)) or "none"
-            raise _Invalid(
-                f"params.{_name(name)}", f"{provider.name} takes no such parameter (it takes: {_text(declared)})"
-            )
-        if not params[name].isprintable() or len(params[name]) > MAX_PARAM_CHARS:
-            why = f"must be one line of text of at most {MAX_PARAM_CHARS}, got {_show(params[name])}"
-            raise _Invalid(f"params.{_name(name)}", why)
+            why = f"{provider.name} takes no such parameter (it takes: {_text(takes or 'none')})"
+            found.append(_Invalid(f"params.{_name(name)}", why))
+        elif not value.isprintable() or len(value) > MAX_PARAM_CHARS:
+            why = f"must be one line of text of at most {MAX_PARAM_CHARS}, got {_show(value)}"
+            found.append(_Invalid(f"params.{_name(name)}", why))
     for name, about in provider.params.items() if provider is not None else ():
         if name not in params:
-            raise _Invalid(f"params.{name}", f"required by {provider.name if provider else ''}: {_text(about)}")
+            found.append(_Invalid(f"params.{name}", f"required by {provider.name if provider else ''}: {_text(about)}"))
     return params
 
 
@@ -285,32 +281,25 @@ def _policy(model: models.Policy, inherited: AlertPolicy) -> AlertPolicy:
     """Override the inherited alert policy with the fields set here."""
     from msgspec import UnsetType
 
-    policy = inherited
-    if not isinstance(model.remind_every_hours, UnsetType):
-        hours = model.remind_every_hours
-        policy = replace(policy, remind_every=timedelta(hours=hours) if hours > 0 else None)
-    if not isinstance(model.hysteresis, UnsetType):
-        policy = replace(policy, hysteresis=model.hysteresis)
-    if not isinstance(model.failures_before_alert, UnsetType):
-        policy = replace(policy, failures_before_alert=model.failures_before_alert)
-    if not isinstance(model.forecast_days, UnsetType):
-        policy = replace(policy, forecast_days=model.forecast_days)
-    return policy
+    changes = {name: getattr(model, name) for name in _POLICY_FIELDS}
+    changes = {name: value for name, value in changes.items() if not isinstance(value, UnsetType)}
+    hours = changes.pop("remind_every_hours", None)
+    if hours is not None:
+        changes["remind_every"] = timedelta(hours=hours) if hours > 0 else None
+    return replace(inherited, **changes)
 
 
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:
-    from msgspec import UnsetType
-
     """A meter's percent thresholds, plus an optional floor under what remains.
 
     `min_remaining: 100` warns below 100 left; `{warning: 100, critical: 20}` sets both.
     """
-    percent = _thresholds(meter, inherited, where)
+    from msgspec import UnsetType
+
+    percent = _burn(meter.burn, _thresholds(meter, inherited, where), f"{where}.burn")
     floor = meter.min_remaining
-    if isinstance(floor, float):
+    if floor is None or isinstance(floor, float):  # a number: the warning floor alone
         return replace(percent, floor_warning=floor, floor_critical=None)
-    if floor is None:
-        return replace(percent, floor_warning=None, floor_critical=None)
     figures = [None if isinstance(f, UnsetType) else f for f in (floor.warning, floor.critical)]
     return replace(percent, floor_warning=figures[0], floor_critical=figures[1])
 
@@ -326,7 +315,32 @@ def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, whe
     critical = inherited.critical if isinstance(model.critical, UnsetType) else model.critical
     if warning > critical:
         raise _Invalid(where, f"warning ({warning:g}) is above critical ({critical:g})")
-    return Thresholds(warning=warning, critical=critical)
+    return replace(inherited, warning=warning, critical=critical)
+
+
+def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresholds:
+    """The inherited burn settings with what `burn:` changes; short under long is a rule of
+    the settings as inherited (core/burn.py checks it)."""
+    from msgspec import UnsetType
+
+    if model is None:
+        return thresholds
+    if isinstance(model, bool):
+        return replace(thresholds, burn=replace(thresholds.burn, off=not model))
+    changes: dict[str, Any] = {
+        name: value if name in ("factor", "min_spend") else _seconds(value)
+        for name in ("factor", "short", "long", "min_spend")
+        if not isinstance(value := getattr(model, name), UnsetType)
+    }
+    try:
+        return replace(thresholds, burn=replace(thresholds.burn, off=False, **changes))
+    except ValueError as exc:
+        raise _Invalid(where, str(exc)) from None
+
+
+def _seconds(duration: str) -> float:
+    """'30min' or '6h' (models.Duration) in seconds."""
+    return float(duration.removesuffix("min")) * 60 if duration.endswith("min") else float(duration[:-1]) * 3600
 
 
 def _allowed_url(url: str) -> bool:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from quotawatch.config import MonitorsConfig
+from quotawatch.config import Monitor, MonitorsConfig
 from quotawatch.core.digest import FAILURES_OVER, DigestInput, FailedChecks, queued_digest, silence_lines
 from quotawatch.core.record import MonitorRecord, QueuedMessage, StoredMonitor
 from quotawatch.core.rules import Level
@@ -38,23 +38,15 @@ class DigestStore(Protocol):
 
 
 @dataclass(frozen=True)
-class _Watched:
-    id: str
-    provider: str
-
-
-@dataclass(frozen=True)
 class DigestOutcome:
     queued: QueuedMessage
     stored: bool  # False: this day's digest was stored before (nothing new to send)
 
 
-def watched(config: MonitorsConfig) -> list[_Watched]:
+def watched(config: MonitorsConfig) -> list[Monitor]:
     """The monitors a run checks: the enabled ones, and those the file could not describe
     (they are checked as failed readings, so the digest lists them too)."""
-    return [_Watched(m.id, m.provider) for m in config.enabled] + [
-        _Watched(p.monitor, "unknown") for p in config.problems
-    ]
+    return [*config.enabled, *(Monitor(id=p.monitor, provider="unknown", secret_field="") for p in config.problems)]
 
 
 def queue_digest(
@@ -75,5 +67,6 @@ def queue_digest(
         if state.level is not Level.OK
     }
     lines = silence_lines(silences, at, zone)
-    queued = queued_digest(DigestInput(at, zone, rows, failures, itself, lines, schedule))
+    budgets = {(m.id, meter): limit for m in config.enabled for meter, limit in m.meter_limits.items()}
+    queued = queued_digest(DigestInput(at, zone, rows, failures, itself, lines, schedule, budgets))
     return DigestOutcome(queued, store.queue(queued))

@@ -32,13 +32,18 @@ class InvalidField(Exception):
     def every(self) -> tuple[InvalidField, ...]:
         return (self, *self.more)
 
+    @classmethod
+    def of(cls, found: list[InvalidField]) -> InvalidField:
+        """The first of these wrong fields, with the others in its `more`."""
+        return cls(found[0].field, str(found[0]), tuple(found[1:]))
+
 
 class Findings:
     """The wrong fields of one entry (a monitor, a declaration): each rule is checked and its
     failure kept, so a person sees every mistake in one run rather than one per fix."""
 
-    def __init__(self) -> None:
-        self.found: list[InvalidField] = []
+    def __init__(self, found: list[InvalidField] | None = None) -> None:
+        self.found: list[InvalidField] = found or []
 
     def attempt(self, rule: Callable[[], _T], fallback: _T) -> _T:
         try:
@@ -50,7 +55,7 @@ class Findings:
     def raise_any(self) -> None:
         """InvalidField for the first wrong field, with the others in its `more`."""
         if self.found:
-            raise InvalidField(self.found[0].field, str(self.found[0]), tuple(self.found[1:]))
+            raise InvalidField.of(self.found)
 
 
 def _text(value: str, limit: int = ECHO_CHARS) -> str:

@@ -8,18 +8,21 @@ Providers pass their text on whole.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from quotawatch.config import Monitor
 from quotawatch.core.bounds import bounded
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.masking import mask, mask_and_cut
 from quotawatch.core.snapshot import ErrorKind, Meter, Snapshot
-from quotawatch.ports import JsonFetcher, KeyStore
-from quotawatch.providers.base import ParsedUsage, Provider, declared_part
-from quotawatch.providers.parsing import BadResponse, require_plausible
+from quotawatch.ports import HttpAnswer, HttpRequest, JsonFetcher, KeyStore
+from quotawatch.providers.base import Pages, ParsedUsage, Provider, declared_part
+from quotawatch.providers.parsing import BadResponse, monthly_period, require_object, require_plausible
 
 # How long a message (a condition's, an error's) and a name (a meter's, a condition's, a
 # unit) may be once masked.
@@ -29,6 +32,8 @@ NAME_CHARS = 100
 # rotated twice while it was being used); the store bounds its own reads per run.
 KEY_REFRESHES = 2
 MIN_FORM_CHARS = 4
+# How long one monitor's pages may take to read, all told: a run checks many monitors.
+PAGES_SECONDS = 20
 
 
 def fetch_snapshot(
@@ -144,14 +149,20 @@ def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: date
     try:
         # A key a header cannot carry is refused by the HTTP client, as a config error that
         # `_hint` points at the secret field.
-        url, headers = provider.request(key, monitor.base_url, monitor.params)
-        body = http.get_json(url, headers)
+        request = provider.request(key, monitor.base_url, monitor.params, checked_at, monitor.monthly_on)
+        answer = http.fetch(request)
+        if provider.pages is not None:
+            answer = _all_pages(provider.pages, request, answer, http)
     except CheckFailed as exc:
         if provider.read_refusal is not None and exc.status is not None:
             usage = provider.read_refusal(exc.status, exc.body, checked_at)
             if usage is not None:
                 return usage
         raise
+    body = answer.body
+    if provider.reads_headers:  # `headers.NAME` in its expressions, lower-case: beside the body's fields
+        headers = {name.lower(): value for name, value in answer.headers.items()}  # a repeated one: its last
+        body = {**body, "headers": headers} if isinstance(body, dict) else {"headers": headers}
     try:
         usage = provider.parse(body, checked_at)
     except BadResponse:
@@ -160,10 +171,50 @@ def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: date
         # A parser is fuzzed to raise nothing else, but an answer is the provider's text:
         # whatever it makes a parser trip on is still a broken answer, not our failure.
         raise BadResponse(f"the answer could not be read ({type(exc).__name__})") from None
+    if monitor.monthly_on and provider.monthly_on:  # the monitor's billing month
+        usage = replace(usage, period=monthly_period(monitor.monthly_on, checked_at))
     if monitor.meter_limits:
         usage = replace(usage, meters=tuple(_own_limit(m, monitor.meter_limits.get(m.name)) for m in usage.meters))
     require_plausible(usage.meters)  # impossible figures: a broken answer, never a breach
     return usage
+
+
+def _all_pages(pages: Pages, request: HttpRequest, first: HttpAnswer, http: JsonFetcher) -> HttpAnswer:
+    """The first page with each top-level list continued by the following pages' lists, so
+    that expressions read all of them (`sum(data[].amount)`). Never a partial answer: more
+    pages than `pages.max`, a cursor seen before or a run out of time is a failed reading."""
+    page = require_object(first.body)
+    merged = dict(page)
+    lists: dict[str, list[Any]] = {}
+    seen: set[str] = set()
+    started = time.monotonic()
+    while pages.more is None or pages.more.holds(page):
+        cursor = pages.next.value(page)
+        if cursor is None or cursor == "":
+            break
+        if isinstance(cursor, bool) or not isinstance(cursor, (str, int)):
+            raise BadResponse(f"field '{pages.next.source}' is not a page cursor", pages.next.source)
+        if len(seen) + 1 >= pages.max:
+            raise BadResponse(f"the answer has more than {pages.max} pages (pages.max): not read, not summed in part")
+        token = str(cursor)
+        if token in seen:
+            raise BadResponse(f"the page cursor '{pages.next.source}' repeated after {len(seen) + 1} pages")
+        if time.monotonic() - started > PAGES_SECONDS:
+            raise CheckFailed(ErrorKind.UNAVAILABLE, f"its pages took more than {PAGES_SECONDS} s to read")
+        seen.add(token)
+        page = require_object(http.fetch(request._replace(url=with_query(request.url, pages.param, token))).body)
+        for name, value in page.items():
+            if isinstance(value, list) and isinstance(merged.get(name), list):
+                merged[name] = lists.setdefault(name, list(merged[name]))
+                lists[name].extend(value)
+    return first._replace(body=merged)
+
+
+def with_query(url: str, name: str, value: str) -> str:
+    """`url` with the query parameter `name` set to `value` (replacing one already there)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    return urlunsplit(parts._replace(query=urlencode([*query, (name, value)])))
 
 
 def _own_limit(meter: Meter, limit: float | None) -> Meter:

@@ -40,11 +40,32 @@ Param = Annotated[str, Meta(min_length=1, max_length=200, description="one line 
 Patterns = Annotated[list[Annotated[str, Meta(min_length=1, max_length=200)]], Meta(min_length=1, max_length=50)]
 
 
-_M = TypeVar("_M")
+_M = TypeVar("_M", bound=Struct)
 
 
 class Model(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
     pass
+
+
+Duration = Annotated[
+    str, Meta(pattern=r"^[0-9]{1,4}(min|h)$", description="a whole number of minutes or hours: 30min, 1h, 6h")
+]
+
+
+class BurnModel(Model, kw_only=True):
+    """`burn:` the burn-rate alert (core/burn.py): the fields to change of what is inherited."""
+
+    factor: (
+        Annotated[float, Meta(gt=1, le=1000, description="a number above 1 and at most 1000 (times the usual rate)")]
+        | UnsetType
+    ) = UNSET
+    short: Duration | UnsetType = UNSET
+    long: Duration | UnsetType = UNSET
+    min_spend: Amount | UnsetType = UNSET
+
+
+# `burn: off` (or false) turns it off, `burn: on` back on with what is inherited.
+BurnField = BurnModel | bool | None
 
 
 class ThresholdsModel(Model, kw_only=True):
@@ -67,6 +88,11 @@ class Floors(Model, kw_only=True):
 class MeterModel(ThresholdsModel, kw_only=True):
     min_remaining: Amount | Floors | None = None
     limit: Limit | UnsetType = UNSET
+    burn: BurnField = None
+
+
+class MonthlyModel(Model, kw_only=True):
+    monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")]
 
 
 class Policy(Model, kw_only=True):
@@ -77,6 +103,7 @@ class Policy(Model, kw_only=True):
     # Failures are counted in the window of recent readings, so no more than it holds.
     failures_before_alert: Annotated[int, Meta(ge=1, le=WINDOW_SIZE)] | UnsetType = UNSET
     forecast_days: Annotated[float, Meta(ge=0, le=366)] | UnsetType = UNSET
+    burn: BurnField = None
 
 
 class Defaults(Policy, kw_only=True):
@@ -92,6 +119,7 @@ class MonitorModel(Policy, kw_only=True):
     params: dict[str, Param | int] | None = None
     thresholds: ThresholdsModel | None = None
     meters: dict[str, MeterModel | None] | None = None
+    period: MonthlyModel | None = None  # the month starts on another day than the provider's
 
 
 class ChannelModel(Model, kw_only=True):
@@ -115,43 +143,63 @@ class MonitorsFile(Model, kw_only=True):
 
 
 def check(data: Any, model: type[_M]) -> _M:
-    """`data` as the model; InvalidField naming a wrong field, in the file's words, with every
-    other wrong field in its `more` (msgspec stops at the first: a person fixes them all at once)."""
+    """`data` as the model; InvalidField naming its first wrong field, the others in its `more`."""
+    converted, found = check_fields(data, model)
+    if found:
+        raise InvalidField.of(found)
+    return converted  # type: ignore[return-value]  # no problem: converted whole
+
+
+def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidField]]:
+    """`data` as the model, and every wrong field, in the file's words (msgspec stops at the
+    first: a person fixes them all at once). With wrong fields, the model holds the fields
+    that are right and None for the wrong required ones, so that the rules of the model that
+    a schema cannot say still check what is right: one run reports every problem, each once."""
     if not isinstance(data, dict):
-        raise InvalidField("-", f"must be a mapping of fields, got {_show(data)}")
+        return None, [InvalidField("-", f"must be a mapping of fields, got {_show(data)}")]
     try:
-        return msgspec.convert(data, model)
+        return msgspec.convert(data, model), []
     except msgspec.ValidationError as exc:
         error = str(exc)
-    found = _each_field(data, model) or [_explain(error, data, model)]  # a rule of the model's own
-    raise InvalidField(found[0].field, str(found[0]), tuple(found[1:]))
-
-
-def _each_field(data: dict[Any, Any], model: Any) -> list[InvalidField]:
-    """Every field's problem, each field converted on its own against its annotated type, in
-    the order written; then the unknown and the missing fields."""
-    fields = {f.name: f for f in msgspec.structs.fields(model)}
+    fields = _fields(model)
+    right: dict[str, Any] = {name: None for name, info in fields.items() if info.required}
     found: list[InvalidField] = []
-    for key, value in data.items():
+    for key, value in data.items():  # each field converted on its own, in the order written
         if key not in fields:
             allowed = ", ".join(sorted(fields))
             why = f"unknown field (allowed: {allowed})" if isinstance(key, str) else "a name must be text (quote it)"
             found.append(InvalidField(_name(key), why))
             continue
+        one = _one_field(model, key)
         try:
-            msgspec.convert({key: value}, _one_field(model, key))
-        except msgspec.ValidationError as exc:
-            found.append(_explain(str(exc), {key: value}, _one_field(model, key)))
+            right[key] = getattr(msgspec.convert({key: value}, one), key)
+        except msgspec.ValidationError as exc:  # a mapping's entries one by one (msgspec names no key):
+            split = "[...]" in str(exc) and isinstance(value, dict)  # each wrong one told, the right ones kept
+            kept: dict[Any, Any] = {}
+            for part in [{k: v} for k, v in value.items()] if split else [value]:
+                try:
+                    kept.update(getattr(msgspec.convert({key: part}, one), key))
+                except msgspec.ValidationError as wrong:
+                    found.append(_explain(str(wrong), {key: part}, one))
+            if split:
+                right[key] = kept
     for name, info in fields.items():
         if info.required and name not in data:
             found.append(InvalidField(name, f"required: {_describe(_type_at(model, [name]))}"))
-    return found
+    if not found:  # every field is right alone: a rule of the model's own (__post_init__)
+        return None, [_explain(error, data, model)]
+    return model(**right), found
+
+
+@functools.cache
+def _fields(model: Any) -> dict[str, msgspec.structs.FieldInfo]:
+    return {f.name: f for f in msgspec.structs.fields(model)}  # read from the annotations: slow, so once
 
 
 @functools.cache
 def _one_field(model: Any, name: str) -> type[Any]:
     """A model of one of `model`'s fields, to check that field's value on its own."""
-    kind = next(f.type for f in msgspec.structs.fields(model) if f.name == name)
+    kind = _fields(model)[name].type
     return msgspec.defstruct(f"{model.__name__}_{name}", [(name, kind, UNSET)], forbid_unknown_fields=True)
 
 
@@ -163,11 +211,10 @@ def _explain(error: str, data: Any, model: type[Any]) -> InvalidField:
     match = _AT.match(error)
     what, path = (match["what"], match["path"] or "") if match else (error, "")
     steps: list[Any] = []
-    for name, index, _hidden in _STEP.findall(path):
-        steps.append(name or (int(index) if index else _hidden_key(data, steps, model)))
     value: Any = data
-    for step in steps:
-        value = value[step] if isinstance(value, (dict, list)) else None
+    for name, index, _hidden in _STEP.findall(path):  # a key msgspec leaves out: its mapping's one (check_fields)
+        steps.append(name or (int(index) if index else next(iter(value), "?")))
+        value = value[steps[-1]] if isinstance(value, (dict, list)) else None
     kind = _type_at(model, steps)
     field = ".".join(_name(s) if isinstance(s, str) else f"[{s}]" for s in steps).replace(".[", "[") or "-"
     if match and match["key"]:
@@ -189,29 +236,6 @@ def _explain(error: str, data: Any, model: type[Any]) -> InvalidField:
     if isinstance(kind, inspect.UnionType) and not isinstance(value, dict):  # a number, not a mapping of them
         kind = inspect.UnionType(tuple(t for t in kind.types if not isinstance(t, inspect.StructType)))
     return InvalidField(field, f"must be {_describe(kind)}, got {_show(value)}")
-
-
-def _hidden_key(data: Any, steps: list[Any], model: type[Any]) -> Any:
-    """msgspec does not name a mapping's key in its path ("[...]"): the first whose entry
-    alone fails the model, found by trying each (only when there is an error to explain)."""
-    mapping: Any = data
-    for step in steps:
-        mapping = mapping[step]
-    for key, value in mapping.items():
-        try:
-            msgspec.convert(_with(data, steps, {key: value}), model)
-        except msgspec.ValidationError:
-            return key
-    return "?"
-
-
-def _with(data: Any, steps: list[Any], replacement: Any) -> Any:
-    """A copy of `data` with the value at `steps` replaced (the rest shared)."""
-    if not steps:
-        return replacement
-    copy = dict(data) if isinstance(data, dict) else list(data)
-    copy[steps[0]] = _with(data[steps[0]], steps[1:], replacement)
-    return copy
 
 
 @functools.cache
@@ -296,10 +320,11 @@ Expr = Annotated[str, Meta(min_length=1, max_length=1000, description="an expres
 Severity = Literal["warning", "critical", "info"]
 
 
+HeaderName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a header's name")]
+
+
 class AuthModel(Model, kw_only=True):
-    header: Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a header's name")] | (
-        UnsetType
-    ) = UNSET
+    header: HeaderName | UnsetType = UNSET
     format: Annotated[str, Meta(max_length=100, description="holding {key} once, e.g. 'Bearer {key}'")] | (
         UnsetType
     ) = UNSET
@@ -345,6 +370,16 @@ class PeriodDeclaration(Model, kw_only=True):
     monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")] | (
         UnsetType
     ) = UNSET
+    resets_in: Expr | UnsetType = UNSET  # the end as a time from now: seconds or "6m0s"
+
+
+class PagesDeclaration(Model, kw_only=True):
+    """How an answer continues on further pages (a cursor sent back as a query parameter)."""
+
+    next: Expr
+    param: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="a query parameter's name")]
+    more: Expr | UnsetType = UNSET
+    max: Annotated[int, Meta(ge=1, le=100, description="the most pages read (1 to 100)")] = 10
 
 
 class KeyDeclaration(Model, kw_only=True):
@@ -368,6 +403,13 @@ class Declaration(Model, kw_only=True):
     base_url: Url | UnsetType = UNSET
     path: Annotated[str, Meta(pattern=r"^(/[^\s?#]*)?$", description="a path starting with '/'")] = ""
     query: dict[str, str | int | float | bool] | None = None
+    headers: dict[HeaderName, OneLine] | None = None  # sent as they are, beside auth's (an API version)
+    method: Literal["GET", "POST"] = "GET"
+    body: dict[str, Any] | str | UnsetType = UNSET  # POST's: a mapping sent as JSON, or text
+    content_type: (
+        Annotated[str, Meta(pattern=r"^[\w.+-]+/[\w.+-]+(; ?[\w-]+=[\w.-]+)?$", description="a media type")] | UnsetType
+    ) = UNSET
+    pages: PagesDeclaration | UnsetType = UNSET
     auth: str | AuthModel
     params: dict[str, Annotated[str, Meta(description="in one line, what the value is")]] | None = None
     meters: Annotated[dict[str, MeterDeclaration], Meta(max_length=64)] | UnsetType = UNSET

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.channels import Channel
@@ -35,8 +35,30 @@ class KeyStore(Protocol):
         ...
 
 
+class HttpRequest(NamedTuple):  # a tuple: built for every monitor of every run
+    """One request to a provider: GET, or POST with a body (a declaration's `body:`)."""
+
+    url: str
+    headers: dict[str, str]
+    method: str = "GET"  # GET or POST
+    body: bytes | None = None
+    content_type: str | None = None
+
+
+class HttpAnswer(NamedTuple):
+    """A provider's answer: its parsed JSON, its headers and its status.
+
+    The headers are read by name in any case (urllib3's own mapping, as received: lower-casing
+    every name of every answer would cost a third of a declared parse, for the few
+    declarations that read headers; fetching lower-cases them for those)."""
+
+    body: Any
+    headers: Mapping[str, str] = {}  # never mutated
+    status: int = 200
+
+
 class JsonFetcher(Protocol):
-    def get_json(self, url: str, headers: dict[str, str]) -> Any: ...
+    def fetch(self, request: HttpRequest) -> HttpAnswer: ...
 
 
 class Store(Protocol):

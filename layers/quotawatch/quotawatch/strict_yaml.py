@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from quotawatch.echo import ConfigError, InvalidField, _bounded, _name, _show, _text
 
+_T = TypeVar("_T")
 PREFER_LIBYAML = True  # tests read every file with each parser
 MAX_FILE_BYTES = 4 * 1024 * 1024  # 10,000 monitors as bench/run.py writes them take about 1 MB
 MAX_VALUES = 250_000  # scalars, lists and mappings as written (about 90,000 for those 10,000)
@@ -34,6 +35,7 @@ MAX_EXPANDED_VALUES = 1_000_000
 # Where the entries are: items of `monitors:`/`channels:`, values of `providers:` and
 # `defaults:` (the document is depth 1); a declaration file is one entry.
 MONITORS_FILE, DECLARATION_FILE = 3, 1
+MAX_ENTRY_PROBLEMS = 20  # lines of one entry: a hostile one (10,000 unknown fields) cannot flood a log
 # Characters YAML 1.1 allows in a stream (PyYAML and libyaml refuse the others).
 _NOT_YAML_CHAR = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CORE = "tag:yaml.org,2002:"
@@ -73,12 +75,34 @@ def line_of(data: Any, path: tuple[Any, ...]) -> int | None:
     return line
 
 
-def field_line(source: str, entry: Any, what: str, wrong: InvalidField) -> str:
-    """One wrong field of an entry as read, as the line its reader reports:
-    "monitors.yaml: line 7: monitor 'a': field 'thresholds.warning': ..."."""
+def field_line(source: str, entry: Any, what: str | None, wrong: InvalidField) -> str:
+    """One wrong field of an entry as read (`what`: the entry, None: of the file itself), as
+    the line its reader reports: "monitors.yaml: line 7: monitor 'a': field 'thresholds.warning': ..."."""
     line = line_of(entry, tuple(wrong.field.replace("[", ".").replace("]", "").split(".")))
     where = f"{source}: line {line}" if line else source
-    return _bounded(f"{where}: {what}: field '{wrong.field}': {wrong}")
+    return _bounded(f"{where}: {what + ': ' if what else ''}field '{wrong.field}': {wrong}")
+
+
+def shown_name(entry: Any, key: str, index: int) -> str:
+    """How to name an entry in its problems: its `key` (id, name) when usable, else its position."""
+    name = entry.name if isinstance(entry, Broken) else entry.get(key) if isinstance(entry, dict) else None
+    return _text(name) if isinstance(name, str) and name else f"#{index}"
+
+
+def read_entry(source: str, entry: Any, what: str, read: Callable[[Any], _T]) -> _T | list[str]:
+    """The entry as `read` makes it, or its problems, a line each naming file, line, entry
+    and field: its YAML that cannot be read, every wrong field, or a bug of ours (a bug
+    must cost one entry, not the run)."""
+    if isinstance(entry, Broken):
+        return [entry.problem(source, what)]
+    try:
+        return read(entry)
+    except InvalidField as exc:
+        lines = [field_line(source, entry, what, wrong) for wrong in exc.every()[:MAX_ENTRY_PROBLEMS]]
+        more = len(exc.every()) - MAX_ENTRY_PROBLEMS
+        return lines + ([_bounded(f"{source}: {what}: {more:,} more problems, not shown")] if more > 0 else [])
+    except Exception as exc:
+        return [_bounded(f"{source}: {what}: cannot be read (internal error {type(exc).__name__}; please report it)")]
 
 
 def read_bytes(path: Path, source: str) -> bytes:

@@ -35,9 +35,10 @@ class Fixture:
     path: str  # path of the usage endpoint, params in place
     auth: dict[str, Any]  # {header, value: "... {key}"} | {query: name} | {basic: true}
     params: dict[str, str]  # the monitor's params the path was written with
-    answers: dict[str, dict[str, Any]]  # name -> {status, body, headers}
+    answers: dict[str, dict[str, Any]]  # name -> {status, body, headers, pages: {"page=2": answer}}
     expect: dict[str, dict[str, Any]]  # answer name -> {meters, conditions, period} or {error: kind}
     key: str  # a key in the provider's own form
+    headers: dict[str, str]  # headers the documentation requires besides the key (a version)
 
     def api(self) -> ProviderApi:
         unauthorized = self.answers["unauthorized"]
@@ -48,6 +49,7 @@ class Fixture:
             auth_prefix="",
             unauthorized=_reply(unauthorized, self.key),
             carries_key=_key_check(self.auth),
+            required_headers=self.headers,
         )
 
     def scenarios(self) -> dict[str, Scenario]:
@@ -73,6 +75,7 @@ def read_fixture(path: Path) -> Fixture:
         answers=data["answers"],
         expect=data.get("expect", {}),
         key=data.get("key", "test-key-0123456789abcdef"),
+        headers={str(k): str(v) for k, v in (data.get("headers") or {}).items()},
     )
 
 
@@ -83,7 +86,8 @@ def _reply(answer: dict[str, Any], key: str) -> Reply:
     else:
         payload = json.loads(json.dumps(body).replace("{key}", key))
     headers = {str(k): str(v) for k, v in (answer.get("headers") or {}).items()}
-    return Reply(int(answer.get("status", 200)), payload, headers)
+    pages = {name: _reply(page, key) for name, page in (answer.get("pages") or {}).items()}
+    return Reply(int(answer.get("status", 200)), payload, headers, pages=pages)
 
 
 def _key_check(auth: dict[str, Any]) -> Callable[[str, dict[str, str], str], bool]:

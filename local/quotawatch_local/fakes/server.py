@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from quotawatch_local.fakes import tls as test_tls
 from quotawatch_local.loopback import LoopbackServer
@@ -31,6 +32,13 @@ class Reply:
     body: Any = None  # JSON-able, or bytes sent as they are
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    # Further pages, by the query parameter that asks for one ("page=page_2"): a request
+    # carrying it gets that page instead.
+    pages: dict[str, Reply] = field(default_factory=dict)
+
+    def page(self, path: str) -> Reply:
+        asked = {f"{k}={v}" for k, v in parse_qsl(urlsplit(path).query)}
+        return next((reply for name, reply in self.pages.items() if name in asked), self)
 
 
 Scenario = Callable[[int], Reply]  # call number (1, 2, ...) -> reply
@@ -45,6 +53,8 @@ class ProviderApi:
     auth_header: str
     auth_prefix: str  # "" for a bare key, "Bearer " for bearer tokens
     unauthorized: Reply
+    # Headers a request must carry besides the key (an API version), else 400.
+    required_headers: dict[str, str] = field(default_factory=dict)
     # Another way of carrying the key (a query parameter, HTTP basic): (path and query,
     # headers in lower case, the valid key) -> whether the request carries it.
     carries_key: Callable[[str, dict[str, str], str], bool] | None = None
@@ -58,6 +68,7 @@ class FakeProvider(LoopbackServer):
         self.calls = 0  # authorised calls to the usage endpoint
         self.requests: list[dict[str, str]] = []  # headers of every request, for assertions
         self.paths: list[str] = []  # path and query of every request
+        self.bodies: list[bytes] = []  # the body of every POST
         self._lock = threading.Lock()
         super().__init__(self._handler_class(), _QuietServer, test_tls.server_context() if tls else None)
 
@@ -71,6 +82,9 @@ class FakeProvider(LoopbackServer):
             self.paths.append(path)
             if path.split("?", 1)[0] not in self.api.paths:
                 return Reply(404, {"error": "Not Found"})
+            wanted = self.api.required_headers
+            if any(headers.get(name.lower()) != value for name, value in wanted.items()):
+                return Reply(400, {"error": {"message": f"required headers: {', '.join(wanted)}"}})
             if self.api.carries_key is not None:
                 if not self.api.carries_key(path, headers, self.valid_key):
                     return self.api.unauthorized
@@ -78,7 +92,7 @@ class FakeProvider(LoopbackServer):
                 return self.api.unauthorized
             self.calls += 1
             number = self.calls
-        return self.scenario(number)
+        return self.scenario(number).page(path)
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
@@ -88,6 +102,12 @@ class FakeProvider(LoopbackServer):
             # Headers and body go out as two writes: with Nagle's algorithm the body would
             # wait for the client's delayed ACK (40 ms on Linux) on every kept-alive request.
             disable_nagle_algorithm = True
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                with fake._lock:
+                    fake.bodies.append(self.rfile.read(length))
+                self.do_GET()
 
             def do_GET(self) -> None:
                 reply = fake._reply_for(self.path, {k.lower(): v for k, v in self.headers.items()})

@@ -28,6 +28,7 @@ from quotawatch.core.errors import CheckFailed
 from quotawatch.core.masking import mask_and_cut
 from quotawatch.core.snapshot import ErrorKind
 from quotawatch.core.urls import KeyTarget, RefusedUrl, key_target
+from quotawatch.ports import HttpAnswer, HttpRequest
 
 if TYPE_CHECKING:
     import urllib3
@@ -50,7 +51,8 @@ class HttpPolicy:
 
 
 class HttpClient:
-    """GETs JSON through urllib3 directly.
+    """Sends a provider request (GET, or POST with a body) and reads its JSON answer and
+    headers, through urllib3 directly.
 
     requests added a third of a check's CPU (session merging, hooks, a second URL
     preparation) and nothing used here: the URL is already prepared (core/urls.py), and
@@ -69,13 +71,20 @@ class HttpClient:
         self._sleep = sleep
 
     def get_json(self, url: str, headers: dict[str, str]) -> Any:
-        target = _require_safe_url(url)
-        _require_sendable(headers)
+        """A GET's JSON body (tools and benches; the check sends an HttpRequest)."""
+        return self.fetch(HttpRequest(url, headers)).body
+
+    def fetch(self, request: HttpRequest) -> HttpAnswer:
+        # A POST here only reads (a GraphQL query, a report's filter): retried like a GET.
+        target = _require_safe_url(request.url)
+        _require_sendable(request.headers)
+        if request.method not in ("GET", "POST"):
+            raise FetchFailed(ErrorKind.CONFIG, f"the method {request.method!r} is not sent (GET or POST)")
         attempt = 0
         while True:
             attempt += 1
             try:
-                return self._get_once(target, headers)
+                return self._send_once(target, request)
             except _Retryable as exc:
                 if attempt >= self.policy.max_attempts:
                     raise FetchFailed(
@@ -83,17 +92,21 @@ class HttpClient:
                     ) from None
                 self._sleep(self._delay(attempt, exc.retry_after))
 
-    def _get_once(self, target: KeyTarget, headers: dict[str, str]) -> Any:
+    def _send_once(self, target: KeyTarget, request: HttpRequest) -> HttpAnswer:
         from urllib3 import exceptions as failed  # imported on first use: keeps the cold import light
 
         p = self.policy
         host = target.host
-        secrets = _header_secrets(headers)
+        secrets = _header_secrets(request.headers)
+        headers = {**_DEFAULT_HEADERS, **request.headers}
+        if request.content_type:
+            headers["Content-Type"] = request.content_type
         try:
             response = self._pool.urlopen(
-                "GET",
+                request.method,
                 target.url,  # the normalised form that was checked, not the URL as given
-                headers={**_DEFAULT_HEADERS, **headers},
+                body=request.body,
+                headers=headers,
                 timeout=_timeout(p.connect_timeout, p.read_timeout),
                 retries=False,
                 redirect=False,
@@ -107,7 +120,9 @@ class HttpClient:
             raise _Retryable(ErrorKind.UNAVAILABLE, f"cannot connect to {host}") from None
         except failed.TimeoutError:
             raise _Retryable(ErrorKind.UNAVAILABLE, f"{host} did not answer in time") from None
-        except failed.ProtocolError:
+        except failed.ProtocolError as exc:
+            if _oversized_headers(exc):  # asking again gets the same headers
+                raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered with oversized headers") from None
             raise _Retryable(ErrorKind.UNAVAILABLE, f"cannot connect to {host}") from None
         except failed.HTTPError as exc:
             raise FetchFailed(ErrorKind.UNAVAILABLE, f"request to {host} failed ({type(exc).__name__})") from None
@@ -162,7 +177,7 @@ class HttpClient:
             else:
                 response.close()  # unread or cut short: the connection is not reused
         try:
-            return json.loads(body)
+            return HttpAnswer(json.loads(body), response.headers, status)  # headers: read in any case
         except (ValueError, UnicodeDecodeError):
             raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered 200 but not with JSON") from None
         except RecursionError:  # JSON nested deeper than the decoder goes: a depth bomb
@@ -276,6 +291,20 @@ def _read_capped(response: urllib3.BaseHTTPResponse, cap: int, host: str) -> byt
             raise FetchFailed(ErrorKind.BAD_RESPONSE, f"{host} answered with more than {cap:,} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _oversized_headers(exc: BaseException) -> bool:
+    """A header line longer than http.client reads (64 KiB), or more than 100 headers."""
+    import http.client
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if isinstance(seen, http.client.LineTooLong) or "got more than 100 headers" in str(seen):
+            return True
+        seen = next((a for a in seen.args if isinstance(a, BaseException)), None) or seen.__cause__ or seen.__context__
+    return False
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -59,7 +59,7 @@ def decide(
     stored: dict[str, SignalState],
     now: datetime,
     policy: AlertPolicy,
-    speaks_for: frozenset[str] = frozenset({"meter", "forecast", "condition", "check"}),
+    speaks_for: frozenset[str] = frozenset({"meter", "forecast", "burn", "condition", "check"}),
 ) -> list[Decision]:
     """Every state change and every message that this reading calls for.
 

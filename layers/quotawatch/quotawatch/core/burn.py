@@ -52,7 +52,7 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from quotawatch.core.rules import Level
+from quotawatch.core.level import Level
 
 HOUR = 3_600.0
 DAY = 86_400.0
@@ -108,16 +108,24 @@ class Consumption:
         """
         kept_times: list[float] = []
         totals: list[float] = []
+        keep_time, keep_total = kept_times.append, totals.append
         total = 0.0
         last: float | None = None
+        last_at = -math.inf
+        # Every run reads every meter's whole window: _spent inlined, as it is the loop's cost.
         for at, value in zip(times, values, strict=True):
-            if value is None or not math.isfinite(value) or (kept_times and at <= kept_times[-1]):
+            if value is None or at <= last_at or not math.isfinite(value):
                 continue
             if last is not None:
-                total += _spent(last, value, balance)
-            kept_times.append(at)
-            totals.append(total)
-            last = value
+                if balance:
+                    total += last - value if value < last else 0.0  # a top-up is not negative spend
+                elif value >= last:
+                    total += value - last
+                elif value < last * RESET_BELOW:  # a reset restarts from zero; a correction is nothing
+                    total += value if value > 0 else 0.0
+            keep_time(at)
+            keep_total(total)
+            last, last_at = value, at
         return cls(kept_times, totals)
 
     def at(self, when: float) -> float | None:
@@ -142,15 +150,6 @@ class Consumption:
         if first is None or last is None:
             return None
         return (last - first) * HOUR / (end - start)
-
-
-def _spent(before: float, after: float, balance: bool) -> float:
-    if balance:
-        return max(before - after, 0.0)  # a top-up is not negative spend
-    if after >= before:
-        return after - before
-    # A reset restarts from zero (what it reads now was used since); a correction is nothing.
-    return max(after, 0.0) if after < before * RESET_BELOW else 0.0
 
 
 @dataclass(frozen=True)
@@ -211,6 +210,8 @@ def burn(
     """
     if settings.off:
         return None
+    if not readings.times or readings.times[0] > facts.now - settings.baseline_days * DAY:
+        return Burn(Level.OK, False, settings, unit=facts.unit)  # a young meter: nothing to build
     consumption = Consumption.of(readings.times, readings.values, balance=readings.balance)
     return judge(consumption, facts, settings, previous, margin)
 

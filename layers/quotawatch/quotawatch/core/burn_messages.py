@@ -10,6 +10,7 @@ import math
 
 from quotawatch.core.burn import HOUR, Burn
 from quotawatch.core.formatting import number, quantity
+from quotawatch.core.level import Level
 from quotawatch.core.messages import sms_line
 
 
@@ -22,6 +23,13 @@ def burn_line(meter: str, verdict: Burn) -> str:
     line += f" {_rate(verdict.usual, verdict.unit)}"
     run_out = _run_out(verdict)
     return f"{line}; at this pace {run_out}" if run_out else line
+
+
+def burn_headline(meter: str, verdict: Burn | None) -> str:
+    """A subject's few words: 'openrouter spend burning 23x faster than usual'."""
+    if verdict is None or verdict.level is Level.OK:
+        return f"{meter} burning at its usual pace again"
+    return f"{meter} burning {_times(verdict)} faster than usual".replace("far above faster", "far faster")
 
 
 def burn_sms(monitor: str, meter: str, verdict: Burn) -> str:

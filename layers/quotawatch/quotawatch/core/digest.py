@@ -3,7 +3,8 @@
 Its first line says whether anything needs attention, so the email is skimmed in two
 seconds; below it, every monitor with each meter's use, trend per day and forecast date,
 what is raised and since when, what is silenced, and the checks that failed in the last
-day. It is a heartbeat too: it comes every day while QuotaWatch runs, all well or not.
+day, and the spend against each budget a monitor sets. It is a heartbeat too: it comes every
+day while QuotaWatch runs, all well or not.
 
 Pure: from the status rows (core/status.py), the failed checks the store counted and the
 raised signals of "QuotaWatch itself"; times are shown in the digest's zone.
@@ -12,12 +13,14 @@ raised signals of "QuotaWatch itself"; times are shown in the digest's zone.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from quotawatch.core import formatting as fmt
 from quotawatch.core.alerts import SignalState
+from quotawatch.core.burn import Burn
+from quotawatch.core.burn_messages import burn_line
 from quotawatch.core.messages import Message, sms_line, subject_line
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.rules import Level
@@ -54,6 +57,9 @@ class DigestInput:
     # The silences in force, one line each (silence_lines), or none.
     silences: Sequence[str] = ()
     schedule: str = ""  # as the stack's DigestSchedule says it, for the footer
+    # The limits monitors set of their own (`meters: {cost_this_month: {limit: 200}}`), by
+    # (monitor, meter): a meter read against one of them is spend against a budget.
+    budgets: Mapping[tuple[str, str], float] = field(default_factory=dict)
 
 
 def queued_digest(data: DigestInput) -> QueuedMessage:
@@ -87,9 +93,14 @@ def render_digest(data: DigestInput) -> Message:
         sms = f"QuotaWatch digest {day}: all is well ({count})."
     lines = [first, ""]
     lines += _capped(_raised_section(data), 1 + LISTED_UP_TO)
+    burning = [f"  {row.monitor} {burn_line(row.meter or '', b)}" for row in data.rows if (b := _burning(row))]
+    lines += ["", "Burning faster than usual:", *_capped(burning or ["  none"], LISTED_UP_TO)]
     silenced = [f"  {line}" for line in data.silences] or ["  none"]
     lines += ["", "Silenced:", *_capped(silenced, LISTED_UP_TO)]
     lines += ["", "Failed checks in the last day:", *_capped(_failures_section(data, monitors), LISTED_UP_TO)]
+    budgets = _budget_section(data)
+    if budgets:
+        lines += ["", "Spend against budget:", *_capped(budgets, LISTED_UP_TO)]
     if waiting:
         lines += ["", _listed("Waiting for their key (not checked until it is in the secret): ", waiting)]
     lines += ["", f"Every monitor ({_moment(data.at, data.zone)}):"]
@@ -177,9 +188,13 @@ def _attention(data: DigestInput) -> list[str]:
 
 def _signal_name(row: MeterStatus) -> str:
     name = (row.meter or "").removeprefix("condition:")
-    if row.level_signal and row.level_signal.startswith("forecast:"):
-        return f"{name} (forecast)"
-    return name
+    family = row.level_signal.split(":", 1)[0] if row.level_signal else ""
+    return f"{name} ({family})" if family in ("forecast", "burn") else name
+
+
+def _burning(row: MeterStatus) -> Burn | None:
+    """The burn verdict when, at the digest's last reading, the meter burns at its alert's pace."""
+    return row.burn if row.meter is not None and row.burn is not None and row.burn.level is not Level.OK else None
 
 
 def _percent(row: MeterStatus) -> str:
@@ -217,6 +232,34 @@ def _failures_section(data: DigestInput, monitors: list[str]) -> list[str]:
             f"  {monitor}: {failed.count} failed check{plural}, the last at {_moment(failed.last_at, data.zone)}"
         )
     return lines or ["  none"]
+
+
+def _budget_section(data: DigestInput) -> list[str]:
+    """Each meter read against a budget of its monitor's own: how much of it is spent, and when
+    it is reached at the pace of this period. A provider's own limit is not a budget (the
+    monitor's applies only to a meter reported without one), so it is not listed here."""
+    lines = []
+    for row in sorted(data.rows, key=lambda r: (r.monitor, r.meter or "")):
+        budget = data.budgets.get((row.monitor, row.meter or ""))
+        if budget is None or row.limit != budget or row.condition is not None:
+            continue
+        spent = f"{fmt.fraction(row.used, row.limit, row.unit)} budget"
+        if row.percent is not None:
+            spent += f" ({fmt.percent(row.percent)})"
+        lines.append(f"  {row.monitor} {row.meter}: {spent}, {_budget_pace(row, data.zone)}")
+    return lines
+
+
+def _budget_pace(row: MeterStatus, zone: ZoneInfo) -> str:
+    if row.used is not None and row.limit is not None and row.used >= row.limit:
+        return "budget reached"
+    if row.trend is None:
+        return "too few readings for a pace yet"
+    if row.runs_out_at is None:
+        return "not reached at this pace"
+    if not row.runs_out_this_period and row.period_end is not None:
+        return f"not reached at this pace before the reset {_day(row.period_end, zone)}"
+    return f"at this pace reached ~{_day(row.runs_out_at, zone)}"
 
 
 def _monitor_section(monitor: str, rows: list[MeterStatus], zone: ZoneInfo) -> list[str]:

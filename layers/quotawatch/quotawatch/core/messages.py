@@ -89,6 +89,11 @@ def render(
         sms_text = f"QuotaWatch {tag}: {reminder}{snapshot.monitor} {detail}"
         if dated and reset:
             sms_text += f", resets {reset:%Y-%m-%d}"
+    if signal.burn is not None and level is not Level.OK and notice is not Notice.STILL:
+        from quotawatch.core.burn_messages import burn_sms  # it imports this module: a cycle at the top
+
+        sms_text = burn_sms(snapshot.monitor, signal.subject, signal.burn)
+        sms_text = sms_text.replace("QuotaWatch ", "QuotaWatch Reminder: ", 1) if reminder else sms_text
     if notice is Notice.STILL:  # a silence ended on a signal still raised (core/silences.py)
         ended = (decision.silence_ended or decision.state.since).astimezone(UTC)
         # The subject keeps what matters within its 99 characters; SMS and email say it in full.
@@ -155,6 +160,10 @@ def _headline(signal: Signal, notice: Notice, previous: Level, snapshot: Snapsho
             return f"{name} no longer on track to run out"
         verb = "runs out" if meter is None or _is_balance(meter) else "reaches its limit"
         return f"{name} {verb} around {fmt.day(signal.forecast.runs_out_at)} at the current rate"
+    if signal.family == "burn":
+        from quotawatch.core.burn_messages import burn_headline
+
+        return burn_headline(signal.key.split(":", 1)[1], signal.burn)
     if signal.family == "condition":
         return signal.subject if signal.level is not Level.OK else f"{signal.subject}: no longer reported"
     # Meters.
@@ -268,6 +277,10 @@ def _detail(signal: Signal) -> list[str]:
     lines: list[str] = []
     if signal.condition is not None:
         lines += ["", signal.condition.message.rstrip(".") + "."]
+    if signal.burn is not None and meter is not None:
+        from quotawatch.core.burn_messages import burn_line
+
+        lines += ["", burn_line(meter.name, signal.burn) + "."]
     if meter is not None and thresholds is not None:
         used = fmt.fraction(meter.used, meter.limit, meter.unit) + " used" if meter.limit is not None else ""
         left = f"{fmt.quantity(meter.remaining, meter.unit)} left" if meter.remaining is not None else ""
@@ -323,6 +336,11 @@ def _advice(signal: Signal) -> str:
         return "check the account with the provider (billing page, plan, key settings)."
     meter = signal.meter
     balance = meter is not None and _is_balance(meter)
+    if signal.family == "burn":
+        return (
+            "if nobody expects this pace, look for a leaked key or a job in a loop (rotate the key, stop the job). "
+            "This alert clears when the pace is back to usual."
+        )
     if signal.family == "forecast":
         return (
             "add credit before it runs out."

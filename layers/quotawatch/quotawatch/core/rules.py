@@ -3,6 +3,7 @@
 Signals and their keys:
 - `meter:<name>`     usage against percent thresholds and absolute floors (balances)
 - `forecast:<name>`  the meter will reach its limit (a balance zero) too soon at this rate
+- `burn:<name>`      the meter burns many times faster than it usually does (core/burn.py)
 - `condition:<name>` a provider's fact with its own severity (subscription inactive ...)
 - `check`            the monitor cannot be checked (a revoked key, repeated failures)
 
@@ -20,35 +21,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from enum import IntEnum
 
 from quotawatch.core.bounds import TRUNCATED
+from quotawatch.core.burn import DEFAULT_BURN, Burn, BurnSettings, MeterFacts, Readings, burn
 from quotawatch.core.forecast import Forecast, forecast_series, period_series
+from quotawatch.core.level import Level as Level  # re-exported: where the signals are
 from quotawatch.core.sanity import check_figures
-from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Severity, Snapshot
+from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Snapshot
 from quotawatch.core.window import Window
 
 CHECK_KEY = "check"
-
-
-class Level(IntEnum):
-    """Ordered so that a rise is `new > old`."""
-
-    OK = 0
-    WARNING = 1
-    CRITICAL = 2
-
-    @property
-    def label(self) -> str:
-        return self.name.lower()
-
-    @classmethod
-    def parse(cls, value: str) -> Level:
-        return cls[value.upper()]
-
-    @classmethod
-    def of_severity(cls, severity: Severity) -> Level:
-        return {Severity.INFO: cls.OK, Severity.WARNING: cls.WARNING, Severity.CRITICAL: cls.CRITICAL}[severity]
 
 
 @dataclass(frozen=True)
@@ -59,6 +41,7 @@ class Thresholds:
     critical: float = 95.0
     floor_warning: float | None = None  # remaining at or below this: warning
     floor_critical: float | None = None  # remaining at or below this: critical
+    burn: BurnSettings = DEFAULT_BURN  # `burn:` of the meter, the monitor or the defaults
 
     def level(self, percent_used: float) -> Level:
         """The percent level alone, without a previous level (no hysteresis)."""
@@ -124,6 +107,7 @@ class Signal:
     condition: Condition | None = None
     thresholds: Thresholds | None = None
     forecast: Forecast | None = None
+    burn: Burn | None = None
     error: CheckError | None = None
     failures: int = 0  # consecutive failed checks, for `check`
     reset: bool = False  # the level fell because a new billing period began
@@ -152,6 +136,10 @@ def meter_signal_key(meter_name: str) -> str:
 
 def forecast_signal_key(meter_name: str) -> str:
     return f"forecast:{meter_name}"
+
+
+def burn_signal_key(meter_name: str) -> str:
+    return f"burn:{meter_name}"
 
 
 def condition_signal_key(condition_name: str) -> str:
@@ -227,11 +215,14 @@ def evaluate(
                     silent=silent,
                 )
             )
+        burning = _burn_signal(meter, snapshot, past, thresholds, previous.get(burn_signal_key(meter.name)), policy)
+        if burning is not None:
+            signals.append(burning)
     for condition in snapshot.conditions:
         signals.append(
             Signal(condition_signal_key(condition.name), Level.of_severity(condition.severity), condition=condition)
         )
-    families = {"check", "condition"} | ({"meter", "forecast"} if snapshot.meters else set())
+    families = {"check", "condition"} | ({"meter", "forecast", "burn"} if snapshot.meters else set())
     if any(c.name == TRUNCATED for c in snapshot.conditions):
         # A reading cut to fit storage (core/bounds.py) does not list everything: what it
         # left out may still be raised, so it clears nothing it does not list.
@@ -315,6 +306,61 @@ def _forecast_level(
     if previous is Level.WARNING:
         horizon += timedelta(days=1)  # hysteresis: a projection wobbling around the horizon stays put
     return Level.WARNING if trend.runs_out_before(horizon) else Level.OK
+
+
+def _burn_signal(
+    meter: Meter, snapshot: Snapshot, past: Window, thresholds: Thresholds, previous: Level | None, policy: AlertPolicy
+) -> Signal | None:
+    """The meter's burn signal; None when off, or not raised and nothing stored."""
+    verdict = meter_burn(meter, snapshot, past, thresholds.burn, previous or Level.OK, policy.hysteresis / 100)
+    if verdict is None or (verdict.level is Level.OK and previous is None):
+        return None  # nothing to say, nothing stored: no signal (it would only be one more "ok")
+    return Signal(burn_signal_key(meter.name), verdict.level, meter=meter, burn=verdict)
+
+
+def meter_burn(
+    meter: Meter, snapshot: Snapshot, past: Window, settings: BurnSettings, previous: Level, margin: float
+) -> Burn | None:
+    """The meter's burn (core/burn.py) from every stored reading, the coarser tier included,
+    and this one; None when burn is off or the meter has no figure to follow. `margin` is
+    the clearing margin as a fraction."""
+    balance = meter.used is None
+    if settings.off or (balance and meter.remaining is None):
+        return None
+    now = snapshot.checked_at.timestamp()
+    column = past.meters.get(meter.name)
+    stored = past.times
+    if stored and stored[0] < now:  # every run but a late one: the window is older than the reading
+        times, figures = stored[::-1], (column.remaining if balance else column.used)[::-1] if column else None
+    else:
+        rows = [row for row, t in enumerate(stored) if t < now][::-1]  # oldest first
+        times = [stored[row] for row in rows]
+        figures = [(column.remaining if balance else column.used)[row] for row in rows] if column else None
+    # Figures as floats or None: markers (the meter absent) and gaps are None.
+    values = [v if v.__class__ is float or v.__class__ is int else None for v in figures or [None] * len(times)]
+    times.append(now)
+    values.append(_figure(meter.remaining if balance else meter.used))
+    left = meter.remaining if meter.remaining is not None else _left(meter)
+    end = snapshot.period.end.timestamp() if snapshot.period is not None and snapshot.period.end else None
+    facts = MeterFacts(now, _figure(left), _figure(meter.limit), end, meter.unit)
+    try:
+        return burn(Readings(times, values, balance), facts, settings, previous, margin)
+    except OverflowError:  # a stored figure beyond a float: no verdict rather than a wrong one
+        return None
+
+
+def _figure(value: object) -> float | None:
+    """A stored figure as the burn rule reads it: None for a gap, a marker or a figure beyond a float."""
+    if not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return None
+
+
+def _left(meter: Meter) -> float | None:
+    return None if meter.limit is None or meter.used is None else meter.limit - meter.used
 
 
 def _check_signal(snapshot: Snapshot, past: _Past, policy: AlertPolicy, previous: Level) -> Signal:

@@ -15,11 +15,23 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from quotawatch.core.alerts import SignalState
+from quotawatch.core.burn import Burn
 from quotawatch.core.forecast import Forecast, forecast, period_readings
 from quotawatch.core.record import StoredMonitor
-from quotawatch.core.rules import CHECK_KEY, Level, condition_signal_key, forecast_signal_key, meter_signal_key
+from quotawatch.core.rules import (
+    CHECK_KEY,
+    AlertPolicy,
+    Level,
+    Thresholds,
+    burn_signal_key,
+    condition_signal_key,
+    forecast_signal_key,
+    meter_burn,
+    meter_signal_key,
+)
 from quotawatch.core.silences import Silence, hold_of, in_force
 from quotawatch.core.snapshot import CheckError, ErrorKind, Meter, Snapshot, format_time, plain_number
+from quotawatch.core.window import WINDOW_SIZE, Window
 
 _CONDITION = condition_signal_key("")
 
@@ -32,6 +44,11 @@ class Monitor(Protocol):
 
     @property
     def provider(self) -> str: ...
+
+    @property
+    def policy(self) -> AlertPolicy: ...
+
+    def thresholds_for(self, meter: str) -> Thresholds: ...
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,8 @@ class MeterStatus:
     condition: str | None = None  # a raised condition's row: what the provider said (meter: condition:<name>)
     # Until when a silence holds this row's signal (`quotawatch status` shows it in a column).
     silenced_until: datetime | None = None
+    # The burn verdict at the newest reading (core/burn.py); None: burn is off for the meter.
+    burn: Burn | None = None
 
     @property
     def runs_out_at(self) -> datetime | None:
@@ -124,7 +143,21 @@ class MeterStatus:
             },
             "condition": self.condition,
             "silenced_until": format_time(self.silenced_until),
+            "burn": _burn_dict(self.burn),
         }
+
+
+def _burn_dict(verdict: Burn | None) -> dict[str, Any] | None:
+    if verdict is None:
+        return None
+    ratio = verdict.ratio
+    return {
+        "level": verdict.level.label,
+        "judged": verdict.enough_history,  # False: fewer than the baseline's days of readings
+        "rate_per_hour": None if verdict.short_rate is None else round(verdict.short_rate, 4),
+        "usual_per_hour": None if verdict.usual is None else round(verdict.usual, 4),
+        "ratio": None if ratio is None or ratio == float("inf") else round(ratio, 2),
+    }
 
 
 def status_rows(monitors: Sequence[Monitor], stored: dict[str, StoredMonitor]) -> list[MeterStatus]:
@@ -191,7 +224,13 @@ def _row(
         return MeterStatus(monitor.id, provider, check)
     state = _raised(stored.states, meter.name)
     history = [r for r in stored.window if r.checked_at < reading.checked_at]
-    trend = forecast(meter, period_readings(meter.name, reading, history), reading.checked_at)
+    # The forecast reads the rows the check reads; the burn every row, the coarser tier too.
+    recent = [r for r in stored.window[:WINDOW_SIZE] if r.checked_at < reading.checked_at]
+    trend = forecast(meter, period_readings(meter.name, reading, recent), reading.checked_at)
+    burn_state = stored.states.get(burn_signal_key(meter.name))
+    was = burn_state.level if burn_state else Level.OK
+    settings = monitor.thresholds_for(meter.name).burn
+    burning = meter_burn(meter, reading, Window.of(history), settings, was, monitor.policy.hysteresis / 100)
     return MeterStatus(
         monitor=monitor.id,
         provider=provider,
@@ -208,16 +247,19 @@ def _row(
         period_end=reading.period.end if reading.period else None,
         read_at=reading.checked_at,
         check=check,
+        burn=burning,
     )
 
 
 def _raised(states: dict[str, SignalState], meter: str) -> SignalState | None:
-    """The meter's state, or its forecast's when that one is higher (a run-out ahead)."""
-    usage = states.get(meter_signal_key(meter))
-    ahead = states.get(forecast_signal_key(meter))
-    if ahead is not None and (usage is None or ahead.level > usage.level):
-        return ahead
-    return usage
+    """The meter's state, or its forecast's or burn's when that one is higher (a run-out ahead,
+    a pace far above the usual)."""
+    found = None
+    for key in (meter_signal_key(meter), forecast_signal_key(meter), burn_signal_key(meter)):
+        state = states.get(key)
+        if state is not None and (found is None or state.level > found.level):
+            found = state
+    return found
 
 
 def with_silences(rows: list[MeterStatus], silences: Iterable[Silence], at: datetime) -> list[MeterStatus]:

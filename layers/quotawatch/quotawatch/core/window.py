@@ -30,8 +30,14 @@ from typing import Any
 
 from quotawatch.core.snapshot import CheckError, ErrorKind, Meter, Period, Snapshot, plain_number
 
-WINDOW_SIZE = 48  # readings kept at most: about two days at the default 15 minutes
+WINDOW_SIZE = 48  # rows the rules and forecasts read: about two days at the default 15 minutes
 RECENT = 4  # the newest readings are all kept; older ones one per clock hour
+# Past WINDOW_SIZE rows, a coarser tier for the burn rule's baseline (7 days of the same
+# time of day, core/burn.py): one reading per TIER_SECONDS back to HISTORY_SECONDS. Two
+# hours, not six: a nightly batch of an hour, averaged over six, would read as a fifth of
+# itself, and the batch as a burn.
+TIER_SECONDS = 7_200
+HISTORY_SECONDS = 8 * 86_400 + TIER_SECONDS
 FORMAT = 2
 _FORMATS = (1, 2)  # 1: JSON text, figures as they are (read, never written)
 _LEVEL = 1  # zlib's fastest: a full window compresses to one write unit at it already
@@ -138,9 +144,10 @@ class Window:
     # --- what the rules ask -------------------------------------------------------------
 
     def before(self, at: float) -> list[int]:
-        """Rows of readings older than `at`, newest first."""
+        """Rows of readings older than `at` among the first WINDOW_SIZE, newest first (the
+        coarser tier past them is the burn rule's alone)."""
         times = self.times
-        rows = [row for row, t in enumerate(times) if t < at]
+        rows = [row for row, t in enumerate(times[:WINDOW_SIZE]) if t < at]
         if any(times[a] < times[b] for a, b in pairwise(rows)):  # a window is newest first; a list may not be
             rows.sort(key=times.__getitem__, reverse=True)
         return rows
@@ -160,7 +167,9 @@ class Window:
         are counted) and that good reading, then the oldest reading of each clock hour, up to
         WINDOW_SIZE in all. On a steady burn the line through hourly readings is the line
         through every reading, for a quarter of the work; and whatever the schedule, the
-        window spans hours. A reading at the same time as the new one is replaced by it.
+        window spans hours. Past those, the oldest reading of each TIER_SECONDS back to
+        HISTORY_SECONDS (the burn rule's baseline). A reading at the same time as the new
+        one is replaced by it.
         """
         new = Window.of([snapshot])
         at = new.times[0]
@@ -174,7 +183,12 @@ class Window:
         hours: dict[int, float] = {}
         for t in reversed(order[head:]):  # oldest first: the first of an hour stays
             hours.setdefault(int(t) // 3600, t)
-        kept = [by_time[t] for t in (order[:head] + sorted(hours.values(), reverse=True))[:WINDOW_SIZE]]
+        rows = order[:head] + sorted(hours.values(), reverse=True)
+        tier: dict[int, float] = {}
+        for t in reversed(rows[WINDOW_SIZE:]):  # the same, one per TIER_SECONDS, back to HISTORY_SECONDS
+            if t >= at - HISTORY_SECONDS:
+                tier.setdefault(int(t) // TIER_SECONDS, t)
+        kept = [by_time[t] for t in rows[:WINDOW_SIZE] + sorted(tier.values(), reverse=True)]
         if kept[0][0] is new and all(source is self for source, _ in kept[1:]):
             return self._after(new, [row for _, row in kept[1:]])  # every run but a late one
         # A reading older than the newest stored one (a late run): rare, so rebuilt from readings.

@@ -10,14 +10,21 @@ error classification are shared by all providers (`quotawatch.adapters.http`).
 from __future__ import annotations
 
 import base64
+import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Literal, Protocol, cast
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 from urllib.parse import quote, urlencode
 
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.snapshot import Condition, ErrorKind, Meter, Period
+from quotawatch.ports import HttpRequest
+from quotawatch.providers.parsing import time_values
+
+if TYPE_CHECKING:
+    from quotawatch.providers.expressions import Expression
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,17 @@ class KeyHelp:
 
 
 @dataclass(frozen=True)
+class Pages:
+    """How an answer continues on further pages: the cursor (`next`) from a page, sent back
+    as the query parameter `param`, while `more` holds, for at most `max` pages."""
+
+    next: Expression
+    param: str
+    more: Expression | None = None
+    max: int = 10
+
+
+@dataclass(frozen=True)
 class Provider:
     name: str
     display_name: str
@@ -101,6 +119,15 @@ class Provider:
     meter_units: Mapping[str, str] = field(default_factory=dict)  # by meter name, where declared
     optional_meters: tuple[str, ...] = ()  # meters an answer may leave out (`optional: true`)
     key: KeyHelp = KeyHelp()
+    headers: tuple[tuple[str, str], ...] = ()  # sent as they are, beside the key's (an API version)
+    method: str = "GET"
+    # POST's body: a mapping sent as JSON, or text, with the placeholders of the URL.
+    body: Any = None
+    content_type: str | None = None
+    timed: bool = False  # the request has time placeholders ({period.start:unix}...)
+    monthly_on: int | None = None  # the day its monthly period starts, when declared so
+    pages: Pages | None = None
+    reads_headers: bool = False  # expressions read `headers.NAME`: the answer's headers
 
     @property
     def key_format(self) -> str:
@@ -108,23 +135,39 @@ class Provider:
         return self.key.format or ("<user>:<password>" if self.auth.kind == "basic" else "<key>")
 
     def url(self, base_url: str | None = None, params: Mapping[str, str] | None = None) -> str:
-        """The usage endpoint with the monitor's params in place (the key is not in it)."""
+        """The usage endpoint with the monitor's params (and times) in place (the key is not in it)."""
         values = params or {}
         path = self.path
-        for name in self.params:
+        for name in (*self.params, *(values if self.timed else ())):
             path = path.replace("{" + name + "}", quote(values.get(name, ""), safe=""))
         query = [(name, _filled(value, values)) for name, value in self.query]
         url = (base_url or self.base_url).rstrip("/") + path
         return url + ("?" + urlencode(query) if query else "")
 
     def request(
-        self, key: str, base_url: str | None = None, params: Mapping[str, str] | None = None
-    ) -> tuple[str, dict[str, str]]:
-        """The URL and headers that carry `key` to the usage endpoint."""
-        url = self.url(base_url, params)
+        self,
+        key: str,
+        base_url: str | None = None,
+        params: Mapping[str, str] | None = None,
+        now: datetime | None = None,
+        monthly_on: int | None = None,
+    ) -> HttpRequest:
+        """The request that carries `key` to the usage endpoint, its times those of `now` (a
+        monitor may start the month on another day: `monthly_on`)."""
+        values = params or {}
+        if self.timed:
+            values = {**values, **time_values(monthly_on or self.monthly_on, now or datetime.now(UTC))}
+        url = self.url(base_url, values)
         if self.auth.kind == "query":
             url += ("&" if "?" in url else "?") + urlencode({self.auth.name: key})
-        return url, self.auth.header(key)
+        headers = {**dict(self.headers), **self.auth.header(key)} if self.headers else self.auth.header(key)
+        if self.body is None:
+            return HttpRequest(url, headers, self.method)
+        if isinstance(self.body, str):
+            body = _filled(self.body, values).encode()
+        else:
+            body = json.dumps(_filled_json(self.body, values), separators=(",", ":")).encode()
+        return HttpRequest(url, headers, self.method, body, self.content_type)
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return self.auth.header(key)
@@ -159,6 +202,22 @@ def _no_refusal(status: int, body: Any, now: datetime | None = None) -> ParsedUs
 def _filled(template: str, values: Mapping[str, str]) -> str:
     for name, value in values.items():
         template = template.replace("{" + name + "}", value)
+    return template
+
+
+_UNIX = re.compile(r"\{[a-z.]+:unix\}")
+
+
+def _filled_json(template: Any, values: Mapping[str, str]) -> Any:
+    """A JSON body with its placeholders filled; a string that is one `{...:unix}` alone
+    becomes a number (an API's Unix time is an integer)."""
+    if isinstance(template, str):
+        filled = _filled(template, values)
+        return int(filled) if _UNIX.fullmatch(template) and filled.lstrip("-").isdigit() else filled
+    if isinstance(template, dict):
+        return {_filled(str(k), values): _filled_json(v, values) for k, v in template.items()}
+    if isinstance(template, list):
+        return [_filled_json(v, values) for v in template]
     return template
 
 

@@ -8,13 +8,15 @@ not compile as JMESPath (...)"). The format is described in docs/watch-any-api.m
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
+import msgspec
 from msgspec import UNSET, UnsetType
 
 from quotawatch import models
@@ -22,7 +24,7 @@ from quotawatch.core.snapshot import Severity
 from quotawatch.core.urls import internal_address
 from quotawatch.echo import ConfigError, Findings, _bounded, _name, _show, _text
 from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.providers.base import Auth, KeyHelp, ParsedUsage, Provider
+from quotawatch.providers.base import Auth, KeyHelp, Pages, ParsedUsage, Provider
 from quotawatch.providers.declared import (
     FIGURES,
     ConditionSpec,
@@ -32,14 +34,22 @@ from quotawatch.providers.declared import (
     RefusalSpec,
     is_unit,
 )
-from quotawatch.providers.expressions import Expression, ExpressionError, compile_expression, compile_template
+from quotawatch.providers.expressions import (
+    Expression,
+    ExpressionError,
+    compile_expression,
+    compile_template,
+    reads_headers,
+)
+from quotawatch.providers.parsing import TIME_PLACEHOLDERS
 from quotawatch.strict_yaml import Broken, field_line
 
 _T = TypeVar("_T")
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _METER_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}(:\*)?")
 _PARAM_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
-_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")  # braces around a space are text: GraphQL's "{ viewer }"
+MAX_BODY_CHARS = 10_000
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,21 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
     for key, value in query:
         if not key or not key.isprintable() or not value.isprintable():
             findings.found.append(_Invalid(f"query.{_name(key)}", "a parameter's name and value are one line of text"))
-    for field_name, text in [("url", base_url + path)] + [(f"query.{k}", v) for k, v in query]:
-        findings.attempt(partial(_require_known_placeholders, text, params, field_name), None)
+    known = {*params, *TIME_PLACEHOLDERS}
+    templated = [("url", base_url + path)] + [(f"query.{k}", v) for k, v in query] + _body_texts(model.body)
+    for field_name, text in templated:
+        findings.attempt(partial(_require_known_placeholders, text, known, field_name), None)
+    used = {found for _, text in templated for found in _PLACEHOLDER.findall(text)}
+    findings.attempt(lambda: _request_body(model), None)
+    for header, value in (model.headers or {}).items():
+        if "{" in value or header.lower() in ("authorization", "content-type", "content-length", "host"):
+            findings.found.append(
+                _Invalid(f"headers.{_name(header)}", "a fixed value, not the key's or the body's (auth, content_type)")
+            )
+    pages = findings.attempt(lambda: _pages(model.pages), None)
+    monthly_on = model.period.monthly if model.period and not isinstance(model.period.monthly, UnsetType) else None
+    if monthly_on is None and any(u.startswith("period.") for u in used):
+        findings.found.append(_Invalid("period", "{period...} placeholders need the period: 'period: {monthly: DAY}'"))
     auth = findings.attempt(lambda: _auth(model.auth), Auth("basic"))  # a fallback is never used:
     reader = findings.attempt(lambda: _reader(model, coded), _NO_READER)  # raise_any raises first
     findings.raise_any()
@@ -116,7 +139,74 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         optional_meters=reader.optional_meters,
         # For people (`quotawatch providers NAME`), never used to send the key.
         key=KeyHelp(model.key.format.strip(), model.key.where.strip()) if model.key else KeyHelp(),
+        headers=tuple((model.headers or {}).items()),
+        method=model.method,
+        body=_given(model.body, None),
+        content_type=_content_type(model),
+        timed=bool(used & TIME_PLACEHOLDERS),
+        monthly_on=monthly_on,
+        pages=pages,
+        reads_headers=any(reads_headers(text) for text in _expression_texts(model)),
     )
+
+
+def _body_texts(body: Any, where: str = "body") -> list[tuple[str, str]]:
+    """Every text of a body (its keys too), by where it is: placeholders may be in any."""
+    if isinstance(body, str):
+        return [(where, body)]
+    if isinstance(body, dict):
+        return [(where, str(k)) for k in body] + [t for k, v in body.items() for t in _body_texts(v, f"{where}.{k}")]
+    if isinstance(body, list):
+        return [t for i, v in enumerate(body) for t in _body_texts(v, f"{where}[{i}]")]
+    return []
+
+
+def _request_body(model: models.Declaration) -> None:
+    if isinstance(model.body, UnsetType):
+        if model.method == "POST" or not isinstance(model.content_type, UnsetType):
+            raise _Invalid("body", "required with method: POST and content_type (a mapping sent as JSON, or text)")
+        return
+    if model.method != "POST":
+        raise _Invalid("body", "is sent only with method: POST")
+    if not isinstance(model.body, str) and not isinstance(model.content_type, UnsetType):
+        raise _Invalid("content_type", "a mapping is sent as application/json; content_type is for a text body")
+    if len(json.dumps(model.body)) > MAX_BODY_CHARS:
+        raise _Invalid("body", f"is longer than {MAX_BODY_CHARS:,} characters")
+
+
+def _content_type(model: models.Declaration) -> str | None:
+    if isinstance(model.body, UnsetType):
+        return None
+    if isinstance(model.body, str):
+        return _given(model.content_type, "text/plain; charset=utf-8")
+    return "application/json"
+
+
+def _pages(value: models.PagesDeclaration | UnsetType) -> Pages | None:
+    if isinstance(value, UnsetType):
+        return None
+    more = _expression(value.more, "pages.more")
+    next_at = cast(Expression, _expression(value.next, "pages.next"))  # required: never None
+    return Pages(next_at, value.param, more, value.max)
+
+
+def _expression_texts(model: models.Declaration) -> list[str]:
+    """The texts a declaration's expressions are in (meters, conditions, period, pages)."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, str):
+            found.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                walk(v)
+        elif isinstance(value, list):
+            for v in value:
+                walk(v)
+
+    parts = (model.meters, model.conditions, model.refusals, model.period, model.pages)
+    walk(msgspec.to_builtins([part for part in parts if not isinstance(part, UnsetType)]))
+    return found
 
 
 def _declared_name(model: models.Declaration, name: str | None) -> str:
@@ -214,12 +304,16 @@ def _url(value: str, field_name: str) -> str:
     return value
 
 
-def _require_known_placeholders(text: str, params: Mapping[str, str], field_name: str) -> None:
+def _require_known_placeholders(text: str, known: set[str], field_name: str) -> None:
     for found in _PLACEHOLDER.findall(text):
         if found == "key":
-            raise _Invalid(field_name, "the key goes only where 'auth' puts it (never in the URL or query)")
-        if found not in params:
-            raise _Invalid(field_name, f"the placeholder {{{_text(found)}}} is not declared under 'params:'")
+            raise _Invalid(field_name, "the key goes only where 'auth' puts it (never in the URL, query or body)")
+        if found not in known:
+            raise _Invalid(
+                field_name,
+                f"the placeholder {{{_text(found)}}} is not declared under 'params:' "
+                "(times: {now:FORM}, {period.start:FORM}, {period.end:FORM}; FORM unix, rfc3339 or date)",
+            )
 
 
 def _query_value(value: str | int | float | bool) -> str:
@@ -330,10 +424,16 @@ def _refusal(index: int, spec: models.RefusalDeclaration) -> RefusalSpec:
 def _period(value: models.PeriodDeclaration | None) -> PeriodSpec | None:
     if value is None:
         return None
-    if value.monthly is UNSET and value.start is UNSET and value.end is UNSET:
-        raise _Invalid("period", "a mapping with start and/or end (expressions), or monthly: DAY (1 to 31)")
+    if value.monthly is UNSET and value.start is UNSET and value.end is UNSET and value.resets_in is UNSET:
+        raise _Invalid("period", "a mapping with start and end or resets_in (expressions), or monthly: DAY (1 to 31)")
     if not isinstance(value.monthly, UnsetType):
-        if value.start is not UNSET or value.end is not UNSET:
-            raise _Invalid("period.monthly", "either monthly, or start and/or end")
+        if value.start is not UNSET or value.end is not UNSET or value.resets_in is not UNSET:
+            raise _Invalid("period.monthly", "either monthly, or start and end or resets_in")
         return PeriodSpec(monthly_on=value.monthly)
-    return PeriodSpec(start=_expression(value.start, "period.start"), end=_expression(value.end, "period.end"))
+    if value.end is not UNSET and value.resets_in is not UNSET:
+        raise _Invalid("period.resets_in", "either end (a time) or resets_in (a time from now)")
+    return PeriodSpec(
+        start=_expression(value.start, "period.start"),
+        end=_expression(value.end, "period.end"),
+        resets_in=_expression(value.resets_in, "period.resets_in"),
+    )

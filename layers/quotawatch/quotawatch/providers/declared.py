@@ -13,16 +13,16 @@ is never below zero against a limit; without a limit it is a balance, as reporte
 
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from quotawatch.core.snapshot import Condition, Meter, Period, Severity
 from quotawatch.providers import parsing as p
 from quotawatch.providers.base import ParsedUsage
 from quotawatch.providers.expressions import Expression, Template
+from quotawatch.providers.parsing import monthly_period
 
 FIGURES = ("used", "limit", "remaining")
 
@@ -104,6 +104,7 @@ class PeriodSpec:
     start: Expression | None = None
     end: Expression | None = None
     monthly_on: int | None = None  # a calendar rule: resets on this day of each month (UTC)
+    resets_in: Expression | None = None  # the end as a time from now ("6m0s", seconds)
 
 
 @dataclass(frozen=True)
@@ -253,6 +254,9 @@ def _period(spec: PeriodSpec | None, answer: dict[str, Any], now: datetime | Non
         return monthly_period(spec.monthly_on, now or datetime.now(UTC))
     start = _time(spec.start, answer)
     end = _time(spec.end, answer)
+    if spec.resets_in is not None:
+        wait = p.duration(spec.resets_in.value(answer), spec.resets_in.source)
+        end = None if wait is None else (now or datetime.now(UTC)) + wait
     return None if start is None and end is None else Period(start, end)
 
 
@@ -260,20 +264,3 @@ def _time(expression: Expression | None, answer: dict[str, Any]) -> datetime | N
     if expression is None:
         return None
     return p.timestamp({expression.source: expression.value(answer)}, expression.source)
-
-
-def monthly_period(day: int, now: datetime) -> Period:
-    """The month-long period containing `now` that starts on `day` (the month's last day
-    when it is shorter), at 00:00 UTC."""
-    now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
-
-    def start_in(year: int, month: int) -> datetime:
-        last = calendar.monthrange(year, month)[1]
-        return datetime(year, month, min(day, last), tzinfo=UTC)
-
-    start = start_in(now.year, now.month)
-    if start > now:
-        previous = now.replace(day=1) - timedelta(days=1)
-        start = start_in(previous.year, previous.month)
-    following = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
-    return Period(start, start_in(following.year, following.month))

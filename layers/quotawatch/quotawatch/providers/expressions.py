@@ -127,6 +127,21 @@ def _guarded(search: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return value
 
 
+# `headers.NAME` at the top of an expression: an answer's header, by its lower-cased name
+# (quoted as JMESPath wants a name with '-'; unquoted is accepted too).
+_HEADER = re.compile(r'(?<![\w.\]"\'`])headers\.("(?:[^"\\]|\\.)*"|[A-Za-z0-9_-]+)')
+
+
+def _header_field(found: re.Match[str]) -> str:
+    name = found[1].strip('"').lower()
+    return f'headers."{name}"' if not re.fullmatch(r"[a-z_][a-z0-9_]*", name) else f"headers.{name}"
+
+
+def reads_headers(source: str) -> bool:
+    """Whether an expression reads the answer's headers."""
+    return bool(_HEADER.search(source))
+
+
 def compile_expression(source: Any) -> Expression:
     if not isinstance(source, str) or not source.strip():
         raise ExpressionError("must be an expression (text)")
@@ -135,6 +150,8 @@ def compile_expression(source: Any) -> Expression:
     if not source.isprintable():
         raise ExpressionError("must be one line of printable characters")
     source = source.strip()
+    if "headers." in source:
+        source = _HEADER.sub(_header_field, source)
     if _PATH.fullmatch(source):
         return Expression(source, None, tuple(source.split(".")))
     try:
@@ -188,7 +205,10 @@ def _json_equal(left: Any, right: Any) -> bool:
 
 
 def _true(value: Any) -> bool:
-    return value not in (None, False, "") and value != [] and value != {}
+    """JMESPath's truth: 0 is true (`in (None, False)` would take 0 for False, as Python does)."""
+    if value is None or value is False:
+        return False
+    return len(value) > 0 if value.__class__ in (str, list, dict) else True
 
 
 def _walk(data: Any, path: tuple[str, ...]) -> Any:

@@ -6,7 +6,9 @@ check error a person can act on, never a crash and never a false alert.
 
 from __future__ import annotations
 
+import calendar
 import math
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,9 +106,33 @@ def timestamp(obj: dict[str, Any], field: str) -> datetime | None:
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
+            if _EPOCH.fullmatch(value.strip()):  # epoch seconds as text: a header's reset time
+                return timestamp({field: float(value)}, field)
             raise BadResponse(f"field '{field}' is not a date", field) from None
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     raise BadResponse(f"field '{field}' is not a date", field)
+
+
+_EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
+# A duration as rate-limit headers write it: Go's "6m0s", "1h2m3.5s", "20ms", or plain seconds.
+_DURATION = re.compile(r"(?:\d{1,12}(?:\.\d{1,9})?(?:ms|h|m|s))+")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+MAX_DURATION = timedelta(days=3660)
+
+
+def duration(value: Any, field: str) -> timedelta | None:
+    """A time until something (a reset) in seconds or as "6m0s"; None when absent."""
+    if value is None or value == "":
+        return None
+    text = value.strip() if isinstance(value, str) else None
+    if text is not None and _DURATION.fullmatch(text):
+        seconds = sum(float(n) * _SECONDS[unit] for n, unit in _DURATION_PART.findall(text))
+    else:
+        seconds = to_number(value, field)
+    if not 0 <= seconds <= MAX_DURATION.total_seconds():
+        raise BadResponse(f"field '{field}' is not a duration of 0 to 10 years", field)
+    return timedelta(seconds=seconds)
 
 
 # The names providers give their spend windows, all in UTC (a week starts on Monday).
@@ -152,3 +178,45 @@ def require_plausible(meters: tuple[Meter, ...]) -> tuple[Meter, ...]:
 
 def _kind(value: Any) -> str:
     return {dict: "an object", list: "a list", str: "text", type(None): "null"}.get(type(value), type(value).__name__)
+
+
+TIME_FORMS = ("unix", "rfc3339", "date")
+TIME_PLACEHOLDERS = frozenset(f"{at}:{form}" for at in ("now", "period.start", "period.end") for form in TIME_FORMS)
+
+
+def time_values(monthly_on: int | None, now: datetime) -> dict[str, str]:
+    """Each time placeholder's text at `now`: now, and the monthly period's start and end."""
+    now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    moments = {"now": now}
+    if monthly_on is not None:
+        try:
+            period = monthly_period(monthly_on, now)
+        except (OverflowError, ValueError):  # a month past year 9999
+            raise CheckFailed(ErrorKind.CONFIG, f"no monthly period after {now:%Y-%m}") from None
+        moments["period.start"], moments["period.end"] = period.start, period.end  # type: ignore[assignment]
+    return {f"{at}:{form}": _time_text(moment, form) for at, moment in moments.items() for form in TIME_FORMS}
+
+
+def _time_text(moment: datetime, form: str) -> str:
+    if form == "unix":
+        return str(int(moment.timestamp()))
+    if form == "date":
+        return moment.date().isoformat()
+    return moment.replace(microsecond=0, tzinfo=None).isoformat() + "Z"
+
+
+def monthly_period(day: int, now: datetime) -> Period:
+    """The month-long period containing `now` that starts on `day` (the month's last day
+    when it is shorter), at 00:00 UTC."""
+    now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+
+    def start_in(year: int, month: int) -> datetime:
+        last = calendar.monthrange(year, month)[1]
+        return datetime(year, month, min(day, last), tzinfo=UTC)
+
+    start = start_in(now.year, now.month)
+    if start > now:
+        previous = now.replace(day=1) - timedelta(days=1)
+        start = start_in(previous.year, previous.month)
+    following = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    return Period(start, start_in(following.year, following.month))
