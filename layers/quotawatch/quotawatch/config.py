@@ -225,6 +225,8 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
             meter_limits[name] = meter.limit
         where = f"meters.{name}"
         meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
+        if name in meter_limits:
+            meter_thresholds[name] = replace(meter_thresholds[name], budget=meter_limits[name])
     if model.period is not None and provider is not None and provider.monthly_on is None:
         found.append(_Invalid("period", f"{model.provider}'s period is not monthly (it comes from its answers)"))
     params = _params(model.params or {}, provider if model.enabled else None, found) if "params" not in wrong else {}
