@@ -26,7 +26,23 @@ from tests.unit.support import json_values
 
 EXAMPLES = int(os.environ.get("QUOTAWATCH_FUZZ_EXAMPLES", "150"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-REAL = [yaml.safe_load(path.read_text()) for path in sorted(DIRECTORY.glob("*.yaml"))]
+# A request of every kind beside the catalogue's: POST, a body with placeholders, pages, headers.
+REQUESTS = {
+    "name": "acme",
+    "url": "https://api.acme.example/v1/{account}/report",
+    "params": {"account": "the account"},
+    "method": "POST",
+    "body": {"from": "{period.start:unix}", "query": "{ viewer { login } }", "ids": ["{account}"]},
+    "headers": {"acme-version": "2024-01-01"},
+    "pages": {"next": "next_page", "more": "has_more", "param": "page", "max": 5},
+    "auth": "Authorization: Bearer {key}",
+    "meters": {
+        "spend": {"used": "sum(data[].amount)", "unit": "USD"},
+        "calls": {"remaining": 'headers."x-remaining"', "limit": "headers.x-limit", "unit": "calls"},
+    },
+    "period": {"monthly": 1},
+}
+REAL = [yaml.safe_load(path.read_text()) for path in sorted(DIRECTORY.glob("*.yaml"))] + [REQUESTS]
 odd_text = st.text(max_size=60) | st.sampled_from(
     ["{key}", "{", "}", "[", "]", "{{", "a.b.c", "a[0", "`x`", "'x'", "length(@)", "\x00", "\u2028", "https://"]
 )
