@@ -273,6 +273,8 @@ def _params(values: dict[str, str | int], provider: Provider | None, found: list
         elif not value.isprintable() or len(value) > MAX_PARAM_CHARS:
             why = f"must be one line of text of at most {MAX_PARAM_CHARS}, got {_show(value)}"
             found.append(_Invalid(f"params.{_name(name)}", why))
+        elif provider is not None and (why_not := provider.param_problem(name, value)) is not None:
+            found.append(_Invalid(f"params.{name}", f"{why_not}, got {_show(value)}"))
     for name, about in provider.params.items() if provider is not None else ():
         if name not in params:
             found.append(_Invalid(f"params.{name}", f"required by {provider.name if provider else ''}: {_text(about)}"))
