@@ -78,9 +78,9 @@ def week() -> Run:
     return run
 
 
-def test_a_steady_week_has_no_burn_signal_and_a_window_of_two_tiers(week: Run) -> None:
+def test_a_steady_week_has_no_burn_signal_and_a_window_of_eight_days(week: Run) -> None:
     assert week.level() is None  # nothing raised, nothing stored
-    assert WINDOW_SIZE < len(week.window) <= WINDOW_SIZE + 80
+    assert WINDOW_SIZE < len(week.window) <= 4 + 8 * 24 + 1
     assert week.window.times[0] - week.window.times[-1] >= 7.5 * 86_400
 
 
