@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from quotawatch.config import ConfigError, parse_monitors
@@ -156,6 +156,8 @@ expressions = st.sampled_from(
 
 @SETTINGS
 @given(source=expressions, data=st.dictionaries(st.sampled_from(["a", "b", "c"]), values, max_size=3) | values)
+@example(source="a && b", data={"a": 0})  # 0 is true in JMESPath, false in Python
+@example(source="!a", data={"a": 0.0})
 def test_the_fast_closures_mean_what_jmespath_means(source: str, data: Any) -> None:
     """Common shapes are Python closures, not the interpreter: same value, same truth, on anything.
     (A plain path is not among them: it is walked, and names a step that is not an object.)"""
