@@ -1,4 +1,4 @@
-"""The burn signal wired in: evaluated from the window's two tiers, raised once and cleared
+"""The burn signal wired in: evaluated from 8 days of the window, raised once and cleared
 once through the alert state machine, in its messages and its PagerDuty incident."""
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def test_a_higher_factor_set_for_the_meter_is_obeyed(week: Run) -> None:
 
 
 def test_the_other_signals_read_only_the_first_rows(week: Run) -> None:
-    """Forecasts and meters read the 48 newest rows, as before the coarser tier."""
+    """Forecasts and meters read the 48 newest rows, as before the window kept 8 days."""
     snapshot = spend(week.at(), week.used + 1)
     full = evaluate(snapshot, week.window, lambda _: DEFAULT_THRESHOLDS)
     first = Window.of(week.window.snapshots("acme")[:WINDOW_SIZE])

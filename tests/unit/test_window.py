@@ -58,7 +58,7 @@ def test_roll_keeps_the_recent_readings_then_the_first_of_each_hour() -> None:
     assert ages[window.WINDOW_SIZE :] == [60 * h for h in range(hourly + 1, 100)] + [399 * 15]
 
 
-def test_the_coarse_tier_reaches_eight_days_and_stays_small() -> None:
+def test_the_window_reaches_eight_days_and_stays_small() -> None:
     history = [reading(-15 * n, 100_000 - 7 * n) for n in range(1, 4 * 24 * 10)]  # ten days, a steady burn
 
     rolled = window.roll(reading(0, 100_000), history)

@@ -328,7 +328,7 @@ def _burn_signal(
 def meter_burn(
     meter: Meter, snapshot: Snapshot, past: Window, settings: BurnSettings, previous: Level, margin: float
 ) -> Burn | None:
-    """The meter's burn (core/burn.py) from every stored reading, the coarser tier included,
+    """The meter's burn (core/burn.py) from every stored reading, the rows past 48 included,
     and this one; None when burn is off or the meter has no figure to follow. `margin` is
     the clearing margin as a fraction."""
     balance = meter.used is None

@@ -8,11 +8,12 @@ Units, conditions and messages stay out: no rule reads them from earlier reading
 
 In memory a window is a `Window`: one list per column (times, failure kinds, periods, and
 used, limit and remaining for each meter), newest first. The rules (core/rules.py) and the
-forecasts (core/forecast.py) walk those lists; no snapshot object is made per reading.
-Stored (format 2), it is the same columns as JSON with runs of equal values folded and
-whole figures as steps from the newer reading, compressed with zlib: a full window of a
-cloudlayer monitor with every figure moving is 0.4 to 0.9 KB, one write unit (format 1,
-the same JSON as text without steps, was 2 to 2.2 KB, three). A window in format 1 is
+forecasts (core/forecast.py) walk the first 48 rows; the burn rule (core/burn.py) all of
+them, 8 days. No snapshot object is made per reading. Stored (format 2), it is the same
+columns as JSON with runs of equal values folded and whole figures as steps from the
+newer reading, compressed with zlib: 48 rows of a cloudlayer monitor with every figure
+moving are 0.4 to 0.9 KB, one write unit (format 1, the same JSON as text without steps,
+was 2 to 2.2 KB, three); 8 days of them about 2.8 KB, three; a steady burn stays in one. A window in format 1 is
 still read; the run that reads it writes it back in format 2, so each is read once.
 
 This is the one module that reads, rolls and writes windows. `roll`, `encode` and
@@ -145,7 +146,7 @@ class Window:
 
     def before(self, at: float) -> list[int]:
         """Rows of readings older than `at` among the first WINDOW_SIZE, newest first (the
-        coarser tier past them is the burn rule's alone)."""
+        hourly rows past them, back to 8 days, are the burn rule's alone)."""
         times = self.times
         rows = [row for row, t in enumerate(times[:WINDOW_SIZE]) if t < at]
         if any(times[a] < times[b] for a, b in pairwise(rows)):  # a window is newest first; a list may not be
