@@ -17,9 +17,12 @@ demo: $(STAMP)  ## The whole story on this machine: embedded AWS, fake provider,
 	$(BIN)/python -m quotawatch_local demo
 
 # Tests run on every core (pytest-xdist): each worker has its own embedded AWS and fakes.
+# worksteal: a worker that is done takes tests queued for another, so the run does not end
+# with one worker idle behind the other's long integration tests.
 WORKERS ?= auto
+PYTEST := $(BIN)/pytest -n $(WORKERS) --dist worksteal
 test: lint  ## Lint, types, then every test (unit, integration, template)
-	$(BIN)/pytest -n $(WORKERS)
+	$(PYTEST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -27,13 +30,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) tests/unit
+	$(PYTEST) tests/unit
 
 integration: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) tests/integration
+	$(PYTEST) tests/integration
 
 template: $(STAMP)
-	$(BIN)/pytest -n $(WORKERS) tests/template
+	$(PYTEST) tests/template
 
 validate: $(STAMP)
 	AWS_DEFAULT_REGION=us-east-1 $(BIN)/sam validate --lint

@@ -108,6 +108,13 @@ class EmbeddedAws:
     def __init__(self, endpoint_url: str = "") -> None:
         self.endpoint_url = endpoint_url
         self._server: Any = None
+        # One client per service, made once: a new boto3 session loads and parses every
+        # service model again (a tenth of a second of CPU each), and the local Lambda
+        # service asks for clients on every poll. boto3 clients are thread-safe; making one
+        # from a shared session is not, hence the lock.
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
 
     @classmethod
     def attach(cls, endpoint_url: str) -> EmbeddedAws:
@@ -154,12 +161,18 @@ class EmbeddedAws:
         }
 
     def client(self, service: str) -> Any:
-        return boto3.session.Session(
-            aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
-            region_name=REGION,
-        ).client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+        with self._clients_lock:
+            key = (service, self.endpoint_url)
+            if key not in self._clients:
+                if self._session is None:
+                    self._session = boto3.session.Session(
+                        aws_access_key_id=FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                        aws_secret_access_key=FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                        aws_session_token=FAKE_CREDENTIALS["AWS_SESSION_TOKEN"],
+                        region_name=REGION,
+                    )
+                self._clients[key] = self._session.client(service, endpoint_url=self.endpoint_url)  # type: ignore[call-overload]
+            return self._clients[key]
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,10 +16,12 @@ from hypothesis import strategies as st
 from quotawatch.config import ConfigError, Monitor, load_monitors, parse_monitors
 from quotawatch.core.burn import DEFAULT_BURN, BurnSettings
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
+from quotawatch.models import MonitorModel
 
 SHIPPED = Path(__file__).resolve().parents[2] / "functions" / "check_usage" / "monitors.yaml"
 FILE = "team-monitors.yaml"
 GOOD = {"id": "cloudlayer-prod", "provider": "cloudlayer", "secret_field": "cloudlayer-prod"}
+MONITOR_FIELDS = ", ".join(sorted(f.name for f in msgspec.structs.fields(MonitorModel)))
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -575,9 +578,7 @@ def test_check_config_prints_each_rule_a_monitor_breaks_once_and_runs_the_others
         (
             "thresholds: {warning: 90, critical: 85}\n    colour: red",
             [
-                "line 6: monitor 'm': field 'colour': unknown field (allowed: base_url, burn, enabled, "
-                "failures_before_alert, forecast_days, hysteresis, id, meters, params, period, provider, "
-                "remind_every_hours, secret_field, thresholds)",
+                f"line 6: monitor 'm': field 'colour': unknown field (allowed: {MONITOR_FIELDS})",
                 "line 5: monitor 'm': field 'thresholds': warning (90) is above critical (85)",
             ],
         ),
@@ -704,3 +705,12 @@ def test_any_mistakes_injected_into_one_of_n_monitors_are_each_one_line_of_that_
     assert problem.monitor == f"m{broken}"
     fields = [re.search(r"field '([^']*)'", line)[1] for line in problem.lines]  # type: ignore[index]
     assert sorted(fields) == sorted(" ".join(MISTAKES[name][1] for name in chosen).split())  # each once
+
+
+def test_a_monitor_with_thousands_of_mistakes_is_at_most_21_lines() -> None:
+    entry = {**GOOD, **{f"field{index}": index for index in range(5000)}}
+    [problem] = parse_monitors({"monitors": [entry]}, source=FILE).problems
+
+    assert len(problem.lines) == 21
+    assert problem.lines[19].startswith(f"{FILE}: monitor 'cloudlayer-prod': field 'field19': unknown field")
+    assert problem.lines[20] == f"{FILE}: monitor 'cloudlayer-prod': 4,980 more problems, not shown"

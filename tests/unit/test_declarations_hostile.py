@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from quotawatch.config import ConfigError, parse_monitors
@@ -26,7 +26,23 @@ from tests.unit.support import json_values
 
 EXAMPLES = int(os.environ.get("QUOTAWATCH_FUZZ_EXAMPLES", "150"))
 SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-REAL = [yaml.safe_load(path.read_text()) for path in sorted(DIRECTORY.glob("*.yaml"))]
+# A request of every kind beside the catalogue's: POST, a body with placeholders, pages, headers.
+REQUESTS = {
+    "name": "acme",
+    "url": "https://api.acme.example/v1/{account}/report",
+    "params": {"account": "the account"},
+    "method": "POST",
+    "body": {"from": "{period.start:unix}", "query": "{ viewer { login } }", "ids": ["{account}"]},
+    "headers": {"acme-version": "2024-01-01"},
+    "pages": {"next": "next_page", "more": "has_more", "param": "page", "max": 5},
+    "auth": "Authorization: Bearer {key}",
+    "meters": {
+        "spend": {"used": "sum(data[].amount)", "unit": "USD"},
+        "calls": {"remaining": 'headers."x-remaining"', "limit": "headers.x-limit", "unit": "calls"},
+    },
+    "period": {"monthly": 1},
+}
+REAL = [yaml.safe_load(path.read_text()) for path in sorted(DIRECTORY.glob("*.yaml"))] + [REQUESTS]
 odd_text = st.text(max_size=60) | st.sampled_from(
     ["{key}", "{", "}", "[", "]", "{{", "a.b.c", "a[0", "`x`", "'x'", "length(@)", "\x00", "\u2028", "https://"]
 )
@@ -140,6 +156,8 @@ expressions = st.sampled_from(
 
 @SETTINGS
 @given(source=expressions, data=st.dictionaries(st.sampled_from(["a", "b", "c"]), values, max_size=3) | values)
+@example(source="a && b", data={"a": 0})  # 0 is true in JMESPath, false in Python
+@example(source="!a", data={"a": 0.0})
 def test_the_fast_closures_mean_what_jmespath_means(source: str, data: Any) -> None:
     """Common shapes are Python closures, not the interpreter: same value, same truth, on anything.
     (A plain path is not among them: it is walked, and names a step that is not an object.)"""

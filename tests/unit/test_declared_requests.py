@@ -25,6 +25,7 @@ from quotawatch.core.errors import CheckFailed
 from quotawatch.core.forecast import forecast
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.fetching import fetch_snapshot
+from quotawatch.ports import HttpAnswer, HttpRequest
 from quotawatch.providers import PROVIDERS
 from quotawatch.providers.base import Provider
 from quotawatch.providers.declaration import DeclarationError, declare
@@ -32,7 +33,7 @@ from quotawatch.providers.expressions import compile_expression
 from quotawatch.providers.parsing import BadResponse, duration, time_values
 from quotawatch_local.fakes import FakeProvider, ProviderApi, Reply, Scenario, always
 from quotawatch_local.fakes.catalogued import fixtures
-from tests.unit.support import OneKey, Serve
+from tests.unit.support import OneKey, Serve, json_values
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 KEY = "qk_live_7Hn2Wq9Zr4Lx8Tb3Mv6Kc1Pd5Fs0GyJa"
@@ -332,6 +333,47 @@ def test_only_a_declaration_that_reads_headers_gets_them_in_its_answer() -> None
     assert declare(HEADERS, "acme.yaml").reads_headers
     assert not acme().reads_headers
     assert not acme(meters={"s": {"used": "data.headers.x", "unit": "USD"}}).reads_headers
+
+
+class Pages:
+    """An in-memory provider (JsonFetcher) answering with the given pages in turn."""
+
+    def __init__(self, answers: list[HttpAnswer]) -> None:
+        self.answers = answers
+        self.asked: list[str] = []
+
+    def fetch(self, request: HttpRequest) -> HttpAnswer:
+        self.asked.append(request.url)
+        return self.answers[min(len(self.asked), len(self.answers)) - 1]
+
+
+page_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "data": st.lists(st.fixed_dictionaries({}, optional={"amount": json_values}), max_size=3) | json_values,
+        "has_more": st.booleans() | json_values,
+        "next_page": st.sampled_from(["p1", "p2", "", None]) | json_values,
+    },
+)
+header_names = st.sampled_from(["X-Ratelimit-Remaining-Requests", "x-ratelimit-limit-requests"])
+header_maps = st.dictionaries(header_names, st.text(max_size=8))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    bodies=st.lists(page_bodies | json_values, min_size=1, max_size=12),
+    headers=header_maps,
+    declaration=st.sampled_from([PAGED, {**PAGED, "pages": {**PAGES, "max": 2}}, HEADERS]),
+)
+def test_any_pages_and_headers_read_as_a_reading_or_a_bad_answer(
+    bodies: list[Any], headers: dict[str, str], declaration: dict[str, Any]
+) -> None:
+    provider = declare(declaration, "acme.yaml")
+    fetcher = Pages([HttpAnswer(body, headers) for body in bodies])
+    monitor = Monitor(id="acme-prod", provider="acme", secret_field="acme")
+    snapshot = fetch_snapshot(monitor, provider, OneKey(KEY), fetcher, NOW)
+    assert snapshot.error is None or snapshot.error.kind is ErrorKind.BAD_RESPONSE, snapshot.error
+    assert len(fetcher.asked) <= (provider.pages.max if provider.pages else 1)
 
 
 # --- properties -----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
         read = read_entry(source, entry, f"channel '{shown_name(entry, 'name', index)}'", read_it)
         channels += [read] if isinstance(read, Channel) else []
         problems += [] if isinstance(read, Channel) else read
-        seen.add(name if isinstance(name, str) else "")
+        seen.update([name] if isinstance(name, str) else [])
     return tuple(channels), tuple(problems)
 
 

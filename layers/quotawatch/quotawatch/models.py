@@ -161,7 +161,7 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
         return msgspec.convert(data, model), []
     except msgspec.ValidationError as exc:
         error = str(exc)
-    fields = {f.name: f for f in msgspec.structs.fields(model)}
+    fields = _fields(model)
     right: dict[str, Any] = {name: None for name, info in fields.items() if info.required}
     found: list[InvalidField] = []
     for key, value in data.items():  # each field converted on its own, in the order written
@@ -192,9 +192,14 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
 
 
 @functools.cache
+def _fields(model: Any) -> dict[str, msgspec.structs.FieldInfo]:
+    return {f.name: f for f in msgspec.structs.fields(model)}  # read from the annotations: slow, so once
+
+
+@functools.cache
 def _one_field(model: Any, name: str) -> type[Any]:
     """A model of one of `model`'s fields, to check that field's value on its own."""
-    kind = next(f.type for f in msgspec.structs.fields(model) if f.name == name)
+    kind = _fields(model)[name].type
     return msgspec.defstruct(f"{model.__name__}_{name}", [(name, kind, UNSET)], forbid_unknown_fields=True)
 
 

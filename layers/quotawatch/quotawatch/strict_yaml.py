@@ -35,6 +35,7 @@ MAX_EXPANDED_VALUES = 1_000_000
 # Where the entries are: items of `monitors:`/`channels:`, values of `providers:` and
 # `defaults:` (the document is depth 1); a declaration file is one entry.
 MONITORS_FILE, DECLARATION_FILE = 3, 1
+MAX_ENTRY_PROBLEMS = 20  # lines of one entry: a hostile one (10,000 unknown fields) cannot flood a log
 # Characters YAML 1.1 allows in a stream (PyYAML and libyaml refuse the others).
 _NOT_YAML_CHAR = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CORE = "tag:yaml.org,2002:"
@@ -97,7 +98,9 @@ def read_entry(source: str, entry: Any, what: str, read: Callable[[Any], _T]) ->
     try:
         return read(entry)
     except InvalidField as exc:
-        return [field_line(source, entry, what, wrong) for wrong in exc.every()]
+        lines = [field_line(source, entry, what, wrong) for wrong in exc.every()[:MAX_ENTRY_PROBLEMS]]
+        more = len(exc.every()) - MAX_ENTRY_PROBLEMS
+        return lines + ([_bounded(f"{source}: {what}: {more:,} more problems, not shown")] if more > 0 else [])
     except Exception as exc:
         return [_bounded(f"{source}: {what}: cannot be read (internal error {type(exc).__name__}; please report it)")]
 

@@ -75,6 +75,7 @@ class HttpClient:
         return self.fetch(HttpRequest(url, headers)).body
 
     def fetch(self, request: HttpRequest) -> HttpAnswer:
+        # A POST here only reads (a GraphQL query, a report's filter): retried like a GET.
         target = _require_safe_url(request.url)
         _require_sendable(request.headers)
         if request.method not in ("GET", "POST"):

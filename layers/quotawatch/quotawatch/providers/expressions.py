@@ -205,7 +205,10 @@ def _json_equal(left: Any, right: Any) -> bool:
 
 
 def _true(value: Any) -> bool:
-    return value not in (None, False, "") and value != [] and value != {}
+    """JMESPath's truth: 0 is true (`in (None, False)` would take 0 for False, as Python does)."""
+    if value is None or value is False:
+        return False
+    return len(value) > 0 if value.__class__ in (str, list, dict) else True
 
 
 def _walk(data: Any, path: tuple[str, ...]) -> Any:
