@@ -714,3 +714,14 @@ def test_a_monitor_with_thousands_of_mistakes_is_at_most_21_lines() -> None:
     assert len(problem.lines) == 21
     assert problem.lines[19].startswith(f"{FILE}: monitor 'cloudlayer-prod': field 'field19': unknown field")
     assert problem.lines[20] == f"{FILE}: monitor 'cloudlayer-prod': 4,980 more problems, not shown"
+
+
+@settings(max_examples=200, deadline=None)
+@given(url=st.text(max_size=40) | st.text(max_size=30).map(lambda t: f"https://{t}"))
+def test_any_base_url_is_a_monitor_or_a_problem_naming_it(url: str) -> None:
+    config = parse_monitors({"monitors": [{**GOOD, "base_url": url}]}, source=FILE)
+
+    assert len(config.monitors) + len(config.problems) == 1
+    for problem in config.problems:
+        assert "internal error" not in problem.message
+        assert "field 'base_url'" in problem.message

@@ -299,3 +299,29 @@ def test_a_wrong_field_is_named(changes: dict[str, Any], field: str, says: str) 
     assert message.startswith("acme.yaml: provider '")
     assert f"field '{field}'" in message
     assert says in message
+
+
+# A declaration's mistakes of shape (the model's) and of rule (a schema cannot say them)
+# come out together, in one run, each once.
+@pytest.mark.parametrize(
+    ("changes", "fields"),
+    [
+        ({"colour": "red", "url": "https://api.acme.example/{account}"}, ["colour", "url"]),
+        ({"display_name": 5, "auth": "Bearer {key}", "code": "nothing"}, ["display_name", "auth", "code"]),
+        (  # a wrong meter is told by the model, a right one by the rules
+            {"meters": {"calls": {"used": 5, "unit": "calls"}, "credit": {"limit": "l", "unit": "credits"}}},
+            ["meters.calls.used", "meters.credit"],
+        ),
+        (  # each once: a wrong field is not told again by the rules that read it
+            {"params": ["account"], "url": "https://api.acme.example/{account}", "auth": 5, "meters": {"a": 1}},
+            ["auth", "meters.a", "params"],  # in the order written
+        ),
+    ],
+)
+def test_every_mistake_of_a_declaration_is_one_line_in_one_run(changes: dict[str, Any], fields: list[str]) -> None:
+    with pytest.raises(DeclarationError) as caught:
+        declare({**BASE, **changes}, "acme.yaml", coded=CODED)
+
+    lines = caught.value.lines
+    assert all(line.startswith("acme.yaml: provider 'acme': field '") for line in lines)
+    assert [line.split("'")[3] for line in lines] == fields

@@ -207,7 +207,7 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
     provider = registry.providers.get(model.provider)
     if model.provider is not None:
         attempt(lambda: _provider_usable(model, registry), None)
-    if model.base_url is not None and not _allowed_url(model.base_url):
+    if model.base_url is not None and not may_carry_a_key(model.base_url):
         found.append(_Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
     thresholds = attempt(
         lambda: _burn(model.burn, _thresholds(model.thresholds, default_thresholds), "burn"), default_thresholds
@@ -265,10 +265,10 @@ def _params(values: dict[str, str | int], provider: Provider | None, found: list
     """The values the provider's URL needs from this monitor (an account id): each wrong or
     missing one in `found`."""
     params = {name: str(value) for name, value in values.items()}
-    takes = ", ".join(sorted(provider.params)) if provider is not None else ""
     for name, value in params.items():
         if provider is not None and name not in provider.params:
-            why = f"{provider.name} takes no such parameter (it takes: {_text(takes or 'none')})"
+            takes = ", ".join(sorted(provider.params)) or "none"
+            why = f"{provider.name} takes no such parameter (it takes: {_text(takes)})"
             found.append(_Invalid(f"params.{_name(name)}", why))
         elif not value.isprintable() or len(value) > MAX_PARAM_CHARS:
             why = f"must be one line of text of at most {MAX_PARAM_CHARS}, got {_show(value)}"
@@ -345,10 +345,3 @@ def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresh
 def _seconds(duration: str) -> float:
     """'30min' or '6h' (models.Duration) in seconds."""
     return float(duration.removesuffix("min")) * 60 if duration.endswith("min") else float(duration[:-1]) * 3600
-
-
-def _allowed_url(url: str) -> bool:
-    try:
-        return may_carry_a_key(url)
-    except ValueError:  # urllib refuses some strings outright, such as an unclosed "[" IPv6 host
-        return False

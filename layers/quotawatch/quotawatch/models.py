@@ -1,9 +1,10 @@
 """monitors.yaml as typed models, validated by msgspec; its JSON Schema is generated from them.
 
-The models say each field's type and range; `check` turns msgspec's first error into one
-line naming the field. Rules a schema cannot say (warning below critical once defaults are
-inherited, a provider's meters and params) are in config.py and channel_config.py, next to
-where the models become a Monitor or a Channel. msgspec rather than pydantic: the same
+The models say each field's type and range; `check_fields` turns msgspec's errors into one
+line per wrong field. Rules a schema cannot say (warning below critical once defaults are
+inherited, a provider's meters and params) are in config.py, channel_config.py and
+providers/declaration.py, next to where the models become a Monitor, a Channel or a Provider,
+and run on the fields that are right. msgspec rather than pydantic: the same
 models, a third of the cold import (bench/config_load.py).
 """
 
@@ -140,14 +141,6 @@ class MonitorsFile(Model, kw_only=True):
     defaults: Defaults | None = None
     channels: Annotated[list[ChannelModel], Meta(max_length=20)] | None = None
     providers: dict[str, Declaration] | None = None
-
-
-def check(data: Any, model: type[_M]) -> _M:
-    """`data` as the model; InvalidField naming its first wrong field, the others in its `more`."""
-    converted, found = check_fields(data, model)
-    if found:
-        raise InvalidField.of(found)
-    return converted  # type: ignore[return-value]  # no problem: converted whole
 
 
 def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidField]]:

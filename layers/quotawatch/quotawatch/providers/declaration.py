@@ -22,7 +22,7 @@ from msgspec import UNSET, UnsetType
 from quotawatch import models
 from quotawatch.core.snapshot import Severity
 from quotawatch.core.urls import internal_address
-from quotawatch.echo import ConfigError, Findings, _bounded, _name, _show, _text
+from quotawatch.echo import ConfigError, Findings, _name, _show, _text
 from quotawatch.echo import InvalidField as _Invalid
 from quotawatch.providers.base import Auth, KeyHelp, Pages, ParsedUsage, Provider
 from quotawatch.providers.declared import (
@@ -42,7 +42,7 @@ from quotawatch.providers.expressions import (
     reads_headers,
 )
 from quotawatch.providers.parsing import TIME_PLACEHOLDERS
-from quotawatch.strict_yaml import Broken, field_line
+from quotawatch.strict_yaml import Broken, read_entry
 
 _T = TypeVar("_T")
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
@@ -78,25 +78,29 @@ def declare(
     `providers:` in monitors.yaml), else its `name` field."""
     named = data.get("name") if isinstance(data, dict) else data.name if isinstance(data, Broken) else None
     shown = _text(name or (named if isinstance(named, str) else "?"))
-    if isinstance(data, Broken):  # its YAML cannot be read
-        raise DeclarationError(data.problem(source, f"provider '{shown}'"))
-    try:
-        return _provider(data, source, name, coded or {})
-    except _Invalid as exc:
-        lines = [field_line(source, data, f"provider '{shown}'", wrong) for wrong in exc.every()]
-        raise DeclarationError(lines[0], tuple(lines[1:])) from None
-    except ExpressionError as exc:  # raised outside a field's own check: never expected
-        raise DeclarationError(_bounded(f"{source}: provider '{shown}': {exc}")) from None
+    read = partial(_provider, source=source, name=name, coded=coded or {})
+    provider = read_entry(source, data, f"provider '{shown}'", read)
+    if isinstance(provider, list):
+        raise DeclarationError(provider[0], tuple(provider[1:]))
+    return provider
 
 
 def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, CodedReading]) -> Provider:
-    model = models.check(data, models.Declaration)
-    findings = Findings()  # every rule below is checked: each wrong field is reported
-    declared_name = findings.attempt(lambda: _declared_name(model, name), name or "?")
+    model, shape = models.check_fields(data, models.Declaration)
+    if model is None:  # not a mapping: nothing more to check
+        raise _Invalid.of(shape)
+    wrong = {problem.field.split(".")[0].split("[")[0] for problem in shape}
+    findings = Findings(shape)  # every rule below is checked, on the fields that are right
+
+    def attempt(fields: set[str], rule: Callable[[], _T], fallback: _T) -> _T:
+        """A rule of fields that are all right: a wrong one is told once, by the model."""
+        return fallback if fields & wrong else findings.attempt(rule, fallback)
+
+    declared_name = attempt({"name"}, lambda: _declared_name(model, name), name or "?")
     params = dict(model.params or {})
     for key, about in params.items():
         findings.attempt(partial(_param, key, about), None)
-    base_url, path = findings.attempt(lambda: _endpoint(model), ("", ""))
+    base_url, path = attempt({"url", "base_url", "path"}, lambda: _endpoint(model), ("", ""))
     query = tuple((key, _query_value(value)) for key, value in (model.query or {}).items())
     for key, value in query:
         if not key or not key.isprintable() or not value.isprintable():
@@ -105,9 +109,9 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
     templated = [("url", base_url + path)] + [(f"query.{k}", v) for k, v in query] + _body_texts(model.body)
     templated += [(f"headers.{_name(k)}", v) for k, v in (model.headers or {}).items()]  # "{host}": a param
     for field_name, text in templated:
-        findings.attempt(partial(_require_known_placeholders, text, known, field_name), None)
+        attempt({"params"}, partial(_require_known_placeholders, text, known, field_name), None)
     used = {found for _, text in templated for found in _PLACEHOLDER.findall(text)}
-    findings.attempt(lambda: _request_body(model), None)
+    attempt({"body", "method", "content_type"}, lambda: _request_body(model), None)
     for header in model.headers or {}:
         if header.lower() in ("authorization", "content-type", "content-length", "host"):
             findings.found.append(
@@ -115,10 +119,10 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
             )
     pages = findings.attempt(lambda: _pages(model.pages), None)
     monthly_on = model.period.monthly if model.period and not isinstance(model.period.monthly, UnsetType) else None
-    if monthly_on is None and any(u.startswith("period.") for u in used):
+    if monthly_on is None and "period" not in wrong and any(u.startswith("period.") for u in used):
         findings.found.append(_Invalid("period", "{period...} placeholders need the period: 'period: {monthly: DAY}'"))
-    auth = findings.attempt(lambda: _auth(model.auth), Auth("basic"))  # a fallback is never used:
-    reader = findings.attempt(lambda: _reader(model, coded), _NO_READER)  # raise_any raises first
+    auth = attempt({"auth"}, lambda: _auth(model.auth), Auth("basic"))  # a fallback is never used:
+    reader = attempt({"code"}, lambda: _reader(model, coded, wrong), _NO_READER)  # raise_any raises first
     findings.raise_any()
     display = _given(model.display_name, declared_name)
     return Provider(
@@ -230,9 +234,10 @@ def _given(value: _T | UnsetType, default: _T) -> _T:
     return default if isinstance(value, UnsetType) else value
 
 
-def _reader(model: models.Declaration, coded: Mapping[str, CodedReading]) -> CodedReading:
+def _reader(model: models.Declaration, coded: Mapping[str, CodedReading], wrong: set[str]) -> CodedReading:
     """How the answers are read: the declared meters, period, conditions and refusals, or the
-    code a declaration names under `code:` (then it declares none of those itself)."""
+    code a declaration names under `code:` (then it declares none of those itself); `wrong`:
+    the fields the model refused (each told once already)."""
     if not isinstance(model.code, UnsetType):
         if model.code not in coded:
             raise _Invalid("code", f"names no coded reader (there are: {', '.join(sorted(coded)) or 'none'})")
@@ -240,10 +245,11 @@ def _reader(model: models.Declaration, coded: Mapping[str, CodedReading]) -> Cod
             if getattr(model, field_name) not in (None, UNSET):
                 raise _Invalid(field_name, f"is read by the code ({model.code}); declare it there")
         return coded[model.code]
-    if isinstance(model.meters, UnsetType) or not model.meters:
+    declared = {} if isinstance(model.meters, UnsetType) else model.meters
+    if not declared and "meters" not in wrong:
         raise _Invalid("meters", "required: a mapping of meter names to their figures")
     findings = Findings()  # each meter, condition and refusal is checked
-    meters = tuple(m for k, v in model.meters.items() if (m := findings.attempt(partial(_meter, k, v), None)))
+    meters = tuple(m for k, v in declared.items() if (m := findings.attempt(partial(_meter, k, v), None)))
     no_conditions: list[ConditionSpec] = []
     conditions = tuple(findings.attempt(lambda: _conditions(model.conditions or {}), no_conditions))
     refusals = [findings.attempt(partial(_refusal, i, v), None) for i, v in enumerate(model.refusals or [])]
@@ -328,10 +334,10 @@ def _auth(value: str | models.AuthModel) -> Auth:
         header, colon, written = value.partition(":")
         if not colon:
             raise _Invalid("auth", "a header and its format ('Authorization: Bearer {key}'), or a mapping")
-        try:
-            value = models.check({"header": header.strip(), "format": written.strip()}, models.AuthModel)
-        except _Invalid as exc:
-            raise _Invalid(f"auth.{exc.field}", str(exc)) from None
+        parsed, wrong = models.check_fields({"header": header.strip(), "format": written.strip()}, models.AuthModel)
+        if parsed is None or wrong:
+            raise _Invalid.of([_Invalid(f"auth.{w.field}", str(w)) for w in wrong])
+        value = parsed
     ways = [w for w in ("header", "query", "basic") if not isinstance(getattr(value, w), UnsetType)]
     if len(ways) != 1:
         raise _Invalid("auth", "one of: {header: NAME, format: '... {key}'}, {query: NAME} or {basic: true}")
