@@ -17,10 +17,13 @@ demo: $(STAMP)  ## The whole story on this machine: embedded AWS, fake provider,
 	$(BIN)/python -m quotawatch_local demo
 
 # Tests run on every core (pytest-xdist): each worker has its own embedded AWS and fakes.
-# worksteal: a worker that is done takes tests queued for another, so the run does not end
-# with one worker idle behind the other's long integration tests.
+# loadscope: each test module goes whole to one worker, handed out in order as workers free
+# up. A module's expensive fixture (sam build, checkov, the site, test_view's story) is then
+# made once, not once per worker or again after another module's tests came in between;
+# the slow integration and template modules start first and the run ends on small unit
+# modules, not with one worker idle behind the other's long tests.
 WORKERS ?= auto
-PYTEST := $(BIN)/pytest -n $(WORKERS) --dist worksteal
+PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadscope
 test: lint  ## Lint, types, then every test (unit, integration, template)
 	$(PYTEST)
 

@@ -9,7 +9,7 @@ it, with the stored level carried from run to run; it prints how many burn alert
 planted, how fast planted burns were caught, and the CPU per evaluation. Asserts nothing.
 
 Each run judges what a check run holds: the readings its stored window keeps (core/window.py:
-the newest four, one an hour to 48 rows, then one every two hours back to 8 days), through
+the newest four, then one an hour back to 8 days), through
 `burn()` as core/rules.py calls it. `--every-reading` judges every reading of the last 8
 days instead (the rule's own figures, before the window's tiers): the meter's consumption
 up to each run, computed once for the year (`judge`), with a sample of runs checked
@@ -47,7 +47,7 @@ from quotawatch.core.burn import (  # noqa: E402
     judge,
 )
 from quotawatch.core.rules import Level  # noqa: E402
-from quotawatch.core.window import HISTORY_SECONDS, RECENT, TIER_SECONDS, WINDOW_SIZE  # noqa: E402
+from quotawatch.core.window import HISTORY_SECONDS, RECENT, WINDOW_SIZE  # noqa: E402
 
 STEP = 900.0  # a run every 15 minutes
 START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
@@ -55,6 +55,7 @@ SPIKE = 10.0
 SPIKE_LENGTHS = (2, 3, 4, 8, 16, 48)  # runs: 30 minutes to 12 hours
 CHECK_EVERY = 997  # runs between checks of judge-on-the-year against burn-on-a-slice
 MARGIN = 0.05  # AlertPolicy.hysteresis / 100
+TIER_SECONDS = 3_600  # past WINDOW_SIZE rows the window keeps one an hour; --tier tries another
 
 
 @dataclass

@@ -174,7 +174,8 @@ def _invoke(function: str, event_file: Path, env_file: Path | None, asynchronous
     from quotawatch_local.local_stack import LocalStack, deploy
 
     event = json.loads(event_file.read_text())
-    running = json.loads(ENV_FILE.read_text()).get(function, {}) if STATE_FILE.exists() and ENV_FILE.exists() else {}
+    up = _running_up()
+    running = json.loads(ENV_FILE.read_text()).get(function, {}) if up and ENV_FILE.exists() else {}
     overrides = {**running, **(json.loads(env_file.read_text()).get(function, {}) if env_file else {})}
 
     def run(stack: LocalStack) -> Invocation:
@@ -189,7 +190,7 @@ def _invoke(function: str, event_file: Path, env_file: Path | None, asynchronous
                 print(f"invocation record sent to {outcome.destination}", file=sys.stderr)
             return outcome.attempts[-1]
 
-    if STATE_FILE.exists():
+    if up:
         result = run(LocalStack.load(STATE_FILE))
     else:
         print(
@@ -204,11 +205,28 @@ def _invoke(function: str, event_file: Path, env_file: Path | None, asynchronous
     return 1 if result.error else 0
 
 
+def _running_up() -> bool:
+    """Whether a `make up` described by STATE_FILE still answers: one stopped without its
+    cleanup (killed, or the machine slept) leaves the file behind, pointing at a dead port."""
+    import socket
+    from urllib.parse import urlsplit
+
+    if not STATE_FILE.exists():
+        return False
+    try:
+        url = urlsplit(json.loads(STATE_FILE.read_text())["endpoint_url"])
+        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=2):
+            return True
+    except (OSError, ValueError, KeyError, TypeError):
+        print(f"{STATE_FILE.relative_to(REPO)} is left from a `make up` that no longer answers.", file=sys.stderr)
+        return False
+
+
 def _alarm(alarm: str, state: str, reason: str) -> int:
     from quotawatch_local.lambda_service import LocalLambda
     from quotawatch_local.local_stack import LocalStack
 
-    if not STATE_FILE.exists():
+    if not _running_up():
         print("No `up` running: start `make up` first; the alarm lives in its embedded AWS.", file=sys.stderr)
         return 2
     with LocalLambda(LocalStack.load(STATE_FILE)) as service:

@@ -85,7 +85,7 @@ def test_declared_and_catalogued_providers_run_beside_a_broken_one(
     assert router_meters[0] == {"name": "key_credit", "used": 25.5, "limit": 100, "remaining": 74.5, "unit": "USD"}
 
     [message] = inbox.take()
-    assert message.subject.startswith("[WARNING] acme-prod: spend at 90%")
+    assert message.subject.startswith("[WARNING] acme-prod: spend at 90% of its $50.00 budget")  # the monitor's
     assert "Acme Search" in message.body
     errors = [r["message"] for r in invocation.log_records() if r.get("level") == "ERROR"]
     declared = re.compile(r"providers/broken\.yaml: line \d+: provider 'broken': field 'url'")

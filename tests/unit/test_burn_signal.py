@@ -1,4 +1,4 @@
-"""The burn signal wired in: evaluated from the window's two tiers, raised once and cleared
+"""The burn signal wired in: evaluated from 8 days of the window, raised once and cleared
 once through the alert state machine, in its messages and its PagerDuty incident."""
 
 from __future__ import annotations
@@ -78,9 +78,9 @@ def week() -> Run:
     return run
 
 
-def test_a_steady_week_has_no_burn_signal_and_a_window_of_two_tiers(week: Run) -> None:
+def test_a_steady_week_has_no_burn_signal_and_a_window_of_eight_days(week: Run) -> None:
     assert week.level() is None  # nothing raised, nothing stored
-    assert WINDOW_SIZE < len(week.window) <= WINDOW_SIZE + 80
+    assert WINDOW_SIZE < len(week.window) <= 4 + 8 * 24 + 1
     assert week.window.times[0] - week.window.times[-1] >= 7.5 * 86_400
 
 
@@ -145,7 +145,7 @@ def test_a_higher_factor_set_for_the_meter_is_obeyed(week: Run) -> None:
 
 
 def test_the_other_signals_read_only_the_first_rows(week: Run) -> None:
-    """Forecasts and meters read the 48 newest rows, as before the coarser tier."""
+    """Forecasts and meters read the 48 newest rows, as before the window kept 8 days."""
     snapshot = spend(week.at(), week.used + 1)
     full = evaluate(snapshot, week.window, lambda _: DEFAULT_THRESHOLDS)
     first = Window.of(week.window.snapshots("acme")[:WINDOW_SIZE])

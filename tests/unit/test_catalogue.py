@@ -159,7 +159,9 @@ def test_the_rapidapi_template_reads_the_plans_quota_from_the_headers(
     RapidAPI: the key and the API's host in headers, the plan's quota from the answer's."""
     provider = read_file(EXAMPLES / "providers" / "rapidapi-example.yaml", "docs/examples/")
     fake = serve(RAPIDAPI.api(), RAPIDAPI.key, RAPIDAPI.scenarios()[answer])
-    monitor = Monitor(id="rapidapi-test", provider=provider.name, secret_field="key", base_url=fake.base_url)
+    params = {"host": "example-api.p.rapidapi.com"}
+    monitor = Monitor("rapidapi-test", provider.name, "key", base_url=fake.base_url, params=params)
+    assert provider.url(None, params) == "https://example-api.p.rapidapi.com/v1/status"  # without the fake
     snapshot = fetch_snapshot(monitor, provider, OneKey(RAPIDAPI.key), client, NOW)
     expected = RAPIDAPI.expect[answer]
     if "error" in expected:

@@ -58,6 +58,7 @@ def test_a_declaration_in_the_file_with_params_and_an_own_limit() -> None:
     assert monitor.params == {"account": "A-17"}
     assert monitor.meter_limits == {"spend": 50.0}
     assert monitor.thresholds_for("spend").warning == 70
+    assert monitor.thresholds_for("spend").budget == 50  # its alerts speak of a budget (core/messages.py)
     assert monitor.spec.request("k", params=monitor.params).url == "https://api.acme.example/v1/accounts/A-17/usage"
 
 

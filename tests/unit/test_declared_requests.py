@@ -315,7 +315,7 @@ def test_a_monitors_own_billing_month_moves_the_request_and_the_period(serve: Se
         ({"method": "POST", "body": {"a": 1}, "content_type": "text/plain"}, "field 'content_type': a mapping is sent"),
         ({"query": {"from": "{period.start:unix}"}}, "field 'period': {period...} placeholders need"),
         ({"query": {"from": "{now:iso}"}}, "field 'query.from': the placeholder {now:iso} is not declared"),
-        ({"headers": {"anthropic-version": "{key}"}}, "field 'headers.anthropic-version': a fixed value"),
+        ({"headers": {"anthropic-version": "{key}"}}, "field 'headers.anthropic-version': the key goes only"),
         ({"pages": {"next": "next_page", "param": "page", "max": 0}}, "field 'pages.max'"),
         ({"pages": {"next": "a[", "param": "page"}}, "field 'pages.next': does not compile"),
         ({"pages": {"next": "n"}}, "field 'pages.param'"),
@@ -462,3 +462,84 @@ def test_a_header_is_read_whatever_the_case_of_its_name(name: str, value: str, q
     expression = compile_expression(source)
     assert expression.value({"headers": {name.lower(): value}}) == value
     assert compile_expression(f"length({source}) > `-1`").value({"headers": {name.lower(): value}}) is True
+
+
+# --- a monitor's params in a header and in the host (an API on RapidAPI) ---------------------
+
+ACCOUNT = {**BASE, "params": {"account": "the account, e.g. A-17"}, "headers": {"X-Account": "acct {account}"}}
+HOSTED = {**BASE, "params": {"host": "the API's host"}, "url": "https://{host}/v1/usage"}
+
+
+def monitor_of(declaration: dict[str, Any], params: dict[str, str]) -> tuple[Monitor | None, list[str]]:
+    monitor = {"id": "m", "provider": "acme", "secret_field": "acme", "params": params}
+    config = parse_monitors({"providers": {"acme": declaration}, "monitors": [monitor]})
+    return (config.monitors[0] if config.monitors else None), [p.message for p in config.problems]
+
+
+@pytest.mark.parametrize(
+    ("headers", "why"),
+    [
+        ({"X-Account": "{key}"}, "the key goes only where 'auth' puts it"),
+        ({"X-Account": "{other}"}, "the placeholder {other} is not declared under 'params:'"),
+        ({"Host": "{account}"}, "a fixed value, not the key's"),
+        ({"X-Account": "a\r\nX-Evil: 1"}, "must be one line of text"),  # the model's rule
+    ],
+)
+def test_a_header_placeholder_must_be_a_declared_param(headers: dict[str, str], why: str) -> None:
+    with pytest.raises(DeclarationError, match=re.escape(why)):
+        declare({**ACCOUNT, "headers": headers}, "acme.yaml")
+
+
+@given(value=st.text(max_size=40) | st.sampled_from(["a\r\nX-Evil: 1", "a\nb", " lead", "tail ", "é", "\x00", ""]))
+@settings(max_examples=150, deadline=None)
+def test_a_param_in_a_header_is_refused_or_sent_exactly(value: str) -> None:
+    monitor, problems = monitor_of(ACCOUNT, {"account": value})
+    if monitor is None:
+        assert any("field 'params.account'" in p for p in problems), problems
+        return
+    assert monitor.spec is not None
+    request = monitor.spec.request(KEY, params=monitor.params)
+    assert request.headers["X-Account"] == f"acct {value}"
+    # One header line as http.client writes it: nothing that ends it or starts another.
+    assert all(" " <= char <= "~" for char in request.headers["X-Account"])
+
+
+@pytest.mark.parametrize("value", ["A-17", "a b  c", "x" * 200, "{key}", "%0d%0a", "acct: 1"])
+def test_a_param_in_a_header_reaches_the_api_exactly_and_alone(value: str, serve: Serve, client: HttpClient) -> None:
+    fake = serve(API, KEY, always(Reply(200, {"data": [{"amount": 1}]})))
+    monitor, problems = monitor_of(ACCOUNT, {"account": value})
+    assert monitor is not None, problems
+    spec = monitor.spec
+    assert spec is not None
+    snapshot = fetch_snapshot(replace(monitor, base_url=fake.base_url), spec, OneKey(KEY), client, NOW)
+    assert snapshot.error is None, snapshot.error
+    [sent] = fake.requests
+    assert [name for name in sent if name.startswith("x-")] == ["x-account"]  # one header, not split
+    assert sent["x-account"] == f"acct {value}"
+    assert sent["authorization"] == f"Bearer {KEY}"  # "{key}" in a param is text, never the key
+
+
+@pytest.mark.parametrize(
+    ("value", "refused"),
+    [
+        ("example-api.p.rapidapi.com", False),
+        ("API.Example.com", False),
+        ("10.0.0.7", True),  # private
+        ("169.254.169.254", True),  # metadata
+        ("2852039166", True),  # the metadata address as one number
+        ("evil.example/x?y=", True),
+        ("evil.example#", True),
+        ("user@evil.example", True),
+        ("-bad.example", True),
+        ("", True),
+    ],
+)
+def test_a_param_in_the_host_must_be_a_public_host_name(value: str, refused: bool) -> None:
+    monitor, problems = monitor_of(HOSTED, {"host": value})
+    if refused:
+        assert monitor is None
+        assert any("field 'params.host'" in p for p in problems), problems
+    else:
+        assert monitor is not None
+        assert monitor.spec is not None
+        assert monitor.spec.url(None, monitor.params) == f"https://{value}/v1/usage"

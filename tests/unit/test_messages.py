@@ -16,7 +16,7 @@ from quotawatch.core import formatting as fmt
 from quotawatch.core.alerts import Decision, Notice, SignalState
 from quotawatch.core.forecast import Forecast
 from quotawatch.core.messages import SMS_MAX, SUBJECT_MAX, Message, render, render_test
-from quotawatch.core.rules import CHECK_KEY, DEFAULT_THRESHOLDS, Level, Signal, Thresholds
+from quotawatch.core.rules import CHECK_KEY, DEFAULT_THRESHOLDS, Level, Signal, Thresholds, evaluate
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Period, Severity, Snapshot
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
@@ -656,3 +656,85 @@ def test_a_check_error_over_impossible_figures_does_not_list_them() -> None:
     message = render(decide(check(WARNING, error, 3), Notice.RAISED), snap(meters=(m,)), "cloudlayer.io")
     assert "All meters" not in message.email
     assert "1.0e+308" not in message.email
+
+
+# --- budgets: a spend meter against the monitor's own limit (meters.<name>.limit) ---------------
+
+
+def _spend(used: float, limit: float | None = 200) -> Meter:
+    return Meter("cost_this_month", used, limit, None if limit is None else limit - used, "USD")
+
+
+def _budget_messages(spent: tuple[float, ...], thresholds: Thresholds) -> dict[str, Message]:
+    """Readings a day apart through the real rules: the messages of every raised signal."""
+    days = len(spent) - 1
+    history = [
+        Snapshot("openai-org", "openai", NOW - timedelta(days=days - i), period=PERIOD, meters=(_spend(used),))
+        for i, used in enumerate(spent)
+    ]
+    evaluation = evaluate(history[-1], history[:-1], lambda _name: thresholds)
+    return {
+        s.key: render(decide(s, Notice.RAISED), history[-1], "OpenAI", evaluation.trends)
+        for s in evaluation.signals
+        if s.level is not OK
+    }
+
+
+BUDGET = Thresholds(budget=200)
+
+
+@pytest.mark.parametrize(
+    ("spent", "key", "subject", "sms", "email"),
+    [
+        (
+            (60, 90, 120),  # 60 %, $30 a day: $200 in 2.7 days, before the period ends
+            "forecast:cost_this_month",
+            "[WARNING] openai-org: cost_this_month reaches its $200.00 budget around Nov 26 at this pace",
+            "QuotaWatch WARNING: openai-org cost_this_month reaches its $200.00 budget around Nov 26 at this pace;"
+            " slow down or raise the budget",
+            [
+                "At the current rate ($30.00 a day) it reaches the budget around 2026-11-26 17:00 UTC.",
+                "+$30.00/day, budget ~Nov 26",
+                "What to do: slow down or raise the budget (meters.cost_this_month.limit of the monitor).",
+            ],
+        ),
+        (
+            (150, 160, 170),  # 85 % of the budget: the percent threshold, against the budget
+            "meter:cost_this_month",
+            "[WARNING] openai-org: cost_this_month at 85% of its $200.00 budget, resets Dec 1",
+            "QuotaWatch WARNING: openai-org cost_this_month at 85% of its $200.00 budget, resets 2026-12-01",
+            ["$170.00 of $200.00 used", "the provider does not stop requests at it"],
+        ),
+        (
+            (192, 194, 196),  # 98 %: critical
+            "meter:cost_this_month",
+            "[CRITICAL] openai-org: cost_this_month at 98% of its $200.00 budget, resets Dec 1",
+            "QuotaWatch CRITICAL: openai-org cost_this_month at 98% of its $200.00 budget, resets 2026-12-01",
+            ["What to do: slow down or raise the budget"],
+        ),
+    ],
+)
+def test_a_budget_alert_speaks_of_the_budget(
+    spent: tuple[float, ...], key: str, subject: str, sms: str, email: list[str]
+) -> None:
+    message = _budget_messages(spent, BUDGET)[key]
+    assert (message.subject, message.sms) == (subject, sms)
+    assert len(message.sms) <= SMS_MAX
+    for line in email:
+        assert line in message.email
+    assert "credit" not in message.email
+    assert "runs out" not in message.email + message.sms
+
+
+@pytest.mark.parametrize("thresholds", [DEFAULT_THRESHOLDS, Thresholds(budget=150)], ids=["no budget", "other"])
+def test_a_usd_limit_that_is_not_the_monitors_budget_keeps_its_words(thresholds: Thresholds) -> None:
+    """The provider's own limit (a budget set elsewhere is ignored by fetching.py): unchanged texts."""
+    message = _budget_messages((60, 90, 120), thresholds)["forecast:cost_this_month"]
+    assert message.subject == "[WARNING] openai-org: cost_this_month runs out around Nov 26 at the current rate"
+    assert "budget" not in message.email + message.sms
+
+
+def test_a_budget_forecast_that_no_longer_applies_clears_in_its_words() -> None:
+    signal = Signal("forecast:cost_this_month", OK, meter=_spend(120), thresholds=BUDGET)
+    message = render(decide(signal, Notice.CLEARED, WARNING), snap("openai-org", (_spend(120),)), "OpenAI")
+    assert message.subject == "[OK] openai-org: cost_this_month no longer on track to reach its budget"

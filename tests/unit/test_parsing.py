@@ -189,7 +189,12 @@ def test_timestamp_absent_or_empty_is_none() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", [True, False, "next tuesday", "2026-13-45", [2026, 11, 24], {"t": 1}, 10**400, float("nan"), 1e300]
+    "value",
+    [
+        *(True, False, "next tuesday", "2026-13-45", [2026, 11, 24], {"t": 1}, 10**400, float("nan"), 1e300),
+        "9999-12-31T23:00:00-05:00",  # a valid text past the last date UTC can hold
+        "0001-01-01T00:30:00+01:00",
+    ],
 )
 def test_timestamp_rejects_what_is_not_a_date(value: Any) -> None:
     with pytest.raises(BadResponse, match="'end' is not a date") as caught:

@@ -54,18 +54,18 @@ def test_roll_keeps_the_recent_readings_then_the_first_of_each_hour() -> None:
     assert ages[: window.RECENT] == [0, 15, 30, 45]
     hourly = window.WINDOW_SIZE - window.RECENT
     assert ages[window.RECENT : window.WINDOW_SIZE] == [60 * h for h in range(1, hourly + 1)]  # the first of each
-    # Past the rows the rules read: the first reading of every two hours, back to the oldest.
-    assert ages[window.WINDOW_SIZE :] == [120 * b for b in range(hourly // 2 + 1, 50)] + [399 * 15]
+    # Past the rows the rules read: the first reading of each hour still, back to the oldest.
+    assert ages[window.WINDOW_SIZE :] == [60 * h for h in range(hourly + 1, 100)] + [399 * 15]
 
 
-def test_the_coarse_tier_reaches_eight_days_and_stays_small() -> None:
+def test_the_window_reaches_eight_days_and_stays_small() -> None:
     history = [reading(-15 * n, 100_000 - 7 * n) for n in range(1, 4 * 24 * 10)]  # ten days, a steady burn
 
     rolled = window.roll(reading(0, 100_000), history)
 
     oldest = T0 - rolled[-1].checked_at
-    assert timedelta(days=8) <= oldest <= timedelta(days=8, hours=2)
-    assert len(rolled) == window.WINDOW_SIZE + (8 * 24 + 2 - (window.WINDOW_SIZE - window.RECENT)) // 2
+    assert timedelta(days=8) <= oldest <= timedelta(days=8, hours=1)
+    assert len(rolled) == window.RECENT + 8 * 24 + 1
     assert len(window.encode(rolled)) < 1024  # one write unit on a steady burn
     rules_read = window.Window.of(rolled).before(T0.timestamp() + 1)
     assert rules_read == list(range(window.WINDOW_SIZE))  # the rules read the first rows only
@@ -130,11 +130,11 @@ def test_two_days_of_one_climbing_meter_fit_in_one_write_unit() -> None:
 
     # One write unit per KB: the window is rewritten every run, so its size is its cost.
     assert len(stored) <= 1024, len(stored)
-    assert len(day) == 51  # 48 rows, then one every two hours back to the oldest reading
-    assert '"limit":[[51,1000]]' in text  # a steady figure is one run
-    assert '"remaining":[[51,"="]]' in text  # and remaining is limit minus used
-    assert '"steps":[[4,900],[43,3600],[2,7200],6300]' in text  # so is a steady schedule, thinned
-    assert '"used":[500,[4,1],[43,4],[2,8],7]' in text  # and a steady burn: steps from the newer reading
+    assert len(day) == 54  # 48 rows, then still one an hour back to the oldest reading
+    assert '"limit":[[54,1000]]' in text  # a steady figure is one run
+    assert '"remaining":[[54,"="]]' in text  # and remaining is limit minus used
+    assert '"steps":[[4,900],[48,3600],2700]' in text  # so is a steady schedule, thinned to hours
+    assert '"used":[500,[4,1],[48,4],3]' in text  # and a steady burn: steps from the newer reading
 
 
 def test_a_window_of_format_1_is_read_as_it_was_written() -> None:

@@ -225,6 +225,8 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
             meter_limits[name] = meter.limit
         where = f"meters.{name}"
         meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
+        if name in meter_limits:
+            meter_thresholds[name] = replace(meter_thresholds[name], budget=meter_limits[name])
     if model.period is not None and provider is not None and provider.monthly_on is None:
         found.append(_Invalid("period", f"{model.provider}'s period is not monthly (it comes from its answers)"))
     params = _params(model.params or {}, provider if model.enabled else None, found) if "params" not in wrong else {}
@@ -271,6 +273,8 @@ def _params(values: dict[str, str | int], provider: Provider | None, found: list
         elif not value.isprintable() or len(value) > MAX_PARAM_CHARS:
             why = f"must be one line of text of at most {MAX_PARAM_CHARS}, got {_show(value)}"
             found.append(_Invalid(f"params.{_name(name)}", why))
+        elif provider is not None and (why_not := provider.param_problem(name, value)) is not None:
+            found.append(_Invalid(f"params.{name}", f"{why_not}, got {_show(value)}"))
     for name, about in provider.params.items() if provider is not None else ():
         if name not in params:
             found.append(_Invalid(f"params.{name}", f"required by {provider.name if provider else ''}: {_text(about)}"))

@@ -91,19 +91,21 @@ def _meters(meters: tuple[Meter, ...]) -> tuple[Meter, ...]:
     """Each meter with its name and unit cut; names cut to the same text get a number.
 
     Two meters must not come to share a signal because of the cut. Names the provider
-    itself repeated stay as they are: this only cuts.
+    itself repeated stay repeated, long or short: a repeat gets its first cut again.
     """
     taken = {m.name for m in meters if len(m.name) <= MAX_NAME and clip(m.name, MAX_NAME) == m.name}
+    cuts: dict[str, str] = {}  # a cut name by the provider's
     result: list[Meter] = []
     for meter in meters:
-        name, unit = clip(meter.name, MAX_NAME), clip(meter.unit, MAX_UNIT)
-        if name != meter.name:
+        name, unit = cuts.get(meter.name) or clip(meter.name, MAX_NAME), clip(meter.unit, MAX_UNIT)
+        if name != meter.name and meter.name not in cuts:
             n = 1
             while name in taken:
                 n += 1
                 suffix = f" #{n}"
                 name = clip(meter.name, MAX_NAME - len(suffix)) + suffix
             taken.add(name)
+            cuts[meter.name] = name
         result.append(meter if name == meter.name and unit == meter.unit else replace(meter, name=name, unit=unit))
     return tuple(result)
 

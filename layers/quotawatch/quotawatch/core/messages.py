@@ -89,6 +89,8 @@ def render(
         sms_text = f"QuotaWatch {tag}: {reminder}{snapshot.monitor} {detail}"
         if dated and reset:
             sms_text += f", resets {reset:%Y-%m-%d}"
+        if signal.family == "forecast" and level is not Level.OK and _budget(signal):
+            sms_text += "; slow down or raise the budget"
     if signal.burn is not None and level is not Level.OK and notice is not Notice.STILL:
         from quotawatch.core.burn_messages import burn_sms  # it imports this module: a cycle at the top
 
@@ -156,8 +158,11 @@ def _headline(signal: Signal, notice: Notice, previous: Level, snapshot: Snapsho
         return _CHECK_TROUBLE[signal.error.kind if signal.error else ErrorKind.UNAVAILABLE]
     if signal.family == "forecast":
         name = signal.key.split(":", 1)[1]
+        budget = _budget(signal)
         if signal.level is Level.OK or signal.forecast is None or signal.forecast.runs_out_at is None:
-            return f"{name} no longer on track to run out"
+            return f"{name} no longer on track to " + ("reach its budget" if budget else "run out")
+        if budget:
+            return f"{name} reaches its {budget} budget around {fmt.day(signal.forecast.runs_out_at)} at this pace"
         verb = "runs out" if meter is None or _is_balance(meter) else "reaches its limit"
         return f"{name} {verb} around {fmt.day(signal.forecast.runs_out_at)} at the current rate"
     if signal.family == "burn":
@@ -180,12 +185,21 @@ def _headline(signal: Signal, notice: Notice, previous: Level, snapshot: Snapsho
         return f"{signal.subject} at {figure}"
     if meter is not None and _floor_breached(signal):
         return f"{meter.name} down to {fmt.quantity(meter.remaining, meter.unit)} left"
-    return f"{signal.subject} at {figure} of limit"
+    budget = _budget(signal)
+    return f"{signal.subject} at {figure} of " + (f"its {budget} budget" if budget else "limit")
 
 
 def _is_balance(meter: Meter) -> bool:
     """Money or credits that run out, rather than a quota that is reached."""
     return meter.limit is None or meter.unit in ("USD", "credits")
+
+
+def _budget(signal: Signal) -> str | None:
+    """The monitor's own budget for the signal's meter, as a figure ("$200.00"); None: none."""
+    meter, thresholds = signal.meter, signal.thresholds
+    if meter is None or thresholds is None or not thresholds.budgets(meter):
+        return None
+    return fmt.quantity(meter.limit, meter.unit)
 
 
 def _figure(meter: Meter | None) -> str:
@@ -242,7 +256,9 @@ def _email(context: _EmailContext) -> str:
             lines.append(f"A silence held its alerts; it ended at {_ended(decision)}.")
         lines += _detail(signal)
     if snapshot.meters:
-        lines += ["", f"All meters at {fmt.timestamp(snapshot.checked_at)}:", *_meter_table(snapshot.meters, trends)]
+        budgeted = signal.meter.name if signal.meter is not None and _budget(signal) else None
+        table = _meter_table(snapshot.meters, trends, budgeted)
+        lines += ["", f"All meters at {fmt.timestamp(snapshot.checked_at)}:", *table]
     if snapshot.conditions:
         lines += ["", *(f"  ! {c.severity.value}: {c.message}" for c in snapshot.conditions)]
     if snapshot.period is not None and snapshot.period.end is not None:
@@ -300,14 +316,20 @@ def _detail(signal: Signal) -> list[str]:
     if trend is not None and trend.per_day > 0:
         rate = f"At the current rate ({fmt.quantity(trend.per_day, trend.unit)} a day)"
         if trend.runs_out_at is not None:
-            verb = "runs out" if meter is None or _is_balance(meter) else "reaches the limit"
+            verb = (
+                "reaches the budget"
+                if _budget(signal)
+                else "runs out"
+                if meter is None or _is_balance(meter)
+                else "reaches the limit"
+            )
             lines.append(f"{rate} it {verb} around {fmt.timestamp(trend.runs_out_at)}.")
         else:
             lines.append(f"{rate} it does not run out within ten years.")
     return lines
 
 
-def _meter_table(meters: tuple[Meter, ...], trends: Mapping[str, Forecast]) -> list[str]:
+def _meter_table(meters: tuple[Meter, ...], trends: Mapping[str, Forecast], budgeted: str | None) -> list[str]:
     rows: list[tuple[str, str, str]] = []
     for m in meters:
         if m.limit is not None:
@@ -324,7 +346,8 @@ def _meter_table(meters: tuple[Meter, ...], trends: Mapping[str, Forecast]) -> l
         if trend is not None and trend.per_day > 0:
             note = f"+{fmt.quantity(trend.per_day, trend.unit)}/day"
             if trend.runs_out_at is not None:
-                note += f", {'runs out' if _is_balance(m) else 'limit'} ~{fmt.day(trend.runs_out_at)}"
+                what = "budget" if m.name == budgeted else "runs out" if _is_balance(m) else "limit"
+                note += f", {what} ~{fmt.day(trend.runs_out_at)}"
         rows.append((m.name, figure, note))
     name_width = max((len(r[0]) for r in rows), default=0)
     figure_width = max((len(r[1]) for r in rows), default=0)
@@ -340,6 +363,11 @@ def _advice(signal: Signal) -> str:
         return (
             "if nobody expects this pace, look for a leaked key or a job in a loop (rotate the key, stop the job). "
             "This alert clears when the pace is back to usual."
+        )
+    if _budget(signal) and meter is not None:
+        return (
+            f"slow down or raise the budget (meters.{meter.name}.limit of the monitor). "
+            "The budget is QuotaWatch's own: the provider does not stop requests at it."
         )
     if signal.family == "forecast":
         return (

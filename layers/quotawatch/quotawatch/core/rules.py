@@ -42,6 +42,9 @@ class Thresholds:
     floor_warning: float | None = None  # remaining at or below this: warning
     floor_critical: float | None = None  # remaining at or below this: critical
     burn: BurnSettings = DEFAULT_BURN  # `burn:` of the meter, the monitor or the defaults
+    # The monitor's own limit for a meter the API reports without one (`meters.<name>.limit`,
+    # a spend budget): messages speak of a budget to keep, not credit to add.
+    budget: float | None = None
 
     def level(self, percent_used: float) -> Level:
         """The percent level alone, without a previous level (no hysteresis)."""
@@ -75,6 +78,10 @@ class Thresholds:
         if below(self.floor_warning, margin_fraction) or below(self.floor_critical, margin_fraction):
             return Level.WARNING
         return raw
+
+    def budgets(self, meter: Meter) -> bool:
+        """The meter's limit is this budget (fetching.py sets it only where the API gives none)."""
+        return self.budget is not None and meter.limit == self.budget
 
     @property
     def has_floor(self) -> bool:
@@ -321,7 +328,7 @@ def _burn_signal(
 def meter_burn(
     meter: Meter, snapshot: Snapshot, past: Window, settings: BurnSettings, previous: Level, margin: float
 ) -> Burn | None:
-    """The meter's burn (core/burn.py) from every stored reading, the coarser tier included,
+    """The meter's burn (core/burn.py) from every stored reading, the rows past 48 included,
     and this one; None when burn is off or the meter has no figure to follow. `margin` is
     the clearing margin as a fraction."""
     balance = meter.used is None

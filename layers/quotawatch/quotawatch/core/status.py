@@ -224,7 +224,7 @@ def _row(
         return MeterStatus(monitor.id, provider, check)
     state = _raised(stored.states, meter.name)
     history = [r for r in stored.window if r.checked_at < reading.checked_at]
-    # The forecast reads the rows the check reads; the burn every row, the coarser tier too.
+    # The forecast reads the rows the check reads; the burn every row, back to 8 days.
     recent = [r for r in stored.window[:WINDOW_SIZE] if r.checked_at < reading.checked_at]
     trend = forecast(meter, period_readings(meter.name, reading, recent), reading.checked_at)
     burn_state = stored.states.get(burn_signal_key(meter.name))

@@ -8,11 +8,12 @@ Units, conditions and messages stay out: no rule reads them from earlier reading
 
 In memory a window is a `Window`: one list per column (times, failure kinds, periods, and
 used, limit and remaining for each meter), newest first. The rules (core/rules.py) and the
-forecasts (core/forecast.py) walk those lists; no snapshot object is made per reading.
-Stored (format 2), it is the same columns as JSON with runs of equal values folded and
-whole figures as steps from the newer reading, compressed with zlib: a full window of a
-cloudlayer monitor with every figure moving is 0.4 to 0.9 KB, one write unit (format 1,
-the same JSON as text without steps, was 2 to 2.2 KB, three). A window in format 1 is
+forecasts (core/forecast.py) walk the first 48 rows; the burn rule (core/burn.py) all of
+them, 8 days. No snapshot object is made per reading. Stored (format 2), it is the same
+columns as JSON with runs of equal values folded and whole figures as steps from the
+newer reading, compressed with zlib: 48 rows of a cloudlayer monitor with every figure
+moving are 0.4 to 0.9 KB, one write unit (format 1, the same JSON as text without steps,
+was 2 to 2.2 KB, three); 8 days of them about 2.8 KB, three; a steady burn stays in one. A window in format 1 is
 still read; the run that reads it writes it back in format 2, so each is read once.
 
 This is the one module that reads, rolls and writes windows. `roll`, `encode` and
@@ -32,12 +33,12 @@ from quotawatch.core.snapshot import CheckError, ErrorKind, Meter, Period, Snaps
 
 WINDOW_SIZE = 48  # rows the rules and forecasts read: about two days at the default 15 minutes
 RECENT = 4  # the newest readings are all kept; older ones one per clock hour
-# Past WINDOW_SIZE rows, a coarser tier for the burn rule's baseline (7 days of the same
-# time of day, core/burn.py): one reading per TIER_SECONDS back to HISTORY_SECONDS. Two
-# hours, not six: a nightly batch of an hour, averaged over six, would read as a fifth of
-# itself, and the batch as a burn.
-TIER_SECONDS = 7_200
-HISTORY_SECONDS = 8 * 86_400 + TIER_SECONDS
+# Past WINDOW_SIZE rows, the burn rule's baseline (7 days of the same time of day,
+# core/burn.py): still one reading an hour, back to HISTORY_SECONDS. Hourly, not every two
+# or six hours: the year's replay (bench/burn_replay.py) gives 5 times fewer false burn
+# alerts than at two hours (a usual rate averaged over two hours is not the half hour's),
+# for the same write units.
+HISTORY_SECONDS = 8 * 86_400 + 3_600
 FORMAT = 2
 _FORMATS = (1, 2)  # 1: JSON text, figures as they are (read, never written)
 _LEVEL = 1  # zlib's fastest: a full window compresses to one write unit at it already
@@ -145,7 +146,7 @@ class Window:
 
     def before(self, at: float) -> list[int]:
         """Rows of readings older than `at` among the first WINDOW_SIZE, newest first (the
-        coarser tier past them is the burn rule's alone)."""
+        hourly rows past them, back to 8 days, are the burn rule's alone)."""
         times = self.times
         rows = [row for row, t in enumerate(times[:WINDOW_SIZE]) if t < at]
         if any(times[a] < times[b] for a, b in pairwise(rows)):  # a window is newest first; a list may not be
@@ -167,9 +168,9 @@ class Window:
         are counted) and that good reading, then the oldest reading of each clock hour, up to
         WINDOW_SIZE in all. On a steady burn the line through hourly readings is the line
         through every reading, for a quarter of the work; and whatever the schedule, the
-        window spans hours. Past those, the oldest reading of each TIER_SECONDS back to
-        HISTORY_SECONDS (the burn rule's baseline). A reading at the same time as the new
-        one is replaced by it.
+        window spans hours. Past those, the same hourly readings back to HISTORY_SECONDS
+        (the burn rule's baseline). A reading at the same time as the new one is replaced
+        by it.
         """
         new = Window.of([snapshot])
         at = new.times[0]
@@ -184,11 +185,8 @@ class Window:
         for t in reversed(order[head:]):  # oldest first: the first of an hour stays
             hours.setdefault(int(t) // 3600, t)
         rows = order[:head] + sorted(hours.values(), reverse=True)
-        tier: dict[int, float] = {}
-        for t in reversed(rows[WINDOW_SIZE:]):  # the same, one per TIER_SECONDS, back to HISTORY_SECONDS
-            if t >= at - HISTORY_SECONDS:
-                tier.setdefault(int(t) // TIER_SECONDS, t)
-        kept = [by_time[t] for t in rows[:WINDOW_SIZE] + sorted(tier.values(), reverse=True)]
+        oldest = at - HISTORY_SECONDS  # past WINDOW_SIZE rows, only the burn rule reads them
+        kept = [by_time[t] for row, t in enumerate(rows) if row < WINDOW_SIZE or t >= oldest]
         if kept[0][0] is new and all(source is self for source, _ in kept[1:]):
             return self._after(new, [row for _, row in kept[1:]])  # every run but a late one
         # A reading older than the newest stored one (a late run): rare, so rebuilt from readings.

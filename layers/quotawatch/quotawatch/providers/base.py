@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 from quotawatch.core.errors import CheckFailed
 from quotawatch.core.snapshot import Condition, ErrorKind, Meter, Period
+from quotawatch.core.urls import internal_address
 from quotawatch.ports import HttpRequest
 from quotawatch.providers.parsing import time_values
 
@@ -137,11 +138,13 @@ class Provider:
     def url(self, base_url: str | None = None, params: Mapping[str, str] | None = None) -> str:
         """The usage endpoint with the monitor's params (and times) in place (the key is not in it)."""
         values = params or {}
-        path = self.path
+        path, base = self.path, base_url or self.base_url
         for name in (*self.params, *(values if self.timed else ())):
             path = path.replace("{" + name + "}", quote(values.get(name, ""), safe=""))
+            if not base_url:  # a host of the monitor's ("{host}"); param_problem checked it is one
+                base = base.replace("{" + name + "}", quote(values.get(name, ""), safe=""))
         query = [(name, _filled(value, values)) for name, value in self.query]
-        url = (base_url or self.base_url).rstrip("/") + path
+        url = base.rstrip("/") + path
         return url + ("?" + urlencode(query) if query else "")
 
     def request(
@@ -160,7 +163,9 @@ class Provider:
         url = self.url(base_url, values)
         if self.auth.kind == "query":
             url += ("&" if "?" in url else "?") + urlencode({self.auth.name: key})
-        headers = {**dict(self.headers), **self.auth.header(key)} if self.headers else self.auth.header(key)
+        headers = self.auth.header(key)
+        if self.headers:  # fixed, or a monitor's param_problem found header-safe ("{host}")
+            headers = {**{name: _filled(value, values) for name, value in self.headers}, **headers}
         if self.body is None:
             return HttpRequest(url, headers, self.method)
         if isinstance(self.body, str):
@@ -168,6 +173,21 @@ class Provider:
         else:
             body = json.dumps(_filled_json(self.body, values), separators=(",", ":")).encode()
         return HttpRequest(url, headers, self.method, body, self.content_type)
+
+    def param_problem(self, name: str, value: str) -> str | None:
+        """Why a monitor's value for `{name}` cannot go where this declaration puts it; None: it can.
+
+        In a header: visible ASCII with inner spaces only, so that it is sent exactly as
+        written and can never end the header or start another. In the URL's host: a host
+        name that is not a private or metadata address (core/urls.py checks the URL as sent
+        too, as it does every base_url).
+        """
+        placeholder = "{" + name + "}"
+        if any(placeholder in value for _, value in self.headers) and not _header_safe(value):
+            return "goes into a request header: visible ASCII characters, spaces only between them"
+        if placeholder in self.base_url and (not _HOST_PART.fullmatch(value) or internal_address(value)):
+            return "goes into the URL's host: a public host name such as example-api.p.rapidapi.com"
+        return None
 
     def auth_headers(self, key: str) -> dict[str, str]:
         return self.auth.header(key)
@@ -197,6 +217,14 @@ def declared_names(name: str) -> tuple[Provider, Parse, ReadRefusal]:
 
 def _no_refusal(status: int, body: Any, now: datetime | None = None) -> ParsedUsage | None:
     return None
+
+
+# Dot-separated DNS labels: letters, digits and inner hyphens, at most 63 characters each.
+_HOST_PART = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)(\.(?!-)[A-Za-z0-9-]{1,63}(?<!-))*")
+
+
+def _header_safe(value: str) -> bool:
+    return value == value.strip() and all(" " <= char <= "~" for char in value)
 
 
 def _filled(template: str, values: Mapping[str, str]) -> str:

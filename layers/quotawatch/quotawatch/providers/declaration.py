@@ -107,12 +107,13 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
             findings.found.append(_Invalid(f"query.{_name(key)}", "a parameter's name and value are one line of text"))
     known = {*params, *TIME_PLACEHOLDERS}
     templated = [("url", base_url + path)] + [(f"query.{k}", v) for k, v in query] + _body_texts(model.body)
+    templated += [(f"headers.{_name(k)}", v) for k, v in (model.headers or {}).items()]  # "{host}": a param
     for field_name, text in templated:
         attempt({"params"}, partial(_require_known_placeholders, text, known, field_name), None)
     used = {found for _, text in templated for found in _PLACEHOLDER.findall(text)}
     attempt({"body", "method", "content_type"}, lambda: _request_body(model), None)
-    for header, value in (model.headers or {}).items():
-        if "{" in value or header.lower() in ("authorization", "content-type", "content-length", "host"):
+    for header in model.headers or {}:
+        if header.lower() in ("authorization", "content-type", "content-length", "host"):
             findings.found.append(
                 _Invalid(f"headers.{_name(header)}", "a fixed value, not the key's or the body's (auth, content_type)")
             )
@@ -313,7 +314,9 @@ def _url(value: str, field_name: str) -> str:
 def _require_known_placeholders(text: str, known: set[str], field_name: str) -> None:
     for found in _PLACEHOLDER.findall(text):
         if found == "key":
-            raise _Invalid(field_name, "the key goes only where 'auth' puts it (never in the URL, query or body)")
+            raise _Invalid(
+                field_name, "the key goes only where 'auth' puts it (never in the URL, query, body or another header)"
+            )
         if found not in known:
             raise _Invalid(
                 field_name,

@@ -109,7 +109,12 @@ def timestamp(obj: dict[str, Any], field: str) -> datetime | None:
             if _EPOCH.fullmatch(value.strip()):  # epoch seconds as text: a header's reset time
                 return timestamp({field: float(value)}, field)
             raise BadResponse(f"field '{field}' is not a date", field) from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        try:
+            parsed.astimezone(UTC)  # 9999-12-31T23:00:00-05:00 is past the last UTC date
+        except OverflowError:
+            raise BadResponse(f"field '{field}' is not a date", field) from None
+        return parsed
     raise BadResponse(f"field '{field}' is not a date", field)
 
 
