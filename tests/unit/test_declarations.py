@@ -125,6 +125,22 @@ def test_a_family_is_one_meter_per_item() -> None:
         p.parse({"balances": [{"id": "a", "amount": 1}, {"amount": 2}]}, NOW)
 
 
+def test_a_family_adds_up_a_repeated_name_only_where_it_counts() -> None:
+    days = {
+        "data": [{"results": [{"model": "m", "n": 2}, {"model": "k", "n": 1}]}, {"results": [{"model": "m", "n": 3}]}]
+    }
+    counts = provider(meters={"tokens:*": {"each": "data[].results[]", "key": "model", "used": "n", "unit": "tokens"}})
+    assert meters(counts, days) == [
+        Meter("tokens:m", 5, None, None, "tokens"),
+        Meter("tokens:k", 1, None, None, "tokens"),
+    ]
+    # Against a limit a sum means nothing: each item stays its own meter, as before.
+    balances = provider(
+        meters={"left:*": {"each": "data[].results[]", "key": "model", "remaining": "n", "unit": "USD"}}
+    )
+    assert [m.remaining for m in meters(balances, days)] == [2, 1, 3]
+
+
 @pytest.mark.parametrize(
     ("given", "unit"), [("EUR", "EUR"), ("eur", "EUR"), (" GB ", "GB"), ("hour", "hour"), ("US$", "USD"), (None, "USD")]
 )

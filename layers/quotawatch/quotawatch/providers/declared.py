@@ -14,7 +14,7 @@ is never below zero against a limit; without a limit it is a balance, as reporte
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -218,7 +218,11 @@ def _family(spec: MeterSpec, answer: dict[str, Any]) -> list[Meter]:
     if not isinstance(items, list):
         raise p.BadResponse(f"field '{spec.each.source}' is not a list", spec.each.source)
     prefix = spec.name[:-1]
-    meters = []
+    meters: list[Meter] = []
+    seen: dict[str, int] = {}  # name -> index in meters
+    # Only a count can be added up: a key repeated in a list of daily buckets (a model's
+    # tokens each day) is that key's sum; figures against a limit cannot be.
+    sums = spec.limit is None and spec.remaining is None
     for index, item in enumerate(items):
         where = f"{spec.each.source}[{index}]"
         key = spec.key.value(item) if isinstance(item, dict) else None
@@ -228,7 +232,14 @@ def _family(spec: MeterSpec, answer: dict[str, Any]) -> list[Meter]:
             meter = _meter(spec, prefix + p.one_line(str(key)), item, answer)
         except p.BadResponse as exc:
             raise p.BadResponse(f"{where}: {exc.message}", f"{where}.{exc.field}") from None
-        if meter is not None:
+        if meter is None:
+            continue
+        if sums and meter.name in seen:
+            first = meters[seen[meter.name]]
+            both = None if first.used is None or meter.used is None else first.used + meter.used
+            meters[seen[meter.name]] = replace(first, used=both)
+        else:  # a repeated name with a limit is kept twice, as before (core/bounds.py names it)
+            seen.setdefault(meter.name, len(meters))
             meters.append(meter)
     return meters
 
