@@ -1,13 +1,8 @@
-"""Monitors: a reviewed file in the repo, validated on load.
-
-A problem in one monitor is reported with the file, the monitor and the field, and only
-that monitor is skipped; a file that cannot be read at all raises ConfigError.
-
-The file is hostile input as far as this module is concerned: whatever its bytes,
-`load_monitors` returns or raises ConfigError, and every message is one line of bounded
-length (values and names are echoed escaped and shortened, larger values are summarised).
-The YAML is read by strict_yaml.py, the fields by the models of models.py; here are the
-rules a schema cannot say (what a monitor inherits, its provider's meters and params).
+"""Monitors: a reviewed file in the repo, validated on load (hostile input: whatever its
+bytes, `load_monitors` returns or raises ConfigError). A wrong monitor is reported with the
+file, the monitor and the field, and only it is skipped. The YAML is read by strict_yaml.py,
+the fields by models.py; here are the rules a schema cannot say (what a monitor inherits,
+its provider's meters and params).
 """
 
 from __future__ import annotations
@@ -189,9 +184,8 @@ def parse_monitors(
 
 
 def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Registry, twin: str | None) -> Monitor:
-    """The monitor an entry of the file holds; InvalidField with every wrong field, each once:
-    the model's (msgspec) first, then the rules a schema cannot say, checked on the fields
-    that are right. `twin`: the monitor before it with the same id."""
+    """The monitor an entry holds; InvalidField with every wrong field, each once (the model's,
+    then the rules below on the fields that are right). `twin`: an earlier monitor's same id."""
     from msgspec import UnsetType
 
     from quotawatch import models
@@ -294,10 +288,7 @@ def _policy(model: models.Policy, inherited: AlertPolicy) -> AlertPolicy:
 
 
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:
-    """A meter's percent thresholds, plus an optional floor under what remains.
-
-    `min_remaining: 100` warns below 100 left; `{warning: 100, critical: 20}` sets both.
-    """
+    """A meter's percent thresholds and floors (`min_remaining: 100`, or `{warning: 100, critical: 20}`)."""
     from msgspec import UnsetType
 
     percent = _burn(meter.burn, _thresholds(meter, inherited, where), f"{where}.burn")
@@ -309,8 +300,7 @@ def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: st
 
 
 def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, where: str = "thresholds") -> Thresholds:
-    """Override fields of the inherited thresholds; warning must not exceed critical (a rule
-    of the thresholds as inherited, so not the model's own)."""
+    """The inherited thresholds with what is set here; warning above critical is wrong once inherited."""
     from msgspec import UnsetType
 
     if model is None:
@@ -323,8 +313,7 @@ def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, whe
 
 
 def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresholds:
-    """The inherited burn settings with what `burn:` changes; short under long is a rule of
-    the settings as inherited (core/burn.py checks it)."""
+    """The inherited burn settings with what `burn:` changes (core/burn.py checks them)."""
     from msgspec import UnsetType
 
     if model is None:
