@@ -1,9 +1,5 @@
-"""Reading a provider declaration: a mapping (from YAML) checked field by field into a Provider.
-
-A declaration is hostile input like the monitors file: whatever it holds, `declare`
-returns a Provider or raises DeclarationError, with one line per wrong field (its `lines`),
-each naming the file, the provider and the field ("acme.yaml: provider 'acme': field 'meters.calls.used': does
-not compile as JMESPath (...)"). The format is described in docs/watch-any-api.md.
+"""Reading a provider declaration (docs/watch-any-api.md), hostile input like the monitors
+file: `declare` returns a Provider or raises DeclarationError with a line per wrong field.
 """
 
 from __future__ import annotations
