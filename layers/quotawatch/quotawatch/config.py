@@ -165,16 +165,14 @@ def parse_monitors(
     monitors: list[Monitor] = []
     problems: list[ConfigProblem] = []
     first_with_id: dict[str, str] = {}
+    read_monitor = partial(_monitor, inherited=(default_thresholds, default_policy), registry=registry)
     for index, entry in enumerate(data["monitors"], start=1):
         name, entry_id = shown_name(entry, "id", index), entry.get("id") if isinstance(entry, dict) else None
         # Every entry claims its id, even one that is broken in another field: two entries
         # with one id are one mistake, whichever of them is also wrong.
         first = first_with_id.setdefault(entry_id, f"#{index}") if isinstance(entry_id, str) else None
         twin = first if first != f"#{index}" else None
-        inherited = (default_thresholds, default_policy)
-        read = read_entry(
-            source, entry, f"monitor '{name}'", partial(_monitor, inherited=inherited, registry=registry, twin=twin)
-        )
+        read = read_entry(source, entry, f"monitor '{name}'", partial(read_monitor, twin=twin))
         if isinstance(read, Monitor):
             monitors.append(read)
         else:
