@@ -91,17 +91,12 @@ def _show(value: Any) -> str:
         if value.bit_length() > 128:  # Python will not even print a big enough int
             return f"a whole number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
         return repr(value)
-    if isinstance(value, (list, tuple)):
-        return f"a list of {_count(len(value), 'item')}"
-    if isinstance(value, dict):
-        return f"a mapping of {_count(len(value), 'field')}"
+    if isinstance(value, (list, tuple, dict)):
+        kind, noun = ("a mapping", "field") if isinstance(value, dict) else ("a list", "item")
+        return f"{kind} of {len(value):,} {noun}{'s' * (len(value) != 1)}"
     if isinstance(value, date):  # and datetime: YAML reads 2026-01-01 as a date
         return f"the date {_text(value.isoformat())}"
     return f"a value of type {_text(type(value).__name__)}"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 def _name(key: Any) -> str:
