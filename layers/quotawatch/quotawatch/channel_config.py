@@ -1,9 +1,7 @@
 """`channels:` in monitors.yaml: where messages go beside the SNS topic (core/channels.py).
 
-Each entry is checked on its own: a broken channel is a problem naming the file, the
-channel and the field (`quotawatch check-config` prints it) and is left out; the others
-and every monitor still work. Secrets (webhook URLs, routing keys, signing keys) are never
-in the file: `secret_field` names their field in the API-keys secret.
+A broken channel is a problem naming file, channel and field, and is left out. Secrets are
+never in the file: `secret_field` names their field in the API-keys secret.
 """
 
 from __future__ import annotations
@@ -46,8 +44,7 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
 
 
 def _channel(entry: Any, named_before: bool) -> Channel:
-    """The channel an entry holds; InvalidField with every wrong field, each once: the
-    model's first, then the rules a schema cannot say, on the fields that are right."""
+    """The channel an entry holds; InvalidField with every wrong field, each once."""
     model, shape = models.check_fields(entry, models.ChannelModel)
     if model is None:
         raise _Invalid.of(shape)

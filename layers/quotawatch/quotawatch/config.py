@@ -1,13 +1,8 @@
-"""Monitors: a reviewed file in the repo, validated on load.
-
-A problem in one monitor is reported with the file, the monitor and the field, and only
-that monitor is skipped; a file that cannot be read at all raises ConfigError.
-
-The file is hostile input as far as this module is concerned: whatever its bytes,
-`load_monitors` returns or raises ConfigError, and every message is one line of bounded
-length (values and names are echoed escaped and shortened, larger values are summarised).
-The YAML is read by strict_yaml.py, the fields by the models of models.py; here are the
-rules a schema cannot say (what a monitor inherits, its provider's meters and params).
+"""Monitors: a reviewed file in the repo, validated on load (hostile input: whatever its
+bytes, `load_monitors` returns or raises ConfigError). A wrong monitor is reported with the
+file, the monitor and the field, and only it is skipped. The YAML is read by strict_yaml.py,
+the fields by models.py; here are the rules a schema cannot say (what a monitor inherits,
+its provider's meters and params).
 """
 
 from __future__ import annotations
@@ -170,16 +165,14 @@ def parse_monitors(
     monitors: list[Monitor] = []
     problems: list[ConfigProblem] = []
     first_with_id: dict[str, str] = {}
+    read_monitor = partial(_monitor, inherited=(default_thresholds, default_policy), registry=registry)
     for index, entry in enumerate(data["monitors"], start=1):
         name, entry_id = shown_name(entry, "id", index), entry.get("id") if isinstance(entry, dict) else None
         # Every entry claims its id, even one that is broken in another field: two entries
         # with one id are one mistake, whichever of them is also wrong.
         first = first_with_id.setdefault(entry_id, f"#{index}") if isinstance(entry_id, str) else None
         twin = first if first != f"#{index}" else None
-        inherited = (default_thresholds, default_policy)
-        read = read_entry(
-            source, entry, f"monitor '{name}'", partial(_monitor, inherited=inherited, registry=registry, twin=twin)
-        )
+        read = read_entry(source, entry, f"monitor '{name}'", partial(read_monitor, twin=twin))
         if isinstance(read, Monitor):
             monitors.append(read)
         else:
@@ -189,11 +182,8 @@ def parse_monitors(
 
 
 def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Registry, twin: str | None) -> Monitor:
-    """The monitor an entry of the file holds; InvalidField with every wrong field, each once:
-    the model's (msgspec) first, then the rules a schema cannot say, checked on the fields
-    that are right. `twin`: the monitor before it with the same id."""
-    from msgspec import UnsetType
-
+    """The monitor an entry holds; InvalidField with every wrong field, each once (the model's,
+    then the rules below on the fields that are right). `twin`: an earlier monitor's same id."""
     from quotawatch import models
 
     default_thresholds, default_policy = inherited
@@ -221,12 +211,10 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
             found.append(_Invalid(f"meters.{_name(name)}", why))
             continue
         meter = meter or models.MeterModel()
-        if not isinstance(meter.limit, UnsetType):
-            meter_limits[name] = meter.limit
-        where = f"meters.{name}"
-        meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, where), thresholds)
-        if name in meter_limits:
-            meter_thresholds[name] = replace(meter_thresholds[name], budget=meter_limits[name])
+        meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, f"meters.{name}"), thresholds)
+        if limit := _written(meter, "limit"):
+            meter_limits[name] = limit["limit"]
+            meter_thresholds[name] = replace(meter_thresholds[name], budget=limit["limit"])
     if model.period is not None and provider is not None and provider.monthly_on is None:
         found.append(_Invalid("period", f"{model.provider}'s period is not monthly (it comes from its answers)"))
     params = _params(model.params or {}, provider if model.enabled else None, found) if "params" not in wrong else {}
@@ -283,10 +271,7 @@ def _params(values: dict[str, str | int], provider: Provider | None, found: list
 
 def _policy(model: models.Policy, inherited: AlertPolicy) -> AlertPolicy:
     """Override the inherited alert policy with the fields set here."""
-    from msgspec import UnsetType
-
-    changes = {name: getattr(model, name) for name in _POLICY_FIELDS}
-    changes = {name: value for name, value in changes.items() if not isinstance(value, UnsetType)}
+    changes = _written(model, *_POLICY_FIELDS)
     hours = changes.pop("remind_every_hours", None)
     if hours is not None:
         changes["remind_every"] = timedelta(hours=hours) if hours > 0 else None
@@ -294,52 +279,47 @@ def _policy(model: models.Policy, inherited: AlertPolicy) -> AlertPolicy:
 
 
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:
-    """A meter's percent thresholds, plus an optional floor under what remains.
-
-    `min_remaining: 100` warns below 100 left; `{warning: 100, critical: 20}` sets both.
-    """
-    from msgspec import UnsetType
-
+    """A meter's percent thresholds and floors (`min_remaining: 100`, or `{warning: 100, critical: 20}`)."""
     percent = _burn(meter.burn, _thresholds(meter, inherited, where), f"{where}.burn")
     floor = meter.min_remaining
     if floor is None or isinstance(floor, float):  # a number: the warning floor alone
         return replace(percent, floor_warning=floor, floor_critical=None)
-    figures = [None if isinstance(f, UnsetType) else f for f in (floor.warning, floor.critical)]
-    return replace(percent, floor_warning=figures[0], floor_critical=figures[1])
+    floors = _written(floor, "warning", "critical")
+    return replace(percent, floor_warning=floors.get("warning"), floor_critical=floors.get("critical"))
 
 
 def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, where: str = "thresholds") -> Thresholds:
-    """Override fields of the inherited thresholds; warning must not exceed critical (a rule
-    of the thresholds as inherited, so not the model's own)."""
-    from msgspec import UnsetType
-
+    """The inherited thresholds with what is set here; warning above critical is wrong once inherited."""
     if model is None:
         return inherited
-    warning = inherited.warning if isinstance(model.warning, UnsetType) else model.warning
-    critical = inherited.critical if isinstance(model.critical, UnsetType) else model.critical
+    written = _written(model, "warning", "critical")
+    warning, critical = written.get("warning", inherited.warning), written.get("critical", inherited.critical)
     if warning > critical:
         raise _Invalid(where, f"warning ({warning:g}) is above critical ({critical:g})")
     return replace(inherited, warning=warning, critical=critical)
 
 
 def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresholds:
-    """The inherited burn settings with what `burn:` changes; short under long is a rule of
-    the settings as inherited (core/burn.py checks it)."""
-    from msgspec import UnsetType
-
+    """The inherited burn settings with what `burn:` changes (core/burn.py checks them)."""
     if model is None:
         return thresholds
     if isinstance(model, bool):
         return replace(thresholds, burn=replace(thresholds.burn, off=not model))
     changes: dict[str, Any] = {
         name: value if name in ("factor", "min_spend") else _seconds(value)
-        for name in ("factor", "short", "long", "min_spend")
-        if not isinstance(value := getattr(model, name), UnsetType)
+        for name, value in _written(model, "factor", "short", "long", "min_spend").items()
     }
     try:
         return replace(thresholds, burn=replace(thresholds.burn, off=False, **changes))
     except ValueError as exc:
         raise _Invalid(where, str(exc)) from None
+
+
+def _written(model: Any, *names: str) -> dict[str, Any]:
+    """The fields of a model that the file sets (msgspec's UNSET: not written)."""
+    from msgspec import UNSET
+
+    return {name: value for name in names if (value := getattr(model, name)) is not UNSET}
 
 
 def _seconds(duration: str) -> float:

@@ -1,8 +1,5 @@
-"""Echoing hostile values in error messages: one printable line of bounded length.
-
-A file a user wrote (monitors.yaml, a provider declaration) may hold anything; every
-message that names a value or a field of it goes through here, so what is printed can be
-read back unambiguously and never floods a log.
+"""Echoing hostile values in error messages: every message naming a value or field of a file
+a user wrote goes through here, so it is one printable line that never floods a log.
 """
 
 from __future__ import annotations
@@ -21,8 +18,7 @@ MAX_MESSAGE_CHARS = 400
 
 
 class InvalidField(Exception):
-    """One field of something a user wrote (a monitor, a channel, a provider declaration) is
-    wrong; `field` is already fit to print, and the reader adds the file and the entry."""
+    """One wrong field of an entry (`field` fit to print); the reader adds the file and the entry."""
 
     def __init__(self, field: str, message: str, more: tuple[InvalidField, ...] = ()) -> None:
         super().__init__(message)
@@ -39,8 +35,7 @@ class InvalidField(Exception):
 
 
 class Findings:
-    """The wrong fields of one entry (a monitor, a declaration): each rule is checked and its
-    failure kept, so a person sees every mistake in one run rather than one per fix."""
+    """The wrong fields of one entry: every rule's failure is kept, so one run shows them all."""
 
     def __init__(self, found: list[InvalidField] | None = None) -> None:
         self.found: list[InvalidField] = found or []
@@ -53,17 +48,13 @@ class Findings:
             return fallback
 
     def raise_any(self) -> None:
-        """InvalidField for the first wrong field, with the others in its `more`."""
         if self.found:
             raise InvalidField.of(self.found)
 
 
 def _text(value: str, limit: int = ECHO_CHARS) -> str:
-    """The text as one printable line of at most `limit` characters: escapes, then an ellipsis.
-
-    Unprintable characters (line breaks, controls, odd spaces) are written as Python escapes,
-    and so is a backslash, so that what is printed can be read back unambiguously.
-    """
+    """One printable line of at most `limit` characters: unprintable ones and the backslash as
+    Python escapes (what is printed reads back unambiguously), then an ellipsis."""
     pieces: list[str] = []
     size = 0
     for char in value:  # stops early: a long value is never copied whole
@@ -90,7 +81,8 @@ def _escape(char: str) -> str:
 
 
 def _show(value: Any) -> str:
-    """A value as an error message echoes it: short, one line, never a repr of a structure."""
+    """A value as an error message echoes it: short, one line, never a repr of a structure.
+    (strict_yaml.py reads only these kinds: its tags exclude !!set and !!binary.)"""
     if isinstance(value, str):
         return f"'{_text(value)}'"
     if value is None or isinstance(value, (bool, float)):
@@ -99,21 +91,12 @@ def _show(value: Any) -> str:
         if value.bit_length() > 128:  # Python will not even print a big enough int
             return f"a whole number of about {int(value.bit_length() * math.log10(2)) + 1:,} digits"
         return repr(value)
-    if isinstance(value, (list, tuple)):
-        return f"a list of {_count(len(value), 'item')}"
-    if isinstance(value, dict):
-        return f"a mapping of {_count(len(value), 'field')}"
-    if isinstance(value, (set, frozenset)):
-        return f"a set of {_count(len(value), 'item')}"
-    if isinstance(value, (bytes, bytearray)):
-        return f"binary data of {_count(len(value), 'byte')}"
+    if isinstance(value, (list, tuple, dict)):
+        kind, noun = ("a mapping", "field") if isinstance(value, dict) else ("a list", "item")
+        return f"{kind} of {len(value):,} {noun}{'s' * (len(value) != 1)}"
     if isinstance(value, date):  # and datetime: YAML reads 2026-01-01 as a date
         return f"the date {_text(value.isoformat())}"
     return f"a value of type {_text(type(value).__name__)}"
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}" if number == 1 else f"{number:,} {noun}s"
 
 
 def _name(key: Any) -> str:
@@ -130,9 +113,8 @@ def _bounded(message: str) -> str:
 
 
 class ConfigError(Exception):
-    """A file a user wrote cannot be used as a whole (unreadable YAML, too large, not UTF-8),
-    or a declaration given on its own cannot; the message is one line naming file and line,
-    and `more` the declaration's other problems, one line each."""
+    """A file (or a declaration given alone) that cannot be used: one line naming file and line,
+    and `more` its other problems."""
 
     def __init__(self, message: str, more: tuple[str, ...] = ()) -> None:
         super().__init__(message)

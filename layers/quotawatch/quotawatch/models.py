@@ -1,11 +1,7 @@
-"""monitors.yaml as typed models, validated by msgspec; its JSON Schema is generated from them.
-
-The models say each field's type and range; `check_fields` turns msgspec's errors into one
-line per wrong field. Rules a schema cannot say (warning below critical once defaults are
-inherited, a provider's meters and params) are in config.py, channel_config.py and
-providers/declaration.py, next to where the models become a Monitor, a Channel or a Provider,
-and run on the fields that are right. msgspec rather than pydantic: the same
-models, a third of the cold import (bench/config_load.py).
+"""The files a user writes as typed models, validated by msgspec (a third of pydantic's cold
+import, bench/config_load.py); their JSON Schemas are generated from them. `check_fields`
+gives one line per wrong field; rules a schema cannot say are in config.py,
+channel_config.py and providers/declaration.py, run on the fields that are right.
 """
 
 from __future__ import annotations
@@ -144,10 +140,9 @@ class MonitorsFile(Model, kw_only=True):
 
 
 def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidField]]:
-    """`data` as the model, and every wrong field, in the file's words (msgspec stops at the
-    first: a person fixes them all at once). With wrong fields, the model holds the fields
-    that are right and None for the wrong required ones, so that the rules of the model that
-    a schema cannot say still check what is right: one run reports every problem, each once."""
+    """`data` as the model, and every wrong field in the file's words (msgspec stops at the
+    first). With wrong fields, the model holds the right ones and None for wrong required
+    ones, so the rules a schema cannot say still check what is right, each problem once."""
     if not isinstance(data, dict):
         return None, [InvalidField("-", f"must be a mapping of fields, got {_show(data)}")]
     try:

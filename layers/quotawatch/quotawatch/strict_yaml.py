@@ -63,10 +63,10 @@ class Lined(dict[Any, Any]):
 
 
 def field_line(source: str, entry: Any, what: str | None, wrong: InvalidField) -> str:
-    """One wrong field of an entry as read (`what`: the entry, None: of the file itself), as
-    the line its reader reports: "monitors.yaml: line 7: monitor 'a': field 'thresholds.warning': ..."."""
+    """The line reporting a wrong field of an entry (`what`; None: of the file itself), at its
+    deepest key's line: "monitors.yaml: line 7: monitor 'a': field 'thresholds.warning': ..."."""
     data, line = entry, entry.line if isinstance(entry, Lined) and entry.line else None
-    for step in wrong.field.replace("[", ".").replace("]", "").split("."):  # the line of the deepest key read
+    for step in wrong.field.replace("[", ".").replace("]", "").split("."):
         if isinstance(data, Lined) and step in data.key_lines:
             line = data.key_lines[step]
         try:
@@ -84,9 +84,8 @@ def shown_name(entry: Any, key: str, index: int) -> str:
 
 
 def read_entry(source: str, entry: Any, what: str, read: Callable[[Any], _T]) -> _T | list[str]:
-    """The entry as `read` makes it, or its problems, a line each naming file, line, entry
-    and field: its YAML that cannot be read, every wrong field, or a bug of ours (a bug
-    must cost one entry, not the run)."""
+    """The entry as `read` makes it, or its problems, a line each: its unreadable YAML, every
+    wrong field, or a bug of ours (which must cost one entry, not the run)."""
     if isinstance(entry, Broken):
         return [entry.problem(source, what)]
     try:

@@ -1,9 +1,5 @@
-"""Reading a provider declaration: a mapping (from YAML) checked field by field into a Provider.
-
-A declaration is hostile input like the monitors file: whatever it holds, `declare`
-returns a Provider or raises DeclarationError, with one line per wrong field (its `lines`),
-each naming the file, the provider and the field ("acme.yaml: provider 'acme': field 'meters.calls.used': does
-not compile as JMESPath (...)"). The format is described in docs/watch-any-api.md.
+"""Reading a provider declaration (docs/watch-any-api.md), hostile input like the monitors
+file: `declare` returns a Provider or raises DeclarationError with a line per wrong field.
 """
 
 from __future__ import annotations
@@ -106,7 +102,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         if not key or not key.isprintable() or not value.isprintable():
             findings.found.append(_Invalid(f"query.{_name(key)}", "a parameter's name and value are one line of text"))
     known = {*params, *TIME_PLACEHOLDERS}
-    templated = [("url", base_url + path)] + [(f"query.{k}", v) for k, v in query] + _body_texts(model.body)
+    templated = [("url", base_url + path)] + [(f"query.{k}", v) for k, v in query] + _texts(model.body)
     templated += [(f"headers.{_name(k)}", v) for k, v in (model.headers or {}).items()]  # "{host}": a param
     for field_name, text in templated:
         attempt({"params"}, partial(_require_known_placeholders, text, known, field_name), None)
@@ -125,6 +121,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
     reader = attempt({"code"}, lambda: _reader(model, coded, wrong), _NO_READER)  # raise_any raises first
     findings.raise_any()
     display = _given(model.display_name, declared_name)
+    expressions = [p for p in (model.meters, model.conditions, model.refusals, model.period, model.pages) if p]
     return Provider(
         name=declared_name,
         display_name=display.strip(),
@@ -151,18 +148,18 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         timed=bool(used & TIME_PLACEHOLDERS),
         monthly_on=monthly_on,
         pages=pages,
-        reads_headers=any(reads_headers(text) for text in _expression_texts(model)),
+        reads_headers=any(reads_headers(text) for _, text in _texts(msgspec.to_builtins(expressions))),
     )
 
 
-def _body_texts(body: Any, where: str = "body") -> list[tuple[str, str]]:
-    """Every text of a body (its keys too), by where it is: placeholders may be in any."""
-    if isinstance(body, str):
-        return [(where, body)]
-    if isinstance(body, dict):
-        return [(where, str(k)) for k in body] + [t for k, v in body.items() for t in _body_texts(v, f"{where}.{k}")]
-    if isinstance(body, list):
-        return [t for i, v in enumerate(body) for t in _body_texts(v, f"{where}[{i}]")]
+def _texts(value: Any, where: str = "body") -> list[tuple[str, str]]:
+    """Every text in a value (its keys too), by where it is: a body's placeholders may be in any."""
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, dict):
+        return [(where, str(k)) for k in value] + [t for k, v in value.items() for t in _texts(v, f"{where}.{k}")]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _texts(v, f"{where}[{i}]")]
     return []
 
 
@@ -193,25 +190,6 @@ def _pages(value: models.PagesDeclaration | UnsetType) -> Pages | None:
     more = _expression(value.more, "pages.more")
     next_at = cast(Expression, _expression(value.next, "pages.next"))  # required: never None
     return Pages(next_at, value.param, more, value.max)
-
-
-def _expression_texts(model: models.Declaration) -> list[str]:
-    """The texts a declaration's expressions are in (meters, conditions, period, pages)."""
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, str):
-            found.append(value)
-        elif isinstance(value, dict):
-            for v in value.values():
-                walk(v)
-        elif isinstance(value, list):
-            for v in value:
-                walk(v)
-
-    parts = (model.meters, model.conditions, model.refusals, model.period, model.pages)
-    walk(msgspec.to_builtins([part for part in parts if not isinstance(part, UnsetType)]))
-    return found
 
 
 def _declared_name(model: models.Declaration, name: str | None) -> str:
