@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from bisect import bisect_left
 from datetime import UTC, datetime
 from itertools import accumulate, pairwise
 from operator import attrgetter, itemgetter
@@ -39,8 +40,10 @@ RECENT = 4  # the newest readings are all kept; older ones one per clock hour
 # alerts than at two hours (a usual rate averaged over two hours is not the half hour's),
 # for the same write units.
 HISTORY_SECONDS = 8 * 86_400 + 3_600
-FORMAT = 2
-_FORMATS = (1, 2)  # 1: JSON text, figures as they are (read, never written)
+FORMAT = 3
+# 1: JSON text, figures as they are; 2: every row with used, limit and remaining (both read,
+# never written; a format 2 window's hourly rows are trimmed by the run that reads it)
+_FORMATS = (1, 2, 3)
 _LEVEL = 1  # zlib's fastest: a full window compresses to one write unit at it already
 
 # Markers in the figure columns; strings, so that no number is ever equal to them.
@@ -188,9 +191,24 @@ class Window:
         oldest = at - HISTORY_SECONDS  # past WINDOW_SIZE rows, only the burn rule reads them
         kept = [by_time[t] for row, t in enumerate(rows) if row < WINDOW_SIZE or t >= oldest]
         if kept[0][0] is new and all(source is self for source, _ in kept[1:]):
-            return self._after(new, [row for _, row in kept[1:]])  # every run but a late one
+            return self._after(new, [row for _, row in kept[1:]])._trimmed()  # every run but a late one
         # A reading older than the newest stored one (a late run): rare, so rebuilt from readings.
-        return Window.of([source.reading(row, snapshot.monitor) for source, row in kept])
+        return Window.of([source.reading(row, snapshot.monitor) for source, row in kept])._trimmed()
+
+    def _trimmed(self) -> Window:
+        """The window with its rows past WINDOW_SIZE holding only what the burn rule reads:
+        `used`, or a balance's `remaining` where `used` is None (no limit). Fewer figures to
+        store, roll and read on every run; the rules and forecasts never read those rows."""
+        if len(self) <= WINDOW_SIZE:
+            return self
+        tier = len(self) - WINDOW_SIZE
+        for column in self.meters.values():
+            column.limit[WINDOW_SIZE:] = [None] * tier
+            column.remaining[WINDOW_SIZE:] = [
+                r if u is None else None
+                for u, r in zip(column.used[WINDOW_SIZE:], column.remaining[WINDOW_SIZE:], strict=True)
+            ]
+        return self
 
     def _after(self, new: Window, rows: list[int]) -> Window:
         """The new reading (a window of one), then these rows of this window."""
@@ -245,28 +263,36 @@ class Window:
             if period not in periods:
                 periods.append(period)
             period_column.append(periods.index(period))
-        meters = {}
+        meters: dict[str, dict[str, list[Any]]] = {}
+        head = bisect_left(good, WINDOW_SIZE)  # good rows the rules read; past them, `used` only
         pick = itemgetter(*good) if len(good) > 1 else None
         for name, column in self.meters.items():
-            used, limit, remaining = (
-                (list(pick(c)) for c in (column.used, column.limit, column.remaining))
-                if pick is not None
-                else ([c[row] for row in good] for c in (column.used, column.limit, column.remaining))
-            )
+            used = list(pick(column.used)) if pick is not None else [column.used[row] for row in good]
             if all(u is ABSENT for u in used):
                 continue  # only in readings no longer kept
-            meters[name] = {
+            limit = [column.limit[row] for row in good[:head]]
+            remaining = [column.remaining[row] for row in good[:head]]
+            figures = meters[name] = {
                 "used": _runs(_steps_from(used)),
                 "limit": _runs(limit),
                 "remaining": _runs(
                     _steps_from(
                         [
                             None if u is ABSENT else _remaining(u, lim, rem)
-                            for u, lim, rem in zip(used, limit, remaining, strict=True)
+                            for u, lim, rem in zip(used[:head], limit, remaining, strict=True)
                         ]
                     )
                 ),
             }
+            if None in used[head:]:  # a balance (no used): the burn rule reads its remaining
+                figures["balance"] = _runs(
+                    _steps_from(
+                        [
+                            column.remaining[row] if u is None else None
+                            for u, row in zip(used[head:], good[head:], strict=True)
+                        ]
+                    )
+                )
         return _packed(
             {
                 "format": FORMAT,
@@ -297,7 +323,7 @@ class Window:
         stored_format = data.get("format")
         if stored_format not in _FORMATS:
             raise BadWindow(f"window of {monitor}: format {stored_format!r}, expected {FORMAT}")
-        figures_of = _figures if stored_format == 2 else _as_is
+        figures_of = _as_is if stored_format == 1 else _figures
         count = data["readings"]
         if not count:
             return cls("", [], [], [], {})
@@ -312,14 +338,20 @@ class Window:
         stored_periods = [(_checked_epoch(start), _checked_epoch(end)) for start, end in data["periods"]]
         period_of_good = [None if p is None else stored_periods[p] for p in _values(data["period"], len(good))]
         rows = len(good)
+        # Format 3 stores limit and remaining for the good rows the rules read only.
+        head = bisect_left(good, WINDOW_SIZE) if stored_format == 3 else rows
         full = rows == count
         periods: list[Epochs | None] = period_of_good if full else _spread(period_of_good, good, count, None)
         meters: dict[str, Column] = {}
         for name, figures in sorted(data["meters"].items()):
             used = figures_of(_numbers(_values(figures["used"], rows), ABSENT))
-            limit = _numbers(_values(figures["limit"], rows))
-            remaining = figures_of(_numbers(_values(figures["remaining"], rows), _DERIVED))
-            for row in range(rows):
+            limit = _numbers(_values(figures["limit"], head))
+            remaining = figures_of(_numbers(_values(figures["remaining"], head), _DERIVED))
+            if head < rows:
+                limit += [None] * (rows - head)
+                tier = figures.get("balance")
+                remaining += [None] * (rows - head) if tier is None else _figures(_numbers(_values(tier, rows - head)))
+            for row in range(head):
                 u = used[row]
                 if u is ABSENT:
                     limit[row] = remaining[row] = None
