@@ -51,6 +51,7 @@ import statistics
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from quotawatch.core.level import Level
 
@@ -214,6 +215,27 @@ def burn(
         return Burn(Level.OK, False, settings, unit=facts.unit)  # a young meter: nothing to build
     consumption = Consumption.of(readings.times, readings.values, balance=readings.balance)
     return judge(consumption, facts, settings, previous, margin)
+
+
+def could_burn(readings: Readings, facts: MeterFacts, settings: BurnSettings) -> bool:
+    """Whether the meter could be burning when its level is OK: False when the short
+    window's whole spend is below `min_spend` (the excess over a usual rate, never negative,
+    cannot reach it). Reads the readings of the short window only, so that a quiet meter
+    needs no baseline; True whenever that is not plain (it then takes the full verdict).
+    """
+    times, values, now = readings.times, readings.values, facts.now
+    start = bisect_left(times, now - settings.short) - 1
+    while start >= 0 and (values[start] is None or not math.isfinite(values[start] or 0.0)):
+        start -= 1  # from the last reading with a figure at or before the window's start
+    if start < 0 or any(a >= b for a, b in pairwise(times[start:])):
+        return True
+    tail = Consumption.of(times[start:], values[start:], balance=readings.balance)
+    rate = tail.rate(now - settings.short, now)
+    if rate is None:
+        return True
+    floor = settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
+    # A margin for the float sums: the full verdict adds the same steps from further back.
+    return rate > 0 and rate >= floor * (1 - 1e-6)
 
 
 def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, previous: Level, margin: float) -> Burn:
