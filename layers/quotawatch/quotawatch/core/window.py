@@ -78,7 +78,7 @@ class Column:
 class Window:
     """Recent readings of one monitor, newest first, column by column."""
 
-    __slots__ = ("kinds", "meters", "periods", "provider", "times")
+    __slots__ = ("kinds", "meters", "periods", "provider", "tier", "times")
 
     def __init__(
         self,
@@ -93,6 +93,9 @@ class Window:
         self.kinds = kinds  # a failed reading's kind; None for one that worked
         self.periods = periods  # None for a failed reading or one without a period
         self.meters = meters  # by name, in name order
+        # The stored form of the rows past WINDOW_SIZE when known (read, or carried over from
+        # the window rolled): they change once an hour, so most runs write them as read.
+        self.tier: bytes | None = None
 
     def __len__(self) -> int:
         return len(self.times)
@@ -190,8 +193,13 @@ class Window:
         rows = order[:head] + sorted(hours.values(), reverse=True)
         oldest = at - HISTORY_SECONDS  # past WINDOW_SIZE rows, only the burn rule reads them
         kept = [by_time[t] for row, t in enumerate(rows) if row < WINDOW_SIZE or t >= oldest]
-        if kept[0][0] is new and all(source is self for source, _ in kept[1:]):
-            return self._after(new, [row for _, row in kept[1:]])._trimmed()  # every run but a late one
+        if kept[0][0] is new and all(source is self for source, _ in kept[1:]):  # every run but a late one
+            picked = [row for _, row in kept[1:]]
+            after = self._after(new, picked)
+            if self.tier is not None and picked[WINDOW_SIZE - 1 :] == list(range(WINDOW_SIZE, len(self))):
+                after.tier = self.tier  # the same rows past WINDOW_SIZE, already trimmed
+                return after
+            return after._trimmed()
         # A reading older than the newest stored one (a late run): rare, so rebuilt from readings.
         return Window.of([source.reading(row, snapshot.monitor) for source, row in kept])._trimmed()
 
@@ -268,12 +276,12 @@ class Window:
         pick = itemgetter(*good) if len(good) > 1 else None
         for name, column in self.meters.items():
             used = list(pick(column.used)) if pick is not None else [column.used[row] for row in good]
-            if all(u is ABSENT for u in used):
-                continue  # only in readings no longer kept
+            if all(u is ABSENT for u in used[:head]):
+                continue  # only in readings no longer kept, or past WINDOW_SIZE
             limit = [column.limit[row] for row in good[:head]]
             remaining = [column.remaining[row] for row in good[:head]]
-            figures = meters[name] = {
-                "used": _runs(_steps_from(used)),
+            meters[name] = {
+                "used": _runs(_steps_from(used[:head])),
                 "limit": _runs(limit),
                 "remaining": _runs(
                     _steps_from(
@@ -284,15 +292,6 @@ class Window:
                     )
                 ),
             }
-            if None in used[head:]:  # a balance (no used): the burn rule reads its remaining
-                figures["balance"] = _runs(
-                    _steps_from(
-                        [
-                            column.remaining[row] if u is None else None
-                            for u, row in zip(used[head:], good[head:], strict=True)
-                        ]
-                    )
-                )
         return _packed(
             {
                 "format": FORMAT,
@@ -305,21 +304,50 @@ class Window:
                 "period": _runs(period_column),
                 "meters": meters,
             }
-        )
+        ) + (self.tier if self.tier is not None else self._tier_form(good[head:]))
+
+    def _tier_form(self, good: list[int]) -> bytes:
+        """The stored form of the good rows past WINDOW_SIZE: per meter `used`, and a
+        balance's `remaining` where used is None, as the first rows' figures are stored;
+        nothing when there are none. Compressed apart, so that a run can carry it over."""
+        if not good:
+            return b""
+        meters: dict[str, dict[str, list[Any]]] = {}
+        pick = itemgetter(*good) if len(good) > 1 else lambda c: (c[good[0]],)
+        for name, column in self.meters.items():
+            used = list(pick(column.used))
+            if all(u is ABSENT for u in used):
+                continue
+            figures = meters[name] = {"used": _runs(_steps_from(used))}
+            if None in used:  # a balance (no used): the burn rule reads its remaining
+                remaining = pick(column.remaining)
+                figures["balance"] = _runs(
+                    _steps_from([r if u is None else None for u, r in zip(used, remaining, strict=True)])
+                )
+        return _packed(meters)
 
     @classmethod
     def decode(cls, stored: str | bytes, monitor: str) -> Window:
         """The window `encode` wrote (or format 1's text); BadWindow (naming the monitor) when
         it cannot be read."""
         try:
-            return cls._decode(json.loads(zlib.decompress(stored) if isinstance(stored, bytes) else stored), monitor)
+            if isinstance(stored, str):
+                return cls._decode(json.loads(stored), {}, monitor)
+            head = zlib.decompressobj()
+            text = head.decompress(stored)
+            if not head.eof:
+                raise ValueError("the stored window is cut short")
+            tier = head.unused_data  # format 3: the rows past WINDOW_SIZE, compressed apart
+            window = cls._decode(json.loads(text), json.loads(zlib.decompress(tier)) if tier else {}, monitor)
+            window.tier = tier or None
+            return window
         except BadWindow:
             raise
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, zlib.error) as exc:
             raise BadWindow(f"window of {monitor} is unreadable ({type(exc).__name__}: {exc})") from exc
 
     @classmethod
-    def _decode(cls, data: dict[str, Any], monitor: str) -> Window:
+    def _decode(cls, data: dict[str, Any], tier: dict[str, Any], monitor: str) -> Window:
         stored_format = data.get("format")
         if stored_format not in _FORMATS:
             raise BadWindow(f"window of {monitor}: format {stored_format!r}, expected {FORMAT}")
@@ -343,14 +371,28 @@ class Window:
         full = rows == count
         periods: list[Epochs | None] = period_of_good if full else _spread(period_of_good, good, count, None)
         meters: dict[str, Column] = {}
-        for name, figures in sorted(data["meters"].items()):
-            used = figures_of(_numbers(_values(figures["used"], rows), ABSENT))
-            limit = _numbers(_values(figures["limit"], head))
-            remaining = figures_of(_numbers(_values(figures["remaining"], head), _DERIVED))
-            if head < rows:
-                limit += [None] * (rows - head)
-                tier = figures.get("balance")
-                remaining += [None] * (rows - head) if tier is None else _figures(_numbers(_values(tier, rows - head)))
+        past = rows - head
+        for name in sorted(data["meters"].keys() | tier.keys()):
+            figures = data["meters"].get(name)
+            used: list[Any]
+            limit: list[Any]
+            remaining: list[Any]
+            if figures is None:
+                used, limit, remaining = [ABSENT] * head, [None] * head, [None] * head
+            else:
+                used = figures_of(_numbers(_values(figures["used"], head), ABSENT))
+                limit = _numbers(_values(figures["limit"], head))
+                remaining = figures_of(_numbers(_values(figures["remaining"], head), _DERIVED))
+            if past:
+                limit += [None] * past
+                figures = tier.get(name)
+                if figures is None:
+                    used += [ABSENT] * past
+                    remaining += [None] * past
+                else:
+                    used += _figures(_numbers(_values(figures["used"], past), ABSENT))
+                    balance = figures.get("balance")
+                    remaining += [None] * past if balance is None else _figures(_numbers(_values(balance, past)))
             for row in range(head):
                 u = used[row]
                 if u is ABSENT:
