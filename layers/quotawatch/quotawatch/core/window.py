@@ -45,6 +45,10 @@ FORMAT = 3
 # never written; a format 2 window's hourly rows are trimmed by the run that reads it)
 _FORMATS = (1, 2, 3)
 _LEVEL = 1  # zlib's fastest: a full window compresses to one write unit at it already
+# The rows past WINDOW_SIZE are written once or twice an hour, not every run: compressed
+# harder, they take about 140 B less (the random figures of bench/burn_cost.py), as much
+# as compressing them apart from the first rows costs.
+_TIER_LEVEL = 6
 
 # Markers in the figure columns; strings, so that no number is ever equal to them.
 ABSENT = "-"  # in `used`: this reading did not have the meter (a failed reading has none)
@@ -324,7 +328,7 @@ class Window:
                 figures["balance"] = _runs(
                     _steps_from([r if u is None else None for u, r in zip(used, remaining, strict=True)])
                 )
-        return _packed(meters)
+        return _packed(meters, _TIER_LEVEL)
 
     @classmethod
     def decode(cls, stored: str | bytes, monitor: str) -> Window:
@@ -413,8 +417,8 @@ class Window:
 # --- on snapshot lists: the cold paths and the tests ------------------------------------------
 
 
-def _packed(data: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), _LEVEL)
+def _packed(data: dict[str, Any], level: int = _LEVEL) -> bytes:
+    return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), level)
 
 
 def _steps_from(values: list[Any]) -> list[Any]:
