@@ -47,11 +47,13 @@ so a burn that stops clears within two runs, once.
 from __future__ import annotations
 
 import math
+import operator
 import statistics
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import pairwise
+from itertools import accumulate, pairwise
+from typing import cast
 
 from quotawatch.core.level import Level
 
@@ -107,6 +109,10 @@ class Consumption:
         Readings without the value (None, not finite) are gaps; a reading not later than
         the one before it is skipped.
         """
+        rising = len(times) == len(values) and all(map(operator.lt, times, times[1:]))
+        figures = cast("Sequence[float]", values)  # when None is not in them
+        if values and rising and None not in values and all(map(math.isfinite, figures)):
+            return cls._of_every(times, figures, balance=balance)
         kept_times: list[float] = []
         totals: list[float] = []
         keep_time, keep_total = kept_times.append, totals.append
@@ -128,6 +134,19 @@ class Consumption:
             keep_total(total)
             last, last_at = value, at
         return cls(kept_times, totals)
+
+    @classmethod
+    def _of_every(cls, times: Sequence[float], values: Sequence[float], *, balance: bool) -> Consumption:
+        """`of` when every reading has a finite value and times rise (every run's case): the
+        same steps added in the same order, in comprehensions rather than one loop."""
+        if balance:
+            steps = [last - value if value < last else 0.0 for last, value in pairwise(values)]
+        else:
+            steps = [
+                value - last if value >= last else (value if value > 0 else 0.0) if value < last * RESET_BELOW else 0.0
+                for last, value in pairwise(values)
+            ]
+        return cls(list(times), list(accumulate(steps, initial=0.0)))
 
     def at(self, when: float) -> float | None:
         """Cumulative consumption at `when`, interpolated between readings; None outside them."""
