@@ -9,12 +9,15 @@ Units, conditions and messages stay out: no rule reads them from earlier reading
 In memory a window is a `Window`: one list per column (times, failure kinds, periods, and
 used, limit and remaining for each meter), newest first. The rules (core/rules.py) and the
 forecasts (core/forecast.py) walk the first 48 rows; the burn rule (core/burn.py) all of
-them, 8 days. No snapshot object is made per reading. Stored (format 2), it is the same
-columns as JSON with runs of equal values folded and whole figures as steps from the
-newer reading, compressed with zlib: 48 rows of a cloudlayer monitor with every figure
-moving are 0.4 to 0.9 KB, one write unit (format 1, the same JSON as text without steps,
-was 2 to 2.2 KB, three); 8 days of them about 2.8 KB, three; a steady burn stays in one. A window in format 1 is
-still read; the run that reads it writes it back in format 2, so each is read once.
+them, 8 days, and only `used` (a balance's `remaining`): past 48 rows the others are None.
+No snapshot object is made per reading. Stored (format 3), it is the same columns as JSON
+with runs of equal values folded and whole figures as steps from the newer reading,
+compressed with zlib: 48 rows of a cloudlayer monitor with every figure moving are 0.4 to
+0.9 KB, one write unit (format 1, the same JSON as text without steps, was 2 to 2.2 KB,
+three); the meters' figures of the rows past 48 follow, compressed apart, so that the runs
+between their hourly changes write them as read (8 days with every figure moving: about
+2.9 KB, three units; a steady burn stays in one). Windows in formats 1 and 2 (every row
+with every figure) are still read; the run that reads one writes it back in format 3.
 
 This is the one module that reads, rolls and writes windows. `roll`, `encode` and
 `decode` on snapshot lists remain for the cold paths (`quotawatch status`, the bench).
