@@ -3,13 +3,15 @@
 The part of a run they change, on one monitor with six meters (four with a limit, a
 balance, a count without a limit), every figure moving, after ten days of checks every 15
 minutes: decode the stored window, evaluate the reading against it (every signal, the burn
-too), roll the reading in and encode the window again. Run it with the layer of one tree
-and of another, interleaved, to compare (the layer's path is the first argument, default
-this tree's):
+too), roll the reading in and encode the window again; the four runs of one hour in turn
+(the rows past the first 48 change once or twice an hour, and are carried over between).
+Run it with the layer of one tree and of another, interleaved, to compare (the layer's
+path is the first argument, default this tree's):
 
     python bench/burn_cost.py [LAYER_DIR] [--rounds 5] [--n 2000]
 
-It prints the median CPU per monitor over the rounds, and the stored window's size.
+It prints the median CPU per monitor over the rounds (and its parts), and the stored
+window's size.
 Asserts nothing.
 """
 
@@ -62,22 +64,41 @@ def readings(count: int) -> list[Snapshot]:
 
 
 def main() -> None:
-    history = readings(10 * 96 + 1)
+    history = readings(10 * 96 + 4)
     window = Window.of([])
-    for reading in history[:-1]:
+    for reading in history[:-4]:
         window = window.rolled(reading)
-    stored, snapshot = window.encode(), history[-1]
+    runs = []  # (the stored window, the reading) of each run of the hour
+    for reading in history[-4:]:
+        stored = window.encode()
+        runs.append((stored, reading))
+        window = Window.decode(stored, "bench").rolled(reading)
     thresholds = DEFAULT_THRESHOLDS
-    cpus = []
+    clock = time.process_time
+    rounds = []
     for _ in range(args.rounds):
-        start = time.process_time()
-        for _ in range(args.n):
+        parts = [0.0] * 4
+        for n in range(args.n):
+            stored, snapshot = runs[n % 4]
+            t0 = clock()
             past = Window.decode(stored, "bench")
+            t1 = clock()
             evaluate(snapshot, past, lambda _: thresholds, {}, DEFAULT_POLICY)
-            past.rolled(snapshot).encode()
-        cpus.append((time.process_time() - start) / args.n)
-    cpu = statistics.median(cpus) * 1e6
-    print(f"{args.layer}: {len(window)} rows, window {len(stored)} B; CPU a monitor {cpu:.0f} µs")
+            t2 = clock()
+            rolled = past.rolled(snapshot)
+            t3 = clock()
+            rolled.encode()
+            t4 = clock()
+            for i, spent in enumerate((t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                parts[i] += spent / args.n
+        rounds.append(parts)
+    cpu = statistics.median(sum(parts) for parts in rounds) * 1e6
+    split = ", ".join(
+        f"{name} {statistics.median(parts[i] for parts in rounds) * 1e6:.0f}"
+        for i, name in enumerate(("decode", "evaluate", "roll", "encode"))
+    )
+    sizes = "/".join(str(len(stored)) for stored, _ in runs)
+    print(f"{args.layer}: {len(window)} rows, window {sizes} B; CPU a monitor {cpu:.0f} µs ({split})")
 
 
 main()

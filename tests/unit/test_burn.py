@@ -338,3 +338,17 @@ def test_the_sms_fits(rate: float, usual: float, hours: float | None, name: str)
 )
 def test_duration(seconds: float, text: str) -> None:
     assert duration(seconds) == text
+
+
+@given(
+    st.lists(st.integers(0, 10**4) | st.floats(-10, 10**6, allow_nan=False), max_size=30),
+    st.booleans(),
+)
+def test_consumption_of_every_reading_adds_the_same_steps_as_the_loop(values: list[float], balance: bool) -> None:
+    """The path for readings that all have a figure gives the totals the general one gives."""
+    times = [float(t) for t in range(len(values))]
+    every = Consumption.of(times, values, balance=balance)
+    with_a_gap = Consumption.of([*times, 99.0], [*values, None], balance=balance)  # takes the loop
+
+    assert (every.times, every.totals) == (with_a_gap.times, with_a_gap.totals)
+    assert [type(t) for t in every.totals] == [type(t) for t in with_a_gap.totals]

@@ -71,6 +71,20 @@ def test_the_window_reaches_eight_days_and_stays_small() -> None:
     assert rules_read == list(range(window.WINDOW_SIZE))  # the rules read the first rows only
 
 
+@pytest.mark.parametrize(("minutes", "carried"), [(30, True), (60, False)])
+def test_the_rows_past_the_first_48_are_carried_over_while_they_do_not_change(minutes: int, carried: bool) -> None:
+    """They change about once an hour (a row enters them, the oldest leaves); the runs
+    between write their stored form as read."""
+    history = [reading(minutes - 15 * n, 100_000 - 7 * n) for n in range(1, 4 * 24 * 10)]
+    stored = window.Window.of(history[1:]).rolled(history[0]).encode()
+
+    rolled = window.Window.decode(stored, "acme").rolled(reading(minutes, 100_010))
+
+    assert (rolled.tier is not None) is carried
+    again = window.Window.decode(rolled.encode(), "acme")
+    assert again.snapshots("acme") == window.roll(reading(minutes, 100_010), history)
+
+
 def test_every_failure_since_the_last_good_reading_is_kept() -> None:
     failures = [reading(-15 * n, error=ErrorKind.UNAVAILABLE) for n in range(1, 12)]
     good = [reading(-15 * n, 100) for n in range(12, 40)]
@@ -132,10 +146,15 @@ def test_two_days_of_one_climbing_meter_fit_in_one_write_unit() -> None:
     # One write unit per KB: the window is rewritten every run, so its size is its cost.
     assert len(stored) <= 1024, len(stored)
     assert len(day) == 54  # 48 rows, then still one an hour back to the oldest reading
-    assert '"limit":[[54,1000]]' in text  # a steady figure is one run
-    assert '"remaining":[[54,"="]]' in text  # and remaining is limit minus used
+    # A steady figure is one run, and remaining is limit minus used; both for the rows the
+    # rules read only: past them the burn rule reads `used` alone.
+    assert '"limit":[[48,1000]],"remaining":[[48,"="]]}' in text
     assert '"steps":[[4,900],[48,3600],2700]' in text  # so is a steady schedule, thinned to hours
-    assert '"used":[500,[4,1],[48,4],3]' in text  # and a steady burn: steps from the newer reading
+    assert '"used":[500,[4,1],[43,4]]' in text  # and a steady burn: steps from the newer reading
+    # The rows past them, compressed apart (a run carries them over while they do not change).
+    tier = zlib.decompressobj()
+    tier.decompress(stored)
+    assert zlib.decompress(tier.unused_data) == b'{"calls":{"used":[320,[4,4],3]}}'
 
 
 def test_a_window_of_format_1_is_read_as_it_was_written() -> None:

@@ -47,10 +47,13 @@ so a burn that stops clears within two runs, once.
 from __future__ import annotations
 
 import math
+import operator
 import statistics
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import accumulate, pairwise
+from typing import cast
 
 from quotawatch.core.level import Level
 
@@ -106,6 +109,10 @@ class Consumption:
         Readings without the value (None, not finite) are gaps; a reading not later than
         the one before it is skipped.
         """
+        rising = len(times) == len(values) and all(map(operator.lt, times, times[1:]))
+        figures = cast("Sequence[float]", values)  # when None is not in them
+        if values and rising and None not in values and all(map(math.isfinite, figures)):
+            return cls._of_every(times, figures, balance=balance)
         kept_times: list[float] = []
         totals: list[float] = []
         keep_time, keep_total = kept_times.append, totals.append
@@ -127,6 +134,19 @@ class Consumption:
             keep_total(total)
             last, last_at = value, at
         return cls(kept_times, totals)
+
+    @classmethod
+    def _of_every(cls, times: Sequence[float], values: Sequence[float], *, balance: bool) -> Consumption:
+        """`of` when every reading has a finite value and times rise (every run's case): the
+        same steps added in the same order, in comprehensions rather than one loop."""
+        if balance:
+            steps = [last - value if value < last else 0.0 for last, value in pairwise(values)]
+        else:
+            steps = [
+                value - last if value >= last else (value if value > 0 else 0.0) if value < last * RESET_BELOW else 0.0
+                for last, value in pairwise(values)
+            ]
+        return cls(list(times), list(accumulate(steps, initial=0.0)))
 
     def at(self, when: float) -> float | None:
         """Cumulative consumption at `when`, interpolated between readings; None outside them."""
@@ -214,6 +234,27 @@ def burn(
         return Burn(Level.OK, False, settings, unit=facts.unit)  # a young meter: nothing to build
     consumption = Consumption.of(readings.times, readings.values, balance=readings.balance)
     return judge(consumption, facts, settings, previous, margin)
+
+
+def could_burn(readings: Readings, facts: MeterFacts, settings: BurnSettings) -> bool:
+    """Whether the meter could be burning when its level is OK: False when the short
+    window's whole spend is below `min_spend` (the excess over a usual rate, never negative,
+    cannot reach it). Reads the readings of the short window only, so that a quiet meter
+    needs no baseline; True whenever that is not plain (it then takes the full verdict).
+    """
+    times, values, now = readings.times, readings.values, facts.now
+    start = bisect_left(times, now - settings.short) - 1
+    while start >= 0 and (values[start] is None or not math.isfinite(values[start] or 0.0)):
+        start -= 1  # from the last reading with a figure at or before the window's start
+    if start < 0 or any(a >= b for a, b in pairwise(times[start:])):
+        return True
+    tail = Consumption.of(times[start:], values[start:], balance=readings.balance)
+    rate = tail.rate(now - settings.short, now)
+    if rate is None:
+        return True
+    floor = settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
+    # A margin for the float sums: the full verdict adds the same steps from further back.
+    return rate > 0 and rate >= floor * (1 - 1e-6)
 
 
 def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, previous: Level, margin: float) -> Burn:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from quotawatch.core.bounds import TRUNCATED
-from quotawatch.core.burn import DEFAULT_BURN, Burn, BurnSettings, MeterFacts, Readings, burn
+from quotawatch.core.burn import DEFAULT_BURN, Burn, BurnSettings, MeterFacts, Readings, burn, could_burn
 from quotawatch.core.forecast import Forecast, forecast_series, period_series
 from quotawatch.core.level import Level as Level  # re-exported: where the signals are
 from quotawatch.core.sanity import check_figures
@@ -319,7 +319,16 @@ def _burn_signal(
     meter: Meter, snapshot: Snapshot, past: Window, thresholds: Thresholds, previous: Level | None, policy: AlertPolicy
 ) -> Signal | None:
     """The meter's burn signal; None when off, or not raised and nothing stored."""
-    verdict = meter_burn(meter, snapshot, past, thresholds.burn, previous or Level.OK, policy.hysteresis / 100)
+    inputs = _burn_inputs(meter, snapshot, past, thresholds.burn)
+    if inputs is None:
+        return None
+    readings, facts = inputs
+    try:
+        if previous is None and not could_burn(readings, facts, thresholds.burn):
+            return None  # the short window cannot reach min_spend: no baseline to build, nothing to say
+    except OverflowError:  # a stored figure beyond a float: no verdict, as `_judged` says
+        return None
+    verdict = _judged(readings, facts, thresholds.burn, previous or Level.OK, policy.hysteresis / 100)
     if verdict is None or (verdict.level is Level.OK and previous is None):
         return None  # nothing to say, nothing stored: no signal (it would only be one more "ok")
     return Signal(burn_signal_key(meter.name), verdict.level, meter=meter, burn=verdict)
@@ -331,6 +340,23 @@ def meter_burn(
     """The meter's burn (core/burn.py) from every stored reading, the rows past 48 included,
     and this one; None when burn is off or the meter has no figure to follow. `margin` is
     the clearing margin as a fraction."""
+    inputs = _burn_inputs(meter, snapshot, past, settings)
+    return None if inputs is None else _judged(*inputs, settings, previous, margin)
+
+
+def _judged(
+    readings: Readings, facts: MeterFacts, settings: BurnSettings, previous: Level, margin: float
+) -> Burn | None:
+    try:
+        return burn(readings, facts, settings, previous, margin)
+    except OverflowError:  # a stored figure beyond a float: no verdict rather than a wrong one
+        return None
+
+
+def _burn_inputs(
+    meter: Meter, snapshot: Snapshot, past: Window, settings: BurnSettings
+) -> tuple[Readings, MeterFacts] | None:
+    """The meter's readings oldest first (this one last) and facts, as `burn` reads them."""
     balance = meter.used is None
     if settings.off or (balance and meter.remaining is None):
         return None
@@ -349,11 +375,7 @@ def meter_burn(
     values.append(_figure(meter.remaining if balance else meter.used))
     left = meter.remaining if meter.remaining is not None else _left(meter)
     end = snapshot.period.end.timestamp() if snapshot.period is not None and snapshot.period.end else None
-    facts = MeterFacts(now, _figure(left), _figure(meter.limit), end, meter.unit)
-    try:
-        return burn(Readings(times, values, balance), facts, settings, previous, margin)
-    except OverflowError:  # a stored figure beyond a float: no verdict rather than a wrong one
-        return None
+    return Readings(times, values, balance), MeterFacts(now, _figure(left), _figure(meter.limit), end, meter.unit)
 
 
 def _figure(value: object) -> float | None:

@@ -9,12 +9,15 @@ Units, conditions and messages stay out: no rule reads them from earlier reading
 In memory a window is a `Window`: one list per column (times, failure kinds, periods, and
 used, limit and remaining for each meter), newest first. The rules (core/rules.py) and the
 forecasts (core/forecast.py) walk the first 48 rows; the burn rule (core/burn.py) all of
-them, 8 days. No snapshot object is made per reading. Stored (format 2), it is the same
-columns as JSON with runs of equal values folded and whole figures as steps from the
-newer reading, compressed with zlib: 48 rows of a cloudlayer monitor with every figure
-moving are 0.4 to 0.9 KB, one write unit (format 1, the same JSON as text without steps,
-was 2 to 2.2 KB, three); 8 days of them about 2.8 KB, three; a steady burn stays in one. A window in format 1 is
-still read; the run that reads it writes it back in format 2, so each is read once.
+them, 8 days, and only `used` (a balance's `remaining`): past 48 rows the others are None.
+No snapshot object is made per reading. Stored (format 3), it is the same columns as JSON
+with runs of equal values folded and whole figures as steps from the newer reading,
+compressed with zlib: 48 rows of a cloudlayer monitor with every figure moving are 0.4 to
+0.9 KB, one write unit (format 1, the same JSON as text without steps, was 2 to 2.2 KB,
+three); the meters' figures of the rows past 48 follow, compressed apart, so that the runs
+between their hourly changes write them as read (8 days with every figure moving: about
+2.9 KB, three units; a steady burn stays in one). Windows in formats 1 and 2 (every row
+with every figure) are still read; the run that reads one writes it back in format 3.
 
 This is the one module that reads, rolls and writes windows. `roll`, `encode` and
 `decode` on snapshot lists remain for the cold paths (`quotawatch status`, the bench).
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from bisect import bisect_left
 from datetime import UTC, datetime
 from itertools import accumulate, pairwise
 from operator import attrgetter, itemgetter
@@ -39,9 +43,15 @@ RECENT = 4  # the newest readings are all kept; older ones one per clock hour
 # alerts than at two hours (a usual rate averaged over two hours is not the half hour's),
 # for the same write units.
 HISTORY_SECONDS = 8 * 86_400 + 3_600
-FORMAT = 2
-_FORMATS = (1, 2)  # 1: JSON text, figures as they are (read, never written)
+FORMAT = 3
+# 1: JSON text, figures as they are; 2: every row with used, limit and remaining (both read,
+# never written; a format 2 window's hourly rows are trimmed by the run that reads it)
+_FORMATS = (1, 2, 3)
 _LEVEL = 1  # zlib's fastest: a full window compresses to one write unit at it already
+# The rows past WINDOW_SIZE are written once or twice an hour, not every run: compressed
+# harder, they take about 140 B less (the random figures of bench/burn_cost.py), as much
+# as compressing them apart from the first rows costs.
+_TIER_LEVEL = 6
 
 # Markers in the figure columns; strings, so that no number is ever equal to them.
 ABSENT = "-"  # in `used`: this reading did not have the meter (a failed reading has none)
@@ -75,7 +85,7 @@ class Column:
 class Window:
     """Recent readings of one monitor, newest first, column by column."""
 
-    __slots__ = ("kinds", "meters", "periods", "provider", "times")
+    __slots__ = ("kinds", "meters", "periods", "provider", "tier", "times")
 
     def __init__(
         self,
@@ -90,6 +100,9 @@ class Window:
         self.kinds = kinds  # a failed reading's kind; None for one that worked
         self.periods = periods  # None for a failed reading or one without a period
         self.meters = meters  # by name, in name order
+        # The stored form of the rows past WINDOW_SIZE when known (read, or carried over from
+        # the window rolled): they change once an hour, so most runs write them as read.
+        self.tier: bytes | None = None
 
     def __len__(self) -> int:
         return len(self.times)
@@ -187,10 +200,30 @@ class Window:
         rows = order[:head] + sorted(hours.values(), reverse=True)
         oldest = at - HISTORY_SECONDS  # past WINDOW_SIZE rows, only the burn rule reads them
         kept = [by_time[t] for row, t in enumerate(rows) if row < WINDOW_SIZE or t >= oldest]
-        if kept[0][0] is new and all(source is self for source, _ in kept[1:]):
-            return self._after(new, [row for _, row in kept[1:]])  # every run but a late one
+        if kept[0][0] is new and all(source is self for source, _ in kept[1:]):  # every run but a late one
+            picked = [row for _, row in kept[1:]]
+            after = self._after(new, picked)
+            if self.tier is not None and picked[WINDOW_SIZE - 1 :] == list(range(WINDOW_SIZE, len(self))):
+                after.tier = self.tier  # the same rows past WINDOW_SIZE, already trimmed
+                return after
+            return after._trimmed()
         # A reading older than the newest stored one (a late run): rare, so rebuilt from readings.
-        return Window.of([source.reading(row, snapshot.monitor) for source, row in kept])
+        return Window.of([source.reading(row, snapshot.monitor) for source, row in kept])._trimmed()
+
+    def _trimmed(self) -> Window:
+        """The window with its rows past WINDOW_SIZE holding only what the burn rule reads:
+        `used`, or a balance's `remaining` where `used` is None (no limit). Fewer figures to
+        store, roll and read on every run; the rules and forecasts never read those rows."""
+        if len(self) <= WINDOW_SIZE:
+            return self
+        tier = len(self) - WINDOW_SIZE
+        for column in self.meters.values():
+            column.limit[WINDOW_SIZE:] = [None] * tier
+            column.remaining[WINDOW_SIZE:] = [
+                r if u is None else None
+                for u, r in zip(column.used[WINDOW_SIZE:], column.remaining[WINDOW_SIZE:], strict=True)
+            ]
+        return self
 
     def _after(self, new: Window, rows: list[int]) -> Window:
         """The new reading (a window of one), then these rows of this window."""
@@ -245,24 +278,23 @@ class Window:
             if period not in periods:
                 periods.append(period)
             period_column.append(periods.index(period))
-        meters = {}
+        meters: dict[str, dict[str, list[Any]]] = {}
+        head = bisect_left(good, WINDOW_SIZE)  # good rows the rules read; past them, `used` only
         pick = itemgetter(*good) if len(good) > 1 else None
         for name, column in self.meters.items():
-            used, limit, remaining = (
-                (list(pick(c)) for c in (column.used, column.limit, column.remaining))
-                if pick is not None
-                else ([c[row] for row in good] for c in (column.used, column.limit, column.remaining))
-            )
-            if all(u is ABSENT for u in used):
-                continue  # only in readings no longer kept
+            used = list(pick(column.used)) if pick is not None else [column.used[row] for row in good]
+            if all(u is ABSENT for u in used[:head]):
+                continue  # only in readings no longer kept, or past WINDOW_SIZE
+            limit = [column.limit[row] for row in good[:head]]
+            remaining = [column.remaining[row] for row in good[:head]]
             meters[name] = {
-                "used": _runs(_steps_from(used)),
+                "used": _runs(_steps_from(used[:head])),
                 "limit": _runs(limit),
                 "remaining": _runs(
                     _steps_from(
                         [
                             None if u is ABSENT else _remaining(u, lim, rem)
-                            for u, lim, rem in zip(used, limit, remaining, strict=True)
+                            for u, lim, rem in zip(used[:head], limit, remaining, strict=True)
                         ]
                     )
                 ),
@@ -279,25 +311,54 @@ class Window:
                 "period": _runs(period_column),
                 "meters": meters,
             }
-        )
+        ) + (self.tier if self.tier is not None else self._tier_form(good[head:]))
+
+    def _tier_form(self, good: list[int]) -> bytes:
+        """The stored form of the good rows past WINDOW_SIZE: per meter `used`, and a
+        balance's `remaining` where used is None, as the first rows' figures are stored;
+        nothing when there are none. Compressed apart, so that a run can carry it over."""
+        if not good:
+            return b""
+        meters: dict[str, dict[str, list[Any]]] = {}
+        pick = itemgetter(*good) if len(good) > 1 else lambda c: (c[good[0]],)
+        for name, column in self.meters.items():
+            used = list(pick(column.used))
+            if all(u is ABSENT for u in used):
+                continue
+            figures = meters[name] = {"used": _runs(_steps_from(used))}
+            if None in used:  # a balance (no used): the burn rule reads its remaining
+                remaining = pick(column.remaining)
+                figures["balance"] = _runs(
+                    _steps_from([r if u is None else None for u, r in zip(used, remaining, strict=True)])
+                )
+        return _packed(meters, _TIER_LEVEL)
 
     @classmethod
     def decode(cls, stored: str | bytes, monitor: str) -> Window:
         """The window `encode` wrote (or format 1's text); BadWindow (naming the monitor) when
         it cannot be read."""
         try:
-            return cls._decode(json.loads(zlib.decompress(stored) if isinstance(stored, bytes) else stored), monitor)
+            if isinstance(stored, str):
+                return cls._decode(json.loads(stored), {}, monitor)
+            head = zlib.decompressobj()
+            text = head.decompress(stored)
+            if not head.eof:
+                raise ValueError("the stored window is cut short")
+            tier = head.unused_data  # format 3: the rows past WINDOW_SIZE, compressed apart
+            window = cls._decode(json.loads(text), json.loads(zlib.decompress(tier)) if tier else {}, monitor)
+            window.tier = tier or None
+            return window
         except BadWindow:
             raise
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, zlib.error) as exc:
             raise BadWindow(f"window of {monitor} is unreadable ({type(exc).__name__}: {exc})") from exc
 
     @classmethod
-    def _decode(cls, data: dict[str, Any], monitor: str) -> Window:
+    def _decode(cls, data: dict[str, Any], tier: dict[str, Any], monitor: str) -> Window:
         stored_format = data.get("format")
         if stored_format not in _FORMATS:
             raise BadWindow(f"window of {monitor}: format {stored_format!r}, expected {FORMAT}")
-        figures_of = _figures if stored_format == 2 else _as_is
+        figures_of = _as_is if stored_format == 1 else _figures
         count = data["readings"]
         if not count:
             return cls("", [], [], [], {})
@@ -312,14 +373,34 @@ class Window:
         stored_periods = [(_checked_epoch(start), _checked_epoch(end)) for start, end in data["periods"]]
         period_of_good = [None if p is None else stored_periods[p] for p in _values(data["period"], len(good))]
         rows = len(good)
+        # Format 3 stores limit and remaining for the good rows the rules read only.
+        head = bisect_left(good, WINDOW_SIZE) if stored_format == 3 else rows
         full = rows == count
         periods: list[Epochs | None] = period_of_good if full else _spread(period_of_good, good, count, None)
         meters: dict[str, Column] = {}
-        for name, figures in sorted(data["meters"].items()):
-            used = figures_of(_numbers(_values(figures["used"], rows), ABSENT))
-            limit = _numbers(_values(figures["limit"], rows))
-            remaining = figures_of(_numbers(_values(figures["remaining"], rows), _DERIVED))
-            for row in range(rows):
+        past = rows - head
+        for name in sorted(data["meters"].keys() | tier.keys()):
+            figures = data["meters"].get(name)
+            used: list[Any]
+            limit: list[Any]
+            remaining: list[Any]
+            if figures is None:
+                used, limit, remaining = [ABSENT] * head, [None] * head, [None] * head
+            else:
+                used = figures_of(_numbers(_values(figures["used"], head), ABSENT))
+                limit = _numbers(_values(figures["limit"], head))
+                remaining = figures_of(_numbers(_values(figures["remaining"], head), _DERIVED))
+            if past:
+                limit += [None] * past
+                figures = tier.get(name)
+                if figures is None:
+                    used += [ABSENT] * past
+                    remaining += [None] * past
+                else:
+                    used += _figures(_numbers(_values(figures["used"], past), ABSENT))
+                    balance = figures.get("balance")
+                    remaining += [None] * past if balance is None else _figures(_numbers(_values(balance, past)))
+            for row in range(head):
                 u = used[row]
                 if u is ABSENT:
                     limit[row] = remaining[row] = None
@@ -339,8 +420,8 @@ class Window:
 # --- on snapshot lists: the cold paths and the tests ------------------------------------------
 
 
-def _packed(data: dict[str, Any]) -> bytes:
-    return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), _LEVEL)
+def _packed(data: dict[str, Any], level: int = _LEVEL) -> bytes:
+    return zlib.compress(json.dumps(data, separators=(",", ":")).encode(), level)
 
 
 def _steps_from(values: list[Any]) -> list[Any]:
