@@ -9,9 +9,8 @@ from __future__ import annotations
 import math
 
 from quotawatch.core.burn import HOUR, Burn
-from quotawatch.core.formatting import number, quantity
+from quotawatch.core.formatting import number, quantity, sms_line
 from quotawatch.core.level import Level
-from quotawatch.core.messages import sms_line
 
 
 def burn_line(meter: str, verdict: Burn) -> str:

@@ -21,7 +21,8 @@ from quotawatch.core import formatting as fmt
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.burn import Burn
 from quotawatch.core.burn_messages import burn_line
-from quotawatch.core.messages import Message, sms_line, subject_line
+from quotawatch.core.formatting import sms_line, subject_line
+from quotawatch.core.messages import Message
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.rules import Level
 from quotawatch.core.self_messages import SELF_MONITOR

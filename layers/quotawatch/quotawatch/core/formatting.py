@@ -8,6 +8,7 @@ number at all (nan, infinity) or a negative percent reads "?".
 from __future__ import annotations
 
 import math
+import unicodedata
 from datetime import UTC, datetime
 
 _BYTE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
@@ -93,3 +94,36 @@ def day(value: datetime) -> str:
 
 def timestamp(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- subjects and texts as SNS and phones take them ---------------------------------------
+
+SMS_MAX = 160
+SUBJECT_MAX = 99  # SNS: "must be less than 100 characters"
+
+# GSM 03.38 basic set: anything else forces UCS-2 and cuts an SMS to 70 characters.
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+
+
+def subject_line(text: str) -> str:
+    """A subject as SNS takes it: printable ASCII on one line, under 100 characters."""
+    return _ascii(text)[:SUBJECT_MAX]
+
+
+def sms_line(text: str) -> str:
+    """An SMS text: GSM-7 characters only, at most 160 of them."""
+    return _gsm7(text)[:SMS_MAX]
+
+
+def _ascii(text: str) -> str:
+    """Subjects must be printable ASCII with no line breaks or other control characters."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in folded).split())
+
+
+def _gsm7(text: str) -> str:
+    folded = _ascii(text)
+    return "".join(ch if ch in _GSM7 else "?" for ch in folded)

@@ -7,25 +7,19 @@ characters.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from quotawatch.core import formatting as fmt
 from quotawatch.core.alerts import Decision, Notice
+from quotawatch.core.burn_messages import burn_headline, burn_line, burn_sms
 from quotawatch.core.forecast import Forecast
+from quotawatch.core.formatting import SMS_MAX as SMS_MAX  # re-exported: where messages are
+from quotawatch.core.formatting import SUBJECT_MAX as SUBJECT_MAX
+from quotawatch.core.formatting import sms_line, subject_line
 from quotawatch.core.rules import CHECK_KEY, Level, Signal, as_read
 from quotawatch.core.snapshot import ErrorKind, Meter, Snapshot
-
-SMS_MAX = 160
-SUBJECT_MAX = 99  # SNS: "must be less than 100 characters"
-
-# GSM 03.38 basic set: anything else forces UCS-2 and cuts an SMS to 70 characters.
-_GSM7 = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
 
 _CHECK_TROUBLE = {
     ErrorKind.AUTH: "the key was rejected",
@@ -92,8 +86,6 @@ def render(
         if signal.family == "forecast" and level is not Level.OK and _budget(signal):
             sms_text += "; slow down or raise the budget"
     if signal.burn is not None and level is not Level.OK and notice is not Notice.STILL:
-        from quotawatch.core.burn_messages import burn_sms  # it imports this module: a cycle at the top
-
         sms_text = burn_sms(snapshot.monitor, signal.subject, signal.burn)
         sms_text = sms_text.replace("QuotaWatch ", "QuotaWatch Reminder: ", 1) if reminder else sms_text
     if notice is Notice.STILL:  # a silence ended on a signal still raised (core/silences.py)
@@ -166,8 +158,6 @@ def _headline(signal: Signal, notice: Notice, previous: Level, snapshot: Snapsho
         verb = "runs out" if meter is None or _is_balance(meter) else "reaches its limit"
         return f"{name} {verb} around {fmt.day(signal.forecast.runs_out_at)} at the current rate"
     if signal.family == "burn":
-        from quotawatch.core.burn_messages import burn_headline
-
         return burn_headline(signal.key.split(":", 1)[1], signal.burn)
     if signal.family == "condition":
         return signal.subject if signal.level is not Level.OK else f"{signal.subject}: no longer reported"
@@ -294,8 +284,6 @@ def _detail(signal: Signal) -> list[str]:
     if signal.condition is not None:
         lines += ["", signal.condition.message.rstrip(".") + "."]
     if signal.burn is not None and meter is not None:
-        from quotawatch.core.burn_messages import burn_line
-
         lines += ["", burn_line(meter.name, signal.burn) + "."]
     if meter is not None and thresholds is not None:
         used = fmt.fraction(meter.used, meter.limit, meter.unit) + " used" if meter.limit is not None else ""
@@ -383,24 +371,3 @@ def _advice(signal: Signal) -> str:
             "or pause the heaviest jobs until the period resets."
         )
     return "watch the trend; upgrade the plan or reduce usage before the period resets."
-
-
-def subject_line(text: str) -> str:
-    """A subject as SNS takes it: printable ASCII on one line, under 100 characters."""
-    return _ascii(text)[:SUBJECT_MAX]
-
-
-def sms_line(text: str) -> str:
-    """An SMS text: GSM-7 characters only, at most 160 of them."""
-    return _gsm7(text)[:SMS_MAX]
-
-
-def _ascii(text: str) -> str:
-    """Subjects must be printable ASCII with no line breaks or other control characters."""
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return " ".join("".join(ch if ch.isprintable() else " " for ch in folded).split())
-
-
-def _gsm7(text: str) -> str:
-    folded = _ascii(text)
-    return "".join(ch if ch in _GSM7 else "?" for ch in folded)

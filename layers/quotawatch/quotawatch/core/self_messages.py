@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from quotawatch.core import formatting as fmt
-from quotawatch.core.messages import Message, sms_line, subject_line
+from quotawatch.core.formatting import sms_line, subject_line
+from quotawatch.core.messages import Message
 from quotawatch.core.rules import Level
 
 SELF_MONITOR = "QuotaWatch"  # not a valid monitor id (capitals), so no monitor can take it

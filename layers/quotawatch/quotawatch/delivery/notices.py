@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from quotawatch.core.messages import Message, sms_line, subject_line
+from quotawatch.core.formatting import sms_line, subject_line
+from quotawatch.core.messages import Message
 from quotawatch.core.record import QueuedMessage
 from quotawatch.core.self_messages import SELF_MONITOR
 
