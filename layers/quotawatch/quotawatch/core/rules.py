@@ -179,13 +179,14 @@ def evaluate(
     snapshot = as_read(snapshot)
     past = history if isinstance(history, Window) else Window.of(history)
     earlier = past.before(snapshot.checked_at.timestamp())  # rows, newest first
-    check = _check_signal(snapshot, _Past(past, earlier, snapshot.monitor), policy, previous.get(CHECK_KEY, Level.OK))
+    prior = _Past(past, earlier, snapshot.monitor)
+    check = _check_signal(snapshot, prior, policy, previous.get(CHECK_KEY, Level.OK))
     if snapshot.error is not None:
         return Evaluation([check], {}, frozenset({"check"}))
 
     signals = [check]
     trends: dict[str, Forecast] = {}
-    reset = _new_period(snapshot, _Past(past, earlier, snapshot.monitor))
+    reset = _new_period(snapshot, prior)
     for meter in snapshot.meters:
         thresholds = thresholds_for(meter.name)
         key = meter_signal_key(meter.name)

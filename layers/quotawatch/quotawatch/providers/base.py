@@ -140,9 +140,10 @@ class Provider:
         values = params or {}
         path, base = self.path, base_url or self.base_url
         for name in (*self.params, *(values if self.timed else ())):
-            path = path.replace("{" + name + "}", quote(values.get(name, ""), safe=""))
+            placeholder, filled = "{" + name + "}", quote(values.get(name, ""), safe="")
+            path = path.replace(placeholder, filled)
             if not base_url:  # a host of the monitor's ("{host}"); param_problem checked it is one
-                base = base.replace("{" + name + "}", quote(values.get(name, ""), safe=""))
+                base = base.replace(placeholder, filled)
         query = [(name, _filled(value, values)) for name, value in self.query]
         url = base.rstrip("/") + path
         return url + ("?" + urlencode(query) if query else "")
