@@ -14,8 +14,8 @@ from msgspec import UnsetType
 from quotawatch import models
 from quotawatch.core.channels import PAGERDUTY_URL, Channel
 from quotawatch.core.urls import may_carry_a_key
-from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.echo import _bounded, _show
+from quotawatch.echo import InvalidField as Invalid
+from quotawatch.echo import bounded, show
 from quotawatch.strict_yaml import read_entry, shown_name
 
 MAX_CHANNELS = 20
@@ -27,7 +27,7 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
     if value is None:
         return (), ()
     if not isinstance(value, list):
-        return (), (_bounded(f"{source}: field 'channels': must be a list of channels, got {_show(value)}"),)
+        return (), (bounded(f"{source}: field 'channels': must be a list of channels, got {show(value)}"),)
     if len(value) > MAX_CHANNELS:
         return (), (f"{source}: field 'channels': {len(value)} channels, more than the {MAX_CHANNELS} allowed",)
     channels: list[Channel] = []
@@ -47,23 +47,23 @@ def _channel(entry: Any, named_before: bool) -> Channel:
     """The channel an entry holds; InvalidField with every wrong field, each once."""
     model, shape = models.check_fields(entry, models.ChannelModel)
     if model is None:
-        raise _Invalid.of(shape)
-    found = [_Invalid("name", "another channel already has this name")] if named_before else []
+        raise Invalid.of(shape)
+    found = [Invalid("name", "another channel already has this name")] if named_before else []
     found += shape
     kind = model.type  # None when wrong: then no rule of the type is checked
     url = None if isinstance(model.url, UnsetType) else model.url
     if url is not None and kind not in ("pagerduty", None):
         why = "only a pagerduty channel takes a url; a webhook's URL is a secret (secret_field)"
-        found.append(_Invalid("url", why))
+        found.append(Invalid("url", why))
     elif url is not None and not may_carry_a_key(url):
-        found.append(_Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {_show(url)}"))
+        found.append(Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {show(url)}"))
     signing = None if isinstance(model.signing_secret_field, UnsetType) else model.signing_secret_field
     if signing is not None and kind not in ("webhook", None):
-        found.append(_Invalid("signing_secret_field", "only a webhook channel is signed"))
+        found.append(Invalid("signing_secret_field", "only a webhook channel is signed"))
     if signing is None and kind == "webhook" and "signing_secret_field" not in {f.field for f in shape}:
-        found.append(_Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it"))
+        found.append(Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it"))
     if found:
-        raise _Invalid.of(found)
+        raise Invalid.of(found)
     severity = model.min_severity if isinstance(model.min_severity, str) else _DEFAULT_SEVERITY[kind == "pagerduty"]
     return Channel(
         name=model.name,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from quotawatch.echo import ConfigError, InvalidField, _bounded, _name, _show, _text
+from quotawatch.echo import ConfigError, InvalidField, bounded, clip, show, show_key
 
 _T = TypeVar("_T")
 PREFER_LIBYAML = True  # tests read every file with each parser
@@ -52,7 +52,7 @@ class Broken:
 
     def problem(self, source: str, what: str) -> str:
         """The one line its reader reports: "monitors.yaml: line 7: monitor 'a': ..."."""
-        return _bounded(f"{source}: line {self.line}: {what}: {self.message}")
+        return bounded(f"{source}: line {self.line}: {what}: {self.message}")
 
 
 class Lined(dict[Any, Any]):
@@ -74,28 +74,30 @@ def field_line(source: str, entry: Any, what: str | None, wrong: InvalidField) -
         except (KeyError, IndexError, TypeError, ValueError):
             break
     where = f"{source}: line {line}" if line else source
-    return _bounded(f"{where}: {what + ': ' if what else ''}field '{wrong.field}': {wrong}")
+    return bounded(f"{where}: {what + ': ' if what else ''}field '{wrong.field}': {wrong}")
 
 
 def shown_name(entry: Any, key: str, index: int) -> str:
     """How to name an entry in its problems: its `key` (id, name) when usable, else its position."""
     name = entry.name if isinstance(entry, Broken) else entry.get(key) if isinstance(entry, dict) else None
-    return _text(name) if isinstance(name, str) and name else f"#{index}"
+    return clip(name) if isinstance(name, str) and name else f"#{index}"
 
 
-def read_entry(source: str, entry: Any, what: str, read: Callable[[Any], _T]) -> _T | list[str]:
+def read_entry(source: str, entry: Any, what: str | None, read: Callable[[Any], _T]) -> _T | list[str]:
     """The entry as `read` makes it, or its problems, a line each: its unreadable YAML, every
-    wrong field, or a bug of ours (which must cost one entry, not the run)."""
+    wrong field, or a bug of ours (which must cost one entry, not the run). `what`: the entry
+    as its problems name it (None: the file itself)."""
     if isinstance(entry, Broken):
-        return [entry.problem(source, what)]
+        return [entry.problem(source, str(what))]
+    where = f"{source}: {what}" if what else source
     try:
         return read(entry)
     except InvalidField as exc:
         lines = [field_line(source, entry, what, wrong) for wrong in exc.every()[:MAX_ENTRY_PROBLEMS]]
         more = len(exc.every()) - MAX_ENTRY_PROBLEMS
-        return lines + ([_bounded(f"{source}: {what}: {more:,} more problems, not shown")] if more > 0 else [])
+        return lines + ([bounded(f"{where}: {more:,} more problems, not shown")] if more > 0 else [])
     except Exception as exc:
-        return [_bounded(f"{source}: {what}: cannot be read (internal error {type(exc).__name__}; please report it)")]
+        return [bounded(f"{where}: cannot be read (internal error {type(exc).__name__}; please report it)")]
 
 
 def read_bytes(path: Path, source: str) -> bytes:
@@ -104,10 +106,10 @@ def read_bytes(path: Path, source: str) -> bytes:
         with path.open("rb") as stream:
             raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        why = _text(exc.strerror or type(exc).__name__)
-        raise ConfigError(_bounded(f"{_text(source)}: cannot be read ({why})")) from None
+        why = clip(exc.strerror or type(exc).__name__)
+        raise ConfigError(bounded(f"{clip(source)}: cannot be read ({why})")) from None
     except ValueError:  # a path with a NUL character in it
-        raise ConfigError(f"{_text(source)}: cannot be read (not a usable path)") from None
+        raise ConfigError(f"{clip(source)}: cannot be read (not a usable path)") from None
     return raw  # parse_yaml refuses it when over the cap
 
 
@@ -118,7 +120,7 @@ def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shi
     `shipped`: a catalogue file of the layer, read by libyaml's own safe loader, at C speed
     on a cold start (tests read each one with the composer below as well).
     """
-    source = _text(source)
+    source = clip(source)
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(f"{source}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     try:
@@ -144,7 +146,7 @@ def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shi
     try:
         return loader.get_single_data()
     except _Refused as exc:
-        raise ConfigError(_bounded(f"{source}: line {exc.line}: {exc}")) from None
+        raise ConfigError(bounded(f"{source}: line {exc.line}: {exc}")) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -234,7 +236,7 @@ def strict_loaders() -> tuple[Any, Any]:
             if isinstance(event, events.AliasEvent):
                 node = self.anchors.get(event.anchor or "")
                 if node is None:
-                    node = self.leaf(event, f"the alias *{_text(event.anchor or '')} names no anchor above it")
+                    node = self.leaf(event, f"the alias *{clip(event.anchor or '')} names no anchor above it")
             else:
                 self.values += 1
                 if self.values > MAX_VALUES:
@@ -266,7 +268,7 @@ def strict_loaders() -> tuple[Any, Any]:
                 else:
                     tag = self.tag(event, ScalarNode, scalar_tags, event.value, problems)
                 if tag not in implicit_tags:  # '=', the "value" key of YAML 1.1
-                    problems.append((line(event), f"{_show(event.value)} has a special meaning in YAML; quote it"))
+                    problems.append((line(event), f"{show(event.value)} has a special meaning in YAML; quote it"))
                     tag = f"{_CORE}str"
                 node: Any = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
                 node.size, node.problems = 1, tuple(problems) if problems else ()
@@ -313,7 +315,7 @@ def strict_loaders() -> tuple[Any, Any]:
                 return resolved
             if tag not in allowed:
                 shown = "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
-                problems.append((line(event), f"the tag '{_text(shown)}' is not allowed here"))
+                problems.append((line(event), f"the tag '{clip(shown)}' is not allowed here"))
                 return next(iter(sorted(allowed)))
             return str(tag)
 
@@ -369,7 +371,7 @@ def strict_loaders() -> tuple[Any, Any]:
                 raise _Refused(line(key_node), "a key must be a plain value, not a list or a mapping")
             if key in mapping.key_lines:
                 first = mapping.key_lines[key]
-                message = f"duplicate key '{_name(key)}' (first at line {first}): each key may appear once"
+                message = f"duplicate key '{show_key(key)}' (first at line {first}): each key may appear once"
                 raise _Refused(line(key_node), message)
             mapping.key_lines[key] = line(key_node)
             return key
