@@ -6,7 +6,6 @@ never in the file: `secret_field` names their field in the API-keys secret.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from msgspec import UnsetType
@@ -16,7 +15,7 @@ from quotawatch.core.channels import PAGERDUTY_URL, Channel
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import InvalidField as Invalid
 from quotawatch.echo import bounded, show
-from quotawatch.strict_yaml import read_entry, shown_name
+from quotawatch.strict_yaml import read_list
 
 MAX_CHANNELS = 20
 _DEFAULT_SEVERITY = ("warning", "critical")  # [is pagerduty]
@@ -30,25 +29,16 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
         return (), (bounded(f"{source}: field 'channels': must be a list of channels, got {show(value)}"),)
     if len(value) > MAX_CHANNELS:
         return (), (f"{source}: field 'channels': {len(value)} channels, more than the {MAX_CHANNELS} allowed",)
-    channels: list[Channel] = []
-    problems: list[str] = []
-    seen: set[str] = set()
-    for index, entry in enumerate(value, start=1):
-        name = entry.get("name") if isinstance(entry, dict) else None
-        read_it = partial(_channel, named_before=isinstance(name, str) and name in seen)
-        read = read_entry(source, entry, f"channel '{shown_name(entry, 'name', index)}'", read_it)
-        channels += [read] if isinstance(read, Channel) else []
-        problems += [] if isinstance(read, Channel) else read
-        seen.update([name] if isinstance(name, str) else [])
-    return tuple(channels), tuple(problems)
+    channels, problems = read_list(source, value, "channel", "name", _channel)
+    return tuple(channels), tuple(line for _, lines in problems for line in lines)
 
 
-def _channel(entry: Any, named_before: bool) -> Channel:
+def _channel(entry: Any, twin: str | None) -> Channel:
     """The channel an entry holds; InvalidField with every wrong field, each once."""
     model, shape = models.check_fields(entry, models.ChannelModel)
     if model is None:
         raise Invalid.of(shape)
-    found = [Invalid("name", "another channel already has this name")] if named_before else []
+    found = [Invalid("name", "another channel already has this name")] if twin else []
     found += shape
     kind = model.type  # None when wrong: then no rule of the type is checked
     url = None if isinstance(model.url, UnsetType) else model.url

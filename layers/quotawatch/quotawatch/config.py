@@ -23,7 +23,7 @@ from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import ECHO_CHARS, attempt, bounded, clip, show, show_key
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as Invalid
-from quotawatch.strict_yaml import Broken, read_entry, shown_name
+from quotawatch.strict_yaml import Broken, read_entry, read_list
 
 if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
     from quotawatch import models
@@ -150,20 +150,8 @@ def parse_monitors(
     if isinstance(inherited, list):
         raise ConfigError(inherited[0], tuple(inherited[1:]))
     registry = declared_providers(data.get("providers"), source, declared_beside)
-    monitors: list[Monitor] = []
-    problems: list[ConfigProblem] = []
-    first_with_id: dict[str, str] = {}
-    for index, entry in enumerate(data["monitors"], start=1):
-        name, entry_id = shown_name(entry, "id", index), entry.get("id") if isinstance(entry, dict) else None
-        # Every entry claims its id, even one that is broken in another field: two entries
-        # with one id are one mistake, whichever of them is also wrong.
-        first = first_with_id.setdefault(entry_id, f"#{index}") if isinstance(entry_id, str) else None
-        twin = first if first != f"#{index}" else None
-        read = read_entry(source, entry, f"monitor '{name}'", partial(_monitor, inherited, registry, twin))
-        if isinstance(read, Monitor):
-            monitors.append(read)
-        else:
-            problems.append(ConfigProblem(name, read[0], tuple(read[1:])))
+    monitors, wrong = read_list(source, data["monitors"], "monitor", "id", partial(_monitor, inherited, registry))
+    problems = [ConfigProblem(name, lines[0], tuple(lines[1:])) for name, lines in wrong]
     channels, channel_problems = parse_channels(data.get("channels"), source)
     return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems, channels, channel_problems)
 
@@ -186,7 +174,7 @@ def _defaults(data: dict[str, Any]) -> tuple[Thresholds, AlertPolicy]:
     return thresholds, _policy(model, DEFAULT_POLICY)
 
 
-def _monitor(inherited: tuple[Thresholds, AlertPolicy], registry: Registry, twin: str | None, entry: Any) -> Monitor:
+def _monitor(inherited: tuple[Thresholds, AlertPolicy], registry: Registry, entry: Any, twin: str | None) -> Monitor:
     """The monitor an entry holds; InvalidField with every wrong field, each once (the model's,
     then the rules below on the fields that are right). `twin`: an earlier monitor's same id."""
     from quotawatch import models

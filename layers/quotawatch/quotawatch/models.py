@@ -171,12 +171,15 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
                     found.append(_explain(str(wrong), {key: part}, one))
             if split:
                 right[key] = kept
-    for name, info in fields.items():
-        if info.required and name not in data:
-            found.append(InvalidField(name, f"required: {_describe(_type_at(model, [name]))}"))
+    found += [required(model, name) for name, info in fields.items() if info.required and name not in data]
     if not found:  # every field is right alone: a rule of the model's own (__post_init__)
         return None, [_explain(error, data, model)]
     return model(**right), found
+
+
+def required(model: type[Any], name: str) -> InvalidField:
+    """A required field that is missing, and what it takes."""
+    return InvalidField(name, f"required: {_describe(_type_at(model, [name]))}")
 
 
 @functools.cache

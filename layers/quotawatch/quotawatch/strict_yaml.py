@@ -1,15 +1,10 @@
-"""The one YAML reader of every file a user writes (monitors.yaml, provider declarations).
+"""The one YAML reader of every file a user writes: one size cap, one parse, one error type
+(ConfigError: a file that cannot be read as a whole). Anchors, aliases and merge keys work; a
+mistake inside one entry (a monitor, a channel, a declaration: a repeated key, an odd tag, an
+alias that expands too far) is read as a `Broken`, reported as that entry's problem.
 
-One size cap, one parse, one error type (ConfigError, for a file that cannot be read as a
-whole: not UTF-8, over the cap, bad syntax). YAML as people write it: anchors, aliases and
-merge keys (`<<: *defaults`) work. A mistake inside one entry (a monitor, a channel, a
-provider declaration: a repeated key, an odd tag, a value that cannot be read, an alias that
-expands too far) does not refuse the file: the entry is read as a `Broken`, which its
-validator reports as that entry's problem.
-
-Hand-written on top of PyYAML's parser events because no YAML library bounds what aliases
-expand to, or scopes an error to one entry; libyaml's own composer also recurses in C
-without a depth limit (a few hundred thousand "[" crash the process).
+Hand-written on PyYAML's parser events: no YAML library bounds what aliases expand to or
+scopes an error to one entry, and libyaml's composer recurses in C without a depth limit.
 """
 
 from __future__ import annotations
@@ -18,6 +13,7 @@ import functools
 import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -77,10 +73,10 @@ def field_line(source: str, entry: Any, what: str | None, wrong: InvalidField) -
     return bounded(f"{where}: {what + ': ' if what else ''}field '{wrong.field}': {wrong}")
 
 
-def shown_name(entry: Any, key: str, index: int) -> str:
-    """How to name an entry in its problems: its `key` (id, name) when usable, else its position."""
+def shown_name(entry: Any, key: str, otherwise: str) -> str:
+    """How to name an entry in its problems: its `key` (id, name) when usable, else `otherwise`."""
     name = entry.name if isinstance(entry, Broken) else entry.get(key) if isinstance(entry, dict) else None
-    return clip(name) if isinstance(name, str) and name else f"#{index}"
+    return clip(name) if isinstance(name, str) and name else otherwise
 
 
 def read_entry(source: str, entry: Any, what: str | None, read: Callable[[Any], _T]) -> _T | list[str]:
@@ -98,6 +94,25 @@ def read_entry(source: str, entry: Any, what: str | None, read: Callable[[Any], 
         return lines + ([bounded(f"{where}: {more:,} more problems, not shown")] if more > 0 else [])
     except Exception as exc:
         return [bounded(f"{where}: cannot be read (internal error {type(exc).__name__}; please report it)")]
+
+
+def read_list(
+    source: str, entries: list[Any], noun: str, key: str, read: Callable[..., _T]
+) -> tuple[list[_T], list[tuple[str, list[str]]]]:
+    """Each entry as `read(entry, twin)` makes it, or (its name, its problems). `twin`: the
+    earlier entry with its `key` (every entry claims its key, even one wrong elsewhere)."""
+    done: list[_T] = []
+    problems: list[tuple[str, list[str]]] = []
+    first: dict[str, str] = {}
+    for index, entry in enumerate(entries, start=1):
+        name, own = shown_name(entry, key, f"#{index}"), entry.get(key) if isinstance(entry, dict) else None
+        twin = first.setdefault(own, f"#{index}") if isinstance(own, str) else f"#{index}"
+        got = read_entry(source, entry, f"{noun} '{name}'", partial(read, twin=None if twin == f"#{index}" else twin))
+        if isinstance(got, list):
+            problems.append((name, got))
+        else:
+            done.append(got)
+    return done, problems
 
 
 def read_bytes(path: Path, source: str) -> bytes:

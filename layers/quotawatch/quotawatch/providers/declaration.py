@@ -38,7 +38,7 @@ from quotawatch.providers.expressions import (
     reads_headers,
 )
 from quotawatch.providers.parsing import TIME_PLACEHOLDERS
-from quotawatch.strict_yaml import Broken, read_entry
+from quotawatch.strict_yaml import read_entry, shown_name
 
 _T = TypeVar("_T")
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
@@ -72,8 +72,7 @@ def declare(
 ) -> Provider:
     """The Provider `data` declares; `name` when the place it came from names it (a key of
     `providers:` in monitors.yaml), else its `name` field."""
-    named = data.get("name") if isinstance(data, dict) else data.name if isinstance(data, Broken) else None
-    shown = clip(name or (named if isinstance(named, str) else "?"))
+    shown = clip(name) if name else shown_name(data, "name", "?")
     read = partial(_provider, source=source, name=name, coded=coded or {})
     provider = read_entry(source, data, f"provider '{shown}'", read)
     if isinstance(provider, list):
@@ -97,7 +96,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
     for key, about in params.items():
         attempt(found, partial(_param, key, about), None)
     base_url, path = check({"url", "base_url", "path"}, lambda: _endpoint(model), ("", ""))
-    query = tuple((key, _query_value(value)) for key, value in (model.query or {}).items())
+    query = tuple((k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (model.query or {}).items())
     for key, value in query:
         if not key or not key.isprintable() or not value.isprintable():
             found.append(Invalid(f"query.{show_key(key)}", "a parameter's name and value are one line of text"))
@@ -108,13 +107,11 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         check({"params"}, partial(_require_known_placeholders, text, known, field_name), None)
     used = {p for _, text in templated for p in _PLACEHOLDER.findall(text)}
     check({"body", "method", "content_type"}, lambda: _request_body(model), None)
-    for header in model.headers or {}:
-        if header.lower() in ("authorization", "content-type", "content-length", "host"):
-            found.append(
-                Invalid(
-                    f"headers.{show_key(header)}", "a fixed value, not the key's or the body's (auth, content_type)"
-                )
-            )
+    fixed = [h for h in model.headers or {} if h.lower() in ("authorization", "content-type", "content-length", "host")]
+    found += [
+        Invalid(f"headers.{show_key(h)}", "a fixed value, not the key's or the body's (auth, content_type)")
+        for h in fixed
+    ]
     pages = attempt(found, lambda: _pages(model.pages), None)
     monthly_on = model.period.monthly if model.period and not isinstance(model.period.monthly, UnsetType) else None
     if monthly_on is None and "period" not in wrong and any(u.startswith("period.") for u in used):
@@ -131,17 +128,12 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         base_url=base_url,
         path=path,
         auth=auth,
-        parse=reader.parse,
-        meter_names=reader.meter_names,
-        condition_names=reader.condition_names,
-        read_refusal=reader.read_refusal,
         query=query,
         params=params,
         docs_url=_given(model.docs, ""),
         measures=_given(model.measures, ", ".join(reader.meter_names)).strip(),
         source=source,
-        meter_units=reader.meter_units,
-        optional_meters=reader.optional_meters,
+        **vars(reader),
         # For people (`quotawatch providers NAME`), never used to send the key.
         key=KeyHelp(model.key.format.strip(), model.key.where.strip()) if model.key else KeyHelp(),
         headers=tuple((model.headers or {}).items()),
@@ -198,7 +190,7 @@ def _pages(value: models.PagesDeclaration | UnsetType) -> Pages | None:
 def _declared_name(model: models.Declaration, name: str | None) -> str:
     declared_name = name if isinstance(model.name, UnsetType) else model.name
     if declared_name is None:
-        raise Invalid("name", f"required: {models._describe(models._type_at(models.Declaration, ['name']))}")
+        raise models.required(models.Declaration, "name")
     if name is not None and declared_name != name:
         raise Invalid("name", f"is {show(declared_name)} but the declaration is under {show(name)}")
     return declared_name
@@ -305,10 +297,6 @@ def _require_known_placeholders(text: str, known: set[str], field_name: str) -> 
                 f"the placeholder {{{clip(found)}}} is not declared under 'params:' "
                 "(times: {now:FORM}, {period.start:FORM}, {period.end:FORM}; FORM unix, rfc3339 or date)",
             )
-
-
-def _query_value(value: str | int | float | bool) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def _auth(value: str | models.AuthModel) -> Auth:
