@@ -160,18 +160,24 @@ def _defaults(data: dict[str, Any]) -> tuple[Thresholds, AlertPolicy]:
     from quotawatch import models
 
     model, found = models.check_fields({} if data.get("defaults") is None else data["defaults"], models.Defaults)
-    thresholds = (
-        attempt(
-            found,
-            lambda: _burn(model.burn, _thresholds(model.thresholds, DEFAULT_THRESHOLDS), "burn"),
-            DEFAULT_THRESHOLDS,
-        )
-        if model
-        else DEFAULT_THRESHOLDS
-    )
-    if found or model is None:
+    inherited = _inherit(model, (DEFAULT_THRESHOLDS, DEFAULT_POLICY), found) if model else None
+    if found or inherited is None:
         raise Invalid.of([Invalid(f"defaults.{w.field}".removesuffix(".-"), str(w)) for w in found])
-    return thresholds, _policy(model, DEFAULT_POLICY)
+    return inherited
+
+
+def _inherit(
+    model: models.Defaults | models.MonitorModel, inherited: tuple[Thresholds, AlertPolicy], found: list[Invalid]
+) -> tuple[Thresholds, AlertPolicy]:
+    """The thresholds and alert policy, inherited and overridden by the fields set here."""
+    levels = attempt(
+        found, lambda: _burn(model.burn, _thresholds(model.thresholds, inherited[0]), "burn"), inherited[0]
+    )
+    changes = _written(model, *_POLICY_FIELDS)
+    hours = changes.pop("remind_every_hours", None)
+    if hours is not None:
+        changes["remind_every"] = timedelta(hours=hours) if hours > 0 else None
+    return levels, replace(inherited[1], **changes)
 
 
 def _monitor(inherited: tuple[Thresholds, AlertPolicy], registry: Registry, entry: Any, twin: str | None) -> Monitor:
@@ -196,9 +202,7 @@ def _monitor(inherited: tuple[Thresholds, AlertPolicy], registry: Registry, entr
         found.append(Invalid("provider", f"unknown provider {show(model.provider)} ({hint}{why})"))
     if model.base_url is not None and not may_carry_a_key(model.base_url):
         found.append(Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
-    thresholds = attempt(
-        found, lambda: _burn(model.burn, _thresholds(model.thresholds, inherited[0]), "burn"), inherited[0]
-    )
+    thresholds, policy = _inherit(model, inherited, found)
     meter_thresholds: dict[str, Thresholds] = {}
     meter_limits: dict[str, float] = {}
     for name, meter in (model.meters or {}).items():
@@ -228,7 +232,7 @@ def _monitor(inherited: tuple[Thresholds, AlertPolicy], registry: Registry, entr
         base_url=model.base_url,
         thresholds=thresholds,
         meter_thresholds=meter_thresholds,
-        policy=_policy(model, inherited[1]),
+        policy=policy,
         params=params,
         meter_limits=meter_limits,
         monthly_on=model.period.monthly if model.period else None,
@@ -254,15 +258,6 @@ def _params(values: dict[str, str | int], provider: Provider | None, found: list
         if name not in params:
             found.append(Invalid(f"params.{name}", f"required by {provider.name if provider else ''}: {clip(about)}"))
     return params
-
-
-def _policy(model: models.Policy, inherited: AlertPolicy) -> AlertPolicy:
-    """Override the inherited alert policy with the fields set here."""
-    changes = _written(model, *_POLICY_FIELDS)
-    hours = changes.pop("remind_every_hours", None)
-    if hours is not None:
-        changes["remind_every"] = timedelta(hours=hours) if hours > 0 else None
-    return replace(inherited, **changes)
 
 
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:

@@ -425,11 +425,7 @@ def schema_of(name: str) -> dict[str, Any]:
     schema: dict[str, Any] = msgspec.json.schema(model)
     if model is MonitorsFile:  # x-...: anchors to share, not read (config.py)
         schema["$defs"]["MonitorsFile"]["patternProperties"] = {"^x-": {}}
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": f"QuotaWatch: {title}",
-        **schema,
-    }
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"QuotaWatch: {title}", **schema}
 
 
 if __name__ == "__main__":  # python -m quotawatch.models NAME > docs/schema/NAME.schema.json

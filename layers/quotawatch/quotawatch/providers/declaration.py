@@ -21,15 +21,7 @@ from quotawatch.core.urls import internal_address
 from quotawatch.echo import ConfigError, attempt, clip, show, show_key
 from quotawatch.echo import InvalidField as Invalid
 from quotawatch.providers.base import Auth, KeyHelp, Pages, ParsedUsage, Provider
-from quotawatch.providers.declared import (
-    FIGURES,
-    ConditionSpec,
-    MeterSpec,
-    PeriodSpec,
-    Reading,
-    RefusalSpec,
-    is_unit,
-)
+from quotawatch.providers.declared import FIGURES, ConditionSpec, MeterSpec, PeriodSpec, Reading, RefusalSpec, is_unit
 from quotawatch.providers.expressions import (
     Expression,
     ExpressionError,
