@@ -38,6 +38,7 @@ _METER_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}(:\*)?")
 _PARAM_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")  # braces around a space are text: GraphQL's "{ viewer }"
 MAX_BODY_CHARS = 10_000
+_TIMES = "(times: {now:FORM}, {period.start:FORM}, {period.end:FORM}; FORM unix, rfc3339 or date)"
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,10 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
     declared_name = check({"name"}, lambda: _declared_name(model, name), name or "?")
     params = dict(model.params or {})
     for key, about in params.items():
-        attempt(found, partial(_param, key, about), None)
+        if not _PARAM_NAME.fullmatch(key) or key == "key":
+            found.append(Invalid(f"params.{show_key(key)}", "a parameter's name is lower-case letters, digits and '_'"))
+        elif not about.isprintable():
+            found.append(Invalid(f"params.{key}", "say in one line what the value is (e.g. 'the Account SID, AC...')"))
     base_url, path = check({"url", "base_url", "path"}, lambda: _endpoint(model), ("", ""))
     query = tuple((k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (model.query or {}).items())
     for key, value in query:
@@ -188,13 +192,6 @@ def _declared_name(model: models.Declaration, name: str | None) -> str:
     return declared_name
 
 
-def _param(key: str, about: str) -> None:
-    if not _PARAM_NAME.fullmatch(key) or key == "key":
-        raise Invalid(f"params.{show_key(key)}", "a parameter's name is lower-case letters, digits and '_'")
-    if not about.isprintable():
-        raise Invalid(f"params.{key}", "say in one line what the value is (e.g. 'the Account SID, AC...')")
-
-
 def _given(value: _T | UnsetType, default: _T) -> _T:
     return default if isinstance(value, UnsetType) else value
 
@@ -279,16 +276,11 @@ def _url(value: str, field_name: str) -> str:
 
 def _require_known_placeholders(text: str, known: set[str], field_name: str) -> None:
     for found in _PLACEHOLDER.findall(text):
-        if found == "key":
-            raise Invalid(
-                field_name, "the key goes only where 'auth' puts it (never in the URL, query, body or another header)"
-            )
-        if found not in known:
-            raise Invalid(
-                field_name,
-                f"the placeholder {{{clip(found)}}} is not declared under 'params:' "
-                "(times: {now:FORM}, {period.start:FORM}, {period.end:FORM}; FORM unix, rfc3339 or date)",
-            )
+        why = "the key goes only where 'auth' puts it (never in the URL, query, body or another header)"
+        if found != "key" and found not in known:
+            why = f"the placeholder {{{clip(found)}}} is not declared under 'params:' " + _TIMES
+        if found == "key" or found not in known:
+            raise Invalid(field_name, why)
 
 
 def _auth(value: str | models.AuthModel) -> Auth:

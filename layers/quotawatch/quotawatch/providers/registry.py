@@ -19,7 +19,6 @@ from quotawatch.echo import ConfigError, bounded, clip, show
 from quotawatch.providers.base import Provider
 from quotawatch.providers.catalogue import CODED, shipped
 from quotawatch.providers.declaration import NAME, DeclarationError, declare
-from quotawatch.strict_yaml import MAX_FILE_BYTES
 
 MAX_USER_DECLARATIONS = 200
 
@@ -93,11 +92,9 @@ def read_beside(directory: Any) -> tuple[tuple[str, bytes], ...]:
     files = []
     for path in paths[: MAX_USER_DECLARATIONS + 1]:
         try:
-            with path.open("rb") as stream:
-                raw = stream.read(MAX_FILE_BYTES + 1)
-        except OSError:
-            raw = b"\0"  # read as a file that is not YAML: its problem names it
-        files.append((path.name, raw))
+            files.append((path.name, strict_yaml.read_bytes(path, path.name)))
+        except ConfigError:
+            files.append((path.name, b"\0"))  # read as a file that is not YAML: its problem names it
     return tuple(files)
 
 
