@@ -139,7 +139,7 @@ def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shi
     cannot be read as a whole, a `Broken` in place of each entry that cannot.
 
     `shipped`: a catalogue file of the layer, read by libyaml's own safe loader, at C speed
-    on a cold start (tests read each one with the composer below as well).
+    on a cold start (tests read each one with the reader below as well).
     """
     source = clip(source)
     if len(raw) > MAX_FILE_BYTES:

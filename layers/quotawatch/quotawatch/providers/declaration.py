@@ -102,7 +102,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
     for field_name, text in templated:
         check({"params"}, partial(_require_known_placeholders, text, known, field_name), None)
     used = {p for _, text in templated for p in _PLACEHOLDER.findall(text)}
-    check({"body", "method", "content_type"}, lambda: _request_body(model), None)
+    content_type = check({"body", "method", "content_type"}, lambda: _request_body(model), None)
     fixed = [h for h in model.headers or {} if h.lower() in ("authorization", "content-type", "content-length", "host")]
     found += [
         Invalid(f"headers.{show_key(h)}", "a fixed value, not the key's or the body's (auth, content_type)")
@@ -135,7 +135,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         headers=tuple((model.headers or {}).items()),
         method=model.method,
         body=_given(model.body, None),
-        content_type=_content_type(model),
+        content_type=content_type,
         timed=bool(used & TIME_PLACEHOLDERS),
         monthly_on=monthly_on,
         pages=pages,
@@ -154,25 +154,21 @@ def _texts(value: Any, where: str = "body") -> list[tuple[str, str]]:
     return []
 
 
-def _request_body(model: models.Declaration) -> None:
+def _request_body(model: models.Declaration) -> str | None:
+    """The body's content type (None: no body)."""
     if isinstance(model.body, UnsetType):
         if model.method == "POST" or not isinstance(model.content_type, UnsetType):
             raise Invalid("body", "required with method: POST and content_type (a mapping sent as JSON, or text)")
-        return
+        return None
     if model.method != "POST":
         raise Invalid("body", "is sent only with method: POST")
     if not isinstance(model.body, str) and not isinstance(model.content_type, UnsetType):
         raise Invalid("content_type", "a mapping is sent as application/json; content_type is for a text body")
     if len(json.dumps(model.body)) > MAX_BODY_CHARS:
         raise Invalid("body", f"is longer than {MAX_BODY_CHARS:,} characters")
-
-
-def _content_type(model: models.Declaration) -> str | None:
-    if isinstance(model.body, UnsetType):
-        return None
-    if isinstance(model.body, str):
-        return _given(model.content_type, "text/plain; charset=utf-8")
-    return "application/json"
+    return (
+        _given(model.content_type, "text/plain; charset=utf-8") if isinstance(model.body, str) else "application/json"
+    )
 
 
 def _pages(value: models.PagesDeclaration | UnsetType) -> Pages | None:
