@@ -251,20 +251,12 @@ def _url(value: str, field_name: str) -> str:
     sample = _PLACEHOLDER.sub("x", value)  # each placeholder stands for a value of the monitor
     try:
         parts = urlsplit(sample)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if (
-        parts is None
-        or parts.scheme != "https"
-        or not parts.hostname
-        or "@" in parts.netloc
-        or not sample.isprintable()
-        or "\\" in sample
-        or (port is not None and not 0 < port < 65536)
-    ):
+        usable = parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc and parts.port != 0
+    except ValueError:  # a port that is no number, or out of range
+        usable = False
+    if not usable or not sample.isprintable() or "\\" in sample:
         raise Invalid(field_name, f"must be an https:// URL, got {show(value)}")
-    internal = internal_address(parts.hostname)
+    internal = internal_address(str(parts.hostname))
     if internal is not None:
         raise Invalid(field_name, f"names {internal}: a private, link-local or metadata address, not a provider's API")
     return value
