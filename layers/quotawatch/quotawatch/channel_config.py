@@ -6,7 +6,6 @@ never in the file: `secret_field` names their field in the API-keys secret.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from msgspec import UnsetType
@@ -14,9 +13,9 @@ from msgspec import UnsetType
 from quotawatch import models
 from quotawatch.core.channels import PAGERDUTY_URL, Channel
 from quotawatch.core.urls import may_carry_a_key
-from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.echo import _bounded, _show
-from quotawatch.strict_yaml import read_entry, shown_name
+from quotawatch.echo import InvalidField as Invalid
+from quotawatch.echo import bounded, show
+from quotawatch.strict_yaml import read_list
 
 MAX_CHANNELS = 20
 _DEFAULT_SEVERITY = ("warning", "critical")  # [is pagerduty]
@@ -27,43 +26,34 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
     if value is None:
         return (), ()
     if not isinstance(value, list):
-        return (), (_bounded(f"{source}: field 'channels': must be a list of channels, got {_show(value)}"),)
+        return (), (bounded(f"{source}: field 'channels': must be a list of channels, got {show(value)}"),)
     if len(value) > MAX_CHANNELS:
         return (), (f"{source}: field 'channels': {len(value)} channels, more than the {MAX_CHANNELS} allowed",)
-    channels: list[Channel] = []
-    problems: list[str] = []
-    seen: set[str] = set()
-    for index, entry in enumerate(value, start=1):
-        name = entry.get("name") if isinstance(entry, dict) else None
-        read_it = partial(_channel, named_before=isinstance(name, str) and name in seen)
-        read = read_entry(source, entry, f"channel '{shown_name(entry, 'name', index)}'", read_it)
-        channels += [read] if isinstance(read, Channel) else []
-        problems += [] if isinstance(read, Channel) else read
-        seen.update([name] if isinstance(name, str) else [])
-    return tuple(channels), tuple(problems)
+    channels, problems = read_list(source, value, "channel", "name", _channel)
+    return tuple(channels), tuple(line for _, lines in problems for line in lines)
 
 
-def _channel(entry: Any, named_before: bool) -> Channel:
+def _channel(entry: Any, twin: str | None) -> Channel:
     """The channel an entry holds; InvalidField with every wrong field, each once."""
     model, shape = models.check_fields(entry, models.ChannelModel)
     if model is None:
-        raise _Invalid.of(shape)
-    found = [_Invalid("name", "another channel already has this name")] if named_before else []
+        raise Invalid.of(shape)
+    found = [Invalid("name", "another channel already has this name")] if twin else []
     found += shape
     kind = model.type  # None when wrong: then no rule of the type is checked
     url = None if isinstance(model.url, UnsetType) else model.url
     if url is not None and kind not in ("pagerduty", None):
         why = "only a pagerduty channel takes a url; a webhook's URL is a secret (secret_field)"
-        found.append(_Invalid("url", why))
+        found.append(Invalid("url", why))
     elif url is not None and not may_carry_a_key(url):
-        found.append(_Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {_show(url)}"))
+        found.append(Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {show(url)}"))
     signing = None if isinstance(model.signing_secret_field, UnsetType) else model.signing_secret_field
     if signing is not None and kind not in ("webhook", None):
-        found.append(_Invalid("signing_secret_field", "only a webhook channel is signed"))
+        found.append(Invalid("signing_secret_field", "only a webhook channel is signed"))
     if signing is None and kind == "webhook" and "signing_secret_field" not in {f.field for f in shape}:
-        found.append(_Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it"))
+        found.append(Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it"))
     if found:
-        raise _Invalid.of(found)
+        raise Invalid.of(found)
     severity = model.min_severity if isinstance(model.min_severity, str) else _DEFAULT_SEVERITY[kind == "pagerduty"]
     return Channel(
         name=model.name,

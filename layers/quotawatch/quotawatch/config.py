@@ -20,10 +20,10 @@ from quotawatch import strict_yaml
 from quotawatch.core.channels import Channel
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
-from quotawatch.echo import ECHO_CHARS, Findings, _bounded, _name, _show, _text
+from quotawatch.echo import ECHO_CHARS, attempt, bounded, clip, show, show_key
 from quotawatch.echo import ConfigError as ConfigError
-from quotawatch.echo import InvalidField as _Invalid
-from quotawatch.strict_yaml import Broken, field_line, read_entry, shown_name
+from quotawatch.echo import InvalidField as Invalid
+from quotawatch.strict_yaml import Broken, read_entry, read_list
 
 if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
     from quotawatch import models
@@ -121,7 +121,7 @@ def load_monitors(path: str | Path) -> MonitorsConfig:
         raise
     except Exception as exc:  # a bug here must not take the run down: say so, in one line
         raise ConfigError(
-            _bounded(f"{_text(path.name)}: cannot be read (internal error {type(exc).__name__}; please report it)")
+            bounded(f"{clip(path.name)}: cannot be read (internal error {type(exc).__name__}; please report it)")
         ) from None
 
 
@@ -129,96 +129,101 @@ def parse_monitors(
     data: Any, source: str = "monitors.yaml", declared_beside: tuple[tuple[str, bytes], ...] = ()
 ) -> MonitorsConfig:
     """The monitors of a parsed file; `declared_beside` are provider files beside it (name, bytes)."""
-    from quotawatch import models
     from quotawatch.channel_config import parse_channels
     from quotawatch.providers.registry import declared_providers
 
-    source = _text(source)
+    source = clip(source)
     if not isinstance(data, dict) or not isinstance(data.get("monitors"), list):
         raise ConfigError(f"{source}: expected a top-level 'monitors:' list")
     # x-...: a place for anchors to share (`x-common: &common`), as in Compose files; not read.
     unknown = {k for k in data if not (isinstance(k, str) and k.startswith("x-"))} - _TOP_LEVEL_FIELDS
     if unknown:
-        raise ConfigError(_bounded(f"{source}: unknown top-level field '{min(_name(key) for key in unknown)}'"))
+        raise ConfigError(bounded(f"{source}: unknown top-level field '{min(show_key(key) for key in unknown)}'"))
     if len(data["monitors"]) > MAX_MONITORS:
         raise ConfigError(
             f"{source}: {len(data['monitors']):,} monitors, more than the {MAX_MONITORS:,} one file may hold"
         )
-
     defaults = {} if data.get("defaults") is None else data["defaults"]  # None: `defaults:` and nothing under it
     broken = [v for v in defaults.values() if isinstance(v, Broken)] if isinstance(defaults, dict) else []
-    if broken:  # a part of `defaults` whose YAML cannot be read
-        raise ConfigError(broken[0].problem(source, "field 'defaults'"))
-    model, wrong = models.check_fields(defaults, models.Defaults)
-    default_thresholds = DEFAULT_THRESHOLDS
-    if model is not None:
-        default_thresholds = Findings(wrong).attempt(
-            lambda: _burn(model.burn, _thresholds(model.thresholds, DEFAULT_THRESHOLDS), "burn"), DEFAULT_THRESHOLDS
-        )
-    if wrong or model is None:  # the defaults are every monitor's: the file cannot be used
-        where = [_Invalid(f"defaults.{w.field}".removesuffix(".-"), str(w)) for w in wrong]
-        lines = [field_line(source, data, None, w) for w in where]
-        raise ConfigError(lines[0], tuple(lines[1:]))
-    default_policy = _policy(model, DEFAULT_POLICY)
-
+    # The defaults are every monitor's: when they are wrong, the file cannot be used.
+    inherited = [broken[0].problem(source, "field 'defaults'")] if broken else read_entry(source, data, None, _defaults)
+    if isinstance(inherited, list):
+        raise ConfigError(inherited[0], tuple(inherited[1:]))
     registry = declared_providers(data.get("providers"), source, declared_beside)
-    monitors: list[Monitor] = []
-    problems: list[ConfigProblem] = []
-    first_with_id: dict[str, str] = {}
-    read_monitor = partial(_monitor, inherited=(default_thresholds, default_policy), registry=registry)
-    for index, entry in enumerate(data["monitors"], start=1):
-        name, entry_id = shown_name(entry, "id", index), entry.get("id") if isinstance(entry, dict) else None
-        # Every entry claims its id, even one that is broken in another field: two entries
-        # with one id are one mistake, whichever of them is also wrong.
-        first = first_with_id.setdefault(entry_id, f"#{index}") if isinstance(entry_id, str) else None
-        twin = first if first != f"#{index}" else None
-        read = read_entry(source, entry, f"monitor '{name}'", partial(read_monitor, twin=twin))
-        if isinstance(read, Monitor):
-            monitors.append(read)
-        else:
-            problems.append(ConfigProblem(name, read[0], tuple(read[1:])))
+    monitors, wrong = read_list(source, data["monitors"], "monitor", "id", partial(_monitor, inherited, registry))
+    problems = [ConfigProblem(name, lines[0], tuple(lines[1:])) for name, lines in wrong]
     channels, channel_problems = parse_channels(data.get("channels"), source)
     return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems, channels, channel_problems)
 
 
-def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Registry, twin: str | None) -> Monitor:
+def _defaults(data: dict[str, Any]) -> tuple[Thresholds, AlertPolicy]:
+    from quotawatch import models
+
+    model, found = models.check_fields({} if data.get("defaults") is None else data["defaults"], models.Defaults)
+    inherited = _inherit(model, (DEFAULT_THRESHOLDS, DEFAULT_POLICY), found) if model else None
+    if found or inherited is None:
+        raise Invalid.of([Invalid(f"defaults.{w.field}".removesuffix(".-"), str(w)) for w in found])
+    return inherited
+
+
+def _inherit(
+    model: models.Defaults | models.MonitorModel, inherited: tuple[Thresholds, AlertPolicy], found: list[Invalid]
+) -> tuple[Thresholds, AlertPolicy]:
+    """The thresholds and alert policy, inherited and overridden by the fields set here."""
+    levels = attempt(
+        found, lambda: _burn(model.burn, _thresholds(model.thresholds, inherited[0]), "burn"), inherited[0]
+    )
+    changes = _written(model, *_POLICY_FIELDS)
+    hours = changes.pop("remind_every_hours", None)
+    if hours is not None:
+        changes["remind_every"] = timedelta(hours=hours) if hours > 0 else None
+    return levels, replace(inherited[1], **changes)
+
+
+def _monitor(inherited: tuple[Thresholds, AlertPolicy], registry: Registry, entry: Any, twin: str | None) -> Monitor:
     """The monitor an entry holds; InvalidField with every wrong field, each once (the model's,
     then the rules below on the fields that are right). `twin`: an earlier monitor's same id."""
     from quotawatch import models
 
-    default_thresholds, default_policy = inherited
     model, shape = models.check_fields(entry, models.MonitorModel)
     if model is None:  # not a mapping, or a rule of the model's own: nothing more to check
-        raise _Invalid.of(shape)
-    twice = [_Invalid("id", f"another monitor ({twin}) already has this id")] if twin else []
-    findings = Findings(twice + shape)  # every rule below is checked, on the fields that are right
+        raise Invalid.of(shape)
+    found = [Invalid("id", f"another monitor ({twin}) already has this id")] if twin else []
+    found += shape  # every rule below is checked, on the fields that are right
     wrong = {problem.field.split(".")[0] for problem in shape}  # each problem once: no rule on these
-    attempt, found = findings.attempt, findings.found
     provider = registry.providers.get(model.provider)
-    if model.provider is not None:
-        attempt(lambda: _provider_usable(model, registry), None)
+    if model.provider in registry.broken and model.enabled:
+        # The run's outcome (and `quotawatch status`) shows this line alone: it carries the why.
+        found.append(Invalid("provider", f"its declaration cannot be used: {registry.broken[model.provider]}"))
+    elif model.provider is not None and provider is None and model.enabled:
+        close = difflib.get_close_matches(model.provider, list(registry.providers), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        why = "`quotawatch providers` lists them all; a provider of your own is declared under 'providers:'"
+        found.append(Invalid("provider", f"unknown provider {show(model.provider)} ({hint}{why})"))
     if model.base_url is not None and not may_carry_a_key(model.base_url):
-        found.append(_Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
-    thresholds = attempt(
-        lambda: _burn(model.burn, _thresholds(model.thresholds, default_thresholds), "burn"), default_thresholds
-    )
+        found.append(Invalid("base_url", "must be https:// (plain http only for a loopback test server)"))
+    thresholds, policy = _inherit(model, inherited, found)
     meter_thresholds: dict[str, Thresholds] = {}
     meter_limits: dict[str, float] = {}
     for name, meter in (model.meters or {}).items():
         if provider is not None and not provider.has_meter(name):
-            meter_names = _text(", ".join(provider.meter_names), 2 * ECHO_CHARS)
-            why = f"{model.provider} has no such meter (meters: {meter_names})"
-            found.append(_Invalid(f"meters.{_name(name)}", why))
+            meter_names = clip(", ".join(provider.meter_names), 2 * ECHO_CHARS)
+            found.append(
+                Invalid(f"meters.{show_key(name)}", f"{model.provider} has no such meter (meters: {meter_names})")
+            )
             continue
         meter = meter or models.MeterModel()
-        meter_thresholds[name] = attempt(partial(_meter_thresholds, meter, thresholds, f"meters.{name}"), thresholds)
+        meter_thresholds[name] = attempt(
+            found, partial(_meter_thresholds, meter, thresholds, f"meters.{name}"), thresholds
+        )
         if limit := _written(meter, "limit"):
             meter_limits[name] = limit["limit"]
             meter_thresholds[name] = replace(meter_thresholds[name], budget=limit["limit"])
     if model.period is not None and provider is not None and provider.monthly_on is None:
-        found.append(_Invalid("period", f"{model.provider}'s period is not monthly (it comes from its answers)"))
+        found.append(Invalid("period", f"{model.provider}'s period is not monthly (it comes from its answers)"))
     params = _params(model.params or {}, provider if model.enabled else None, found) if "params" not in wrong else {}
-    findings.raise_any()
+    if found:
+        raise Invalid.of(found)
     return Monitor(
         id=model.id,
         provider=model.provider,
@@ -227,7 +232,7 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
         base_url=model.base_url,
         thresholds=thresholds,
         meter_thresholds=meter_thresholds,
-        policy=_policy(model, default_policy),
+        policy=policy,
         params=params,
         meter_limits=meter_limits,
         monthly_on=model.period.monthly if model.period else None,
@@ -235,47 +240,24 @@ def _monitor(entry: Any, inherited: tuple[Thresholds, AlertPolicy], registry: Re
     )
 
 
-def _provider_usable(model: models.MonitorModel, registry: Registry) -> None:
-    if model.provider in registry.broken and model.enabled:
-        # The run's outcome (and `quotawatch status`) shows this line alone: it carries the why.
-        raise _Invalid("provider", f"its declaration cannot be used: {registry.broken[model.provider]}")
-    if model.provider not in registry.providers and model.enabled:
-        close = difflib.get_close_matches(model.provider, list(registry.providers), n=1)
-        hint = f"did you mean '{close[0]}'? " if close else ""
-        raise _Invalid(
-            "provider",
-            f"unknown provider {_show(model.provider)} ({hint}`quotawatch providers` lists them all; "
-            "a provider of your own is declared under 'providers:')",
-        )
-
-
-def _params(values: dict[str, str | int], provider: Provider | None, found: list[_Invalid]) -> dict[str, str]:
+def _params(values: dict[str, str | int], provider: Provider | None, found: list[Invalid]) -> dict[str, str]:
     """The values the provider's URL needs from this monitor (an account id): each wrong or
     missing one in `found`."""
     params = {name: str(value) for name, value in values.items()}
     for name, value in params.items():
         if provider is not None and name not in provider.params:
             takes = ", ".join(sorted(provider.params)) or "none"
-            why = f"{provider.name} takes no such parameter (it takes: {_text(takes)})"
-            found.append(_Invalid(f"params.{_name(name)}", why))
+            why = f"{provider.name} takes no such parameter (it takes: {clip(takes)})"
+            found.append(Invalid(f"params.{show_key(name)}", why))
         elif not value.isprintable() or len(value) > MAX_PARAM_CHARS:
-            why = f"must be one line of text of at most {MAX_PARAM_CHARS}, got {_show(value)}"
-            found.append(_Invalid(f"params.{_name(name)}", why))
+            why = f"must be one line of text of at most {MAX_PARAM_CHARS}, got {show(value)}"
+            found.append(Invalid(f"params.{show_key(name)}", why))
         elif provider is not None and (why_not := provider.param_problem(name, value)) is not None:
-            found.append(_Invalid(f"params.{name}", f"{why_not}, got {_show(value)}"))
+            found.append(Invalid(f"params.{name}", f"{why_not}, got {show(value)}"))
     for name, about in provider.params.items() if provider is not None else ():
         if name not in params:
-            found.append(_Invalid(f"params.{name}", f"required by {provider.name if provider else ''}: {_text(about)}"))
+            found.append(Invalid(f"params.{name}", f"required by {provider.name if provider else ''}: {clip(about)}"))
     return params
-
-
-def _policy(model: models.Policy, inherited: AlertPolicy) -> AlertPolicy:
-    """Override the inherited alert policy with the fields set here."""
-    changes = _written(model, *_POLICY_FIELDS)
-    hours = changes.pop("remind_every_hours", None)
-    if hours is not None:
-        changes["remind_every"] = timedelta(hours=hours) if hours > 0 else None
-    return replace(inherited, **changes)
 
 
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:
@@ -295,7 +277,7 @@ def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, whe
     written = _written(model, "warning", "critical")
     warning, critical = written.get("warning", inherited.warning), written.get("critical", inherited.critical)
     if warning > critical:
-        raise _Invalid(where, f"warning ({warning:g}) is above critical ({critical:g})")
+        raise Invalid(where, f"warning ({warning:g}) is above critical ({critical:g})")
     return replace(inherited, warning=warning, critical=critical)
 
 
@@ -312,7 +294,7 @@ def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresh
     try:
         return replace(thresholds, burn=replace(thresholds.burn, off=False, **changes))
     except ValueError as exc:
-        raise _Invalid(where, str(exc)) from None
+        raise Invalid(where, str(exc)) from None
 
 
 def _written(model: Any, *names: str) -> dict[str, Any]:

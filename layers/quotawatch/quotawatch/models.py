@@ -14,7 +14,7 @@ import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType, inspect
 
 from quotawatch.core.window import WINDOW_SIZE
-from quotawatch.echo import InvalidField, _name, _show, _text
+from quotawatch.echo import InvalidField, clip, show, show_key
 
 Name = Annotated[
     str,
@@ -144,7 +144,7 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
     first). With wrong fields, the model holds the right ones and None for wrong required
     ones, so the rules a schema cannot say still check what is right, each problem once."""
     if not isinstance(data, dict):
-        return None, [InvalidField("-", f"must be a mapping of fields, got {_show(data)}")]
+        return None, [InvalidField("-", f"must be a mapping of fields, got {show(data)}")]
     try:
         return msgspec.convert(data, model), []
     except msgspec.ValidationError as exc:
@@ -156,7 +156,7 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
         if key not in fields:
             allowed = ", ".join(sorted(fields))
             why = f"unknown field (allowed: {allowed})" if isinstance(key, str) else "a name must be text (quote it)"
-            found.append(InvalidField(_name(key), why))
+            found.append(InvalidField(show_key(key), why))
             continue
         one = _one_field(model, key)
         try:
@@ -171,12 +171,15 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
                     found.append(_explain(str(wrong), {key: part}, one))
             if split:
                 right[key] = kept
-    for name, info in fields.items():
-        if info.required and name not in data:
-            found.append(InvalidField(name, f"required: {_describe(_type_at(model, [name]))}"))
+    found += [required(model, name) for name, info in fields.items() if info.required and name not in data]
     if not found:  # every field is right alone: a rule of the model's own (__post_init__)
         return None, [_explain(error, data, model)]
     return model(**right), found
+
+
+def required(model: type[Any], name: str) -> InvalidField:
+    """A required field that is missing, and what it takes."""
+    return InvalidField(name, f"required: {_describe(_type_at(model, [name]))}")
 
 
 @functools.cache
@@ -204,26 +207,28 @@ def _explain(error: str, data: Any, model: type[Any]) -> InvalidField:
         steps.append(name or (int(index) if index else next(iter(value), "?")))
         value = value[steps[-1]] if isinstance(value, (dict, list)) else None
     kind = _type_at(model, steps)
-    field = ".".join(_name(s) if isinstance(s, str) else f"[{s}]" for s in steps).replace(".[", "[") or "-"
+    field = ".".join(show_key(s) if isinstance(s, str) else f"[{s}]" for s in steps).replace(".[", "[") or "-"
     if match and match["key"]:
         odd = [k for k in value if not isinstance(k, str)] if isinstance(value, dict) else []
-        return InvalidField(f"{field}.{_name(odd[0]) if odd else '?'}".lstrip("-."), "a name must be text (quote it)")
+        return InvalidField(
+            f"{field}.{show_key(odd[0]) if odd else '?'}".lstrip("-."), "a name must be text (quote it)"
+        )
     unknown = re.match(r"Object contains unknown field `(.*)`$", what, re.DOTALL)
     if unknown:
         struct = _unwrap(kind, "")
         allowed = ", ".join(sorted(f.name for f in struct.fields)) if isinstance(struct, inspect.StructType) else ""
         names = [k for k in value if not isinstance(k, str) or k == unknown[1]] if isinstance(value, dict) else []
-        shown = _name(names[0]) if names else _text(unknown[1])
+        shown = show_key(names[0]) if names else clip(unknown[1])
         return InvalidField(f"{field}.{shown}".lstrip("-."), f"unknown field (allowed: {allowed})")
     missing = re.match(r"Object missing required field `(.*)`$", what)
     if missing:
         sub = _type_at(model, [*steps, missing[1]])
         return InvalidField(f"{field}.{missing[1]}".lstrip("-."), f"required: {_describe(sub)}")
     if not what.startswith(("Expected", "Invalid enum value")) and what != "Number out of range":
-        return InvalidField(field, _text(what, 200))  # a rule of the model's own (__post_init__)
+        return InvalidField(field, clip(what, 200))  # a rule of the model's own (__post_init__)
     if isinstance(kind, inspect.UnionType) and not isinstance(value, dict):  # a number, not a mapping of them
         kind = inspect.UnionType(tuple(t for t in kind.types if not isinstance(t, inspect.StructType)))
-    return InvalidField(field, f"must be {_describe(kind)}, got {_show(value)}")
+    return InvalidField(field, f"must be {_describe(kind)}, got {show(value)}")
 
 
 @functools.cache
@@ -420,11 +425,7 @@ def schema_of(name: str) -> dict[str, Any]:
     schema: dict[str, Any] = msgspec.json.schema(model)
     if model is MonitorsFile:  # x-...: anchors to share, not read (config.py)
         schema["$defs"]["MonitorsFile"]["patternProperties"] = {"^x-": {}}
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": f"QuotaWatch: {title}",
-        **schema,
-    }
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"QuotaWatch: {title}", **schema}
 
 
 if __name__ == "__main__":  # python -m quotawatch.models NAME > docs/schema/NAME.schema.json

@@ -1,27 +1,22 @@
-"""The one YAML reader of every file a user writes (monitors.yaml, provider declarations).
+"""The one YAML reader of every file a user writes: one size cap, one parse, one error type
+(ConfigError: a file that cannot be read as a whole). Anchors, aliases and merge keys work; a
+mistake inside one entry (a monitor, a channel, a declaration: a repeated key, an odd tag, an
+alias that expands too far) is read as a `Broken`, reported as that entry's problem.
 
-One size cap, one parse, one error type (ConfigError, for a file that cannot be read as a
-whole: not UTF-8, over the cap, bad syntax). YAML as people write it: anchors, aliases and
-merge keys (`<<: *defaults`) work. A mistake inside one entry (a monitor, a channel, a
-provider declaration: a repeated key, an odd tag, a value that cannot be read, an alias that
-expands too far) does not refuse the file: the entry is read as a `Broken`, which its
-validator reports as that entry's problem.
-
-Hand-written on top of PyYAML's parser events because no YAML library bounds what aliases
-expand to, or scopes an error to one entry; libyaml's own composer also recurses in C
-without a depth limit (a few hundred thousand "[" crash the process).
+Hand-written on PyYAML's parser events: no YAML library bounds what aliases expand to or
+scopes an error to one entry, and libyaml's composer recurses in C without a depth limit.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from quotawatch.echo import ConfigError, InvalidField, _bounded, _name, _show, _text
+from quotawatch.echo import ConfigError, InvalidField, bounded, clip, show, show_key
 
 _T = TypeVar("_T")
 PREFER_LIBYAML = True  # tests read every file with each parser
@@ -39,7 +34,14 @@ MAX_ENTRY_PROBLEMS = 20  # lines of one entry: a hostile one (10,000 unknown fie
 # Characters YAML 1.1 allows in a stream (PyYAML and libyaml refuse the others).
 _NOT_YAML_CHAR = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CORE = "tag:yaml.org,2002:"
-_BROKEN_TAG = "tag:quotawatch,2026:broken"
+_WORDS = {
+    "str": "",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "null": "",
+    "timestamp": "a date",
+}
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ class Broken:
 
     def problem(self, source: str, what: str) -> str:
         """The one line its reader reports: "monitors.yaml: line 7: monitor 'a': ..."."""
-        return _bounded(f"{source}: line {self.line}: {what}: {self.message}")
+        return bounded(f"{source}: line {self.line}: {what}: {self.message}")
 
 
 class Lined(dict[Any, Any]):
@@ -74,28 +76,49 @@ def field_line(source: str, entry: Any, what: str | None, wrong: InvalidField) -
         except (KeyError, IndexError, TypeError, ValueError):
             break
     where = f"{source}: line {line}" if line else source
-    return _bounded(f"{where}: {what + ': ' if what else ''}field '{wrong.field}': {wrong}")
+    return bounded(f"{where}: {what + ': ' if what else ''}field '{wrong.field}': {wrong}")
 
 
-def shown_name(entry: Any, key: str, index: int) -> str:
-    """How to name an entry in its problems: its `key` (id, name) when usable, else its position."""
+def shown_name(entry: Any, key: str, otherwise: str) -> str:
+    """How to name an entry in its problems: its `key` (id, name) when usable, else `otherwise`."""
     name = entry.name if isinstance(entry, Broken) else entry.get(key) if isinstance(entry, dict) else None
-    return _text(name) if isinstance(name, str) and name else f"#{index}"
+    return clip(name) if isinstance(name, str) and name else otherwise
 
 
-def read_entry(source: str, entry: Any, what: str, read: Callable[[Any], _T]) -> _T | list[str]:
+def read_entry(source: str, entry: Any, what: str | None, read: Callable[[Any], _T]) -> _T | list[str]:
     """The entry as `read` makes it, or its problems, a line each: its unreadable YAML, every
-    wrong field, or a bug of ours (which must cost one entry, not the run)."""
+    wrong field, or a bug of ours (which must cost one entry, not the run). `what`: the entry
+    as its problems name it (None: the file itself)."""
     if isinstance(entry, Broken):
-        return [entry.problem(source, what)]
+        return [entry.problem(source, str(what))]
+    where = f"{source}: {what}" if what else source
     try:
         return read(entry)
     except InvalidField as exc:
         lines = [field_line(source, entry, what, wrong) for wrong in exc.every()[:MAX_ENTRY_PROBLEMS]]
         more = len(exc.every()) - MAX_ENTRY_PROBLEMS
-        return lines + ([_bounded(f"{source}: {what}: {more:,} more problems, not shown")] if more > 0 else [])
+        return lines + ([bounded(f"{where}: {more:,} more problems, not shown")] if more > 0 else [])
     except Exception as exc:
-        return [_bounded(f"{source}: {what}: cannot be read (internal error {type(exc).__name__}; please report it)")]
+        return [bounded(f"{where}: cannot be read (internal error {type(exc).__name__}; please report it)")]
+
+
+def read_list(
+    source: str, entries: list[Any], noun: str, key: str, read: Callable[..., _T]
+) -> tuple[list[_T], list[tuple[str, list[str]]]]:
+    """Each entry as `read(entry, twin)` makes it, or (its name, its problems). `twin`: the
+    earlier entry with its `key` (every entry claims its key, even one wrong elsewhere)."""
+    done: list[_T] = []
+    problems: list[tuple[str, list[str]]] = []
+    first: dict[str, str] = {}
+    for index, entry in enumerate(entries, start=1):
+        name, own = shown_name(entry, key, f"#{index}"), entry.get(key) if isinstance(entry, dict) else None
+        twin = first.setdefault(own, f"#{index}") if isinstance(own, str) else f"#{index}"
+        got = read_entry(source, entry, f"{noun} '{name}'", partial(read, twin=None if twin == f"#{index}" else twin))
+        if isinstance(got, list):
+            problems.append((name, got))
+        else:
+            done.append(got)
+    return done, problems
 
 
 def read_bytes(path: Path, source: str) -> bytes:
@@ -104,10 +127,10 @@ def read_bytes(path: Path, source: str) -> bytes:
         with path.open("rb") as stream:
             raw = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        why = _text(exc.strerror or type(exc).__name__)
-        raise ConfigError(_bounded(f"{_text(source)}: cannot be read ({why})")) from None
+        why = clip(exc.strerror or type(exc).__name__)
+        raise ConfigError(bounded(f"{clip(source)}: cannot be read ({why})")) from None
     except ValueError:  # a path with a NUL character in it
-        raise ConfigError(f"{_text(source)}: cannot be read (not a usable path)") from None
+        raise ConfigError(f"{clip(source)}: cannot be read (not a usable path)") from None
     return raw  # parse_yaml refuses it when over the cap
 
 
@@ -116,9 +139,9 @@ def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shi
     cannot be read as a whole, a `Broken` in place of each entry that cannot.
 
     `shipped`: a catalogue file of the layer, read by libyaml's own safe loader, at C speed
-    on a cold start (tests read each one with the composer below as well).
+    on a cold start (tests read each one with the reader below as well).
     """
-    source = _text(source)
+    source = clip(source)
     if len(raw) > MAX_FILE_BYTES:
         raise ConfigError(f"{source}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
     try:
@@ -139,12 +162,12 @@ def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shi
 
     import yaml  # only when a file is read: keeps the handler's cold import light
 
-    loader: Any = (yaml.CSafeLoader if shipped and yaml.__with_libyaml__ else default_loader())(text)
-    loader.quotawatch_entry_depth = entry_depth
+    plain = shipped and yaml.__with_libyaml__
+    loader: Any = (yaml.CSafeLoader if plain else default_loader())(text)
     try:
-        return loader.get_single_data()
+        return loader.get_single_data() if plain else _Reader(loader, entry_depth).document()
     except _Refused as exc:
-        raise ConfigError(_bounded(f"{source}: line {exc.line}: {exc}")) from None
+        raise ConfigError(bounded(f"{source}: line {exc.line}: {exc}")) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -164,226 +187,154 @@ class _Refused(Exception):
 
 
 def default_loader() -> Any:
-    """libyaml's parser when PyYAML has it (fast); PyYAML's pure-Python one otherwise."""
-    strict_c, strict_python = strict_loaders()
-    return strict_c if PREFER_LIBYAML and strict_c is not None else strict_python
-
-
-@functools.cache
-def strict_loaders() -> tuple[Any, Any]:
-    """PyYAML's safe loaders, C (None without libyaml) and Python, with the composer below.
-
-    Construction is PyYAML's safe constructor (merge keys included), with any failure of a
-    value turned into its entry's problem at the value's line.
-    """
+    """PyYAML's safe loader on libyaml's parser when it has it (fast), else the pure-Python one."""
     import yaml
-    from yaml import events, nodes
 
-    # Typed loosely: the composer gives each node a size and its problems.
-    MappingNode: Any = nodes.MappingNode  # noqa: N806
-    ScalarNode: Any = nodes.ScalarNode  # noqa: N806
-    SequenceNode: Any = nodes.SequenceNode  # noqa: N806
+    return yaml.CSafeLoader if PREFER_LIBYAML and yaml.__with_libyaml__ else yaml.SafeLoader
 
-    scalar_tags = {f"{_CORE}{name}" for name in ("str", "int", "float", "bool", "null", "merge")}
-    implicit_tags = scalar_tags | {f"{_CORE}timestamp"}
-    seq_tags, map_tags, merge_tag = {f"{_CORE}seq"}, {f"{_CORE}map"}, f"{_CORE}merge"
-    kinds = {f"{_CORE}{name}": name for name in ("int", "float", "bool", "timestamp")}
-    words = {"int": "a whole number", "float": "a number", "bool": "true or false", "timestamp": "a date"}
 
-    def line(mark_holder: Any) -> int:
-        return int(mark_holder.start_mark.line) + 1
+_SCALARS = {f"{_CORE}{name}": word for name, word in _WORDS.items()}
+_MERGE, _SEQ, _MAP = f"{_CORE}merge", f"{_CORE}seq", f"{_CORE}map"
+_TAGGED = (*(tag for tag in _SCALARS if not tag.endswith("timestamp")), _MERGE)  # written as !!int...
 
-    def entry_name(node: Any) -> str | None:
-        """An entry's `id` or `name` as written plainly, to name it in its problem."""
-        for key, value in node.value if isinstance(node, MappingNode) else ():
-            if key.value in ("id", "name") and isinstance(value, ScalarNode) and value.value:
-                return str(value.value)
-        return None
 
-    class Composer:
-        """Events to nodes. Each node carries `size` (values after aliases are expanded) and
-        `problems` (lines to report); an entry with problems becomes a Broken."""
+def _line(event: Any) -> int:
+    return int(event.start_mark.line) + 1
 
-        def __init__(self, loader: Any) -> None:
-            self.loader = loader
-            self.values = 0
-            self.entry_depth = loader.quotawatch_entry_depth
-            self.anchors: dict[str, Any] = {}
 
-        def document(self) -> Any:
-            loader = self.loader
-            loader.get_event()  # stream start
-            node = None
-            if not loader.check_event(events.StreamEndEvent):
-                loader.get_event()  # document start
-                node = self.node(loader.get_event(), 1)
-                loader.get_event()  # document end
-            if not loader.check_event(events.StreamEndEvent):
-                raise _Refused(line(loader.peek_event()), "a second YAML document ('---'): the file holds one")
-            loader.get_event()
-            if node is not None and node.problems:
-                raise _Refused(*node.problems[0])
-            if node is not None and node.size > MAX_EXPANDED_VALUES:
-                raise _Refused(1, f"its aliases expand to more than {MAX_EXPANDED_VALUES:,} values")
-            return node
+class _Reader:
+    """Parser events to values, each with its size (values after aliases are expanded). The
+    problems of an entry make it a Broken; any other problem refuses the file."""
 
-        def node(self, event: Any, depth: int) -> Any:
-            """The node that starts with this event (already taken from the parser)."""
-            if depth > MAX_DEPTH:
-                raise _Refused(line(event), f"nested more than {MAX_DEPTH} levels deep")
-            if isinstance(event, events.AliasEvent):
-                node = self.anchors.get(event.anchor or "")
-                if node is None:
-                    node = self.leaf(event, f"the alias *{_text(event.anchor or '')} names no anchor above it")
+    def __init__(self, loader: Any, entry_depth: int) -> None:
+        from yaml import events, nodes
+
+        self.loader, self.entry_depth, self.events, self.node = loader, entry_depth, events, nodes.ScalarNode
+        self.values = 0
+        self.anchors: dict[str, tuple[Any, int, list[tuple[int, str]]]] = {}
+        self.problems: list[tuple[int, str]] = []  # of the entry being read, else of the file
+
+    def document(self) -> Any:
+        get, ends = self.loader.get_event, self.events.StreamEndEvent
+        get()  # stream start
+        value, size = None, 0
+        if not self.loader.check_event(ends):
+            get()  # document start
+            value, size = self.read(get(), 1)
+            get()  # document end
+        if not self.loader.check_event(ends):
+            raise _Refused(_line(self.loader.peek_event()), "a second YAML document ('---'): the file holds one")
+        if self.problems:
+            raise _Refused(*self.problems[0])
+        if size > MAX_EXPANDED_VALUES:
+            raise _Refused(1, f"its aliases expand to more than {MAX_EXPANDED_VALUES:,} values")
+        return value
+
+    def read(self, event: Any, depth: int, key: bool = False) -> tuple[Any, int]:
+        """The value that starts with this event (already taken from the parser), and its size."""
+        if depth > MAX_DEPTH:
+            raise _Refused(_line(event), f"nested more than {MAX_DEPTH} levels deep")
+        if depth != self.entry_depth:
+            return self.value(event, depth, key)
+        outer, self.problems = self.problems, []
+        value, size = self.value(event, depth, key)
+        if size > MAX_ENTRY_VALUES:
+            self.problems.append((_line(event), f"its aliases expand to more than {MAX_ENTRY_VALUES:,} values"))
+        problems, self.problems = self.problems, outer
+        if not problems:
+            return value, size
+        name = next((value[k] for k in ("id", "name") if isinstance(value, dict) and k in value), None)
+        return Broken(*min(problems), name if isinstance(name, str) and name else None), 1  # in the file: one value
+
+    def value(self, event: Any, depth: int, key: bool) -> tuple[Any, int]:
+        if isinstance(event, self.events.AliasEvent):
+            if event.anchor not in self.anchors:
+                self.problems.append((_line(event), f"the alias *{clip(event.anchor or '')} names no anchor above it"))
+                return None, 1
+            value, size, problems = self.anchors[event.anchor]
+            self.problems += problems
+            return value, size
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _Refused(_line(event), f"more than {MAX_VALUES:,} values in the file")
+        start = len(self.problems)
+        if isinstance(event, self.events.ScalarEvent):
+            value, size = self.scalar(event), 1
+            if value is _MERGE and not key:
+                self.problems.append((_line(event), "cannot read this value"))
+                value = None
+        elif isinstance(event, self.events.SequenceStartEvent):
+            value, size = self.sequence(event, depth)
+        else:
+            value, size = self.mapping(event, depth)
+        if event.anchor is not None:
+            self.anchors[event.anchor] = (value, size, self.problems[start:])
+        return value, size
+
+    def tag(self, event: Any, allowed: tuple[str, ...]) -> str | None:
+        """The event's tag, resolved; None (and a problem) for one beyond plain values, lists and mappings."""
+        if event.tag is not None and event.tag != "!" and event.tag not in allowed:
+            shown = "!!" + event.tag[len(_CORE) :] if event.tag.startswith(_CORE) else event.tag
+            self.problems.append((_line(event), f"the tag '{clip(shown)}' is not allowed here"))
+            return None
+        if event.tag is not None and event.tag != "!":
+            return str(event.tag)
+        return str(self.loader.resolve(self.node, event.value, event.implicit)) if allowed is _TAGGED else ""
+
+    def scalar(self, event: Any) -> Any:
+        tag = self.tag(event, _TAGGED)
+        if tag is None or tag == _MERGE:
+            return tag and _MERGE  # a key's '<<' (anywhere else, a problem)
+        if tag not in _SCALARS:  # '=', the "value" key of YAML 1.1
+            self.problems.append((_line(event), f"{show(event.value)} has a special meaning in YAML; quote it"))
+            return None
+        try:
+            node = self.node(tag, event.value, event.start_mark, event.end_mark, style=event.style)
+            return self.loader.yaml_constructors[tag](self.loader, node)
+        except Exception:  # int("9" * 5000), date(2026, 2, 30)...: the value's line
+            what = _SCALARS[tag]
+            self.problems.append((_line(event), f"cannot read this value{' as ' + what if what else ''}"))
+            return None
+
+    def sequence(self, event: Any, depth: int) -> tuple[list[Any], int]:
+        self.tag(event, (_SEQ,))
+        items, size = [], 1
+        item = self.loader.get_event()
+        while not isinstance(item, self.events.SequenceEndEvent):
+            value, item_size = self.read(item, depth + 1)
+            items.append(value)
+            size += item_size
+            item = self.loader.get_event()
+        return items, size
+
+    def mapping(self, event: Any, depth: int) -> tuple[Lined, int]:
+        """A mapping, with merged keys (`<<: *a` or `<<: [*a, *b]`) first; keys written here win."""
+        self.tag(event, (_MAP,))
+        own, merged, size = Lined(), Lined(), 1
+        own.line, own.key_lines, merged.key_lines = _line(event), {}, {}
+        key_event = self.loader.get_event()
+        while not isinstance(key_event, self.events.MappingEndEvent):
+            key, key_size = self.read(key_event, depth + 1, key=True)
+            value, value_size = self.read(self.loader.get_event(), depth + 1)
+            size += key_size + value_size
+            if key is _MERGE:
+                maps = value if isinstance(value, list) else [value]
+                if not all(isinstance(m, Lined) for m in maps):
+                    self.problems.append((_line(key_event), "'<<' merges a mapping (*name) or a list of them"))
+                for m in reversed(maps if all(isinstance(m, Lined) for m in maps) else []):
+                    merged.update(m)
+                    merged.key_lines.update(m.key_lines)
+            elif not isinstance(key, Hashable):
+                self.problems.append((_line(key_event), "a key must be a plain value, not a list or a mapping"))
+            elif key in own.key_lines:
+                first = own.key_lines[key]
+                message = f"duplicate key '{show_key(key)}' (first at line {first}): each key may appear once"
+                self.problems.append((_line(key_event), message))
             else:
-                self.values += 1
-                if self.values > MAX_VALUES:
-                    raise _Refused(line(event), f"more than {MAX_VALUES:,} values in the file")
-                node = self.compose(event, depth)
-                if event.anchor is not None:
-                    self.anchors[event.anchor] = node
-            if depth == self.entry_depth and (not isinstance(node, ScalarNode) or node.problems):
-                return self.entry(node)
-            return node
-
-        def entry(self, node: Any) -> Any:
-            """The entry as read, or a Broken in its place (its id or name kept to name it)."""
-            problems = list(node.problems)
-            if node.size > MAX_ENTRY_VALUES:
-                problems.append((line(node), f"its aliases expand to more than {MAX_ENTRY_VALUES:,} values"))
-            if not problems:
-                return node
-            leaf = ScalarNode(_BROKEN_TAG, "", node.start_mark, node.end_mark)
-            (first_line, message), name = min(problems), entry_name(node)
-            leaf.size, leaf.problems, leaf.broken = 1, (), Broken(first_line, message, name)
-            return leaf
-
-        def compose(self, event: Any, depth: int) -> Any:
-            problems: list[tuple[int, str]] = []
-            if isinstance(event, events.ScalarEvent):
-                if event.tag is None:  # most values: no tag written, nothing to refuse
-                    tag = self.loader.resolve(ScalarNode, event.value, event.implicit)
-                else:
-                    tag = self.tag(event, ScalarNode, scalar_tags, event.value, problems)
-                if tag not in implicit_tags:  # '=', the "value" key of YAML 1.1
-                    problems.append((line(event), f"{_show(event.value)} has a special meaning in YAML; quote it"))
-                    tag = f"{_CORE}str"
-                node: Any = ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
-                node.size, node.problems = 1, tuple(problems) if problems else ()
-                return node
-            get_event = self.loader.get_event
-            children: list[Any] = []
-            if isinstance(event, events.SequenceStartEvent):
-                tag = self.tag(event, SequenceNode, seq_tags, None, problems)
-                item: Any = get_event()
-                while not isinstance(item, events.SequenceEndEvent):
-                    children.append(self.node(item, depth + 1))
-                    item = get_event()
-                node = SequenceNode(tag, children, event.start_mark, item.end_mark, flow_style=event.flow_style)
-            else:
-                tag = self.tag(event, MappingNode, map_tags, None, problems)
-                pairs = []
-                key: Any = get_event()
-                while not isinstance(key, events.MappingEndEvent):
-                    pairs.append((self.node(key, depth + 1), self.node(get_event(), depth + 1)))
-                    children += pairs[-1]
-                    key = get_event()
-                node = MappingNode(tag, pairs, event.start_mark, key.end_mark, flow_style=event.flow_style)
-            size = 1
-            for child in children:  # a loop, not generators: this runs for every list and mapping
-                size += child.size
-                if child.problems:
-                    problems += child.problems
-            node.size, node.problems = size, tuple(problems)
-            if depth == self.entry_depth:
-                node.entry = True
-            return node
-
-        def leaf(self, event: Any, problem: str) -> Any:
-            node = ScalarNode(f"{_CORE}null", "", event.start_mark, event.end_mark)
-            node.size, node.problems = 1, ((line(event), problem),)
-            return node
-
-        def tag(self, event: Any, kind: type[Any], allowed: set[str], value: Any, problems: list[Any]) -> str:
-            """The node's tag; a tag beyond plain values, lists and mappings is a problem (and
-            the node is read as a plain one, never constructed: its entry is a Broken)."""
-            tag = event.tag
-            if tag is None or tag == "!":
-                resolved: str = self.loader.resolve(kind, value, event.implicit)
-                return resolved
-            if tag not in allowed:
-                shown = "!!" + tag[len(_CORE) :] if tag.startswith(_CORE) else tag
-                problems.append((line(event), f"the tag '{_text(shown)}' is not allowed here"))
-                return next(iter(sorted(allowed)))
-            return str(tag)
-
-    class Strict(yaml.constructor.SafeConstructor):
-        def get_single_node(self) -> Any:
-            return Composer(self).document()
-
-        def construct_document(self, node: Any) -> Any:
-            return self.construct_object(node, deep=True)  # deep: a value's error is raised in its entry
-
-        def construct_object(self, node: Any, deep: bool = False) -> Any:
-            if node.tag == _BROKEN_TAG:
-                return node.broken
-            try:
-                try:
-                    return super().construct_object(node, deep=True)
-                except _Refused:
-                    raise
-                except Exception:  # int("9" * 5000), date(2026, 2, 30)...: the value's line
-                    what = words.get(kinds.get(node.tag, ""), "")
-                    raise _Refused(line(node), f"cannot read this value{' as ' + what if what else ''}") from None
-            except _Refused as exc:
-                if getattr(node, "entry", False):  # the entry's problem, not the file's
-                    return Broken(exc.line, str(exc), entry_name(node))
-                raise
-
-        def construct_yaml_map(self, node: Any) -> Any:
-            mapping = Lined()
-            mapping.line = line(node)
-            mapping.key_lines = {}
-            if not any(key_node.tag == merge_tag for key_node, _ in node.value):
-                for key_node, value_node in node.value:
-                    mapping[self.own_key(key_node, mapping)] = self.construct_object(value_node)
-                return mapping
-            for key_node, _ in node.value:  # the keys written here, each once (merged ones may be replaced)
-                if key_node.tag != merge_tag:
-                    self.own_key(key_node, mapping)
-            try:
-                self.flatten_mapping(node)  # merged keys first, so that the keys written here win
-            except yaml.constructor.ConstructorError as exc:
-                where = exc.problem_mark.line + 1 if exc.problem_mark else line(node)
-                raise _Refused(where, "'<<' merges a mapping (*name) or a list of them") from None
-            for key_node, value_node in node.value:
-                key = self.construct_object(key_node)
-                mapping[key] = self.construct_object(value_node)
-                mapping.key_lines.setdefault(key, line(key_node))
-            return mapping
-
-        def own_key(self, key_node: Any, mapping: Lined) -> Any:
-            """A key written in this mapping: a plain value, and not written before in it."""
-            key = self.construct_object(key_node)
-            if not isinstance(key, Hashable):
-                raise _Refused(line(key_node), "a key must be a plain value, not a list or a mapping")
-            if key in mapping.key_lines:
-                first = mapping.key_lines[key]
-                message = f"duplicate key '{_name(key)}' (first at line {first}): each key may appear once"
-                raise _Refused(line(key_node), message)
-            mapping.key_lines[key] = line(key_node)
-            return key
-
-    Strict.add_constructor(f"{_CORE}map", Strict.construct_yaml_map)  # type: ignore[type-var]
-
-    class StrictPython(Strict, yaml.SafeLoader):
-        pass
-
-    strict_c = None
-    if getattr(yaml, "__with_libyaml__", False):
-
-        class StrictC(Strict, yaml.CSafeLoader):
-            pass
-
-        strict_c = StrictC
-    return strict_c, StrictPython
+                own[key], own.key_lines[key] = value, _line(key_event)
+            key_event = self.loader.get_event()
+        if not merged:
+            return own, size
+        lined = Lined({**merged, **own})
+        lined.line, lined.key_lines = own.line, {**merged.key_lines, **own.key_lines}
+        return lined, size

@@ -18,18 +18,10 @@ from msgspec import UNSET, UnsetType
 from quotawatch import models
 from quotawatch.core.snapshot import Severity
 from quotawatch.core.urls import internal_address
-from quotawatch.echo import ConfigError, Findings, _name, _show, _text
-from quotawatch.echo import InvalidField as _Invalid
+from quotawatch.echo import ConfigError, attempt, clip, show, show_key
+from quotawatch.echo import InvalidField as Invalid
 from quotawatch.providers.base import Auth, KeyHelp, Pages, ParsedUsage, Provider
-from quotawatch.providers.declared import (
-    FIGURES,
-    ConditionSpec,
-    MeterSpec,
-    PeriodSpec,
-    Reading,
-    RefusalSpec,
-    is_unit,
-)
+from quotawatch.providers.declared import FIGURES, ConditionSpec, MeterSpec, PeriodSpec, Reading, RefusalSpec, is_unit
 from quotawatch.providers.expressions import (
     Expression,
     ExpressionError,
@@ -38,7 +30,7 @@ from quotawatch.providers.expressions import (
     reads_headers,
 )
 from quotawatch.providers.parsing import TIME_PLACEHOLDERS
-from quotawatch.strict_yaml import Broken, read_entry
+from quotawatch.strict_yaml import read_entry, shown_name
 
 _T = TypeVar("_T")
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,39}")
@@ -46,6 +38,7 @@ _METER_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}(:\*)?")
 _PARAM_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _PLACEHOLDER = re.compile(r"\{([^{}\s]*)\}")  # braces around a space are text: GraphQL's "{ viewer }"
 MAX_BODY_CHARS = 10_000
+_TIMES = "(times: {now:FORM}, {period.start:FORM}, {period.end:FORM}; FORM unix, rfc3339 or date)"
 
 
 @dataclass(frozen=True)
@@ -72,8 +65,7 @@ def declare(
 ) -> Provider:
     """The Provider `data` declares; `name` when the place it came from names it (a key of
     `providers:` in monitors.yaml), else its `name` field."""
-    named = data.get("name") if isinstance(data, dict) else data.name if isinstance(data, Broken) else None
-    shown = _text(name or (named if isinstance(named, str) else "?"))
+    shown = clip(name) if name else shown_name(data, "name", "?")
     read = partial(_provider, source=source, name=name, coded=coded or {})
     provider = read_entry(source, data, f"provider '{shown}'", read)
     if isinstance(provider, list):
@@ -84,42 +76,46 @@ def declare(
 def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, CodedReading]) -> Provider:
     model, shape = models.check_fields(data, models.Declaration)
     if model is None:  # not a mapping: nothing more to check
-        raise _Invalid.of(shape)
+        raise Invalid.of(shape)
     wrong = {problem.field.split(".")[0].split("[")[0] for problem in shape}
-    findings = Findings(shape)  # every rule below is checked, on the fields that are right
+    found = list(shape)  # every rule below is checked, on the fields that are right
 
-    def attempt(fields: set[str], rule: Callable[[], _T], fallback: _T) -> _T:
+    def check(fields: set[str], rule: Callable[[], _T], fallback: _T) -> _T:
         """A rule of fields that are all right: a wrong one is told once, by the model."""
-        return fallback if fields & wrong else findings.attempt(rule, fallback)
+        return fallback if fields & wrong else attempt(found, rule, fallback)
 
-    declared_name = attempt({"name"}, lambda: _declared_name(model, name), name or "?")
+    declared_name = check({"name"}, lambda: _declared_name(model, name), name or "?")
     params = dict(model.params or {})
     for key, about in params.items():
-        findings.attempt(partial(_param, key, about), None)
-    base_url, path = attempt({"url", "base_url", "path"}, lambda: _endpoint(model), ("", ""))
-    query = tuple((key, _query_value(value)) for key, value in (model.query or {}).items())
+        if not _PARAM_NAME.fullmatch(key) or key == "key":
+            found.append(Invalid(f"params.{show_key(key)}", "a parameter's name is lower-case letters, digits and '_'"))
+        elif not about.isprintable():
+            found.append(Invalid(f"params.{key}", "say in one line what the value is (e.g. 'the Account SID, AC...')"))
+    base_url, path = check({"url", "base_url", "path"}, lambda: _endpoint(model), ("", ""))
+    query = tuple((k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (model.query or {}).items())
     for key, value in query:
         if not key or not key.isprintable() or not value.isprintable():
-            findings.found.append(_Invalid(f"query.{_name(key)}", "a parameter's name and value are one line of text"))
+            found.append(Invalid(f"query.{show_key(key)}", "a parameter's name and value are one line of text"))
     known = {*params, *TIME_PLACEHOLDERS}
     templated = [("url", base_url + path)] + [(f"query.{k}", v) for k, v in query] + _texts(model.body)
-    templated += [(f"headers.{_name(k)}", v) for k, v in (model.headers or {}).items()]  # "{host}": a param
+    templated += [(f"headers.{show_key(k)}", v) for k, v in (model.headers or {}).items()]  # "{host}": a param
     for field_name, text in templated:
-        attempt({"params"}, partial(_require_known_placeholders, text, known, field_name), None)
-    used = {found for _, text in templated for found in _PLACEHOLDER.findall(text)}
-    attempt({"body", "method", "content_type"}, lambda: _request_body(model), None)
-    for header in model.headers or {}:
-        if header.lower() in ("authorization", "content-type", "content-length", "host"):
-            findings.found.append(
-                _Invalid(f"headers.{_name(header)}", "a fixed value, not the key's or the body's (auth, content_type)")
-            )
-    pages = findings.attempt(lambda: _pages(model.pages), None)
+        check({"params"}, partial(_require_known_placeholders, text, known, field_name), None)
+    used = {p for _, text in templated for p in _PLACEHOLDER.findall(text)}
+    content_type = check({"body", "method", "content_type"}, lambda: _request_body(model), None)
+    fixed = [h for h in model.headers or {} if h.lower() in ("authorization", "content-type", "content-length", "host")]
+    found += [
+        Invalid(f"headers.{show_key(h)}", "a fixed value, not the key's or the body's (auth, content_type)")
+        for h in fixed
+    ]
+    pages = attempt(found, lambda: _pages(model.pages), None)
     monthly_on = model.period.monthly if model.period and not isinstance(model.period.monthly, UnsetType) else None
     if monthly_on is None and "period" not in wrong and any(u.startswith("period.") for u in used):
-        findings.found.append(_Invalid("period", "{period...} placeholders need the period: 'period: {monthly: DAY}'"))
-    auth = attempt({"auth"}, lambda: _auth(model.auth), Auth("basic"))  # a fallback is never used:
-    reader = attempt({"code"}, lambda: _reader(model, coded, wrong), _NO_READER)  # raise_any raises first
-    findings.raise_any()
+        found.append(Invalid("period", "{period...} placeholders need the period: 'period: {monthly: DAY}'"))
+    auth = check({"auth"}, lambda: _auth(model.auth), Auth("basic"))  # a fallback is never used:
+    reader = check({"code"}, lambda: _reader(model, coded, wrong), _NO_READER)  # raise_any raises first
+    if found:
+        raise Invalid.of(found)
     display = _given(model.display_name, declared_name)
     expressions = [p for p in (model.meters, model.conditions, model.refusals, model.period, model.pages) if p]
     return Provider(
@@ -128,23 +124,18 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         base_url=base_url,
         path=path,
         auth=auth,
-        parse=reader.parse,
-        meter_names=reader.meter_names,
-        condition_names=reader.condition_names,
-        read_refusal=reader.read_refusal,
         query=query,
         params=params,
         docs_url=_given(model.docs, ""),
         measures=_given(model.measures, ", ".join(reader.meter_names)).strip(),
         source=source,
-        meter_units=reader.meter_units,
-        optional_meters=reader.optional_meters,
+        **vars(reader),
         # For people (`quotawatch providers NAME`), never used to send the key.
         key=KeyHelp(model.key.format.strip(), model.key.where.strip()) if model.key else KeyHelp(),
         headers=tuple((model.headers or {}).items()),
         method=model.method,
         body=_given(model.body, None),
-        content_type=_content_type(model),
+        content_type=content_type,
         timed=bool(used & TIME_PLACEHOLDERS),
         monthly_on=monthly_on,
         pages=pages,
@@ -163,25 +154,21 @@ def _texts(value: Any, where: str = "body") -> list[tuple[str, str]]:
     return []
 
 
-def _request_body(model: models.Declaration) -> None:
+def _request_body(model: models.Declaration) -> str | None:
+    """The body's content type (None: no body)."""
     if isinstance(model.body, UnsetType):
         if model.method == "POST" or not isinstance(model.content_type, UnsetType):
-            raise _Invalid("body", "required with method: POST and content_type (a mapping sent as JSON, or text)")
-        return
-    if model.method != "POST":
-        raise _Invalid("body", "is sent only with method: POST")
-    if not isinstance(model.body, str) and not isinstance(model.content_type, UnsetType):
-        raise _Invalid("content_type", "a mapping is sent as application/json; content_type is for a text body")
-    if len(json.dumps(model.body)) > MAX_BODY_CHARS:
-        raise _Invalid("body", f"is longer than {MAX_BODY_CHARS:,} characters")
-
-
-def _content_type(model: models.Declaration) -> str | None:
-    if isinstance(model.body, UnsetType):
+            raise Invalid("body", "required with method: POST and content_type (a mapping sent as JSON, or text)")
         return None
-    if isinstance(model.body, str):
-        return _given(model.content_type, "text/plain; charset=utf-8")
-    return "application/json"
+    if model.method != "POST":
+        raise Invalid("body", "is sent only with method: POST")
+    if not isinstance(model.body, str) and not isinstance(model.content_type, UnsetType):
+        raise Invalid("content_type", "a mapping is sent as application/json; content_type is for a text body")
+    if len(json.dumps(model.body)) > MAX_BODY_CHARS:
+        raise Invalid("body", f"is longer than {MAX_BODY_CHARS:,} characters")
+    return (
+        _given(model.content_type, "text/plain; charset=utf-8") if isinstance(model.body, str) else "application/json"
+    )
 
 
 def _pages(value: models.PagesDeclaration | UnsetType) -> Pages | None:
@@ -195,17 +182,10 @@ def _pages(value: models.PagesDeclaration | UnsetType) -> Pages | None:
 def _declared_name(model: models.Declaration, name: str | None) -> str:
     declared_name = name if isinstance(model.name, UnsetType) else model.name
     if declared_name is None:
-        raise _Invalid("name", f"required: {models._describe(models._type_at(models.Declaration, ['name']))}")
+        raise models.required(models.Declaration, "name")
     if name is not None and declared_name != name:
-        raise _Invalid("name", f"is {_show(declared_name)} but the declaration is under {_show(name)}")
+        raise Invalid("name", f"is {show(declared_name)} but the declaration is under {show(name)}")
     return declared_name
-
-
-def _param(key: str, about: str) -> None:
-    if not _PARAM_NAME.fullmatch(key) or key == "key":
-        raise _Invalid(f"params.{_name(key)}", "a parameter's name is lower-case letters, digits and '_'")
-    if not about.isprintable():
-        raise _Invalid(f"params.{key}", "say in one line what the value is (e.g. 'the Account SID, AC...')")
 
 
 def _given(value: _T | UnsetType, default: _T) -> _T:
@@ -218,21 +198,22 @@ def _reader(model: models.Declaration, coded: Mapping[str, CodedReading], wrong:
     the fields the model refused (each told once already)."""
     if not isinstance(model.code, UnsetType):
         if model.code not in coded:
-            raise _Invalid("code", f"names no coded reader (there are: {', '.join(sorted(coded)) or 'none'})")
+            raise Invalid("code", f"names no coded reader (there are: {', '.join(sorted(coded)) or 'none'})")
         for field_name in ("meters", "conditions", "refusals", "period"):
             if getattr(model, field_name) not in (None, UNSET):
-                raise _Invalid(field_name, f"is read by the code ({model.code}); declare it there")
+                raise Invalid(field_name, f"is read by the code ({model.code}); declare it there")
         return coded[model.code]
     declared = {} if isinstance(model.meters, UnsetType) else model.meters
     if not declared and "meters" not in wrong:
-        raise _Invalid("meters", "required: a mapping of meter names to their figures")
-    findings = Findings()  # each meter, condition and refusal is checked
-    meters = tuple(m for k, v in declared.items() if (m := findings.attempt(partial(_meter, k, v), None)))
+        raise Invalid("meters", "required: a mapping of meter names to their figures")
+    found: list[Invalid] = []  # each meter, condition and refusal is checked
+    meters = tuple(m for k, v in declared.items() if (m := attempt(found, partial(_meter, k, v), None)))
     no_conditions: list[ConditionSpec] = []
-    conditions = tuple(findings.attempt(lambda: _conditions(model.conditions or {}), no_conditions))
-    refusals = [findings.attempt(partial(_refusal, i, v), None) for i, v in enumerate(model.refusals or [])]
-    period = findings.attempt(lambda: _period(model.period), None)
-    findings.raise_any()
+    conditions = tuple(attempt(found, lambda: _conditions(model.conditions or {}), no_conditions))
+    refusals = [attempt(found, partial(_refusal, i, v), None) for i, v in enumerate(model.refusals or [])]
+    period = attempt(found, lambda: _period(model.period), None)
+    if found:
+        raise Invalid.of(found)
     refused = tuple(r for r in refusals if r is not None)  # all of them: raise_any raised otherwise
     reading = Reading(meters, conditions, period, refused)
     return CodedReading(
@@ -249,15 +230,15 @@ def _endpoint(model: models.Declaration) -> tuple[str, str]:
     """(base_url, path): from `url` split after its host, or from `base_url` and `path`."""
     if not isinstance(model.url, UnsetType):
         if not isinstance(model.base_url, UnsetType) or model.path:
-            raise _Invalid("url", "give either url, or base_url and path")
+            raise Invalid("url", "give either url, or base_url and path")
         url = _url(model.url, "url")
         parts = urlsplit(url)
         base = f"{parts.scheme}://{parts.netloc}"
         if parts.query:
-            raise _Invalid("url", "put query parameters under 'query:'")
+            raise Invalid("url", "put query parameters under 'query:'")
         return base, url[len(base) :] or "/"
     if isinstance(model.base_url, UnsetType):
-        raise _Invalid("base_url", "required: the https:// address of the usage endpoint")
+        raise Invalid("base_url", "required: the https:// address of the usage endpoint")
     base = _url(model.base_url, "base_url")
     _url(base.rstrip("/") + model.path, "path")
     return base, model.path
@@ -270,82 +251,65 @@ def _url(value: str, field_name: str) -> str:
     sample = _PLACEHOLDER.sub("x", value)  # each placeholder stands for a value of the monitor
     try:
         parts = urlsplit(sample)
-        port = parts.port
-    except ValueError:
-        parts, port = None, None
-    if (
-        parts is None
-        or parts.scheme != "https"
-        or not parts.hostname
-        or "@" in parts.netloc
-        or not sample.isprintable()
-        or "\\" in sample
-        or (port is not None and not 0 < port < 65536)
-    ):
-        raise _Invalid(field_name, f"must be an https:// URL, got {_show(value)}")
-    internal = internal_address(parts.hostname)
+        usable = parts.scheme == "https" and bool(parts.hostname) and "@" not in parts.netloc and parts.port != 0
+    except ValueError:  # a port that is no number, or out of range
+        usable = False
+    if not usable or not sample.isprintable() or "\\" in sample:
+        raise Invalid(field_name, f"must be an https:// URL, got {show(value)}")
+    internal = internal_address(str(parts.hostname))
     if internal is not None:
-        raise _Invalid(field_name, f"names {internal}: a private, link-local or metadata address, not a provider's API")
+        raise Invalid(field_name, f"names {internal}: a private, link-local or metadata address, not a provider's API")
     return value
 
 
 def _require_known_placeholders(text: str, known: set[str], field_name: str) -> None:
     for found in _PLACEHOLDER.findall(text):
-        if found == "key":
-            raise _Invalid(
-                field_name, "the key goes only where 'auth' puts it (never in the URL, query, body or another header)"
-            )
-        if found not in known:
-            raise _Invalid(
-                field_name,
-                f"the placeholder {{{_text(found)}}} is not declared under 'params:' "
-                "(times: {now:FORM}, {period.start:FORM}, {period.end:FORM}; FORM unix, rfc3339 or date)",
-            )
-
-
-def _query_value(value: str | int | float | bool) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+        why = "the key goes only where 'auth' puts it (never in the URL, query, body or another header)"
+        if found != "key" and found not in known:
+            why = f"the placeholder {{{clip(found)}}} is not declared under 'params:' " + _TIMES
+        if found == "key" or found not in known:
+            raise Invalid(field_name, why)
 
 
 def _auth(value: str | models.AuthModel) -> Auth:
     if isinstance(value, str):  # "X-Api-Key: {key}", "Authorization: Bearer {key}"
         header, colon, written = value.partition(":")
         if not colon:
-            raise _Invalid("auth", "a header and its format ('Authorization: Bearer {key}'), or a mapping")
+            raise Invalid("auth", "a header and its format ('Authorization: Bearer {key}'), or a mapping")
         parsed, wrong = models.check_fields({"header": header.strip(), "format": written.strip()}, models.AuthModel)
         if parsed is None or wrong:
-            raise _Invalid.of([_Invalid(f"auth.{w.field}", str(w)) for w in wrong])
+            raise Invalid.of([Invalid(f"auth.{w.field}", str(w)) for w in wrong])
         value = parsed
     ways = [w for w in ("header", "query", "basic") if not isinstance(getattr(value, w), UnsetType)]
     if len(ways) != 1:
-        raise _Invalid("auth", "one of: {header: NAME, format: '... {key}'}, {query: NAME} or {basic: true}")
+        raise Invalid("auth", "one of: {header: NAME, format: '... {key}'}, {query: NAME} or {basic: true}")
     form: str | None = _given(value.format, None)
     if ways != ["header"] and form is not None:
-        raise _Invalid(f"auth.{ways[0]}", "takes no format (the key is sent as it is)")
+        raise Invalid(f"auth.{ways[0]}", "takes no format (the key is sent as it is)")
     if ways == ["basic"]:
         return Auth("basic")
     if ways == ["query"]:
         return Auth("query", str(value.query))
     form = form or "{key}"
     if form.count("{key}") != 1 or not form.isprintable():
-        raise _Invalid("auth.format", "must hold {key} once, e.g. 'Bearer {key}'")
+        raise Invalid("auth.format", "must hold {key} once, e.g. 'Bearer {key}'")
     return Auth("header", str(value.header), form)
 
 
 def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
-    where = f"meters.{_name(name)}"
+    where = f"meters.{show_key(name)}"
     if not _METER_NAME.fullmatch(name):
-        raise _Invalid(where, "a meter's name is lower-case letters, digits and '_' (a family ends with ':*')")
+        raise Invalid(where, "a meter's name is lower-case letters, digits and '_' (a family ends with ':*')")
     figures = {f: _expression(getattr(spec, f), f"{where}.{f}") for f in FIGURES}
     if figures["used"] is None and figures["remaining"] is None:
-        raise _Invalid(where, "needs 'used' or 'remaining' (any two of used, limit and remaining give the third)")
+        raise Invalid(where, "needs 'used' or 'remaining' (any two of used, limit and remaining give the third)")
     family = name.endswith(":*")
     if family != (spec.each is not UNSET) or family != (spec.key is not UNSET):
-        raise _Invalid(where, "a family (a name ending ':*') needs 'each' (the list) and 'key' (each item's name)")
+        raise Invalid(where, "a family (a name ending ':*') needs 'each' (the list) and 'key' (each item's name)")
     if not is_unit(spec.unit):
-        raise _Invalid(
+        raise Invalid(
             f"{where}.unit",
-            f"unknown unit {_show(spec.unit)}: a currency code (USD, EUR...), a size (bytes, KB, MB, GB, TB, GiB), "
+            f"unknown unit {show(spec.unit)}: a currency code (USD, EUR...), a size (bytes, KB, MB, GB, TB, GiB), "
             "a time (ms, s) or a plain lower-case noun (calls, characters)",
         )
     unlimited = spec.unlimited if isinstance(spec.unlimited, list) else [spec.unlimited]
@@ -372,17 +336,17 @@ def _expression(value: str | UnsetType, where: str) -> Expression | None:
     try:
         return compile_expression(value)
     except ExpressionError as exc:
-        raise _Invalid(where, str(exc)) from None
+        raise Invalid(where, str(exc)) from None
 
 
 def _conditions(value: dict[str, models.ConditionDeclaration]) -> list[ConditionSpec]:
     specs = []
     for name, spec in value.items():
-        where = f"conditions.{_name(name)}"
+        where = f"conditions.{show_key(name)}"
         if not _METER_NAME.fullmatch(name) or name.endswith("*"):
-            raise _Invalid(where, "a condition's name is lower-case letters, digits and '_'")
+            raise Invalid(where, "a condition's name is lower-case letters, digits and '_'")
         if sum(w is not UNSET for w in (spec.when, spec.when_true, spec.when_false)) != 1:
-            raise _Invalid(where, "needs one of: when (an expression), when_true or when_false (a true/false field)")
+            raise Invalid(where, "needs one of: when (an expression), when_true or when_false (a true/false field)")
         specs.append(_condition(name, spec, where))
     return specs
 
@@ -391,7 +355,7 @@ def _condition(name: str, spec: models.ConditionDeclaration | models.RefusalDecl
     try:
         message = compile_template(spec.message)
     except ExpressionError as exc:
-        raise _Invalid(f"{where}.message", str(exc)) from None
+        raise Invalid(f"{where}.message", str(exc)) from None
     flags = [(f, getattr(spec, f, UNSET)) for f in ("when_true", "when_false")]
     flag_field, flag = next(((f, v) for f, v in flags if v is not UNSET), (None, UNSET))
     return ConditionSpec(
@@ -412,13 +376,13 @@ def _period(value: models.PeriodDeclaration | None) -> PeriodSpec | None:
     if value is None:
         return None
     if value.monthly is UNSET and value.start is UNSET and value.end is UNSET and value.resets_in is UNSET:
-        raise _Invalid("period", "a mapping with start and end or resets_in (expressions), or monthly: DAY (1 to 31)")
+        raise Invalid("period", "a mapping with start and end or resets_in (expressions), or monthly: DAY (1 to 31)")
     if not isinstance(value.monthly, UnsetType):
         if value.start is not UNSET or value.end is not UNSET or value.resets_in is not UNSET:
-            raise _Invalid("period.monthly", "either monthly, or start and end or resets_in")
+            raise Invalid("period.monthly", "either monthly, or start and end or resets_in")
         return PeriodSpec(monthly_on=value.monthly)
     if value.end is not UNSET and value.resets_in is not UNSET:
-        raise _Invalid("period.resets_in", "either end (a time) or resets_in (a time from now)")
+        raise Invalid("period.resets_in", "either end (a time) or resets_in (a time from now)")
     return PeriodSpec(
         start=_expression(value.start, "period.start"),
         end=_expression(value.end, "period.end"),

@@ -24,7 +24,7 @@ import jmespath
 from jmespath import functions as jp_functions
 from jmespath.exceptions import JMESPathError
 
-from quotawatch.echo import _text
+from quotawatch.echo import clip
 from quotawatch.providers import parsing as p
 
 _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
@@ -159,7 +159,7 @@ def compile_expression(source: Any) -> Expression:
             warnings.simplefilter("ignore", PendingDeprecationWarning)
             compiled = jmespath.compile(source)
     except (JMESPathError, RecursionError, ValueError) as exc:
-        reason = _text(" ".join(str(exc).split()[:12]), 120)
+        reason = clip(" ".join(str(exc).split()[:12]), 120)
         raise ExpressionError(f"does not compile as JMESPath ({reason})") from None
     fast = _closure(cast(dict[str, Any], compiled.parsed))
     return Expression(source, fast or (lambda data: compiled.search(data, options=_OPTIONS)), None)

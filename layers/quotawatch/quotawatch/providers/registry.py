@@ -15,11 +15,10 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from quotawatch import strict_yaml
-from quotawatch.echo import ConfigError, _bounded, _show, _text
+from quotawatch.echo import ConfigError, bounded, clip, show
 from quotawatch.providers.base import Provider
 from quotawatch.providers.catalogue import CODED, shipped
 from quotawatch.providers.declaration import NAME, DeclarationError, declare
-from quotawatch.strict_yaml import MAX_FILE_BYTES
 
 MAX_USER_DECLARATIONS = 200
 
@@ -43,7 +42,7 @@ def declared_providers(inline: Any, source: str, beside: tuple[tuple[str, bytes]
 
     def take(name: str, where: str, data: Any) -> None:
         if name in own:
-            problems.append(_bounded(f"{where}: provider '{_text(name)}' is also declared in {own[name]}"))
+            problems.append(bounded(f"{where}: provider '{clip(name)}' is also declared in {own[name]}"))
             broken[name] = f"it is declared twice ({own[name]} and {where})"
             return
         own[name] = where
@@ -71,14 +70,14 @@ def declared_providers(inline: Any, source: str, beside: tuple[tuple[str, bytes]
         problems.append(f"providers/: more than {MAX_USER_DECLARATIONS} declarations; the rest are not read")
 
     if inline is not None and not isinstance(inline, dict):
-        shown = _show(inline)
-        problems.append(_bounded(f"{source}: field 'providers': must map provider names to declarations, got {shown}"))
+        shown = show(inline)
+        problems.append(bounded(f"{source}: field 'providers': must map provider names to declarations, got {shown}"))
     elif inline is not None:
         for name, data in list(inline.items())[:MAX_USER_DECLARATIONS]:
             if not isinstance(name, str) or not NAME.fullmatch(name):
-                shown = _text(name) if isinstance(name, str) else _show(name)
+                shown = clip(name) if isinstance(name, str) else show(name)
                 why = "a provider's name is lower-case letters, digits, '-' and '_'"
-                problems.append(_bounded(f"{source}: field 'providers.{shown}': {why}"))
+                problems.append(bounded(f"{source}: field 'providers.{shown}': {why}"))
                 continue
             take(name, f"{source} (providers.{name})", data)
     return Registry(providers, broken, tuple(problems))
@@ -93,11 +92,9 @@ def read_beside(directory: Any) -> tuple[tuple[str, bytes], ...]:
     files = []
     for path in paths[: MAX_USER_DECLARATIONS + 1]:
         try:
-            with path.open("rb") as stream:
-                raw = stream.read(MAX_FILE_BYTES + 1)
-        except OSError:
-            raw = b"\0"  # read as a file that is not YAML: its problem names it
-        files.append((path.name, raw))
+            files.append((path.name, strict_yaml.read_bytes(path, path.name)))
+        except ConfigError:
+            files.append((path.name, b"\0"))  # read as a file that is not YAML: its problem names it
     return tuple(files)
 
 
