@@ -279,8 +279,9 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     floor = settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
     excess = short_rate - usual
     if previous is Level.OK:
-        split = consumption.read_between(now - 0.75 * short, now - 0.25 * short)
-        burning = split and sustained and short_rate >= threshold and excess >= floor and excess > 0
+        if not consumption.read_between(now - 0.75 * short, now - 0.25 * short):
+            sustained = _last_two_burn(consumption, now, settings, FLOOR_SHARE * mean)
+        burning = sustained and short_rate >= threshold and excess >= floor and excess > 0
     else:  # hysteresis: the whole window, with the clearing margin
         burning = short_rate >= threshold * (1 - margin) and excess >= floor * (1 - margin) and excess > 0
     if not burning:
@@ -292,6 +293,29 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     soon = spare is not None and spare > 0
     level = Level.CRITICAL if lasting or soon else Level.WARNING
     return replace(verdict, level=level)
+
+
+def _last_two_burn(consumption: Consumption, now: float, settings: BurnSettings, floor: float) -> bool:
+    """After a failed run no reading splits the short window: whether the last two readings'
+    steps (back to two short windows) each burn at half the factor against their own usual
+    rate. Two elevated readings are a burn, one is still a blip; a gap longer than that waits."""
+    times = consumption.times
+    end = bisect_left(times, now)
+    if end >= len(times) or times[end] != now or end < 2 or times[end - 2] < now - 2 * settings.short:
+        return False
+    for start, stop in ((times[end - 2], times[end - 1]), (times[end - 1], now)):
+        rate = consumption.rate(start, stop)
+        usual = _usual_between(consumption, start - now, stop - now, now, settings)
+        if rate is None or usual is None or rate < max(usual, floor) * settings.factor / 2:
+            return False
+    return True
+
+
+def _usual_between(consumption: Consumption, start: float, stop: float, now: float, settings: BurnSettings) -> float | None:
+    """Median rate between these offsets from `now` (negative) on the days alike."""
+    rates = [consumption.rate(day + start, day + stop) for day in _alike(now, settings)]
+    known = [r for r in rates if r is not None]
+    return statistics.median(known) if known else None
 
 
 def _context(facts: MeterFacts) -> tuple[str, bool, float | None]:
