@@ -45,9 +45,9 @@ from quotawatch.core.burn import (  # noqa: E402
     Consumption,
     MeterFacts,
     Readings,
+    _usual_short,
     burn,
     default_min_spend,
-    _usual_short,
     judge,
 )
 from quotawatch.core.rules import Level  # noqa: E402
@@ -285,9 +285,10 @@ def _halves(meter: Meter, i: int, rows: list[int]) -> str:
     mean = consumption.rate(now - DEFAULT_BURN.baseline_days * DAY, now - DEFAULT_BURN.short) or 0.0
     rates = (consumption.rate(now - 2 * half, now - half), consumption.rate(now - half, now))
     usual = seasonal[1:] if seasonal else (0.0, 0.0)
-    return ", ".join(
-        f"{r or 0:.3g}/{max(u, FLOOR_SHARE * mean):.3g}" for r, u in zip(rates, usual, strict=True)
-    ) + f" (floor {FLOOR_SHARE * mean:.3g})"
+    return (
+        ", ".join(f"{r or 0:.3g}/{max(u, FLOOR_SHARE * mean):.3g}" for r, u in zip(rates, usual, strict=True))
+        + f" (floor {FLOOR_SHARE * mean:.3g})"
+    )
 
 
 def replay(meter: Meter) -> Outcome:

@@ -49,7 +49,7 @@ from __future__ import annotations
 import math
 import operator
 import statistics
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate, pairwise
@@ -236,10 +236,11 @@ def burn(
     return judge(consumption, facts, settings, previous, margin)
 
 
-def could_burn(readings: Readings, facts: MeterFacts, settings: BurnSettings) -> bool:
+def could_burn(readings: Readings, facts: MeterFacts, settings: BurnSettings, usual_floor: float = 0.0) -> bool:
     """Whether the meter could be burning when its level is OK: False when the short
     window's whole spend is below `min_spend` (the excess over a usual rate, never negative,
-    cannot reach it). Reads the readings of the short window only, so that a quiet meter
+    cannot reach it), or below `factor` times `usual_floor`, the least the usual rate can be
+    (`usual_floor`). Reads the readings of the short window only, so that a quiet meter
     needs no baseline; True whenever that is not plain (it then takes the full verdict).
     """
     times, values, now = readings.times, readings.values, facts.now
@@ -254,7 +255,30 @@ def could_burn(readings: Readings, facts: MeterFacts, settings: BurnSettings) ->
         return True
     floor = settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
     # A margin for the float sums: the full verdict adds the same steps from further back.
-    return rate > 0 and rate >= floor * (1 - 1e-6)
+    return rate > 0 and rate >= max(floor, settings.factor * usual_floor) * (1 - 1e-6)
+
+
+def usual_floor(readings: Readings, hour: int, settings: BurnSettings) -> float | None:
+    """The least usual rate (`judge`'s, for the short window) of any run in this clock hour
+    (POSIX seconds // 3600); None when the readings do not reach back far enough to say.
+
+    Each day alike's rate over any half hour between the same hour's start less a short
+    window and its end is at least the least slope between the readings that span it, and
+    the usual rate is at least the median of those days' rates: a run whose short window
+    burns at under `factor` times this cannot raise. It changes only when an hourly row
+    moves in, so the window keeps it (`Window.floors`) and most runs build no baseline.
+    """
+    start = hour * HOUR
+    consumption = Consumption.of(readings.times, readings.values, balance=readings.balance)
+    times, totals = consumption.times, consumption.totals
+    least: list[float] = []
+    for day in _alike(start, settings):
+        lo, hi = day - settings.short, day + HOUR
+        if not times or lo < times[0] or hi > times[-1]:
+            return None
+        first, last = bisect_right(times, lo) - 1, bisect_left(times, hi)
+        least.append(min((totals[k + 1] - totals[k]) * HOUR / (times[k + 1] - times[k]) for k in range(first, last)))
+    return statistics.median(least) if least else None
 
 
 def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, previous: Level, margin: float) -> Burn:
@@ -311,7 +335,9 @@ def _last_two_burn(consumption: Consumption, now: float, settings: BurnSettings,
     return True
 
 
-def _usual_between(consumption: Consumption, start: float, stop: float, now: float, settings: BurnSettings) -> float | None:
+def _usual_between(
+    consumption: Consumption, start: float, stop: float, now: float, settings: BurnSettings
+) -> float | None:
     """Median rate between these offsets from `now` (negative) on the days alike."""
     rates = [consumption.rate(day + start, day + stop) for day in _alike(now, settings)]
     known = [r for r in rates if r is not None]
