@@ -106,7 +106,7 @@ class Window:
         # Read but not yet in the columns (they then hold the first WINDOW_SIZE rows only):
         # most runs never read the rows past WINDOW_SIZE, so they are decoded when asked (`full`).
         self._pending: bytes | None = None
-        # The burn rule's cache (core/burn.py, `usual_floors`): the clock hour, and per meter
+        # The burn rule's cache (core/burn.py, `usual_floor`): the clock hour, and per meter
         # the least usual rate any run of that hour can have; stored after the rows.
         self.floors: tuple[int, dict[str, float]] | None = None
 
@@ -507,10 +507,12 @@ def _split(stored: bytes) -> tuple[bytes, bytes]:
 
 
 def _floors_form(floors: tuple[int, dict[str, float]] | None) -> bytes:
+    """Plain JSON after the compressed rows: a hundred bytes, and compressing them would
+    cost more CPU (zlib's set-up) than the rest of the window's tail."""
     if floors is None:
         return b""
     hour, by_meter = floors
-    return _packed({"hour": hour, "floors": by_meter})
+    return json.dumps({"hour": hour, "floors": by_meter}, separators=(",", ":")).encode()
 
 
 def _floors(stored: bytes) -> tuple[int, dict[str, float]] | None:
@@ -518,10 +520,10 @@ def _floors(stored: bytes) -> tuple[int, dict[str, float]] | None:
     if not stored:
         return None
     try:
-        data = json.loads(zlib.decompress(stored))
+        data = json.loads(stored)
         hour, by_meter = int(data["hour"]), data["floors"]
         return hour, {str(name): float(floor) for name, floor in by_meter.items()}
-    except (ValueError, TypeError, KeyError, AttributeError, zlib.error):
+    except (ValueError, TypeError, KeyError, AttributeError):
         return None
 
 
