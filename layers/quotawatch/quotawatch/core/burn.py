@@ -278,7 +278,17 @@ def usual_floor(readings: Readings, hour: int, settings: BurnSettings) -> float 
             return None
         first, last = bisect_right(times, lo) - 1, bisect_left(times, hi)
         least.append(min((totals[k + 1] - totals[k]) * HOUR / (times[k + 1] - times[k]) for k in range(first, last)))
-    return statistics.median(least) if least else None
+    return _down_to_3_digits(statistics.median(least)) if least else None
+
+
+def _down_to_3_digits(value: float) -> float:
+    """Three significant digits, rounded down (still a floor): fewer bytes to store."""
+    if not value > 0 or not math.isfinite(value):
+        return 0.0
+    scale = 10.0 ** (math.floor(math.log10(value)) - 2)
+    floored = math.floor(value / scale) * scale
+    tidy = float(f"{floored:.3g}")  # without the product's float noise
+    return tidy if tidy <= value else floored
 
 
 def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, previous: Level, margin: float) -> Burn:

@@ -512,7 +512,8 @@ def _floors_form(floors: tuple[int, dict[str, float]] | None) -> bytes:
     if floors is None:
         return b""
     hour, by_meter = floors
-    return json.dumps({"hour": hour, "floors": by_meter}, separators=(",", ":")).encode()
+    figures = {name: int(floor) if floor.is_integer() else floor for name, floor in by_meter.items()}
+    return json.dumps({"hour": hour, "floors": figures}, separators=(",", ":")).encode()
 
 
 def _floors(stored: bytes) -> tuple[int, dict[str, float]] | None:
