@@ -344,18 +344,22 @@ def _burn_signal(
         if tail is None:
             return None
         hour = int(tail[1].now // 3600)
+        if not past.times or past.times[-1] > tail[1].now - settings.baseline_days * 86_400:
+            return None  # a young meter: `burn` would say so, and nothing is stored to say it to
         floors = past.floors[1] if past.floors is not None and past.floors[0] == hour else None
         try:
             if not could_burn(*tail, settings, (floors or {}).get(meter.name, 0.0)):
                 return None
+            if floors is None or meter.name not in floors:  # the hour's first run: keep them, then judge by them
+                floors = _keep_floors(past.full(), snapshot, hour, thresholds_for)
+                if not could_burn(*tail, settings, floors.get(meter.name, 0.0)):
+                    return None
         except OverflowError:  # a stored figure beyond a float: no verdict, as `_judged` says
             return None
     inputs = _burn_inputs(meter, snapshot, past.full(), settings)
     if inputs is None:
         return None
     readings, facts = inputs
-    if previous is None and meter.name not in (floors or {}):
-        _keep_floors(past, snapshot, hour, thresholds_for)
     verdict = _judged(readings, facts, settings, previous or Level.OK, policy.hysteresis / 100)
     if verdict is None or (verdict.level is Level.OK and previous is None):
         return None  # nothing to say, nothing stored: no signal (it would only be one more "ok")
@@ -365,7 +369,9 @@ def _burn_signal(
 RECENT_ROWS = 8  # newest stored rows read before the burn rule's baseline: over an hour at any schedule
 
 
-def _keep_floors(past: Window, snapshot: Snapshot, hour: int, thresholds_for: Callable[[str], Thresholds]) -> None:
+def _keep_floors(
+    past: Window, snapshot: Snapshot, hour: int, thresholds_for: Callable[[str], Thresholds]
+) -> dict[str, float]:
     """Keep each meter's least usual rate of this hour in the window (written with it): the
     rows past WINDOW_SIZE are decoded now, so that no other run of the hour needs them."""
     kept = dict(past.floors[1]) if past.floors is not None and past.floors[0] == hour else {}
@@ -378,9 +384,9 @@ def _keep_floors(past: Window, snapshot: Snapshot, hour: int, thresholds_for: Ca
             floor = usual_floor(inputs[0], hour, settings)
         except OverflowError:
             continue
-        if floor is not None:
-            kept[meter.name] = floor
+        kept[meter.name] = 0.0 if floor is None else floor  # 0: no floor, so judged in full
     past.floors = hour, kept
+    return kept
 
 
 def meter_burn(
