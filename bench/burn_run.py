@@ -50,9 +50,9 @@ from quotawatch_local.local_stack import LocalStack, deploy  # noqa: E402
 FIRST_TICK = datetime(2026, 11, 24, 0, 0, tzinfo=UTC)
 STEP = timedelta(minutes=15)
 SETS = ("two days", "burn on", "burn off")
-# Figures far from their limits, climbing by CLIMB a round: a steady burn, above min_spend.
-PLAN = {**LIMIT_PLAN, "calls": 20_000, "callsLimit": 1_000_000, "totalJobs": 20_000, "successJobs": 19_000}
-CLIMB = 3
+# Figures far from their limits (none alerts), each climbing steadily a round, above min_spend.
+PLAN = {**LIMIT_PLAN, "calls": 300_000, "callsLimit": 1_000_000}
+CLIMB = {"calls": 300, "computeTimeTotal": 50}  # a run: 1,200 calls an hour, 200 ms
 
 
 def main() -> None:
@@ -110,9 +110,7 @@ def main() -> None:
 
 
 def _reply(round_: int) -> Reply:
-    climbed = {key: PLAN[key] + CLIMB * round_ for key in ("calls", "totalJobs", "successJobs")}
-    climbed["computeTimeTotal"] = PLAN["computeTimeTotal"] + 50 * round_
-    return Reply(200, {**PLAN, **climbed}, delay=0.05)
+    return Reply(200, {**PLAN, **{key: PLAN[key] + climb * round_ for key, climb in CLIMB.items()}}, delay=0.05)
 
 
 def _run(runtime: FunctionRuntime, tick: int, offset: int) -> float:
@@ -140,15 +138,17 @@ def _monitors_file(folder: Path, ids: list[str], base_url: str, *, off: bool) ->
 
 def _fill(stack: LocalStack, ids: list[str], days: int) -> None:
     """Windows of `days` of readings every 15 minutes up to the first tick, climbing as the fake does."""
-    usage = get_provider("cloudlayer").parse(_reply(0).body, FIRST_TICK)  # type: ignore[union-attr]
+    parse = get_provider("cloudlayer").parse  # type: ignore[union-attr]
+    now, then = (parse(_reply(k).body, FIRST_TICK) for k in (1, 0))
+    climbs = {m.name: (m.used or 0) - (old.used or 0) for m, old in zip(now.meters, then.meters, strict=True)}
     count = days * 96 + 8
     readings = [
         Snapshot(
             "x",
             "cloudlayer",
             FIRST_TICK - age * STEP,
-            usage.period,
-            tuple(replace(m, used=None if m.used is None else max(m.used - CLIMB * age, 0)) for m in usage.meters),
+            then.period,
+            tuple(replace(m, used=None if m.used is None else m.used - climbs[m.name] * age) for m in then.meters),
         )
         for age in range(count)
     ]

@@ -15,9 +15,11 @@ with runs of equal values folded and whole figures as steps from the newer readi
 compressed with zlib: 48 rows of a cloudlayer monitor with every figure moving are 0.4 to
 0.9 KB, one write unit (format 1, the same JSON as text without steps, was 2 to 2.2 KB,
 three); the meters' figures of the rows past 48 follow, compressed apart, so that the runs
-between their hourly changes write them as read (8 days with every figure moving: about
-2.9 KB, three units; a steady burn stays in one). Windows in formats 1 and 2 (every row
-with every figure) are still read; the run that reads one writes it back in format 3.
+between their hourly changes write them as read, and a run that does not ask for them
+never decodes them (8 days with every figure moving: about 2.9 KB, three units; a steady
+burn stays in one). Last comes the burn rule's floors of the hour (`floors`), plain JSON.
+Windows in formats 1 and 2 (every row with every figure) are still read; the run that
+reads one writes it back in format 3.
 
 This is the one module that reads, rolls and writes windows. `roll`, `encode` and
 `decode` on snapshot lists remain for the cold paths (`quotawatch status`, the bench).
