@@ -17,6 +17,8 @@ against `burn()` on a slice.
 
     python bench/burn_replay.py [--meters 100] [--days 365] [--quick] [--every-reading]
     (bench/run.py runs it too; --quick: 20 meters)
+    python bench/burn_replay.py --misses [--tier 1800]   # each planted burn missed or
+    caught after two runs, run by run (judges only the runs around each: half a minute)
 """
 
 from __future__ import annotations

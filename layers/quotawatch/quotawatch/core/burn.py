@@ -14,9 +14,10 @@ Windows (the issue's "both a long and a short window" adapted to a run every 15 
 - short (default 30 minutes, two runs): raised only when the window burns at `factor`
   times its usual rate and *each half* at least at half the factor times the half's own
   usual rate (so a burn beside a nightly batch still counts), each half measured by
-  its own reading (after a gap, one reading covering the whole window cannot tell a burn
-  from a burst, and waits for the next). A single elevated reading is a blip and never
-  alerts, however high (the other half reads usual); a burn
+  its own reading (after a failed run no reading splits the window: then the last two
+  readings' steps, back to two short windows, must each burn at half the factor against
+  their own usual rate; a longer gap waits for the next). A single elevated reading is a
+  blip and never alerts, however high (the other half reads usual); a burn
   that fills two readings is caught by the second run that sees it. A plain "1 h window
   at 10x" would see a 10x burn only as 5.5x after two runs, and need four.
 - long (default 6 hours): does not gate the warning (that would take hours); a burn that

@@ -192,8 +192,8 @@ class Window:
         WINDOW_SIZE in all. On a steady burn the line through hourly readings is the line
         through every reading, for a quarter of the work; and whatever the schedule, the
         window spans hours. Past those, the same hourly readings back to HISTORY_SECONDS
-        (the burn rule's baseline). A reading at the same time as the new one is replaced
-        by it.
+        before the clock hour (the burn rule's baseline; so they change once an hour). A
+        reading at the same time as the new one is replaced by it.
         """
         new = Window.of([snapshot])
         at = new.times[0]
