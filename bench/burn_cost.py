@@ -68,12 +68,14 @@ def main() -> None:
     window = Window.of([])
     for reading in history[:-4]:
         window = window.rolled(reading)
+    thresholds = DEFAULT_THRESHOLDS
     runs = []  # (the stored window, the reading) of each run of the hour
     for reading in history[-4:]:
         stored = window.encode()
         runs.append((stored, reading))
-        window = Window.decode(stored, "bench").rolled(reading)
-    thresholds = DEFAULT_THRESHOLDS
+        window = Window.decode(stored, "bench")
+        evaluate(reading, window, lambda _: thresholds, {}, DEFAULT_POLICY)  # as a run: it may keep a cache
+        window = window.rolled(reading)
     clock = time.process_time
     rounds = []
     for _ in range(args.rounds):

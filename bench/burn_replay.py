@@ -17,6 +17,8 @@ against `burn()` on a slice.
 
     python bench/burn_replay.py [--meters 100] [--days 365] [--quick] [--every-reading]
     (bench/run.py runs it too; --quick: 20 meters)
+    python bench/burn_replay.py --misses [--tier 1800]   # each planted burn missed or
+    caught after two runs, run by run (judges only the runs around each: half a minute)
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import statistics
 import sys
 import time
 from bisect import bisect_left
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,10 +41,13 @@ sys.path[:0] = [str(REPO / "layers/quotawatch"), str(REPO)]
 from quotawatch.core.burn import (  # noqa: E402
     DAY,
     DEFAULT_BURN,
+    FLOOR_SHARE,
     HOUR,
+    Burn,
     Consumption,
     MeterFacts,
     Readings,
+    _usual_short,
     burn,
     default_min_spend,
     judge,
@@ -69,6 +75,7 @@ class Meter:
     spikes: list[tuple[int, int]] = field(default_factory=list)  # (first run that sees it, runs)
     usual: dict[int, float] = field(default_factory=dict)  # a spike's first run: the rate it multiplies
     blips: list[int] = field(default_factory=list)
+    shape: str = ""  # "business", "flat" or "batch (at HH:MM UTC, N runs)": for --misses
 
 
 def synthesize(index: int, runs: int) -> Meter:
@@ -105,7 +112,9 @@ def synthesize(index: int, runs: int) -> Meter:
     monthly = base * 730 * (1 + max(growth, 0)) * step
     limit = monthly * rng.uniform(1.2, 3.0) if kind == "limit" else None
     full = monthly * 1.5
-    meter = Meter(kind, unit, spikes=spikes, blips=blips)
+    batch_at = (batch_hour * 4 * STEP) % DAY
+    described = f"batch at {batch_at / HOUR:05.2f} h UTC, {batch_runs} runs" if shape == "batch" else shape
+    meter = Meter(kind, unit, spikes=spikes, blips=blips, shape=described)
     used, balance, month = 0.0, full, -1
     for i in range(runs):
         at = START + i * STEP
@@ -170,30 +179,15 @@ class Outcome:
 
 def replay_window(meter: Meter, tier_seconds: int = TIER_SECONDS) -> Outcome:
     """Every run judged on the rows its window keeps, as the check does (`burn()` per run)."""
-    times = meter.times
-    hour_firsts = [i for i, t in enumerate(times) if i == 0 or int(t) // 3600 != int(times[i - 1]) // 3600]
-    block_firsts = [
-        i for i, t in enumerate(times) if i == 0 or int(t) // tier_seconds != int(times[i - 1]) // tier_seconds
-    ]
+    rows_of = _window_rows(meter, tier_seconds)
     outcome = Outcome()
     level = Level.OK
-    balance = meter.kind == "balance"
     start = time.process_time()
     for i, value in enumerate(meter.values):
         if value is None:
             continue  # a failed run judges nothing
-        older = hour_firsts[
-            max(0, bisect_left(hour_firsts, i - RECENT + 1) - (WINDOW_SIZE - RECENT)) : bisect_left(
-                hour_firsts, i - RECENT + 1
-            )
-        ]
-        oldest = older[0] if older else max(i - RECENT + 1, 0)
-        lo = bisect_left(times, times[i] - HISTORY_SECONDS)
-        tier = block_firsts[bisect_left(block_firsts, lo) : bisect_left(block_firsts, oldest)]
-        rows = [*tier, *older, *range(max(i - RECENT + 1, 0), i + 1)]
-        readings = Readings([times[r] for r in rows], [meter.values[r] for r in rows], balance)
-        verdict = burn(readings, _facts(meter, i, value), DEFAULT_BURN, level, MARGIN)
-        assert verdict is not None  # noqa: S101 - burn is on
+        rows = rows_of(i)
+        verdict = _judged_at(meter, i, rows, level)
         if verdict.level is not Level.OK and level is Level.OK:
             outcome.raised_at.append(i)
         level = verdict.level
@@ -201,6 +195,102 @@ def replay_window(meter: Meter, tier_seconds: int = TIER_SECONDS) -> Outcome:
         outcome.rows += len(rows)
     outcome.cpu = time.process_time() - start
     return outcome
+
+
+def _window_rows(meter: Meter, tier_seconds: int) -> Callable[[int], list[int]]:
+    """The rows (indices into the meter's readings, oldest first) a run's window holds."""
+    times = meter.times
+    hour_firsts = [i for i, t in enumerate(times) if i == 0 or int(t) // 3600 != int(times[i - 1]) // 3600]
+    block_firsts = [
+        i for i, t in enumerate(times) if i == 0 or int(t) // tier_seconds != int(times[i - 1]) // tier_seconds
+    ]
+
+    def rows(i: int) -> list[int]:
+        newest = max(i - RECENT + 1, 0)
+        while newest > 0 and meter.values[newest] is None:
+            newest -= 1  # as Window.rolled: failures since the last good reading, and that reading
+        recent = bisect_left(hour_firsts, newest)
+        older = hour_firsts[max(0, recent - (WINDOW_SIZE - (i + 1 - newest))) : recent]
+        oldest = older[0] if older else newest
+        lo = bisect_left(times, times[i] - HISTORY_SECONDS)
+        tier = block_firsts[bisect_left(block_firsts, lo) : bisect_left(block_firsts, oldest)]
+        return [*tier, *older, *range(newest, i + 1)]
+
+    return rows
+
+
+def _judged_at(meter: Meter, i: int, rows: list[int], level: Level) -> Burn:
+    balance = meter.kind == "balance"
+    readings = Readings([meter.times[r] for r in rows], [meter.values[r] for r in rows], balance)
+    value = meter.values[i]
+    assert value is not None  # noqa: S101 - only runs that read the meter are judged
+    verdict = burn(readings, _facts(meter, i, value), DEFAULT_BURN, level, MARGIN)
+    assert verdict is not None  # noqa: S101 - burn is on
+    return verdict
+
+
+def print_misses(index: int, meter: Meter, tier_seconds: int = TIER_SECONDS) -> tuple[int, int]:
+    """Each planted burn missed or caught after 2 runs: where it lands, and every run's verdict.
+
+    Judges only the runs around each burn (from 8 runs before it, at OK): (late, missed)."""
+    rows_of = _window_rows(meter, tier_seconds)
+    late = missed = 0
+    for first, length in meter.spikes:
+        value = meter.values[first]
+        floor = default_min_spend(_facts(meter, first, value)) if value is not None else 0.0
+        if (SPIKE - 1) * meter.usual[first] < floor:
+            continue
+        level, runs, seen = Level.OK, None, 0
+        for i in range(first - 8, first + length + 2):
+            if meter.values[i] is None:
+                continue
+            seen += i >= first
+            verdict = _judged_at(meter, i, rows_of(i), level)
+            if verdict.level is not Level.OK and level is Level.OK and i >= first:
+                runs = seen
+                break
+            level = verdict.level
+        if runs is not None and runs <= 2:
+            continue
+        late += runs is not None
+        missed += runs is None
+        when = datetime.fromtimestamp(meter.times[first], UTC)
+        print(
+            f"  meter {index} ({meter.kind}, {meter.unit}, {meter.shape}): burn of {length} runs from"
+            f" {when:%a %Y-%m-%d %H:%M} UTC, usual {meter.usual[first]:.3g}/h, min_spend {floor:.3g}/h;"
+            f" {'missed' if runs is None else f'caught at run {runs}'}"
+        )
+        level = Level.OK
+        for i in range(first - 2, min(first + max(length, 4) + 2, len(meter.values))):
+            reading = meter.values[i]
+            if reading is None:
+                print(f"    run {i - first:+d}: no reading")
+                continue
+            verdict = _judged_at(meter, i, rows_of(i), level)
+            halves = _halves(meter, i, rows_of(i))
+            print(
+                f"    run {i - first:+d} {datetime.fromtimestamp(meter.times[i], UTC):%H:%M}: {verdict.level.value}"
+                f" short {verdict.short_rate or 0:.3g} usual {verdict.usual or 0:.3g}"
+                f" (x{verdict.ratio or 0:.1f}) halves {halves} long {verdict.long_rate or 0:.3g}; value {reading:.6g}"
+            )
+            level = verdict.level
+    return late, missed
+
+
+def _halves(meter: Meter, i: int, rows: list[int]) -> str:
+    """The short window's halves and their usual rates, as `judge` reads them."""
+    consumption = Consumption.of(
+        [meter.times[r] for r in rows], [meter.values[r] for r in rows], balance=meter.kind == "balance"
+    )
+    now, half = meter.times[i], DEFAULT_BURN.short / 2
+    seasonal = _usual_short(consumption, now, DEFAULT_BURN)
+    mean = consumption.rate(now - DEFAULT_BURN.baseline_days * DAY, now - DEFAULT_BURN.short) or 0.0
+    rates = (consumption.rate(now - 2 * half, now - half), consumption.rate(now - half, now))
+    usual = seasonal[1:] if seasonal else (0.0, 0.0)
+    return (
+        ", ".join(f"{r or 0:.3g}/{max(u, FLOOR_SHARE * mean):.3g}" for r, u in zip(rates, usual, strict=True))
+        + f" (floor {FLOOR_SHARE * mean:.3g})"
+    )
 
 
 def replay(meter: Meter) -> Outcome:
@@ -241,7 +331,9 @@ def _check(meter: Meter, i: int, facts: MeterFacts, previous: Level, level: Leve
         outcome.mismatches += 1
 
 
-def bench_burn(meters: int = 100, days: int = 365, every_reading: bool = False, tier: int = TIER_SECONDS) -> None:
+def bench_burn(
+    meters: int = 100, days: int = 365, every_reading: bool = False, tier: int = TIER_SECONDS, misses: bool = False
+) -> None:
     runs = int(days * DAY / STEP)
     print(f"Burn replay: {meters} meters, {days} days of readings every 15 minutes, defaults {_defaults()}")
     kept = f"the rows the window keeps (its coarse tier one every {tier / HOUR:g} h)"
@@ -251,6 +343,10 @@ def bench_burn(meters: int = 100, days: int = 365, every_reading: bool = False, 
     to_catch: list[int] = []
     outcomes: list[Outcome] = []
     planted = 0
+    if misses:
+        counts = [print_misses(index, synthesize(index, runs), tier) for index in range(meters)]
+        print(f"  late {sum(c[0] for c in counts)}, missed {sum(c[1] for c in counts)}\n")
+        return
     for index in range(meters):
         meter = synthesize(index, runs)
         outcome = replay(meter) if every_reading else replay_window(meter, tier)
@@ -321,5 +417,6 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="20 meters")
     parser.add_argument("--every-reading", action="store_true", help="judge every reading, not the window's rows")
     parser.add_argument("--tier", type=int, default=TIER_SECONDS, help="seconds between rows of the coarse tier")
+    parser.add_argument("--misses", action="store_true", help="print each planted burn missed or caught late")
     args = parser.parse_args()
-    bench_burn(20 if args.quick else args.meters, args.days, args.every_reading, args.tier)
+    bench_burn(20 if args.quick else args.meters, args.days, args.every_reading, args.tier, args.misses)

@@ -23,6 +23,7 @@ from quotawatch.core.burn import (
     Readings,
     burn,
     default_min_spend,
+    usual_floor,
 )
 from quotawatch.core.burn_messages import burn_line, burn_sms, duration
 from quotawatch.core.rules import Level
@@ -83,6 +84,10 @@ def _gap(times: list[float], values: list[float | None]) -> None:
         values[i] = None
 
 
+def _failed_run(times: list[float], values: list[float | None]) -> None:
+    values[-2] = None  # the run between the last two readings failed
+
+
 def _reset(times: list[float], values: list[float | None]) -> None:
     last = values[-2]
     assert last is not None
@@ -121,6 +126,10 @@ CASES = [
     Case("a slow ramp is the forecast's job", lambda at: 10 * (1 + 3 * (at - NOW + 8 * DAY) / (8 * DAY)), Level.OK),
     Case("a reset in the window", steady(50), Level.OK, edit=_reset),
     Case("a gap in readings", steady(50), Level.OK, edit=_gap),
+    Case("a burn across a failed run: its second reading raises", spiking(steady(50), NOW - 3 * STEP),
+         Level.WARNING, edit=_failed_run),
+    Case("one elevated reading after a failed run is a blip", spiking(steady(50), NOW - 2 * STEP),
+         Level.OK, edit=_failed_run),
     Case("a spike hidden in a gap waits for a reading", spiking(steady(50), NOW - 3 * HOUR), Level.OK, edit=_gap),
     Case("a meter's first week never alerts", spiking(steady(50), NOW - HOUR), Level.OK, days=6.5),
     Case("the nightly batch after a week of it", nightly, Level.OK, now=BATCH_AT_2AM),
@@ -352,3 +361,37 @@ def test_consumption_of_every_reading_adds_the_same_steps_as_the_loop(values: li
 
     assert (every.times, every.totals) == (with_a_gap.times, with_a_gap.totals)
     assert [type(t) for t in every.totals] == [type(t) for t in with_a_gap.totals]
+
+
+@pytest.mark.parametrize("minute", [0, 5, 15, 30, 44, 59])
+@pytest.mark.parametrize(
+    ("rate", "hour_at"),
+    [
+        (steady(50), NOW),
+        (nightly, BATCH_AT_2AM),  # the batch's hour
+        (nightly, BATCH_AT_2AM - HOUR),  # the hour before it
+        (nightly, BATCH_AT_2AM + HOUR),  # and after it
+        (office, SATURDAY),
+        (spiking(steady(50), NOW - 2 * STEP), NOW),
+    ],
+)
+def test_the_usual_floor_is_never_above_the_usual_rate_of_any_run_of_its_hour(
+    rate: Rate, hour_at: float, minute: int
+) -> None:
+    """So a run that skips the baseline because its short window burns under `factor`
+    times the floor would not have raised (core/rules.py keeps the floor per hour)."""
+    hour = int(hour_at // HOUR)
+    now = hour * HOUR + minute * 60
+    times, values = used_series(rate, now, 8.5)
+    floor = usual_floor(Readings(times[:-1], values[:-1]), hour, NO_FLOOR)  # kept by an earlier run
+    verdict = burn(Readings(times, values), MeterFacts(now, unit="USD"), NO_FLOOR)
+    assert floor is not None
+    assert verdict is not None
+    assert verdict.usual is not None
+    assert floor <= verdict.usual * (1 + 1e-9)
+    assert floor > 0  # and it says something: every hour here has use
+
+
+def test_no_usual_floor_before_the_baseline_days() -> None:
+    times, values = used_series(steady(50), NOW, 6.5)
+    assert usual_floor(Readings(times, values), int(NOW // HOUR), DEFAULT_BURN) is None

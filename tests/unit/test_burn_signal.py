@@ -266,3 +266,26 @@ def test_the_report_marks_burn_alerts_and_shades_the_windows_they_burned_in(week
     assert ("legend-burn", "burning faster than usual 1 time") in legend
     assert "burning faster than usual" in alt
     assert chart_png(series, UTC).startswith(b"\x89PNG")
+
+
+def test_the_usual_floor_kept_in_the_window_changes_no_verdict() -> None:
+    """Each run reads the stored window and writes it back, as the check does. A run that
+    skips the baseline for the floor the window keeps decides as one that builds it."""
+    stored = Window.of([]).encode()
+    used, kept = 0.0, 0
+    for tick in range(8 * 96 + 16):
+        at = START + tick * TICK
+        used += USUAL * (10 if 8 * 96 + 4 <= tick < 8 * 96 + 10 else 1) * TICK.total_seconds() / 3600
+        snapshot = spend(at, used)
+        past, bare = Window.decode(stored, "acme"), Window.decode(stored, "acme")
+        bare.floors = None
+        kept += past.floors is not None and past.floors[0] == int(at.timestamp() // 3600)
+        levels = [
+            {s.key: s.level for s in evaluate(snapshot, w, lambda _: DEFAULT_THRESHOLDS, {}, DEFAULT_POLICY).signals}
+            for w in (past, bare)
+        ]
+        assert levels[0] == levels[1], at
+        stored = past.rolled(snapshot).encode()
+        if tick == 8 * 96 + 6:
+            assert levels[0][KEY] is not Level.OK  # the burn is seen
+    assert kept > 2 * 24  # most runs after the first week read the floor kept

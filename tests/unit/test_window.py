@@ -288,3 +288,45 @@ def test_any_rolled_window_survives_its_json(newest: Snapshot, history: list[Sna
 
     assert len(rolled) <= window.WINDOW_SIZE
     assert round_trip(rolled) == rolled
+
+
+def test_the_rows_past_the_first_48_are_decoded_only_when_read() -> None:
+    history = [reading(30 - 15 * n, 100_000 - 7 * n) for n in range(1, 4 * 24 * 10)]
+    stored = window.Window.of(history[1:]).rolled(history[0]).encode()
+
+    lazy = window.Window.decode(stored, "acme")
+
+    assert len(lazy) > window.WINDOW_SIZE
+    assert len(lazy.meters["calls"].used) == window.WINDOW_SIZE  # the rules' rows only, until asked
+    assert (
+        lazy.rolled(reading(30, 100_010)).encode()
+        == window.Window.decode(stored, "acme").full().rolled(reading(30, 100_010)).encode()
+    )
+    assert lazy.snapshots("acme") == window.roll(history[0], history[1:])
+
+
+def test_the_burn_rules_floors_are_kept_after_the_rows_and_carried_over() -> None:
+    history = [reading(30 - 15 * n, 100_000 - 7 * n) for n in range(1, 4 * 24 * 10)]
+    stored = window.Window.of(history[1:]).rolled(history[0])
+    stored.floors = (493_000, {"calls": 28.0})
+
+    read = window.Window.decode(stored.encode(), "acme")
+
+    assert read.floors == (493_000, {"calls": 28.0})
+    assert read.rolled(reading(30, 100_010)).floors == (493_000, {"calls": 28.0})
+    assert read.snapshots("acme") == window.Window.decode(stored.encode(), "acme").snapshots("acme")
+
+
+def test_unreadable_rows_past_the_first_48_are_dropped_when_read() -> None:
+    """They are decoded after the run has started: the burn rule waits for 8 days again
+    rather than the run failing."""
+    history = [reading(30 - 15 * n, 100_000 - 7 * n) for n in range(1, 4 * 24 * 10)]
+    stored = window.Window.of(history[1:]).rolled(history[0]).encode()
+    head = zlib.decompressobj()
+    head.decompress(stored)
+    broken = stored[: len(stored) - len(head.unused_data)] + zlib.compress(b'{"calls":{"used":[1]}}')
+
+    read = window.Window.decode(broken, "acme").full()
+
+    assert len(read) == window.WINDOW_SIZE
+    assert read.snapshots("acme") == window.roll(history[0], history[1:])[: window.WINDOW_SIZE]

@@ -14,9 +14,10 @@ Windows (the issue's "both a long and a short window" adapted to a run every 15 
 - short (default 30 minutes, two runs): raised only when the window burns at `factor`
   times its usual rate and *each half* at least at half the factor times the half's own
   usual rate (so a burn beside a nightly batch still counts), each half measured by
-  its own reading (after a gap, one reading covering the whole window cannot tell a burn
-  from a burst, and waits for the next). A single elevated reading is a blip and never
-  alerts, however high (the other half reads usual); a burn
+  its own reading (after a failed run no reading splits the window: then the last two
+  readings' steps, back to two short windows, must each burn at half the factor against
+  their own usual rate; a longer gap waits for the next). A single elevated reading is a
+  blip and never alerts, however high (the other half reads usual); a burn
   that fills two readings is caught by the second run that sees it. A plain "1 h window
   at 10x" would see a 10x burn only as 5.5x after two runs, and need four.
 - long (default 6 hours): does not gate the warning (that would take hours); a burn that
@@ -49,7 +50,7 @@ from __future__ import annotations
 import math
 import operator
 import statistics
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate, pairwise
@@ -236,10 +237,11 @@ def burn(
     return judge(consumption, facts, settings, previous, margin)
 
 
-def could_burn(readings: Readings, facts: MeterFacts, settings: BurnSettings) -> bool:
+def could_burn(readings: Readings, facts: MeterFacts, settings: BurnSettings, usual_floor: float = 0.0) -> bool:
     """Whether the meter could be burning when its level is OK: False when the short
     window's whole spend is below `min_spend` (the excess over a usual rate, never negative,
-    cannot reach it). Reads the readings of the short window only, so that a quiet meter
+    cannot reach it), or below `factor` times `usual_floor`, the least the usual rate can be
+    (`usual_floor`). Reads the readings of the short window only, so that a quiet meter
     needs no baseline; True whenever that is not plain (it then takes the full verdict).
     """
     times, values, now = readings.times, readings.values, facts.now
@@ -254,7 +256,40 @@ def could_burn(readings: Readings, facts: MeterFacts, settings: BurnSettings) ->
         return True
     floor = settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
     # A margin for the float sums: the full verdict adds the same steps from further back.
-    return rate > 0 and rate >= floor * (1 - 1e-6)
+    return rate > 0 and rate >= max(floor, settings.factor * usual_floor) * (1 - 1e-6)
+
+
+def usual_floor(readings: Readings, hour: int, settings: BurnSettings) -> float | None:
+    """The least usual rate (`judge`'s, for the short window) of any run in this clock hour
+    (POSIX seconds // 3600); None when the readings do not reach back far enough to say.
+
+    Each day alike's rate over any half hour between the same hour's start less a short
+    window and its end is at least the least slope between the readings that span it, and
+    the usual rate is at least the median of those days' rates: a run whose short window
+    burns at under `factor` times this cannot raise. It changes only when an hourly row
+    moves in, so the window keeps it (`Window.floors`) and most runs build no baseline.
+    """
+    start = hour * HOUR
+    consumption = Consumption.of(readings.times, readings.values, balance=readings.balance)
+    times, totals = consumption.times, consumption.totals
+    least: list[float] = []
+    for day in _alike(start, settings):
+        lo, hi = day - settings.short, day + HOUR
+        if not times or lo < times[0] or hi > times[-1]:
+            return None
+        first, last = bisect_right(times, lo) - 1, bisect_left(times, hi)
+        least.append(min((totals[k + 1] - totals[k]) * HOUR / (times[k + 1] - times[k]) for k in range(first, last)))
+    return _down_to_3_digits(statistics.median(least)) if least else None
+
+
+def _down_to_3_digits(value: float) -> float:
+    """Three significant digits, rounded down (still a floor): fewer bytes to store."""
+    if not value > 0 or not math.isfinite(value):
+        return 0.0
+    scale = 10.0 ** (math.floor(math.log10(value)) - 2)
+    floored = math.floor(value / scale) * scale
+    tidy = float(f"{floored:.3g}")  # without the product's float noise
+    return tidy if tidy <= value else floored
 
 
 def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, previous: Level, margin: float) -> Burn:
@@ -279,8 +314,9 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     floor = settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
     excess = short_rate - usual
     if previous is Level.OK:
-        split = consumption.read_between(now - 0.75 * short, now - 0.25 * short)
-        burning = split and sustained and short_rate >= threshold and excess >= floor and excess > 0
+        if not consumption.read_between(now - 0.75 * short, now - 0.25 * short):
+            sustained = _last_two_burn(consumption, now, settings, FLOOR_SHARE * mean)
+        burning = sustained and short_rate >= threshold and excess >= floor and excess > 0
     else:  # hysteresis: the whole window, with the clearing margin
         burning = short_rate >= threshold * (1 - margin) and excess >= floor * (1 - margin) and excess > 0
     if not burning:
@@ -292,6 +328,31 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     soon = spare is not None and spare > 0
     level = Level.CRITICAL if lasting or soon else Level.WARNING
     return replace(verdict, level=level)
+
+
+def _last_two_burn(consumption: Consumption, now: float, settings: BurnSettings, floor: float) -> bool:
+    """After a failed run no reading splits the short window: whether the last two readings'
+    steps (back to two short windows) each burn at half the factor against their own usual
+    rate. Two elevated readings are a burn, one is still a blip; a gap longer than that waits."""
+    times = consumption.times
+    end = bisect_left(times, now)
+    if end >= len(times) or times[end] != now or end < 2 or times[end - 2] < now - 2 * settings.short:
+        return False
+    for start, stop in ((times[end - 2], times[end - 1]), (times[end - 1], now)):
+        rate = consumption.rate(start, stop)
+        usual = _usual_between(consumption, start - now, stop - now, now, settings)
+        if rate is None or usual is None or rate < max(usual, floor) * settings.factor / 2:
+            return False
+    return True
+
+
+def _usual_between(
+    consumption: Consumption, start: float, stop: float, now: float, settings: BurnSettings
+) -> float | None:
+    """Median rate between these offsets from `now` (negative) on the days alike."""
+    rates = [consumption.rate(day + start, day + stop) for day in _alike(now, settings)]
+    known = [r for r in rates if r is not None]
+    return statistics.median(known) if known else None
 
 
 def _context(facts: MeterFacts) -> tuple[str, bool, float | None]:

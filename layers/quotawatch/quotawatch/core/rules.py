@@ -23,12 +23,21 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from quotawatch.core.bounds import TRUNCATED
-from quotawatch.core.burn import DEFAULT_BURN, Burn, BurnSettings, MeterFacts, Readings, burn, could_burn
+from quotawatch.core.burn import (
+    DEFAULT_BURN,
+    Burn,
+    BurnSettings,
+    MeterFacts,
+    Readings,
+    burn,
+    could_burn,
+    usual_floor,
+)
 from quotawatch.core.forecast import Forecast, forecast_series, period_series
 from quotawatch.core.level import Level as Level  # re-exported: where the signals are
 from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Snapshot
-from quotawatch.core.window import Window
+from quotawatch.core.window import Column, Window
 
 CHECK_KEY = "check"
 
@@ -223,7 +232,7 @@ def evaluate(
                     silent=silent,
                 )
             )
-        burning = _burn_signal(meter, snapshot, past, thresholds, previous.get(burn_signal_key(meter.name)), policy)
+        burning = _burn_signal(meter, snapshot, past, thresholds_for, previous.get(burn_signal_key(meter.name)), policy)
         if burning is not None:
             signals.append(burning)
     for condition in snapshot.conditions:
@@ -317,22 +326,67 @@ def _forecast_level(
 
 
 def _burn_signal(
-    meter: Meter, snapshot: Snapshot, past: Window, thresholds: Thresholds, previous: Level | None, policy: AlertPolicy
+    meter: Meter,
+    snapshot: Snapshot,
+    past: Window,
+    thresholds_for: Callable[[str], Thresholds],
+    previous: Level | None,
+    policy: AlertPolicy,
 ) -> Signal | None:
     """The meter's burn signal; None when off, or not raised and nothing stored."""
-    inputs = _burn_inputs(meter, snapshot, past, thresholds.burn)
+    settings = thresholds_for(meter.name).burn
+    floors: dict[str, float] | None = None
+    hour = 0
+    if previous is None:
+        # The newest rows only: a short window that cannot reach min_spend, or `factor` times
+        # the least usual rate of this hour (kept in the window), needs no baseline.
+        tail = _burn_inputs(meter, snapshot, past, settings, RECENT_ROWS)
+        if tail is None:
+            return None
+        hour = int(tail[1].now // 3600)
+        if not past.times or past.times[-1] > tail[1].now - settings.baseline_days * 86_400:
+            return None  # a young meter: `burn` would say so, and nothing is stored to say it to
+        floors = past.floors[1] if past.floors is not None and past.floors[0] == hour else None
+        try:
+            if not could_burn(*tail, settings, (floors or {}).get(meter.name, 0.0)):
+                return None
+            if floors is None or meter.name not in floors:  # the hour's first run: keep them, then judge by them
+                floors = _keep_floors(past.full(), snapshot, hour, thresholds_for)
+                if not could_burn(*tail, settings, floors.get(meter.name, 0.0)):
+                    return None
+        except OverflowError:  # a stored figure beyond a float: no verdict, as `_judged` says
+            return None
+    inputs = _burn_inputs(meter, snapshot, past.full(), settings)
     if inputs is None:
         return None
     readings, facts = inputs
-    try:
-        if previous is None and not could_burn(readings, facts, thresholds.burn):
-            return None  # the short window cannot reach min_spend: no baseline to build, nothing to say
-    except OverflowError:  # a stored figure beyond a float: no verdict, as `_judged` says
-        return None
-    verdict = _judged(readings, facts, thresholds.burn, previous or Level.OK, policy.hysteresis / 100)
+    verdict = _judged(readings, facts, settings, previous or Level.OK, policy.hysteresis / 100)
     if verdict is None or (verdict.level is Level.OK and previous is None):
         return None  # nothing to say, nothing stored: no signal (it would only be one more "ok")
     return Signal(burn_signal_key(meter.name), verdict.level, meter=meter, burn=verdict)
+
+
+RECENT_ROWS = 8  # newest stored rows read before the burn rule's baseline: over an hour at any schedule
+
+
+def _keep_floors(
+    past: Window, snapshot: Snapshot, hour: int, thresholds_for: Callable[[str], Thresholds]
+) -> dict[str, float]:
+    """Keep each meter's least usual rate of this hour in the window (written with it): the
+    rows past WINDOW_SIZE are decoded now, so that no other run of the hour needs them."""
+    kept = dict(past.floors[1]) if past.floors is not None and past.floors[0] == hour else {}
+    for meter in snapshot.meters:
+        settings = thresholds_for(meter.name).burn
+        inputs = None if meter.name in kept else _burn_inputs(meter, snapshot, past, settings)
+        if inputs is None:
+            continue
+        try:
+            floor = usual_floor(inputs[0], hour, settings)
+        except OverflowError:
+            continue
+        kept[meter.name] = 0.0 if floor is None else floor  # 0: no floor, so judged in full
+    past.floors = hour, kept
+    return kept
 
 
 def meter_burn(
@@ -355,15 +409,18 @@ def _judged(
 
 
 def _burn_inputs(
-    meter: Meter, snapshot: Snapshot, past: Window, settings: BurnSettings
+    meter: Meter, snapshot: Snapshot, past: Window, settings: BurnSettings, newest: int | None = None
 ) -> tuple[Readings, MeterFacts] | None:
-    """The meter's readings oldest first (this one last) and facts, as `burn` reads them."""
+    """The meter's readings oldest first (this one last) and facts, as `burn` reads them;
+    of the stored rows, the `newest` only when given."""
     balance = meter.used is None
     if settings.off or (balance and meter.remaining is None):
         return None
     now = snapshot.checked_at.timestamp()
     column = past.meters.get(meter.name)
-    stored = past.times
+    stored = past.times if newest is None else past.times[:newest]
+    if column is not None and newest is not None:
+        column = Column(column.used[:newest], [], column.remaining[:newest])
     if stored and stored[0] < now:  # every run but a late one: the window is older than the reading
         times, figures = stored[::-1], (column.remaining if balance else column.used)[::-1] if column else None
     else:

@@ -15,9 +15,11 @@ with runs of equal values folded and whole figures as steps from the newer readi
 compressed with zlib: 48 rows of a cloudlayer monitor with every figure moving are 0.4 to
 0.9 KB, one write unit (format 1, the same JSON as text without steps, was 2 to 2.2 KB,
 three); the meters' figures of the rows past 48 follow, compressed apart, so that the runs
-between their hourly changes write them as read (8 days with every figure moving: about
-2.9 KB, three units; a steady burn stays in one). Windows in formats 1 and 2 (every row
-with every figure) are still read; the run that reads one writes it back in format 3.
+between their hourly changes write them as read, and a run that does not ask for them
+never decodes them (8 days with every figure moving: about 2.9 KB, three units; a steady
+burn stays in one). Last comes the burn rule's floors of the hour (`floors`), plain JSON.
+Windows in formats 1 and 2 (every row with every figure) are still read; the run that
+reads one writes it back in format 3.
 
 This is the one module that reads, rolls and writes windows. `roll`, `encode` and
 `decode` on snapshot lists remain for the cold paths (`quotawatch status`, the bench).
@@ -85,7 +87,7 @@ class Column:
 class Window:
     """Recent readings of one monitor, newest first, column by column."""
 
-    __slots__ = ("kinds", "meters", "periods", "provider", "tier", "times")
+    __slots__ = ("_pending", "floors", "kinds", "meters", "periods", "provider", "tier", "times")
 
     def __init__(
         self,
@@ -103,6 +105,12 @@ class Window:
         # The stored form of the rows past WINDOW_SIZE when known (read, or carried over from
         # the window rolled): they change once an hour, so most runs write them as read.
         self.tier: bytes | None = None
+        # Read but not yet in the columns (they then hold the first WINDOW_SIZE rows only):
+        # most runs never read the rows past WINDOW_SIZE, so they are decoded when asked (`full`).
+        self._pending: bytes | None = None
+        # The burn rule's cache (core/burn.py, `usual_floor`): the clock hour, and per meter
+        # the least usual rate any run of that hour can have; stored after the rows.
+        self.floors: tuple[int, dict[str, float]] | None = None
 
     def __len__(self) -> int:
         return len(self.times)
@@ -147,6 +155,8 @@ class Window:
 
     def reading(self, row: int, monitor: str) -> Snapshot:
         """One reading as a trimmed snapshot."""
+        if row >= WINDOW_SIZE:
+            self.full()
         at = datetime.fromtimestamp(self.times[row], UTC)
         kind = self.kinds[row]
         if kind is not None:
@@ -182,8 +192,8 @@ class Window:
         WINDOW_SIZE in all. On a steady burn the line through hourly readings is the line
         through every reading, for a quarter of the work; and whatever the schedule, the
         window spans hours. Past those, the same hourly readings back to HISTORY_SECONDS
-        (the burn rule's baseline). A reading at the same time as the new one is replaced
-        by it.
+        before the clock hour (the burn rule's baseline; so they change once an hour). A
+        reading at the same time as the new one is replaced by it.
         """
         new = Window.of([snapshot])
         at = new.times[0]
@@ -198,14 +208,27 @@ class Window:
         for t in reversed(order[head:]):  # oldest first: the first of an hour stays
             hours.setdefault(int(t) // 3600, t)
         rows = order[:head] + sorted(hours.values(), reverse=True)
-        oldest = at - HISTORY_SECONDS  # past WINDOW_SIZE rows, only the burn rule reads them
+        # Past WINDOW_SIZE rows, only the burn rule reads them; the oldest go at the turn of the
+        # hour, with the row that comes in, so that those rows change once an hour.
+        oldest = at // 3600 * 3600 - HISTORY_SECONDS
         kept = [by_time[t] for row, t in enumerate(rows) if row < WINDOW_SIZE or t >= oldest]
         if kept[0][0] is new and all(source is self for source, _ in kept[1:]):  # every run but a late one
             picked = [row for _, row in kept[1:]]
-            after = self._after(new, picked)
             if self.tier is not None and picked[WINDOW_SIZE - 1 :] == list(range(WINDOW_SIZE, len(self))):
-                after.tier = self.tier  # the same rows past WINDOW_SIZE, already trimmed
+                # The same rows past WINDOW_SIZE, already trimmed: carried as stored, and left
+                # undecoded when they were.
+                if self._pending is None:
+                    after = self._after(new, picked)
+                else:
+                    after = self._after(new, picked[: WINDOW_SIZE - 1])
+                    after.times += self.times[WINDOW_SIZE:]
+                    after.kinds += self.kinds[WINDOW_SIZE:]
+                    after.periods += self.periods[WINDOW_SIZE:]
+                after.tier, after._pending, after.floors = self.tier, self._pending, self.floors
                 return after
+            self.full()
+            after = self._after(new, picked)
+            after.floors = self.floors
             return after._trimmed()
         # A reading older than the newest stored one (a late run): rare, so rebuilt from readings.
         return Window.of([source.reading(row, snapshot.monitor) for source, row in kept])._trimmed()
@@ -280,6 +303,10 @@ class Window:
             period_column.append(periods.index(period))
         meters: dict[str, dict[str, list[Any]]] = {}
         head = bisect_left(good, WINDOW_SIZE)  # good rows the rules read; past them, `used` only
+        if self.tier is None:
+            self.full()
+        else:
+            good = good[:head]  # the rows past them are written as read
         pick = itemgetter(*good) if len(good) > 1 else None
         for name, column in self.meters.items():
             used = list(pick(column.used)) if pick is not None else [column.used[row] for row in good]
@@ -311,7 +338,50 @@ class Window:
                 "period": _runs(period_column),
                 "meters": meters,
             }
-        ) + (self.tier if self.tier is not None else self._tier_form(good[head:]))
+        ) + self._tier_and_floors(good[head:])
+
+    def _tier_and_floors(self, good: list[int]) -> bytes:
+        tier = self.tier if self.tier is not None else self._tier_form(good)
+        floors = _floors_form(self.floors)
+        return tier + floors if tier or not floors else _packed({}, _TIER_LEVEL) + floors
+
+    def full(self) -> Window:
+        """The window with every row in its columns: the rows past WINDOW_SIZE decoded, when
+        they were left as stored. Unreadable, they are dropped (the burn rule then waits for
+        8 days again) rather than failing the run that reads them."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return self
+        count = len(self.times)
+        try:
+            tier = json.loads(zlib.decompress(pending))
+            tier_rows = [row for row in range(WINDOW_SIZE, count) if self.kinds[row] is None]
+            past = len(tier_rows)
+            extra: dict[str, tuple[list[Any], list[Any]]] = {}
+            for name, figures in tier.items():
+                used = _figures(_numbers(_values(figures["used"], past), ABSENT))
+                balance = figures.get("balance")
+                remaining = [None] * past if balance is None else _figures(_numbers(_values(balance, past)))
+                extra[str(name)] = (used, remaining)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, zlib.error):
+            del self.times[WINDOW_SIZE:], self.kinds[WINDOW_SIZE:], self.periods[WINDOW_SIZE:]
+            self.tier = None
+            return self
+        rest = count - WINDOW_SIZE
+        meters: dict[str, Column] = {}
+        for name in sorted(self.meters.keys() | extra.keys()):
+            column = self.meters.get(name) or Column([ABSENT] * WINDOW_SIZE, [None] * WINDOW_SIZE, [None] * WINDOW_SIZE)
+            used, remaining = extra.get(name, ([ABSENT] * past, [None] * past))
+            if past == rest:
+                column.used += used
+                column.remaining += remaining
+            else:
+                column.used += _spread(used, [r - WINDOW_SIZE for r in tier_rows], rest, ABSENT)
+                column.remaining += _spread(remaining, [r - WINDOW_SIZE for r in tier_rows], rest, None)
+            column.limit += [None] * rest
+            meters[name] = column
+        self.meters = meters
+        return self
 
     def _tier_form(self, good: list[int]) -> bytes:
         """The stored form of the good rows past WINDOW_SIZE: per meter `used`, and a
@@ -344,9 +414,13 @@ class Window:
             text = head.decompress(stored)
             if not head.eof:
                 raise ValueError("the stored window is cut short")
-            tier = head.unused_data  # format 3: the rows past WINDOW_SIZE, compressed apart
-            window = cls._decode(json.loads(text), json.loads(zlib.decompress(tier)) if tier else {}, monitor)
-            window.tier = tier or None
+            # Format 3: the rows past WINDOW_SIZE, compressed apart, then the burn rule's cache.
+            tier, floors = _split(head.unused_data)
+            window = cls._decode(json.loads(text), {}, monitor, lazy=bool(tier))
+            window.tier = window._pending = tier or None
+            window.floors = _floors(floors)
+            if window._pending is not None and len(window) <= WINDOW_SIZE:
+                window.full()  # no rows past WINDOW_SIZE: an empty tier, read now
             return window
         except BadWindow:
             raise
@@ -354,7 +428,7 @@ class Window:
             raise BadWindow(f"window of {monitor} is unreadable ({type(exc).__name__}: {exc})") from exc
 
     @classmethod
-    def _decode(cls, data: dict[str, Any], tier: dict[str, Any], monitor: str) -> Window:
+    def _decode(cls, data: dict[str, Any], tier: dict[str, Any], monitor: str, lazy: bool = False) -> Window:
         stored_format = data.get("format")
         if stored_format not in _FORMATS:
             raise BadWindow(f"window of {monitor}: format {stored_format!r}, expected {FORMAT}")
@@ -379,6 +453,9 @@ class Window:
         periods: list[Epochs | None] = period_of_good if full else _spread(period_of_good, good, count, None)
         meters: dict[str, Column] = {}
         past = rows - head
+        if lazy:  # the columns hold the first WINDOW_SIZE rows until `full`
+            count, good, past = min(count, WINDOW_SIZE), good[:head], 0
+            full = len(good) == count
         for name in sorted(data["meters"].keys() | tier.keys()):
             figures = data["meters"].get(name)
             used: list[Any]
@@ -418,6 +495,39 @@ class Window:
 
 
 # --- on snapshot lists: the cold paths and the tests ------------------------------------------
+
+
+def _split(stored: bytes) -> tuple[bytes, bytes]:
+    """The rows past WINDOW_SIZE as stored, and the burn rule's cache after them."""
+    if not stored:
+        return b"", b""
+    tier = zlib.decompressobj()
+    tier.decompress(stored)
+    if not tier.eof:
+        raise ValueError("the stored window is cut short")
+    return stored[: len(stored) - len(tier.unused_data)], tier.unused_data
+
+
+def _floors_form(floors: tuple[int, dict[str, float]] | None) -> bytes:
+    """Plain JSON after the compressed rows: a hundred bytes, and compressing them would
+    cost more CPU (zlib's set-up) than the rest of the window's tail."""
+    if floors is None:
+        return b""
+    hour, by_meter = floors
+    figures = {name: int(floor) if floor.is_integer() else floor for name, floor in by_meter.items()}
+    return json.dumps({"hour": hour, "floors": figures}, separators=(",", ":")).encode()
+
+
+def _floors(stored: bytes) -> tuple[int, dict[str, float]] | None:
+    """The burn rule's cache as stored; None when absent or unreadable (it is then rebuilt)."""
+    if not stored:
+        return None
+    try:
+        data = json.loads(stored)
+        hour, by_meter = int(data["hour"]), data["floors"]
+        return hour, {str(name): float(floor) for name, floor in by_meter.items()}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
 
 
 def _packed(data: dict[str, Any], level: int = _LEVEL) -> bytes:
