@@ -846,6 +846,25 @@ def test_a_failed_state_write_keeps_the_reading(start_fake: StartFake) -> None:
     assert h.notifier.messages == []
 
 
+def test_a_failing_evaluation_still_stores_the_reading_in_the_window(
+    start_fake: StartFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Patched: no real input makes the rules raise; this is the net under a bug of ours.
+    def broken(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("a bug in the rules")
+
+    monkeypatch.setattr("quotawatch.check.evaluate", broken)
+    fake = start_fake(always(plan(820)))
+    h = Harness({"cloudlayer-prod": fake.valid_key})
+
+    [outcome] = h.run(monitor(fake))
+
+    assert outcome.message == "cloudlayer-prod: alerting failed (ZeroDivisionError); see the function log"
+    [stored] = h.store.history("cloudlayer-prod")
+    assert stored.ok
+    assert len(window.decode(h.store.windows["cloudlayer-prod"], "cloudlayer-prod")) == 1
+
+
 def test_a_run_told_to_stop_leaves_the_checks_not_started_unreached(start_fake: StartFake) -> None:
     fake = start_fake(always(plan(820)))
     ids = [f"m{i}" for i in range(6)]

@@ -303,8 +303,10 @@ def _evaluate_and_decide(
 ) -> None:
     history = _history(monitor.id, record, deps.store)
     previous = {key: state.level for key, state in record.states.items()}
-    evaluation = evaluate(snapshot, history, monitor.thresholds_for, previous, monitor.policy)
-    outcome.window = history.rolled(snapshot).encode()  # after: it keeps the burn rule's floors
+    try:
+        evaluation = evaluate(snapshot, history, monitor.thresholds_for, previous, monitor.policy)
+    finally:  # after evaluating, to keep the burn rule's floors; and stored even if that failed
+        outcome.window = history.rolled(snapshot).encode()
     # Every signal's level; the check signal only when it is raised, as it is news then.
     outcome.levels = {s.key: s.level.label for s in evaluation.signals if s.key != CHECK_KEY or s.level is not Level.OK}
     provider = monitor.spec or get_provider(monitor.provider)
