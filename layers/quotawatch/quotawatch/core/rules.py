@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from quotawatch.core.bounds import TRUNCATED
 from quotawatch.core.burn import DEFAULT_BURN, Burn, BurnSettings, MeterFacts, Readings, burn, could_burn
-from quotawatch.core.forecast import Forecast, forecast_series, period_series
+from quotawatch.core.forecast import Forecast, window_forecast
 from quotawatch.core.level import Level as Level  # re-exported: where the signals are
 from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Snapshot
@@ -192,7 +192,7 @@ def evaluate(
         key = meter_signal_key(meter.name)
         was = Level.OK if meter.name in reset else previous.get(key, Level.OK)
         level = _meter_level(meter, thresholds, was, policy)
-        trend = forecast_series(meter, period_series(meter, snapshot, past, earlier), snapshot.checked_at)
+        trend = window_forecast(meter, snapshot, past, earlier)
         if trend is not None:
             trends[meter.name] = trend
         if meter.limit is not None or thresholds.has_floor:
