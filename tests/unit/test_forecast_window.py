@@ -81,3 +81,39 @@ def test_rows_out_of_order_are_read_as_the_series_does() -> None:
     expected = forecast_series(meter, period_series(meter, snapshot, window, rows), NOW)
     assert expected is not None
     assert window_forecast(meter, snapshot, window, rows) == expected
+
+
+steady = st.lists(st.one_of(st.integers(min_value=0, max_value=40), st.floats(min_value=0, max_value=40)), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    steady,
+    st.booleans(),
+    st.sampled_from(PERIODS),
+    st.sampled_from([None, 5000, 1e6]),
+    st.sampled_from([None, 2e15, float("nan")]),
+    st.integers(min_value=0, max_value=59),
+)
+def test_steady_windows_are_read_as_the_series_does(
+    moves: list[float], balance: bool, period: Period | None, limit: float | None, odd: float | None, at: int
+) -> None:
+    """The usual window (every row counts), found without walking the rows, and its near
+    misses: a figure past the bounds or NaN somewhere, a meter without a limit, a balance."""
+    figure = 100.0 if balance else 10.0
+    history = []
+    for i, move in enumerate(moves):  # newest first: use falls going back, a balance rises
+        figure = figure + move if balance else max(figure - move, 0)
+        value = odd if odd is not None and i == at else figure
+        meter = (
+            Meter("credit", None, None, value, "USD")
+            if balance
+            else Meter("credit", value, limit, None if limit is None else limit - figure, "USD")
+        )
+        history.append(_snapshot(NOW - timedelta(seconds=900 * (i + 1)), meter, period))
+    window = Window.decode(Window.of(history).encode(), "m")
+    meter = Meter("credit", None, None, 90.0, "USD") if balance else Meter("credit", 20, limit, None, "USD")
+    snapshot = Snapshot("m", "p", NOW, period=period, meters=(meter,))
+    rows = window.before(NOW.timestamp())
+    expected = forecast_series(meter, period_series(meter, snapshot, window, rows), NOW)
+    assert window_forecast(meter, snapshot, window, rows) == expected

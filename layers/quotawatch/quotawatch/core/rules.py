@@ -31,6 +31,7 @@ from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Sn
 from quotawatch.core.window import Window
 
 CHECK_KEY = "check"
+_NUMBERS = frozenset((int, float))
 
 
 @dataclass(frozen=True)
@@ -371,7 +372,12 @@ def _burn_inputs(
         times = [stored[row] for row in rows]
         figures = [(column.remaining if balance else column.used)[row] for row in rows] if column else None
     # Figures as floats or None: markers (the meter absent) and gaps are None.
-    values = [v if v.__class__ is float or v.__class__ is int else None for v in figures or [None] * len(times)]
+    if figures is None:
+        values: list[float | None] = [None] * len(times)
+    elif _NUMBERS.issuperset(map(type, figures)):
+        values = figures  # a list of its own already (a slice or a comprehension)
+    else:
+        values = [v if v.__class__ is float or v.__class__ is int else None for v in figures]
     times.append(now)
     values.append(_figure(meter.remaining if balance else meter.used))
     left = meter.remaining if meter.remaining is not None else _left(meter)
