@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from quotawatch.core.bounds import TRUNCATED
 from quotawatch.core.burn import DEFAULT_BURN, Burn, BurnSettings, MeterFacts, Readings, burn, could_burn
@@ -28,7 +28,7 @@ from quotawatch.core.forecast import Forecast, window_forecast
 from quotawatch.core.level import Level as Level  # re-exported: where the signals are
 from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Snapshot
-from quotawatch.core.window import Window
+from quotawatch.core.window import ABSENT, Window
 
 CHECK_KEY = "check"
 _NUMBERS = frozenset((int, float))
@@ -423,24 +423,26 @@ def _new_period(snapshot: Snapshot, past: _Past) -> set[str]:
     row = next((r for r in past.rows if past.window.has_meters(r) and past.read_ok(r)), None)
     if row is None:
         return set()
-    last = past.window.reading(row, past.monitor)
+    window = past.window  # the last good reading read from its columns, not made a snapshot
+    last_period = window.periods[row]
     moved = (
         snapshot.period is not None
-        and last.period is not None
+        and last_period is not None
         and snapshot.period.start is not None
-        and last.period.start is not None
-        and snapshot.period.start != last.period.start
+        and last_period[0] is not None
+        and snapshot.period.start != datetime.fromtimestamp(last_period[0], UTC)
     )
     # A limit of 0 has nothing to restart: such a meter keeps its level (see _meter_level).
     if moved:  # a new period restarts usage counts; a balance carries over
         return {m.name for m in snapshot.meters if m.limit is not None and m.limit > 0}
     reset: set[str] = set()
     for meter in snapshot.meters:
-        before = last.meter(meter.name)
-        if before is None or before.used is None or meter.used is None or before.used <= 0 or meter.limit == 0:
+        column = window.meters.get(meter.name)
+        before = None if column is None else column.used[row]  # ABSENT: not in that reading
+        if before is None or before is ABSENT or meter.used is None or before <= 0 or meter.limit == 0:
             continue
         # A sharp drop: below half of what it was, and by at least a tenth of the limit.
-        significant = meter.limit is None or before.used - meter.used >= 0.1 * meter.limit
-        if meter.used < before.used / 2 and significant:
+        significant = meter.limit is None or before - meter.used >= 0.1 * meter.limit
+        if meter.used < before / 2 and significant:
             reset.add(meter.name)
     return reset
