@@ -407,6 +407,12 @@ class Window:
                 for row in range(head):
                     if used[row] is ABSENT:
                         limit[row] = remaining[row] = None
+            if (  # the usual meter: every row derived, from numbers only; in one go
+                remaining.count(_DERIVED) == head
+                and _NUMBERS.issuperset(map(type, used[:head]))
+                and _NUMBERS.issuperset(map(type, limit[:head]))
+            ):
+                remaining[:head] = map(sub, limit[:head], used[:head])
             if _DERIVED in remaining:
                 remaining[:head] = [
                     (lim - u if lim is not None and u is not None and u is not ABSENT else None) if r is _DERIVED else r
@@ -538,6 +544,7 @@ def _values(runs: list[Any], expected: int) -> list[Any]:
 
 _NUMBER_CLASSES = (int, float)
 _PLAIN_CLASSES = frozenset((int, float, type(None)))
+_NUMBERS = frozenset(_NUMBER_CLASSES)
 
 
 def _column(runs: list[Any], expected: int, marker: str | None = None) -> list[Any]:
@@ -546,6 +553,8 @@ def _column(runs: list[Any], expected: int, marker: str | None = None) -> list[A
     values = _values(runs, expected)
     if _PLAIN_CLASSES.issuperset(map(type, values)):
         return values
+    if marker is not None and values.count(marker) == expected:
+        return [marker] * expected  # "=" in every row: remaining is limit minus used throughout
     return _numbers(values, marker)
 
 
