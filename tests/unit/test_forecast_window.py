@@ -98,8 +98,8 @@ steady = st.lists(st.one_of(st.integers(min_value=0, max_value=40), st.floats(mi
 def test_steady_windows_are_read_as_the_series_does(
     moves: list[float], balance: bool, period: Period | None, limit: float | None, odd: float | None, at: int
 ) -> None:
-    """The usual window (every row counts), found without walking the rows, and its near
-    misses: a figure past the bounds or NaN somewhere, a meter without a limit, a balance."""
+    """The usual window (every row counts) and its near misses: a figure past the bounds or
+    NaN somewhere, a meter without a limit, a balance."""
     figure = 100.0 if balance else 10.0
     history = []
     for i, move in enumerate(moves):  # newest first: use falls going back, a balance rises

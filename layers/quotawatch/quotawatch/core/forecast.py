@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import pairwise, repeat
-from operator import attrgetter, ge, gt, le, mul, sub
+from itertools import pairwise
+from operator import attrgetter
 
 from quotawatch.core.sanity import PLAUSIBLE_MAX, plausible
 from quotawatch.core.snapshot import Meter, Snapshot
-from quotawatch.core.window import ABSENT, Column, Window
+from quotawatch.core.window import ABSENT, Window
 
 MIN_READINGS = 3
 _checked_at = attrgetter("checked_at")
@@ -118,19 +118,9 @@ def window_forecast(meter: Meter, snapshot: Snapshot, window: Window, rows: list
     newer = snapshot.meter(meter.name) or meter
     newer_used, newer_remaining = newer.used, newer.remaining
     older_than = snapshot.checked_at.timestamp()
-    times = _steady(window, column, rows, start, newer, older_than)
-    if times is not None:  # every row counts: the points are the column's first figures
-        values = (used_column if by_limit else remaining_column)[: len(times)]
-        if values.count(None) == len(values):
-            times, values = [], []  # no figure to follow
-        elif not (_NUMBERS.issuperset(map(type, values)) and _plausible_all(values)):
-            times = None
-    if times is None:
-        times, values = [], []  # newest first, as the rows
-        walk = rows
-    else:
-        walk = []
-    for row in walk:
+    times: list[float] = []  # newest first, as the rows
+    values: list[float] = []
+    for row in rows:
         u = used_column[row]
         if u is ABSENT or kinds[row] is not None:
             continue
@@ -164,51 +154,7 @@ def window_forecast(meter: Meter, snapshot: Snapshot, window: Window, rows: list
     if times[-1] - first < MIN_SPAN_SECONDS:
         return None
     ys = values if by_limit else [-v for v in values]  # a balance burns as its negative rises
-    return _projected(meter, list(map(sub, times, repeat(first))), ys, snapshot.checked_at)
-
-
-_NUMBERS = frozenset((int, float))
-
-
-def _steady(
-    window: Window, column: Column, rows: list[int], start: int | None, newer: Meter, now: float
-) -> list[float] | None:
-    """The times of the rows, newest first, when every row counts (the usual case: rows 0
-    to n, none failed or without the meter, one period, no reset or top-up, times strictly
-    newest first), found by whole-list operations; None when the row-by-row walk must decide."""
-    n = len(rows)
-    if not n or rows[0] != 0 or rows[-1] != n - 1:
-        return None  # not the first n rows
-    if window.kinds[:n].count(None) != n:
-        return None
-    if start is not None:
-        period = window.periods[0]
-        if period is None or period[0] != start or window.periods[:n].count(period) != n:
-            return None
-    times = window.times[:n]
-    if not (times[0] < now and all(map(gt, times, times[1:]))):
-        return None
-    used = column.used[:n]
-    if _NUMBERS.issuperset(map(type, used)):
-        # Usage never fell from one row to the newer one (NaN compares false: the walk).
-        if newer.used is None or not (newer.used >= used[0] and all(map(ge, used, used[1:]))):
-            return None
-        return times
-    if used.count(None) == n and newer.used is None:  # a balance: its remaining never rose
-        remaining = column.remaining[:n]
-        if newer.remaining is None or not _NUMBERS.issuperset(map(type, remaining)):
-            return None
-        if not (newer.remaining <= remaining[0] and all(map(le, remaining, remaining[1:]))):
-            return None
-        return times
-    return None
-
-
-def _plausible_all(values: list[float]) -> bool:
-    """Every figure plausible: none past the bounds, and no NaN (which min and max can miss,
-    and which makes the sum NaN)."""
-    total = sum(values)
-    return total == total and min(values) >= -PLAUSIBLE_MAX and max(values) <= PLAUSIBLE_MAX
+    return _projected(meter, [t - first for t in times], ys, snapshot.checked_at)
 
 
 def period_series(meter: Meter, snapshot: Snapshot, window: Window, rows: list[int]) -> Series:
@@ -278,14 +224,10 @@ def _slope(xs: list[float], ys: list[float]) -> float:
     n = len(xs)
     mean_x = sum(xs) / n
     mean_y = sum(ys) / n
-    # The same terms in the same order as a loop would sum (sum() compensates, so the order
-    # matters), by whole-list operations.
-    dxs = list(map(sub, xs, repeat(mean_x)))
-    variance: float = sum(map(pow, dxs, repeat(2)))  # pow(dx, 2) is dx ** 2
+    variance = sum((x - mean_x) ** 2 for x in xs)
     if variance == 0:
         return 0.0
-    covariance: float = sum(map(mul, dxs, map(sub, ys, repeat(mean_y))))
-    return covariance / variance
+    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / variance
 
 
 def _epoch(value: datetime | None) -> int | None:

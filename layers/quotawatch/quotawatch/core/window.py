@@ -31,7 +31,7 @@ from bisect import bisect_left
 from datetime import UTC, datetime
 from itertools import accumulate, pairwise
 from math import isfinite
-from operator import attrgetter, itemgetter, sub
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import msgspec
@@ -271,44 +271,45 @@ class Window:
         if not self.times:
             return _packed({"format": FORMAT, "readings": 0})
         times = [int(t) for t in self.times]  # to the second, as format_time
-        kinds = self.kinds
-        good = [row for row, kind in enumerate(kinds) if kind is None]
-        if len(good) == len(kinds):
-            good_periods = list(self.periods)
-        else:
-            good_periods = [self.periods[row] for row in good]
-        distinct = [epochs for epochs in dict.fromkeys(good_periods) if epochs is not None]
-        index = {epochs: i for i, epochs in enumerate(distinct)}
-        periods = [list(epochs) for epochs in distinct]
-        period_column = [None if epochs is None else index[epochs] for epochs in good_periods]
+        good = [row for row, kind in enumerate(self.kinds) if kind is None]
+        periods: list[list[int | None]] = []
+        period_column: list[int | None] = []
+        for row in good:
+            epochs = self.periods[row]
+            if epochs is None:
+                period_column.append(None)
+                continue
+            period = list(epochs)
+            if period not in periods:
+                periods.append(period)
+            period_column.append(periods.index(period))
         meters: dict[str, dict[str, list[Any]]] = {}
-        head = bisect_left(good, WINDOW_SIZE)  # good rows the rules read; past them, `used` only
-        first = good[:head]
-        pick = itemgetter(*first) if head > 1 else (lambda c: (c[first[0]],)) if head else (lambda c: ())
         finite = True  # no NaN or infinity to store: then msgspec writes what json would
+        head = bisect_left(good, WINDOW_SIZE)  # good rows the rules read; past them, `used` only
+        pick = itemgetter(*good) if len(good) > 1 else None
         for name, column in self.meters.items():
-            used = list(pick(column.used))
-            if used.count(ABSENT) == head:
+            used = list(pick(column.used)) if pick is not None else [column.used[row] for row in good]
+            if all(u is ABSENT for u in used[:head]):
                 continue  # only in readings no longer kept, or past WINDOW_SIZE
-            limit = list(pick(column.limit))
+            limit = [column.limit[row] for row in good[:head]]
             remaining = [
-                None if u is ABSENT else _DERIVED if lim is not None and u is not None and rem == lim - u else rem
-                for u, lim, rem in zip(used, limit, pick(column.remaining), strict=True)
+                None if u is ABSENT else _remaining(u, lim, column.remaining[row])
+                for row, u, lim in zip(good[:head], used[:head], limit, strict=True)
             ]
-            finite = finite and _finite(used) and _finite(limit) and _finite(remaining)
             meters[name] = {
-                "used": _runs(_steps_from(used)),
+                "used": _runs(_steps_from(used[:head])),
                 "limit": _runs(limit),
                 "remaining": _runs(_steps_from(remaining)),
             }
+            finite = finite and _finite(used[:head]) and _finite(limit) and _finite(remaining)
         return _packed(
             {
                 "format": FORMAT,
                 "provider": self.provider,
                 "readings": len(times),
                 "newest": times[0],
-                "steps": _runs(list(map(sub, times, times[1:]))),
-                "failed": [[row, kind.value] for row, kind in enumerate(kinds) if kind is not None],
+                "steps": _runs([newer - older for newer, older in pairwise(times)]),
+                "failed": [[row, kind.value] for row, kind in enumerate(self.kinds) if kind is not None],
                 "periods": periods,
                 "period": _runs(period_column),
                 "meters": meters,
@@ -371,8 +372,8 @@ class Window:
         ages = accumulate(_steps(_values(data["steps"], count - 1)), initial=0)
         times = [newest - age for age in ages]
         failed = {int(row): ErrorKind(kind) for row, kind in data["failed"]}
-        kinds: list[ErrorKind | None] = [failed.get(row) for row in range(count)] if failed else [None] * count
-        good = [row for row in range(count) if row not in failed] if failed else list(range(count))
+        kinds: list[ErrorKind | None] = [failed.get(row) for row in range(count)]
+        good = [row for row in range(count) if row not in failed]
         stored_periods = [(_checked_epoch(start), _checked_epoch(end)) for start, end in data["periods"]]
         period_of_good = [None if p is None else stored_periods[p] for p in _values(data["period"], len(good))]
         rows = len(good)
@@ -390,9 +391,9 @@ class Window:
             if figures is None:
                 used, limit, remaining = [ABSENT] * head, [None] * head, [None] * head
             else:
-                used = figures_of(_column(figures["used"], head, ABSENT))
-                limit = _column(figures["limit"], head)
-                remaining = figures_of(_column(figures["remaining"], head, _DERIVED))
+                used = figures_of(_numbers(_values(figures["used"], head), ABSENT))
+                limit = _numbers(_values(figures["limit"], head))
+                remaining = figures_of(_numbers(_values(figures["remaining"], head), _DERIVED))
             if past:
                 limit += [None] * past
                 figures = tier.get(name)
@@ -403,21 +404,13 @@ class Window:
                     used += _figures(_numbers(_values(figures["used"], past), ABSENT))
                     balance = figures.get("balance")
                     remaining += [None] * past if balance is None else _figures(_numbers(_values(balance, past)))
-            if ABSENT in used:
-                for row in range(head):
-                    if used[row] is ABSENT:
-                        limit[row] = remaining[row] = None
-            if (  # the usual meter: every row derived, from numbers only; in one go
-                remaining.count(_DERIVED) == head
-                and _NUMBERS.issuperset(map(type, used[:head]))
-                and _NUMBERS.issuperset(map(type, limit[:head]))
-            ):
-                remaining[:head] = map(sub, limit[:head], used[:head])
-            if _DERIVED in remaining:
-                remaining[:head] = [
-                    (lim - u if lim is not None and u is not None and u is not ABSENT else None) if r is _DERIVED else r
-                    for u, lim, r in zip(used, limit, remaining[:head], strict=False)
-                ]
+            for row in range(head):
+                u = used[row]
+                if u is ABSENT:
+                    limit[row] = remaining[row] = None
+                elif remaining[row] is _DERIVED:
+                    lim = limit[row]
+                    remaining[row] = lim - u if lim is not None and u is not None else None
             if not full:
                 used, limit, remaining = (
                     _spread(used, good, count, ABSENT),
@@ -444,11 +437,6 @@ def _finite(values: list[Any]) -> bool:
 
 def _steps_from(values: list[Any]) -> list[Any]:
     """Each int that follows an int as the step from it (the older one's difference)."""
-    classes = set(map(type, values))
-    if int not in classes:
-        return values  # nothing to step
-    if len(classes) == 1:  # ints only (bools are not): the steps in one go
-        return values[:1] + list(map(sub, values, values[1:]))
     return values[:1] + [
         newer - value if value.__class__ is int and newer.__class__ is int else value
         for newer, value in pairwise(values)
@@ -457,11 +445,6 @@ def _steps_from(values: list[Any]) -> list[Any]:
 
 def _figures(stored: list[Any]) -> list[Any]:
     """The figures `_steps_from` stepped (the list is the caller's own: changed in place)."""
-    classes = set(map(type, stored))
-    if int not in classes:
-        return stored  # nothing was stepped
-    if len(classes) == 1:  # ints only: every one but the first a step
-        return list(accumulate(stored, sub))
     for i in range(1, len(stored)):
         if stored[i].__class__ is int and stored[i - 1].__class__ is int:
             stored[i] = stored[i - 1] - stored[i]
@@ -543,19 +526,6 @@ def _values(runs: list[Any], expected: int) -> list[Any]:
 
 
 _NUMBER_CLASSES = (int, float)
-_PLAIN_CLASSES = frozenset((int, float, type(None)))
-_NUMBERS = frozenset(_NUMBER_CLASSES)
-
-
-def _column(runs: list[Any], expected: int, marker: str | None = None) -> list[Any]:
-    """`_numbers(_values(...))`: the values are checked by class in one go, one by one only
-    when one is not a number or None (a marker, or a damaged item)."""
-    values = _values(runs, expected)
-    if _PLAIN_CLASSES.issuperset(map(type, values)):
-        return values
-    if marker is not None and values.count(marker) == expected:
-        return [marker] * expected  # "=" in every row: remaining is limit minus used throughout
-    return _numbers(values, marker)
 
 
 def _loads(text: bytes) -> Any:
