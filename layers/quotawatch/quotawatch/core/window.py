@@ -31,7 +31,7 @@ from bisect import bisect_left
 from datetime import UTC, datetime
 from itertools import accumulate, pairwise
 from math import isfinite
-from operator import attrgetter, itemgetter
+from operator import attrgetter, gt, itemgetter
 from typing import Any
 
 import msgspec
@@ -192,6 +192,14 @@ class Window:
         """
         new = Window.of([snapshot])
         at = new.times[0]
+        times = self.times
+        if not times or (at > times[0] and all(map(gt, times, times[1:]))):  # every run but a late one
+            picked = self._kept_after(at, new.kinds[0])
+            after = self._after(new, picked)
+            if self.tier is not None and picked[WINDOW_SIZE - 1 :] == list(range(WINDOW_SIZE, len(self))):
+                after.tier = self.tier  # the same rows past WINDOW_SIZE, already trimmed
+                return after
+            return after._trimmed()
         # Rows as (window, row): the new reading, then the stored ones by time, newest first.
         by_time: dict[float, tuple[Window, int]] = {t: (self, row) for row, t in enumerate(self.times)}
         by_time[at] = (new, 0)
@@ -214,6 +222,22 @@ class Window:
             return after._trimmed()
         # A reading older than the newest stored one (a late run): rare, so rebuilt from readings.
         return Window.of([source.reading(row, snapshot.monitor) for source, row in kept])._trimmed()
+
+    def _kept_after(self, at: float, kind: ErrorKind | None) -> list[int]:
+        """The stored rows `rolled` keeps after a reading newer than all of them, the rows in
+        order: what its general way finds, by position (0 the new reading, p the row p - 1)
+        instead of by time."""
+        times, kinds = self.times, self.kinds
+        count = len(times) + 1
+        head = RECENT
+        while head < count and (kind if head == 1 else kinds[head - 2]) is not None:
+            head += 1  # up to and including the last good reading
+        hours: dict[int, int] = {}
+        for position in range(count - 1, head - 1, -1):  # oldest first: the first of an hour stays
+            hours.setdefault(int(times[position - 1]) // 3600, position)
+        positions = [*range(min(head, count)), *sorted(hours.values())]
+        oldest = at - HISTORY_SECONDS  # past WINDOW_SIZE rows, only the burn rule reads them
+        return [p - 1 for i, p in enumerate(positions) if p and (i < WINDOW_SIZE or times[p - 1] >= oldest)]
 
     def _trimmed(self) -> Window:
         """The window with its rows past WINDOW_SIZE holding only what the burn rule reads:
