@@ -112,8 +112,10 @@ def window_forecast(meter: Meter, snapshot: Snapshot, window: Window, rows: list
     if column is None:
         return None  # the reading alone: fewer than MIN_READINGS points
     by_limit = limit is not None and used is not None
-    start = _epoch(snapshot.period.start) if snapshot.period else None
     used_column, remaining_column = column.used, column.remaining
+    if not by_limit and remaining is None and remaining_column.count(None) == len(remaining_column):
+        return None  # a count without a limit or balance: no figure to project, now or before
+    start = _epoch(snapshot.period.start) if snapshot.period else None
     kinds, periods, window_times = window.kinds, window.periods, window.times
     newer = snapshot.meter(meter.name) or meter
     newer_used, newer_remaining = newer.used, newer.remaining
