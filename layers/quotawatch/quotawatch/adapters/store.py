@@ -576,17 +576,16 @@ class UnprocessedLeft(RuntimeError):
 
 def _snapshot_text(snapshot: Snapshot) -> str:
     """The snapshot's JSON, as json.dumps writes it: by msgspec, twice as fast for one item a
-    monitor a run, unless a figure is not finite (msgspec writes null for NaN, json NaN) or
-    the text is not ASCII (json escapes it). A float past 1e16 or under 1e-4 is written 1e16
+    monitor a run, unless a figure is not a finite int or float (msgspec writes null for
+    NaN, json NaN) or the text is not ASCII (json escapes it). A float past 1e16 or under 1e-4 is written 1e16
     where json writes 1e+16: the same number to any reader."""
     data = snapshot.to_dict()
-    finite = all(
-        isfinite(value)
+    plain = all(
+        value is None or value.__class__ is int or (value.__class__ is float and isfinite(value))
         for meter in snapshot.meters
         for value in (meter.used, meter.limit, meter.remaining)
-        if isinstance(value, float)
     )
-    if finite:
+    if plain:
         text = _ENCODE(data).decode()
         if text.isascii():
             return text

@@ -456,7 +456,15 @@ def _packed(data: dict[str, Any], level: int = _LEVEL, fast: bool = False) -> by
 
 
 def _finite(values: list[Any]) -> bool:
-    return all(isfinite(v) for v in values if v.__class__ is float)
+    """Values msgspec writes as json does: ints, None, markers and finite floats (anything
+    else, however unlikely in a window, goes to json as before)."""
+    classes = set(map(type, values))
+    if not _JSON_ALIKE.issuperset(classes):
+        return False
+    return float not in classes or all(isfinite(v) for v in values if v.__class__ is float)
+
+
+_JSON_ALIKE = frozenset((int, float, str, type(None)))
 
 
 def _steps_from(values: list[Any]) -> list[Any]:
