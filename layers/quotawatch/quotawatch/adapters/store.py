@@ -30,8 +30,10 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from math import isfinite
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 
 from quotawatch.adapters.stored_silence import read_silence
@@ -50,6 +52,7 @@ from quotawatch.core.snapshot import Snapshot, format_time, parse_time
 log = logging.getLogger("quotawatch.store")
 
 _BATCH_ATTEMPTS = 5
+_ENCODE = msgspec.json.Encoder().encode
 _WRITE_BATCH = 25  # DynamoDB's limit for BatchWriteItem
 _READ_BATCH = 100  # and for BatchGetItem
 _STATE, _WINDOW = "STATE", "WINDOW"
@@ -81,7 +84,7 @@ class DynamoStore:
         return {
             "pk": {"S": _pk(snapshot.monitor)},
             "sk": {"S": f"SNAP#{format_time(snapshot.checked_at)}"},
-            "snapshot": {"S": json.dumps(snapshot.to_dict(), separators=(",", ":"))},
+            "snapshot": {"S": _snapshot_text(snapshot)},
             "ok": {"BOOL": snapshot.ok},
             "expires_at": self._expires_at(snapshot.checked_at),
         }
@@ -569,6 +572,24 @@ def _until_processed(
 
 class UnprocessedLeft(RuntimeError):
     """A batch call still left items unprocessed after every attempt (throttled)."""
+
+
+def _snapshot_text(snapshot: Snapshot) -> str:
+    """The snapshot's JSON, as json.dumps writes it: by msgspec, twice as fast for one item a
+    monitor a run, unless a figure is not a finite int or float (msgspec writes null for
+    NaN, json NaN) or the text is not ASCII (json escapes it). A float past 1e16 or under 1e-4 is written 1e16
+    where json writes 1e+16: the same number to any reader."""
+    data = snapshot.to_dict()
+    plain = all(
+        value is None or value.__class__ is int or (value.__class__ is float and isfinite(value))
+        for meter in snapshot.meters
+        for value in (meter.used, meter.limit, meter.remaining)
+    )
+    if plain:
+        text = _ENCODE(data).decode()
+        if text.isascii():
+            return text
+    return json.dumps(data, separators=(",", ":"))
 
 
 def _stored_states(item: dict[str, Any]) -> dict[str, SignalState]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from quotawatch.core.bounds import TRUNCATED
 from quotawatch.core.burn import (
@@ -33,13 +33,14 @@ from quotawatch.core.burn import (
     could_burn,
     usual_floor,
 )
-from quotawatch.core.forecast import Forecast, forecast_series, period_series
+from quotawatch.core.forecast import Forecast, window_forecast
 from quotawatch.core.level import Level as Level  # re-exported: where the signals are
 from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Snapshot
-from quotawatch.core.window import Column, Window
+from quotawatch.core.window import ABSENT, Column, Window
 
 CHECK_KEY = "check"
+_NUMBERS = frozenset((int, float))
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ def evaluate(
         key = meter_signal_key(meter.name)
         was = Level.OK if meter.name in reset else previous.get(key, Level.OK)
         level = _meter_level(meter, thresholds, was, policy)
-        trend = forecast_series(meter, period_series(meter, snapshot, past, earlier), snapshot.checked_at)
+        trend = window_forecast(meter, snapshot, past, earlier)
         if trend is not None:
             trends[meter.name] = trend
         if meter.limit is not None or thresholds.has_floor:
@@ -428,7 +429,12 @@ def _burn_inputs(
         times = [stored[row] for row in rows]
         figures = [(column.remaining if balance else column.used)[row] for row in rows] if column else None
     # Figures as floats or None: markers (the meter absent) and gaps are None.
-    values = [v if v.__class__ is float or v.__class__ is int else None for v in figures or [None] * len(times)]
+    if figures is None:
+        values: list[float | None] = [None] * len(times)
+    elif _NUMBERS.issuperset(map(type, figures)):
+        values = figures  # a list of its own already (a slice or a comprehension)
+    else:
+        values = [v if v.__class__ is float or v.__class__ is int else None for v in figures]
     times.append(now)
     values.append(_figure(meter.remaining if balance else meter.used))
     left = meter.remaining if meter.remaining is not None else _left(meter)
@@ -474,24 +480,26 @@ def _new_period(snapshot: Snapshot, past: _Past) -> set[str]:
     row = next((r for r in past.rows if past.window.has_meters(r) and past.read_ok(r)), None)
     if row is None:
         return set()
-    last = past.window.reading(row, past.monitor)
+    window = past.window  # the last good reading read from its columns, not made a snapshot
+    last_period = window.periods[row]
     moved = (
         snapshot.period is not None
-        and last.period is not None
+        and last_period is not None
         and snapshot.period.start is not None
-        and last.period.start is not None
-        and snapshot.period.start != last.period.start
+        and last_period[0] is not None
+        and snapshot.period.start != datetime.fromtimestamp(last_period[0], UTC)
     )
     # A limit of 0 has nothing to restart: such a meter keeps its level (see _meter_level).
     if moved:  # a new period restarts usage counts; a balance carries over
         return {m.name for m in snapshot.meters if m.limit is not None and m.limit > 0}
     reset: set[str] = set()
     for meter in snapshot.meters:
-        before = last.meter(meter.name)
-        if before is None or before.used is None or meter.used is None or before.used <= 0 or meter.limit == 0:
+        column = window.meters.get(meter.name)
+        before = None if column is None else column.used[row]  # ABSENT: not in that reading
+        if before is None or before is ABSENT or meter.used is None or before <= 0 or meter.limit == 0:
             continue
         # A sharp drop: below half of what it was, and by at least a tenth of the limit.
-        significant = meter.limit is None or before.used - meter.used >= 0.1 * meter.limit
-        if meter.used < before.used / 2 and significant:
+        significant = meter.limit is None or before - meter.used >= 0.1 * meter.limit
+        if meter.used < before / 2 and significant:
             reset.add(meter.name)
     return reset

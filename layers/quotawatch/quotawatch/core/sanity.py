@@ -41,6 +41,12 @@ def meter_problem(meter: Meter) -> str | None:
     for name, value in (("used", meter.used), ("limit", meter.limit), ("remaining", meter.remaining)):
         if value is None:
             continue
+        if value.__class__ is int or (value.__class__ is float and value - value == 0):
+            # The usual figure, in one test: an int, or a float that is finite (inf - inf
+            # and NaN - NaN are NaN); every reading of every run is checked.
+            if not -PLAUSIBLE_MAX <= value <= PLAUSIBLE_MAX:
+                return f"{name} is beyond any plausible figure ({_short(value)})"
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return f"{name} is not a number"
         if isinstance(value, float) and not math.isfinite(value):
