@@ -11,8 +11,8 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-import urllib3
 
 from quotawatch.adapters.http import FetchFailed, HttpClient, HttpPolicy
 from quotawatch.core.errors import CheckFailed
@@ -88,9 +88,14 @@ def test_auth_error_with_an_html_body_has_no_detail(client: HttpClient, start_fa
     assert fetch_failure(client, fake).message == "127.0.0.1 rejected the API key (401)"
 
 
-class NoRequests(urllib3.PoolManager):
-    def urlopen(self, *args: Any, **kwargs: Any) -> Any:
+@pytest.fixture
+def no_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any request the client would send fails the test."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("no request may be sent")
+
+    monkeypatch.setattr(aiohttp.ClientSession, "_request", refuse)
 
 
 @pytest.mark.parametrize(
@@ -103,8 +108,9 @@ class NoRequests(urllib3.PoolManager):
         "api.cloudlayer.io/v2/account",
     ],
 )
+@pytest.mark.usefixtures("no_requests")
 def test_plain_http_to_a_remote_host_is_refused_before_any_request(target: str, sleep: Recorder) -> None:
-    client = HttpClient(POLICY, pool=NoRequests(), sleep=sleep)
+    client = HttpClient(POLICY, sleep=sleep)
     with pytest.raises(FetchFailed) as caught:
         client.get_json(target, {"X-API-Key": KEY})
 
