@@ -8,14 +8,13 @@ what was stored. A check never waits on a channel.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quotawatch.config import ConfigProblem, Monitor
 from quotawatch.core.alerts import decide
@@ -28,6 +27,9 @@ from quotawatch.core.window import BadWindow, Window
 from quotawatch.fetching import Fetch, completed, fetch_snapshot_async, inline
 from quotawatch.ports import Clock, HttpAnswer, HttpRequest, JsonFetcher, KeyStore, LoopFetcher, SilenceSource, Store
 from quotawatch.providers import get_provider
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger("quotawatch.check")
 
@@ -111,6 +113,8 @@ def run_check(
     jobs = [_Job.for_problem(p) for p in problems] + [_Job(m) for m in monitors]
     if not jobs:
         return []
+    import asyncio  # on the first run, not at the handler's cold import
+
     workers = max(1, min(concurrency, len(jobs)))
     run = _Run(jobs, deps, workers, should_stop)
     if isinstance(deps.http, LoopFetcher):
@@ -127,6 +131,8 @@ def run_check(
 
 
 def _in_threads(http: JsonFetcher, threads: ThreadPoolExecutor) -> Fetch:
+    import asyncio
+
     async def fetch(request: HttpRequest) -> HttpAnswer:
         return await asyncio.get_running_loop().run_in_executor(threads, http.fetch, request)
 
@@ -145,6 +151,8 @@ class _Run:
         self.outcomes: list[MonitorOutcome | None] = [None] * len(jobs)
 
     async def checked(self, fetch: Fetch) -> list[MonitorOutcome | None]:
+        import asyncio
+
         silences = read_silences(self.deps)
         taken = iter(range(len(self.jobs)))
         writes: list[asyncio.Future[None]] = []
@@ -183,6 +191,8 @@ class _SliceRead:
         self._loaded: asyncio.Future[None] | None = None
 
     def start(self, threads: ThreadPoolExecutor) -> asyncio.Future[None]:
+        import asyncio
+
         if self._loaded is None:  # the others of the slice wait for the one read
             self._loaded = asyncio.get_running_loop().run_in_executor(threads, self._load)
         return self._loaded

@@ -17,7 +17,6 @@ the same coroutine on the client's loop.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
@@ -38,6 +37,8 @@ from quotawatch.core.urls import KeyTarget, RefusedUrl, key_target
 from quotawatch.ports import HttpAnswer, HttpRequest
 
 if TYPE_CHECKING:
+    import asyncio
+
     import aiohttp
 
 USER_AGENT = f"QuotaWatch/{__version__} (+usage monitor)"
@@ -91,6 +92,8 @@ class HttpClient:
     def run(self, work: Coroutine[Any, Any, T]) -> T:
         """`work` run to its end on this client's event loop, from a thread with no loop
         running (one caller at a time)."""
+        import asyncio  # on first use, as aiohttp: the handler's cold import stays light
+
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
@@ -124,6 +127,8 @@ class HttpClient:
                     ) from None
                 delay = self._delay(attempt, exc.retry_after)
                 if self._sleep is None:
+                    import asyncio
+
                     await asyncio.sleep(delay)
                 else:
                     self._sleep(delay)
@@ -134,6 +139,8 @@ class HttpClient:
         Nothing from the environment (trust_env off): no proxy (plain http through one
         would carry the key off this machine in clear), no netrc, no CA bundle variable
         (the shared context decides trust). No cookies kept between providers."""
+        import asyncio
+
         import aiohttp  # on first use: the handler's cold import stays light (docs/benchmarks.md)
 
         if asyncio.get_running_loop() is not self._loop:
@@ -255,6 +262,8 @@ async def _send_once(
 
 def _close(loop: asyncio.AbstractEventLoop, session: list[aiohttp.ClientSession]) -> None:
     """A client's loop and connections, closed when the client is dropped."""
+    import asyncio
+
     if asyncio._get_running_loop() is not None:  # dropped while another loop runs here: closed beside it
         threading.Thread(target=_close, args=(loop, session), daemon=True).start()
         return
