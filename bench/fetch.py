@@ -1,12 +1,14 @@
-"""The fetch stage alone: the tuned thread pool against asyncio (aiohttp), under Lambda's CPU shares.
+"""The fetch stage alone: a thread pool against asyncio (aiohttp), under Lambda's CPU shares.
 
 Each variant runs in its own process in a CPU-limited cgroup (bench/cpuquota.py) against
 the fake provider over https (200 ms an answer), fetching and parsing N answers a round:
-- threads: QuotaWatch's own client (adapters/http.py: urllib3, one TLS context, its checks
-  of URL, headers, status and size) on CHECK_CONCURRENCY threads;
-- asyncio: aiohttp with as many connections, one event loop, the same TLS context.
+- threads: urllib3 on CHECK_CONCURRENCY threads, one TLS context (the peer's way, and
+  QuotaWatch's client until the fetch stage moved to asyncio);
+- client: QuotaWatch's own client (adapters/http.py: aiohttp on one loop, its checks of
+  URL, headers, status and size), as many fetches at once;
+- asyncio: bare aiohttp with as many connections, one event loop, the same TLS context.
 A warm-up round opens the connections; the figures are the median of the timed rounds.
-Run by `python bench/run.py --fetch` (needs aiohttp, a dev dependency).
+Run by `python bench/run.py --fetch`.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ THREADS = 64
 def bench_fetch(
     url: str, key: str, cgroup: CgroupRoot | None, sizes: tuple[int, ...], pools: tuple[int, ...] = (THREADS,)
 ) -> None:
-    """`pools`: thread counts for QuotaWatch's client; asyncio is measured beside the first."""
+    """`pools`: how many fetches at once (threads, or QuotaWatch's connections on its loop)."""
     from quotawatch_local.fakes import tls
 
     rounds = 3
-    variants = [f"threads:{pool}" for pool in pools] + (["asyncio"] if pools == (THREADS,) else [])
+    variants = [f"threads:{pool}" for pool in pools] + [f"client:{pool}" for pool in pools]
+    variants += ["asyncio"] if pools == (THREADS,) else []
 
     env = {
         **os.environ,
@@ -41,7 +44,7 @@ def bench_fetch(
         tls.CA_BUNDLE_VARIABLE: tls.ca_bundle(),
     }
     print(f"Fetch stage alone (fetch and parse N answers, 200 ms each), median of {rounds} rounds")
-    print(f"  {'CPU share':<20} {'N':>6} " + " ".join(f"{v + ' wall/CPU a monitor':>28}" for v in variants))
+    print(f"  {'CPU share':<20} {'N':>6} " + " ".join(f"{v + ' wall / CPU a mon.':>25}" for v in variants))
     for memory in (1024, 256):
         for n in sizes:
             row = []
@@ -55,24 +58,44 @@ def bench_fetch(
                             [*quota.launcher(), *command], env=env, capture_output=True, text=True, check=True, cwd=REPO
                         )
                 figures = json.loads(done.stdout)
-                row.append(f"{figures['wall']:>8.2f} s / {figures['cpu'] / n * 1000:>5.2f} ms")
-            print(f"  {memory:>5} MB ({cpu_share(memory):.3f} vCPU) {n:>6} " + " ".join(f"{r:>28}" for r in row))
+                row.append(f"{figures['wall']:>6.2f} s / {figures['cpu'] / n * 1000:>5.2f} ms")
+            print(f"  {memory:>5} MB ({cpu_share(memory):.3f} vCPU) {n:>6} " + " ".join(f"{r:>25}" for r in row))
     print()
 
 
 def _threads(url: str, key: str, n: int, threads: int) -> Any:
     from concurrent.futures import ThreadPoolExecutor
 
-    from quotawatch.adapters.http import HttpClient
+    import urllib3
 
-    client = HttpClient(pool_size=threads)
+    from quotawatch.adapters.http import shared_ssl_context
+
+    pool = urllib3.PoolManager(maxsize=threads, ssl_context=shared_ssl_context())
     executor = ThreadPoolExecutor(threads)
-    headers = {"X-API-Key": key}
+    headers = {"X-API-Key": key, "Accept": "application/json"}
+
+    def one(_: int) -> Any:
+        return json.loads(pool.request("GET", url, headers=headers, timeout=10.0, retries=False).data)
 
     def round_() -> None:
-        list(executor.map(lambda _: client.get_json(url, headers), range(n)))
+        list(executor.map(one, range(n)))
 
     return round_
+
+
+def _client(url: str, key: str, n: int, connections: int) -> Any:
+    import asyncio
+
+    from quotawatch.adapters.http import HttpClient
+    from quotawatch.ports import HttpRequest
+
+    client = HttpClient(pool_size=connections)
+    request = HttpRequest(url, {"X-API-Key": key})
+
+    async def all_() -> None:
+        await asyncio.gather(*(client.fetch_async(request) for _ in range(n)))
+
+    return lambda: client.run(all_())
 
 
 def _asyncio(url: str, key: str, n: int, _: int) -> Any:
@@ -103,7 +126,8 @@ def _asyncio(url: str, key: str, n: int, _: int) -> Any:
 def main() -> None:
     variant, url, key, n, rounds = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
     kind, _, threads = variant.partition(":")
-    round_ = (_threads if kind == "threads" else _asyncio)(url, key, n, int(threads or THREADS))
+    variant_of = {"threads": _threads, "client": _client, "asyncio": _asyncio}
+    round_ = variant_of[kind](url, key, n, int(threads or THREADS))
     round_()  # warm: connections open, imports done
     walls, cpus = [], []
     for _ in range(rounds):

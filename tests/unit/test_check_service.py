@@ -25,7 +25,7 @@ from quotawatch.core.messages import Message
 from quotawatch.core.record import MonitorRecord, QueuedMessage
 from quotawatch.core.rules import CHECK_KEY, AlertPolicy, Level
 from quotawatch.delivery import Pipeline, deliver
-from quotawatch.ports import ChannelFailed, Retry
+from quotawatch.ports import ChannelFailed, HttpAnswer, HttpRequest, JsonFetcher, Retry
 from quotawatch_local.fakes import FakeProvider, Reply, always, sequence
 from quotawatch_local.fakes import tornado as fake_tornado
 from quotawatch_local.fakes.cloudlayer import LIMIT_PLAN
@@ -90,8 +90,26 @@ class RecordingNotifier:
         return [m.subject for m in self.messages]
 
 
+class SyncOnly:
+    """The client seen as a plain sync JsonFetcher: run_check then fetches on threads."""
+
+    def __init__(self, http: JsonFetcher) -> None:
+        self.http = http
+
+    def fetch(self, request: HttpRequest) -> HttpAnswer:
+        return self.http.fetch(request)
+
+
+@pytest.fixture(autouse=True, params=["on the loop", "on threads"])
+def fetched(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every run twice: the client's own loop, and a sync fetcher's threads."""
+    monkeypatch.setattr(Harness, "sync_only", request.param == "on threads")
+
+
 class Harness:
     """A check run, then delivery of what it stored, as the notify function would."""
+
+    sync_only = False  # the `fetched` fixture sets it
 
     def __init__(self, keys: dict[str, str], store: MemoryStore | None = None) -> None:
         self.secrets = FakeSecretsClient(keys)
@@ -99,9 +117,10 @@ class Harness:
         self.notifier = RecordingNotifier()
         self.clock = FixedClock(T0)
         self.delays: list[float] = []
+        client = HttpClient(HttpPolicy(connect_timeout=0.5, read_timeout=0.5), sleep=self.delays.append)
         self.deps = CheckDeps(
             keys=SecretsKeyStore(self.secrets, SECRET),
-            http=HttpClient(HttpPolicy(connect_timeout=0.5, read_timeout=0.5), sleep=self.delays.append),
+            http=SyncOnly(client) if self.sync_only else client,
             store=self.store,
             clock=self.clock,
         )

@@ -7,12 +7,14 @@ Retries never really sleep: the client gets a `sleep` that records the delays it
 
 from __future__ import annotations
 
+import gzip
+import json
 import socket
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
-import urllib3
 
 from quotawatch.adapters.http import FetchFailed, HttpClient, HttpPolicy
 from quotawatch.core.errors import CheckFailed
@@ -88,9 +90,14 @@ def test_auth_error_with_an_html_body_has_no_detail(client: HttpClient, start_fa
     assert fetch_failure(client, fake).message == "127.0.0.1 rejected the API key (401)"
 
 
-class NoRequests(urllib3.PoolManager):
-    def urlopen(self, *args: Any, **kwargs: Any) -> Any:
+@pytest.fixture
+def no_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any request the client would send fails the test."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("no request may be sent")
+
+    monkeypatch.setattr(aiohttp.ClientSession, "_request", refuse)
 
 
 @pytest.mark.parametrize(
@@ -103,8 +110,9 @@ class NoRequests(urllib3.PoolManager):
         "api.cloudlayer.io/v2/account",
     ],
 )
+@pytest.mark.usefixtures("no_requests")
 def test_plain_http_to_a_remote_host_is_refused_before_any_request(target: str, sleep: Recorder) -> None:
-    client = HttpClient(POLICY, pool=NoRequests(), sleep=sleep)
+    client = HttpClient(POLICY, sleep=sleep)
     with pytest.raises(FetchFailed) as caught:
         client.get_json(target, {"X-API-Key": KEY})
 
@@ -154,6 +162,31 @@ def test_size_cap_is_a_policy(start_fake: StartFake, sleep: Recorder) -> None:
     fake = start_fake("limit-plan")
     client = HttpClient(HttpPolicy(max_body_bytes=100), sleep=sleep)
     assert "more than 100 bytes" in fetch_failure(client, fake).message
+
+
+def test_the_size_cap_counts_the_decompressed_bytes(client: HttpClient, start_fake: StartFake) -> None:
+    bomb = gzip.compress(b'{"pad": "' + b"0" * 2_000_000 + b'"}')  # 2 MB as about 2 KB
+    fake = start_fake(always(Reply(200, bomb, {"Content-Type": "application/json", "Content-Encoding": "gzip"})))
+    failure = fetch_failure(client, fake)
+
+    assert len(bomb) < 10_000
+    assert failure.kind is ErrorKind.BAD_RESPONSE
+    assert failure.message == "127.0.0.1 answered with more than 1,000,000 bytes"
+
+
+def test_a_gzipped_answer_is_read(client: HttpClient, start_fake: StartFake) -> None:
+    body = gzip.compress(json.dumps(LIMIT_PLAN).encode())
+    fake = start_fake(always(Reply(200, body, {"Content-Type": "application/json", "Content-Encoding": "gzip"})))
+    assert client.get_json(url(fake), {"X-API-Key": fake.valid_key}) == LIMIT_PLAN
+
+
+def test_more_than_a_hundred_headers_is_a_bad_answer_asked_once(client: HttpClient, start_fake: StartFake) -> None:
+    fake = start_fake(always(Reply(200, LIMIT_PLAN, {f"x-padding-{i}": "x" for i in range(120)})))
+    failure = fetch_failure(client, fake)
+
+    assert failure.kind is ErrorKind.BAD_RESPONSE
+    assert failure.message == "127.0.0.1 answered with oversized headers"
+    assert fake.calls == 1  # asking again would get the same headers
 
 
 # --- the key never leaks -----------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Where a key may go: the URL rule decides on the URL exactly as the HTTP client sends it.
 
 The oracle is the client itself: requests prepares the URL, and urllib3's pool manager
-picks the connection pool (scheme, host, port) it would connect through. Whatever the rule accepts,
+picks the connection pool (scheme, host, port) it would connect through, as the rule reads
+it; aiohttp (yarl), which sends it, must read the same. Whatever the rule accepts,
 the client connects to over https, or over plain http to a loopback address, and to
 nothing else. Whatever it refuses, no connection is opened at all.
 """
@@ -13,12 +14,13 @@ import socket
 from collections.abc import Iterator
 from typing import Any
 
+import aiohappyeyeballs
 import pytest
 import requests
 import urllib3
-import urllib3.util.connection
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
+from yarl import URL
 
 from quotawatch.adapters.http import FetchFailed, HttpClient, HttpPolicy
 from quotawatch.core.errors import CheckFailed
@@ -36,6 +38,21 @@ def connects_to(url: str) -> tuple[str, str, int | None]:
     prepared = requests.Request("GET", url).prepare()
     pool = urllib3.PoolManager().connection_from_url(str(prepared.url))
     return pool.scheme, pool.host, pool.port
+
+
+def sent_to(url: str) -> tuple[str, str, int | None]:
+    """Where aiohttp, which sends it, connects for `url` as the client hands it over."""
+    sent = URL(url, encoded=True)
+    return sent.scheme, (sent.raw_host or "").strip("[]"), sent.port
+
+
+def refused_by_the_client(url: str) -> bool:
+    """The client's own check of a URL, before anything is sent."""
+    try:
+        HttpClient(POLICY).get_json(url, {"X-API-Key": KEY})
+    except FetchFailed as exc:
+        return exc.kind is ErrorKind.CONFIG and "read differently" in exc.message
+    return False
 
 
 def loopback(host: str) -> bool:
@@ -230,6 +247,9 @@ def test_an_accepted_url_connects_only_where_the_rule_said(url: str) -> None:
     assert scheme == "https" or (scheme == "http" and loopback(host))
     # Handing the client the URL as written would have gone to the same place.
     assert connects_to(url) == (scheme, host, port)
+    # aiohttp sends the normalised URL and reads it alike, or the client refuses it first
+    # (a port of 0, which urllib3 read as the scheme's default).
+    assert sent_to(target.url) == (scheme, host, port) or refused_by_the_client(url)
 
 
 # --- live: a real server gets what is allowed, and nothing else is sent ------------------------------
@@ -274,11 +294,13 @@ def dialled(monkeypatch: pytest.MonkeyPatch, listener: Listener) -> list[tuple[s
     """Every address the HTTP client dials, recorded; the call is put through to `listener`."""
     addresses: list[tuple[str, int]] = []
 
-    def record(address: tuple[str, int], timeout: Any = None, **_options: Any) -> socket.socket:
-        addresses.append(address)
-        return socket.create_connection(("127.0.0.1", listener.port), timeout)
+    async def record(addr_infos: list[Any], **_options: Any) -> socket.socket:
+        addresses.extend((info[4][0], info[4][1]) for info in addr_infos)
+        sock = socket.create_connection(("127.0.0.1", listener.port))
+        sock.setblocking(False)
+        return sock
 
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", record)
+    monkeypatch.setattr(aiohappyeyeballs, "start_connection", record)  # as aiohttp dials
     return addresses
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from quotawatch.config import ConfigProblem, Monitor
 from quotawatch.core.alerts import decide
@@ -23,9 +24,12 @@ from quotawatch.core.rules import CHECK_KEY, Evaluation, Level, evaluate
 from quotawatch.core.silences import Planned, Silence, plan
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.core.window import BadWindow, Window
-from quotawatch.fetching import fetch_snapshot
-from quotawatch.ports import Clock, JsonFetcher, KeyStore, SilenceSource, Store
+from quotawatch.fetching import Fetch, completed, fetch_snapshot_async, inline
+from quotawatch.ports import Clock, HttpAnswer, HttpRequest, JsonFetcher, KeyStore, LoopFetcher, SilenceSource, Store
 from quotawatch.providers import get_provider
+
+if TYPE_CHECKING:
+    import asyncio
 
 log = logging.getLogger("quotawatch.check")
 
@@ -80,6 +84,9 @@ class ReadingsNotStored(Exception):
 
 
 DEFAULT_CONCURRENCY = 64
+# Threads for the store's batched reads and writes, beside the loop: a slice's read and a
+# full batch's write go out while the loop goes on with the other monitors.
+STORE_THREADS = 4
 
 
 def run_check(
@@ -90,12 +97,15 @@ def run_check(
     *,
     should_stop: Callable[[], bool] | None = None,
 ) -> list[MonitorOutcome]:
-    """Check all monitors concurrently on a bounded set of workers; outcomes in the monitors' order.
+    """Check all monitors concurrently, at most `concurrency` at once; outcomes in the monitors' order.
 
-    Checks wait on providers' HTTP answers, so threads overlap them well. Each check has
+    Checks wait on providers' HTTP answers: they wait together on one event loop, the HTTP
+    client's (a sync JsonFetcher's fetches go to as many threads instead). Each check has
     its own timeouts and catches its own failures: a slow or broken provider holds one
-    worker, never the others. A monitor the monitors file could not describe is checked as
-    a failed reading of kind `config`, so it raises its own "cannot monitor" signal.
+    check, never the others. What follows a fetch (evaluate, decide, commit) runs on the
+    loop; the store's batched reads and writes go to a few threads beside it. A monitor the
+    monitors file could not describe is checked as a failed reading of kind `config`, so it
+    raises its own "cannot monitor" signal.
     When `should_stop` says so (the invocation nears its timeout), checks not yet started
     are left: their outcomes say "unreached", with no reading, for the caller to hand on.
     Raises ReadingsNotStored when no reading could be stored at all.
@@ -103,44 +113,72 @@ def run_check(
     jobs = [_Job.for_problem(p) for p in problems] + [_Job(m) for m in monitors]
     if not jobs:
         return []
-    per_read = deps.store.monitors_per_read
-    ids = [job.monitor.id for job in jobs]
-    reads = [_SliceRead(deps.store, ids[i : i + per_read]) for i in range(0, len(ids), per_read)]
-    sink = _SnapshotSink(deps.store)
-    silences = read_silences(deps)
-    outcomes: list[MonitorOutcome | None] = [None] * len(jobs)
-    taken = iter(range(len(jobs)))
-    lock = threading.Lock()
+    import asyncio  # on the first run, not at the handler's cold import
 
-    def work() -> None:
-        # Each worker takes the next monitor itself: no future or queue hand-off per check.
-        while True:
-            with lock:
-                index = next(taken, None)
-            if index is None or (should_stop is not None and should_stop()):
-                return
-            job, read = jobs[index], reads[index // per_read]
-            if index % per_read == 0:
-                read.start()  # the slice's batched read goes out before this check's fetch
-            outcome = _contained_check(job, deps, partial(read.record, job.monitor.id), silences)
-            outcomes[index] = outcome
-            sink.add(outcome)
-
-    workers = [
-        threading.Thread(target=work, name=f"check-{n}", daemon=True)
-        for n in range(max(1, min(concurrency, len(jobs))))
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
-    sink.flush()
-    if sink.stored == 0 and sink.failed:
-        raise ReadingsNotStored(f"none of the {len(sink.failed)} readings of this run could be stored")
+    workers = max(1, min(concurrency, len(jobs)))
+    run = _Run(jobs, deps, workers, should_stop)
+    if isinstance(deps.http, LoopFetcher):
+        outcomes = deps.http.run(run.checked(deps.http.fetch_async))
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="fetch") as threads:
+            outcomes = asyncio.run(run.checked(_in_threads(deps.http, threads)))
+    if run.sink.stored == 0 and run.sink.failed:
+        raise ReadingsNotStored(f"none of the {len(run.sink.failed)} readings of this run could be stored")
     return [
         outcome if outcome is not None else MonitorOutcome(job.monitor.id, job.monitor.provider, "unreached")
         for job, outcome in zip(jobs, outcomes, strict=True)
     ]
+
+
+def _in_threads(http: JsonFetcher, threads: ThreadPoolExecutor) -> Fetch:
+    import asyncio
+
+    async def fetch(request: HttpRequest) -> HttpAnswer:
+        return await asyncio.get_running_loop().run_in_executor(threads, http.fetch, request)
+
+    return fetch
+
+
+class _Run:
+    """One run's monitors, checked by `workers` coroutines that each take the next monitor."""
+
+    def __init__(self, jobs: list[_Job], deps: CheckDeps, workers: int, should_stop: Callable[[], bool] | None) -> None:
+        self.jobs, self.deps, self.workers, self.should_stop = jobs, deps, workers, should_stop
+        self.per_read = deps.store.monitors_per_read
+        ids = [job.monitor.id for job in jobs]
+        self.reads = [_SliceRead(deps.store, ids[i : i + self.per_read]) for i in range(0, len(ids), self.per_read)]
+        self.sink = _SnapshotSink(deps.store)
+        self.outcomes: list[MonitorOutcome | None] = [None] * len(jobs)
+
+    async def checked(self, fetch: Fetch) -> list[MonitorOutcome | None]:
+        import asyncio
+
+        silences = read_silences(self.deps)
+        taken = iter(range(len(self.jobs)))
+        writes: list[asyncio.Future[None]] = []
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(STORE_THREADS, thread_name_prefix="store") as store:
+
+            async def work() -> None:
+                for index in taken:  # one loop: taking the next monitor needs no lock
+                    if self.should_stop is not None and self.should_stop():
+                        return
+                    job, read = self.jobs[index], self.reads[index // self.per_read]
+                    loaded = read.start(store)  # the slice's batched read goes out before this check's fetch
+                    snapshot = await _contained_reading(job, self.deps, fetch)
+                    await loaded
+                    outcome = _concluded(job, self.deps, snapshot, partial(read.record, job.monitor.id), silences)
+                    self.outcomes[index] = outcome
+                    batch = self.sink.add(outcome)
+                    if batch:
+                        writes.append(loop.run_in_executor(store, self.sink.write, batch))
+
+            await asyncio.gather(*(work() for _ in range(self.workers)))
+            await asyncio.gather(*writes)
+            last = self.sink.take()
+            if last:
+                await loop.run_in_executor(store, self.sink.write, last)
+        return self.outcomes
 
 
 class _SliceRead:
@@ -148,22 +186,24 @@ class _SliceRead:
 
     def __init__(self, store: Store, ids: list[str]) -> None:
         self._store, self._ids = store, ids
-        self._lock = threading.Lock()
         self._records: dict[str, MonitorRecord] = {}
         self._error: Exception | None = None
-        self._done = False
+        self._loaded: asyncio.Future[None] | None = None
 
-    def start(self) -> None:
-        with self._lock:  # the others of the slice wait for the one read
-            if not self._done:
-                try:
-                    self._records = self._store.load(self._ids)
-                except Exception as exc:  # each check of the slice reports it as its own failure
-                    self._error = exc
-                self._done = True
+    def start(self, threads: ThreadPoolExecutor) -> asyncio.Future[None]:
+        import asyncio
+
+        if self._loaded is None:  # the others of the slice wait for the one read
+            self._loaded = asyncio.get_running_loop().run_in_executor(threads, self._load)
+        return self._loaded
+
+    def _load(self) -> None:
+        try:
+            self._records = self._store.load(self._ids)
+        except Exception as exc:  # each check of the slice reports it as its own failure
+            self._error = exc
 
     def record(self, monitor_id: str) -> MonitorRecord:
-        self.start()
         if self._error is not None:
             raise self._error
         return self._records[monitor_id]
@@ -191,23 +231,24 @@ class _SnapshotSink:
         self.stored = 0
         self.failed: list[str] = []
 
-    def add(self, outcome: MonitorOutcome) -> None:
+    def add(self, outcome: MonitorOutcome) -> list[MonitorOutcome] | None:
+        """A full write call's outcomes, for `write`, once there are enough."""
         if outcome.snapshot is None:
-            return
+            return None
         with self._lock:
             self._pending.append(outcome)
             if len(self._pending) < self._store.monitors_per_write:
-                return
+                return None
             batch, self._pending = self._pending, []
-        self._write(batch)
+        return batch
 
-    def flush(self) -> None:
+    def take(self) -> list[MonitorOutcome]:
+        """What is left to write at the end of the run."""
         with self._lock:
             batch, self._pending = self._pending, []
-        if batch:
-            self._write(batch)
+        return batch
 
-    def _write(self, batch: list[MonitorOutcome]) -> None:
+    def write(self, batch: list[MonitorOutcome]) -> None:
         snapshots = [o.snapshot for o in batch if o.snapshot is not None]
         windows = {o.monitor: o.window for o in batch if o.window is not None}
         try:
@@ -241,21 +282,39 @@ def read_silences(deps: CheckDeps) -> list[Silence] | None:
 def _contained_check(
     job: _Job, deps: CheckDeps, read: Callable[[], MonitorRecord], silences: list[Silence] | None = None
 ) -> MonitorOutcome:
-    """One monitor's check, whatever goes wrong in it: the reading is kept and stored even
-    when a later step fails, and a failure of ours is a reading of kind `internal`."""
+    """One monitor's check, through a sync JsonFetcher (check_monitor)."""
+    snapshot = completed(_contained_reading(job, deps, inline(deps.http)))
+    return _concluded(job, deps, snapshot, read, silences)
+
+
+async def _contained_reading(job: _Job, deps: CheckDeps, fetch: Fetch) -> Snapshot:
+    """One monitor's reading, whatever goes wrong in it: a failure of ours is a reading of
+    kind `internal`."""
     monitor = job.monitor
-    outcome = MonitorOutcome(monitor.id, monitor.provider, "error")
     try:
-        snapshot = _reading(job, deps)
+        return await _reading(job, deps, fetch)
     except Exception as exc:  # one monitor's bug never stops the others
         log.exception("check of monitor %s failed unexpectedly", monitor.id)
-        snapshot = Snapshot.failed(
+        return Snapshot.failed(
             monitor.id,
             monitor.provider,
             deps.clock.now(),
             ErrorKind.INTERNAL,
             f"{monitor.id}: unexpected {type(exc).__name__}; see the function log",
         )
+
+
+def _concluded(
+    job: _Job,
+    deps: CheckDeps,
+    snapshot: Snapshot,
+    read: Callable[[], MonitorRecord],
+    silences: list[Silence] | None,
+) -> MonitorOutcome:
+    """The rest of one monitor's check, whatever goes wrong in it: the reading is kept and
+    stored even when a later step fails, and a failure of ours is reported as `internal`."""
+    monitor = job.monitor
+    outcome = MonitorOutcome(monitor.id, monitor.provider, "error")
     outcome.snapshot = snapshot
     if snapshot.error is None:
         outcome.status = "ok"
@@ -277,7 +336,7 @@ def _contained_check(
     return outcome
 
 
-def _reading(job: _Job, deps: CheckDeps) -> Snapshot:
+async def _reading(job: _Job, deps: CheckDeps, fetch: Fetch) -> Snapshot:
     monitor, checked_at = job.monitor, deps.clock.now()
     if job.problem is not None:
         return Snapshot.failed(monitor.id, monitor.provider, checked_at, ErrorKind.CONFIG, job.problem.message)
@@ -285,7 +344,7 @@ def _reading(job: _Job, deps: CheckDeps) -> Snapshot:
     if provider is None:
         message = f"{monitor.id}: unknown provider '{monitor.provider}'"
         return Snapshot.failed(monitor.id, monitor.provider, checked_at, ErrorKind.CONFIG, message)
-    return fetch_snapshot(monitor, provider, deps.keys, deps.http, checked_at)
+    return await fetch_snapshot_async(monitor, provider, deps.keys, fetch, checked_at)
 
 
 def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:

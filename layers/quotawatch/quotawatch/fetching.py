@@ -4,15 +4,19 @@ Every text of the snapshot is masked with the key here, and only then cut to len
 (core/masking.py): a provider may echo the key anywhere, in an error, in a plan name, even
 as the name of a key, and a key cut before masking would no longer be recognised.
 Providers pass their text on whole.
+
+The fetch is a coroutine (`fetch_snapshot_async`): a check run awaits every monitor's on one
+event loop (check.py). `fetch_snapshot` is the same for one monitor through a sync
+JsonFetcher, run without a loop.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from quotawatch.config import Monitor
@@ -35,9 +39,40 @@ MIN_FORM_CHARS = 4
 # How long one monitor's pages may take to read, all told: a run checks many monitors.
 PAGES_SECONDS = 20
 
+# How a fetch is asked for: HttpClient.fetch_async, or a sync JsonFetcher's fetch (`inline`).
+Fetch = Callable[[HttpRequest], Awaitable[HttpAnswer]]
+T = TypeVar("T")
+
 
 def fetch_snapshot(
     monitor: Monitor, provider: Provider, keys: KeyStore, http: JsonFetcher, checked_at: datetime
+) -> Snapshot:
+    """The provider's usage as a snapshot, or a snapshot carrying a classified check error."""
+    return completed(fetch_snapshot_async(monitor, provider, keys, inline(http), checked_at))
+
+
+def inline(http: JsonFetcher) -> Fetch:
+    """A sync JsonFetcher's fetch as a coroutine that never waits on the loop."""
+
+    async def fetch(request: HttpRequest) -> HttpAnswer:
+        return http.fetch(request)
+
+    return fetch
+
+
+def completed(work: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that waits on nothing (its fetches are `inline`), with no loop."""
+    try:
+        work.send(None)
+    except StopIteration as done:
+        result: T = done.value
+        return result
+    work.close()
+    raise RuntimeError("this coroutine waits on an event loop: run it on one")
+
+
+async def fetch_snapshot_async(
+    monitor: Monitor, provider: Provider, keys: KeyStore, fetch: Fetch, checked_at: datetime
 ) -> Snapshot:
     """The provider's usage as a snapshot, or a snapshot carrying a classified check error."""
     tried: list[str] = []  # every key sent: a text may echo any of them
@@ -50,7 +85,7 @@ def fetch_snapshot(
             # Not a fragment of a few characters: masking it would blank ordinary words.
             tried.extend(form for form in provider.auth.forms(key) if len(form) >= MIN_FORM_CHARS)
             try:
-                usage = _read_usage(provider, monitor, key, checked_at, http)
+                usage = await _read_usage(provider, monitor, key, checked_at, fetch)
                 break
             except CheckFailed as exc:
                 # A rejected key may have been rotated in the secret since it was cached.
@@ -145,14 +180,16 @@ def _name(name: str, keys: list[str], declared: tuple[str, ...]) -> str:
     return shown
 
 
-def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: datetime, http: JsonFetcher) -> ParsedUsage:
+async def _read_usage(
+    provider: Provider, monitor: Monitor, key: str, checked_at: datetime, fetch: Fetch
+) -> ParsedUsage:
     try:
         # A key a header cannot carry is refused by the HTTP client, as a config error that
         # `_hint` points at the secret field.
         request = provider.request(key, monitor.base_url, monitor.params, checked_at, monitor.monthly_on)
-        answer = http.fetch(request)
+        answer = await fetch(request)
         if provider.pages is not None:
-            answer = _all_pages(provider.pages, request, answer, http)
+            answer = await _all_pages(provider.pages, request, answer, fetch)
     except CheckFailed as exc:
         if provider.read_refusal is not None and exc.status is not None:
             usage = provider.read_refusal(exc.status, exc.body, checked_at)
@@ -179,7 +216,7 @@ def _read_usage(provider: Provider, monitor: Monitor, key: str, checked_at: date
     return usage
 
 
-def _all_pages(pages: Pages, request: HttpRequest, first: HttpAnswer, http: JsonFetcher) -> HttpAnswer:
+async def _all_pages(pages: Pages, request: HttpRequest, first: HttpAnswer, fetch: Fetch) -> HttpAnswer:
     """The first page with each top-level list continued by the following pages' lists, so
     that expressions read all of them (`sum(data[].amount)`). Never a partial answer: more
     pages than `pages.max`, a cursor seen before or a run out of time is a failed reading."""
@@ -202,7 +239,7 @@ def _all_pages(pages: Pages, request: HttpRequest, first: HttpAnswer, http: Json
         if time.monotonic() - started > PAGES_SECONDS:
             raise CheckFailed(ErrorKind.UNAVAILABLE, f"its pages took more than {PAGES_SECONDS} s to read")
         seen.add(token)
-        page = require_object(http.fetch(request._replace(url=with_query(request.url, pages.param, token))).body)
+        page = require_object((await fetch(request._replace(url=with_query(request.url, pages.param, token)))).body)
         for name, value in page.items():
             if isinstance(value, list) and isinstance(merged.get(name), list):
                 merged[name] = lists.setdefault(name, list(merged[name]))

@@ -7,16 +7,18 @@ unit tests' in-memory fakes depend only on these.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.channels import Channel
 from quotawatch.core.record import MonitorRecord, QueuedMessage
 from quotawatch.core.silences import Silence
 from quotawatch.core.snapshot import Snapshot
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -59,6 +61,18 @@ class HttpAnswer(NamedTuple):
 
 class JsonFetcher(Protocol):
     def fetch(self, request: HttpRequest) -> HttpAnswer: ...
+
+
+@runtime_checkable
+class LoopFetcher(JsonFetcher, Protocol):
+    """A JsonFetcher whose requests wait on its own event loop (adapters/http.py): a check
+    run awaits all its monitors' fetches there."""
+
+    async def fetch_async(self, request: HttpRequest) -> HttpAnswer: ...
+
+    def run(self, work: Coroutine[Any, Any, T]) -> T:
+        """`work` run to its end on the loop the fetches wait on."""
+        ...
 
 
 class Store(Protocol):

@@ -5,6 +5,8 @@ One policy: core/urls.py's URL rule, short timeouts, at most two attempts (a Ret
 over 2 s goes to the retry path), no redirects or proxy; a channel that failed is not tried
 again in the same invocation (one dead channel costs one timeout, not one per message).
 URLs and routing keys are secrets: an error names the host, answers are masked.
+
+It stays on urllib3 (sync, a few messages an invocation), with the providers' TLS context.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Protocol
 
-from quotawatch.adapters.http import USER_AGENT, _pool_manager, _retry_after, _timeout
+from quotawatch.adapters.http import USER_AGENT, _retry_after, shared_ssl_context
 from quotawatch.core.channels import Channel, encode
 from quotawatch.core.masking import mask_and_cut
 from quotawatch.core.messages import Message
@@ -141,6 +144,24 @@ class HttpSender:
         detail = f": {said}" if said else ""
         retry_after = _retry_after(response.headers.get("Retry-After")) if status in (429, 503) else None
         raise ChannelFailed(f"{host} answered {status}{detail}", retry_after, passing=status == 429 or status >= 500)
+
+
+def _pool_manager(pool_size: int) -> urllib3.PoolManager:
+    """Keep-alive connections per host. Nothing from the environment: no proxy (plain http
+    through one would carry the secret URL off this machine in clear) and no CA bundle
+    variable (the shared context decides trust)."""
+    import urllib3
+
+    return urllib3.PoolManager(
+        num_pools=32, maxsize=pool_size, cert_reqs="CERT_REQUIRED", ssl_context=shared_ssl_context()
+    )
+
+
+@lru_cache(maxsize=64)
+def _timeout(connect: float, read: float) -> urllib3.Timeout:
+    import urllib3
+
+    return urllib3.Timeout(connect=connect, read=read)
 
 
 def receipt_of_status(status: int, _body: bytes) -> str:
