@@ -7,12 +7,14 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from quotawatch_view.silencing import duration, new_silence
 
+from quotawatch.adapters.http import HttpClient, HttpPolicy
 from quotawatch.adapters.stored_silence import read_silence
 from quotawatch.check import run_check
 from quotawatch.core.alerts import Notice, SignalState, decide
@@ -312,7 +314,10 @@ def test_two_runs_at_once_as_a_silence_ends_tell_it_once(start_fake: StartFake) 
     results: list[int] = []
 
     def one_run() -> None:
-        results.append(sum(len(o.queued) for o in run_check((watched,), (), h.deps)))
+        # Each run with its own client, as two function containers would have: one client's
+        # loop takes one run at a time, and the runs would no longer overlap.
+        deps = replace(h.deps, http=HttpClient(HttpPolicy(connect_timeout=0.5, read_timeout=0.5)))
+        results.append(sum(len(o.queued) for o in run_check((watched,), (), deps)))
 
     runs = [threading.Thread(target=one_run) for _ in range(2)]
     for run in runs:
