@@ -322,7 +322,7 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     if not burning:
         return verdict
     held = 1 - margin if previous is Level.CRITICAL else 1.0
-    long_usual = _usual_long(consumption, now, settings)
+    long_usual = _usual_between(consumption, -settings.long, 0.0, now, settings)  # the long window, days alike
     long_threshold = settings.factor * max(long_usual or 0.0, FLOOR_SHARE * mean) * held * (1 - _EPSILON)
     lasting = long_usual is not None and long_rate >= long_threshold
     soon = spare is not None and spare > 0
@@ -349,7 +349,7 @@ def _last_two_burn(consumption: Consumption, now: float, settings: BurnSettings,
 def _usual_between(
     consumption: Consumption, start: float, stop: float, now: float, settings: BurnSettings
 ) -> float | None:
-    """Median rate between these offsets from `now` (negative) on the days alike."""
+    """Median rate between these offsets from `now` (negative, or 0: now) on the days alike."""
     rates = [consumption.rate(day + start, day + stop) for day in _alike(now, settings)]
     known = [r for r in rates if r is not None]
     return statistics.median(known) if known else None
@@ -365,13 +365,6 @@ def _alike(now: float, settings: BurnSettings) -> list[float]:
     weekend = _weekend(now)
     days = [now - d * DAY for d in range(1, settings.baseline_days + 1)]
     return [day for day in days if _weekend(day) == weekend] or days
-
-
-def _usual_long(consumption: Consumption, now: float, settings: BurnSettings) -> float | None:
-    """Median of the long window's rate a whole day earlier, over the days alike."""
-    rates = [consumption.rate(day - settings.long, day) for day in _alike(now, settings)]
-    known = [r for r in rates if r is not None]
-    return statistics.median(known) if known else None
 
 
 def _usual_short(consumption: Consumption, now: float, settings: BurnSettings) -> tuple[float, float, float] | None:
