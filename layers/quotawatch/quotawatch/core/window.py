@@ -110,8 +110,9 @@ class Window:
         # The stored form of the rows past WINDOW_SIZE when known (read, or carried over from
         # the window rolled): they change once an hour, so most runs write them as read.
         self.tier: bytes | None = None
-        # Read but not yet in the columns (they then hold the first WINDOW_SIZE rows only):
-        # most runs never read the rows past WINDOW_SIZE, so they are decoded when asked (`full`).
+        # The rows past WINDOW_SIZE as read (their JSON text, already decompressed to find where
+        # the floors begin) but not yet in the columns, which then hold the first WINDOW_SIZE
+        # rows only: most runs never read those rows, so they are parsed when asked (`full`).
         self._pending: bytes | None = None
         # The burn rule's cache (core/burn.py, `usual_floor`): the clock hour, and per meter
         # the least usual rate any run of that hour can have; stored after the rows.
@@ -380,7 +381,7 @@ class Window:
             return self
         count = len(self.times)
         try:
-            tier = _loads(zlib.decompress(pending))
+            tier = _loads(pending)
             tier_rows = [row for row in range(WINDOW_SIZE, count) if self.kinds[row] is None]
             past = len(tier_rows)
             extra: dict[str, tuple[list[Any], list[Any]]] = {}
@@ -389,7 +390,7 @@ class Window:
                 balance = figures.get("balance")
                 remaining = [None] * past if balance is None else _figures(_numbers(_values(balance, past)))
                 extra[str(name)] = (used, remaining)
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, zlib.error):
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
             del self.times[WINDOW_SIZE:], self.kinds[WINDOW_SIZE:], self.periods[WINDOW_SIZE:]
             self.tier = None
             return self
@@ -441,9 +442,10 @@ class Window:
             if not head.eof:
                 raise ValueError("the stored window is cut short")
             # Format 3: the rows past WINDOW_SIZE, compressed apart, then the burn rule's cache.
-            tier, floors = _split(head.unused_data)
+            tier, tier_text, floors = _split(head.unused_data)
             window = cls._decode(_loads(text), {}, monitor, lazy=bool(tier))
-            window.tier = window._pending = tier or None
+            window.tier = tier or None
+            window._pending = tier_text if tier else None
             window.floors = _floors(floors)
             if window._pending is not None and len(window) <= WINDOW_SIZE:
                 window.full()  # no rows past WINDOW_SIZE: an empty tier, read now
@@ -523,15 +525,15 @@ class Window:
 # --- on snapshot lists: the cold paths and the tests ------------------------------------------
 
 
-def _split(stored: bytes) -> tuple[bytes, bytes]:
-    """The rows past WINDOW_SIZE as stored, and the burn rule's cache after them."""
+def _split(stored: bytes) -> tuple[bytes, bytes, bytes]:
+    """The rows past WINDOW_SIZE as stored and as text, and the burn rule's cache after them."""
     if not stored:
-        return b"", b""
+        return b"", b"", b""
     tier = zlib.decompressobj()
-    tier.decompress(stored)
+    text = tier.decompress(stored)
     if not tier.eof:
         raise ValueError("the stored window is cut short")
-    return stored[: len(stored) - len(tier.unused_data)], tier.unused_data
+    return stored[: len(stored) - len(tier.unused_data)], text, tier.unused_data
 
 
 def _floors_form(floors: tuple[int, dict[str, float]] | None) -> bytes:
