@@ -347,7 +347,7 @@ def _burn_signal(
         hour = int(tail[1].now // 3600)
         if not past.times or past.times[-1] > tail[1].now - settings.baseline_days * 86_400:
             return None  # a young meter: `burn` would say so, and nothing is stored to say it to
-        floors = past.floors[1] if past.floors is not None and past.floors[0] == hour else None
+        floors = past.floors_of(hour)
         try:
             if not could_burn(*tail, settings, (floors or {}).get(meter.name, 0.0)):
                 return None
@@ -375,7 +375,7 @@ def _keep_floors(
 ) -> dict[str, float]:
     """Keep each meter's least usual rate of this hour in the window (written with it): the
     rows past WINDOW_SIZE are decoded now, so that no other run of the hour needs them."""
-    kept = dict(past.floors[1]) if past.floors is not None and past.floors[0] == hour else {}
+    kept = dict(past.floors_of(hour) or {})
     for meter in snapshot.meters:
         settings = thresholds_for(meter.name).burn
         inputs = None if meter.name in kept else _burn_inputs(meter, snapshot, past, settings)

@@ -372,6 +372,10 @@ class Window:
         floors = _floors_form(self.floors)
         return tier + floors if tier or not floors else _packed({}, _TIER_LEVEL) + floors
 
+    def floors_of(self, hour: int) -> dict[str, float] | None:
+        """The burn rule's floors kept for this clock hour (POSIX seconds // 3600), if any."""
+        return self.floors[1] if self.floors is not None and self.floors[0] == hour else None
+
     def full(self) -> Window:
         """The window with every row in its columns: the rows past WINDOW_SIZE decoded, when
         they were left as stored. Unreadable, they are dropped (the burn rule then waits for
