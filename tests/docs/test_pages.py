@@ -65,7 +65,7 @@ def test_the_readme_fits_on_a_few_screens() -> None:
 
 def test_the_readmes_two_commands_stay_as_they_are() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert "make demo   # the whole story on this machine, in a few seconds\n" in readme
+    assert "make demo   # the whole story on this machine, in about 20 seconds\n" in readme
     assert "make test   # lint (ruff), types (mypy), unit, integration and template tests\n" in readme
 
 
