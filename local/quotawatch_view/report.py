@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from quotawatch.config import Monitor
 from quotawatch.core import formatting as fmt
-from quotawatch.core.forecast import Forecast, forecast, period_readings
+from quotawatch.core.forecast import Forecast, period_forecast
 from quotawatch.core.rules import Level, Thresholds
 from quotawatch.core.snapshot import Snapshot
 from quotawatch.core.status import MeterStatus
@@ -151,7 +151,7 @@ def _series(monitor: Monitor, history: History, name: str, zone: Zone) -> tuple[
     resets = _resets(good, name)
     if resets:
         legend.append(("legend-resets", f"{len(resets)} period reset{'s' if len(resets) > 1 else ''}"))
-    trend = forecast(meter, period_readings(name, newest, good[:-1]), newest.checked_at)
+    trend = period_forecast(meter, newest, good[:-1])
     projection = _projection(trend, newest, name, history)
     forecast_text = _forecast_text(trend, newest, name, zone)
     legend.append(("legend-forecast", forecast_text))

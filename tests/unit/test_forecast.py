@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from quotawatch.core.forecast import MIN_READINGS, MIN_SPAN, Forecast, forecast, period_readings
+from quotawatch.core.forecast import MIN_READINGS, MIN_SPAN, Forecast, forecast, period_forecast, period_points
 from quotawatch.core.snapshot import ErrorKind, Meter, Period, Snapshot
+from quotawatch.core.window import Window
 
 NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -37,6 +38,14 @@ def snap(at: datetime, *meters: Meter, period: Period | None = NOVEMBER) -> Snap
 
 def failed(at: datetime) -> Snapshot:
     return Snapshot.failed("m", "cloudlayer", at, ErrorKind.UNAVAILABLE, "down")
+
+
+def period_readings(name: str, current: Snapshot, history: list[Snapshot]) -> list[tuple[datetime, float]]:
+    """The earlier readings `period_points` keeps, newest first: (time, used, else the balance)."""
+    window = Window.of(history)
+    rows = [row for row, at in enumerate(window.times) if at < current.checked_at.timestamp()]
+    times, values = period_points(name, current, window, rows, by_limit=name != "credit")
+    return [(datetime.fromtimestamp(at, UTC), value) for at, value in zip(times, values, strict=True)]
 
 
 # --- the burn rate -------------------------------------------------------------------------------
@@ -206,10 +215,7 @@ def test_period_readings_are_the_earlier_successful_readings_of_the_meter_newest
     ]
     current = snap(NOW, calls(300))
 
-    assert period_readings("calls", current, history) == [
-        (NOW - HOUR / 2, calls(200)),
-        (NOW - 3 * HOUR, calls(100)),
-    ]
+    assert period_readings("calls", current, history) == [(NOW - HOUR / 2, 200), (NOW - 3 * HOUR, 100)]
 
 
 def test_a_drop_in_usage_ends_the_window() -> None:
@@ -223,7 +229,7 @@ def test_a_drop_in_usage_ends_the_window() -> None:
     current = snap(NOW, calls(180), period=None)
 
     assert [at for at, _ in period_readings("calls", current, history)] == [NOW - HOUR, NOW - 2 * HOUR]
-    assert forecast(current.meters[0], period_readings("calls", current, history), NOW) is not None
+    assert period_forecast(current.meters[0], current, history) is not None
 
 
 def test_a_drop_right_before_the_current_reading_leaves_nothing() -> None:
@@ -231,7 +237,7 @@ def test_a_drop_right_before_the_current_reading_leaves_nothing() -> None:
     current = snap(NOW, calls(40))
 
     assert period_readings("calls", current, history) == []
-    assert forecast(current.meters[0], [], NOW) is None
+    assert period_forecast(current.meters[0], current, history) is None
 
 
 def test_a_top_up_of_a_balance_ends_the_window() -> None:
@@ -243,9 +249,8 @@ def test_a_top_up_of_a_balance_ends_the_window() -> None:
     ]
     current = snap(NOW, credit(900))
 
-    window = period_readings("credit", current, history)
-    assert [at for at, _ in window] == [NOW - HOUR, NOW - 2 * HOUR]
-    trend = forecast(current.meters[0], window, NOW)
+    assert period_readings("credit", current, history) == [(NOW - HOUR, 950), (NOW - 2 * HOUR, 1000)]
+    trend = period_forecast(current.meters[0], current, history)
     assert trend is not None
     assert trend.per_day == pytest.approx(50 * 24)
 
@@ -279,7 +284,7 @@ def test_a_window_through_period_readings_forecasts_the_meter() -> None:
     history = [snap(NOW - (3 - i) * DAY, calls(200 + 100 * i)) for i in range(3)]
     current = snap(NOW, calls(500))
 
-    trend = forecast(current.meters[0], period_readings("calls", current, history), NOW)
+    trend = period_forecast(current.meters[0], current, history)
     assert trend is not None
     assert trend.per_day == pytest.approx(100)
     assert trend.runs_out_at == NOW + 5 * DAY

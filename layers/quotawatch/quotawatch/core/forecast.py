@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import pairwise
-from operator import attrgetter
+from itertools import islice
+from operator import lt
 
 from quotawatch.core.sanity import PLAUSIBLE_MAX, plausible
 from quotawatch.core.snapshot import Meter, Snapshot
 from quotawatch.core.window import ABSENT, Window
 
 MIN_READINGS = 3
-_checked_at = attrgetter("checked_at")
 MIN_SPAN = timedelta(hours=1)
 MIN_SPAN_SECONDS = MIN_SPAN.total_seconds()
 
@@ -39,51 +38,112 @@ def forecast(meter: Meter, readings: list[tuple[datetime, Meter]], now: datetime
     Meters with a limit are projected by `used` to the limit; balances (no limit) by
     `remaining` to zero. The current reading counts as one of the readings.
     """
-    newest_first = readings[::-1]  # as a window's rows are; the last of a time still wins
-    series = Series(
-        [at.timestamp() for at, _ in newest_first],
-        [r.used for _, r in newest_first],
-        [r.remaining for _, r in newest_first],
+    by_limit = _by_limit(meter)
+    if by_limit is None:
+        return None
+    times: list[float] = []
+    values: list[float] = []
+    for at, reading in reversed(readings):  # newest first, as a window's rows; of one time the last wins
+        value = reading.used if by_limit else reading.remaining
+        if value is not None and -PLAUSIBLE_MAX <= value <= PLAUSIBLE_MAX:  # plausible(), inline: per point
+            times.append(at.timestamp())
+            values.append(value)
+    return _fit(meter, by_limit, times, values, now)
+
+
+def period_forecast(meter: Meter, snapshot: Snapshot, history: list[Snapshot]) -> Forecast | None:
+    """`window_forecast` over earlier snapshots: for status and the report, which hold
+    snapshots, not the stored window."""
+    window = Window.of(history)
+    at = snapshot.checked_at.timestamp()
+    return window_forecast(meter, snapshot, window, [row for row, t in enumerate(window.times) if t < at])
+
+
+def window_forecast(meter: Meter, snapshot: Snapshot, window: Window, rows: list[int]) -> Forecast | None:
+    """The forecast of `meter` in `snapshot` over the window's earlier `rows` (newest first),
+    as the rules ask it for every meter of every reading."""
+    by_limit = _by_limit(meter)
+    column = window.meters.get(meter.name)
+    if by_limit is None or column is None:
+        return None  # no earlier reading of it: fewer than MIN_READINGS points
+    if not by_limit and meter.remaining is None and column.remaining.count(None) == len(column.remaining):
+        return None  # a count without a limit or balance: no figure to project, now or before
+    times, values = period_points(meter.name, snapshot, window, rows, by_limit)
+    return _fit(meter, by_limit, times, values, snapshot.checked_at)
+
+
+def period_points(
+    name: str, snapshot: Snapshot, window: Window, rows: list[int], by_limit: bool
+) -> tuple[list[float], list[float]]:
+    """The times and figures (used, or the balance) of meter `name` in the window's earlier
+    `rows` (newest first) that read it in the snapshot's billing period: the provider's when
+    it gives one, otherwise since its usage last fell or its balance rose (a reset or a top-up
+    it did not date). Failed checks and readings without the meter are passed over."""
+    times: list[float] = []
+    values: list[float] = []
+    column = window.meters.get(name)
+    if column is None:
+        return times, values
+    start = _epoch(snapshot.period.start) if snapshot.period else None
+    used, remaining, kinds, periods, window_times = (
+        column.used,
+        column.remaining,
+        window.kinds,
+        window.periods,
+        window.times,
     )
-    return forecast_series(meter, series, now)
+    newer = snapshot.meter(name)
+    newer_used, newer_remaining = (newer.used, newer.remaining) if newer else (None, None)
+    for row in rows:
+        u = used[row]
+        if u is ABSENT or kinds[row] is not None:
+            continue
+        if start is not None and ((period := periods[row]) is None or period[0] != start):
+            break
+        r = remaining[row]
+        if u is not None and newer_used is not None:
+            if newer_used < u:
+                break
+        elif r is not None and newer_remaining is not None and newer_remaining > r:
+            break
+        newer_used, newer_remaining = u, r
+        value = u if by_limit else r
+        if value is not None and -PLAUSIBLE_MAX <= value <= PLAUSIBLE_MAX:  # plausible(), inline: per point
+            times.append(window_times[row])
+            values.append(value)
+    return times, values
 
 
-@dataclass(frozen=True)
-class Series:
-    """Earlier readings of one meter as columns, newest first: POSIX times, used and remaining."""
-
-    times: list[float]
-    used: list[float | None]
-    remaining: list[float | None]
-
-
-def forecast_series(meter: Meter, series: Series, now: datetime) -> Forecast | None:
-    """`forecast` over the columns of a window (core/window.py), as the rules read it."""
+def _by_limit(meter: Meter) -> bool | None:
+    """Whether `meter` is projected by its use to a limit (else by its balance to zero); None:
+    not at all (a zero limit is a plan without this feature, not one about to run out; figures
+    that cannot be true, core/sanity.py, project nothing)."""
     limit, used = meter.limit, meter.used
     if limit is not None and limit <= 0:
-        return None  # a zero limit is a plan without this feature, not one about to run out
+        return None
     if not all(plausible(v) for v in (limit, used, meter.remaining) if v is not None):
-        return None  # figures that cannot be true (core/sanity.py) project nothing
-    by_limit = limit is not None and used is not None
-    values = series.used if by_limit else series.remaining
-    points: dict[float, float] = {}  # by POSIX time: cheaper than datetimes, as exact to the second
-    # Oldest first, the current reading last (it wins a tie of times).
-    for at, value in zip(
-        [*reversed(series.times), now.timestamp()],
-        [*reversed(values), used if by_limit else meter.remaining],
-        strict=True,
-    ):
-        if value is not None and -PLAUSIBLE_MAX <= value <= PLAUSIBLE_MAX:  # plausible(), inline: per point
-            points[at] = value if by_limit else -value  # a balance burns as its negative rises
-    if len(points) < MIN_READINGS:
         return None
-    times = list(points)
-    if any(a >= b for a, b in pairwise(times)):  # a window's rows are in order; a list may not be
-        times.sort()
-    if times[-1] - times[0] < MIN_SPAN_SECONDS:
+    return limit is not None and used is not None
+
+
+def _fit(meter: Meter, by_limit: bool, times: list[float], values: list[float], now: datetime) -> Forecast | None:
+    """The line through the earlier points (newest first; the lists are taken over) and the
+    current reading."""
+    xs, ys = times, values
+    xs.reverse()  # oldest first, the current reading last
+    ys.reverse()
+    current = meter.used if by_limit else meter.remaining
+    if current is not None:
+        xs.append(now.timestamp())
+        ys.append(current)
+    if not all(map(lt, xs, islice(xs, 1, None))):  # not a window's order (a list, an edited item)
+        by_time = dict(zip(xs, ys, strict=True))  # of one time the last wins
+        xs = sorted(by_time)
+        ys = [by_time[x] for x in xs]
+    if len(xs) < MIN_READINGS or xs[-1] - xs[0] < MIN_SPAN_SECONDS:
         return None
-    first = times[0]
-    return _projected(meter, [t - first for t in times], [points[t] for t in times], now)
+    first = xs[0]
+    return _projected(meter, [x - first for x in xs], ys if by_limit else [-y for y in ys], now)
 
 
 def _projected(meter: Meter, xs: list[float], ys: list[float], now: datetime) -> Forecast:
@@ -98,128 +158,6 @@ def _projected(meter: Meter, xs: list[float], ys: list[float], now: datetime) ->
     if seconds > 3650 * 86_400:  # beyond ten years: not burning in any sense that matters
         return Forecast(meter.name, per_day, None, meter.unit)
     return Forecast(meter.name, per_day, now + timedelta(seconds=seconds), meter.unit)
-
-
-def window_forecast(meter: Meter, snapshot: Snapshot, window: Window, rows: list[int]) -> Forecast | None:
-    """`forecast_series(meter, period_series(...), now)` in one walk of the window's columns,
-    as the rules ask it for every meter of every reading: the same points, the same sums."""
-    limit, used, remaining = meter.limit, meter.used, meter.remaining
-    if limit is not None and limit <= 0:
-        return None
-    if not all(plausible(v) for v in (limit, used, remaining) if v is not None):
-        return None
-    column = window.meters.get(meter.name)
-    if column is None:
-        return None  # the reading alone: fewer than MIN_READINGS points
-    by_limit = limit is not None and used is not None
-    used_column, remaining_column = column.used, column.remaining
-    if not by_limit and remaining is None and remaining_column.count(None) == len(remaining_column):
-        return None  # a count without a limit or balance: no figure to project, now or before
-    start = _epoch(snapshot.period.start) if snapshot.period else None
-    kinds, periods, window_times = window.kinds, window.periods, window.times
-    newer = snapshot.meter(meter.name) or meter
-    newer_used, newer_remaining = newer.used, newer.remaining
-    older_than = snapshot.checked_at.timestamp()
-    times: list[float] = []  # newest first, as the rows
-    values: list[float] = []
-    for row in rows:
-        u = used_column[row]
-        if u is ABSENT or kinds[row] is not None:
-            continue
-        if start is not None and ((period := periods[row]) is None or period[0] != start):
-            break
-        r = remaining_column[row]
-        # Usage fell, or a balance rose: a reset or a top-up, after which the old rate is void.
-        if u is not None and newer_used is not None:
-            if newer_used < u:
-                break
-        elif r is not None and newer_remaining is not None and newer_remaining > r:
-            break
-        newer_used, newer_remaining = u, r
-        value = u if by_limit else r
-        if value is not None and -PLAUSIBLE_MAX <= value <= PLAUSIBLE_MAX:
-            at = window_times[row]
-            if not at < older_than:  # rows not strictly newest first: the general way
-                return forecast_series(meter, period_series(meter, snapshot, window, rows), snapshot.checked_at)
-            times.append(at)
-            values.append(value)
-            older_than = at
-    times.reverse()  # oldest first, the reading last
-    values.reverse()
-    current = used if by_limit else remaining
-    if current is not None:
-        times.append(snapshot.checked_at.timestamp())
-        values.append(current)
-    if len(times) < MIN_READINGS:
-        return None
-    first = times[0]
-    if times[-1] - first < MIN_SPAN_SECONDS:
-        return None
-    ys = values if by_limit else [-v for v in values]  # a balance burns as its negative rises
-    return _projected(meter, [t - first for t in times], ys, snapshot.checked_at)
-
-
-def period_series(meter: Meter, snapshot: Snapshot, window: Window, rows: list[int]) -> Series:
-    """`period_readings` over a window's columns: the rows are the earlier readings, newest first."""
-    series = Series([], [], [])
-    column = window.meters.get(meter.name)
-    if column is None:
-        return series
-    start = _epoch(snapshot.period.start) if snapshot.period else None
-    used, remaining, kinds, periods, times = column.used, column.remaining, window.kinds, window.periods, window.times
-    newer = snapshot.meter(meter.name) or meter
-    newer_used, newer_remaining = newer.used, newer.remaining
-    for row in rows:
-        u = used[row]
-        if u is ABSENT or kinds[row] is not None:
-            continue
-        if start is not None and ((period := periods[row]) is None or period[0] != start):
-            break
-        r = remaining[row]
-        # Usage fell, or a balance rose: a reset or a top-up, after which the old rate is void.
-        if u is not None and newer_used is not None:
-            if newer_used < u:
-                break
-        elif r is not None and newer_remaining is not None and newer_remaining > r:
-            break
-        series.times.append(times[row])
-        series.used.append(u)
-        series.remaining.append(r)
-        newer_used, newer_remaining = u, r
-    return series
-
-
-def period_readings(meter_name: str, snapshot: Snapshot, history: list[Snapshot]) -> list[tuple[datetime, Meter]]:
-    """Earlier successful readings of one meter in the snapshot's billing period.
-
-    The period is the provider's when it gives one; otherwise the readings since the
-    meter's usage last dropped (a reset the provider did not date).
-    """
-    readings: list[tuple[datetime, Meter]] = []
-    start = snapshot.period.start if snapshot.period else None
-    newer = snapshot.meter(meter_name)
-    for earlier in sorted(history, key=_checked_at, reverse=True):
-        if earlier.error is not None or earlier.checked_at >= snapshot.checked_at:
-            continue
-        reading = earlier.meter(meter_name)
-        if reading is None:
-            continue
-        if start is not None and (earlier.period is None or earlier.period.start != start):
-            break
-        if newer is not None and _dropped(reading, newer):
-            break
-        readings.append((earlier.checked_at, reading))
-        newer = reading
-    return readings
-
-
-def _dropped(before: Meter, after: Meter) -> bool:
-    """Usage fell, or a balance rose: a reset or a top-up, after which the old rate is void."""
-    if before.used is not None and after.used is not None:
-        return after.used < before.used
-    if before.remaining is not None and after.remaining is not None:
-        return after.remaining > before.remaining
-    return False
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.burn import Burn
-from quotawatch.core.forecast import Forecast, forecast, period_readings
+from quotawatch.core.forecast import Forecast, period_forecast
 from quotawatch.core.record import StoredMonitor
 from quotawatch.core.rules import (
     CHECK_KEY,
@@ -226,7 +226,7 @@ def _row(
     history = [r for r in stored.window if r.checked_at < reading.checked_at]
     # The forecast reads the rows the check reads; the burn every row, back to 8 days.
     recent = [r for r in stored.window[:WINDOW_SIZE] if r.checked_at < reading.checked_at]
-    trend = forecast(meter, period_readings(meter.name, reading, recent), reading.checked_at)
+    trend = period_forecast(meter, reading, recent)
     burn_state = stored.states.get(burn_signal_key(meter.name))
     was = burn_state.level if burn_state else Level.OK
     settings = monitor.thresholds_for(meter.name).burn
