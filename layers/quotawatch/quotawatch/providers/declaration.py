@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -108,7 +108,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         Invalid(f"headers.{show_key(h)}", "a fixed value, not the key's or the body's (auth, content_type)")
         for h in fixed
     ]
-    pages = attempt(found, lambda: _pages(model.pages), None)
+    pages = None if isinstance(p := model.pages, UnsetType) else Pages(p.next, p.param, _given(p.more, None), p.max)
     monthly_on = model.period.monthly if model.period and not isinstance(model.period.monthly, UnsetType) else None
     if monthly_on is None and "period" not in wrong and any(u.startswith("period.") for u in used):
         found.append(Invalid("period", "{period...} placeholders need the period: 'period: {monthly: DAY}'"))
@@ -139,7 +139,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         timed=bool(used & TIME_PLACEHOLDERS),
         monthly_on=monthly_on,
         pages=pages,
-        reads_headers=any(reads_headers(text) for _, text in _texts(msgspec.to_builtins(expressions))),
+        reads_headers=any(reads_headers(t) for _, t in _texts(msgspec.to_builtins(expressions, enc_hook=_source))),
     )
 
 
@@ -171,12 +171,8 @@ def _request_body(model: models.Declaration) -> str | None:
     )
 
 
-def _pages(value: models.PagesDeclaration | UnsetType) -> Pages | None:
-    if isinstance(value, UnsetType):
-        return None
-    more = _expression(value.more, "pages.more")
-    next_at = cast(Expression, _expression(value.next, "pages.next"))  # required: never None
-    return Pages(next_at, value.param, more, value.max)
+def _source(expression: Expression) -> str:
+    return expression.source
 
 
 def _declared_name(model: models.Declaration, name: str | None) -> str:
@@ -300,7 +296,7 @@ def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
     where = f"meters.{show_key(name)}"
     if not _METER_NAME.fullmatch(name):
         raise Invalid(where, "a meter's name is lower-case letters, digits and '_' (a family ends with ':*')")
-    figures = {f: _expression(getattr(spec, f), f"{where}.{f}") for f in FIGURES}
+    figures: dict[str, Expression | None] = {f: _given(getattr(spec, f), None) for f in FIGURES}
     if figures["used"] is None and figures["remaining"] is None:
         raise Invalid(where, "needs 'used' or 'remaining' (any two of used, limit and remaining give the third)")
     family = name.endswith(":*")
@@ -313,7 +309,11 @@ def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
             "a time (ms, s) or a plain lower-case noun (calls, characters)",
         )
     unlimited = spec.unlimited if isinstance(spec.unlimited, list) else [spec.unlimited]
-    optional = spec.optional
+    optional: Expression | bool = spec.optional is True
+    try:
+        optional = compile_expression(spec.optional) if isinstance(spec.optional, str) else optional
+    except ExpressionError as exc:
+        raise Invalid(f"{where}.optional", str(exc)) from None
     return MeterSpec(
         name=name,
         unit=spec.unit,
@@ -322,21 +322,12 @@ def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
         remaining=figures["remaining"],
         scale=spec.scale,
         unlimited=None if spec.unlimited is UNSET else tuple(unlimited),  # type: ignore[arg-type]
-        optional=_expression(optional, f"{where}.optional") or False if isinstance(optional, str) else optional is True,
-        optional_figures=frozenset(optional) if isinstance(optional, list) else frozenset(),
-        each=_expression(spec.each, f"{where}.each"),
-        key=_expression(spec.key, f"{where}.key"),
-        unit_from=_expression(spec.unit_from, f"{where}.unit_from"),
+        optional=optional,
+        optional_figures=frozenset(spec.optional) if isinstance(spec.optional, list) else frozenset(),
+        each=_given(spec.each, None),
+        key=_given(spec.key, None),
+        unit_from=_given(spec.unit_from, None),
     )
-
-
-def _expression(value: str | UnsetType, where: str) -> Expression | None:
-    if isinstance(value, UnsetType):
-        return None
-    try:
-        return compile_expression(value)
-    except ExpressionError as exc:
-        raise Invalid(where, str(exc)) from None
 
 
 def _conditions(value: dict[str, models.ConditionDeclaration]) -> list[ConditionSpec]:
@@ -356,15 +347,14 @@ def _condition(name: str, spec: models.ConditionDeclaration | models.RefusalDecl
         message = compile_template(spec.message)
     except ExpressionError as exc:
         raise Invalid(f"{where}.message", str(exc)) from None
-    flags = [(f, getattr(spec, f, UNSET)) for f in ("when_true", "when_false")]
-    flag_field, flag = next(((f, v) for f, v in flags if v is not UNSET), (None, UNSET))
+    when_true, when_false = getattr(spec, "when_true", UNSET), getattr(spec, "when_false", UNSET)
     return ConditionSpec(
         name=name,
         severity=Severity(spec.severity),
         message=message,
-        when=_expression(spec.when, f"{where}.when"),
-        flag=_expression(flag, f"{where}.{flag_field}"),
-        flag_raises=flag_field == "when_true",
+        when=_given(spec.when, None),
+        flag=_given(when_true, None) or _given(when_false, None),
+        flag_raises=when_true is not UNSET,
     )
 
 
@@ -384,7 +374,5 @@ def _period(value: models.PeriodDeclaration | None) -> PeriodSpec | None:
     if value.end is not UNSET and value.resets_in is not UNSET:
         raise Invalid("period.resets_in", "either end (a time) or resets_in (a time from now)")
     return PeriodSpec(
-        start=_expression(value.start, "period.start"),
-        end=_expression(value.end, "period.end"),
-        resets_in=_expression(value.resets_in, "period.resets_in"),
+        start=_given(value.start, None), end=_given(value.end, None), resets_in=_given(value.resets_in, None)
     )
