@@ -118,6 +118,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         raise Invalid.of(found)
     display = _given(model.display_name, declared_name)
     expressions = [p for p in (model.meters, model.conditions, model.refusals, model.period, model.pages) if p]
+    sources = msgspec.to_builtins(expressions, enc_hook=lambda expression: expression.source)
     return Provider(
         name=declared_name,
         display_name=display.strip(),
@@ -139,7 +140,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         timed=bool(used & TIME_PLACEHOLDERS),
         monthly_on=monthly_on,
         pages=pages,
-        reads_headers=any(reads_headers(t) for _, t in _texts(msgspec.to_builtins(expressions, enc_hook=_source))),
+        reads_headers=any(reads_headers(text) for _, text in _texts(sources)),
     )
 
 
@@ -169,10 +170,6 @@ def _request_body(model: models.Declaration) -> str | None:
     return (
         _given(model.content_type, "text/plain; charset=utf-8") if isinstance(model.body, str) else "application/json"
     )
-
-
-def _source(expression: Expression) -> str:
-    return expression.source
 
 
 def _declared_name(model: models.Declaration, name: str | None) -> str:
@@ -296,11 +293,10 @@ def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
     where = f"meters.{show_key(name)}"
     if not _METER_NAME.fullmatch(name):
         raise Invalid(where, "a meter's name is lower-case letters, digits and '_' (a family ends with ':*')")
-    figures: dict[str, Expression | None] = {f: _given(getattr(spec, f), None) for f in FIGURES}
-    if figures["used"] is None and figures["remaining"] is None:
+    expressions = {f: _given(getattr(spec, f), None) for f in (*FIGURES, "each", "key", "unit_from")}
+    if expressions["used"] is None and expressions["remaining"] is None:
         raise Invalid(where, "needs 'used' or 'remaining' (any two of used, limit and remaining give the third)")
-    family = name.endswith(":*")
-    if family != (spec.each is not UNSET) or family != (spec.key is not UNSET):
+    if name.endswith(":*") != (spec.each is not UNSET) or name.endswith(":*") != (spec.key is not UNSET):
         raise Invalid(where, "a family (a name ending ':*') needs 'each' (the list) and 'key' (each item's name)")
     if not is_unit(spec.unit):
         raise Invalid(
@@ -317,16 +313,11 @@ def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
     return MeterSpec(
         name=name,
         unit=spec.unit,
-        used=figures["used"],
-        limit=figures["limit"],
-        remaining=figures["remaining"],
         scale=spec.scale,
         unlimited=None if spec.unlimited is UNSET else tuple(unlimited),  # type: ignore[arg-type]
         optional=optional,
         optional_figures=frozenset(spec.optional) if isinstance(spec.optional, list) else frozenset(),
-        each=_given(spec.each, None),
-        key=_given(spec.key, None),
-        unit_from=_given(spec.unit_from, None),
+        **expressions,
     )
 
 
@@ -365,14 +356,13 @@ def _refusal(index: int, spec: models.RefusalDeclaration) -> RefusalSpec:
 def _period(value: models.PeriodDeclaration | None) -> PeriodSpec | None:
     if value is None:
         return None
-    if value.monthly is UNSET and value.start is UNSET and value.end is UNSET and value.resets_in is UNSET:
+    times = {f: _given(getattr(value, f), None) for f in ("start", "end", "resets_in")}
+    if value.monthly is UNSET and not any(times.values()):
         raise Invalid("period", "a mapping with start and end or resets_in (expressions), or monthly: DAY (1 to 31)")
     if not isinstance(value.monthly, UnsetType):
-        if value.start is not UNSET or value.end is not UNSET or value.resets_in is not UNSET:
+        if any(times.values()):
             raise Invalid("period.monthly", "either monthly, or start and end or resets_in")
         return PeriodSpec(monthly_on=value.monthly)
-    if value.end is not UNSET and value.resets_in is not UNSET:
+    if times["end"] and times["resets_in"]:
         raise Invalid("period.resets_in", "either end (a time) or resets_in (a time from now)")
-    return PeriodSpec(
-        start=_given(value.start, None), end=_given(value.end, None), resets_in=_given(value.resets_in, None)
-    )
+    return PeriodSpec(**times)
