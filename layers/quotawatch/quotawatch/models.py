@@ -15,7 +15,7 @@ from msgspec import UNSET, Meta, Struct, UnsetType, inspect
 
 from quotawatch.core.window import WINDOW_SIZE
 from quotawatch.echo import InvalidField, clip, show, show_key
-from quotawatch.providers.expressions import MAX_EXPRESSION_CHARS, Expression, compile_expression
+from quotawatch.providers import expressions as ex
 
 _M = TypeVar("_M", bound=Struct)
 _T = TypeVar("_T")
@@ -274,20 +274,20 @@ DeclName = Annotated[
 OneLine = Annotated[
     str, Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$", description="one line of text of at most 200")
 ]
-# Expressions are compiled as they are read (_compiled; schema_of).
+# Expressions and messages are compiled as they are read (_compiled; schema_of).
 _EXPR = "an expression (JMESPath, or a plain path)"
-Expr = Annotated[Expression, Meta(description=_EXPR)]
-Message = Annotated[str, Meta(description="a message template such as 'plan {plan}[ until {end}]'")]
+Expr = Annotated[ex.Expression, Meta(description=_EXPR)]
+Message = Annotated[ex.Template, Meta(description="a message template such as 'plan {plan}[ until {end}]'")]
 Severity = Literal["warning", "critical", "info"]
 _TOKEN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$"  # noqa: S105 (a pattern: RFC 9110's token)
 HeaderName = Annotated[str, Meta(pattern=_TOKEN, description="a header's name")]
 
 
-def _compiled(kind: type[Any], value: Any) -> Expression:
-    """An expression as msgspec reads it (ExpressionError is a ValueError: told as the field's)."""
+def _compiled(kind: type[Any], value: Any) -> ex.Expression | ex.Template:
+    """An expression or a message as msgspec reads it (ExpressionError is a ValueError: the field's)."""
     if not isinstance(value, str):
         raise ValueError("Expected `str`")  # told as what the field takes
-    return compile_expression(value)
+    return ex.compile_expression(value) if kind is ex.Expression else ex.compile_template(value)
 
 
 class AuthModel(Model, kw_only=True):
@@ -308,7 +308,7 @@ class MeterDeclaration(Model, kw_only=True):
     # true, an expression (the meter may be absent when it holds), or the figures that may be absent
     optional: (
         bool
-        | Annotated[str, Meta(min_length=1, max_length=MAX_EXPRESSION_CHARS, description=_EXPR)]
+        | Annotated[str, Meta(min_length=1, max_length=ex.MAX_EXPRESSION_CHARS, description=_EXPR)]
         | list[Literal["used", "limit", "remaining"]]
     ) = False
     each: Maybe[Expr] = UNSET
@@ -392,9 +392,9 @@ SCHEMAS: dict[str, tuple[type[Any], str]] = {
 def schema_of(name: str) -> dict[str, Any]:
     """The JSON Schema published as docs/schema/<name>.schema.json."""
     model, title = SCHEMAS[name]
-    schema: dict[str, Any] = msgspec.json.schema(
-        model, schema_hook=lambda kind: {"type": "string", "minLength": 1, "maxLength": MAX_EXPRESSION_CHARS}
-    )
+    longest = {ex.Expression: ex.MAX_EXPRESSION_CHARS, ex.Template: ex.MAX_TEMPLATE_CHARS}
+    text = {"type": "string", "minLength": 1}
+    schema: dict[str, Any] = msgspec.json.schema(model, schema_hook=lambda kind: {**text, "maxLength": longest[kind]})
     if model is MonitorsFile:  # x-...: anchors to share, not read (config.py)
         schema["$defs"]["MonitorsFile"]["patternProperties"] = {"^x-": {}}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"QuotaWatch: {title}", **schema}

@@ -26,7 +26,6 @@ from quotawatch.providers.expressions import (
     Expression,
     ExpressionError,
     compile_expression,
-    compile_template,
     reads_headers,
 )
 from quotawatch.providers.parsing import TIME_PLACEHOLDERS
@@ -199,15 +198,15 @@ def _reader(model: models.Declaration, coded: Mapping[str, CodedReading], wrong:
     declared = {} if isinstance(model.meters, UnsetType) else model.meters
     if not declared and "meters" not in wrong:
         raise Invalid("meters", "required: a mapping of meter names to their figures")
-    found: list[Invalid] = []  # each meter, condition and refusal is checked
+    found: list[Invalid] = []  # each meter and condition is checked (a refusal is the model's)
     meters = tuple(m for k, v in declared.items() if (m := attempt(found, partial(_meter, k, v), None)))
-    no_conditions: list[ConditionSpec] = []
-    conditions = tuple(attempt(found, lambda: _conditions(model.conditions or {}), no_conditions))
-    refusals = [attempt(found, partial(_refusal, i, v), None) for i, v in enumerate(model.refusals or [])]
+    conditions = tuple(
+        c for k, v in (model.conditions or {}).items() if (c := attempt(found, partial(_condition, k, v), None))
+    )
+    refused = tuple(RefusalSpec(r.status, _condition(r.condition, r)) for r in model.refusals or [])
     period = attempt(found, lambda: _period(model.period), None)
     if found:
         raise Invalid.of(found)
-    refused = tuple(r for r in refusals if r is not None)  # all of them: raise_any raised otherwise
     reading = Reading(meters, conditions, period, refused)
     return CodedReading(
         parse=reading.parse,
@@ -321,36 +320,23 @@ def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
     )
 
 
-def _conditions(value: dict[str, models.ConditionDeclaration]) -> list[ConditionSpec]:
-    specs = []
-    for name, spec in value.items():
-        where = f"conditions.{show_key(name)}"
+def _condition(name: str, spec: models.ConditionDeclaration | models.RefusalDeclaration) -> ConditionSpec:
+    """A condition, its name and its one way to be told checked here; or a refusal's (the model checks it)."""
+    if isinstance(spec, models.ConditionDeclaration):
         if not _METER_NAME.fullmatch(name) or name.endswith("*"):
-            raise Invalid(where, "a condition's name is lower-case letters, digits and '_'")
+            raise Invalid(f"conditions.{show_key(name)}", "a condition's name is lower-case letters, digits and '_'")
         if sum(w is not UNSET for w in (spec.when, spec.when_true, spec.when_false)) != 1:
-            raise Invalid(where, "needs one of: when (an expression), when_true or when_false (a true/false field)")
-        specs.append(_condition(name, spec, where))
-    return specs
-
-
-def _condition(name: str, spec: models.ConditionDeclaration | models.RefusalDeclaration, where: str) -> ConditionSpec:
-    try:
-        message = compile_template(spec.message)
-    except ExpressionError as exc:
-        raise Invalid(f"{where}.message", str(exc)) from None
+            why = "needs one of: when (an expression), when_true or when_false (a true/false field)"
+            raise Invalid(f"conditions.{name}", why)
     when_true, when_false = getattr(spec, "when_true", UNSET), getattr(spec, "when_false", UNSET)
     return ConditionSpec(
         name=name,
         severity=Severity(spec.severity),
-        message=message,
+        message=spec.message,
         when=_given(spec.when, None),
         flag=_given(when_true, None) or _given(when_false, None),
         flag_raises=when_true is not UNSET,
     )
-
-
-def _refusal(index: int, spec: models.RefusalDeclaration) -> RefusalSpec:
-    return RefusalSpec(spec.status, _condition(spec.condition, spec, f"refusals[{index}]"))
 
 
 def _period(value: models.PeriodDeclaration | None) -> PeriodSpec | None:
