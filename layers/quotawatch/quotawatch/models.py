@@ -141,14 +141,13 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
     """`data` as the model, and every wrong field in the file's words: msgspec stops at the
     first, so then each field is converted alone (a mapping's entries one by one). With wrong
     fields, the model holds the right ones and None for wrong required ones, so the rules a
-    schema cannot say still check what is right, each problem once. (No model a file's entry
-    is read as has a rule of its own, __post_init__: every wrong field is wrong alone.)"""
+    schema cannot say still check what is right, each problem once."""
     if not isinstance(data, dict):
         return None, [InvalidField("-", f"must be a mapping of fields, got {show(data)}")]
     try:
         return msgspec.convert(data, model, dec_hook=_compiled), []
-    except msgspec.ValidationError:
-        pass
+    except msgspec.ValidationError as exc:
+        error = str(exc)
     fields = _fields(model)
     right: dict[str, Any] = {name: None for name, info in fields.items() if info.required}
     found: list[InvalidField] = []
@@ -171,7 +170,7 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
                 except msgspec.ValidationError as wrong:
                     found.append(_explain(str(wrong), part, kind, key))
     found += [required(model, name) for name, info in fields.items() if info.required and name not in data]
-    return model(**right), found
+    return model(**right), found or [InvalidField("-", clip(error, 200))]  # else a rule of the whole model
 
 
 def required(model: type[Any], name: str) -> InvalidField:
