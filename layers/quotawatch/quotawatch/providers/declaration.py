@@ -321,7 +321,7 @@ def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
 
 
 def _condition(name: str, spec: models.ConditionDeclaration | models.RefusalDeclaration) -> ConditionSpec:
-    """A condition, its name and its one way to be told checked here; or a refusal's (the model checks it)."""
+    """A condition (its name and its one `when...` checked here), or a refusal's (its model checks all)."""
     if isinstance(spec, models.ConditionDeclaration):
         if not _METER_NAME.fullmatch(name) or name.endswith("*"):
             raise Invalid(f"conditions.{show_key(name)}", "a condition's name is lower-case letters, digits and '_'")
