@@ -138,12 +138,12 @@ def test_a_broken_declaration_costs_its_monitors_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("mistakes", "fields"),
     [
-        (  # mistakes of the declaration's rules
+        (  # mistakes of the declaration's rules, after its form's (an expression is compiled as read)
             {
                 "url": "https://api.acme.example/v1/{account}/{region}/usage",
                 "meters": {"spend": {"used": "spend[", "unit": "USD"}, "calls": {"used": "calls", "unit": "Calls"}},
             },
-            ["url", "meters.calls.unit", "meters.spend.used"],
+            ["meters.spend.used", "url", "meters.calls.unit"],
         ),
         (  # mistakes of its form: no rule is checked before the form is right
             {"colour": "red", "display_name": 5, "auth": None},

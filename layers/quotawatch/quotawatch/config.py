@@ -263,10 +263,8 @@ def _params(values: dict[str, str | int], provider: Provider | None, found: list
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:
     """A meter's percent thresholds and floors (`min_remaining: 100`, or `{warning: 100, critical: 20}`)."""
     percent = _burn(meter.burn, _thresholds(meter, inherited, where), f"{where}.burn")
-    floor = meter.min_remaining
-    if floor is None or isinstance(floor, float):  # a number: the warning floor alone
-        return replace(percent, floor_warning=floor, floor_critical=None)
-    floors = _written(floor, "warning", "critical")
+    floor = meter.min_remaining  # a number: the warning floor alone
+    floors = {"warning": floor} if floor is None or isinstance(floor, float) else _written(floor, "warning", "critical")
     return replace(percent, floor_warning=floors.get("warning"), floor_critical=floors.get("critical"))
 
 

@@ -46,14 +46,11 @@ class ConfigError(Exception):
         return (str(self), *self.more)
 
 
-def escape(char: str) -> str:
-    return char if char.isprintable() and char != "\\" else char.encode("unicode_escape").decode()
-
-
 def clip(value: str, limit: int = ECHO_CHARS) -> str:
     """One printable line of at most `limit` characters: unprintable ones and the backslash as
     Python escapes (what is printed reads back unambiguously), then an ellipsis."""
-    pieces = [escape(char) for char in value[: limit + 1]]  # a long value is never copied whole
+    head = value[: limit + 1]  # a long value is never copied whole
+    pieces = [c if c.isprintable() and c != "\\" else c.encode("unicode_escape").decode() for c in head]
     size = sum(map(len, pieces))
     if size <= limit:
         return "".join(pieces)
@@ -86,10 +83,7 @@ def show_key(key: Any) -> str:
 
 def bounded(message: str) -> str:
     """The last guard: one line of at most MAX_MESSAGE_CHARS, whatever went into it."""
-    if len(message) <= MAX_MESSAGE_CHARS and message.isprintable():
-        return message
-    line = "".join(map(escape, message[: MAX_MESSAGE_CHARS + 1]))
-    return line if len(line) <= MAX_MESSAGE_CHARS else line[: MAX_MESSAGE_CHARS - 1] + "…"
+    return message if len(message) <= MAX_MESSAGE_CHARS and message.isprintable() else clip(message, MAX_MESSAGE_CHARS)
 
 
 def attempt(found: list[InvalidField], rule: Callable[[], _T], fallback: _T) -> _T:

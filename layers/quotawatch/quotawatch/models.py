@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType, inspect
 
 from quotawatch.core.window import WINDOW_SIZE
 from quotawatch.echo import InvalidField, clip, show, show_key
+from quotawatch.providers import expressions as ex
 
-Name = Annotated[
-    str,
-    Meta(
-        pattern=r"^[a-z0-9][a-z0-9_-]{0,62}(?!\n)$", description="lower-case letters, digits, '-' and '_', at most 63"
-    ),
-]
+_M = TypeVar("_M", bound=Struct)
+_T = TypeVar("_T")
+Maybe: TypeAlias = _T | UnsetType  # UNSET: not written in the file
+
+_NAME = "lower-case letters, digits, '-' and '_', at most"
+Name = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}(?!\n)$", description=f"{_NAME} 63")]
 Percent = Annotated[float, Meta(gt=0, le=100, description="a percentage above 0 and at most 100")]
 # lt 1e308: no infinity (and NaN fails every bound).
 Amount = Annotated[float, Meta(ge=0, lt=1e308, description="an amount of 0 or more")]
@@ -35,30 +36,25 @@ Url = Annotated[
 ]
 Param = Annotated[str, Meta(min_length=1, max_length=200, description="one line of text of at most 200")]
 Patterns = Annotated[list[Annotated[str, Meta(min_length=1, max_length=200)]], Meta(min_length=1, max_length=50)]
-
-
-_M = TypeVar("_M", bound=Struct)
+Day = Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")]
+Duration = Annotated[
+    str, Meta(pattern=r"^[0-9]{1,4}(min|h)$", description="a whole number of minutes or hours: 30min, 1h, 6h")
+]
 
 
 class Model(Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
     pass
 
 
-Duration = Annotated[
-    str, Meta(pattern=r"^[0-9]{1,4}(min|h)$", description="a whole number of minutes or hours: 30min, 1h, 6h")
-]
-
-
 class BurnModel(Model, kw_only=True):
     """`burn:` the burn-rate alert (core/burn.py): the fields to change of what is inherited."""
 
-    factor: (
+    factor: Maybe[
         Annotated[float, Meta(gt=1, le=1000, description="a number above 1 and at most 1000 (times the usual rate)")]
-        | UnsetType
-    ) = UNSET
-    short: Duration | UnsetType = UNSET
-    long: Duration | UnsetType = UNSET
-    min_spend: Amount | UnsetType = UNSET
+    ] = UNSET
+    short: Maybe[Duration] = UNSET
+    long: Maybe[Duration] = UNSET
+    min_spend: Maybe[Amount] = UNSET
 
 
 # `burn: off` (or false) turns it off, `burn: on` back on with what is inherited.
@@ -66,13 +62,13 @@ BurnField = BurnModel | bool | None
 
 
 class ThresholdsModel(Model, kw_only=True):
-    warning: Percent | UnsetType = UNSET
-    critical: Percent | UnsetType = UNSET
+    warning: Maybe[Percent] = UNSET
+    critical: Maybe[Percent] = UNSET
 
 
 class Floors(Model, kw_only=True):
-    warning: Amount | UnsetType = UNSET
-    critical: Amount | UnsetType = UNSET
+    warning: Maybe[Amount] = UNSET
+    critical: Maybe[Amount] = UNSET
 
     def __post_init__(self) -> None:
         if self.warning is UNSET and self.critical is UNSET:
@@ -84,22 +80,24 @@ class Floors(Model, kw_only=True):
 
 class MeterModel(ThresholdsModel, kw_only=True):
     min_remaining: Amount | Floors | None = None
-    limit: Limit | UnsetType = UNSET
+    limit: Maybe[Limit] = UNSET
     burn: BurnField = None
 
 
 class MonthlyModel(Model, kw_only=True):
-    monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")]
+    monthly: Day
 
 
 class Policy(Model, kw_only=True):
     """How alerts behave over time: under `defaults` and per monitor."""
 
-    remind_every_hours: Annotated[float, Meta(ge=0, le=24 * 365)] | UnsetType = UNSET
-    hysteresis: Annotated[float, Meta(ge=0, le=50)] | UnsetType = UNSET
+    remind_every_hours: Maybe[Annotated[float, Meta(ge=0, le=24 * 365, description="a number from 0 to 8760")]] = UNSET
+    hysteresis: Maybe[Annotated[float, Meta(ge=0, le=50, description="a number from 0 to 50")]] = UNSET
     # Failures are counted in the window of recent readings, so no more than it holds.
-    failures_before_alert: Annotated[int, Meta(ge=1, le=WINDOW_SIZE)] | UnsetType = UNSET
-    forecast_days: Annotated[float, Meta(ge=0, le=366)] | UnsetType = UNSET
+    failures_before_alert: Maybe[
+        Annotated[int, Meta(ge=1, le=WINDOW_SIZE, description=f"a whole number from 1 to {WINDOW_SIZE}")]
+    ] = UNSET
+    forecast_days: Maybe[Annotated[float, Meta(ge=0, le=366, description="a number from 0 to 366")]] = UNSET
     burn: BurnField = None
 
 
@@ -123,11 +121,11 @@ class ChannelModel(Model, kw_only=True):
     name: Name
     type: Literal["slack", "teams", "discord", "pagerduty", "webhook"]
     secret_field: SecretField
-    min_severity: Literal["info", "warning", "critical"] | UnsetType = UNSET
+    min_severity: Maybe[Literal["info", "warning", "critical"]] = UNSET
     monitors: Patterns | str = msgspec.field(default_factory=lambda: ["*"])
     signals: Patterns | str = msgspec.field(default_factory=lambda: ["*"])
-    url: Url | UnsetType = UNSET
-    signing_secret_field: SecretField | UnsetType = UNSET
+    url: Maybe[Url] = UNSET
+    signing_secret_field: Maybe[SecretField] = UNSET
 
 
 class MonitorsFile(Model, kw_only=True):
@@ -140,46 +138,44 @@ class MonitorsFile(Model, kw_only=True):
 
 
 def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidField]]:
-    """`data` as the model, and every wrong field in the file's words (msgspec stops at the
-    first). With wrong fields, the model holds the right ones and None for wrong required
-    ones, so the rules a schema cannot say still check what is right, each problem once."""
+    """`data` as the model, and every wrong field in the file's words: msgspec stops at the
+    first, so then each field is converted alone (a mapping's entries one by one). With wrong
+    fields, the model holds the right ones and None for wrong required ones, so the rules a
+    schema cannot say still check what is right, each problem once."""
     if not isinstance(data, dict):
         return None, [InvalidField("-", f"must be a mapping of fields, got {show(data)}")]
     try:
-        return msgspec.convert(data, model), []
+        return msgspec.convert(data, model, dec_hook=_compiled), []
     except msgspec.ValidationError as exc:
         error = str(exc)
     fields = _fields(model)
     right: dict[str, Any] = {name: None for name, info in fields.items() if info.required}
     found: list[InvalidField] = []
-    for key, value in data.items():  # each field converted on its own, in the order written
+    for key, value in data.items():
         if key not in fields:
-            allowed = ", ".join(sorted(fields))
-            why = f"unknown field (allowed: {allowed})" if isinstance(key, str) else "a name must be text (quote it)"
-            found.append(InvalidField(show_key(key), why))
+            why = f"unknown field (allowed: {', '.join(sorted(fields))})" if isinstance(key, str) else ""
+            found.append(InvalidField(show_key(key), why or "a name must be text (quote it)"))
             continue
-        one = _one_field(model, key)
+        kind = fields[key].type
         try:
-            right[key] = getattr(msgspec.convert({key: value}, one), key)
-        except msgspec.ValidationError as exc:  # a mapping's entries one by one (msgspec names no key):
-            split = "[...]" in str(exc) and isinstance(value, dict)  # each wrong one told, the right ones kept
-            kept: dict[Any, Any] = {}
-            for part in [{k: v} for k, v in value.items()] if split else [value]:
+            right[key] = msgspec.convert(value, kind, dec_hook=_compiled)
+        except msgspec.ValidationError as exc:
+            if "[...]" not in str(exc) or not isinstance(value, dict):
+                found.append(_explain(str(exc), value, kind, key))
+                continue
+            right[key] = {}  # msgspec names no key of a mapping: each entry alone, the right ones kept
+            for part in ({k: v} for k, v in value.items()):
                 try:
-                    kept.update(getattr(msgspec.convert({key: part}, one), key))
+                    right[key].update(msgspec.convert(part, kind, dec_hook=_compiled))
                 except msgspec.ValidationError as wrong:
-                    found.append(_explain(str(wrong), {key: part}, one))
-            if split:
-                right[key] = kept
+                    found.append(_explain(str(wrong), part, kind, key))
     found += [required(model, name) for name, info in fields.items() if info.required and name not in data]
-    if not found:  # every field is right alone: a rule of the model's own (__post_init__)
-        return None, [_explain(error, data, model)]
-    return model(**right), found
+    return model(**right), found or [InvalidField("-", clip(error, 200))]  # else a rule of the whole model
 
 
 def required(model: type[Any], name: str) -> InvalidField:
     """A required field that is missing, and what it takes."""
-    return InvalidField(name, f"required: {_describe(_type_at(model, [name]))}")
+    return InvalidField(name, f"required: {_describe(_into(_type_info(model), name))}")  # type: ignore[arg-type]
 
 
 @functools.cache
@@ -188,80 +184,71 @@ def _fields(model: Any) -> dict[str, msgspec.structs.FieldInfo]:
 
 
 @functools.cache
-def _one_field(model: Any, name: str) -> type[Any]:
-    """A model of one of `model`'s fields, to check that field's value on its own."""
-    kind = _fields(model)[name].type
-    return msgspec.defstruct(f"{model.__name__}_{name}", [(name, kind, UNSET)], forbid_unknown_fields=True)
+def _type_info(kind: Any) -> Any:
+    return inspect.type_info(kind)  # the whole tree of the type: built once
 
 
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `(?P<key>key` in `)?\$(?P<path>[^`]*)`)?$", re.DOTALL)
 _STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|(\[\.\.\.\])")
 
 
-def _explain(error: str, data: Any, model: type[Any]) -> InvalidField:
-    match = _AT.match(error)
-    what, path = (match["what"], match["path"] or "") if match else (error, "")
-    steps: list[Any] = []
-    value: Any = data
-    for name, index, _hidden in _STEP.findall(path):  # a key msgspec leaves out: its mapping's one (check_fields)
-        steps.append(name or (int(index) if index else next(iter(value), "?")))
+def _explain(error: str, value: Any, kind: Any, field: str) -> InvalidField:
+    """msgspec's error of a field's value in the file's words, at the field and value it names."""
+    what, key, path = _AT.match(error).groups("")  # type: ignore[union-attr]  # it matches any text
+    steps: list[Any] = [field]
+    kind = _type_info(kind)
+    for name, index, _hidden in _STEP.findall(path):
+        steps.append(name or (int(index) if index else next(iter(value), "?")))  # [...]: its mapping's one key
+        kind = _into(kind, steps[-1])
         value = value[steps[-1]] if isinstance(value, (dict, list)) else None
-    kind = _type_at(model, steps)
-    field = ".".join(show_key(s) if isinstance(s, str) else f"[{s}]" for s in steps).replace(".[", "[") or "-"
-    if match and match["key"]:
-        odd = [k for k in value if not isinstance(k, str)] if isinstance(value, dict) else []
-        return InvalidField(
-            f"{field}.{show_key(odd[0]) if odd else '?'}".lstrip("-."), "a name must be text (quote it)"
-        )
-    unknown = re.match(r"Object contains unknown field `(.*)`$", what, re.DOTALL)
-    if unknown:
-        struct = _unwrap(kind, "")
+    at = ".".join(show_key(s) if isinstance(s, str) else f"[{s}]" for s in steps).replace(".[", "[")
+    names = [k for k in value if not isinstance(k, str)] if isinstance(value, dict) else []
+    if key:
+        return InvalidField(f"{at}.{show_key(names[0]) if names else '?'}", "a name must be text (quote it)")
+    if unknown := re.match(r"Object contains unknown field `(.*)`$", what, re.DOTALL):
+        struct = _shape(kind, "")
         allowed = ", ".join(sorted(f.name for f in struct.fields)) if isinstance(struct, inspect.StructType) else ""
-        names = [k for k in value if not isinstance(k, str) or k == unknown[1]] if isinstance(value, dict) else []
         shown = show_key(names[0]) if names else clip(unknown[1])
-        return InvalidField(f"{field}.{shown}".lstrip("-."), f"unknown field (allowed: {allowed})")
-    missing = re.match(r"Object missing required field `(.*)`$", what)
-    if missing:
-        sub = _type_at(model, [*steps, missing[1]])
-        return InvalidField(f"{field}.{missing[1]}".lstrip("-."), f"required: {_describe(sub)}")
+        return InvalidField(f"{at}.{shown}", f"unknown field (allowed: {allowed})")
+    if missing := re.match(r"Object missing required field `(.*)`$", what):
+        return InvalidField(f"{at}.{missing[1]}", f"required: {_describe(_into(kind, missing[1]))}")
     if not what.startswith(("Expected", "Invalid enum value")) and what != "Number out of range":
-        return InvalidField(field, clip(what, 200))  # a rule of the model's own (__post_init__)
+        return InvalidField(at, clip(what, 200))  # a rule of the model's own (__post_init__), an expression's
     if isinstance(kind, inspect.UnionType) and not isinstance(value, dict):  # a number, not a mapping of them
         kind = inspect.UnionType(tuple(t for t in kind.types if not isinstance(t, inspect.StructType)))
-    return InvalidField(field, f"must be {_describe(kind)}, got {show(value)}")
+    return InvalidField(at, f"must be {_describe(kind)}, got {show(value)}")
 
 
-@functools.cache
-def _type_info(model: type[Any]) -> Any:
-    return inspect.type_info(model)  # the whole tree of the model's types: built once
+def _into(kind: Any, step: Any) -> Any:
+    """The msgspec type a step of a path goes into (None past what the model says)."""
+    kind = _shape(kind, step)
+    if isinstance(kind, inspect.StructType):
+        return next((f.type for f in kind.fields if f.name == step), None)
+    if isinstance(kind, inspect.DictType):
+        return kind.value_type
+    return kind.item_type if isinstance(kind, inspect.ListType) else None
 
 
-def _type_at(model: type[Any], steps: list[Any]) -> Any:
-    """The msgspec type at a path of the model (None past what the model says)."""
-    kind: Any = _type_info(model)  # type: ignore[arg-type]
-    for step in steps:
-        kind = _unwrap(kind, step)
-        if isinstance(kind, inspect.StructType):
-            kind = next((f.type for f in kind.fields if f.name == step), None)
-        elif isinstance(kind, inspect.DictType):
-            kind = kind.value_type
-        elif isinstance(kind, inspect.ListType):
-            kind = kind.item_type
-        else:
-            return None
-    return kind
-
-
-def _unwrap(kind: Any, step: Any) -> Any:
+def _shape(kind: Any, step: Any) -> Any:
     """The type under metadata and unions: the struct, mapping or list a step goes into."""
     while isinstance(kind, inspect.Metadata):
         kind = kind.type
     if isinstance(kind, inspect.UnionType):
-        shapes = [_unwrap(t, step) for t in kind.types if not isinstance(t, inspect.NoneType)]
+        shapes = [_shape(t, step) for t in kind.types if not isinstance(t, inspect.NoneType)]
         wanted = (inspect.StructType, inspect.DictType) if isinstance(step, str) else (inspect.ListType,)
         into = [t for t in shapes if isinstance(t, wanted)]
         return into[0] if into and step is not None else (shapes[0] if len(shapes) == 1 else kind)
     return kind
+
+
+_KINDS: dict[type[Any], str] = {
+    inspect.BoolType: "true or false",
+    inspect.IntType: "a whole number",
+    inspect.FloatType: "a number",
+    inspect.StructType: "a mapping",
+    inspect.DictType: "a mapping",
+    inspect.ListType: "a list",
+}
 
 
 def _describe(kind: Any) -> str:
@@ -270,100 +257,84 @@ def _describe(kind: Any) -> str:
         described = (kind.extra_json_schema or {}).get("description")
         return str(described) if described else _describe(kind.type)
     if isinstance(kind, inspect.UnionType):
-        kinds = [k for k in kind.types if not isinstance(k, inspect.NoneType)]
-        return " or ".join(dict.fromkeys(_describe(k) for k in kinds))
+        return " or ".join(dict.fromkeys(_describe(k) for k in kind.types if not isinstance(k, inspect.NoneType)))
     if isinstance(kind, inspect.LiteralType):
         return "one of " + ", ".join(str(v) for v in kind.values)
-    if isinstance(kind, inspect.BoolType):
-        return "true or false"
-    if isinstance(kind, inspect.IntType):
-        return f"a whole number{_range(kind)}"
-    if isinstance(kind, inspect.FloatType):
-        return f"a number{_range(kind)}"
     if isinstance(kind, inspect.StrType):
         return "text" if kind.max_length is None else f"text of at most {kind.max_length} characters"
-    if isinstance(kind, (inspect.StructType, inspect.DictType)):
-        return "a mapping"
-    if isinstance(kind, inspect.ListType):
-        return "a list"
-    return "a value of another kind"
-
-
-def _range(kind: Any) -> str:
-    low = f"{kind.ge:g}" if kind.ge is not None else f"above {kind.gt:g}" if kind.gt is not None else None
-    high = kind.le if kind.le is not None and kind.le < 1e300 else None
-    if low is not None and high is not None:
-        return f" from {low} to {high:g}" if kind.ge is not None else f" {low} and at most {high:g}"
-    return f" of {low} or more" if low is not None and kind.ge is not None else f" {low}" if low else ""
+    return _KINDS.get(type(kind), "a value of another kind")
 
 
 # --- provider declarations (providers/declaration.py compiles them) -------------------------
 
 DeclName = Annotated[
-    str,
-    Meta(
-        pattern=r"^[a-z][a-z0-9_-]{0,39}(?!\n)$",
-        description="lower-case letters, digits, '-' and '_', at most 40, starting with a letter",
-    ),
+    str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}(?!\n)$", description=f"{_NAME} 40, starting with a letter")
 ]
 OneLine = Annotated[
     str, Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$", description="one line of text of at most 200")
 ]
-Expr = Annotated[str, Meta(min_length=1, max_length=1000, description="an expression (JMESPath, or a plain path)")]
+# Expressions and messages are compiled as they are read (_compiled; schema_of).
+_EXPR = "an expression (JMESPath, or a plain path)"
+Expr = Annotated[ex.Expression, Meta(description=_EXPR)]
+Message = Annotated[ex.Template, Meta(description="a message template such as 'plan {plan}[ until {end}]'")]
 Severity = Literal["warning", "critical", "info"]
+_TOKEN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$"  # noqa: S105 (a pattern: RFC 9110's token)
+HeaderName = Annotated[str, Meta(pattern=_TOKEN, description="a header's name")]
 
 
-HeaderName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a header's name")]
+def _compiled(kind: type[Any], value: Any) -> ex.Expression | ex.Template:
+    """An expression or a message as msgspec reads it (ExpressionError is a ValueError: the field's)."""
+    if not isinstance(value, str):
+        raise ValueError("Expected `str`")  # told as what the field takes
+    return ex.compile_expression(value) if kind is ex.Expression else ex.compile_template(value)
 
 
 class AuthModel(Model, kw_only=True):
-    header: HeaderName | UnsetType = UNSET
-    format: Annotated[str, Meta(max_length=100, description="holding {key} once, e.g. 'Bearer {key}'")] | (
-        UnsetType
-    ) = UNSET
-    query: Annotated[str, Meta(pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$", description="a parameter's name")] | (
-        UnsetType
-    ) = UNSET
-    basic: Literal[True] | UnsetType = UNSET
+    header: Maybe[HeaderName] = UNSET
+    format: Maybe[Annotated[str, Meta(max_length=100, description="holding {key} once, e.g. 'Bearer {key}'")]] = UNSET
+    query: Maybe[Annotated[str, Meta(pattern=_TOKEN, description="a parameter's name")]] = UNSET
+    basic: Maybe[Literal[True]] = UNSET
 
 
 class MeterDeclaration(Model, kw_only=True):
     unit: Annotated[str, Meta(description="calls, requests, characters, credits, bytes, GB, ms, USD, EUR...")]
-    used: Expr | UnsetType = UNSET
-    limit: Expr | UnsetType = UNSET
-    remaining: Expr | UnsetType = UNSET
-    unit_from: Expr | UnsetType = UNSET
+    used: Maybe[Expr] = UNSET
+    limit: Maybe[Expr] = UNSET
+    remaining: Maybe[Expr] = UNSET
+    unit_from: Maybe[Expr] = UNSET
     scale: Annotated[float, Meta(gt=0, lt=1e12, description="a number above 0 (0.01 turns cents into dollars)")] = 1.0
     unlimited: float | list[float | None] | UnsetType | None = UNSET
     # true, an expression (the meter may be absent when it holds), or the figures that may be absent
-    optional: bool | Expr | list[Literal["used", "limit", "remaining"]] = False
-    each: Expr | UnsetType = UNSET
-    key: Expr | UnsetType = UNSET
+    optional: (
+        bool
+        | Annotated[str, Meta(min_length=1, max_length=ex.MAX_EXPRESSION_CHARS, description=_EXPR)]
+        | list[Literal["used", "limit", "remaining"]]
+    ) = False
+    each: Maybe[Expr] = UNSET
+    key: Maybe[Expr] = UNSET
 
 
 class ConditionDeclaration(Model, kw_only=True):
     severity: Severity
-    message: Annotated[str, Meta(description="a message template such as 'plan {plan}[ until {end}]'")]
-    when: Expr | UnsetType = UNSET
-    when_true: Expr | UnsetType = UNSET
-    when_false: Expr | UnsetType = UNSET
+    message: Message
+    when: Maybe[Expr] = UNSET
+    when_true: Maybe[Expr] = UNSET
+    when_false: Maybe[Expr] = UNSET
 
 
 class RefusalDeclaration(Model, kw_only=True):
     status: Annotated[int, Meta(ge=400, le=599, description="an HTTP error status (400 to 599)")]
     condition: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="the condition's name")]
     severity: Severity
-    message: str
-    when: Expr | UnsetType = UNSET
+    message: Message
+    when: Maybe[Expr] = UNSET
 
 
 class PeriodDeclaration(Model, kw_only=True):
-    start: Expr | UnsetType = UNSET
-    end: Expr | UnsetType = UNSET
-    monthly: Annotated[int, Meta(ge=1, le=31, description="the day of the month the period starts (1 to 31)")] | (
-        UnsetType
-    ) = UNSET
-    resets_in: Expr | UnsetType = UNSET  # the end as a time from now: seconds or "6m0s"
+    start: Maybe[Expr] = UNSET
+    end: Maybe[Expr] = UNSET
+    monthly: Maybe[Day] = UNSET
+    resets_in: Maybe[Expr] = UNSET  # the end as a time from now: seconds or "6m0s"
 
 
 class PagesDeclaration(Model, kw_only=True):
@@ -371,7 +342,7 @@ class PagesDeclaration(Model, kw_only=True):
 
     next: Expr
     param: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="a query parameter's name")]
-    more: Expr | UnsetType = UNSET
+    more: Maybe[Expr] = UNSET
     max: Annotated[int, Meta(ge=1, le=100, description="the most pages read (1 to 100)")] = 10
 
 
@@ -386,30 +357,28 @@ class Declaration(Model, kw_only=True):
     """A provider declaration: a file of the catalogue, providers/<name>.yaml, or an entry of
     `providers:` in monitors.yaml (where `name` may be left out)."""
 
-    name: DeclName | UnsetType = UNSET
-    display_name: OneLine | UnsetType = UNSET
-    docs: Annotated[str, Meta(pattern=r"^https://\S*$", description="the https:// address of the docs")] | (
-        UnsetType
-    ) = UNSET
-    measures: OneLine | UnsetType = UNSET
-    url: Url | UnsetType = UNSET
-    base_url: Url | UnsetType = UNSET
+    name: Maybe[DeclName] = UNSET
+    display_name: Maybe[OneLine] = UNSET
+    docs: Maybe[Annotated[str, Meta(pattern=r"^https://\S*$", description="the https:// address of the docs")]] = UNSET
+    measures: Maybe[OneLine] = UNSET
+    url: Maybe[Url] = UNSET
+    base_url: Maybe[Url] = UNSET
     path: Annotated[str, Meta(pattern=r"^(/[^\s?#]*)?$", description="a path starting with '/'")] = ""
     query: dict[str, str | int | float | bool] | None = None
     headers: dict[HeaderName, OneLine] | None = None  # sent as they are, beside auth's (an API version)
     method: Literal["GET", "POST"] = "GET"
-    body: dict[str, Any] | str | UnsetType = UNSET  # POST's: a mapping sent as JSON, or text
-    content_type: (
-        Annotated[str, Meta(pattern=r"^[\w.+-]+/[\w.+-]+(; ?[\w-]+=[\w.-]+)?$", description="a media type")] | UnsetType
-    ) = UNSET
-    pages: PagesDeclaration | UnsetType = UNSET
+    body: Maybe[dict[str, Any] | str] = UNSET  # POST's: a mapping sent as JSON, or text
+    content_type: Maybe[
+        Annotated[str, Meta(pattern=r"^[\w.+-]+/[\w.+-]+(; ?[\w-]+=[\w.-]+)?$", description="a media type")]
+    ] = UNSET
+    pages: Maybe[PagesDeclaration] = UNSET
     auth: str | AuthModel
     params: dict[str, Annotated[str, Meta(description="in one line, what the value is")]] | None = None
-    meters: Annotated[dict[str, MeterDeclaration], Meta(max_length=64)] | UnsetType = UNSET
+    meters: Maybe[Annotated[dict[str, MeterDeclaration], Meta(max_length=64)]] = UNSET
     period: PeriodDeclaration | None = None
     conditions: Annotated[dict[str, ConditionDeclaration], Meta(max_length=32)] | None = None
     refusals: Annotated[list[RefusalDeclaration], Meta(max_length=32)] | None = None
-    code: str | UnsetType = UNSET
+    code: Maybe[str] = UNSET
     key: KeyDeclaration | None = None
 
 
@@ -422,7 +391,9 @@ SCHEMAS: dict[str, tuple[type[Any], str]] = {
 def schema_of(name: str) -> dict[str, Any]:
     """The JSON Schema published as docs/schema/<name>.schema.json."""
     model, title = SCHEMAS[name]
-    schema: dict[str, Any] = msgspec.json.schema(model)
+    longest = {ex.Expression: ex.MAX_EXPRESSION_CHARS, ex.Template: ex.MAX_TEMPLATE_CHARS}
+    text = {"type": "string", "minLength": 1}
+    schema: dict[str, Any] = msgspec.json.schema(model, schema_hook=lambda kind: {**text, "maxLength": longest[kind]})
     if model is MonitorsFile:  # x-...: anchors to share, not read (config.py)
         schema["$defs"]["MonitorsFile"]["patternProperties"] = {"^x-": {}}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"QuotaWatch: {title}", **schema}

@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from quotawatch.echo import ConfigError, InvalidField, bounded, clip, show, show_key
 
@@ -34,14 +34,6 @@ MAX_ENTRY_PROBLEMS = 20  # lines of one entry: a hostile one (10,000 unknown fie
 # Characters YAML 1.1 allows in a stream (PyYAML and libyaml refuse the others).
 _NOT_YAML_CHAR = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CORE = "tag:yaml.org,2002:"
-_WORDS = {
-    "str": "",
-    "int": "a whole number",
-    "float": "a number",
-    "bool": "true or false",
-    "null": "",
-    "timestamp": "a date",
-}
 
 
 @dataclass(frozen=True)
@@ -165,9 +157,7 @@ def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shi
     plain = shipped and yaml.__with_libyaml__
     loader: Any = (yaml.CSafeLoader if plain else default_loader())(text)
     try:
-        return loader.get_single_data() if plain else _Reader(loader, entry_depth).document()
-    except _Refused as exc:
-        raise ConfigError(bounded(f"{source}: line {exc.line}: {exc}")) from None
+        return loader.get_single_data() if plain else _Reader(loader, entry_depth, source).document()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -178,14 +168,6 @@ def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shi
         loader.dispose()
 
 
-class _Refused(Exception):
-    """Something a file may not hold, at a line (1-based)."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(message)
-        self.line = line
-
-
 def default_loader() -> Any:
     """PyYAML's safe loader on libyaml's parser when it has it (fast), else the pure-Python one."""
     import yaml
@@ -193,7 +175,8 @@ def default_loader() -> Any:
     return yaml.CSafeLoader if PREFER_LIBYAML and yaml.__with_libyaml__ else yaml.SafeLoader
 
 
-_SCALARS = {f"{_CORE}{name}": word for name, word in _WORDS.items()}
+_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "timestamp": "a date"}
+_SCALARS = {f"{_CORE}{name}": _WORDS.get(name, "") for name in ("str", "null", *_WORDS)}
 _MERGE, _SEQ, _MAP = f"{_CORE}merge", f"{_CORE}seq", f"{_CORE}map"
 _TAGGED = (*(tag for tag in _SCALARS if not tag.endswith("timestamp")), _MERGE)  # written as !!int...
 
@@ -206,10 +189,11 @@ class _Reader:
     """Parser events to values, each with its size (values after aliases are expanded). The
     problems of an entry make it a Broken; any other problem refuses the file."""
 
-    def __init__(self, loader: Any, entry_depth: int) -> None:
+    def __init__(self, loader: Any, entry_depth: int, source: str) -> None:
         from yaml import events, nodes
 
-        self.loader, self.entry_depth, self.events, self.node = loader, entry_depth, events, nodes.ScalarNode
+        self.loader, self.entry_depth, self.source = loader, entry_depth, source
+        self.events, self.node = events, nodes.ScalarNode
         self.values = 0
         self.anchors: dict[str, tuple[Any, int, list[tuple[int, str]]]] = {}
         self.problems: list[tuple[int, str]] = []  # of the entry being read, else of the file
@@ -223,17 +207,21 @@ class _Reader:
             value, size = self.read(get(), 1)
             get()  # document end
         if not self.loader.check_event(ends):
-            raise _Refused(_line(self.loader.peek_event()), "a second YAML document ('---'): the file holds one")
+            self.refuse(_line(self.loader.peek_event()), "a second YAML document ('---'): the file holds one")
         if self.problems:
-            raise _Refused(*self.problems[0])
+            self.refuse(*self.problems[0])
         if size > MAX_EXPANDED_VALUES:
-            raise _Refused(1, f"its aliases expand to more than {MAX_EXPANDED_VALUES:,} values")
+            self.refuse(1, f"its aliases expand to more than {MAX_EXPANDED_VALUES:,} values")
         return value
+
+    def refuse(self, line: int, message: str) -> NoReturn:
+        """Something the file may not hold, at a line (1-based): the file cannot be used."""
+        raise ConfigError(bounded(f"{self.source}: line {line}: {message}"))
 
     def read(self, event: Any, depth: int, key: bool = False) -> tuple[Any, int]:
         """The value that starts with this event (already taken from the parser), and its size."""
         if depth > MAX_DEPTH:
-            raise _Refused(_line(event), f"nested more than {MAX_DEPTH} levels deep")
+            self.refuse(_line(event), f"nested more than {MAX_DEPTH} levels deep")
         if depth != self.entry_depth:
             return self.value(event, depth, key)
         outer, self.problems = self.problems, []
@@ -256,7 +244,7 @@ class _Reader:
             return value, size
         self.values += 1
         if self.values > MAX_VALUES:
-            raise _Refused(_line(event), f"more than {MAX_VALUES:,} values in the file")
+            self.refuse(_line(event), f"more than {MAX_VALUES:,} values in the file")
         start = len(self.problems)
         if isinstance(event, self.events.ScalarEvent):
             value, size = self.scalar(event), 1

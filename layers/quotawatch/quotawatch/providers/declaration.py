@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -26,7 +26,6 @@ from quotawatch.providers.expressions import (
     Expression,
     ExpressionError,
     compile_expression,
-    compile_template,
     reads_headers,
 )
 from quotawatch.providers.parsing import TIME_PLACEHOLDERS
@@ -108,7 +107,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         Invalid(f"headers.{show_key(h)}", "a fixed value, not the key's or the body's (auth, content_type)")
         for h in fixed
     ]
-    pages = attempt(found, lambda: _pages(model.pages), None)
+    pages = None if isinstance(p := model.pages, UnsetType) else Pages(p.next, p.param, _given(p.more, None), p.max)
     monthly_on = model.period.monthly if model.period and not isinstance(model.period.monthly, UnsetType) else None
     if monthly_on is None and "period" not in wrong and any(u.startswith("period.") for u in used):
         found.append(Invalid("period", "{period...} placeholders need the period: 'period: {monthly: DAY}'"))
@@ -118,6 +117,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         raise Invalid.of(found)
     display = _given(model.display_name, declared_name)
     expressions = [p for p in (model.meters, model.conditions, model.refusals, model.period, model.pages) if p]
+    sources = msgspec.to_builtins(expressions, enc_hook=lambda expression: expression.source)
     return Provider(
         name=declared_name,
         display_name=display.strip(),
@@ -139,7 +139,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         timed=bool(used & TIME_PLACEHOLDERS),
         monthly_on=monthly_on,
         pages=pages,
-        reads_headers=any(reads_headers(text) for _, text in _texts(msgspec.to_builtins(expressions))),
+        reads_headers=any(reads_headers(text) for _, text in _texts(sources)),
     )
 
 
@@ -171,14 +171,6 @@ def _request_body(model: models.Declaration) -> str | None:
     )
 
 
-def _pages(value: models.PagesDeclaration | UnsetType) -> Pages | None:
-    if isinstance(value, UnsetType):
-        return None
-    more = _expression(value.more, "pages.more")
-    next_at = cast(Expression, _expression(value.next, "pages.next"))  # required: never None
-    return Pages(next_at, value.param, more, value.max)
-
-
 def _declared_name(model: models.Declaration, name: str | None) -> str:
     declared_name = name if isinstance(model.name, UnsetType) else model.name
     if declared_name is None:
@@ -206,15 +198,15 @@ def _reader(model: models.Declaration, coded: Mapping[str, CodedReading], wrong:
     declared = {} if isinstance(model.meters, UnsetType) else model.meters
     if not declared and "meters" not in wrong:
         raise Invalid("meters", "required: a mapping of meter names to their figures")
-    found: list[Invalid] = []  # each meter, condition and refusal is checked
+    found: list[Invalid] = []  # each meter and condition is checked (a refusal is the model's)
     meters = tuple(m for k, v in declared.items() if (m := attempt(found, partial(_meter, k, v), None)))
-    no_conditions: list[ConditionSpec] = []
-    conditions = tuple(attempt(found, lambda: _conditions(model.conditions or {}), no_conditions))
-    refusals = [attempt(found, partial(_refusal, i, v), None) for i, v in enumerate(model.refusals or [])]
+    conditions = tuple(
+        c for k, v in (model.conditions or {}).items() if (c := attempt(found, partial(_condition, k, v), None))
+    )
+    refused = tuple(RefusalSpec(r.status, _condition(r.condition, r)) for r in model.refusals or [])
     period = attempt(found, lambda: _period(model.period), None)
     if found:
         raise Invalid.of(found)
-    refused = tuple(r for r in refusals if r is not None)  # all of them: raise_any raised otherwise
     reading = Reading(meters, conditions, period, refused)
     return CodedReading(
         parse=reading.parse,
@@ -300,11 +292,10 @@ def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
     where = f"meters.{show_key(name)}"
     if not _METER_NAME.fullmatch(name):
         raise Invalid(where, "a meter's name is lower-case letters, digits and '_' (a family ends with ':*')")
-    figures = {f: _expression(getattr(spec, f), f"{where}.{f}") for f in FIGURES}
-    if figures["used"] is None and figures["remaining"] is None:
+    expressions = {f: _given(getattr(spec, f), None) for f in (*FIGURES, "each", "key", "unit_from")}
+    if expressions["used"] is None and expressions["remaining"] is None:
         raise Invalid(where, "needs 'used' or 'remaining' (any two of used, limit and remaining give the third)")
-    family = name.endswith(":*")
-    if family != (spec.each is not UNSET) or family != (spec.key is not UNSET):
+    if name.endswith(":*") != (spec.each is not UNSET) or name.endswith(":*") != (spec.key is not UNSET):
         raise Invalid(where, "a family (a name ending ':*') needs 'each' (the list) and 'key' (each item's name)")
     if not is_unit(spec.unit):
         raise Invalid(
@@ -313,78 +304,51 @@ def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
             "a time (ms, s) or a plain lower-case noun (calls, characters)",
         )
     unlimited = spec.unlimited if isinstance(spec.unlimited, list) else [spec.unlimited]
-    optional = spec.optional
+    optional: Expression | bool = spec.optional is True
+    try:
+        optional = compile_expression(spec.optional) if isinstance(spec.optional, str) else optional
+    except ExpressionError as exc:
+        raise Invalid(f"{where}.optional", str(exc)) from None
     return MeterSpec(
         name=name,
         unit=spec.unit,
-        used=figures["used"],
-        limit=figures["limit"],
-        remaining=figures["remaining"],
         scale=spec.scale,
         unlimited=None if spec.unlimited is UNSET else tuple(unlimited),  # type: ignore[arg-type]
-        optional=_expression(optional, f"{where}.optional") or False if isinstance(optional, str) else optional is True,
-        optional_figures=frozenset(optional) if isinstance(optional, list) else frozenset(),
-        each=_expression(spec.each, f"{where}.each"),
-        key=_expression(spec.key, f"{where}.key"),
-        unit_from=_expression(spec.unit_from, f"{where}.unit_from"),
+        optional=optional,
+        optional_figures=frozenset(spec.optional) if isinstance(spec.optional, list) else frozenset(),
+        **expressions,
     )
 
 
-def _expression(value: str | UnsetType, where: str) -> Expression | None:
-    if isinstance(value, UnsetType):
-        return None
-    try:
-        return compile_expression(value)
-    except ExpressionError as exc:
-        raise Invalid(where, str(exc)) from None
-
-
-def _conditions(value: dict[str, models.ConditionDeclaration]) -> list[ConditionSpec]:
-    specs = []
-    for name, spec in value.items():
-        where = f"conditions.{show_key(name)}"
+def _condition(name: str, spec: models.ConditionDeclaration | models.RefusalDeclaration) -> ConditionSpec:
+    """A condition (its name and its one `when...` checked here), or a refusal's (its model checks all)."""
+    if isinstance(spec, models.ConditionDeclaration):
         if not _METER_NAME.fullmatch(name) or name.endswith("*"):
-            raise Invalid(where, "a condition's name is lower-case letters, digits and '_'")
+            raise Invalid(f"conditions.{show_key(name)}", "a condition's name is lower-case letters, digits and '_'")
         if sum(w is not UNSET for w in (spec.when, spec.when_true, spec.when_false)) != 1:
-            raise Invalid(where, "needs one of: when (an expression), when_true or when_false (a true/false field)")
-        specs.append(_condition(name, spec, where))
-    return specs
-
-
-def _condition(name: str, spec: models.ConditionDeclaration | models.RefusalDeclaration, where: str) -> ConditionSpec:
-    try:
-        message = compile_template(spec.message)
-    except ExpressionError as exc:
-        raise Invalid(f"{where}.message", str(exc)) from None
-    flags = [(f, getattr(spec, f, UNSET)) for f in ("when_true", "when_false")]
-    flag_field, flag = next(((f, v) for f, v in flags if v is not UNSET), (None, UNSET))
+            why = "needs one of: when (an expression), when_true or when_false (a true/false field)"
+            raise Invalid(f"conditions.{name}", why)
+    when_true, when_false = getattr(spec, "when_true", UNSET), getattr(spec, "when_false", UNSET)
     return ConditionSpec(
         name=name,
         severity=Severity(spec.severity),
-        message=message,
-        when=_expression(spec.when, f"{where}.when"),
-        flag=_expression(flag, f"{where}.{flag_field}"),
-        flag_raises=flag_field == "when_true",
+        message=spec.message,
+        when=_given(spec.when, None),
+        flag=_given(when_true, None) or _given(when_false, None),
+        flag_raises=when_true is not UNSET,
     )
-
-
-def _refusal(index: int, spec: models.RefusalDeclaration) -> RefusalSpec:
-    return RefusalSpec(spec.status, _condition(spec.condition, spec, f"refusals[{index}]"))
 
 
 def _period(value: models.PeriodDeclaration | None) -> PeriodSpec | None:
     if value is None:
         return None
-    if value.monthly is UNSET and value.start is UNSET and value.end is UNSET and value.resets_in is UNSET:
+    times = {f: _given(getattr(value, f), None) for f in ("start", "end", "resets_in")}
+    if value.monthly is UNSET and not any(times.values()):
         raise Invalid("period", "a mapping with start and end or resets_in (expressions), or monthly: DAY (1 to 31)")
     if not isinstance(value.monthly, UnsetType):
-        if value.start is not UNSET or value.end is not UNSET or value.resets_in is not UNSET:
+        if any(times.values()):
             raise Invalid("period.monthly", "either monthly, or start and end or resets_in")
         return PeriodSpec(monthly_on=value.monthly)
-    if value.end is not UNSET and value.resets_in is not UNSET:
+    if times["end"] and times["resets_in"]:
         raise Invalid("period.resets_in", "either end (a time) or resets_in (a time from now)")
-    return PeriodSpec(
-        start=_expression(value.start, "period.start"),
-        end=_expression(value.end, "period.end"),
-        resets_in=_expression(value.resets_in, "period.resets_in"),
-    )
+    return PeriodSpec(**times)

@@ -31,6 +31,7 @@ _PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 # What one expression may be: long enough for any real declaration, short enough that a
 # hostile file cannot make the compiler work hard.
 MAX_EXPRESSION_CHARS = 500
+MAX_TEMPLATE_CHARS = 4 * MAX_EXPRESSION_CHARS
 
 
 class ExpressionError(ValueError):
@@ -232,12 +233,14 @@ class _Part:
     expression: Expression | None = None
 
 
-@dataclass(frozen=True)
 class Template:
-    """A message with `{expression}` placeholders and `[optional parts]`."""
+    """A message with `{expression}` placeholders and `[optional parts]` (a plain class, as
+    Expression: models.py has msgspec compile both as a file is read)."""
 
-    source: str
-    _pieces: tuple[tuple[bool, tuple[_Part, ...]], ...]  # (optional, parts)
+    __slots__ = ("_pieces", "source")
+
+    def __init__(self, source: str, pieces: tuple[tuple[bool, tuple[_Part, ...]], ...]) -> None:
+        self.source, self._pieces = source, pieces  # pieces: (optional, parts)
 
     def render(self, data: Any) -> str:
         out: list[str] = []
@@ -255,8 +258,8 @@ def compile_template(source: Any) -> Template:
     """`source` as a template; ExpressionError naming what is wrong (an unclosed brace...)."""
     if not isinstance(source, str) or not source.strip():
         raise ExpressionError("must be a message (text)")
-    if len(source) > 4 * MAX_EXPRESSION_CHARS:
-        raise ExpressionError(f"is longer than {4 * MAX_EXPRESSION_CHARS} characters")
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise ExpressionError(f"is longer than {MAX_TEMPLATE_CHARS} characters")
     if not source.isprintable():
         raise ExpressionError("must be one line of printable characters")
     pieces: list[tuple[bool, tuple[_Part, ...]]] = []
