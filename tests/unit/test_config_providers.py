@@ -149,6 +149,16 @@ def test_a_broken_declaration_costs_its_monitors_only(tmp_path: Path) -> None:
             {"colour": "red", "display_name": 5, "auth": None},
             ["colour", "display_name", "auth"],
         ),
+        (  # every wrong item of a list, each told with its index (msgspec stops at the first)
+            {
+                "refusals": [
+                    {"status": 429, "condition": "a", "severity": "critical", "message": "limit {"},
+                    {"status": 429, "condition": "b", "severity": "critical", "message": "ok"},
+                    {"status": 99, "condition": "c", "severity": "critical", "message": "ok", "when": "x[["},
+                ]
+            },
+            ["refusals[0].message", "refusals[2].status"],
+        ),
     ],
 )
 def test_every_mistake_of_a_declaration_is_printed_once(
@@ -170,7 +180,7 @@ def test_every_mistake_of_a_declaration_is_printed_once(
     assert [re.sub(r".*field '([^']*)'.*", r"\1", line) for line in declared] == fields
     assert all(re.match(r"providers/acme\.yaml: line \d+: provider 'acme': field ", line) for line in declared)
     assert monitor.endswith("'acme-prod': field 'provider': its declaration cannot be used (its problem is above)")
-    assert [count, disabled] == ["monitors.yaml: 4 problems", "monitors.yaml: 2 monitors, 1 disabled"]
+    assert [count, disabled] == [f"monitors.yaml: {len(fields) + 1} problems", "monitors.yaml: 2 monitors, 1 disabled"]
     assert [m.id for m in load_monitors(path).monitors] == ["cl"]  # the other monitors still load
 
 

@@ -160,6 +160,9 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
         try:
             right[key] = msgspec.convert(value, kind, dec_hook=_compiled)
         except msgspec.ValidationError as exc:
+            if isinstance(value, list) and "`$[" in str(exc) and (wrong_items := _wrong_items(value, kind, key)):
+                found += wrong_items  # each item alone: every wrong one told
+                continue
             if "[...]" not in str(exc) or not isinstance(value, dict):
                 found.append(_explain(str(exc), value, kind, key))
                 continue
@@ -171,6 +174,18 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
                     found.append(_explain(str(wrong), part, kind, key))
     found += [required(model, name) for name, info in fields.items() if info.required and name not in data]
     return model(**right), found or [InvalidField("-", clip(error, 200))]  # else a rule of the whole model
+
+
+def _wrong_items(items: list[Any], kind: Any, key: str) -> list[InvalidField]:
+    """The wrong items of a list field, each converted alone (none: the list is wrong as a
+    whole, too long say)."""
+    found = []
+    for index, item in enumerate(items):
+        try:
+            msgspec.convert([item], kind, dec_hook=_compiled)
+        except msgspec.ValidationError as wrong:
+            found.append(_explain(str(wrong).replace("`$[0]", f"`$[{index}]", 1), items, kind, key))
+    return found
 
 
 def required(model: type[Any], name: str) -> InvalidField:
