@@ -70,11 +70,13 @@ def _prime(stack: LocalStack, monitors_file: Path, tick: Callable[[], dict[str, 
     """One unmeasured run, unlimited: the first run over freshly filled windows does one-time
     work (it stores the monitors' states and messages), which no later cold start repeats."""
     with FunctionRuntime(stack, "CheckUsageFunction", {"MONITORS_FILE": str(monitors_file)}) as runtime:
+        started = time.perf_counter()
         invocation = runtime.invoke(tick())
+        wall = time.perf_counter() - started
     _check(invocation)
     result = invocation.result or {}
-    print(f"  (first run over the filled windows, not measured: {result.get('checked')} checked,", end=" ")
-    print(f"{result.get('queued')} messages queued)")
+    print(f"  (first run over the filled windows, not in the ratios: {result.get('checked')} checked,", end=" ")
+    print(f"{result.get('queued')} messages queued, {wall:.2f} s wall cold and unlimited)")
 
 
 def _pair(

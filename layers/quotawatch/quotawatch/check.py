@@ -84,8 +84,8 @@ class ReadingsNotStored(Exception):
 
 
 DEFAULT_CONCURRENCY = 64
-# Threads for the store's batched reads and writes, beside the loop: a slice's read and a
-# full batch's write go out while the loop goes on with the other monitors.
+# Threads for the store's batched reads and writes and the state changes' transactions,
+# beside the loop: they go out while the loop goes on with the other monitors.
 STORE_THREADS = 4
 
 
@@ -102,8 +102,9 @@ def run_check(
     Checks wait on providers' HTTP answers: they wait together on one event loop, the HTTP
     client's (a sync JsonFetcher's fetches go to as many threads instead). Each check has
     its own timeouts and catches its own failures: a slow or broken provider holds one
-    check, never the others. What follows a fetch (evaluate, decide, commit) runs on the
-    loop; the store's batched reads and writes go to a few threads beside it. A monitor the
+    check, never the others. What follows a fetch (evaluate, decide) runs on the loop; the
+    store's batched reads and writes, and each state change's transaction, go to a few
+    threads beside it, so that a run raising many alerts at once still fetches meanwhile. A monitor the
     monitors file could not describe is checked as a failed reading of kind `config`, so it
     raises its own "cannot monitor" signal.
     When `should_stop` says so (the invocation nears its timeout), checks not yet started
@@ -167,7 +168,11 @@ class _Run:
                     loaded = read.start(store)  # the slice's batched read goes out before this check's fetch
                     snapshot = await _contained_reading(job, self.deps, fetch)
                     await loaded
-                    outcome = _concluded(job, self.deps, snapshot, partial(read.record, job.monitor.id), silences)
+                    outcome, changes = _decided(
+                        job, self.deps, snapshot, partial(read.record, job.monitor.id), silences
+                    )
+                    if changes is not None:  # a state change (rare): its transaction waits in a store thread
+                        await loop.run_in_executor(store, _stored, changes, self.deps.store, outcome)
                     self.outcomes[index] = outcome
                     batch = self.sink.add(outcome)
                     if batch:
@@ -311,8 +316,23 @@ def _concluded(
     read: Callable[[], MonitorRecord],
     silences: list[Silence] | None,
 ) -> MonitorOutcome:
-    """The rest of one monitor's check, whatever goes wrong in it: the reading is kept and
-    stored even when a later step fails, and a failure of ours is reported as `internal`."""
+    """The rest of one monitor's check, its changes stored before it returns."""
+    outcome, changes = _decided(job, deps, snapshot, read, silences)
+    if changes is not None:
+        _stored(changes, deps.store, outcome)
+    return outcome
+
+
+def _decided(
+    job: _Job,
+    deps: CheckDeps,
+    snapshot: Snapshot,
+    read: Callable[[], MonitorRecord],
+    silences: list[Silence] | None,
+) -> tuple[MonitorOutcome, _Changes | None]:
+    """The rest of one monitor's check but storing its changes (None: there are none),
+    whatever goes wrong in it: the reading is kept and stored even when a later step
+    fails, and a failure of ours is reported as `internal`."""
     monitor = job.monitor
     outcome = MonitorOutcome(monitor.id, monitor.provider, "error")
     outcome.snapshot = snapshot
@@ -329,11 +349,23 @@ def _concluded(
         outcome.fail(snapshot.error.kind, snapshot.error.message)
         log.error(snapshot.error.message, extra={"monitor": monitor.id, "error_kind": snapshot.error.kind.value})
     try:
-        _evaluate_and_decide(monitor, snapshot, deps, read(), outcome, silences)
+        return outcome, _evaluate_and_decide(monitor, snapshot, deps, read(), outcome, silences)
     except Exception as exc:
-        log.exception("alerting for monitor %s failed; its reading is still stored", monitor.id)
-        outcome.fail(ErrorKind.INTERNAL, f"{monitor.id}: alerting failed ({type(exc).__name__}); see the function log")
-    return outcome
+        _alerting_failed(monitor.id, outcome, exc)
+        return outcome, None
+
+
+def _alerting_failed(monitor_id: str, outcome: MonitorOutcome, exc: Exception) -> None:
+    log.exception("alerting for monitor %s failed; its reading is still stored", monitor_id)
+    outcome.fail(ErrorKind.INTERNAL, f"{monitor_id}: alerting failed ({type(exc).__name__}); see the function log")
+
+
+def _stored(changes: _Changes, store: Store, outcome: MonitorOutcome) -> None:
+    """Store one monitor's changes (`_commit_changes`), a failure of ours reported as `internal`."""
+    try:
+        _commit_changes(changes, store, outcome)
+    except Exception as exc:
+        _alerting_failed(changes.change.monitor.id, outcome, exc)
 
 
 async def _reading(job: _Job, deps: CheckDeps, fetch: Fetch) -> Snapshot:
@@ -359,7 +391,9 @@ def _evaluate_and_decide(
     record: MonitorRecord,
     outcome: MonitorOutcome,
     silences: list[Silence] | None = None,
-) -> None:
+) -> _Changes | None:
+    """Evaluate the reading and decide what changes (the window to store goes in `outcome`);
+    the changes to store, None when nothing changes (most checks)."""
     history = _history(monitor.id, record, deps.store)
     previous = {key: state.level for key, state in record.states.items()}
     try:
@@ -370,7 +404,8 @@ def _evaluate_and_decide(
     outcome.levels = {s.key: s.level.label for s in evaluation.signals if s.key != CHECK_KEY or s.level is not Level.OK}
     provider = monitor.spec or get_provider(monitor.provider)
     change = _Change(monitor, snapshot, evaluation, provider.display_name if provider else monitor.provider)
-    _commit_changes(change, record, deps.store, outcome, silences)
+    planned = _planned(change, record, silences)
+    return _Changes(change, planned) if planned else None
 
 
 def _history(monitor_id: str, record: MonitorRecord, store: Store) -> Window:
@@ -394,13 +429,18 @@ class _Change:
     display: str
 
 
-def _commit_changes(
-    change: _Change, record: MonitorRecord, store: Store, outcome: MonitorOutcome, silences: list[Silence] | None
-) -> None:
-    """Decide each state change the evaluation calls for and store it with its message, in
-    one conditional transaction: decided exactly once, however many runs race on it. A
-    message a silence holds is stored as held (never delivered); a silence that ended on a
-    raised signal is one more change, with its "still ..." message (core/silences.py)."""
+@dataclass(frozen=True)
+class _Changes:
+    """One monitor's state changes, decided, to render and store in order."""
+
+    change: _Change
+    planned: list[Planned]
+
+
+def _planned(change: _Change, record: MonitorRecord, silences: list[Silence] | None) -> list[Planned]:
+    """Each state change the evaluation calls for. A message a silence holds is stored as
+    held (never delivered); a silence that ended on a raised signal is one more change,
+    with its "still ..." message (core/silences.py)."""
     monitor, snapshot = change.monitor, change.snapshot
     decisions = decide(
         change.evaluation.signals,
@@ -409,12 +449,17 @@ def _commit_changes(
         monitor.policy,
         change.evaluation.speaks_for,
     )
-    planned = (
-        [Planned(d) for d in decisions]
-        if silences is None
-        else plan(decisions, change.evaluation.signals, record.states, silences, monitor.id, snapshot.checked_at)
-    )
-    for step in planned:
+    if silences is None:
+        return [Planned(d) for d in decisions]
+    return plan(decisions, change.evaluation.signals, record.states, silences, monitor.id, snapshot.checked_at)
+
+
+def _commit_changes(changes: _Changes, store: Store, outcome: MonitorOutcome) -> None:
+    """Store each change with its message, in one conditional transaction: decided exactly
+    once, however many runs race on it. A blocking call: a run makes it in a store thread."""
+    change = changes.change
+    monitor, snapshot = change.monitor, change.snapshot
+    for step in changes.planned:
         decision = step.decision
         message = render(decision, snapshot, change.display, change.evaluation.trends) if decision.notice else None
         state = decision.state

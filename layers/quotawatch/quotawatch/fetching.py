@@ -141,16 +141,19 @@ def masked(snapshot: Snapshot, secrets: Iterable[str | None], provider: Provider
         return snapshot
     meter_names = _names([m.name for m in snapshot.meters], keys, provider.meter_names if provider else ())
     condition_names = _names([c.name for c in snapshot.conditions], keys, provider.condition_names if provider else ())
-    error = snapshot.error
-    return replace(
-        snapshot,
-        meters=tuple(replace(m, name=name) for m, name in zip(snapshot.meters, meter_names, strict=True)),
-        conditions=tuple(
-            replace(c, name=name, message=mask_and_cut(c.message, keys, MESSAGE_CHARS))
-            for c, name in zip(snapshot.conditions, condition_names, strict=True)
-        ),
-        error=None if error is None else replace(error, message=mask_and_cut(error.message, keys, MESSAGE_CHARS)),
+    meters = tuple(
+        m if m.name == name else replace(m, name=name) for m, name in zip(snapshot.meters, meter_names, strict=True)
     )
+    conditions = tuple(
+        replace(c, name=name, message=mask_and_cut(c.message, keys, MESSAGE_CHARS))
+        for c, name in zip(snapshot.conditions, condition_names, strict=True)
+    )
+    error = snapshot.error
+    if error is not None:
+        error = replace(error, message=mask_and_cut(error.message, keys, MESSAGE_CHARS))
+    if meters == snapshot.meters and conditions == snapshot.conditions and error == snapshot.error:
+        return snapshot  # nothing masked (most checks): the same snapshot, not a copy
+    return replace(snapshot, meters=meters, conditions=conditions, error=error)
 
 
 def _names(names: list[str], keys: list[str], declared: tuple[str, ...]) -> list[str]:

@@ -37,6 +37,7 @@ import msgspec
 from botocore.exceptions import BotoCoreError, ClientError
 
 from quotawatch.adapters.stored_silence import read_silence
+from quotawatch.adapters.wire import batch_calls_fast
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
 from quotawatch.core.channels import Channel
@@ -74,6 +75,7 @@ class DynamoStore:
 
     def __init__(self, client: Any, table_name: str, retention_days: int = 400) -> None:
         self._client = client
+        batch_calls_fast(client)  # the batch calls written and read by msgspec (adapters/wire.py)
         self.table_name = table_name
         self._retention = timedelta(days=retention_days)
 
