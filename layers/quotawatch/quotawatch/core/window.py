@@ -16,7 +16,7 @@ compressed with zlib: 48 rows of a cloudlayer monitor with every figure moving a
 0.9 KB, one write unit (format 1, the same JSON as text without steps, was 2 to 2.2 KB,
 three); the meters' figures of the rows past 48 follow, compressed apart, so that the runs
 between their hourly changes write them as read, and a run that does not ask for them
-never decodes them (8 days with every figure moving: about 2.9 KB, three units; a steady
+never decodes them (8 days with every figure moving: about 2.8 KB, three units; a steady
 burn stays in one); with them, per meter, the shapes of the hours whose use was lopsided
 (core/hour_shape.py: where in its hour a batch fell, which hourly rows cannot say). Last
 comes the burn rule's floors of the hour (`floors`), plain JSON.
@@ -494,9 +494,9 @@ class Window:
                 remaining = pick(column.remaining)
                 balance = [r if u is None else None for u, r in zip(used, remaining, strict=True)]
                 figures.update(_tier_figures("balance", balance))
-            hours = self._shapes.get(name) if self._shapes else None
-            if hours:
-                figures["shapes"] = _shapes_form(hours, int(self.times[-1]) // 3600)
+            kept = _shapes_form(self._shapes.get(name) or {}, int(self.times[-1]) // 3600) if self._shapes else []
+            if kept:  # the hours the rows still hold
+                figures["shapes"] = kept
         return _packed(meters, _TIER_LEVEL)
 
     @classmethod
@@ -608,7 +608,7 @@ def _split(stored: bytes) -> tuple[bytes, bytes, bytes]:
 def _tier_figures(key: str, values: list[Any]) -> dict[str, list[Any]]:
     """A column of the rows past WINDOW_SIZE as stored: steps between whole figures, in
     whole hundredths under `key` + "100" when every figure is one exactly (money with its
-    cents: steps of a few digits instead of every balance in full, about 300 B less on a
+    cents: steps of a few digits instead of every balance in full, about 230 B less on a
     credit that moves every run)."""
     cents = _hundredths(values)
     if cents is None:
