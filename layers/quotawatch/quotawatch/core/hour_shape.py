@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
+from functools import cache
+from itertools import accumulate
 
 QUARTERS = 4
 _LEVELS = 15  # the last level: a quarter at 1/181 of the largest or less (read as that)
@@ -61,6 +63,13 @@ def shares(code: int) -> list[float]:
     return [w / total for w in weights]
 
 
+@cache
+def _done(code: int) -> tuple[float, ...]:
+    """The share of the hour's use done at each quarter's end but the last (a handful of
+    shapes recur day after day: each is worked out once)."""
+    return tuple(accumulate(shares(code)[:-1]))
+
+
 def place(
     times: list[float], values: list[float | None], shapes: Mapping[int, int], *, balance: bool
 ) -> tuple[list[float], list[float | None]]:
@@ -68,28 +77,25 @@ def place(
     readings: where the window holds a reading in the hour and the next one about an hour
     later, with nothing between, and the meter moved as use does across them (no reset, no
     top-up). The lists are returned as given when no hour is placed."""
-    if not shapes:
-        return times, values
-    placed_times: list[float] | None = None
+    placed_times: list[float] = []
     placed_values: list[float | None] = []
-    last = 0
+    last, count = 0, len(times)
     for hour in sorted(shapes):
-        i = bisect_left(times, hour * 3_600.0)
-        if i + 1 >= len(times) or times[i] >= (hour + 1) * 3_600.0:
-            continue
+        i = bisect_left(times, hour * 3_600.0, last)
+        if i + 1 >= count:
+            break
         t0, t1, v0, v1 = times[i], times[i + 1], values[i], values[i + 1]
-        if v0 is None or v1 is None or abs(t1 - t0 - 3_600.0) > SLACK or (v1 > v0 if balance else v1 < v0):
+        if t0 >= (hour + 1) * 3_600.0 or v0 is None or v1 is None or abs(t1 - t0 - 3_600.0) > SLACK:
             continue
-        if placed_times is None:
-            placed_times = []
+        if v1 > v0 if balance else v1 < v0:
+            continue
         placed_times += times[last : i + 1]
         placed_values += values[last : i + 1]
-        done = 0.0
-        for q, share in enumerate(shares(shapes[hour])[:-1], start=1):
-            done += share
-            placed_times.append(t0 + (t1 - t0) * q / QUARTERS)
-            placed_values.append(v0 + (v1 - v0) * done)
+        step, rise = (t1 - t0) / QUARTERS, v1 - v0
+        for q, done in enumerate(_done(shapes[hour]), start=1):
+            placed_times.append(t0 + step * q)
+            placed_values.append(v0 + rise * done)
         last = i + 1
-    if placed_times is None:
+    if not last:
         return times, values
     return placed_times + times[last:], placed_values + values[last:]
