@@ -631,6 +631,8 @@ def _has(figures: dict[str, Any], key: str) -> bool:
 def _hundredths(values: list[Any]) -> list[Any] | None:
     """The figures as whole hundredths when at least one is a float and each is exactly
     read back from its hundredths (markers and None kept); None otherwise."""
+    if float not in set(map(type, values)):  # counts, the common case: nothing to scale
+        return None
     scaled: list[Any] = []
     floats = False
     for value in values:
