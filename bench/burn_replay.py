@@ -9,15 +9,16 @@ it, with the stored level carried from run to run; it prints how many burn alert
 planted, how fast planted burns were caught, and the CPU per evaluation. Asserts nothing.
 
 Each run judges what a check run holds: the readings its stored window keeps (core/window.py:
-the newest four, then one an hour back to 8 days), through
-`burn()` as core/rules.py calls it. `--every-reading` judges every reading of the last 8
-days instead (the rule's own figures, before the window's tiers): the meter's consumption
-up to each run, computed once for the year (`judge`), with a sample of runs checked
-against `burn()` on a slice.
+the newest four, then one an hour back to 8 days, and the shapes of the lopsided hours,
+core/hour_shape.py, placed between them), through `burn()` as core/rules.py calls it;
+`--no-shapes` without the shapes, as before them. `--every-reading` judges every reading
+of the last 8 days instead (the rule's own figures, before the window's tiers): the
+meter's consumption up to each run, computed once for the year (`judge`), with a sample
+of runs checked against `burn()` on a slice.
 
     python bench/burn_replay.py [--meters 100] [--days 365] [--quick] [--every-reading]
     (bench/run.py runs it too; --quick: 20 meters)
-    python bench/burn_replay.py --misses [--tier 1800]   # each planted burn missed or
+    python bench/burn_replay.py --misses [--tier 1800] [--no-shapes]   # each planted burn missed or
     caught after two runs, run by run (judges only the runs around each: half a minute)
 """
 
@@ -33,6 +34,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,6 +54,7 @@ from quotawatch.core.burn import (  # noqa: E402
     default_min_spend,
     judge,
 )
+from quotawatch.core.hour_shape import QUARTERS, place, shape_of  # noqa: E402
 from quotawatch.core.rules import Level  # noqa: E402
 from quotawatch.core.window import HISTORY_SECONDS, RECENT, WINDOW_SIZE  # noqa: E402
 
@@ -61,6 +64,7 @@ SPIKE = 10.0
 SPIKE_LENGTHS = (2, 3, 4, 8, 16, 48)  # runs: 30 minutes to 12 hours
 CHECK_EVERY = 997  # runs between checks of judge-on-the-year against burn-on-a-slice
 MARGIN = 0.05  # AlertPolicy.hysteresis / 100
+SHAPES = True  # the window's hour shapes placed (--no-shapes: the hourly rows alone)
 TIER_SECONDS = 3_600  # past WINDOW_SIZE rows the window keeps one an hour; --tier tries another
 
 
@@ -76,6 +80,8 @@ class Meter:
     usual: dict[int, float] = field(default_factory=dict)  # a spike's first run: the rate it multiplies
     blips: list[int] = field(default_factory=list)
     shape: str = ""  # "business", "flat" or "batch (at HH:MM UTC, N runs)": for --misses
+    hours: list[int] = field(default_factory=list)  # clock hours with a kept shape, in order
+    shapes: list[int] = field(default_factory=list)  # ... and their shapes (core/hour_shape.py)
 
 
 def synthesize(index: int, runs: int) -> Meter:
@@ -133,10 +139,33 @@ def synthesize(index: int, runs: int) -> Meter:
         meter.limits.append(limit)
         next_month = datetime(when.year + when.month // 12, when.month % 12 + 1, 1, tzinfo=UTC)
         meter.period_ends.append(next_month.timestamp() if kind != "balance" else None)
+    meter.hours, meter.shapes = _shapes(meter)
     meter.spikes = [(s, n) for s, n in spikes if not outages & set(range(s - 8, s + n + 2))]
     meter.usual = {s: rate(s) for s, _ in meter.spikes}
     meter.blips = [b for b in blips if not outages & set(range(b - 8, b + 4))]
     return meter
+
+
+def _shapes(meter: Meter) -> tuple[list[int], list[int]]:
+    """The shape each clock hour gets in the window (Window.rolled keeps it when the readings
+    from the hour's start to the next hour's second are all there)."""
+    hours: list[int] = []
+    shapes: list[int] = []
+    values, sign = meter.values, -1.0 if meter.kind == "balance" else 1.0
+    for i in range(QUARTERS, len(values) - QUARTERS - 1):
+        if int(meter.times[i]) % 3600:
+            continue
+        six = values[i : i + QUARTERS + 2]
+        if None in six:
+            continue
+        steps = [sign * (b - a) for a, b in pairwise(six)]  # type: ignore[operator]
+        hour_before = values[i - QUARTERS]
+        before = None if hour_before is None else sign * (six[0] - hour_before)  # type: ignore[operator]
+        code = shape_of(steps[:QUARTERS], before, steps[QUARTERS])
+        if code is not None:
+            hours.append(int(meter.times[i]) // 3600)
+            shapes.append(code)
+    return hours, shapes
 
 
 def _plant(rng: random.Random, runs: int) -> tuple[list[tuple[int, int]], list[int]]:
@@ -219,9 +248,19 @@ def _window_rows(meter: Meter, tier_seconds: int) -> Callable[[int], list[int]]:
     return rows
 
 
-def _judged_at(meter: Meter, i: int, rows: list[int], level: Level) -> Burn:
+def _readings(meter: Meter, rows: list[int]) -> Readings:
+    """What a run reads of these rows: with the hours' shapes placed, as core/rules.py does."""
     balance = meter.kind == "balance"
-    readings = Readings([meter.times[r] for r in rows], [meter.values[r] for r in rows], balance)
+    times, values = [meter.times[r] for r in rows], [meter.values[r] for r in rows]
+    if SHAPES:
+        lo, hi = bisect_left(meter.hours, int(times[0]) // 3600), bisect_left(meter.hours, int(times[-1]) // 3600)
+        shapes = dict(zip(meter.hours[lo:hi], meter.shapes[lo:hi], strict=True))
+        times, values = place(times, values, shapes, balance=balance)
+    return Readings(times, values, balance)
+
+
+def _judged_at(meter: Meter, i: int, rows: list[int], level: Level) -> Burn:
+    readings = _readings(meter, rows)
     value = meter.values[i]
     assert value is not None  # noqa: S101 - only runs that read the meter are judged
     verdict = burn(readings, _facts(meter, i, value), DEFAULT_BURN, level, MARGIN)
@@ -279,9 +318,8 @@ def print_misses(index: int, meter: Meter, tier_seconds: int = TIER_SECONDS) -> 
 
 def _halves(meter: Meter, i: int, rows: list[int]) -> str:
     """The short window's halves and their usual rates, as `judge` reads them."""
-    consumption = Consumption.of(
-        [meter.times[r] for r in rows], [meter.values[r] for r in rows], balance=meter.kind == "balance"
-    )
+    readings = _readings(meter, rows)
+    consumption = Consumption.of(readings.times, readings.values, balance=readings.balance)
     now, half = meter.times[i], DEFAULT_BURN.short / 2
     seasonal = _usual_short(consumption, now, DEFAULT_BURN)
     mean = consumption.rate(now - DEFAULT_BURN.baseline_days * DAY, now - DEFAULT_BURN.short) or 0.0
@@ -418,5 +456,7 @@ if __name__ == "__main__":
     parser.add_argument("--every-reading", action="store_true", help="judge every reading, not the window's rows")
     parser.add_argument("--tier", type=int, default=TIER_SECONDS, help="seconds between rows of the coarse tier")
     parser.add_argument("--misses", action="store_true", help="print each planted burn missed or caught late")
+    parser.add_argument("--no-shapes", action="store_true", help="without the hours' shapes (as before them)")
     args = parser.parse_args()
+    SHAPES = not args.no_shapes
     bench_burn(20 if args.quick else args.meters, args.days, args.every_reading, args.tier, args.misses)

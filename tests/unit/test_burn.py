@@ -113,6 +113,18 @@ def nightly(at: float) -> float:
     return NIGHTLY if 2 < hour_of(at) <= 3 else 1.0
 
 
+SATURDAY_NIGHT = datetime(2026, 12, 12, 1, 45, tzinfo=UTC).timestamp()  # before the batch
+SUNDAY_OUTAGE = (datetime(2026, 12, 5, 22, tzinfo=UTC).timestamp(), datetime(2026, 12, 6, 5, tzinfo=UTC).timestamp())
+
+
+def _outage_a_week_ago(times: list[float], values: list[float | None]) -> None:
+    """No readings from 22:00 last Saturday to 05:00 on Sunday: of the two weekend days alike,
+    Sunday's 01:15 to 01:45 lies in a gap that holds the batch (read across it, 5x the usual)."""
+    for i, at in enumerate(times):
+        if SUNDAY_OUTAGE[0] < at < SUNDAY_OUTAGE[1]:
+            values[i] = None
+
+
 def office(at: float) -> float:
     """Weekdays 20 an hour, weekends 2."""
     return 2.0 if weekend(at) else 20.0
@@ -135,6 +147,10 @@ CASES = [
     Case("the nightly batch after a week of it", nightly, Level.OK, now=BATCH_AT_2AM),
     Case("a burn beside the nightly batch", spiking(nightly, BATCH_AT_2AM - 3 * STEP), Level.CRITICAL,
          now=BATCH_AT_2AM - STEP),
+    Case("a burn beside the batch, a baseline day in an outage", spiking(nightly, SATURDAY_NIGHT - 2 * STEP),
+         Level.WARNING, now=SATURDAY_NIGHT, edit=_outage_a_week_ago),
+    Case("the batch with a baseline day in an outage", nightly, Level.OK, now=SATURDAY_NIGHT + 3 * STEP,
+         edit=_outage_a_week_ago),
     Case("the nightly batch a run early", lambda at: NIGHTLY if NOW - 10.5 * HOUR < at <= NOW - 10 * HOUR
          else nightly(at), Level.OK, now=NOW - 10 * HOUR),
     # An hour of it at 30x is also 5.8x the usual over the long window: critical.
@@ -390,6 +406,23 @@ def test_the_usual_floor_is_never_above_the_usual_rate_of_any_run_of_its_hour(
     assert verdict.usual is not None
     assert floor <= verdict.usual * (1 + 1e-9)
     assert floor > 0  # and it says something: every hour here has use
+
+
+@pytest.mark.parametrize("minute", [0, 15, 30, 45, 59])
+@pytest.mark.parametrize("hour_at", [SATURDAY_NIGHT - HOUR, SATURDAY_NIGHT, SATURDAY_NIGHT + HOUR])
+def test_the_usual_floor_bounds_the_usual_rate_when_a_day_alike_is_left_out(hour_at: float, minute: int) -> None:
+    """A run leaves out a day alike in an outage; the floor, the median of every day's least
+    slope, could then be above the median of the others: it is the least of them instead."""
+    hour = int(hour_at // HOUR)
+    now = hour * HOUR + minute * 60
+    times, values = used_series(spiking(nightly, SATURDAY_NIGHT - 2 * STEP), now, 8.5)
+    _outage_a_week_ago(times, values)
+    floor = usual_floor(Readings(times[:-1], values[:-1]), hour, NO_FLOOR)
+    verdict = burn(Readings(times, values), MeterFacts(now, unit="USD"), NO_FLOOR)
+    assert floor is not None
+    assert verdict is not None
+    assert verdict.usual is not None
+    assert floor <= verdict.usual * (1 + 1e-9)
 
 
 def test_no_usual_floor_before_the_baseline_days() -> None:

@@ -289,3 +289,36 @@ def test_the_usual_floor_kept_in_the_window_changes_no_verdict() -> None:
         if tick == 8 * 96 + 6:
             assert levels[0][KEY] is not Level.OK  # the burn is seen
     assert kept > 2 * 24  # most runs after the first week read the floor kept
+
+
+def _batch(at: datetime) -> float:
+    """The rate of the quarter hour before a reading: a nightly batch from 04:45 to 05:45 at 50x."""
+    minutes = at.hour * 60 + at.minute
+    return 50 * USUAL if 4 * 60 + 45 < minutes <= 5 * 60 + 45 else USUAL
+
+
+@pytest.mark.parametrize(
+    ("first", "spike"),
+    [
+        ((4, 15), 2),  # 04:00 to 04:30, in the quiet quarters of the hour the batch starts in
+        ((6, 0), 2),  # 05:45 to 06:15, across the hour after the batch ends
+        ((3, 45), 3),  # 03:30 to 04:15, across the hour before
+    ],
+)
+def test_a_burn_beside_the_nightly_batch_is_caught_at_its_second_run(first: tuple[int, int], spike: int) -> None:
+    """Past its newest readings the window keeps one an hour, and an hour holding a quarter
+    of the batch would read its quiet quarters at a quarter of the batch's rate (a 10x burn
+    there as 2x). The hour's shape, kept in the stored window, reads them as they were."""
+    run = Run()
+    start = datetime(2026, 11, 24, *first, tzinfo=UTC)  # the ninth day, a Tuesday: the weekdays before
+    while run.at() < start:
+        run.step(_batch(run.at()))
+        run.window = Window.decode(run.window.encode(), "acme")  # through the stored form, as a run
+    assert run.notices == []  # the batch, every night, is usual
+    assert run.window.shapes()["spend"]  # the hours it starts and ends in keep their shape
+    tick = run.tick
+    for _ in range(spike):
+        run.step(10 * _batch(run.at()))
+        run.window = Window.decode(run.window.encode(), "acme")
+
+    assert [notice[:2] for notice in run.notices] == [(tick + 1, Notice.RAISED)]

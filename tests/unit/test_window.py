@@ -330,3 +330,100 @@ def test_unreadable_rows_past_the_first_48_are_dropped_when_read() -> None:
 
     assert len(read) == window.WINDOW_SIZE
     assert read.snapshots("acme") == window.roll(history[0], history[1:])[: window.WINDOW_SIZE]
+
+
+def _batch_history(days: int) -> list[Snapshot]:
+    """15-minute readings, oldest first, of a meter whose nightly batch runs from 04:45 to
+    05:45 at 50 times its usual 4 calls a quarter hour."""
+    out, used = [], 0
+    for n in range(days * 96):
+        at = T0 + timedelta(minutes=15 * n)
+        used += 200 if 4 * 60 + 45 < at.hour * 60 + at.minute <= 5 * 60 + 45 else 4
+        out.append(reading(15 * n, used))
+    return out
+
+
+def test_the_hours_a_batch_starts_and_ends_in_keep_their_shape_through_the_stored_form() -> None:
+    stored = window.Window.of([]).encode()
+    for snapshot in _batch_history(10):
+        stored = window.Window.decode(stored, "acme").rolled(snapshot).encode()  # run by run, as the check
+
+    read = window.Window.decode(stored, "acme")
+    shapes = read.shapes()["calls"]
+
+    hours = sorted(shapes)
+    oldest = int(read.times[-1]) // 3600
+    assert hours[0] >= oldest  # none older than the rows
+    assert {hour % 24 for hour in hours} == {4, 5}  # the batch's edges, every day the window holds
+    assert len(hours) == 2 * 8
+    assert {shapes[hour] for hour in hours if hour % 24 == 4} == {0xBBB0}  # 04:45: a quarter at 50x
+    assert {shapes[hour] for hour in hours if hour % 24 == 5} == {0x000B}  # 05:00 to 05:45: three quarters
+    assert read.rolled(reading(10 * 96 * 15, 10**6)).shapes()["calls"] == shapes  # carried over
+
+
+def test_no_shape_is_kept_of_an_even_hour_or_without_every_quarter() -> None:
+    steady = [reading(15 * n, 7 * n) for n in range(3 * 96)]
+    rolled = window.Window.of([])
+    for snapshot in steady:
+        rolled = rolled.rolled(snapshot)
+    assert rolled.shapes() == {}
+    # The readings of 05:30 and 05:45 failed: the hour the batch ends in keeps no shape.
+    failed = [
+        reading((s.checked_at - T0) // timedelta(minutes=1), error=ErrorKind.UNAVAILABLE)
+        if s.checked_at.hour == 5 and s.checked_at.minute >= 30
+        else s
+        for s in _batch_history(3)
+    ]
+    rolled = window.Window.of([])
+    for snapshot in failed:
+        rolled = rolled.rolled(snapshot)
+    assert {hour % 24 for hour in rolled.shapes()["calls"]} == {4}
+
+
+def test_a_balance_with_cents_is_kept_in_whole_hundredths_past_the_first_48() -> None:
+    history = [
+        Snapshot(
+            "acme",
+            "cloudlayer",
+            T0 + timedelta(minutes=15 * n),
+            NOVEMBER,
+            (Meter("credit", None, None, round(500 - 0.37 * n, 2), "USD"),),
+        )
+        for n in range(4 * 24 * 3)
+    ]
+    rolled = window.Window.of([])
+    for snapshot in history:
+        rolled = rolled.rolled(snapshot)
+    stored = rolled.encode()
+    head = zlib.decompressobj()
+    head.decompress(stored)
+    tier = json.loads(zlib.decompressobj().decompress(head.unused_data))
+
+    assert set(tier["credit"]) == {"used", "balance100"}
+    assert window.Window.decode(stored, "acme").snapshots("acme") == rolled.snapshots("acme")
+
+
+def test_a_window_stored_before_shapes_and_hundredths_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its rows past the first 48 hold figures as they are, and no shapes."""
+    history = [
+        Snapshot(
+            "acme",
+            "cloudlayer",
+            T0 + timedelta(minutes=15 * n),
+            NOVEMBER,
+            (Meter("credit", None, None, round(500 - 0.37 * n, 2), "USD"),),
+        )
+        for n in range(4 * 24 * 3)
+    ]
+    monkeypatch.setattr(window, "_hundredths", lambda values: None)  # as it was written
+    old = window.Window.of(history)._trimmed()
+    stored = old.encode()
+    head = zlib.decompressobj()
+    head.decompress(stored)
+    assert set(json.loads(zlib.decompressobj().decompress(head.unused_data))["credit"]) == {"used", "balance"}
+    monkeypatch.undo()
+
+    read = window.Window.decode(stored, "acme")
+
+    assert read.snapshots("acme") == old.snapshots("acme")
+    assert read.shapes() == {}

@@ -31,7 +31,9 @@ Windows (the issue's "both a long and a short window" adapted to a run every 15 
 The usual rate is the median, over the previous `baseline_days` days of the same kind
 (weekday or weekend, in UTC), of the rate in the same window shifted by whole days; each
 day's is the higher of the window and the window half a short window later, so a nightly
-batch that starts a few minutes early is still usual. It is floored by a tenth
+batch that starts a few minutes early is still usual. A day whose window lies in a gap of
+readings over GAP (an outage) is left out, unless every day is: its rate is the gap's
+average, with whatever batch the gap holds. It is floored by a tenth
 of the meter's mean hourly rate over those days: a quiet hour does not make any small use
 an anomaly, while a 10x burn in an hour running at an eighth of the mean is still caught
 (a floor at the full median hourly rate would hide every burn in the quiet half of a
@@ -66,6 +68,9 @@ RUN_OUT_SOON = 7 * DAY  # without a period end, running out within this is criti
 IDLE_FLOOR_PER_HOUR = {"USD": 1.0}  # min_spend without a limit or balance, by unit
 IDLE_FLOOR_DEFAULT = 10.0  # ... for any other unit ("3 calls instead of 0.2")
 LIMIT_SHARE_FLOOR = 1e-4  # min_spend with a limit (or balance): what would last 10,000 h
+# A day alike whose short window lies in a gap of readings longer than this (an outage)
+# says nothing of that half hour: its rate is the gap's average, batch and all.
+GAP = 3 * HOUR
 _EPSILON = 1e-9  # float noise: a burn of exactly `factor` times the usual is a burn
 
 
@@ -273,13 +278,19 @@ def usual_floor(readings: Readings, hour: int, settings: BurnSettings) -> float 
     consumption = Consumption.of(readings.times, readings.values, balance=readings.balance)
     times, totals = consumption.times, consumption.totals
     least: list[float] = []
+    gapped = False
     for day in _alike(start, settings):
         lo, hi = day - settings.short, day + HOUR
         if not times or lo < times[0] or hi > times[-1]:
             return None
         first, last = bisect_right(times, lo) - 1, bisect_left(times, hi)
         least.append(min((totals[k + 1] - totals[k]) * HOUR / (times[k + 1] - times[k]) for k in range(first, last)))
-    return _down_to_3_digits(statistics.median(least)) if least else None
+        gapped = gapped or times[last] - times[first] > GAP
+    if not least:
+        return None
+    # A run may leave out a day in a gap (_usual_short): then the least of the days bounds
+    # the median of any of them, where the median of all need not.
+    return _down_to_3_digits(min(least) if gapped else statistics.median(least))
 
 
 def _down_to_3_digits(value: float) -> float:
@@ -379,7 +390,9 @@ def _usual_short(consumption: Consumption, now: float, settings: BurnSettings) -
     wholes: list[float] = []
     firsts: list[float] = []
     seconds: list[float] = []
-    for day in _alike(now, settings):
+    days = _alike(now, settings)
+    read = [day for day in days if not _in_gap(consumption.times, day - settings.short, day)]
+    for day in read or days:
         p0, p1, p2, p3 = (consumption.at(day + k * half) for k in (-2, -1, 0, 1))
         if p0 is None or p1 is None or p2 is None:
             continue
@@ -389,6 +402,12 @@ def _usual_short(consumption: Consumption, now: float, settings: BurnSettings) -
     if not wholes:
         return None
     return statistics.median(wholes), statistics.median(firsts), statistics.median(seconds)
+
+
+def _in_gap(times: list[float], start: float, end: float) -> bool:
+    """Whether the readings around this window are more than GAP apart (it lies in an outage)."""
+    before, after = bisect_right(times, start) - 1, bisect_left(times, end)
+    return before >= 0 and after < len(times) and times[after] - times[before] > GAP
 
 
 def _weekend(at: float) -> bool:

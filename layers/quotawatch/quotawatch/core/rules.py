@@ -34,6 +34,7 @@ from quotawatch.core.burn import (
     usual_floor,
 )
 from quotawatch.core.forecast import Forecast, window_forecast
+from quotawatch.core.hour_shape import place
 from quotawatch.core.level import Level as Level  # re-exported: where the signals are
 from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Snapshot
@@ -435,6 +436,9 @@ def _burn_inputs(
         values = figures  # a list of its own already (a slice or a comprehension)
     else:
         values = [v if v.__class__ is float or v.__class__ is int else None for v in figures]
+    shapes = past.shapes().get(meter.name) if newest is None else None
+    if shapes:  # where in its hour the use fell, for the hours the window keeps a shape of
+        times, values = place(times, values, shapes, balance=balance)
     times.append(now)
     values.append(_figure(meter.remaining if balance else meter.used))
     left = meter.remaining if meter.remaining is not None else _left(meter)

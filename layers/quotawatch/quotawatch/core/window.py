@@ -16,8 +16,10 @@ compressed with zlib: 48 rows of a cloudlayer monitor with every figure moving a
 0.9 KB, one write unit (format 1, the same JSON as text without steps, was 2 to 2.2 KB,
 three); the meters' figures of the rows past 48 follow, compressed apart, so that the runs
 between their hourly changes write them as read, and a run that does not ask for them
-never decodes them (8 days with every figure moving: about 2.9 KB, three units; a steady
-burn stays in one). Last comes the burn rule's floors of the hour (`floors`), plain JSON.
+never decodes them (8 days with every figure moving: about 2.8 KB, three units; a steady
+burn stays in one); with them, per meter, the shapes of the hours whose use was lopsided
+(core/hour_shape.py: where in its hour a batch fell, which hourly rows cannot say). Last
+comes the burn rule's floors of the hour (`floors`), plain JSON.
 Windows in formats 1 and 2 (every row with every figure) are still read; the run that
 reads one writes it back in format 3.
 
@@ -38,6 +40,7 @@ from typing import Any
 
 import msgspec
 
+from quotawatch.core.hour_shape import QUARTERS, SLACK, shape_of
 from quotawatch.core.snapshot import CheckError, ErrorKind, Meter, Period, Snapshot, plain_number
 
 WINDOW_SIZE = 48  # rows the rules and forecasts read: about two days at the default 15 minutes
@@ -92,7 +95,7 @@ class Column:
 class Window:
     """Recent readings of one monitor, newest first, column by column."""
 
-    __slots__ = ("_pending", "floors", "kinds", "meters", "periods", "provider", "tier", "times")
+    __slots__ = ("_pending", "_shapes", "floors", "kinds", "meters", "periods", "provider", "tier", "times")
 
     def __init__(
         self,
@@ -117,6 +120,9 @@ class Window:
         # The burn rule's cache (core/burn.py, `usual_floor`): the clock hour, and per meter
         # the least usual rate any run of that hour can have; stored after the rows.
         self.floors: tuple[int, dict[str, float]] | None = None
+        # The hours' shapes (core/hour_shape.py): per meter, clock hour -> shape. Stored with
+        # the rows past WINDOW_SIZE, and read with them (None: in `_pending`, or none).
+        self._shapes: dict[str, dict[int, int]] | None = None
 
     def __len__(self) -> int:
         return len(self.times)
@@ -191,7 +197,61 @@ class Window:
     # --- rolling -------------------------------------------------------------------------
 
     def rolled(self, snapshot: Snapshot) -> Window:
-        """The window after `snapshot`, newest first.
+        """The window after `snapshot`, newest first (`_rolled`), with the hours' shapes: the
+        one of the hour before this reading's, when this reading completes what it needs."""
+        after = self._rolled(snapshot)
+        if after._pending is None:  # else they are in the rows carried over as stored
+            after._shapes = self._shapes
+        shaped = self._shape_before(after)
+        if shaped:
+            shapes = {name: dict(hours) for name, hours in after.full().shapes().items()}  # the old window's stay
+            for name, (hour, shape) in shaped.items():
+                shapes.setdefault(name, {})[hour] = shape
+            after._shapes, after.tier = shapes, None  # the rows past WINDOW_SIZE written anew
+        return after
+
+    def shapes(self) -> dict[str, dict[int, int]]:
+        """The hours' shapes by meter (clock hour, POSIX seconds // 3600 -> shape)."""
+        return self.full()._shapes or {}
+
+    def _shape_before(self, after: Window) -> dict[str, tuple[int, int]]:
+        """The shape of the clock hour before `after`'s newest reading's, per meter whose use
+        was lopsided in it, when this window (before the roll) holds that hour's four quarter
+        readings and the next hour's first, and `after`'s newest is the quarter after that
+        (15-minute runs; none otherwise): the readings of the hour that the roll drops."""
+        times, kinds = self.times, self.kinds
+        if len(times) < QUARTERS + 1 or after.kinds[0] is not None or after.times[0] <= times[0]:
+            return {}
+        rows = range(QUARTERS, -1, -1)  # the hour's first reading, ..., the next hour's first
+        at = [times[row] for row in rows] + [after.times[0]]
+        hour = int(at[0]) // 3600
+        if int(at[QUARTERS - 1]) // 3600 != hour or int(at[QUARTERS]) // 3600 != hour + 1:
+            return {}
+        if any(abs(b - a - 900.0) > SLACK / QUARTERS for a, b in pairwise(at)) or any(kinds[r] for r in rows):
+            return {}
+        previous = QUARTERS + 1  # the row of the hour before, when it is an hour earlier
+        known = len(times) > previous and kinds[previous] is None and abs(at[0] - times[previous] - 3600.0) <= SLACK
+        shaped: dict[str, tuple[int, int]] = {}
+        for name, column in self.meters.items():
+            new = after.meters.get(name)
+            if new is None:
+                continue
+            balance = column.used[0] is None
+            figures, latest = (column.remaining, new.remaining[0]) if balance else (column.used, new.used[0])
+            values = [figures[row] for row in rows] + [latest]
+            if not all(v.__class__ is int or v.__class__ is float for v in values):
+                continue
+            sign = -1 if balance else 1
+            steps = [sign * (b - a) for a, b in pairwise(values)]
+            before = figures[previous] if known else None
+            use = sign * (values[0] - before) if before.__class__ is int or before.__class__ is float else None
+            shape = shape_of(steps[:QUARTERS], use, steps[QUARTERS])
+            if shape is not None:
+                shaped[name] = hour, shape
+        return shaped
+
+    def _rolled(self, snapshot: Snapshot) -> Window:
+        """The window after `snapshot`, newest first, without the hours' shapes.
 
         Kept: the RECENT newest readings, every failure since the last good reading (failures
         are counted) and that good reading, then the oldest reading of each clock hour, up to
@@ -389,15 +449,18 @@ class Window:
             tier_rows = [row for row in range(WINDOW_SIZE, count) if self.kinds[row] is None]
             past = len(tier_rows)
             extra: dict[str, tuple[list[Any], list[Any]]] = {}
+            shapes: dict[str, dict[int, int]] = {}
             for name, figures in tier.items():
-                used = _figures(_numbers(_values(figures["used"], past), ABSENT))
-                balance = figures.get("balance")
-                remaining = [None] * past if balance is None else _figures(_numbers(_values(balance, past)))
+                used = _tier_column(figures, "used", past, ABSENT)
+                remaining = _tier_column(figures, "balance", past) if _has(figures, "balance") else [None] * past
                 extra[str(name)] = (used, remaining)
+                if "shapes" in figures:
+                    shapes[str(name)] = _shapes_read(figures["shapes"])
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError):
             del self.times[WINDOW_SIZE:], self.kinds[WINDOW_SIZE:], self.periods[WINDOW_SIZE:]
             self.tier = None
             return self
+        self._shapes = shapes
         rest = count - WINDOW_SIZE
         meters: dict[str, Column] = {}
         for name in sorted(self.meters.keys() | extra.keys()):
@@ -426,12 +489,14 @@ class Window:
             used = list(pick(column.used))
             if all(u is ABSENT for u in used):
                 continue
-            figures = meters[name] = {"used": _runs(_steps_from(used))}
+            figures = meters[name] = _tier_figures("used", used)
             if None in used:  # a balance (no used): the burn rule reads its remaining
                 remaining = pick(column.remaining)
-                figures["balance"] = _runs(
-                    _steps_from([r if u is None else None for u, r in zip(used, remaining, strict=True)])
-                )
+                balance = [r if u is None else None for u, r in zip(used, remaining, strict=True)]
+                figures.update(_tier_figures("balance", balance))
+            kept = _shapes_form(self._shapes.get(name) or {}, int(self.times[-1]) // 3600) if self._shapes else []
+            if kept:  # the hours the rows still hold
+                figures["shapes"] = kept
         return _packed(meters, _TIER_LEVEL)
 
     @classmethod
@@ -538,6 +603,77 @@ def _split(stored: bytes) -> tuple[bytes, bytes, bytes]:
     if not tier.eof:
         raise ValueError("the stored window is cut short")
     return stored[: len(stored) - len(tier.unused_data)], text, tier.unused_data
+
+
+def _tier_figures(key: str, values: list[Any]) -> dict[str, list[Any]]:
+    """A column of the rows past WINDOW_SIZE as stored: steps between whole figures, in
+    whole hundredths under `key` + "100" when every figure is one exactly (money with its
+    cents: steps of a few digits instead of every balance in full, about 230 B less on a
+    credit that moves every run)."""
+    cents = _hundredths(values)
+    if cents is None:
+        return {key: _runs(_steps_from(values))}
+    return {key + "100": _runs(_steps_from(cents))}
+
+
+def _tier_column(figures: dict[str, Any], key: str, count: int, marker: str | None = None) -> list[Any]:
+    """A column `_tier_figures` wrote, read back (windows before hundredths have `key` only)."""
+    if key + "100" not in figures:
+        return _figures(_numbers(_values(figures[key], count), marker))
+    cents = _figures(_numbers(_values(figures[key + "100"], count), marker))
+    return [c / 100 if c.__class__ is int else c for c in cents]
+
+
+def _has(figures: dict[str, Any], key: str) -> bool:
+    return key in figures or key + "100" in figures
+
+
+def _hundredths(values: list[Any]) -> list[Any] | None:
+    """The figures as whole hundredths when at least one is a float and each is exactly
+    read back from its hundredths (markers and None kept); None otherwise."""
+    if float not in set(map(type, values)):  # counts, the common case: nothing to scale
+        return None
+    scaled: list[Any] = []
+    floats = False
+    for value in values:
+        if value.__class__ is float:
+            if not isfinite(value) or not abs(value) < 2**46:
+                return None
+            cents = round(value * 100)
+            if cents / 100 != value:
+                return None
+            scaled.append(cents)
+            floats = True
+        elif value.__class__ is int:
+            if not abs(value) < 2**46:
+                return None
+            scaled.append(value * 100)
+        else:
+            scaled.append(value)
+    return scaled if floats else None
+
+
+def _shapes_form(shapes: dict[int, int], oldest: int) -> list[int]:
+    """A meter's shaped hours from `oldest` on, in order: [first hour, shape, hours since the
+    one before, shape, ...]."""
+    flat: list[int] = []
+    last = 0
+    for hour in sorted(h for h in shapes if h >= oldest):
+        flat += [hour - last, shapes[hour]]
+        last = hour
+    return flat
+
+
+def _shapes_read(flat: list[Any]) -> dict[int, int]:
+    """`_shapes_form` read back; ValueError when it is not that."""
+    hours: dict[int, int] = {}
+    hour = 0
+    for gap, shape in zip(flat[::2], flat[1::2], strict=True):
+        if gap.__class__ is not int or shape.__class__ is not int or not 0 <= shape <= 0xFFFF:
+            raise ValueError("a shape is not an hour and four hex digits")
+        hour += gap
+        hours[hour] = shape
+    return hours
 
 
 def _floors_form(floors: tuple[int, dict[str, float]] | None) -> bytes:
