@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from quotawatch import models
 from quotawatch.config import MonitorsConfig, load_monitors
+from quotawatch.providers import schema
 
 REPO = Path(__file__).resolve().parents[2]
 HEADER = re.compile(r"# yaml-language-server: \$schema=(\S+)\n")
@@ -25,11 +25,11 @@ EXAMPLES = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(models.SCHEMAS))
+@pytest.mark.parametrize("name", sorted(schema.SCHEMAS))
 def test_the_published_schema_is_the_generated_one(name: str) -> None:
     published = (REPO / "docs/schema" / f"{name}.schema.json").read_text(encoding="utf-8")
-    generated = json.dumps(models.schema_of(name), indent=2, sort_keys=True) + "\n"
-    assert published == generated, f"run: python -m quotawatch.models {name} > docs/schema/{name}.schema.json"
+    generated = json.dumps(schema.schema_of(name), indent=2, sort_keys=True) + "\n"
+    assert published == generated, f"run: python -m quotawatch.providers.schema {name} > docs/schema/{name}.schema.json"
 
 
 @pytest.mark.parametrize(("name", "path"), [(n, p) for n, paths in EXAMPLES.items() for p in paths], ids=str)

@@ -1,13 +1,15 @@
 """The files a user writes as typed models, validated by msgspec (a third of pydantic's cold
-import, bench/config_load.py); their JSON Schemas are generated from them. `check_fields`
-gives one line per wrong field; rules a schema cannot say are in config.py,
-channel_config.py and providers/declaration.py, run on the fields that are right.
+import, bench/config_load.py); a provider declaration's are in providers/schema.py, with the
+JSON Schemas generated from them. `check_fields` gives one line per wrong field; rules a
+schema cannot say are in config.py, channel_config.py and providers/declaration.py, run on
+the fields that are right.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 import msgspec
@@ -15,14 +17,15 @@ from msgspec import UNSET, Meta, Struct, UnsetType, inspect
 
 from quotawatch.core.window import WINDOW_SIZE
 from quotawatch.echo import InvalidField, clip, show, show_key
-from quotawatch.providers import expressions as ex
 
 _M = TypeVar("_M", bound=Struct)
 _T = TypeVar("_T")
 Maybe: TypeAlias = _T | UnsetType  # UNSET: not written in the file
+# Reads a field of a custom type (providers/schema.py compiles expressions as they are read).
+DecHook: TypeAlias = Callable[[type[Any], Any], Any] | None
 
-_NAME = "lower-case letters, digits, '-' and '_', at most"
-Name = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}(?!\n)$", description=f"{_NAME} 63")]
+NAME_CHARS = "lower-case letters, digits, '-' and '_', at most"
+Name = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}(?!\n)$", description=f"{NAME_CHARS} 63")]
 Percent = Annotated[float, Meta(gt=0, le=100, description="a percentage above 0 and at most 100")]
 # lt 1e308: no infinity (and NaN fails every bound).
 Amount = Annotated[float, Meta(ge=0, lt=1e308, description="an amount of 0 or more")]
@@ -128,16 +131,7 @@ class ChannelModel(Model, kw_only=True):
     signing_secret_field: Maybe[SecretField] = UNSET
 
 
-class MonitorsFile(Model, kw_only=True):
-    """The whole file, for its JSON Schema (entries are validated one by one)."""
-
-    monitors: Annotated[list[MonitorModel], Meta(max_length=20_000)]
-    defaults: Defaults | None = None
-    channels: Annotated[list[ChannelModel], Meta(max_length=20)] | None = None
-    providers: dict[str, Declaration] | None = None
-
-
-def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidField]]:
+def check_fields(data: Any, model: type[_M], dec_hook: DecHook = None) -> tuple[_M | None, list[InvalidField]]:
     """`data` as the model, and every wrong field in the file's words: msgspec stops at the
     first, so then each field is converted alone (a mapping's entries one by one). With wrong
     fields, the model holds the right ones and None for wrong required ones, so the rules a
@@ -145,7 +139,7 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
     if not isinstance(data, dict):
         return None, [InvalidField("-", f"must be a mapping of fields, got {show(data)}")]
     try:
-        return msgspec.convert(data, model, dec_hook=_compiled), []
+        return msgspec.convert(data, model, dec_hook=dec_hook), []
     except msgspec.ValidationError as exc:
         error = str(exc)
     fields = _fields(model)
@@ -158,9 +152,13 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
             continue
         kind = fields[key].type
         try:
-            right[key] = msgspec.convert(value, kind, dec_hook=_compiled)
+            right[key] = msgspec.convert(value, kind, dec_hook=dec_hook)
         except msgspec.ValidationError as exc:
-            if isinstance(value, list) and "`$[" in str(exc) and (wrong_items := _wrong_items(value, kind, key)):
+            if (
+                isinstance(value, list)
+                and "`$[" in str(exc)
+                and (wrong_items := _wrong_items(value, kind, key, dec_hook))
+            ):
                 found += wrong_items  # each item alone: every wrong one told
                 continue
             if "[...]" not in str(exc) or not isinstance(value, dict):
@@ -169,20 +167,20 @@ def check_fields(data: Any, model: type[_M]) -> tuple[_M | None, list[InvalidFie
             right[key] = {}  # msgspec names no key of a mapping: each entry alone, the right ones kept
             for part in ({k: v} for k, v in value.items()):
                 try:
-                    right[key].update(msgspec.convert(part, kind, dec_hook=_compiled))
+                    right[key].update(msgspec.convert(part, kind, dec_hook=dec_hook))
                 except msgspec.ValidationError as wrong:
                     found.append(_explain(str(wrong), part, kind, key))
     found += [required(model, name) for name, info in fields.items() if info.required and name not in data]
     return model(**right), found or [InvalidField("-", clip(error, 200))]  # else a rule of the whole model
 
 
-def _wrong_items(items: list[Any], kind: Any, key: str) -> list[InvalidField]:
+def _wrong_items(items: list[Any], kind: Any, key: str, dec_hook: DecHook) -> list[InvalidField]:
     """The wrong items of a list field, each converted alone (none: the list is wrong as a
     whole, too long say)."""
     found = []
     for index, item in enumerate(items):
         try:
-            msgspec.convert([item], kind, dec_hook=_compiled)
+            msgspec.convert([item], kind, dec_hook=dec_hook)
         except msgspec.ValidationError as wrong:
             found.append(_explain(str(wrong).replace("`$[0]", f"`$[{index}]", 1), items, kind, key))
     return found
@@ -278,144 +276,3 @@ def _describe(kind: Any) -> str:
     if isinstance(kind, inspect.StrType):
         return "text" if kind.max_length is None else f"text of at most {kind.max_length} characters"
     return _KINDS.get(type(kind), "a value of another kind")
-
-
-# --- provider declarations (providers/declaration.py compiles them) -------------------------
-
-DeclName = Annotated[
-    str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}(?!\n)$", description=f"{_NAME} 40, starting with a letter")
-]
-OneLine = Annotated[
-    str, Meta(max_length=200, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$", description="one line of text of at most 200")
-]
-# Expressions and messages are compiled as they are read (_compiled; schema_of).
-_EXPR = "an expression (JMESPath, or a plain path)"
-Expr = Annotated[ex.Expression, Meta(description=_EXPR)]
-Message = Annotated[ex.Template, Meta(description="a message template such as 'plan {plan}[ until {end}]'")]
-Severity = Literal["warning", "critical", "info"]
-_TOKEN = r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$"  # noqa: S105 (a pattern: RFC 9110's token)
-HeaderName = Annotated[str, Meta(pattern=_TOKEN, description="a header's name")]
-
-
-def _compiled(kind: type[Any], value: Any) -> ex.Expression | ex.Template:
-    """An expression or a message as msgspec reads it (ExpressionError is a ValueError: the field's)."""
-    if not isinstance(value, str):
-        raise ValueError("Expected `str`")  # told as what the field takes
-    return ex.compile_expression(value) if kind is ex.Expression else ex.compile_template(value)
-
-
-class AuthModel(Model, kw_only=True):
-    header: Maybe[HeaderName] = UNSET
-    format: Maybe[Annotated[str, Meta(max_length=100, description="holding {key} once, e.g. 'Bearer {key}'")]] = UNSET
-    query: Maybe[Annotated[str, Meta(pattern=_TOKEN, description="a parameter's name")]] = UNSET
-    basic: Maybe[Literal[True]] = UNSET
-
-
-class MeterDeclaration(Model, kw_only=True):
-    unit: Annotated[str, Meta(description="calls, requests, characters, credits, bytes, GB, ms, USD, EUR...")]
-    used: Maybe[Expr] = UNSET
-    limit: Maybe[Expr] = UNSET
-    remaining: Maybe[Expr] = UNSET
-    unit_from: Maybe[Expr] = UNSET
-    scale: Annotated[float, Meta(gt=0, lt=1e12, description="a number above 0 (0.01 turns cents into dollars)")] = 1.0
-    unlimited: float | list[float | None] | UnsetType | None = UNSET
-    # true, an expression (the meter may be absent when it holds), or the figures that may be absent
-    optional: (
-        bool
-        | Annotated[str, Meta(min_length=1, max_length=ex.MAX_EXPRESSION_CHARS, description=_EXPR)]
-        | list[Literal["used", "limit", "remaining"]]
-    ) = False
-    each: Maybe[Expr] = UNSET
-    key: Maybe[Expr] = UNSET
-
-
-class ConditionDeclaration(Model, kw_only=True):
-    severity: Severity
-    message: Message
-    when: Maybe[Expr] = UNSET
-    when_true: Maybe[Expr] = UNSET
-    when_false: Maybe[Expr] = UNSET
-
-
-class RefusalDeclaration(Model, kw_only=True):
-    status: Annotated[int, Meta(ge=400, le=599, description="an HTTP error status (400 to 599)")]
-    condition: Annotated[str, Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$", description="the condition's name")]
-    severity: Severity
-    message: Message
-    when: Maybe[Expr] = UNSET
-
-
-class PeriodDeclaration(Model, kw_only=True):
-    start: Maybe[Expr] = UNSET
-    end: Maybe[Expr] = UNSET
-    monthly: Maybe[Day] = UNSET
-    resets_in: Maybe[Expr] = UNSET  # the end as a time from now: seconds or "6m0s"
-
-
-class PagesDeclaration(Model, kw_only=True):
-    """How an answer continues on further pages (a cursor sent back as a query parameter)."""
-
-    next: Expr
-    param: Annotated[str, Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="a query parameter's name")]
-    more: Maybe[Expr] = UNSET
-    max: Annotated[int, Meta(ge=1, le=100, description="the most pages read (1 to 100)")] = 10
-
-
-class KeyDeclaration(Model, kw_only=True):
-    """What the key looks like and where to create one: for people, never used to send it."""
-
-    format: OneLine = ""  # e.g. "api:<key>", "<AccountSid>:<AuthToken>"
-    where: OneLine = ""  # the page (or the place in the provider's console) that issues it
-
-
-class Declaration(Model, kw_only=True):
-    """A provider declaration: a file of the catalogue, providers/<name>.yaml, or an entry of
-    `providers:` in monitors.yaml (where `name` may be left out)."""
-
-    name: Maybe[DeclName] = UNSET
-    display_name: Maybe[OneLine] = UNSET
-    docs: Maybe[Annotated[str, Meta(pattern=r"^https://\S*$", description="the https:// address of the docs")]] = UNSET
-    measures: Maybe[OneLine] = UNSET
-    url: Maybe[Url] = UNSET
-    base_url: Maybe[Url] = UNSET
-    path: Annotated[str, Meta(pattern=r"^(/[^\s?#]*)?$", description="a path starting with '/'")] = ""
-    query: dict[str, str | int | float | bool] | None = None
-    headers: dict[HeaderName, OneLine] | None = None  # sent as they are, beside auth's (an API version)
-    method: Literal["GET", "POST"] = "GET"
-    body: Maybe[dict[str, Any] | str] = UNSET  # POST's: a mapping sent as JSON, or text
-    content_type: Maybe[
-        Annotated[str, Meta(pattern=r"^[\w.+-]+/[\w.+-]+(; ?[\w-]+=[\w.-]+)?$", description="a media type")]
-    ] = UNSET
-    pages: Maybe[PagesDeclaration] = UNSET
-    auth: str | AuthModel
-    params: dict[str, Annotated[str, Meta(description="in one line, what the value is")]] | None = None
-    meters: Maybe[Annotated[dict[str, MeterDeclaration], Meta(max_length=64)]] = UNSET
-    period: PeriodDeclaration | None = None
-    conditions: Annotated[dict[str, ConditionDeclaration], Meta(max_length=32)] | None = None
-    refusals: Annotated[list[RefusalDeclaration], Meta(max_length=32)] | None = None
-    code: Maybe[str] = UNSET
-    key: KeyDeclaration | None = None
-
-
-SCHEMAS: dict[str, tuple[type[Any], str]] = {
-    "monitors": (MonitorsFile, "monitors.yaml"),
-    "provider": (Declaration, "a provider declaration"),
-}
-
-
-def schema_of(name: str) -> dict[str, Any]:
-    """The JSON Schema published as docs/schema/<name>.schema.json."""
-    model, title = SCHEMAS[name]
-    longest = {ex.Expression: ex.MAX_EXPRESSION_CHARS, ex.Template: ex.MAX_TEMPLATE_CHARS}
-    text = {"type": "string", "minLength": 1}
-    schema: dict[str, Any] = msgspec.json.schema(model, schema_hook=lambda kind: {**text, "maxLength": longest[kind]})
-    if model is MonitorsFile:  # x-...: anchors to share, not read (config.py)
-        schema["$defs"]["MonitorsFile"]["patternProperties"] = {"^x-": {}}
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": f"QuotaWatch: {title}", **schema}
-
-
-if __name__ == "__main__":  # python -m quotawatch.models NAME > docs/schema/NAME.schema.json
-    import json
-    import sys
-
-    print(json.dumps(schema_of(sys.argv[1]), indent=2, sort_keys=True))

@@ -20,6 +20,7 @@ from quotawatch.core.snapshot import Severity
 from quotawatch.core.urls import internal_address
 from quotawatch.echo import ConfigError, attempt, clip, show, show_key
 from quotawatch.echo import InvalidField as Invalid
+from quotawatch.providers import schema
 from quotawatch.providers.base import Auth, KeyHelp, Pages, ParsedUsage, Provider
 from quotawatch.providers.declared import FIGURES, ConditionSpec, MeterSpec, PeriodSpec, Reading, RefusalSpec, is_unit
 from quotawatch.providers.expressions import (
@@ -73,7 +74,7 @@ def declare(
 
 
 def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, CodedReading]) -> Provider:
-    model, shape = models.check_fields(data, models.Declaration)
+    model, shape = models.check_fields(data, schema.Declaration, schema.compiled)
     if model is None:  # not a mapping: nothing more to check
         raise Invalid.of(shape)
     wrong = {problem.field.split(".")[0].split("[")[0] for problem in shape}
@@ -154,7 +155,7 @@ def _texts(value: Any, where: str = "body") -> list[tuple[str, str]]:
     return []
 
 
-def _request_body(model: models.Declaration) -> str | None:
+def _request_body(model: schema.Declaration) -> str | None:
     """The body's content type (None: no body)."""
     if isinstance(model.body, UnsetType):
         if model.method == "POST" or not isinstance(model.content_type, UnsetType):
@@ -171,10 +172,10 @@ def _request_body(model: models.Declaration) -> str | None:
     )
 
 
-def _declared_name(model: models.Declaration, name: str | None) -> str:
+def _declared_name(model: schema.Declaration, name: str | None) -> str:
     declared_name = name if isinstance(model.name, UnsetType) else model.name
     if declared_name is None:
-        raise models.required(models.Declaration, "name")
+        raise models.required(schema.Declaration, "name")
     if name is not None and declared_name != name:
         raise Invalid("name", f"is {show(declared_name)} but the declaration is under {show(name)}")
     return declared_name
@@ -184,7 +185,7 @@ def _given(value: _T | UnsetType, default: _T) -> _T:
     return default if isinstance(value, UnsetType) else value
 
 
-def _reader(model: models.Declaration, coded: Mapping[str, CodedReading], wrong: set[str]) -> CodedReading:
+def _reader(model: schema.Declaration, coded: Mapping[str, CodedReading], wrong: set[str]) -> CodedReading:
     """How the answers are read: the declared meters, period, conditions and refusals, or the
     code a declaration names under `code:` (then it declares none of those itself); `wrong`:
     the fields the model refused (each told once already)."""
@@ -218,7 +219,7 @@ def _reader(model: models.Declaration, coded: Mapping[str, CodedReading], wrong:
     )
 
 
-def _endpoint(model: models.Declaration) -> tuple[str, str]:
+def _endpoint(model: schema.Declaration) -> tuple[str, str]:
     """(base_url, path): from `url` split after its host, or from `base_url` and `path`."""
     if not isinstance(model.url, UnsetType):
         if not isinstance(model.base_url, UnsetType) or model.path:
@@ -263,12 +264,12 @@ def _require_known_placeholders(text: str, known: set[str], field_name: str) -> 
             raise Invalid(field_name, why)
 
 
-def _auth(value: str | models.AuthModel) -> Auth:
+def _auth(value: str | schema.AuthModel) -> Auth:
     if isinstance(value, str):  # "X-Api-Key: {key}", "Authorization: Bearer {key}"
         header, colon, written = value.partition(":")
         if not colon:
             raise Invalid("auth", "a header and its format ('Authorization: Bearer {key}'), or a mapping")
-        parsed, wrong = models.check_fields({"header": header.strip(), "format": written.strip()}, models.AuthModel)
+        parsed, wrong = models.check_fields({"header": header.strip(), "format": written.strip()}, schema.AuthModel)
         if parsed is None or wrong:
             raise Invalid.of([Invalid(f"auth.{w.field}", str(w)) for w in wrong])
         value = parsed
@@ -288,7 +289,7 @@ def _auth(value: str | models.AuthModel) -> Auth:
     return Auth("header", str(value.header), form)
 
 
-def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
+def _meter(name: str, spec: schema.MeterDeclaration) -> MeterSpec:
     where = f"meters.{show_key(name)}"
     if not _METER_NAME.fullmatch(name):
         raise Invalid(where, "a meter's name is lower-case letters, digits and '_' (a family ends with ':*')")
@@ -320,9 +321,9 @@ def _meter(name: str, spec: models.MeterDeclaration) -> MeterSpec:
     )
 
 
-def _condition(name: str, spec: models.ConditionDeclaration | models.RefusalDeclaration) -> ConditionSpec:
+def _condition(name: str, spec: schema.ConditionDeclaration | schema.RefusalDeclaration) -> ConditionSpec:
     """A condition (its name and its one `when...` checked here), or a refusal's (its model checks all)."""
-    if isinstance(spec, models.ConditionDeclaration):
+    if isinstance(spec, schema.ConditionDeclaration):
         if not _METER_NAME.fullmatch(name) or name.endswith("*"):
             raise Invalid(f"conditions.{show_key(name)}", "a condition's name is lower-case letters, digits and '_'")
         if sum(w is not UNSET for w in (spec.when, spec.when_true, spec.when_false)) != 1:
@@ -339,7 +340,7 @@ def _condition(name: str, spec: models.ConditionDeclaration | models.RefusalDecl
     )
 
 
-def _period(value: models.PeriodDeclaration | None) -> PeriodSpec | None:
+def _period(value: schema.PeriodDeclaration | None) -> PeriodSpec | None:
     if value is None:
         return None
     times = {f: _given(getattr(value, f), None) for f in ("start", "end", "resets_in")}
