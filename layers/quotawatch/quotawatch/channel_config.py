@@ -15,9 +15,8 @@ from quotawatch.core.channels import PAGERDUTY_URL, Channel
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import InvalidField as Invalid
 from quotawatch.echo import bounded, show
-from quotawatch.strict_yaml import read_list
+from quotawatch.strict_yaml import MAX_CHANNELS, read_list
 
-MAX_CHANNELS = 20
 _DEFAULT_SEVERITY = ("warning", "critical")  # [is pagerduty]
 
 

@@ -23,7 +23,7 @@ from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import ECHO_CHARS, attempt, bounded, clip, show, show_key
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as Invalid
-from quotawatch.strict_yaml import Broken, read_entry, read_list
+from quotawatch.strict_yaml import MAX_MONITORS, Broken, read_entry, read_list
 
 if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
     from quotawatch import models
@@ -35,8 +35,6 @@ _POLICY_FIELDS = {"remind_every_hours", "hysteresis", "failures_before_alert", "
 MAX_PARAM_CHARS = 200
 # A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
 PROVIDERS_DIRECTORY = "providers"
-
-MAX_MONITORS = 20_000
 
 
 @dataclass(frozen=True)

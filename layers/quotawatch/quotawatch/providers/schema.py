@@ -13,6 +13,7 @@ from msgspec import UNSET, Meta, UnsetType
 
 from quotawatch.models import NAME_CHARS, ChannelModel, Day, Defaults, Maybe, Model, MonitorModel, Url
 from quotawatch.providers import expressions as ex
+from quotawatch.strict_yaml import MAX_CHANNELS, MAX_MONITORS
 
 DeclName = Annotated[
     str, Meta(pattern=r"^[a-z][a-z0-9_-]{0,39}(?!\n)$", description=f"{NAME_CHARS} 40, starting with a letter")
@@ -132,9 +133,9 @@ class Declaration(Model, kw_only=True):
 class MonitorsFile(Model, kw_only=True):
     """The whole file, for its JSON Schema (entries are validated one by one)."""
 
-    monitors: Annotated[list[MonitorModel], Meta(max_length=20_000)]
+    monitors: Annotated[list[MonitorModel], Meta(max_length=MAX_MONITORS)]
     defaults: Defaults | None = None
-    channels: Annotated[list[ChannelModel], Meta(max_length=20)] | None = None
+    channels: Annotated[list[ChannelModel], Meta(max_length=MAX_CHANNELS)] | None = None
     providers: dict[str, Declaration] | None = None
 
 
