@@ -18,7 +18,7 @@ reading as back to normal; use against a limit of 0 with nothing left is critica
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -31,6 +31,7 @@ from quotawatch.core.burn import (
     Readings,
     burn,
     could_burn,
+    floor_spans,
     usual_floor,
 )
 from quotawatch.core.forecast import Forecast, window_forecast
@@ -377,9 +378,14 @@ def _keep_floors(
     """Keep each meter's least usual rate of this hour in the window (written with it): the
     rows past WINDOW_SIZE are decoded now, so that no other run of the hour needs them."""
     kept = dict(past.floors_of(hour) or {})
+    hours: dict[BurnSettings, set[int]] = {}
     for meter in snapshot.meters:
         settings = thresholds_for(meter.name).burn
-        inputs = None if meter.name in kept else _burn_inputs(meter, snapshot, past, settings)
+        if meter.name in kept:
+            continue
+        if settings not in hours:
+            hours[settings] = _floor_hours(hour, settings)
+        inputs = _burn_inputs(meter, snapshot, past, settings, shaped=hours[settings])
         if inputs is None:
             continue
         try:
@@ -389,6 +395,13 @@ def _keep_floors(
         kept[meter.name] = 0.0 if floor is None else floor  # 0: no floor, so judged in full
     past.floors = hour, kept
     return kept
+
+
+def _floor_hours(hour: int, settings: BurnSettings) -> set[int]:
+    """The clock hours whose shapes can change `usual_floor` of this hour: those of a pair of
+    hourly readings (placed between them, up to an hour and SLACK apart) that reaches into a
+    day's span; the others only add readings the floor does not read."""
+    return {h for lo, hi in floor_spans(hour, settings) for h in range(int(lo // 3600) - 3, int(hi // 3600) + 1)}
 
 
 def meter_burn(
@@ -411,10 +424,16 @@ def _judged(
 
 
 def _burn_inputs(
-    meter: Meter, snapshot: Snapshot, past: Window, settings: BurnSettings, newest: int | None = None
+    meter: Meter,
+    snapshot: Snapshot,
+    past: Window,
+    settings: BurnSettings,
+    newest: int | None = None,
+    shaped: Collection[int] | None = None,
 ) -> tuple[Readings, MeterFacts] | None:
     """The meter's readings oldest first (this one last) and facts, as `burn` reads them;
-    of the stored rows, the `newest` only when given."""
+    of the stored rows, the `newest` only when given; the shapes of the `shaped` clock hours
+    only when given (placing each costs a copy of the readings)."""
     balance = meter.used is None
     if settings.off or (balance and meter.remaining is None):
         return None
@@ -437,6 +456,8 @@ def _burn_inputs(
     else:
         values = [v if v.__class__ is float or v.__class__ is int else None for v in figures]
     shapes = past.shapes().get(meter.name) if newest is None else None
+    if shapes and shaped is not None:
+        shapes = {h: shapes[h] for h in shaped if h in shapes}
     if shapes:  # where in its hour the use fell, for the hours the window keeps a shape of
         times, values = place(times, values, shapes, balance=balance)
     times.append(now)
