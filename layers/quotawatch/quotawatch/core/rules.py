@@ -39,7 +39,7 @@ from quotawatch.core.hour_shape import place
 from quotawatch.core.level import Level as Level  # re-exported: where the signals are
 from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Snapshot
-from quotawatch.core.window import ABSENT, Column, Window
+from quotawatch.core.window import ABSENT, WINDOW_SIZE, Column, Window
 
 CHECK_KEY = "check"
 _NUMBERS = frozenset((int, float))
@@ -376,12 +376,17 @@ def _keep_floors(
     past: Window, snapshot: Snapshot, hour: int, thresholds_for: Callable[[str], Thresholds]
 ) -> dict[str, float]:
     """Keep each meter's least usual rate of this hour in the window (written with it): the
-    rows past WINDOW_SIZE are decoded now, so that no other run of the hour needs them."""
+    rows past WINDOW_SIZE are decoded now, so that no other run of the hour needs them.
+
+    A meter that stood still over the first WINDOW_SIZE rows and this reading (a limit, a
+    storage figure) gets none: it needs none until it moves above `min_spend`, and most such
+    meters never do; one that does is kept by the run that sees it (`_burn_signal`).
+    """
     kept = dict(past.floors_of(hour) or {})
     hours: dict[BurnSettings, set[int]] = {}
     for meter in snapshot.meters:
         settings = thresholds_for(meter.name).burn
-        if meter.name in kept:
+        if meter.name in kept or _still(meter, past):
             continue
         if settings not in hours:
             hours[settings] = _floor_hours(hour, settings)
@@ -395,6 +400,17 @@ def _keep_floors(
         kept[meter.name] = 0.0 if floor is None else floor  # 0: no floor, so judged in full
     past.floors = hour, kept
     return kept
+
+
+def _still(meter: Meter, past: Window) -> bool:
+    """Whether the meter's figure (`used`, or a balance's `remaining`) is this reading's in
+    each of the window's first WINDOW_SIZE rows."""
+    column = past.meters.get(meter.name)
+    if column is None:
+        return False
+    figure, figures = (meter.remaining, column.remaining) if meter.used is None else (meter.used, column.used)
+    head = figures[:WINDOW_SIZE]
+    return figure is not None and head.count(figure) == len(head)
 
 
 def _floor_hours(hour: int, settings: BurnSettings) -> set[int]:
