@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from math import isfinite
 
 from quotawatch.core.bounds import TRUNCATED
 from quotawatch.core.burn import (
@@ -341,6 +342,8 @@ def _burn_signal(
     floors: dict[str, float] | None = None
     hour = 0
     if previous is None:
+        if _quiet(meter, past, snapshot.checked_at.timestamp(), settings.short):
+            return None  # nothing used in the short window: `could_burn` would say no
         # The newest rows only: a short window that cannot reach min_spend, or `factor` times
         # the least usual rate of this hour (kept in the window), needs no baseline.
         tail = _burn_inputs(meter, snapshot, past, settings, RECENT_ROWS)
@@ -400,6 +403,27 @@ def _keep_floors(
         kept[meter.name] = 0.0 if floor is None else floor  # 0: no floor, so judged in full
     past.floors = hour, kept
     return kept
+
+
+def _quiet(meter: Meter, past: Window, now: float, short: float) -> bool:
+    """Whether the meter's figure (`used`, or a balance's `remaining`) is this reading's, a
+    finite number, in each stored row back to the first older than the short window, among
+    the RECENT_ROWS that `could_burn` reads, with times falling from `now`: then that window
+    used nothing, and `could_burn` would say no (it is not built)."""
+    column = past.meters.get(meter.name)
+    if column is None:
+        return False
+    figure, figures = (meter.remaining, column.remaining) if meter.used is None else (meter.used, column.used)
+    if figure is None or figure.__class__ not in _NUMBERS or not isfinite(figure):
+        return False
+    times, later, since = past.times, now, now - short
+    for row in range(min(RECENT_ROWS, len(times))):
+        if figures[row] != figure or not times[row] < later:
+            return False
+        if times[row] < since:
+            return True
+        later = times[row]
+    return False
 
 
 def _still(meter: Meter, past: Window) -> bool:
