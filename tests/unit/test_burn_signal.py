@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from quotawatch.config import Monitor
+from quotawatch.core import rules
 from quotawatch.core.alerts import Notice, SignalState, decide
 from quotawatch.core.bounds import TRUNCATED
 from quotawatch.core.burn import DEFAULT_BURN, BurnSettings
@@ -289,6 +290,42 @@ def test_the_usual_floor_kept_in_the_window_changes_no_verdict() -> None:
         if tick == 8 * 96 + 6:
             assert levels[0][KEY] is not Level.OK  # the burn is seen
     assert kept > 2 * 24  # most runs after the first week read the floor kept
+
+
+def test_meters_standing_still_are_skipped_and_change_no_verdict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A meter that stands still keeps no floor and builds no readings for `could_burn`
+    (core/rules.py: `_still`, `_quiet`). Run by run through the stored form, with a meter
+    that stands still for 8 days and then burns from nothing in the middle of an hour, and
+    a spend that burns: the same signals as without those skips."""
+    stored = [Window.of([]).encode(), Window.of([]).encode()]
+    previous: list[dict[str, Level]] = [{}, {}]
+    used = jobs = 0.0
+    raised = set()
+    for tick in range(8 * 96 + 16):
+        at = START + tick * TICK
+        used += USUAL * (10 if 8 * 96 + 4 <= tick < 8 * 96 + 10 else 1) * TICK.total_seconds() / 3600
+        jobs += 150 if tick >= 8 * 96 + 1 else 0  # from :15, 600 an hour after none
+        meters = (
+            Meter("spend", round(used, 2), None, None, "USD"),
+            Meter("jobs", int(jobs), None, None, "jobs"),
+            Meter("seats", 40, 50, 10, "seats"),
+        )
+        snapshot = Snapshot("acme", "openrouter", at, PERIOD, meters)
+        levels = []
+        for skip in (True, False):
+            past = Window.decode(stored[skip], "acme")
+            with monkeypatch.context() as patch:
+                if not skip:
+                    patch.setattr(rules, "_still", lambda *_: False)
+                    patch.setattr(rules, "_quiet", lambda *_: False)
+                evaluation = evaluate(snapshot, past, lambda _: DEFAULT_THRESHOLDS, previous[skip], DEFAULT_POLICY)
+            burns = {s.key: s.level for s in evaluation.signals if s.key.startswith("burn:")}
+            previous[skip] = {**previous[skip], **burns}
+            levels.append(burns)
+            stored[skip] = past.rolled(snapshot).encode()
+        assert levels[0] == levels[1], at
+        raised |= {key for key, level in levels[0].items() if level is not Level.OK}
+    assert raised == {"burn:spend", "burn:jobs"}  # both burns are seen
 
 
 def _batch(at: datetime) -> float:

@@ -55,6 +55,7 @@ import statistics
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import accumulate, pairwise
 from typing import cast
 
@@ -273,24 +274,69 @@ def usual_floor(readings: Readings, hour: int, settings: BurnSettings) -> float 
     the usual rate is at least the median of those days' rates: a run whose short window
     burns at under `factor` times this cannot raise. It changes only when an hourly row
     moves in, so the window keeps it (`Window.floors`) and most runs build no baseline.
+    Only the readings around each day's span are read (`floor_spans`): a slope is the step
+    between two readings, as `Consumption` takes it, so the days before need no sum.
     """
-    start = hour * HOUR
-    consumption = Consumption.of(readings.times, readings.values, balance=readings.balance)
-    times, totals = consumption.times, consumption.totals
+    times, values, balance = readings.times, readings.values, readings.balance
+    if len(times) != len(values) or not all(map(operator.lt, times, times[1:])):
+        # Readings out of order (never in a window): Consumption skips the late ones, and
+        # its totals are a meter that only rises, read with the same steps.
+        consumption = Consumption.of(times, values, balance=balance)
+        times, values, balance = consumption.times, consumption.totals, False
     least: list[float] = []
     gapped = False
-    for day in _alike(start, settings):
-        lo, hi = day - settings.short, day + HOUR
-        if not times or lo < times[0] or hi > times[-1]:
+    first_read = next((k for k, value in enumerate(values) if _read(value)), None)
+    if first_read is None:
+        return None
+    last_read = next(k for k in range(len(values) - 1, -1, -1) if _read(values[k]))
+    for lo, hi in floor_spans(hour, settings):
+        if lo < times[first_read] or hi > times[last_read]:
             return None
         first, last = bisect_right(times, lo) - 1, bisect_left(times, hi)
-        least.append(min((totals[k + 1] - totals[k]) * HOUR / (times[k + 1] - times[k]) for k in range(first, last)))
+        while not _read(values[first]):  # the last reading with a figure at or before lo
+            first -= 1
+        while not _read(values[last]):  # the first at or after hi
+            last += 1
+        least.append(_least_slope(times, values, first, last, balance))
         gapped = gapped or times[last] - times[first] > GAP
-    if not least:
-        return None
     # A run may leave out a day in a gap (_usual_short): then the least of the days bounds
     # the median of any of them, where the median of all need not.
     return _down_to_3_digits(min(least) if gapped else statistics.median(least))
+
+
+@lru_cache(maxsize=16)  # every meter of a monitor asks for the same hour, mostly with the same settings
+def floor_spans(hour: int, settings: BurnSettings) -> tuple[tuple[float, float], ...]:
+    """What `usual_floor` of this clock hour reads: on each day alike, from a short window
+    before the hour's start to its end (POSIX seconds)."""
+    return tuple((day - settings.short, day + HOUR) for day in _alike(hour * HOUR, settings))
+
+
+def _read(value: float | None) -> bool:
+    """Whether a reading has a figure (`Consumption.of` skips the others)."""
+    return value is not None and math.isfinite(value)
+
+
+def _least_slope(times: Sequence[float], values: Sequence[float | None], first: int, last: int, balance: bool) -> float:
+    """The least consumption per hour between two successive readings with a figure, from
+    `first` to `last` (both with one), each step as `Consumption.of` adds it."""
+    least = math.inf
+    at, value = times[first], values[first] or 0.0  # has a figure: `or` only says so to mypy
+    isfinite = math.isfinite
+    for k in range(first + 1, last + 1):
+        new = values[k]
+        if new is None or not isfinite(new):
+            continue
+        if balance:
+            step = value - new if new < value else 0.0  # a top-up is not negative spend
+        elif new >= value:
+            step = new - value
+        else:  # a reset restarts from zero; a correction is nothing
+            step = (new if new > 0 else 0.0) if new < value * RESET_BELOW else 0.0
+        slope = step * HOUR / (times[k] - at)
+        if slope < least:
+            least = slope
+        at, value = times[k], new
+    return least
 
 
 def _down_to_3_digits(value: float) -> float:

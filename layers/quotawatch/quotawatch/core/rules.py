@@ -18,9 +18,10 @@ reading as back to normal; use against a limit of 0 with nothing left is critica
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from math import isfinite
 
 from quotawatch.core.bounds import TRUNCATED
 from quotawatch.core.burn import (
@@ -31,6 +32,7 @@ from quotawatch.core.burn import (
     Readings,
     burn,
     could_burn,
+    floor_spans,
     usual_floor,
 )
 from quotawatch.core.forecast import Forecast, window_forecast
@@ -38,7 +40,7 @@ from quotawatch.core.hour_shape import place
 from quotawatch.core.level import Level as Level  # re-exported: where the signals are
 from quotawatch.core.sanity import check_figures
 from quotawatch.core.snapshot import CheckError, Condition, ErrorKind, Meter, Snapshot
-from quotawatch.core.window import ABSENT, Column, Window
+from quotawatch.core.window import ABSENT, WINDOW_SIZE, Column, Window
 
 CHECK_KEY = "check"
 _NUMBERS = frozenset((int, float))
@@ -340,6 +342,8 @@ def _burn_signal(
     floors: dict[str, float] | None = None
     hour = 0
     if previous is None:
+        if _quiet(meter, past, snapshot.checked_at.timestamp(), settings.short):
+            return None  # nothing used in the short window: `could_burn` would say no
         # The newest rows only: a short window that cannot reach min_spend, or `factor` times
         # the least usual rate of this hour (kept in the window), needs no baseline.
         tail = _burn_inputs(meter, snapshot, past, settings, RECENT_ROWS)
@@ -375,11 +379,21 @@ def _keep_floors(
     past: Window, snapshot: Snapshot, hour: int, thresholds_for: Callable[[str], Thresholds]
 ) -> dict[str, float]:
     """Keep each meter's least usual rate of this hour in the window (written with it): the
-    rows past WINDOW_SIZE are decoded now, so that no other run of the hour needs them."""
+    rows past WINDOW_SIZE are decoded now, so that no other run of the hour needs them.
+
+    A meter that stood still over the first WINDOW_SIZE rows and this reading (a limit, a
+    storage figure) gets none: it needs none until it moves above `min_spend`, and most such
+    meters never do; one that does is kept by the run that sees it (`_burn_signal`).
+    """
     kept = dict(past.floors_of(hour) or {})
+    hours: dict[BurnSettings, set[int]] = {}
     for meter in snapshot.meters:
         settings = thresholds_for(meter.name).burn
-        inputs = None if meter.name in kept else _burn_inputs(meter, snapshot, past, settings)
+        if meter.name in kept or _still(meter, past):
+            continue
+        if settings not in hours:
+            hours[settings] = _floor_hours(hour, settings)
+        inputs = _burn_inputs(meter, snapshot, past, settings, shaped=hours[settings])
         if inputs is None:
             continue
         try:
@@ -389,6 +403,45 @@ def _keep_floors(
         kept[meter.name] = 0.0 if floor is None else floor  # 0: no floor, so judged in full
     past.floors = hour, kept
     return kept
+
+
+def _quiet(meter: Meter, past: Window, now: float, short: float) -> bool:
+    """Whether the meter's figure (`used`, or a balance's `remaining`) is this reading's, a
+    finite number, in each stored row back to the first older than the short window, among
+    the RECENT_ROWS that `could_burn` reads, with times falling from `now`: then that window
+    used nothing, and `could_burn` would say no (it is not built)."""
+    column = past.meters.get(meter.name)
+    if column is None:
+        return False
+    figure, figures = (meter.remaining, column.remaining) if meter.used is None else (meter.used, column.used)
+    if figure is None or figure.__class__ not in _NUMBERS or not isfinite(figure):
+        return False
+    times, later, since = past.times, now, now - short
+    for row in range(min(RECENT_ROWS, len(times))):
+        if figures[row] != figure or not times[row] < later:
+            return False
+        if times[row] < since:
+            return True
+        later = times[row]
+    return False
+
+
+def _still(meter: Meter, past: Window) -> bool:
+    """Whether the meter's figure (`used`, or a balance's `remaining`) is this reading's in
+    each of the window's first WINDOW_SIZE rows."""
+    column = past.meters.get(meter.name)
+    if column is None:
+        return False
+    figure, figures = (meter.remaining, column.remaining) if meter.used is None else (meter.used, column.used)
+    head = figures[:WINDOW_SIZE]
+    return figure is not None and head.count(figure) == len(head)
+
+
+def _floor_hours(hour: int, settings: BurnSettings) -> set[int]:
+    """The clock hours whose shapes can change `usual_floor` of this hour: those of a pair of
+    hourly readings (placed between them, up to an hour and SLACK apart) that reaches into a
+    day's span; the others only add readings the floor does not read."""
+    return {h for lo, hi in floor_spans(hour, settings) for h in range(int(lo // 3600) - 3, int(hi // 3600) + 1)}
 
 
 def meter_burn(
@@ -411,10 +464,16 @@ def _judged(
 
 
 def _burn_inputs(
-    meter: Meter, snapshot: Snapshot, past: Window, settings: BurnSettings, newest: int | None = None
+    meter: Meter,
+    snapshot: Snapshot,
+    past: Window,
+    settings: BurnSettings,
+    newest: int | None = None,
+    shaped: Collection[int] | None = None,
 ) -> tuple[Readings, MeterFacts] | None:
     """The meter's readings oldest first (this one last) and facts, as `burn` reads them;
-    of the stored rows, the `newest` only when given."""
+    of the stored rows, the `newest` only when given; the shapes of the `shaped` clock hours
+    only when given (placing each costs a copy of the readings)."""
     balance = meter.used is None
     if settings.off or (balance and meter.remaining is None):
         return None
@@ -437,6 +496,8 @@ def _burn_inputs(
     else:
         values = [v if v.__class__ is float or v.__class__ is int else None for v in figures]
     shapes = past.shapes().get(meter.name) if newest is None else None
+    if shapes and shaped is not None:
+        shapes = {h: shapes[h] for h in shaped if h in shapes}
     if shapes:  # where in its hour the use fell, for the hours the window keeps a shape of
         times, values = place(times, values, shapes, balance=balance)
     times.append(now)
