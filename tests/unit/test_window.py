@@ -380,8 +380,9 @@ def test_no_shape_is_kept_of_an_even_hour_or_without_every_quarter() -> None:
     assert {hour % 24 for hour in rolled.shapes()["calls"]} == {4}
 
 
-def test_a_balance_with_cents_is_kept_in_whole_hundredths_past_the_first_48() -> None:
-    history = [
+def _cents_history() -> list[Snapshot]:
+    """Three days of a balance in USD falling 37 cents every 15 minutes."""
+    return [
         Snapshot(
             "acme",
             "cloudlayer",
@@ -391,6 +392,10 @@ def test_a_balance_with_cents_is_kept_in_whole_hundredths_past_the_first_48() ->
         )
         for n in range(4 * 24 * 3)
     ]
+
+
+def test_a_balance_with_cents_is_kept_in_whole_hundredths_past_the_first_48() -> None:
+    history = _cents_history()
     rolled = window.Window.of([])
     for snapshot in history:
         rolled = rolled.rolled(snapshot)
@@ -405,16 +410,7 @@ def test_a_balance_with_cents_is_kept_in_whole_hundredths_past_the_first_48() ->
 
 def test_a_window_stored_before_shapes_and_hundredths_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """Its rows past the first 48 hold figures as they are, and no shapes."""
-    history = [
-        Snapshot(
-            "acme",
-            "cloudlayer",
-            T0 + timedelta(minutes=15 * n),
-            NOVEMBER,
-            (Meter("credit", None, None, round(500 - 0.37 * n, 2), "USD"),),
-        )
-        for n in range(4 * 24 * 3)
-    ]
+    history = _cents_history()
     monkeypatch.setattr(window, "_hundredths", lambda values: None)  # as it was written
     old = window.Window.of(history)._trimmed()
     stored = old.encode()
