@@ -145,12 +145,17 @@ def _adapters() -> CheckDeps:
     """Built once per container: the secret cache and HTTP connections survive warm starts."""
     store = _store()
     return CheckDeps(
-        keys=SecretsKeyStore(boto3.client("secretsmanager"), _settings().secret_name),
+        keys=_keys(),
         http=HttpClient(HttpPolicy(read_timeout=_settings().read_timeout), pool_size=_settings().concurrency),
         store=store,
         clock=clock_for_event(None),
         silences=store,  # read once a run (quotawatch/core/silences.py)
     )
+
+
+@cache
+def _keys() -> SecretsKeyStore:
+    return SecretsKeyStore(boto3.client("secretsmanager"), _settings().secret_name)
 
 
 @cache
@@ -217,6 +222,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     _publish_channels(config)
 
     deps = dataclasses.replace(_adapters(), clock=clock_for_event(event))
+    _keys().new_run()
     if event.get("test_alert"):
         # events/test-alert.json: one clearly marked message, to try the subscriptions.
         now = deps.clock.now()

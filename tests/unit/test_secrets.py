@@ -149,6 +149,19 @@ def test_re_reads_are_bounded_per_run_however_many_keys_are_rejected() -> None:
     assert secrets.calls == 1 + 3 + 3
 
 
+def test_each_invocation_may_read_again_in_the_same_second() -> None:
+    """Day one: `check-now` (no key yet), the key put in, `check-now` again, within one second
+    (a run is told by its time, to the second): the last invocation reads the key."""
+    secrets = FakeSecretsClient({})
+    keys = SecretsKeyStore(secrets, SECRET)
+    for _ in range(3):
+        keys.new_run()
+        assert keys.refresh("cloudlayer-prod", RUN) is None
+    secrets.keys["cloudlayer-prod"] = "key-cl-000000"
+    keys.new_run()
+    assert keys.refresh("cloudlayer-prod", RUN) == "key-cl-000000"
+
+
 def test_monitors_on_a_thread_pool_share_one_re_read() -> None:
     """Rejected keys that came from the copy another thread has since replaced need no read."""
     secrets = FakeSecretsClient({"shared": "key-v1-00000000"})

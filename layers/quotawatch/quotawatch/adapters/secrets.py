@@ -51,6 +51,13 @@ class SecretsKeyStore:
     def where(self, field: str) -> str:
         return f"field '{field}' of secret '{self.secret_name}'"
 
+    def new_run(self) -> None:
+        """An invocation begins: its re-reads are counted afresh. A run is told by its time,
+        to the second, and two invocations can share one (`check-now`, the key put in, then
+        `check-now` again): without this the second could find the first's reads spent."""
+        with self._lock:
+            self._run, self._rereads = None, 0
+
     def refresh(self, field: str, run: datetime) -> str | None:
         """The key as the secret holds it now, after the one `get` gave (on this thread) was rejected.
 
