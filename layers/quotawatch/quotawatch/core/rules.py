@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from math import isfinite
+from typing import Any
 
 from quotawatch.core.bounds import TRUNCATED
 from quotawatch.core.burn import (
@@ -410,11 +411,8 @@ def _quiet(meter: Meter, past: Window, now: float, short: float) -> bool:
     finite number, in each stored row back to the first older than the short window, among
     the RECENT_ROWS that `could_burn` reads, with times falling from `now`: then that window
     used nothing, and `could_burn` would say no (it is not built)."""
-    column = past.meters.get(meter.name)
-    if column is None:
-        return False
-    figure, figures = (meter.remaining, column.remaining) if meter.used is None else (meter.used, column.used)
-    if figure is None or figure.__class__ not in _NUMBERS or not isfinite(figure):
+    figure, figures = _followed(meter, past)
+    if not figures or figure is None or figure.__class__ not in _NUMBERS or not isfinite(figure):
         return False
     times, later, since = past.times, now, now - short
     for row in range(min(RECENT_ROWS, len(times))):
@@ -429,12 +427,18 @@ def _quiet(meter: Meter, past: Window, now: float, short: float) -> bool:
 def _still(meter: Meter, past: Window) -> bool:
     """Whether the meter's figure (`used`, or a balance's `remaining`) is this reading's in
     each of the window's first WINDOW_SIZE rows."""
+    figure, figures = _followed(meter, past)
+    head = figures[:WINDOW_SIZE]
+    return figure is not None and bool(head) and head.count(figure) == len(head)
+
+
+def _followed(meter: Meter, past: Window) -> tuple[float | None, list[Any]]:
+    """The figure burn follows (`used`, or a balance's `remaining`) in this reading and in
+    the window's rows (None and no rows: the window has no such meter)."""
     column = past.meters.get(meter.name)
     if column is None:
-        return False
-    figure, figures = (meter.remaining, column.remaining) if meter.used is None else (meter.used, column.used)
-    head = figures[:WINDOW_SIZE]
-    return figure is not None and head.count(figure) == len(head)
+        return None, []
+    return (meter.remaining, column.remaining) if meter.used is None else (meter.used, column.used)
 
 
 def _floor_hours(hour: int, settings: BurnSettings) -> set[int]:
