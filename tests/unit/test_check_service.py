@@ -16,7 +16,7 @@ import pytest
 from quotawatch.adapters.clock import FixedClock
 from quotawatch.adapters.http import HttpClient, HttpPolicy
 from quotawatch.adapters.secrets import SecretsKeyStore
-from quotawatch.check import CheckDeps, MonitorOutcome, ReadingsNotStored, check_monitor, run_check
+from quotawatch.check import CheckDeps, MonitorOutcome, ReadingsNotStored, run_check
 from quotawatch.config import ConfigProblem, Monitor
 from quotawatch.core import window
 from quotawatch.core.alerts import SignalState
@@ -653,7 +653,7 @@ def test_two_runs_racing_on_one_transition_publish_once(start_fake: StartFake, o
     outcomes: list[MonitorOutcome] = []
 
     def run(h: Harness) -> None:
-        outcomes.append(check_monitor(monitor(fake), h.deps))
+        outcomes.extend(run_check((monitor(fake),), (), h.deps))
 
     threads = [threading.Thread(target=run, args=(h,)) for h in runs]
     for thread in threads:

@@ -24,7 +24,7 @@ from quotawatch.core.rules import CHECK_KEY, Evaluation, Level, evaluate
 from quotawatch.core.silences import Planned, Silence, plan
 from quotawatch.core.snapshot import ErrorKind, Snapshot
 from quotawatch.core.window import BadWindow, Window
-from quotawatch.fetching import Fetch, completed, fetch_snapshot_async, inline
+from quotawatch.fetching import Fetch, fetch_snapshot_async
 from quotawatch.ports import Clock, HttpAnswer, HttpRequest, JsonFetcher, KeyStore, LoopFetcher, SilenceSource, Store
 from quotawatch.providers import get_provider
 
@@ -284,14 +284,6 @@ def read_silences(deps: CheckDeps) -> list[Silence] | None:
         return None
 
 
-def _contained_check(
-    job: _Job, deps: CheckDeps, read: Callable[[], MonitorRecord], silences: list[Silence] | None = None
-) -> MonitorOutcome:
-    """One monitor's check, through a sync JsonFetcher (check_monitor)."""
-    snapshot = completed(_contained_reading(job, deps, inline(deps.http)))
-    return _concluded(job, deps, snapshot, read, silences)
-
-
 async def _contained_reading(job: _Job, deps: CheckDeps, fetch: Fetch) -> Snapshot:
     """One monitor's reading, whatever goes wrong in it: a failure of ours is a reading of
     kind `internal`."""
@@ -307,20 +299,6 @@ async def _contained_reading(job: _Job, deps: CheckDeps, fetch: Fetch) -> Snapsh
             ErrorKind.INTERNAL,
             f"{monitor.id}: unexpected {type(exc).__name__}; see the function log",
         )
-
-
-def _concluded(
-    job: _Job,
-    deps: CheckDeps,
-    snapshot: Snapshot,
-    read: Callable[[], MonitorRecord],
-    silences: list[Silence] | None,
-) -> MonitorOutcome:
-    """The rest of one monitor's check, its changes stored before it returns."""
-    outcome, changes = _decided(job, deps, snapshot, read, silences)
-    if changes is not None:
-        _stored(changes, deps.store, outcome)
-    return outcome
 
 
 def _decided(
@@ -377,11 +355,6 @@ async def _reading(job: _Job, deps: CheckDeps, fetch: Fetch) -> Snapshot:
         message = f"{monitor.id}: unknown provider '{monitor.provider}'"
         return Snapshot.failed(monitor.id, monitor.provider, checked_at, ErrorKind.CONFIG, message)
     return await fetch_snapshot_async(monitor, provider, deps.keys, fetch, checked_at)
-
-
-def check_monitor(monitor: Monitor, deps: CheckDeps) -> MonitorOutcome:
-    """One monitor on its own (reads what is stored about it; the caller stores the reading)."""
-    return _contained_check(_Job(monitor), deps, lambda: deps.store.load([monitor.id])[monitor.id], read_silences(deps))
 
 
 def _evaluate_and_decide(
