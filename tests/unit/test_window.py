@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import zlib
 from collections.abc import Callable
@@ -146,11 +147,12 @@ def test_two_days_of_one_climbing_meter_fit_in_one_write_unit() -> None:
     # One write unit per KB: the window is rewritten every run, so its size is its cost.
     assert len(stored) <= 1024, len(stored)
     assert len(day) == 54  # 48 rows, then still one an hour back to the oldest reading
-    # A steady figure is one run, and remaining is limit minus used; both for the rows the
-    # rules read only: past them the burn rule reads `used` alone.
-    assert '"limit":[[48,1000]],"remaining":[[48,"="]]}' in text
-    assert '"steps":[[4,900],[48,3600],2700]' in text  # so is a steady schedule, thinned to hours
-    assert '"used":[500,[4,1],[43,4]]' in text  # and a steady burn: steps from the newer reading
+    # A limit is stored for the rows the rules read only (past them the burn rule reads
+    # `used` alone), and remaining not at all: it is limit minus used in every row.
+    assert '"limit":1000}' in text  # the same in every row: once
+    assert '"remaining"' not in text
+    assert '"steps":[' + ",".join(["900"] * 4 + ["3600"] * 48 + ["2700"]) + "]" in text  # thinned to hours
+    assert '"used":[500,' + ",".join(["1"] * 4 + ["4"] * 43) + "]" in text  # a steady burn: steps from the newer one
     # The rows past them, compressed apart (a run carries them over while they do not change).
     tier = zlib.decompressobj()
     tier.decompress(stored)
@@ -170,6 +172,55 @@ def test_a_window_of_format_1_is_read_as_it_was_written() -> None:
     assert json.loads(zlib.decompress(again))["format"] == window.FORMAT
 
 
+def nine_days() -> list[Snapshot]:
+    """Nine days of readings, newest first: failures, a meter now and then missing, a balance in cents."""
+    out = []
+    for n in range(1, 9 * 24 * 4):
+        if n % 37 == 0:
+            out.append(reading(-15 * n, error=ErrorKind.UNAVAILABLE))
+            continue
+        credit = Meter("credit", None, None, 5000 - n * 0.25, "USD")
+        out.append(reading(-15 * n, 900 - n // 3) if n % 11 == 0 else reading(-15 * n, 900 - n // 3, credit=credit))
+    return out
+
+
+# What the release before format 4 stored for `nine_days` rolled (format 3: runs, "=" and
+# "-" markers in the columns; the same tier of rows past WINDOW_SIZE after them).
+FORMAT_3 = base64.b64decode(
+    "eAGtkU1ugzAQhe8y62mFAWMcqSexWLjBqSwZiAykqiLu3oeDVEjVXRdoZt78fR7udBliZyc6FUzXONx86yKd6ByGuQ32CwFTdLb1"
+    "/cdIJ6EVU+8+3YgOobQslZJZxjRO7oq8MQXrLGvYCF1wUcFtmC7WB9emrGaae3uDYN+DIxSq6pckBGCeyoTElmetBs1Bw7Kri35o"
+    "EwsAi1KLHIBwq6wu4K5Aj5oVSOick9S5yUV03elsQ0jOPCZovIcxIH05m5xFw/9tcbYctzjOBmjwnceljSkVi+wBH11nfY//sen0"
+    "Rk2zMJ2ja9fiO23gBmfs5xAw54XwR7K/I71LbS371UnCmP3qUmv9qiQnu5n8Ydno9UhrF9J1fYyVOsZV9fNwueuTslmW5Rvy7r9E"
+    "eJy1kcEOgjAMht9l55rQrUDHqyw7IHAwWTiInAjvLgOMNFFiRE/N17/d/raDqsoQOlUMqu+aWhWOjQUEDU4D+gMRwRx+Yz+an/h8"
+    "HZ0B7f/m/+1u/Aiqujb15ba5iLPQ9iF4UCcFDpMt7Uh79HHbd4X5AhOdy1C2VTNNQTYlcByHjSKQJYptTzbTUrLHgtac1rIGUXKS"
+    "CGZm8QfnLPUsl5xm8dTLAWiTp1TWGemVtYlTzn1rBvXi3o/jHeLY2fY="
+)
+
+
+def test_a_window_of_format_3_is_read_as_it_was_written() -> None:
+    history = nine_days()
+    rolled = window.Window.of(history[1:]).rolled(history[0])
+
+    assert json.loads(zlib.decompressobj().decompress(FORMAT_3))["format"] == 3
+    assert window.decode(FORMAT_3, "acme") == window.decode(rolled.encode(), "acme")
+    again = window.Window.decode(FORMAT_3, "acme").rolled(reading(15, 900)).encode()
+    assert json.loads(zlib.decompressobj().decompress(again))["format"] == window.FORMAT
+
+
+@pytest.mark.parametrize("rows", [3, 60], ids=["rules-rows", "hourly-rows"])
+def test_a_figure_held_once_whole_and_once_with_a_point_reads_back_as_it_was(rows: int) -> None:
+    """100 and 100.0 are equal (a balance read back from cents is a float): folded into one
+    run of ints (format 3), the second was read back as a step from the first, a balance of 0."""
+    balances = [100, 100.0, 99.125, 99, 99.0] * 12
+    times = [T0.timestamp() - 3600 * n for n in range(rows)]
+    credit = window.Column([None] * rows, [None] * rows, balances[:rows])
+    stored = window.Window("cloudlayer", times, [None] * rows, [None] * rows, {"credit": credit}).encode()
+
+    back = window.Window.decode(stored, "acme").full()
+    assert back.meters["credit"].remaining == balances[:rows]
+    assert 0 not in back.meters["credit"].remaining
+
+
 def _format_1(readings: list[Snapshot]) -> str:
     """What format 1 stored: the same columns as JSON text, without steps."""
     data = json.loads(zlib.decompress(window.encode(readings)))
@@ -179,6 +230,7 @@ def _format_1(readings: list[Snapshot]) -> str:
     for name, figures in data["meters"].items():
         column = back.meters[name]
         figures["used"] = [column.used[row] for row in good]
+        figures["limit"] = [column.limit[row] for row in good]
         figures["remaining"] = [None if column.used[row] is window.ABSENT else column.remaining[row] for row in good]
     return json.dumps(data)
 
@@ -196,11 +248,18 @@ def test_a_failed_reading_and_a_missing_meter_keep_their_place() -> None:
     assert [m.used for r in back for m in r.meters if m.name == "calls"] == [400, 300, 100]
 
 
-def damaged(change: Callable[[dict[str, Any]], object]) -> str:
-    """A good window's JSON with one part damaged."""
+def damaged(change: Callable[[dict[str, Any]], object]) -> bytes:
+    """A good window's stored form with one part damaged."""
     data = json.loads(zlib.decompress(window.encode(window.roll(reading(15, 200), [reading(0, error=ErrorKind.AUTH)]))))
     change(data)
-    return json.dumps(data)
+    return zlib.compress(json.dumps(data).encode())
+
+
+def damaged_3(change: Callable[[dict[str, Any]], object]) -> bytes:
+    """The rows the rules read of FORMAT_3, with one part damaged."""
+    data = json.loads(zlib.decompressobj().decompress(FORMAT_3))
+    change(data)
+    return zlib.compress(json.dumps(data).encode())
 
 
 @pytest.mark.parametrize(
@@ -217,7 +276,14 @@ def damaged(change: Callable[[dict[str, Any]], object]) -> str:
         damaged(lambda d: d["meters"]["calls"].update(used=["lots"])),
         damaged(lambda d: d.update(failed=[[1, "gone"]])),
         damaged(lambda d: d.update(period=[7])),  # no such period
-        damaged(lambda d: d.update(steps=[[0, 900]])),  # a run of no readings
+        damaged(lambda d: d.update(steps=[[0, 900]])),  # a run, which format 4 does not write
+        damaged(lambda d: d["meters"]["calls"].update(absent=[-1])),
+        damaged(lambda d: d["meters"]["calls"].update(absent=[5])),  # past the rows
+        damaged(lambda d: d["meters"]["calls"].update(remaining=[1, 2, 3])),
+        damaged(lambda d: d["meters"]["calls"].update(spare=[1])),
+        damaged_3(lambda d: d["meters"]["calls"].update(used=[[0, 5], 900])),  # a run of no readings
+        damaged_3(lambda d: d["meters"]["calls"].update(used=["lots"])),
+        damaged_3(lambda d: d.update(steps=[900])),
     ],
     ids=[
         "empty",
@@ -231,7 +297,14 @@ def damaged(change: Callable[[dict[str, Any]], object]) -> str:
         "text-figure",
         "unknown-kind",
         "unknown-period",
-        "empty-run",
+        "a-run",
+        "absent-before",
+        "absent-after",
+        "remaining-too-long",
+        "unknown-column",
+        "format-3-empty-run",
+        "format-3-text-figure",
+        "format-3-too-few-times",
     ],
 )
 def test_an_unreadable_window_is_a_clear_error_naming_the_monitor(text: str | bytes) -> None:

@@ -10,18 +10,19 @@ In memory a window is a `Window`: one list per column (times, failure kinds, per
 used, limit and remaining for each meter), newest first. The rules (core/rules.py) and the
 forecasts (core/forecast.py) walk the first 48 rows; the burn rule (core/burn.py) all of
 them, 8 days, and only `used` (a balance's `remaining`): past 48 rows the others are None.
-No snapshot object is made per reading. Stored (format 3), it is the same columns as JSON
-with runs of equal values folded and whole figures as steps from the newer reading,
-compressed with zlib: 48 rows of a cloudlayer monitor with every figure moving are 0.4 to
-0.9 KB, one write unit (format 1, the same JSON as text without steps, was 2 to 2.2 KB,
-three); the meters' figures of the rows past 48 follow, compressed apart, so that the runs
-between their hourly changes write them as read, and a run that does not ask for them
-never decodes them (8 days with every figure moving: about 2.8 KB, three units; a steady
-burn stays in one); with them, per meter, the shapes of the hours whose use was lopsided
-(core/hour_shape.py: where in its hour a batch fell, which hourly rows cannot say). Last
-comes the burn rule's floors of the hour (`floors`), plain JSON.
-Windows in formats 1 and 2 (every row with every figure) are still read; the run that
-reads one writes it back in format 3.
+No snapshot object is made per reading. Stored (format 4), it is the same columns as JSON
+with whole figures as steps from the newer reading, compressed with zlib, which folds the
+repeats: 48 rows of a cloudlayer monitor with every figure moving are 0.4 to 0.9 KB, one
+write unit (format 1, the same JSON as text without steps, was 2 to 2.2 KB, three); the
+meters' figures of the rows past 48 follow, compressed apart, so that the runs between their
+hourly changes write them as read, and a run that does not ask for them never decodes them
+(8 days with every figure moving: about 2.8 KB, three units; a steady burn stays in one);
+with them, per meter, the shapes of the hours whose use was lopsided (core/hour_shape.py:
+where in its hour a batch fell, which hourly rows cannot say). Last comes the burn rule's
+floors of the hour (`floors`), plain JSON.
+Windows in formats 1 to 3 are still read (format 3 folded runs itself and marked derived
+and absent figures in the columns; 1 and 2 held every row with every figure); the run that
+reads one writes it back in format 4.
 
 This is the one module that reads, rolls and writes windows. `roll`, `encode` and
 `decode` on snapshot lists remain for the cold paths (`quotawatch status`, the bench).
@@ -35,7 +36,7 @@ from bisect import bisect_left
 from datetime import UTC, datetime
 from itertools import accumulate, pairwise
 from math import isfinite
-from operator import attrgetter, gt, itemgetter
+from operator import attrgetter, gt, itemgetter, sub
 from typing import Any
 
 import msgspec
@@ -51,10 +52,11 @@ RECENT = 4  # the newest readings are all kept; older ones one per clock hour
 # alerts than at two hours (a usual rate averaged over two hours is not the half hour's),
 # for the same write units.
 HISTORY_SECONDS = 8 * 86_400 + 3_600
-FORMAT = 3
-# 1: JSON text, figures as they are; 2: every row with used, limit and remaining (both read,
-# never written; a format 2 window's hourly rows are trimmed by the run that reads it)
-_FORMATS = (1, 2, 3)
+FORMAT = 4
+# 1: JSON text, figures as they are; 2: every row with used, limit and remaining; 3: runs and
+# markers in the columns (read, never written; a format 2 window's hourly rows are trimmed by
+# the run that reads it)
+_FORMATS = (1, 2, 3, 4)
 _LEVEL = 1  # zlib's fastest: a full window compresses to one write unit at it already
 # The rows past WINDOW_SIZE are written once or twice an hour, not every run: compressed
 # harder, they take about 140 B less (the random figures of bench/burn_cost.py), as much
@@ -68,6 +70,33 @@ _DERIVED = "="  # stored in `remaining`: limit minus used
 Epochs = tuple[int | None, int | None]  # a billing period's start and end, POSIX seconds
 _ENCODE = msgspec.json.Encoder().encode
 _DECODE = msgspec.json.Decoder().decode
+
+
+class _Meter4(msgspec.Struct, forbid_unknown_fields=True):
+    """One meter's columns as format 4 stores them (`Window.encode`)."""
+
+    used: list[int | float | None]
+    limit: list[int | float | None] | int | float | None  # one figure: the same in every row
+    remaining: list[int | float | None] | None = None  # None: limit minus used in every row
+    absent: list[int] = []
+
+
+class _Stored4(msgspec.Struct):
+    """The rows the rules read, as format 4 stores them (`Window.encode`)."""
+
+    format: int
+    provider: str
+    readings: int
+    newest: int
+    steps: list[int]
+    failed: list[tuple[int, str]]
+    periods: list[tuple[int | None, int | None]]
+    period: list[int | None]
+    meters: dict[str, _Meter4]
+
+
+_FORMAT_4 = b'{"format":4,'
+_READ_4 = msgspec.json.Decoder(_Stored4).decode
 
 
 class BadWindow(ValueError):
@@ -364,15 +393,16 @@ class Window:
     # --- stored form ---------------------------------------------------------------------
 
     def encode(self) -> bytes:
-        """The stored form of the window: compressed JSON, column by column.
+        """The stored form of the window: compressed JSON, column by column (format 4).
 
-        Each column holds one value per reading, and a run of equal values as [count, value]:
-        the times are steps back from the newest reading (one run on a steady schedule); a
-        limit or a flat meter is one run; "=" in `remaining` means limit minus used, and "-"
-        in `used` that the reading had no such meter. A whole figure in `used` or `remaining`
-        that follows a whole figure is the step from it (newer minus this one), so that a
-        steady burn is one run too. Failed readings are listed apart, with their kind, and
-        have no figures.
+        Each column holds one value per reading: the times as steps back from the newest
+        reading; per meter `used` and `limit`, and `remaining` only where it is not limit
+        minus used in every row; the rows that had no such meter listed in `absent` (null in
+        the columns). A whole figure in `used` or `remaining` that follows a whole figure is
+        the step from it (newer minus this one). Repeats (a steady schedule, a limit, a
+        steady burn's steps) are left to zlib, which folds them as well as runs did (format
+        3) for a fraction of the work on both sides. Failed readings are listed apart, with
+        their kind, and have no figures.
         """
         if not self.times:
             return _packed({"format": FORMAT, "readings": 0})
@@ -389,39 +419,37 @@ class Window:
             if period not in periods:
                 periods.append(period)
             period_column.append(periods.index(period))
-        meters: dict[str, dict[str, list[Any]]] = {}
-        finite = True  # no NaN or infinity to store: then msgspec writes what json would
         head = bisect_left(good, WINDOW_SIZE)  # good rows the rules read; past them, `used` only
         if self.tier is None:
             self.full()
-        else:
-            good = good[:head]  # the rows past them are written as read
-        pick = itemgetter(*good) if len(good) > 1 else None
+        rows = good[:head]
+        pick = itemgetter(*rows) if len(rows) > 1 else lambda c: [c[row] for row in rows]
+        meters: dict[str, dict[str, list[Any]]] = {}
+        finite = True  # no NaN or infinity to store: then msgspec writes what json would
         for name, column in self.meters.items():
-            used = list(pick(column.used)) if pick is not None else [column.used[row] for row in good]
-            if all(u is ABSENT for u in used[:head]):
+            used = list(pick(column.used))
+            absent = [i for i, u in enumerate(used) if u is ABSENT] if ABSENT in used else []
+            if len(absent) == len(used):
                 continue  # only in readings no longer kept, or past WINDOW_SIZE
-            limit = [column.limit[row] for row in good[:head]]
-            remaining = [
-                None if u is ABSENT else _remaining(u, lim, column.remaining[row])
-                for row, u, lim in zip(good[:head], used[:head], limit, strict=True)
-            ]
-            meters[name] = {
-                "used": _runs(_steps_from(used[:head])),
-                "limit": _runs(limit),
-                "remaining": _runs(_steps_from(remaining)),
-            }
-            finite = finite and _finite(used[:head]) and _finite(limit) and _finite(remaining)
+            for i in absent:
+                used[i] = None  # limit and remaining are None there already
+            limit, remaining = list(pick(column.limit)), list(pick(column.remaining))
+            figures = meters[name] = {"used": _steps_from(used), "limit": _one_or_all(limit)}
+            if not _derived(used, limit, remaining):
+                figures["remaining"] = _steps_from(remaining)
+            if absent:
+                figures["absent"] = absent
+            finite = finite and _finite(used) and _finite(limit) and _finite(remaining)
         return _packed(
             {
                 "format": FORMAT,
                 "provider": self.provider,
                 "readings": len(times),
                 "newest": times[0],
-                "steps": _runs([newer - older for newer, older in pairwise(times)]),
+                "steps": [newer - older for newer, older in pairwise(times)],
                 "failed": [[row, kind.value] for row, kind in enumerate(self.kinds) if kind is not None],
                 "periods": periods,
-                "period": _runs(period_column),
+                "period": period_column,
                 "meters": meters,
             },
             fast=finite,
@@ -504,15 +532,15 @@ class Window:
         """The window `encode` wrote (or format 1's text); BadWindow (naming the monitor) when
         it cannot be read."""
         try:
-            if isinstance(stored, str):
-                return cls._decode(json.loads(stored), {}, monitor)
+            if isinstance(stored, str):  # format 1, JSON text
+                return cls._read_head(stored.encode(), monitor, lazy=False)
             head = zlib.decompressobj()
             text = head.decompress(stored)
             if not head.eof:
                 raise ValueError("the stored window is cut short")
             # Format 3: the rows past WINDOW_SIZE, compressed apart, then the burn rule's cache.
             tier, tier_text, floors = _split(head.unused_data)
-            window = cls._decode(_loads(text), {}, monitor, lazy=bool(tier))
+            window = cls._read_head(text, monitor, lazy=bool(tier))
             window.tier = tier or None
             window._pending = tier_text if tier else None
             window.floors = _floors(floors)
@@ -521,8 +549,84 @@ class Window:
             return window
         except BadWindow:
             raise
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, zlib.error) as exc:
+        except (
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            OverflowError,
+            zlib.error,
+            msgspec.MsgspecError,
+        ) as exc:
             raise BadWindow(f"window of {monitor} is unreadable ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def _read_head(cls, text: bytes, monitor: str, lazy: bool) -> Window:
+        """The rows the rules read, from their JSON: format 4 checked by msgspec as it is read."""
+        if text.startswith(_FORMAT_4):
+            try:
+                return cls._decode_4(_READ_4(text), lazy)
+            except msgspec.MsgspecError:  # NaN written by json, or damage: read as any JSON below
+                pass
+        data = _loads(text)
+        if isinstance(data, dict) and data.get("format") == 4 and data.get("readings"):
+            return cls._decode_4(msgspec.convert(data, _Stored4), lazy)
+        return cls._decode(data, {}, monitor, lazy)
+
+    @classmethod
+    def _decode_4(cls, stored: _Stored4, lazy: bool) -> Window:
+        """A window `encode` wrote, its types checked already."""
+        count = stored.readings
+        if len(stored.steps) != count - 1:
+            raise ValueError(f"{len(stored.steps) + 1} times for {count} readings")
+        datetime.fromtimestamp(stored.newest, UTC)  # a time it can be, or it raises
+        times: list[float] = [stored.newest - age for age in accumulate(stored.steps, initial=0)]
+        failed = {row: ErrorKind(kind) for row, kind in stored.failed}
+        if failed and not 0 <= min(failed) <= max(failed) < count:
+            raise ValueError("a failed reading out of the window")
+        kinds: list[ErrorKind | None] = [failed.get(row) for row in range(count)]
+        good = [row for row in range(count) if row not in failed]
+        if len(stored.period) != len(good):
+            raise ValueError(f"{len(stored.period)} periods for {len(good)} readings")
+        known = [(_checked_epoch(start), _checked_epoch(end)) for start, end in stored.periods]
+        period_of_good = [None if p is None else known[p] for p in stored.period]
+        head = bisect_left(good, WINDOW_SIZE)  # the good rows with figures here; past them, in the tier
+        full = len(good) == count
+        periods: list[Epochs | None] = period_of_good if full else _spread(period_of_good, good, count, None)
+        past = len(good) - head
+        if lazy:  # the columns hold the first WINDOW_SIZE rows until `full`
+            count, good, past = min(count, WINDOW_SIZE), good[:head], 0
+            full = len(good) == count
+        meters: dict[str, Column] = {}
+        for name in sorted(stored.meters):
+            figures = stored.meters[name]
+            limit = figures.limit if isinstance(figures.limit, list) else [figures.limit] * head
+            if not len(figures.used) == len(limit) == head:
+                raise ValueError(f"{len(figures.used)} values for {head} readings")
+            used = _figures(figures.used)
+            if figures.remaining is None:
+                remaining = _underived(used, limit)
+            elif len(figures.remaining) == head:
+                remaining = _figures(figures.remaining)
+            else:
+                raise ValueError(f"{len(figures.remaining)} values for {head} readings")
+            if figures.absent and min(figures.absent) < 0:
+                raise ValueError("an absent reading out of the window")
+            for row in figures.absent:
+                used[row], limit[row], remaining[row] = ABSENT, None, None
+            if past:
+                used += [ABSENT] * past
+                limit += [None] * past
+                remaining += [None] * past
+            if not full:
+                used, limit, remaining = (
+                    _spread(used, good, count, ABSENT),
+                    _spread(limit, good, count, None),
+                    _spread(remaining, good, count, None),
+                )
+            meters[name] = Column(used, limit, remaining)
+        return cls(stored.provider, times, kinds, periods, meters)
 
     @classmethod
     def _decode(cls, data: dict[str, Any], tier: dict[str, Any], monitor: str, lazy: bool = False) -> Window:
@@ -768,22 +872,41 @@ def _spread(values: list[Any], rows: list[int], count: int, filler: Any) -> list
     return spread
 
 
-def _remaining(used: Any, limit: Any, remaining: Any) -> Any:
-    if limit is not None and used is not None and remaining == limit - used:
-        return _DERIVED
-    return remaining
+def _one_or_all(values: list[Any]) -> Any:
+    """The column as stored: its one value when every row holds it (a limit, mostly: about 15
+    B less a meter than the same figure 48 times, even compressed), else every value."""
+    first = values[0]
+    if values.count(first) == len(values) and len(set(map(type, values))) == 1:
+        return first
+    return values
+
+
+def _derived(used: list[Any], limit: list[Any], remaining: list[Any]) -> bool:
+    """Whether every `remaining` is limit minus used (None where either is), as `_underived`
+    gives it back."""
+    return _underived(used, limit) == remaining
+
+
+def _underived(used: list[Any], limit: list[Any]) -> list[Any]:
+    try:  # every figure there, the common case: in one call
+        return list(map(sub, limit, used))
+    except TypeError:  # a None among them
+        return [None if lim is None or u is None else lim - u for u, lim in zip(used, limit, strict=True)]
 
 
 def _runs(values: list[Any]) -> list[Any]:
-    """Consecutive equal values as [count, value]; values are never lists themselves."""
+    """Consecutive equal values of one type as [count, value]; values are never lists
+    themselves. Of one type: 5 and 5.0 are equal, but a run of 5 reads back as ints, which
+    `_figures` would take for steps."""
     runs: list[Any] = []
     if not values:
         return runs
-    if values.count(values[0]) == len(values):  # a limit, a balance without moves: one run
-        return [[len(values), values[0]]] if len(values) > 1 else values[:1]
-    current, count = values[0], 1  # the first counted as itself: a NaN equals nothing, not even itself
+    first = values[0]
+    if values.count(first) == len(values) and len(set(map(type, values))) == 1:  # a limit, a still balance
+        return [[len(values), first]] if len(values) > 1 else values[:1]
+    current, count = first, 1  # the first counted as itself: a NaN equals nothing, not even itself
     for value in values[1:]:  # one pass, no groupby: every window of every run is encoded
-        if value == current:
+        if value == current and value.__class__ is current.__class__:
             count += 1
             continue
         runs.append([count, current] if count > 1 else current)
