@@ -434,8 +434,13 @@ class Window:
             for i in absent:
                 used[i] = None  # limit and remaining are None there already
             limit, remaining = list(pick(column.limit)), list(pick(column.remaining))
-            figures = meters[name] = {"used": _steps_from(used), "limit": _one_or_all(limit)}
-            if not _derived(used, limit, remaining):
+            one_limit = _one_or_all(limit)
+            figures = meters[name] = {"used": _steps_from(used), "limit": one_limit}
+            if one_limit is None:  # no limit in any row (a balance, a count): remaining as it is
+                derived = remaining.count(None) == len(remaining)
+            else:
+                derived = _derived(used, limit, remaining)
+            if not derived:
                 figures["remaining"] = _steps_from(remaining)
             if absent:
                 figures["absent"] = absent
