@@ -35,8 +35,6 @@ def parse_channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[
 def _channel(entry: Any, twin: str | None) -> Channel:
     """The channel an entry holds; InvalidField with every wrong field, each once."""
     model, shape = models.check_fields(entry, models.ChannelModel)
-    if model is None:
-        raise Invalid.of(shape)
     found = [Invalid("name", "another channel already has this name")] if twin else []
     found += shape
     kind = model.type  # None when wrong: then no rule of the type is checked

@@ -157,9 +157,12 @@ def parse_monitors(
 def _defaults(data: dict[str, Any]) -> tuple[Thresholds, AlertPolicy]:
     from quotawatch import models
 
-    model, found = models.check_fields({} if data.get("defaults") is None else data["defaults"], models.Defaults)
-    inherited = _inherit(model, (DEFAULT_THRESHOLDS, DEFAULT_POLICY), found) if model else None
-    if found or inherited is None:
+    try:
+        model, found = models.check_fields({} if data.get("defaults") is None else data["defaults"], models.Defaults)
+        inherited = _inherit(model, (DEFAULT_THRESHOLDS, DEFAULT_POLICY), found)
+    except Invalid as exc:  # not a mapping
+        found, inherited = list(exc.every()), (DEFAULT_THRESHOLDS, DEFAULT_POLICY)
+    if found:
         raise Invalid.of([Invalid(f"defaults.{w.field}".removesuffix(".-"), str(w)) for w in found])
     return inherited
 
@@ -184,8 +187,6 @@ def _monitor(inherited: tuple[Thresholds, AlertPolicy], registry: Registry, entr
     from quotawatch import models
 
     model, shape = models.check_fields(entry, models.MonitorModel)
-    if model is None:  # not a mapping, or a rule of the model's own: nothing more to check
-        raise Invalid.of(shape)
     found = [Invalid("id", f"another monitor ({twin}) already has this id")] if twin else []
     found += shape  # every rule below is checked, on the fields that are right
     wrong = {problem.field.split(".")[0] for problem in shape}  # each problem once: no rule on these

@@ -75,8 +75,6 @@ def declare(
 
 def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, CodedReading]) -> Provider:
     model, shape = models.check_fields(data, schema.Declaration, schema.compiled)
-    if model is None:  # not a mapping: nothing more to check
-        raise Invalid.of(shape)
     wrong = {problem.field.split(".")[0].split("[")[0] for problem in shape}
     found = list(shape)  # every rule below is checked, on the fields that are right
 
@@ -270,7 +268,7 @@ def _auth(value: str | schema.AuthModel) -> Auth:
         if not colon:
             raise Invalid("auth", "a header and its format ('Authorization: Bearer {key}'), or a mapping")
         parsed, wrong = models.check_fields({"header": header.strip(), "format": written.strip()}, schema.AuthModel)
-        if parsed is None or wrong:
+        if wrong:
             raise Invalid.of([Invalid(f"auth.{w.field}", str(w)) for w in wrong])
         value = parsed
     ways = [w for w in ("header", "query", "basic") if not isinstance(getattr(value, w), UnsetType)]
