@@ -1,8 +1,9 @@
-"""Monitors: a reviewed file in the repo, validated on load (hostile input: whatever its
-bytes, `load_monitors` returns or raises ConfigError). A wrong monitor is reported with the
-file, the monitor and the field, and only it is skipped. The YAML is read by strict_yaml.py,
-the fields by models.py; here are the rules a schema cannot say (what a monitor inherits,
-its provider's meters and params).
+"""Monitors and channels: a reviewed file in the repo, validated on load (hostile input:
+whatever its bytes, `load_monitors` returns or raises ConfigError). A wrong monitor or channel
+is reported with the file, the entry and the field, and only it is skipped. The YAML is read
+by strict_yaml.py, the fields by models.py; here are the rules a schema cannot say (what a
+monitor inherits, its provider's meters and params, what a channel's type takes). Secrets are
+never in the file: `secret_field` names their field in the API-keys secret.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quotawatch import strict_yaml
-from quotawatch.core.channels import Channel
+from quotawatch.core.channels import PAGERDUTY_URL, Channel
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import ECHO_CHARS, attempt, bounded, clip, show, show_key
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as Invalid
-from quotawatch.strict_yaml import MAX_MONITORS, Broken, read_entry, read_list
+from quotawatch.strict_yaml import MAX_CHANNELS, MAX_MONITORS, Broken, read_entry, read_list
 
 if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
     from quotawatch import models
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a fi
 
 _TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers", "channels"}
 _POLICY_FIELDS = {"remind_every_hours", "hysteresis", "failures_before_alert", "forecast_days"}
+_DEFAULT_SEVERITY = ("warning", "critical")  # [is pagerduty]
 MAX_PARAM_CHARS = 200
 # A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
 PROVIDERS_DIRECTORY = "providers"
@@ -81,7 +83,7 @@ class MonitorsConfig:
     problems: tuple[ConfigProblem, ...]
     # Provider declarations that cannot be used, one line each (their monitors are problems too).
     declaration_problems: tuple[str, ...] = ()
-    # Channels beside the SNS topic (channel_config.py), and one line per broken one.
+    # Channels beside the SNS topic (core/channels.py), and one line per broken one.
     channels: tuple[Channel, ...] = ()
     channel_problems: tuple[str, ...] = ()
 
@@ -127,7 +129,6 @@ def parse_monitors(
     data: Any, source: str = "monitors.yaml", declared_beside: tuple[tuple[str, bytes], ...] = ()
 ) -> MonitorsConfig:
     """The monitors of a parsed file; `declared_beside` are provider files beside it (name, bytes)."""
-    from quotawatch.channel_config import parse_channels
     from quotawatch.providers.registry import declared_providers
 
     source = clip(source)
@@ -150,8 +151,51 @@ def parse_monitors(
     registry = declared_providers(data.get("providers"), source, declared_beside)
     monitors, wrong = read_list(source, data["monitors"], "monitor", "id", partial(_monitor, inherited, registry))
     problems = [ConfigProblem(name, lines[0], tuple(lines[1:])) for name, lines in wrong]
-    channels, channel_problems = parse_channels(data.get("channels"), source)
+    channels, channel_problems = _channels(data.get("channels"), source)
     return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems, channels, channel_problems)
+
+
+def _channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[str, ...]]:
+    """The usable channels, and one line per problem."""
+    if value is None:
+        return (), ()
+    if not isinstance(value, list):
+        return (), (bounded(f"{source}: field 'channels': must be a list of channels, got {show(value)}"),)
+    if len(value) > MAX_CHANNELS:
+        return (), (f"{source}: field 'channels': {len(value)} channels, more than the {MAX_CHANNELS} allowed",)
+    channels, problems = read_list(source, value, "channel", "name", _channel)
+    return tuple(channels), tuple(line for _, lines in problems for line in lines)
+
+
+def _channel(entry: Any, twin: str | None) -> Channel:
+    """The channel an entry holds; InvalidField with every wrong field, each once."""
+    from quotawatch import models
+
+    model, shape = models.check_fields(entry, models.ChannelModel)
+    found = [Invalid("name", "another channel already has this name")] if twin else []
+    found += shape
+    kind, given = model.type, _written(model, "url", "signing_secret_field", "min_severity")  # kind None: wrong
+    url, signing = given.get("url"), given.get("signing_secret_field")
+    if url is not None and kind not in ("pagerduty", None):
+        found.append(Invalid("url", "only a pagerduty channel takes a url; a webhook's URL is a secret (secret_field)"))
+    elif url is not None and not may_carry_a_key(url):
+        found.append(Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {show(url)}"))
+    if signing is not None and kind not in ("webhook", None):
+        found.append(Invalid("signing_secret_field", "only a webhook channel is signed"))
+    if signing is None and kind == "webhook" and "signing_secret_field" not in {f.field for f in shape}:
+        found.append(Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it"))
+    if found:
+        raise Invalid.of(found)
+    return Channel(
+        name=model.name,
+        type=kind,
+        secret_field=model.secret_field,
+        min_severity=given.get("min_severity", _DEFAULT_SEVERITY[kind == "pagerduty"]),
+        monitors=tuple([model.monitors] if isinstance(model.monitors, str) else model.monitors),
+        signals=tuple([model.signals] if isinstance(model.signals, str) else model.signals),
+        url=url,
+        signing_secret_field=signing,
+    )
 
 
 def _defaults(data: dict[str, Any]) -> tuple[Thresholds, AlertPolicy]:

@@ -1,8 +1,8 @@
 """The files a user writes as typed models, validated by msgspec (a third of pydantic's cold
 import, bench/config_load.py); a provider declaration's are in providers/schema.py, with the
 JSON Schemas generated from them. `check_fields` gives one line per wrong field; rules a
-schema cannot say are in config.py, channel_config.py and providers/declaration.py, run on
-the fields that are right.
+schema cannot say are in config.py and providers/declaration.py, run on the fields that are
+right.
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ MAX_EXPANDED_VALUES = 1_000_000
 # Where the entries are: items of `monitors:`/`channels:`, values of `providers:` and
 # `defaults:` (the document is depth 1); a declaration file is one entry.
 MONITORS_FILE, DECLARATION_FILE = 3, 1
-MAX_MONITORS = 20_000  # entries of monitors.yaml (config.py), and of `channels:` (channel_config.py)
+MAX_MONITORS = 20_000  # entries of `monitors:` (config.py)
 MAX_CHANNELS = 20
 MAX_ENTRY_PROBLEMS = 20  # lines of one entry: a hostile one (10,000 unknown fields) cannot flood a log
 # Characters YAML 1.1 allows in a stream (PyYAML and libyaml refuse the others).
