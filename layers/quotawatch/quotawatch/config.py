@@ -145,7 +145,8 @@ def parse_monitors(
     defaults = {} if data.get("defaults") is None else data["defaults"]  # None: `defaults:` and nothing under it
     broken = [v for v in defaults.values() if isinstance(v, Broken)] if isinstance(defaults, dict) else []
     # The defaults are every monitor's: when they are wrong, the file cannot be used.
-    inherited = [broken[0].problem(source, "field 'defaults'")] if broken else read_entry(source, data, None, _defaults)
+    entry, what = (broken[0], "field 'defaults'") if broken else (data, None)
+    inherited = read_entry(source, entry, what, _defaults)
     if isinstance(inherited, list):
         raise ConfigError(inherited[0], tuple(inherited[1:]))
     registry = declared_providers(data.get("providers"), source, declared_beside)

@@ -142,7 +142,7 @@ def check_fields(data: Any, model: type[_M], dec_hook: DecHook = None) -> tuple[
         return msgspec.convert(data, model, dec_hook=dec_hook), []
     except msgspec.ValidationError as exc:
         error = str(exc)
-    fields = _fields(model)
+    fields = {field.name: field for field in _struct_fields(model)}
     right: dict[str, Any] = {name: None for name, info in fields.items() if info.required}
     found: list[InvalidField] = []
     for key, value in data.items():
@@ -182,14 +182,9 @@ def required(model: type[Any], name: str) -> InvalidField:
     return InvalidField(name, f"required: {_describe(_into(_type_info(model), name))}")  # type: ignore[arg-type]
 
 
-@functools.cache
-def _fields(model: Any) -> dict[str, msgspec.structs.FieldInfo]:
-    return {f.name: f for f in msgspec.structs.fields(model)}  # read from the annotations: slow, so once
-
-
-@functools.cache
-def _type_info(kind: Any) -> Any:
-    return inspect.type_info(kind)  # the whole tree of the type: built once
+# Read from the annotations (a field's) or built for the whole tree (a type's): slow, so once.
+_struct_fields = functools.cache(msgspec.structs.fields)
+_type_info = functools.cache(inspect.type_info)
 
 
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `(?P<key>key` in `)?\$(?P<path>[^`]*)`)?$", re.DOTALL)

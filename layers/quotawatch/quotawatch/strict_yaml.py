@@ -46,22 +46,18 @@ class Broken:
     message: str
     name: str | None  # its `id` or `name`, when written plainly
 
-    def problem(self, source: str, what: str) -> str:
-        """The one line its reader reports: "monitors.yaml: line 7: monitor 'a': ..."."""
-        return bounded(f"{source}: line {self.line}: {what}: {self.message}")
-
 
 class Lined(dict[Any, Any]):
     """A mapping as read, with the line of each key (1-based), for errors that name one."""
 
-    line = 0
+    line: int
     key_lines: dict[Any, int]
 
 
 def field_line(source: str, entry: Any, what: str | None, wrong: InvalidField) -> str:
     """The line reporting a wrong field of an entry (`what`; None: of the file itself), at its
     deepest key's line: "monitors.yaml: line 7: monitor 'a': field 'thresholds.warning': ..."."""
-    data, line = entry, entry.line if isinstance(entry, Lined) and entry.line else None
+    data, line = entry, entry.line if isinstance(entry, Lined) else None
     for step in wrong.field.replace("[", ".").replace("]", "").split("."):
         if isinstance(data, Lined) and step in data.key_lines:
             line = data.key_lines[step]
@@ -83,8 +79,8 @@ def read_entry(source: str, entry: Any, what: str | None, read: Callable[[Any], 
     """The entry as `read` makes it, or its problems, a line each: its unreadable YAML, every
     wrong field, or a bug of ours (which must cost one entry, not the run). `what`: the entry
     as its problems name it (None: the file itself)."""
-    if isinstance(entry, Broken):
-        return [entry.problem(source, str(what))]
+    if isinstance(entry, Broken):  # "monitors.yaml: line 7: monitor 'a': duplicate key..."
+        return [bounded(f"{source}: line {entry.line}: {what}: {entry.message}")]
     where = f"{source}: {what}" if what else source
     try:
         return read(entry)
