@@ -251,10 +251,8 @@ def _monitor(inherited: tuple[Thresholds, AlertPolicy], registry: Registry, entr
     meter_limits: dict[str, float] = {}
     for name, meter in (model.meters or {}).items():
         if provider is not None and not provider.has_meter(name):
-            meter_names = clip(", ".join(provider.meter_names), 2 * ECHO_CHARS)
-            found.append(
-                Invalid(f"meters.{show_key(name)}", f"{model.provider} has no such meter (meters: {meter_names})")
-            )
+            meters = clip(", ".join(provider.meter_names), 2 * ECHO_CHARS)
+            found.append(Invalid(f"meters.{show_key(name)}", f"{model.provider} has no such meter (meters: {meters})"))
             continue
         meter = meter or models.MeterModel()
         meter_thresholds[name] = attempt(
@@ -314,13 +312,10 @@ def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: st
 
 def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, where: str = "thresholds") -> Thresholds:
     """The inherited thresholds with what is set here; warning above critical is wrong once inherited."""
-    if model is None:
-        return inherited
-    written = _written(model, "warning", "critical")
-    warning, critical = written.get("warning", inherited.warning), written.get("critical", inherited.critical)
-    if warning > critical:
-        raise Invalid(where, f"warning ({warning:g}) is above critical ({critical:g})")
-    return replace(inherited, warning=warning, critical=critical)
+    levels = replace(inherited, **_written(model, "warning", "critical")) if model else inherited
+    if levels.warning > levels.critical:
+        raise Invalid(where, f"warning ({levels.warning:g}) is above critical ({levels.critical:g})")
+    return levels
 
 
 def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresholds:
@@ -329,10 +324,8 @@ def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresh
         return thresholds
     if isinstance(model, bool):
         return replace(thresholds, burn=replace(thresholds.burn, off=not model))
-    changes: dict[str, Any] = {
-        name: value if name in ("factor", "min_spend") else _seconds(value)
-        for name, value in _written(model, "factor", "short", "long", "min_spend").items()
-    }
+    changes = _written(model, "factor", "short", "long", "min_spend")
+    changes.update({name: _seconds(changes[name]) for name in ("short", "long") if name in changes})
     try:
         return replace(thresholds, burn=replace(thresholds.burn, off=False, **changes))
     except ValueError as exc:
