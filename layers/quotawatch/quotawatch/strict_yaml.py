@@ -156,12 +156,10 @@ def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shi
     loader: Any = (yaml.CSafeLoader if plain else default_loader())(text)
     try:
         return loader.get_single_data() if plain else _Reader(loader, entry_depth, source).document()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{source}: not valid YAML{where}") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"{source}: not valid YAML") from None
     finally:
         loader.dispose()
 

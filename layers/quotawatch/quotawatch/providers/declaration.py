@@ -103,8 +103,8 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
     monthly_on = model.period.monthly if model.period and not isinstance(model.period.monthly, UnsetType) else None
     if monthly_on is None and "period" not in wrong and any(u.startswith("period.") for u in used):
         found.append(Invalid("period", "{period...} placeholders need the period: 'period: {monthly: DAY}'"))
-    auth = check({"auth"}, lambda: _auth(model.auth), Auth("basic"))  # a fallback is never used:
-    reader = check({"code"}, lambda: _reader(model, coded, wrong), _NO_READER)  # raise_any raises first
+    auth = check({"auth"}, lambda: _auth(model.auth), Auth("basic"))  # a fallback is never used: a
+    reader = check({"code"}, lambda: _reader(model, coded, wrong), _NO_READER)  # problem is raised first
     if found:
         raise Invalid.of(found)
     expressions = [data.get(f) for f in ("meters", "conditions", "refusals", "period", "pages")]  # as written
