@@ -216,9 +216,7 @@ def _inherit(
     model: models.Defaults | models.MonitorModel, inherited: tuple[Thresholds, AlertPolicy], found: list[Invalid]
 ) -> tuple[Thresholds, AlertPolicy]:
     """The thresholds and alert policy, inherited and overridden by the fields set here."""
-    levels = attempt(
-        found, lambda: _burn(model.burn, _thresholds(model.thresholds, inherited[0]), "burn"), inherited[0]
-    )
+    levels = attempt(found, lambda: _levels(model.thresholds, model.burn, inherited[0]), inherited[0])
     changes = _written(model, *_POLICY_FIELDS)
     hours = changes.pop("remind_every_hours", None)
     if hours is not None:
@@ -304,32 +302,29 @@ def _params(values: dict[str, str | int], provider: Provider | None, found: list
 
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:
     """A meter's percent thresholds and floors (`min_remaining: 100`, or `{warning: 100, critical: 20}`)."""
-    percent = _burn(meter.burn, _thresholds(meter, inherited, where), f"{where}.burn")
+    percent = _levels(meter, meter.burn, inherited, where)
     floor = meter.min_remaining  # a number: the warning floor alone
     floors = {"warning": floor} if floor is None or isinstance(floor, float) else _written(floor, "warning", "critical")
     return replace(percent, floor_warning=floors.get("warning"), floor_critical=floors.get("critical"))
 
 
-def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, where: str = "thresholds") -> Thresholds:
-    """The inherited thresholds with what is set here; warning above critical is wrong once inherited."""
+def _levels(
+    model: models.ThresholdsModel | None, burn: models.BurnField, inherited: Thresholds, where: str = ""
+) -> Thresholds:
+    """The inherited thresholds with what is set here (warning above critical is wrong once
+    inherited), and the burn settings with what `burn:` changes (core/burn.py checks them).
+    `where`: a meter's field ("meters.NAME"), none for the monitor's or the defaults' own."""
     levels = replace(inherited, **_written(model, "warning", "critical")) if model else inherited
     if levels.warning > levels.critical:
-        raise Invalid(where, f"warning ({levels.warning:g}) is above critical ({levels.critical:g})")
-    return levels
-
-
-def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresholds:
-    """The inherited burn settings with what `burn:` changes (core/burn.py checks them)."""
-    if model is None:
-        return thresholds
-    if isinstance(model, bool):
-        return replace(thresholds, burn=replace(thresholds.burn, off=not model))
-    changes = _written(model, "factor", "short", "long", "min_spend")
+        raise Invalid(where or "thresholds", f"warning ({levels.warning:g}) is above critical ({levels.critical:g})")
+    if burn is None or isinstance(burn, bool):
+        return levels if burn is None else replace(levels, burn=replace(levels.burn, off=not burn))
+    changes = _written(burn, "factor", "short", "long", "min_spend")
     changes.update({name: _seconds(changes[name]) for name in ("short", "long") if name in changes})
     try:
-        return replace(thresholds, burn=replace(thresholds.burn, off=False, **changes))
+        return replace(levels, burn=replace(levels.burn, off=False, **changes))
     except ValueError as exc:
-        raise Invalid(where, str(exc)) from None
+        raise Invalid(f"{where}.burn".removeprefix("."), str(exc)) from None
 
 
 def _written(model: Any, *names: str) -> dict[str, Any]:
