@@ -1,8 +1,9 @@
-"""Monitors: a reviewed file in the repo, validated on load (hostile input: whatever its
-bytes, `load_monitors` returns or raises ConfigError). A wrong monitor is reported with the
-file, the monitor and the field, and only it is skipped. The YAML is read by strict_yaml.py,
-the fields by models.py; here are the rules a schema cannot say (what a monitor inherits,
-its provider's meters and params).
+"""Monitors and channels: a reviewed file in the repo, validated on load (hostile input:
+whatever its bytes, `load_monitors` returns or raises ConfigError). A wrong monitor or channel
+is reported with the file, the entry and the field, and only it is skipped. The YAML is read
+by strict_yaml.py, the fields by models.py; here are the rules a schema cannot say (what a
+monitor inherits, its provider's meters and params, what a channel's type takes). Secrets are
+never in the file: `secret_field` names their field in the API-keys secret.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from quotawatch import strict_yaml
-from quotawatch.core.channels import Channel
+from quotawatch.core.channels import PAGERDUTY_URL, Channel
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, AlertPolicy, Thresholds
 from quotawatch.core.urls import may_carry_a_key
 from quotawatch.echo import ECHO_CHARS, attempt, bounded, clip, show, show_key
 from quotawatch.echo import ConfigError as ConfigError
 from quotawatch.echo import InvalidField as Invalid
-from quotawatch.strict_yaml import MAX_MONITORS, Broken, read_entry, read_list
+from quotawatch.strict_yaml import MAX_CHANNELS, MAX_MONITORS, Broken, read_entry, read_list
 
 if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a file is read
     from quotawatch import models
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # the models, msgspec and the registry are imported when a fi
 
 _TOP_LEVEL_FIELDS = {"defaults", "monitors", "providers", "channels"}
 _POLICY_FIELDS = {"remind_every_hours", "hysteresis", "failures_before_alert", "forecast_days"}
+_DEFAULT_SEVERITY = ("warning", "critical")  # [is pagerduty]
 MAX_PARAM_CHARS = 200
 # A user's own declarations, beside the monitors file: <directory of the file>/providers/*.yaml
 PROVIDERS_DIRECTORY = "providers"
@@ -81,7 +83,7 @@ class MonitorsConfig:
     problems: tuple[ConfigProblem, ...]
     # Provider declarations that cannot be used, one line each (their monitors are problems too).
     declaration_problems: tuple[str, ...] = ()
-    # Channels beside the SNS topic (channel_config.py), and one line per broken one.
+    # Channels beside the SNS topic (core/channels.py), and one line per broken one.
     channels: tuple[Channel, ...] = ()
     channel_problems: tuple[str, ...] = ()
 
@@ -127,7 +129,6 @@ def parse_monitors(
     data: Any, source: str = "monitors.yaml", declared_beside: tuple[tuple[str, bytes], ...] = ()
 ) -> MonitorsConfig:
     """The monitors of a parsed file; `declared_beside` are provider files beside it (name, bytes)."""
-    from quotawatch.channel_config import parse_channels
     from quotawatch.providers.registry import declared_providers
 
     source = clip(source)
@@ -144,22 +145,69 @@ def parse_monitors(
     defaults = {} if data.get("defaults") is None else data["defaults"]  # None: `defaults:` and nothing under it
     broken = [v for v in defaults.values() if isinstance(v, Broken)] if isinstance(defaults, dict) else []
     # The defaults are every monitor's: when they are wrong, the file cannot be used.
-    inherited = [broken[0].problem(source, "field 'defaults'")] if broken else read_entry(source, data, None, _defaults)
+    entry, what = (broken[0], "field 'defaults'") if broken else (data, None)
+    inherited = read_entry(source, entry, what, _defaults)
     if isinstance(inherited, list):
         raise ConfigError(inherited[0], tuple(inherited[1:]))
     registry = declared_providers(data.get("providers"), source, declared_beside)
     monitors, wrong = read_list(source, data["monitors"], "monitor", "id", partial(_monitor, inherited, registry))
     problems = [ConfigProblem(name, lines[0], tuple(lines[1:])) for name, lines in wrong]
-    channels, channel_problems = parse_channels(data.get("channels"), source)
+    channels, channel_problems = _channels(data.get("channels"), source)
     return MonitorsConfig(tuple(monitors), tuple(problems), registry.problems, channels, channel_problems)
+
+
+def _channels(value: Any, source: str) -> tuple[tuple[Channel, ...], tuple[str, ...]]:
+    """The usable channels, and one line per problem."""
+    if value is None:
+        return (), ()
+    if not isinstance(value, list):
+        return (), (bounded(f"{source}: field 'channels': must be a list of channels, got {show(value)}"),)
+    if len(value) > MAX_CHANNELS:
+        return (), (f"{source}: field 'channels': {len(value)} channels, more than the {MAX_CHANNELS} allowed",)
+    channels, problems = read_list(source, value, "channel", "name", _channel)
+    return tuple(channels), tuple(line for _, lines in problems for line in lines)
+
+
+def _channel(entry: Any, twin: str | None) -> Channel:
+    """The channel an entry holds; InvalidField with every wrong field, each once."""
+    from quotawatch import models
+
+    model, shape = models.check_fields(entry, models.ChannelModel)
+    found = [Invalid("name", "another channel already has this name")] if twin else []
+    found += shape
+    kind, given = model.type, _written(model, "url", "signing_secret_field", "min_severity")  # kind None: wrong
+    url, signing = given.get("url"), given.get("signing_secret_field")
+    if url is not None and kind not in ("pagerduty", None):
+        found.append(Invalid("url", "only a pagerduty channel takes a url; a webhook's URL is a secret (secret_field)"))
+    elif url is not None and not may_carry_a_key(url):
+        found.append(Invalid("url", f"must be an https URL such as {PAGERDUTY_URL}, got {show(url)}"))
+    if signing is not None and kind not in ("webhook", None):
+        found.append(Invalid("signing_secret_field", "only a webhook channel is signed"))
+    if signing is None and kind == "webhook" and "signing_secret_field" not in {f.field for f in shape}:
+        found.append(Invalid("signing_secret_field", "missing: name the field of the API-keys secret that holds it"))
+    if found:
+        raise Invalid.of(found)
+    return Channel(
+        name=model.name,
+        type=kind,
+        secret_field=model.secret_field,
+        min_severity=given.get("min_severity", _DEFAULT_SEVERITY[kind == "pagerduty"]),
+        monitors=tuple([model.monitors] if isinstance(model.monitors, str) else model.monitors),
+        signals=tuple([model.signals] if isinstance(model.signals, str) else model.signals),
+        url=url,
+        signing_secret_field=signing,
+    )
 
 
 def _defaults(data: dict[str, Any]) -> tuple[Thresholds, AlertPolicy]:
     from quotawatch import models
 
-    model, found = models.check_fields({} if data.get("defaults") is None else data["defaults"], models.Defaults)
-    inherited = _inherit(model, (DEFAULT_THRESHOLDS, DEFAULT_POLICY), found) if model else None
-    if found or inherited is None:
+    try:
+        model, found = models.check_fields({} if data.get("defaults") is None else data["defaults"], models.Defaults)
+        inherited = _inherit(model, (DEFAULT_THRESHOLDS, DEFAULT_POLICY), found)
+    except Invalid as exc:  # not a mapping
+        found, inherited = list(exc.every()), (DEFAULT_THRESHOLDS, DEFAULT_POLICY)
+    if found:
         raise Invalid.of([Invalid(f"defaults.{w.field}".removesuffix(".-"), str(w)) for w in found])
     return inherited
 
@@ -168,9 +216,7 @@ def _inherit(
     model: models.Defaults | models.MonitorModel, inherited: tuple[Thresholds, AlertPolicy], found: list[Invalid]
 ) -> tuple[Thresholds, AlertPolicy]:
     """The thresholds and alert policy, inherited and overridden by the fields set here."""
-    levels = attempt(
-        found, lambda: _burn(model.burn, _thresholds(model.thresholds, inherited[0]), "burn"), inherited[0]
-    )
+    levels = attempt(found, lambda: _levels(model.thresholds, model.burn, inherited[0]), inherited[0])
     changes = _written(model, *_POLICY_FIELDS)
     hours = changes.pop("remind_every_hours", None)
     if hours is not None:
@@ -184,8 +230,6 @@ def _monitor(inherited: tuple[Thresholds, AlertPolicy], registry: Registry, entr
     from quotawatch import models
 
     model, shape = models.check_fields(entry, models.MonitorModel)
-    if model is None:  # not a mapping, or a rule of the model's own: nothing more to check
-        raise Invalid.of(shape)
     found = [Invalid("id", f"another monitor ({twin}) already has this id")] if twin else []
     found += shape  # every rule below is checked, on the fields that are right
     wrong = {problem.field.split(".")[0] for problem in shape}  # each problem once: no rule on these
@@ -205,10 +249,8 @@ def _monitor(inherited: tuple[Thresholds, AlertPolicy], registry: Registry, entr
     meter_limits: dict[str, float] = {}
     for name, meter in (model.meters or {}).items():
         if provider is not None and not provider.has_meter(name):
-            meter_names = clip(", ".join(provider.meter_names), 2 * ECHO_CHARS)
-            found.append(
-                Invalid(f"meters.{show_key(name)}", f"{model.provider} has no such meter (meters: {meter_names})")
-            )
+            meters = clip(", ".join(provider.meter_names), 2 * ECHO_CHARS)
+            found.append(Invalid(f"meters.{show_key(name)}", f"{model.provider} has no such meter (meters: {meters})"))
             continue
         meter = meter or models.MeterModel()
         meter_thresholds[name] = attempt(
@@ -260,37 +302,29 @@ def _params(values: dict[str, str | int], provider: Provider | None, found: list
 
 def _meter_thresholds(meter: models.MeterModel, inherited: Thresholds, where: str) -> Thresholds:
     """A meter's percent thresholds and floors (`min_remaining: 100`, or `{warning: 100, critical: 20}`)."""
-    percent = _burn(meter.burn, _thresholds(meter, inherited, where), f"{where}.burn")
+    percent = _levels(meter, meter.burn, inherited, where)
     floor = meter.min_remaining  # a number: the warning floor alone
     floors = {"warning": floor} if floor is None or isinstance(floor, float) else _written(floor, "warning", "critical")
     return replace(percent, floor_warning=floors.get("warning"), floor_critical=floors.get("critical"))
 
 
-def _thresholds(model: models.ThresholdsModel | None, inherited: Thresholds, where: str = "thresholds") -> Thresholds:
-    """The inherited thresholds with what is set here; warning above critical is wrong once inherited."""
-    if model is None:
-        return inherited
-    written = _written(model, "warning", "critical")
-    warning, critical = written.get("warning", inherited.warning), written.get("critical", inherited.critical)
-    if warning > critical:
-        raise Invalid(where, f"warning ({warning:g}) is above critical ({critical:g})")
-    return replace(inherited, warning=warning, critical=critical)
-
-
-def _burn(model: models.BurnField, thresholds: Thresholds, where: str) -> Thresholds:
-    """The inherited burn settings with what `burn:` changes (core/burn.py checks them)."""
-    if model is None:
-        return thresholds
-    if isinstance(model, bool):
-        return replace(thresholds, burn=replace(thresholds.burn, off=not model))
-    changes: dict[str, Any] = {
-        name: value if name in ("factor", "min_spend") else _seconds(value)
-        for name, value in _written(model, "factor", "short", "long", "min_spend").items()
-    }
+def _levels(
+    model: models.ThresholdsModel | None, burn: models.BurnField, inherited: Thresholds, where: str = ""
+) -> Thresholds:
+    """The inherited thresholds with what is set here (warning above critical is wrong once
+    inherited), and the burn settings with what `burn:` changes (core/burn.py checks them).
+    `where`: a meter's field ("meters.NAME"), none for the monitor's or the defaults' own."""
+    levels = replace(inherited, **_written(model, "warning", "critical")) if model else inherited
+    if levels.warning > levels.critical:
+        raise Invalid(where or "thresholds", f"warning ({levels.warning:g}) is above critical ({levels.critical:g})")
+    if burn is None or isinstance(burn, bool):
+        return levels if burn is None else replace(levels, burn=replace(levels.burn, off=not burn))
+    changes = _written(burn, "factor", "short", "long", "min_spend")
+    changes.update({name: _seconds(changes[name]) for name in ("short", "long") if name in changes})
     try:
-        return replace(thresholds, burn=replace(thresholds.burn, off=False, **changes))
+        return replace(levels, burn=replace(levels.burn, off=False, **changes))
     except ValueError as exc:
-        raise Invalid(where, str(exc)) from None
+        raise Invalid(f"{where}.burn".removeprefix("."), str(exc)) from None
 
 
 def _written(model: Any, *names: str) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """The files a user writes as typed models, validated by msgspec (a third of pydantic's cold
 import, bench/config_load.py); a provider declaration's are in providers/schema.py, with the
 JSON Schemas generated from them. `check_fields` gives one line per wrong field; rules a
-schema cannot say are in config.py, channel_config.py and providers/declaration.py, run on
-the fields that are right.
+schema cannot say are in config.py and providers/declaration.py, run on the fields that are
+right.
 """
 
 from __future__ import annotations
@@ -131,18 +131,18 @@ class ChannelModel(Model, kw_only=True):
     signing_secret_field: Maybe[SecretField] = UNSET
 
 
-def check_fields(data: Any, model: type[_M], dec_hook: DecHook = None) -> tuple[_M | None, list[InvalidField]]:
-    """`data` as the model, and every wrong field in the file's words: msgspec stops at the
-    first, so then each field is converted alone (a mapping's entries one by one). With wrong
+def check_fields(data: Any, model: type[_M], dec_hook: DecHook = None) -> tuple[_M, list[InvalidField]]:
+    """`data` as the model, and every wrong field in the file's words (InvalidField when it is
+    no mapping): msgspec stops at the first, so then each field is converted alone. With wrong
     fields, the model holds the right ones and None for wrong required ones, so the rules a
     schema cannot say still check what is right, each problem once."""
     if not isinstance(data, dict):
-        return None, [InvalidField("-", f"must be a mapping of fields, got {show(data)}")]
+        raise InvalidField("-", f"must be a mapping of fields, got {show(data)}")
     try:
         return msgspec.convert(data, model, dec_hook=dec_hook), []
     except msgspec.ValidationError as exc:
         error = str(exc)
-    fields = _fields(model)
+    fields = {field.name: field for field in _struct_fields(model)}
     right: dict[str, Any] = {name: None for name, info in fields.items() if info.required}
     found: list[InvalidField] = []
     for key, value in data.items():
@@ -150,40 +150,31 @@ def check_fields(data: Any, model: type[_M], dec_hook: DecHook = None) -> tuple[
             why = f"unknown field (allowed: {', '.join(sorted(fields))})" if isinstance(key, str) else ""
             found.append(InvalidField(show_key(key), why or "a name must be text (quote it)"))
             continue
-        kind = fields[key].type
+        kind, before = fields[key].type, len(found)
         try:
             right[key] = msgspec.convert(value, kind, dec_hook=dec_hook)
+            continue
         except msgspec.ValidationError as exc:
-            if (
-                isinstance(value, list)
-                and "`$[" in str(exc)
-                and (wrong_items := _wrong_items(value, kind, key, dec_hook))
-            ):
-                found += wrong_items  # each item alone: every wrong one told
-                continue
-            if "[...]" not in str(exc) or not isinstance(value, dict):
-                found.append(_explain(str(exc), value, kind, key))
-                continue
-            right[key] = {}  # msgspec names no key of a mapping: each entry alone, the right ones kept
-            for part in ({k: v} for k, v in value.items()):
-                try:
-                    right[key].update(msgspec.convert(part, kind, dec_hook=dec_hook))
-                except msgspec.ValidationError as wrong:
-                    found.append(_explain(str(wrong), part, kind, key))
+            wrong = str(exc)
+        # msgspec names one wrong item of a list, and no key of a mapping: each converted alone,
+        # every wrong one told (a mapping's right entries kept)
+        if isinstance(value, list) and "`$[" in wrong:
+            parts: list[Any] = [[item] for item in value]
+        else:
+            parts = [{k: v} for k, v in value.items()] if isinstance(value, dict) and "[...]" in wrong else []
+        kept = []
+        for index, part in enumerate(parts):
+            try:
+                kept.append(msgspec.convert(part, kind, dec_hook=dec_hook))
+            except msgspec.ValidationError as exc:
+                at = str(exc).replace("`$[0]", f"`$[{index}]", 1)
+                found.append(_explain(at, value if isinstance(part, list) else part, kind, key))
+        if len(found) == before:  # no part wrong alone: the whole is (a list too long)
+            found.append(_explain(wrong, value, kind, key))
+        elif isinstance(value, dict):
+            right[key] = {k: v for part in kept for k, v in part.items()}
     found += [required(model, name) for name, info in fields.items() if info.required and name not in data]
     return model(**right), found or [InvalidField("-", clip(error, 200))]  # else a rule of the whole model
-
-
-def _wrong_items(items: list[Any], kind: Any, key: str, dec_hook: DecHook) -> list[InvalidField]:
-    """The wrong items of a list field, each converted alone (none: the list is wrong as a
-    whole, too long say)."""
-    found = []
-    for index, item in enumerate(items):
-        try:
-            msgspec.convert([item], kind, dec_hook=dec_hook)
-        except msgspec.ValidationError as wrong:
-            found.append(_explain(str(wrong).replace("`$[0]", f"`$[{index}]", 1), items, kind, key))
-    return found
 
 
 def required(model: type[Any], name: str) -> InvalidField:
@@ -191,14 +182,9 @@ def required(model: type[Any], name: str) -> InvalidField:
     return InvalidField(name, f"required: {_describe(_into(_type_info(model), name))}")  # type: ignore[arg-type]
 
 
-@functools.cache
-def _fields(model: Any) -> dict[str, msgspec.structs.FieldInfo]:
-    return {f.name: f for f in msgspec.structs.fields(model)}  # read from the annotations: slow, so once
-
-
-@functools.cache
-def _type_info(kind: Any) -> Any:
-    return inspect.type_info(kind)  # the whole tree of the type: built once
+# Read from the annotations (a field's) or built for the whole tree (a type's): slow, so once.
+_struct_fields = functools.cache(msgspec.structs.fields)
+_type_info = functools.cache(inspect.type_info)
 
 
 _AT = re.compile(r"^(?P<what>.*?)(?: - at `(?P<key>key` in `)?\$(?P<path>[^`]*)`)?$", re.DOTALL)

@@ -30,7 +30,7 @@ MAX_EXPANDED_VALUES = 1_000_000
 # Where the entries are: items of `monitors:`/`channels:`, values of `providers:` and
 # `defaults:` (the document is depth 1); a declaration file is one entry.
 MONITORS_FILE, DECLARATION_FILE = 3, 1
-MAX_MONITORS = 20_000  # entries of monitors.yaml (config.py), and of `channels:` (channel_config.py)
+MAX_MONITORS = 20_000  # entries of `monitors:` (config.py)
 MAX_CHANNELS = 20
 MAX_ENTRY_PROBLEMS = 20  # lines of one entry: a hostile one (10,000 unknown fields) cannot flood a log
 # Characters YAML 1.1 allows in a stream (PyYAML and libyaml refuse the others).
@@ -46,22 +46,18 @@ class Broken:
     message: str
     name: str | None  # its `id` or `name`, when written plainly
 
-    def problem(self, source: str, what: str) -> str:
-        """The one line its reader reports: "monitors.yaml: line 7: monitor 'a': ..."."""
-        return bounded(f"{source}: line {self.line}: {what}: {self.message}")
-
 
 class Lined(dict[Any, Any]):
     """A mapping as read, with the line of each key (1-based), for errors that name one."""
 
-    line = 0
+    line: int
     key_lines: dict[Any, int]
 
 
 def field_line(source: str, entry: Any, what: str | None, wrong: InvalidField) -> str:
     """The line reporting a wrong field of an entry (`what`; None: of the file itself), at its
     deepest key's line: "monitors.yaml: line 7: monitor 'a': field 'thresholds.warning': ..."."""
-    data, line = entry, entry.line if isinstance(entry, Lined) and entry.line else None
+    data, line = entry, entry.line if isinstance(entry, Lined) else None
     for step in wrong.field.replace("[", ".").replace("]", "").split("."):
         if isinstance(data, Lined) and step in data.key_lines:
             line = data.key_lines[step]
@@ -83,8 +79,8 @@ def read_entry(source: str, entry: Any, what: str | None, read: Callable[[Any], 
     """The entry as `read` makes it, or its problems, a line each: its unreadable YAML, every
     wrong field, or a bug of ours (which must cost one entry, not the run). `what`: the entry
     as its problems name it (None: the file itself)."""
-    if isinstance(entry, Broken):
-        return [entry.problem(source, str(what))]
+    if isinstance(entry, Broken):  # "monitors.yaml: line 7: monitor 'a': duplicate key..."
+        return [bounded(f"{source}: line {entry.line}: {what}: {entry.message}")]
     where = f"{source}: {what}" if what else source
     try:
         return read(entry)
@@ -160,12 +156,10 @@ def parse_yaml(raw: bytes, source: str, entry_depth: int = DECLARATION_FILE, shi
     loader: Any = (yaml.CSafeLoader if plain else default_loader())(text)
     try:
         return loader.get_single_data() if plain else _Reader(loader, entry_depth, source).document()
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{source}: not valid YAML{where}") from None
-    except yaml.YAMLError:
-        raise ConfigError(f"{source}: not valid YAML") from None
     finally:
         loader.dispose()
 
@@ -188,7 +182,7 @@ def _line(event: Any) -> int:
 
 
 class _Reader:
-    """Parser events to values, each with its size (values after aliases are expanded). The
+    """Parser events to values, counting them as written and as aliases expand them. The
     problems of an entry make it a Broken; any other problem refuses the file."""
 
     def __init__(self, loader: Any, entry_depth: int, source: str) -> None:
@@ -196,23 +190,23 @@ class _Reader:
 
         self.loader, self.entry_depth, self.source = loader, entry_depth, source
         self.events, self.node = events, nodes.ScalarNode
-        self.values = 0
-        self.anchors: dict[str, tuple[Any, int, list[tuple[int, str]]]] = {}
+        self.values = self.expanded = 0
+        self.anchors: dict[str, tuple[Any, int, list[tuple[int, str]]]] = {}  # value, expanded, problems
         self.problems: list[tuple[int, str]] = []  # of the entry being read, else of the file
 
     def document(self) -> Any:
         get, ends = self.loader.get_event, self.events.StreamEndEvent
         get()  # stream start
-        value, size = None, 0
+        value = None
         if not self.loader.check_event(ends):
             get()  # document start
-            value, size = self.read(get(), 1)
+            value = self.read(get(), 1)
             get()  # document end
         if not self.loader.check_event(ends):
             self.refuse(_line(self.loader.peek_event()), "a second YAML document ('---'): the file holds one")
         if self.problems:
             self.refuse(*self.problems[0])
-        if size > MAX_EXPANDED_VALUES:
+        if self.expanded > MAX_EXPANDED_VALUES:
             self.refuse(1, f"its aliases expand to more than {MAX_EXPANDED_VALUES:,} values")
         return value
 
@@ -220,46 +214,54 @@ class _Reader:
         """Something the file may not hold, at a line (1-based): the file cannot be used."""
         raise ConfigError(bounded(f"{self.source}: line {line}: {message}"))
 
-    def read(self, event: Any, depth: int, key: bool = False) -> tuple[Any, int]:
-        """The value that starts with this event (already taken from the parser), and its size."""
+    def read(self, event: Any, depth: int, key: bool = False) -> Any:
+        """The value that starts with this event (already taken from the parser)."""
         if depth > MAX_DEPTH:
             self.refuse(_line(event), f"nested more than {MAX_DEPTH} levels deep")
         if depth != self.entry_depth:
             return self.value(event, depth, key)
-        outer, self.problems = self.problems, []
-        value, size = self.value(event, depth, key)
-        if size > MAX_ENTRY_VALUES:
+        outer, self.problems, start = self.problems, [], self.expanded
+        value = self.value(event, depth, key)
+        if self.expanded - start > MAX_ENTRY_VALUES:
             self.problems.append((_line(event), f"its aliases expand to more than {MAX_ENTRY_VALUES:,} values"))
         problems, self.problems = self.problems, outer
         if not problems:
-            return value, size
+            return value
+        self.expanded = start + 1  # in the file: one value
         name = next((value[k] for k in ("id", "name") if isinstance(value, dict) and k in value), None)
-        return Broken(*min(problems), name if isinstance(name, str) and name else None), 1  # in the file: one value
+        return Broken(*min(problems), name if isinstance(name, str) and name else None)
 
-    def value(self, event: Any, depth: int, key: bool) -> tuple[Any, int]:
+    def value(self, event: Any, depth: int, key: bool) -> Any:
         if isinstance(event, self.events.AliasEvent):
             if event.anchor not in self.anchors:
                 self.problems.append((_line(event), f"the alias *{clip(event.anchor or '')} names no anchor above it"))
-                return None, 1
+                self.expanded += 1
+                return None
             value, size, problems = self.anchors[event.anchor]
             self.problems += problems
-            return value, size
+            self.expanded += size
+            return value
         self.values += 1
         if self.values > MAX_VALUES:
             self.refuse(_line(event), f"more than {MAX_VALUES:,} values in the file")
-        start = len(self.problems)
+        start, expanded = len(self.problems), self.expanded
+        self.expanded += 1
         if isinstance(event, self.events.ScalarEvent):
-            value, size = self.scalar(event), 1
+            value = self.scalar(event)
             if value is _MERGE and not key:
                 self.problems.append((_line(event), "cannot read this value"))
                 value = None
         elif isinstance(event, self.events.SequenceStartEvent):
-            value, size = self.sequence(event, depth)
+            self.tag(event, (_SEQ,))
+            value = []
+            while not self.loader.check_event(self.events.SequenceEndEvent):
+                value.append(self.read(self.loader.get_event(), depth + 1))
+            self.loader.get_event()
         else:
-            value, size = self.mapping(event, depth)
+            value = self.mapping(event, depth)
         if event.anchor is not None:
-            self.anchors[event.anchor] = (value, size, self.problems[start:])
-        return value, size
+            self.anchors[event.anchor] = (value, self.expanded - expanded, self.problems[start:])
+        return value
 
     def tag(self, event: Any, allowed: tuple[str, ...]) -> str | None:
         """The event's tag, resolved; None (and a problem) for one beyond plain values, lists and mappings."""
@@ -286,34 +288,21 @@ class _Reader:
             self.problems.append((_line(event), f"cannot read this value{' as ' + what if what else ''}"))
             return None
 
-    def sequence(self, event: Any, depth: int) -> tuple[list[Any], int]:
-        self.tag(event, (_SEQ,))
-        items, size = [], 1
-        item = self.loader.get_event()
-        while not isinstance(item, self.events.SequenceEndEvent):
-            value, item_size = self.read(item, depth + 1)
-            items.append(value)
-            size += item_size
-            item = self.loader.get_event()
-        return items, size
-
-    def mapping(self, event: Any, depth: int) -> tuple[Lined, int]:
+    def mapping(self, event: Any, depth: int) -> Lined:
         """A mapping, with merged keys (`<<: *a` or `<<: [*a, *b]`) first; keys written here win."""
         self.tag(event, (_MAP,))
-        own, merged, size = Lined(), Lined(), 1
+        own, merged = Lined(), Lined()
         own.line, own.key_lines, merged.key_lines = _line(event), {}, {}
-        key_event = self.loader.get_event()
-        while not isinstance(key_event, self.events.MappingEndEvent):
-            key, key_size = self.read(key_event, depth + 1, key=True)
-            value, value_size = self.read(self.loader.get_event(), depth + 1)
-            size += key_size + value_size
-            if key is _MERGE:
-                maps = value if isinstance(value, list) else [value]
-                if not all(isinstance(m, Lined) for m in maps):
-                    self.problems.append((_line(key_event), "'<<' merges a mapping (*name) or a list of them"))
-                for m in reversed(maps if all(isinstance(m, Lined) for m in maps) else []):
+        while not self.loader.check_event(self.events.MappingEndEvent):
+            key_event = self.loader.get_event()
+            key, value = self.read(key_event, depth + 1, key=True), self.read(self.loader.get_event(), depth + 1)
+            maps = value if isinstance(value, list) else [value]
+            if key is _MERGE and all(isinstance(m, Lined) for m in maps):
+                for m in reversed(maps):
                     merged.update(m)
                     merged.key_lines.update(m.key_lines)
+            elif key is _MERGE:
+                self.problems.append((_line(key_event), "'<<' merges a mapping (*name) or a list of them"))
             elif not isinstance(key, Hashable):
                 self.problems.append((_line(key_event), "a key must be a plain value, not a list or a mapping"))
             elif key in own.key_lines:
@@ -322,9 +311,10 @@ class _Reader:
                 self.problems.append((_line(key_event), message))
             else:
                 own[key], own.key_lines[key] = value, _line(key_event)
-            key_event = self.loader.get_event()
+        self.loader.get_event()
         if not merged:
-            return own, size
-        lined = Lined({**merged, **own})
-        lined.line, lined.key_lines = own.line, {**merged.key_lines, **own.key_lines}
-        return lined, size
+            return own
+        merged.update(own)
+        merged.line = own.line
+        merged.key_lines.update(own.key_lines)
+        return merged

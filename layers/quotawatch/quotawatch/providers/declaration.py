@@ -12,7 +12,6 @@ from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import msgspec
 from msgspec import UNSET, UnsetType
 
 from quotawatch import models
@@ -23,12 +22,7 @@ from quotawatch.echo import InvalidField as Invalid
 from quotawatch.providers import schema
 from quotawatch.providers.base import Auth, KeyHelp, Pages, ParsedUsage, Provider
 from quotawatch.providers.declared import FIGURES, ConditionSpec, MeterSpec, PeriodSpec, Reading, RefusalSpec, is_unit
-from quotawatch.providers.expressions import (
-    Expression,
-    ExpressionError,
-    compile_expression,
-    reads_headers,
-)
+from quotawatch.providers.expressions import Expression, ExpressionError, compile_expression, reads_headers
 from quotawatch.providers.parsing import TIME_PLACEHOLDERS
 from quotawatch.strict_yaml import read_entry, shown_name
 
@@ -75,8 +69,6 @@ def declare(
 
 def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, CodedReading]) -> Provider:
     model, shape = models.check_fields(data, schema.Declaration, schema.compiled)
-    if model is None:  # not a mapping: nothing more to check
-        raise Invalid.of(shape)
     wrong = {problem.field.split(".")[0].split("[")[0] for problem in shape}
     found = list(shape)  # every rule below is checked, on the fields that are right
 
@@ -103,25 +95,22 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         check({"params"}, partial(_require_known_placeholders, text, known, field_name), None)
     used = {p for _, text in templated for p in _PLACEHOLDER.findall(text)}
     content_type = check({"body", "method", "content_type"}, lambda: _request_body(model), None)
-    fixed = [h for h in model.headers or {} if h.lower() in ("authorization", "content-type", "content-length", "host")]
-    found += [
-        Invalid(f"headers.{show_key(h)}", "a fixed value, not the key's or the body's (auth, content_type)")
-        for h in fixed
-    ]
+    for header in model.headers or {}:
+        if header.lower() in ("authorization", "content-type", "content-length", "host"):
+            why = "a fixed value, not the key's or the body's (auth, content_type)"
+            found.append(Invalid(f"headers.{show_key(header)}", why))
     pages = None if isinstance(p := model.pages, UnsetType) else Pages(p.next, p.param, _given(p.more, None), p.max)
     monthly_on = model.period.monthly if model.period and not isinstance(model.period.monthly, UnsetType) else None
     if monthly_on is None and "period" not in wrong and any(u.startswith("period.") for u in used):
         found.append(Invalid("period", "{period...} placeholders need the period: 'period: {monthly: DAY}'"))
-    auth = check({"auth"}, lambda: _auth(model.auth), Auth("basic"))  # a fallback is never used:
-    reader = check({"code"}, lambda: _reader(model, coded, wrong), _NO_READER)  # raise_any raises first
+    auth = check({"auth"}, lambda: _auth(model.auth), Auth("basic"))  # a fallback is never used: a
+    reader = check({"code"}, lambda: _reader(model, coded, wrong), _NO_READER)  # problem is raised first
     if found:
         raise Invalid.of(found)
-    display = _given(model.display_name, declared_name)
-    expressions = [p for p in (model.meters, model.conditions, model.refusals, model.period, model.pages) if p]
-    sources = msgspec.to_builtins(expressions, enc_hook=lambda expression: expression.source)
+    expressions = [data.get(f) for f in ("meters", "conditions", "refusals", "period", "pages")]  # as written
     return Provider(
         name=declared_name,
-        display_name=display.strip(),
+        display_name=_given(model.display_name, declared_name).strip(),
         base_url=base_url,
         path=path,
         auth=auth,
@@ -140,7 +129,7 @@ def _provider(data: Any, source: str, name: str | None, coded: Mapping[str, Code
         timed=bool(used & TIME_PLACEHOLDERS),
         monthly_on=monthly_on,
         pages=pages,
-        reads_headers=any(reads_headers(text) for _, text in _texts(sources)),
+        reads_headers=any(reads_headers(text) for _, text in _texts(expressions)),
     )
 
 
@@ -167,9 +156,8 @@ def _request_body(model: schema.Declaration) -> str | None:
         raise Invalid("content_type", "a mapping is sent as application/json; content_type is for a text body")
     if len(json.dumps(model.body)) > MAX_BODY_CHARS:
         raise Invalid("body", f"is longer than {MAX_BODY_CHARS:,} characters")
-    return (
-        _given(model.content_type, "text/plain; charset=utf-8") if isinstance(model.body, str) else "application/json"
-    )
+    text = isinstance(model.body, str)
+    return _given(model.content_type, "text/plain; charset=utf-8") if text else "application/json"
 
 
 def _declared_name(model: schema.Declaration, name: str | None) -> str:
@@ -270,19 +258,17 @@ def _auth(value: str | schema.AuthModel) -> Auth:
         if not colon:
             raise Invalid("auth", "a header and its format ('Authorization: Bearer {key}'), or a mapping")
         parsed, wrong = models.check_fields({"header": header.strip(), "format": written.strip()}, schema.AuthModel)
-        if parsed is None or wrong:
+        if wrong:
             raise Invalid.of([Invalid(f"auth.{w.field}", str(w)) for w in wrong])
         value = parsed
     ways = [w for w in ("header", "query", "basic") if not isinstance(getattr(value, w), UnsetType)]
     if len(ways) != 1:
         raise Invalid("auth", "one of: {header: NAME, format: '... {key}'}, {query: NAME} or {basic: true}")
-    form: str | None = _given(value.format, None)
-    if ways != ["header"] and form is not None:
-        raise Invalid(f"auth.{ways[0]}", "takes no format (the key is sent as it is)")
-    if ways == ["basic"]:
-        return Auth("basic")
-    if ways == ["query"]:
-        return Auth("query", str(value.query))
+    way, form = ways[0], _given(value.format, None)
+    if way != "header" and form is not None:
+        raise Invalid(f"auth.{way}", "takes no format (the key is sent as it is)")
+    if way != "header":
+        return Auth("query", str(value.query)) if way == "query" else Auth("basic")
     form = form or "{key}"
     if form.count("{key}") != 1 or not form.isprintable():
         raise Invalid("auth.format", "must hold {key} once, e.g. 'Bearer {key}'")
