@@ -341,6 +341,7 @@ def _batch(at: datetime) -> float:
         ((4, 15), 2),  # 04:00 to 04:30, in the quiet quarters of the hour the batch starts in
         ((6, 0), 2),  # 05:45 to 06:15, across the hour after the batch ends
         ((3, 45), 3),  # 03:30 to 04:15, across the hour before
+        ((4, 30), 2),  # 04:15 to 04:45, ending where the batch starts: not held to its rate
     ],
 )
 def test_a_burn_beside_the_nightly_batch_is_caught_at_its_second_run(first: tuple[int, int], spike: int) -> None:
