@@ -14,9 +14,14 @@ core/hour_shape.py, placed between them), through `burn()` as core/rules.py call
 `--no-shapes` without the shapes, as before them. `--every-reading` judges every reading
 of the last 8 days instead (the rule's own figures, before the window's tiers): the
 meter's consumption up to each run, computed once for the year (`judge`), with a sample
-of runs checked against `burn()` on a slice.
+of runs checked against `burn()` on a slice. `--through-rules` runs each run as the check
+does instead: the stored window decoded, `evaluate` (core/rules.py: the floors it keeps in
+the window, its skips for still meters), the window rolled and encoded, the burn signal's
+stored level carried (none until it first speaks); it also says where its raises differ
+from the window replay's. About 1 ms a run: use it on a subset (`--quick`).
 
     python bench/burn_replay.py [--meters 100] [--days 365] [--quick] [--every-reading]
+    python bench/burn_replay.py --through-rules --quick   # 20 meters through evaluate
     (bench/run.py runs it too; --quick: 20 meters)
     python bench/burn_replay.py --misses [--tier 1800] [--no-shapes]   # each planted burn missed or
     caught after two runs, run by run (judges only the runs around each: half a minute)
@@ -55,8 +60,10 @@ from quotawatch.core.burn import (  # noqa: E402
     judge,
 )
 from quotawatch.core.hour_shape import QUARTERS, place, shape_of  # noqa: E402
-from quotawatch.core.rules import Level  # noqa: E402
-from quotawatch.core.window import HISTORY_SECONDS, RECENT, WINDOW_SIZE  # noqa: E402
+from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, Level, burn_signal_key, evaluate  # noqa: E402
+from quotawatch.core.snapshot import ErrorKind, Period, Snapshot  # noqa: E402
+from quotawatch.core.snapshot import Meter as Reading  # noqa: E402
+from quotawatch.core.window import HISTORY_SECONDS, RECENT, WINDOW_SIZE, Window  # noqa: E402
 
 STEP = 900.0  # a run every 15 minutes
 START = datetime(2026, 1, 1, tzinfo=UTC).timestamp()
@@ -226,6 +233,55 @@ def replay_window(meter: Meter, tier_seconds: int = TIER_SECONDS) -> Outcome:
     return outcome
 
 
+def replay_rules(meter: Meter) -> Outcome:
+    """Every run as a check run makes it: the stored window decoded, `evaluate` (core/rules.py,
+    with its floors kept in the window and its skips for still meters), the window rolled
+    and encoded; the burn signal's stored level carried from run to run, None until the
+    signal first speaks, as the check stores it."""
+    outcome = Outcome()
+    stored = Window.of([]).encode()
+    key = burn_signal_key(_NAME)
+    previous: dict[str, Level] = {}
+    cpu = 0.0
+    for i, value in enumerate(meter.values):
+        snapshot = _snapshot(meter, i)
+        start = time.process_time()
+        past = Window.decode(stored, "replay")
+        evaluation = evaluate(snapshot, past, lambda _: DEFAULT_THRESHOLDS, previous, DEFAULT_POLICY)
+        stored = past.rolled(snapshot).encode()
+        cpu += time.process_time() - start
+        if value is None:
+            continue  # a failed run judges nothing
+        outcome.evaluations += 1
+        level = next((s.level for s in evaluation.signals if s.key == key), None)
+        if level is None:
+            continue  # not raised and nothing stored: the rule said nothing
+        if level is not Level.OK and previous.get(key, Level.OK) is Level.OK:
+            outcome.raised_at.append(i)
+        previous[key] = level
+    outcome.cpu = cpu
+    return outcome
+
+
+_NAME = "m"
+
+
+def _snapshot(meter: Meter, i: int) -> Snapshot:
+    """The reading of run `i` as a check run stores it (a failed run: an `unavailable` error)."""
+    at = datetime.fromtimestamp(meter.times[i], UTC)
+    value = meter.values[i]
+    if value is None:
+        return Snapshot.failed("replay", "replay", at, ErrorKind.UNAVAILABLE, "")
+    end = meter.period_ends[i]
+    month = datetime(at.year, at.month, 1, tzinfo=UTC)
+    period = None if end is None else Period(month, datetime.fromtimestamp(end, UTC))
+    if meter.kind == "balance":
+        reading = Reading(_NAME, None, None, value, meter.unit)
+    else:
+        reading = Reading(_NAME, value, meter.limits[i], None, meter.unit)
+    return Snapshot("replay", "replay", at, period, (reading,))
+
+
 def _window_rows(meter: Meter, tier_seconds: int) -> Callable[[int], list[int]]:
     """The rows (indices into the meter's readings, oldest first) a run's window holds."""
     times = meter.times
@@ -324,7 +380,7 @@ def _halves(meter: Meter, i: int, rows: list[int]) -> str:
     seasonal = _usual_short(consumption, now, DEFAULT_BURN)
     mean = consumption.rate(now - DEFAULT_BURN.baseline_days * DAY, now - DEFAULT_BURN.short) or 0.0
     rates = (consumption.rate(now - 2 * half, now - half), consumption.rate(now - half, now))
-    usual = seasonal[1:] if seasonal else (0.0, 0.0)
+    usual = seasonal[2:] if seasonal else (0.0, 0.0)
     return (
         ", ".join(f"{r or 0:.3g}/{max(u, FLOOR_SHARE * mean):.3g}" for r, u in zip(rates, usual, strict=True))
         + f" (floor {FLOOR_SHARE * mean:.3g})"
@@ -370,12 +426,18 @@ def _check(meter: Meter, i: int, facts: MeterFacts, previous: Level, level: Leve
 
 
 def bench_burn(
-    meters: int = 100, days: int = 365, every_reading: bool = False, tier: int = TIER_SECONDS, misses: bool = False
+    meters: int = 100,
+    days: int = 365,
+    every_reading: bool = False,
+    tier: int = TIER_SECONDS,
+    misses: bool = False,
+    through_rules: bool = False,
 ) -> None:
     runs = int(days * DAY / STEP)
     print(f"Burn replay: {meters} meters, {days} days of readings every 15 minutes, defaults {_defaults()}")
     kept = f"the rows the window keeps (its coarse tier one every {tier / HOUR:g} h)"
-    print("  judged on " + ("every reading of the last 8 days" if every_reading else kept))
+    rules = "each run as the check makes it: the stored window decoded, evaluate (floors, skips), rolled, encoded"
+    print("  judged on " + ("every reading of the last 8 days" if every_reading else rules if through_rules else kept))
     wall = time.perf_counter()
     unplanted = blip_alerts = caught = missed = under_floor = 0
     to_catch: list[int] = []
@@ -385,10 +447,19 @@ def bench_burn(
         counts = [print_misses(index, synthesize(index, runs), tier) for index in range(meters)]
         print(f"  late {sum(c[0] for c in counts)}, missed {sum(c[1] for c in counts)}\n")
         return
+    differ: list[str] = []  # --through-rules: raises where the window replay's differ
     for index in range(meters):
         meter = synthesize(index, runs)
-        outcome = replay(meter) if every_reading else replay_window(meter, tier)
+        if every_reading:
+            outcome = replay(meter)
+        else:
+            outcome = replay_rules(meter) if through_rules else replay_window(meter, tier)
         outcomes.append(outcome)
+        if through_rules:
+            ours, theirs = set(outcome.raised_at), set(replay_window(meter, tier).raised_at)
+            differ += [
+                f"meter {index} run {r}: {'rules' if r in ours else 'window'} only" for r in sorted(ours ^ theirs)
+            ]
         spans = [(s, s + n + 2) for s, n in meter.spikes]
         for first, length in meter.spikes:
             value = meter.values[first]
@@ -423,6 +494,15 @@ def bench_burn(
             f" runs to catch median {statistics.median(to_catch):g}, max {max(to_catch)}"
         )
     cpu_us = sum(o.cpu for o in outcomes) / evaluations * 1e6
+    if through_rules:
+        print(f"  against the window replay (burn() on the rows it models): {len(differ)} raises differ")
+        for line in differ[:20]:
+            print(f"    {line}")
+        print(
+            f"  CPU per run that read the meter: {cpu_us:.0f} µs (decode, evaluate, roll, encode; a failed run's"
+            f" too); {evaluations:,} evaluations; wall {time.perf_counter() - wall:.0f} s\n"
+        )
+        return
     if not every_reading:
         rows = sum(o.rows for o in outcomes) / evaluations
         print(
@@ -457,6 +537,10 @@ if __name__ == "__main__":
     parser.add_argument("--tier", type=int, default=TIER_SECONDS, help="seconds between rows of the coarse tier")
     parser.add_argument("--misses", action="store_true", help="print each planted burn missed or caught late")
     parser.add_argument("--no-shapes", action="store_true", help="without the hours' shapes (as before them)")
+    parser.add_argument(
+        "--through-rules", action="store_true", help="each run through evaluate (core/rules.py) and the stored window"
+    )
     args = parser.parse_args()
     SHAPES = not args.no_shapes
-    bench_burn(20 if args.quick else args.meters, args.days, args.every_reading, args.tier, args.misses)
+    meters = 20 if args.quick else args.meters
+    bench_burn(meters, args.days, args.every_reading, args.tier, args.misses, through_rules=args.through_rules)

@@ -153,6 +153,9 @@ CASES = [
          edit=_outage_a_week_ago),
     Case("the nightly batch a run early", lambda at: NIGHTLY if NOW - 10.5 * HOUR < at <= NOW - 10 * HOUR
          else nightly(at), Level.OK, now=NOW - 10 * HOUR),
+    # Not the batch started early: a 10x burn of the half hour before it is held to its own usual.
+    Case("a burn ending where the nightly batch starts", lambda at: 10.0 if NOW - 10.5 * HOUR < at <= NOW - 10 * HOUR
+         else nightly(at), Level.WARNING, now=NOW - 10 * HOUR),
     # An hour of it at 30x is also 5.8x the usual over the long window: critical.
     Case("the batch at an unusual hour", lambda at: NIGHTLY if at > NOW - HOUR else nightly(at), Level.CRITICAL),
     Case("Saturday after a busy week", office, Level.OK, now=SATURDAY),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -340,6 +341,7 @@ def _batch(at: datetime) -> float:
         ((4, 15), 2),  # 04:00 to 04:30, in the quiet quarters of the hour the batch starts in
         ((6, 0), 2),  # 05:45 to 06:15, across the hour after the batch ends
         ((3, 45), 3),  # 03:30 to 04:15, across the hour before
+        ((4, 30), 2),  # 04:15 to 04:45, ending where the batch starts: not held to its rate
     ],
 )
 def test_a_burn_beside_the_nightly_batch_is_caught_at_its_second_run(first: tuple[int, int], spike: int) -> None:
@@ -359,3 +361,37 @@ def test_a_burn_beside_the_nightly_batch_is_caught_at_its_second_run(first: tupl
         run.window = Window.decode(run.window.encode(), "acme")
 
     assert [notice[:2] for notice in run.notices] == [(tick + 1, Notice.RAISED)]
+
+
+def _burning_then_still(now: datetime) -> list[Snapshot]:
+    """Eight days of the usual spend every 15 minutes, then runs every 5 minutes: 10x the
+    usual from 25 minutes before `now` to 5 minutes before it, nothing since."""
+    times = [START + k * TICK for k in range(round((now - START) / TICK) - 1)]
+    times += [now - timedelta(minutes=m) for m in range(30, -1, -5)]
+    readings, used = [spend(times[0], 0.0)], 0.0
+    for before, at in pairwise(times):
+        rate = 0.0 if at == now else 10 * USUAL if at > now - timedelta(minutes=30) else USUAL
+        used += rate * (at - before).total_seconds() / 3600
+        readings.append(spend(at, used))
+    return readings
+
+
+def test_a_meter_is_quiet_only_if_still_back_past_the_short_windows_start() -> None:
+    """`_quiet` (core/rules.py) skips the burn rule for a meter whose figure is this reading's
+    in every stored row back past the short window's start. Runs every 5 minutes: a spend
+    that burned at 10x until the newest row and stood still since is judged, and raised (a
+    `_quiet` reading the newest row alone skips it); one still for the whole window is quiet."""
+    now = START + timedelta(days=8, hours=12)
+    readings = _burning_then_still(now)
+    past, reading = Window.of(readings[:-1]), readings[-1]
+    meter, short = reading.meters[0], DEFAULT_BURN.short
+    assert past.meters["spend"].used[0] == meter.used  # the newest row holds this figure
+    assert not rules._quiet(meter, past, now.timestamp(), short)
+    evaluation = evaluate(reading, past, lambda _: DEFAULT_THRESHOLDS, {}, DEFAULT_POLICY)
+    assert {s.key: s.level for s in evaluation.signals}.get(KEY) is Level.WARNING
+
+    later = now + timedelta(minutes=35)  # the same figure, read 35 minutes on: still over the window
+    figure = meter.used
+    assert figure is not None
+    held = [*readings, *(spend(later - timedelta(minutes=m), figure) for m in range(30, -1, -5))]
+    assert rules._quiet(meter, Window.of(held[:-1]), later.timestamp(), short)

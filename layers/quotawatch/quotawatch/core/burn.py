@@ -31,10 +31,12 @@ Windows (the issue's "both a long and a short window" adapted to a run every 15 
 The usual rate is the median, over the previous `baseline_days` days of the same kind
 (weekday or weekend, in UTC), of the rate in the same window shifted by whole days; each
 day's is the higher of the window and the window half a short window later, so a nightly
-batch that starts a few minutes early is still usual. A day whose window lies in a gap of
-readings over GAP (an outage) is left out, unless every day is: its rate is the gap's
-average, with whatever batch the gap holds. It is floored by a tenth
-of the meter's mean hourly rate over those days: a quiet hour does not make any small use
+batch that starts a few minutes early is still usual; a window that burns at less than that
+holds none of the batch, and its usual is the window's own (a burn ending where the batch
+starts is caught by its second run, not held to the batch's rate). A day whose window lies
+in a gap of readings over GAP (an outage) is left out, unless every day is: its rate is the
+gap's average, with whatever batch the gap holds. It is floored by a tenth of the meter's
+mean hourly rate over those days: a quiet hour does not make any small use
 an anomaly, while a 10x burn in an hour running at an eighth of the mean is still caught
 (a floor at the full median hourly rate would hide every burn in the quiet half of a
 day). The mean, not the median, so that a meter idle but for its nightly batch has a floor.
@@ -361,8 +363,11 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     mean = consumption.rate(now - settings.baseline_days * DAY, now - short)
     if short_rate is None or long_rate is None or seasonal is None or mean is None:
         return Burn(Level.OK, False, settings, unit=facts.unit)
-    usual, *usual_halves = (max(rate, FLOOR_SHARE * mean) for rate in seasonal)
+    early, plain, *usual_halves = (max(rate, FLOOR_SHARE * mean) for rate in seasonal)
     halves = (consumption.rate(now - short, now - short / 2), consumption.rate(now - short / 2, now))
+    # A batch that started early burns in today's window at least as in the window a
+    # quarter later on the days alike: a window burning at less holds none of it.
+    usual = early if short_rate >= early else plain
     # Each half against its own usual: a burn beside a nightly batch is still a burn.
     sustained = all(h is not None and h >= u * settings.factor / 2 for h, u in zip(halves, usual_halves, strict=True))
     hours_left, spare = _run_out(facts, short_rate)
@@ -424,16 +429,21 @@ def _alike(now: float, settings: BurnSettings) -> list[float]:
     return [day for day in days if _weekend(day) == weekend] or days
 
 
-def _usual_short(consumption: Consumption, now: float, settings: BurnSettings) -> tuple[float, float, float] | None:
-    """Usual rates of the short window and of its two halves: medians over the days alike.
+def _usual_short(
+    consumption: Consumption, now: float, settings: BurnSettings
+) -> tuple[float, float, float, float] | None:
+    """Usual rates of the short window (early and plain) and of its two halves: medians over
+    the days alike.
 
-    The window's is each day's higher of the window and the window half its length later:
-    a batch that starts early today is still usual. One that starts late needs no shift:
-    today's window holds it, as every earlier day's did.
+    The early one is each day's higher of the window and the window half its length later:
+    a batch that starts early today is still usual (`judge` takes the plain one when the
+    window's older half already burns). One that starts late needs no shift: today's
+    window holds it, as every earlier day's did.
     """
     half = settings.short / 2
     per_hour = HOUR / half
     wholes: list[float] = []
+    plains: list[float] = []
     firsts: list[float] = []
     seconds: list[float] = []
     days = _alike(now, settings)
@@ -444,10 +454,12 @@ def _usual_short(consumption: Consumption, now: float, settings: BurnSettings) -
             continue
         firsts.append((p1 - p0) * per_hour)
         seconds.append((p2 - p1) * per_hour)
+        plains.append((p2 - p0) * per_hour / 2)
         wholes.append(max(p2 - p0, p3 - p1 if p3 is not None else 0.0) * per_hour / 2)
     if not wholes:
         return None
-    return statistics.median(wholes), statistics.median(firsts), statistics.median(seconds)
+    median = statistics.median
+    return median(wholes), median(plains), median(firsts), median(seconds)
 
 
 def _in_gap(times: list[float], start: float, end: float) -> bool:
