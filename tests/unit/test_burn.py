@@ -431,3 +431,30 @@ def test_the_usual_floor_bounds_the_usual_rate_when_a_day_alike_is_left_out(hour
 def test_no_usual_floor_before_the_baseline_days() -> None:
     times, values = used_series(steady(50), NOW, 6.5)
     assert usual_floor(Readings(times, values), int(NOW // HOUR), DEFAULT_BURN) is None
+
+
+def _with_extra_run(bursts: int, factor: float = 20.0) -> Burn | None:
+    """Readings every 15 minutes at $6 an hour, the last `bursts` intervals at `factor` times
+    that, then one more reading 5 minutes after the last (a `check-now` between runs) at the
+    usual pace again."""
+    since = NOW - bursts * STEP
+    times, values = used_series(spiking(steady(6.0), since, factor))
+    last = values[-1]
+    assert last is not None
+    times.append(NOW + 300.0)
+    values.append(last + 6.0 * 300.0 / HOUR)
+    return burn(Readings(times, values), replace(USD, now=NOW + 300.0), NO_FLOOR)
+
+
+def test_one_elevated_reading_stays_a_blip_when_a_run_comes_between_the_schedule() -> None:
+    """The short window's halves are split at a reading: interpolated at their middle, the
+    one elevated reading 5 minutes before would be spread over both halves and raise."""
+    verdict = _with_extra_run(bursts=1)
+    assert verdict is not None
+    assert verdict.level is Level.OK
+
+
+def test_two_elevated_readings_still_burn_when_a_run_comes_between_the_schedule() -> None:
+    verdict = _with_extra_run(bursts=2)
+    assert verdict is not None
+    assert verdict.level is Level.WARNING

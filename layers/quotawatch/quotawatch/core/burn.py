@@ -14,7 +14,9 @@ Windows (the issue's "both a long and a short window" adapted to a run every 15 
 - short (default 30 minutes, two runs): raised only when the window burns at `factor`
   times its usual rate and *each half* at least at half the factor times the half's own
   usual rate (so a burn beside a nightly batch still counts), each half measured by
-  its own reading (after a failed run no reading splits the window: then the last two
+  its own reading: the halves meet at the reading nearest the window's middle, so that a
+  run off the schedule (a `check-now`) never spreads one reading's step over both
+  (after a failed run no reading splits the window: then the last two
   readings' steps, back to two short windows, must each burn at half the factor against
   their own usual rate; a longer gap waits for the next). A single elevated reading is a
   blip and never alerts, however high (the other half reads usual); a burn
@@ -167,11 +169,6 @@ class Consumption:
             return self.totals[i]
         t0, t1, c0, c1 = times[i - 1], times[i], self.totals[i - 1], self.totals[i]
         return c0 + (c1 - c0) * (when - t0) / (t1 - t0)
-
-    def read_between(self, start: float, end: float) -> bool:
-        """Whether a reading lies between two times: a window's halves are measured, not interpolated."""
-        i = bisect_left(self.times, start)
-        return i < len(self.times) and self.times[i] <= end
 
     def rate(self, start: float, end: float) -> float | None:
         """Consumption per hour between two times; None when either lies outside the readings."""
@@ -363,8 +360,16 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     mean = consumption.rate(now - settings.baseline_days * DAY, now - short)
     if short_rate is None or long_rate is None or seasonal is None or mean is None:
         return Burn(Level.OK, False, settings, unit=facts.unit)
-    early, plain, *usual_halves = (max(rate, FLOOR_SHARE * mean) for rate in seasonal)
-    halves = (consumption.rate(now - short, now - short / 2), consumption.rate(now - short / 2, now))
+    floor_rate = FLOOR_SHARE * mean
+    early, plain, *usual_halves = (max(rate, floor_rate) for rate in seasonal)
+    split = _split(consumption, now, short)
+    if split is not None and split != now - short / 2:  # a run off the schedule: halves as read
+        usual_halves = [
+            max(_usual_between(consumption, start - now, stop - now, now, settings) or 0.0, floor_rate)
+            for start, stop in ((now - short, split), (split, now))
+        ]
+    middle = now - short / 2 if split is None else split
+    halves = (consumption.rate(now - short, middle), consumption.rate(middle, now))
     # A batch that started early burns in today's window at least as in the window a
     # quarter later on the days alike: a window burning at less holds none of it.
     usual = early if short_rate >= early else plain
@@ -376,8 +381,8 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     floor = settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
     excess = short_rate - usual
     if previous is Level.OK:
-        if not consumption.read_between(now - 0.75 * short, now - 0.25 * short):
-            sustained = _last_two_burn(consumption, now, settings, FLOOR_SHARE * mean)
+        if split is None:
+            sustained = _last_two_burn(consumption, now, settings, floor_rate)
         burning = sustained and short_rate >= threshold and excess >= floor and excess > 0
     else:  # hysteresis: the whole window, with the clearing margin
         burning = short_rate >= threshold * (1 - margin) and excess >= floor * (1 - margin) and excess > 0
@@ -390,6 +395,18 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     soon = spare is not None and spare > 0
     level = Level.CRITICAL if lasting or soon else Level.WARNING
     return replace(verdict, level=level)
+
+
+def _split(consumption: Consumption, now: float, short: float) -> float | None:
+    """The reading that splits the short window into its halves: the one nearest its middle,
+    within its middle half; None when none does. At a reading, an elevated reading's step
+    lies in one half whatever the schedule; at the middle between readings it would be
+    spread over both, and one reading off the schedule (a `check-now`) made a blip a burn."""
+    middle = now - short / 2
+    times = consumption.times
+    i = bisect_left(times, middle)
+    near = [times[j] for j in (i - 1, i) if 0 <= j < len(times) and abs(times[j] - middle) <= short / 4]
+    return min(near, key=lambda t: abs(t - middle)) if near else None
 
 
 def _last_two_burn(consumption: Consumption, now: float, settings: BurnSettings, floor: float) -> bool:
