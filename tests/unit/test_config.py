@@ -569,6 +569,35 @@ def test_check_config_prints_each_rule_a_monitor_breaks_once_and_runs_the_others
     assert [m.id for m in load_monitors(path).monitors] == ["fine"]
 
 
+def test_every_wrong_field_inside_one_meter_or_thresholds_is_a_line(tmp_path: Path) -> None:
+    """msgspec names the first wrong field of a nested mapping only: each is told, so that a
+    person fixes them all at once, not one run per field."""
+    from io import StringIO
+
+    from quotawatch.cli import check_config
+
+    path = write(
+        tmp_path,
+        """\
+        monitors:
+          - id: wrong
+            provider: cloudlayer
+            secret_field: b
+            thresholds: {warning: high, critical: 85, colour: red}
+            meters:
+              calls: {limit: lots, unit: 5}
+        """,
+    )
+    out = StringIO()
+    assert check_config(path, out) == 1
+    assert [re.sub(r".*field '([^']*)'.*", r"\1", line) for line in out.getvalue().splitlines()[:-2]] == [
+        "thresholds.warning",
+        "thresholds.colour",
+        "meters.calls.limit",
+        "meters.calls.unit",
+    ]
+
+
 # Shape mistakes (the model's: a wrong type, an unknown or missing field) and rule mistakes
 # (warning above critical, an undeclared parameter, an id twice...) of one monitor come out
 # together in one run, each once: a person fixes them all at once, not one run per kind.

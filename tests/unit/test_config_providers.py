@@ -149,7 +149,7 @@ def test_a_broken_declaration_costs_its_monitors_only(tmp_path: Path) -> None:
             {"colour": "red", "display_name": 5, "auth": None},
             ["colour", "display_name", "auth"],
         ),
-        (  # every wrong item of a list, each told with its index (msgspec stops at the first)
+        (  # every wrong field of every item of a list, each told with its index (msgspec stops at the first)
             {
                 "refusals": [
                     {"status": 429, "condition": "a", "severity": "critical", "message": "limit {"},
@@ -157,7 +157,7 @@ def test_a_broken_declaration_costs_its_monitors_only(tmp_path: Path) -> None:
                     {"status": 99, "condition": "c", "severity": "critical", "message": "ok", "when": "x[["},
                 ]
             },
-            ["refusals[0].message", "refusals[2].status"],
+            ["refusals[0].message", "refusals[2].status", "refusals[2].when"],
         ),
     ],
 )

@@ -138,6 +138,13 @@ def check_fields(data: Any, model: type[_M], dec_hook: DecHook = None) -> tuple[
     schema cannot say still check what is right, each problem once."""
     if not isinstance(data, dict):
         raise InvalidField("-", f"must be a mapping of fields, got {show(data)}")
+    converted, found = _right_and_wrong(data, model, dec_hook)
+    return (model(**converted), found) if found else (converted, [])
+
+
+def _right_and_wrong(data: dict[Any, Any], model: type[Struct], dec_hook: DecHook) -> tuple[Any, list[InvalidField]]:
+    """The mapping as the model, and no wrong field; or, when it is not one, its right fields
+    (converted) and every wrong one, told."""
     try:
         return msgspec.convert(data, model, dec_hook=dec_hook), []
     except msgspec.ValidationError as exc:
@@ -156,6 +163,9 @@ def check_fields(data: Any, model: type[_M], dec_hook: DecHook = None) -> tuple[
             continue
         except msgspec.ValidationError as exc:
             wrong = str(exc)
+        if deeper := _every_wrong(value, _struct(kind), show_key(key), dec_hook):  # msgspec names one
+            found += deeper
+            continue
         # msgspec names one wrong item of a list, and no key of a mapping: each converted alone,
         # every wrong one told (a mapping's right entries kept)
         if isinstance(value, list) and "`$[" in wrong:
@@ -163,10 +173,17 @@ def check_fields(data: Any, model: type[_M], dec_hook: DecHook = None) -> tuple[
         else:
             parts = [{k: v} for k, v in value.items()] if isinstance(value, dict) and "[...]" in wrong else []
         kept = []
+        element = _struct(kind, 0 if isinstance(value, list) else "")
         for index, part in enumerate(parts):
             try:
                 kept.append(msgspec.convert(part, kind, dec_hook=dec_hook))
             except msgspec.ValidationError as exc:
+                ((name, item),) = enumerate(part, index) if isinstance(part, list) else part.items()
+                path = f"{show_key(key)}[{index}]" if isinstance(part, list) else f"{show_key(key)}.{show_key(name)}"
+                named = isinstance(part, list) or isinstance(name, str)  # else "a name must be text", below
+                if named and (deeper := _every_wrong(item, element, path, dec_hook)):
+                    found += deeper
+                    continue
                 at = str(exc).replace("`$[0]", f"`$[{index}]", 1)
                 found.append(_explain(at, value if isinstance(part, list) else part, kind, key))
         if len(found) == before:  # no part wrong alone: the whole is (a list too long)
@@ -174,7 +191,25 @@ def check_fields(data: Any, model: type[_M], dec_hook: DecHook = None) -> tuple[
         elif isinstance(value, dict):
             right[key] = {k: v for part in kept for k, v in part.items()}
     found += [required(model, name) for name, info in fields.items() if info.required and name not in data]
-    return model(**right), found or [InvalidField("-", clip(error, 200))]  # else a rule of the whole model
+    return right, found or [InvalidField("-", clip(error, 200))]  # else a rule of the whole model
+
+
+def _every_wrong(value: Any, struct: type[Struct] | None, path: str, dec_hook: DecHook) -> list[InvalidField]:
+    """Every wrong field of a mapping that is one struct, at `path`: msgspec stops at the
+    first. Empty when the value is no mapping of one, or its fields are all right."""
+    if struct is None or not isinstance(value, dict):
+        return []
+    wrong = _right_and_wrong(value, struct, dec_hook)[1]
+    return [InvalidField(path if w.field == "-" else f"{path}.{w.field}", str(w)) for w in wrong]
+
+
+def _struct(kind: Any, *steps: Any) -> type[Struct] | None:
+    """The struct a value of this type is (or its items', or its values', at `steps`), else None."""
+    info = _type_info(kind)
+    for step in steps:
+        info = _into(info, step)
+    info = _shape(info, "")
+    return info.cls if isinstance(info, inspect.StructType) else None
 
 
 def required(model: type[Any], name: str) -> InvalidField:
