@@ -577,7 +577,7 @@ class Window:
         data = _loads(text)
         if isinstance(data, dict) and data.get("format") == 4 and data.get("readings"):
             return cls._decode_4(msgspec.convert(data, _Stored4), lazy)
-        return cls._decode(data, {}, monitor, lazy)
+        return cls._decode(data, monitor, lazy)
 
     @classmethod
     def _decode_4(cls, stored: _Stored4, lazy: bool) -> Window:
@@ -585,24 +585,17 @@ class Window:
         count = stored.readings
         if len(stored.steps) != count - 1:
             raise ValueError(f"{len(stored.steps) + 1} times for {count} readings")
-        datetime.fromtimestamp(stored.newest, UTC)  # a time it can be, or it raises
-        times: list[float] = [stored.newest - age for age in accumulate(stored.steps, initial=0)]
         failed = {row: ErrorKind(kind) for row, kind in stored.failed}
         if failed and not 0 <= min(failed) <= max(failed) < count:
             raise ValueError("a failed reading out of the window")
-        kinds: list[ErrorKind | None] = [failed.get(row) for row in range(count)]
-        good = [row for row in range(count) if row not in failed]
+        times, kinds, good = _rows(stored.newest, stored.steps, failed, count)
         if len(stored.period) != len(good):
             raise ValueError(f"{len(stored.period)} periods for {len(good)} readings")
         known = [(_checked_epoch(start), _checked_epoch(end)) for start, end in stored.periods]
-        period_of_good = [None if p is None else known[p] for p in stored.period]
+        periods = _spread([None if p is None else known[p] for p in stored.period], good, count, None)
         head = bisect_left(good, WINDOW_SIZE)  # the good rows with figures here; past them, in the tier
-        full = len(good) == count
-        periods: list[Epochs | None] = period_of_good if full else _spread(period_of_good, good, count, None)
-        past = len(good) - head
         if lazy:  # the columns hold the first WINDOW_SIZE rows until `full`
-            count, good, past = min(count, WINDOW_SIZE), good[:head], 0
-            full = len(good) == count
+            count, good = min(count, WINDOW_SIZE), good[:head]
         meters: dict[str, Column] = {}
         for name in sorted(stored.meters):
             figures = stored.meters[name]
@@ -620,21 +613,12 @@ class Window:
                 raise ValueError("an absent reading out of the window")
             for row in figures.absent:
                 used[row], limit[row], remaining[row] = ABSENT, None, None
-            if past:
-                used += [ABSENT] * past
-                limit += [None] * past
-                remaining += [None] * past
-            if not full:
-                used, limit, remaining = (
-                    _spread(used, good, count, ABSENT),
-                    _spread(limit, good, count, None),
-                    _spread(remaining, good, count, None),
-                )
-            meters[name] = Column(used, limit, remaining)
+            meters[name] = _placed(good, count, used, limit, remaining)
         return cls(stored.provider, times, kinds, periods, meters)
 
     @classmethod
-    def _decode(cls, data: dict[str, Any], tier: dict[str, Any], monitor: str, lazy: bool = False) -> Window:
+    def _decode(cls, data: dict[str, Any], monitor: str, lazy: bool = False) -> Window:
+        """A window of format 1 to 3 (format 4's empty one too)."""
         stored_format = data.get("format")
         if stored_format not in _FORMATS:
             raise BadWindow(f"window of {monitor}: format {stored_format!r}, expected {FORMAT}")
@@ -643,46 +627,20 @@ class Window:
         if not count:
             return cls("", [], [], [], {})
         provider = str(data["provider"])
-        newest = data["newest"]
-        datetime.fromtimestamp(newest, UTC)  # a time it can be, or it raises
-        ages = accumulate(_steps(_values(data["steps"], count - 1)), initial=0)
-        times = [newest - age for age in ages]
         failed = {int(row): ErrorKind(kind) for row, kind in data["failed"]}
-        kinds: list[ErrorKind | None] = [failed.get(row) for row in range(count)]
-        good = [row for row in range(count) if row not in failed]
+        times, kinds, good = _rows(data["newest"], _steps(_values(data["steps"], count - 1)), failed, count)
         stored_periods = [(_checked_epoch(start), _checked_epoch(end)) for start, end in data["periods"]]
         period_of_good = [None if p is None else stored_periods[p] for p in _values(data["period"], len(good))]
-        rows = len(good)
+        periods = _spread(period_of_good, good, count, None)
         # Format 3 stores limit and remaining for the good rows the rules read only.
-        head = bisect_left(good, WINDOW_SIZE) if stored_format == 3 else rows
-        full = rows == count
-        periods: list[Epochs | None] = period_of_good if full else _spread(period_of_good, good, count, None)
-        meters: dict[str, Column] = {}
-        past = rows - head
+        head = bisect_left(good, WINDOW_SIZE) if stored_format == 3 else len(good)
         if lazy:  # the columns hold the first WINDOW_SIZE rows until `full`
-            count, good, past = min(count, WINDOW_SIZE), good[:head], 0
-            full = len(good) == count
-        for name in sorted(data["meters"].keys() | tier.keys()):
-            figures = data["meters"].get(name)
-            used: list[Any]
-            limit: list[Any]
-            remaining: list[Any]
-            if figures is None:
-                used, limit, remaining = [ABSENT] * head, [None] * head, [None] * head
-            else:
-                used = figures_of(_numbers(_values(figures["used"], head), ABSENT))
-                limit = _numbers(_values(figures["limit"], head))
-                remaining = figures_of(_numbers(_values(figures["remaining"], head), _DERIVED))
-            if past:
-                limit += [None] * past
-                figures = tier.get(name)
-                if figures is None:
-                    used += [ABSENT] * past
-                    remaining += [None] * past
-                else:
-                    used += _figures(_numbers(_values(figures["used"], past), ABSENT))
-                    balance = figures.get("balance")
-                    remaining += [None] * past if balance is None else _figures(_numbers(_values(balance, past)))
+            count, good = min(count, WINDOW_SIZE), good[:head]
+        meters: dict[str, Column] = {}
+        for name, figures in sorted(data["meters"].items()):
+            used = figures_of(_numbers(_values(figures["used"], head), ABSENT))
+            limit = _numbers(_values(figures["limit"], head))
+            remaining = figures_of(_numbers(_values(figures["remaining"], head), _DERIVED))
             for row in range(head):
                 u = used[row]
                 if u is ABSENT:
@@ -690,13 +648,7 @@ class Window:
                 elif remaining[row] is _DERIVED:
                     lim = limit[row]
                     remaining[row] = lim - u if lim is not None and u is not None else None
-            if not full:
-                used, limit, remaining = (
-                    _spread(used, good, count, ABSENT),
-                    _spread(limit, good, count, None),
-                    _spread(remaining, good, count, None),
-                )
-            meters[str(name)] = Column(used, limit, remaining)
+            meters[str(name)] = _placed(good, count, used, limit, remaining)
         return cls(provider, times, kinds, periods, meters)
 
 
@@ -869,8 +821,34 @@ def _kind(source: tuple[Window, int]) -> ErrorKind | None:
     return window.kinds[row]
 
 
+def _rows(
+    newest: Any, steps: list[Any], failed: dict[int, ErrorKind], count: int
+) -> tuple[list[float], list[ErrorKind | None], list[int]]:
+    """A stored window's times (from the newest and the steps back), failure kinds and good rows."""
+    datetime.fromtimestamp(newest, UTC)  # a time it can be, or it raises
+    times: list[float] = [newest - age for age in accumulate(steps, initial=0)]
+    return times, [failed.get(row) for row in range(count)], [row for row in range(count) if row not in failed]
+
+
+def _placed(good: list[int], count: int, used: list[Any], limit: list[Any], remaining: list[Any]) -> Column:
+    """A meter's figures of the first good rows, placed among `count` rows: absent in the good
+    rows past them (their `used` is in the tier, read by `full`) and in failed readings."""
+    past = len(good) - len(used)
+    if past:
+        used += [ABSENT] * past
+        limit += [None] * past
+        remaining += [None] * past
+    if len(good) == count:
+        return Column(used, limit, remaining)
+    return Column(
+        _spread(used, good, count, ABSENT), _spread(limit, good, count, None), _spread(remaining, good, count, None)
+    )
+
+
 def _spread(values: list[Any], rows: list[int], count: int, filler: Any) -> list[Any]:
     """Values of the good readings placed at their rows among `count`, `filler` elsewhere."""
+    if len(rows) == count:  # no failed reading: they are every row already
+        return values
     spread = [filler] * count
     for row, value in zip(rows, values, strict=True):
         spread[row] = value
@@ -880,10 +858,12 @@ def _spread(values: list[Any], rows: list[int], count: int, filler: Any) -> list
 def _one_or_all(values: list[Any]) -> Any:
     """The column as stored: its one value when every row holds it (a limit, mostly: about 15
     B less a meter than the same figure 48 times, even compressed), else every value."""
-    first = values[0]
-    if values.count(first) == len(values) and len(set(map(type, values))) == 1:
-        return first
-    return values
+    return values[0] if _all_alike(values) else values
+
+
+def _all_alike(values: list[Any]) -> bool:
+    """Every value equal to the first and of its type (5 and 5.0 are equal, but not alike)."""
+    return values.count(values[0]) == len(values) and len(set(map(type, values))) == 1
 
 
 def _derived(used: list[Any], limit: list[Any], remaining: list[Any]) -> bool:
@@ -906,10 +886,9 @@ def _runs(values: list[Any]) -> list[Any]:
     runs: list[Any] = []
     if not values:
         return runs
-    first = values[0]
-    if values.count(first) == len(values) and len(set(map(type, values))) == 1:  # a limit, a still balance
-        return [[len(values), first]] if len(values) > 1 else values[:1]
-    current, count = first, 1  # the first counted as itself: a NaN equals nothing, not even itself
+    if _all_alike(values):  # a limit, a still balance: one run
+        return [[len(values), values[0]]] if len(values) > 1 else values[:1]
+    current, count = values[0], 1  # the first counted as itself: a NaN equals nothing, not even itself
     for value in values[1:]:  # one pass, no groupby: every window of every run is encoded
         if value == current and value.__class__ is current.__class__:
             count += 1
