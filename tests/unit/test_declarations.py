@@ -308,6 +308,8 @@ def test_code_reads_what_a_declaration_cannot() -> None:
         ({"code": "nothing"}, "code", "no coded reader"),
         ({"colour": "red"}, "colour", "unknown field"),
         ({"name": "Acme!"}, "name", "lower-case"),
+        # a mapping's key is checked as its own field: named, and what it must be
+        ({"headers": {"acme version": "1"}}, "headers.acme version", "must be a header's name, got 'acme version'"),
     ],
 )
 def test_a_wrong_field_is_named(changes: dict[str, Any], field: str, says: str) -> None:

@@ -8,12 +8,12 @@ right.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeAlias, TypeVar
+from types import NoneType, UnionType
+from typing import Annotated, Any, Literal, TypeAlias, TypeVar, Union, get_args, get_origin
 
 import msgspec
-from msgspec import UNSET, Meta, Struct, UnsetType, inspect
+from msgspec import UNSET, Meta, Struct, UnsetType
 
 from quotawatch.core.window import WINDOW_SIZE
 from quotawatch.echo import InvalidField, clip, show, show_key
@@ -133,23 +133,32 @@ class ChannelModel(Model, kw_only=True):
 
 def check_fields(data: Any, model: type[_M], dec_hook: DecHook = None) -> tuple[_M, list[InvalidField]]:
     """`data` as the model, and every wrong field in the file's words (InvalidField when it is
-    no mapping): msgspec stops at the first, so then each field is converted alone. With wrong
-    fields, the model holds the right ones and None for wrong required ones, so the rules a
-    schema cannot say still check what is right, each problem once."""
+    no mapping). msgspec stops at the first, so then each field is converted alone, and each
+    part of one that is wrong: the model holds the right fields and None for wrong required
+    ones, so the rules a schema cannot say still check what is right, each problem once."""
     if not isinstance(data, dict):
         raise InvalidField("-", f"must be a mapping of fields, got {show(data)}")
-    converted, found = _right_and_wrong(data, model, dec_hook)
-    return (model(**converted), found) if found else (converted, [])
-
-
-def _right_and_wrong(data: dict[Any, Any], model: type[Struct], dec_hook: DecHook) -> tuple[Any, list[InvalidField]]:
-    """The mapping as the model, and no wrong field; or, when it is not one, its right fields
-    (converted) and every wrong one, told."""
     try:
         return msgspec.convert(data, model, dec_hook=dec_hook), []
     except msgspec.ValidationError as exc:
         error = str(exc)
-    fields = {field.name: field for field in _struct_fields(model)}
+    right, found = _fields(data, model, dec_hook)
+    return model(**right), found or [InvalidField("-", clip(error, 200))]  # else a rule of the whole model
+
+
+def required(model: type[Struct], name: str) -> InvalidField:
+    """A required field that is missing, and what it takes."""
+    return InvalidField(name, f"required: {_describe(_struct_fields(model)[name].type)}")
+
+
+_WRONG = object()  # what a wrong value converts to
+_UNIONS = (Union, UnionType)
+
+
+def _fields(data: dict[Any, Any], model: type[Struct], hook: DecHook) -> tuple[dict[str, Any], list[InvalidField]]:
+    """Each field of a mapping converted alone: the right ones (None for a wrong required one),
+    and every wrong one."""
+    fields = _struct_fields(model)
     right: dict[str, Any] = {name: None for name, info in fields.items() if info.required}
     found: list[InvalidField] = []
     for key, value in data.items():
@@ -157,143 +166,96 @@ def _right_and_wrong(data: dict[Any, Any], model: type[Struct], dec_hook: DecHoo
             why = f"unknown field (allowed: {', '.join(sorted(fields))})" if isinstance(key, str) else ""
             found.append(InvalidField(show_key(key), why or "a name must be text (quote it)"))
             continue
-        kind, before = fields[key].type, len(found)
-        try:
-            right[key] = msgspec.convert(value, kind, dec_hook=dec_hook)
-            continue
-        except msgspec.ValidationError as exc:
-            wrong = str(exc)
-        if deeper := _every_wrong(value, _struct(kind), show_key(key), dec_hook):  # msgspec names one
-            found += deeper
-            continue
-        # msgspec names one wrong item of a list, and no key of a mapping: each converted alone,
-        # every wrong one told (a mapping's right entries kept)
-        if isinstance(value, list) and "`$[" in wrong:
-            parts: list[Any] = [[item] for item in value]
-        else:
-            parts = [{k: v} for k, v in value.items()] if isinstance(value, dict) and "[...]" in wrong else []
-        kept = []
-        element = _struct(kind, 0 if isinstance(value, list) else "")
-        for index, part in enumerate(parts):
-            try:
-                kept.append(msgspec.convert(part, kind, dec_hook=dec_hook))
-            except msgspec.ValidationError as exc:
-                ((name, item),) = enumerate(part, index) if isinstance(part, list) else part.items()
-                path = f"{show_key(key)}[{index}]" if isinstance(part, list) else f"{show_key(key)}.{show_key(name)}"
-                named = isinstance(part, list) or isinstance(name, str)  # else "a name must be text", below
-                if named and (deeper := _every_wrong(item, element, path, dec_hook)):
-                    found += deeper
-                    continue
-                at = str(exc).replace("`$[0]", f"`$[{index}]", 1)
-                found.append(_explain(at, value if isinstance(part, list) else part, kind, key))
-        if len(found) == before:  # no part wrong alone: the whole is (a list too long)
-            found.append(_explain(wrong, value, kind, key))
-        elif isinstance(value, dict):
-            right[key] = {k: v for part in kept for k, v in part.items()}
-    found += [required(model, name) for name, info in fields.items() if info.required and name not in data]
-    return right, found or [InvalidField("-", clip(error, 200))]  # else a rule of the whole model
+        converted, wrong = _value(value, fields[key].type, show_key(key), hook)
+        found += wrong
+        if converted is not _WRONG:
+            right[key] = converted
+    return right, found + [required(model, n) for n, info in fields.items() if info.required and n not in data]
 
 
-def _every_wrong(value: Any, struct: type[Struct] | None, path: str, dec_hook: DecHook) -> list[InvalidField]:
-    """Every wrong field of a mapping that is one struct, at `path`: msgspec stops at the
-    first. Empty when the value is no mapping of one, or its fields are all right."""
-    if struct is None or not isinstance(value, dict):
-        return []
-    wrong = _right_and_wrong(value, struct, dec_hook)[1]
-    return [InvalidField(path if w.field == "-" else f"{path}.{w.field}", str(w)) for w in wrong]
-
-
-def _struct(kind: Any, *steps: Any) -> type[Struct] | None:
-    """The struct a value of this type is (or its items', or its values', at `steps`), else None."""
-    info = _type_info(kind)
-    for step in steps:
-        info = _into(info, step)
-    info = _shape(info, "")
-    return info.cls if isinstance(info, inspect.StructType) else None
-
-
-def required(model: type[Any], name: str) -> InvalidField:
-    """A required field that is missing, and what it takes."""
-    return InvalidField(name, f"required: {_describe(_into(_type_info(model), name))}")  # type: ignore[arg-type]
-
-
-# Read from the annotations (a field's) or built for the whole tree (a type's): slow, so once.
-_struct_fields = functools.cache(msgspec.structs.fields)
-_type_info = functools.cache(inspect.type_info)
-
-
-_AT = re.compile(r"^(?P<what>.*?)(?: - at `(?P<key>key` in `)?\$(?P<path>[^`]*)`)?$", re.DOTALL)
-_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|(\[\.\.\.\])")
-
-
-def _explain(error: str, value: Any, kind: Any, field: str) -> InvalidField:
-    """msgspec's error of a field's value in the file's words, at the field and value it names."""
-    what, key, path = _AT.match(error).groups("")  # type: ignore[union-attr]  # it matches any text
-    steps: list[Any] = [field]
-    kind = _type_info(kind)
-    for name, index, _hidden in _STEP.findall(path):
-        steps.append(name or (int(index) if index else next(iter(value), "?")))  # [...]: its mapping's one key
-        kind = _into(kind, steps[-1])
-        value = value[steps[-1]] if isinstance(value, (dict, list)) else None
-    at = ".".join(show_key(s) if isinstance(s, str) else f"[{s}]" for s in steps).replace(".[", "[")
-    names = [k for k in value if not isinstance(k, str)] if isinstance(value, dict) else []
-    if key:
-        return InvalidField(f"{at}.{show_key(names[0]) if names else '?'}", "a name must be text (quote it)")
-    if unknown := re.match(r"Object contains unknown field `(.*)`$", what, re.DOTALL):
-        struct = _shape(kind, "")
-        allowed = ", ".join(sorted(f.name for f in struct.fields)) if isinstance(struct, inspect.StructType) else ""
-        shown = show_key(names[0]) if names else clip(unknown[1])
-        return InvalidField(f"{at}.{shown}", f"unknown field (allowed: {allowed})")
-    if missing := re.match(r"Object missing required field `(.*)`$", what):
-        return InvalidField(f"{at}.{missing[1]}", f"required: {_describe(_into(kind, missing[1]))}")
+def _value(value: Any, kind: Any, at: str, hook: DecHook) -> tuple[Any, list[InvalidField]]:
+    """The value as `kind`; or, when it is not one, every wrong part of it at its path (`at`),
+    and a mapping's right entries (else _WRONG)."""
+    try:
+        return msgspec.convert(value, kind, dec_hook=hook), []
+    except msgspec.ValidationError as exc:
+        error = str(exc)
+    inner, _ = _bare(_container(kind, value))
+    found: list[InvalidField] = []
+    kept: Any = _WRONG
+    if _is_struct(inner):
+        found = [InvalidField(f"{at}.{w.field}".removesuffix(".-"), str(w)) for w in _fields(value, inner, hook)[1]]
+    elif get_origin(inner) is dict:
+        key_kind, value_kind = get_args(inner)
+        kept = {}
+        for key, item in value.items():
+            path = f"{at}.{show_key(key)}"
+            not_text = [InvalidField(path, "a name must be text (quote it)")]
+            name, wrong_name = _value(key, key_kind, path, hook) if isinstance(key, str) else (_WRONG, not_text)
+            converted, wrong = _value(item, value_kind, path, hook)
+            found += wrong_name + wrong
+            if name is not _WRONG and converted is not _WRONG:
+                kept[name] = converted
+    elif get_origin(inner) is list:
+        for index, item in enumerate(value):
+            found += _value(item, get_args(inner)[0], f"{at}[{index}]", hook)[1]
+    if found:
+        return kept, found
+    # No part wrong alone: the whole is (a list too long, a rule of the model's own, a plain value).
+    what = error.split(" - at `$", 1)[0]
     if not what.startswith(("Expected", "Invalid enum value")) and what != "Number out of range":
-        return InvalidField(at, clip(what, 200))  # a rule of the model's own (__post_init__), an expression's
-    if isinstance(kind, inspect.UnionType) and not isinstance(value, dict):  # a number, not a mapping of them
-        kind = inspect.UnionType(tuple(t for t in kind.types if not isinstance(t, inspect.StructType)))
-    return InvalidField(at, f"must be {_describe(kind)}, got {show(value)}")
+        return _WRONG, [InvalidField(at, clip(what, 200))]  # a rule of the model's own, an expression's
+    return _WRONG, [InvalidField(at, f"must be {_describe(kind, isinstance(value, dict))}, got {show(value)}")]
 
 
-def _into(kind: Any, step: Any) -> Any:
-    """The msgspec type a step of a path goes into (None past what the model says)."""
-    kind = _shape(kind, step)
-    if isinstance(kind, inspect.StructType):
-        return next((f.type for f in kind.fields if f.name == step), None)
-    if isinstance(kind, inspect.DictType):
-        return kind.value_type
-    return kind.item_type if isinstance(kind, inspect.ListType) else None
+def _container(kind: Any, value: Any) -> Any:
+    """The struct, mapping or list type among `kind`'s that `value` (a mapping or a list) is."""
+    bare = _bare(kind)[0]
+    for option in get_args(bare) if get_origin(bare) in _UNIONS else (kind,):
+        inner = _bare(option)[0]
+        if isinstance(value, dict) and (get_origin(inner) is dict or _is_struct(inner)):
+            return option
+        if isinstance(value, list) and get_origin(inner) is list:
+            return option
+    return None
 
 
-def _shape(kind: Any, step: Any) -> Any:
-    """The type under metadata and unions: the struct, mapping or list a step goes into."""
-    while isinstance(kind, inspect.Metadata):
-        kind = kind.type
-    if isinstance(kind, inspect.UnionType):
-        shapes = [_shape(t, step) for t in kind.types if not isinstance(t, inspect.NoneType)]
-        wanted = (inspect.StructType, inspect.DictType) if isinstance(step, str) else (inspect.ListType,)
-        into = [t for t in shapes if isinstance(t, wanted)]
-        return into[0] if into and step is not None else (shapes[0] if len(shapes) == 1 else kind)
-    return kind
+def _is_struct(kind: Any) -> bool:
+    return isinstance(kind, type) and issubclass(kind, Struct)
 
 
-_KINDS: dict[type[Any], str] = {
-    inspect.BoolType: "true or false",
-    inspect.IntType: "a whole number",
-    inspect.FloatType: "a number",
-    inspect.StructType: "a mapping",
-    inspect.DictType: "a mapping",
-    inspect.ListType: "a list",
-}
+def _bare(kind: Any) -> tuple[Any, list[Meta]]:
+    """The type under `Annotated`, and its constraints."""
+    if get_origin(kind) is not Annotated:
+        return kind, []
+    inner, *extra = get_args(kind)
+    return inner, [meta for meta in extra if isinstance(meta, Meta)]
 
 
-def _describe(kind: Any) -> str:
-    """What a value of this type is, for an error: the model's description, else its kind."""
-    if isinstance(kind, inspect.Metadata):
-        described = (kind.extra_json_schema or {}).get("description")
-        return str(described) if described else _describe(kind.type)
-    if isinstance(kind, inspect.UnionType):
-        return " or ".join(dict.fromkeys(_describe(k) for k in kind.types if not isinstance(k, inspect.NoneType)))
-    if isinstance(kind, inspect.LiteralType):
-        return "one of " + ", ".join(str(v) for v in kind.values)
-    if isinstance(kind, inspect.StrType):
-        return "text" if kind.max_length is None else f"text of at most {kind.max_length} characters"
-    return _KINDS.get(type(kind), "a value of another kind")
+# Read from the annotations: slow, so once.
+@functools.cache
+def _struct_fields(model: type[Struct]) -> dict[str, msgspec.structs.FieldInfo]:
+    return {field.name: field for field in msgspec.structs.fields(model)}
+
+
+_KINDS = {bool: "true or false", int: "a whole number", float: "a number", dict: "a mapping", list: "a list"}
+
+
+def _describe(kind: Any, mapping: bool = True) -> str:
+    """What a value of this type is, for an error: the model's description, else its kind
+    (`mapping`: False when the value is no mapping, so a mapping is not offered)."""
+    kind, metas = _bare(kind)
+    if described := [meta.description for meta in metas if meta.description]:
+        return described[-1]
+    if get_origin(kind) in _UNIONS:
+        options = [k for k in get_args(kind) if k not in (NoneType, UnsetType)]
+        options = [k for k in options if mapping or _container(k, {}) is None] or options
+        return " or ".join(dict.fromkeys(_describe(k) for k in options))
+    if get_origin(kind) is Literal:
+        return "one of " + ", ".join(sorted(str(v) for v in get_args(kind)))
+    if kind is str:
+        longest = next((meta.max_length for meta in metas if meta.max_length is not None), None)
+        return "text" if longest is None else f"text of at most {longest} characters"
+    if _is_struct(kind):
+        return "a mapping"
+    return _KINDS.get(get_origin(kind) or kind, "a value of another kind")
