@@ -745,3 +745,43 @@ def test_every_mistake_of_a_monitor_is_one_line_in_one_check_config_run(loader: 
         f"{FILE}: line 5: monitor 'three': field 'secret_field': required: one line of printable characters, "
         "at most 256: a field of the API-keys secret",
     )
+
+
+# Fields of a right monitor, each with a value of the wrong kind: wherever they sit (a field, a
+# field of a struct, of a mapping's entry, an item of a list), each is told, at its own path.
+_WRONGS: dict[str, tuple[tuple[str, ...], Any]] = {
+    "id": (("id",), "Not An Id"),
+    "enabled": (("enabled",), "yes"),
+    "base_url": (("base_url",), 443),
+    "hysteresis": (("hysteresis",), -1),
+    "thresholds.warning": (("thresholds", "warning"), "lots"),
+    "meters.calls.limit": (("meters", "calls", "limit"), 0),
+    "meters.calls.burn.factor": (("meters", "calls", "burn", "factor"), [10]),
+    "meters.calls.min_remaining.critical": (("meters", "calls", "min_remaining", "critical"), {}),
+    "meters.credit.unit": (("meters", "credit", "unit"), 5),
+    "params.account": (("params", "account"), [1]),
+    "period.monthly": (("period", "monthly"), 32),
+}
+
+
+@given(wrong=st.sets(st.sampled_from(sorted(_WRONGS)), min_size=1))
+def test_each_field_of_the_wrong_kind_is_told_once_at_its_path(wrong: set[str]) -> None:
+    monitor: dict[str, Any] = {
+        "id": "a",
+        "provider": "p",
+        "secret_field": "k",
+        "thresholds": {"warning": 70},
+        "meters": {"calls": {"limit": 5, "burn": {"factor": 10}, "min_remaining": {"critical": 1}}, "credit": {}},
+        "params": {"account": "x"},
+        "period": {"monthly": 3},
+    }
+    for name in wrong:
+        *into, last = _WRONGS[name][0]
+        place = monitor
+        for step in into:
+            place = place[step]
+        place[last] = _WRONGS[name][1]
+    model, found = models.check_fields(monitor, models.MonitorModel)
+
+    assert sorted(problem.field for problem in found) == sorted(wrong)
+    assert ("calls" in model.meters) == (not any(name.startswith("meters.calls.") for name in wrong))  # type: ignore[operator]
