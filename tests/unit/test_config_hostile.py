@@ -430,6 +430,17 @@ def test_empty_but_wrong_defaults_are_not_taken_for_none(loader: str, folder: Pa
     assert message.startswith(f"{FILE}: line 1: field '{field}': must be a mapping of fields, got ")
 
 
+@pytest.mark.parametrize(("entry", "shown"), [("5", "5"), ("[a, b]", "a list of 2 items"), ("'a'", "'a'")])
+def test_an_entry_that_is_no_mapping_is_named_with_its_line(loader: str, folder: Path, entry: str, shown: str) -> None:
+    outcome = attempt(folder, f"{one_monitor('')}  - {entry}\nchannels:\n  - {entry}\n")
+    assert isinstance(outcome, MonitorsConfig)
+    assert [m.id for m in outcome.monitors] == ["a"]
+    assert [line for p in outcome.problems for line in p.lines] == [
+        f"{FILE}: line 3: monitor '#2': must be a mapping of fields, got {shown}"
+    ]
+    assert outcome.channel_problems == (f"{FILE}: line 5: channel '#1': must be a mapping of fields, got {shown}",)
+
+
 @pytest.mark.parametrize("meters", ["[]", "0", "''", "false"])
 def test_empty_but_wrong_meters_are_not_taken_for_none(loader: str, folder: Path, meters: str) -> None:
     [message] = problems(folder, one_monitor(f"meters: {meters}"))

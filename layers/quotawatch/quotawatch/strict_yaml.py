@@ -255,7 +255,11 @@ class _Reader:
             self.tag(event, (_SEQ,))
             value = []
             while not self.loader.check_event(self.events.SequenceEndEvent):
-                value.append(self.read(self.loader.get_event(), depth + 1))
+                item_event = self.loader.get_event()
+                item = self.read(item_event, depth + 1)
+                if depth + 1 == self.entry_depth and not isinstance(item, (dict, Broken)):  # `- 5` for a monitor
+                    item = Broken(_line(item_event), f"must be a mapping of fields, got {show(item)}", None)
+                value.append(item)
             self.loader.get_event()
         else:
             value = self.mapping(event, depth)
