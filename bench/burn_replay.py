@@ -8,6 +8,16 @@ reading at 10x-20x, which must stay quiet). Every run is judged as a check run w
 it, with the stored level carried from run to run; it prints how many burn alerts were not
 planted, how fast planted burns were caught, and the CPU per evaluation. Asserts nothing.
 
+Every planted burn is printed in one of four classes, and only the first is held to "caught
+within 2 runs": counted; beside an outage (a gap of 2 to 12 hours from 2 hours before it to
+30 minutes after: the rule cannot read it); below min_spend (its planted excess is under the
+floor, quiet by design); seen by one reading only (a 30-minute burn with a failed run in it:
+the one reading left looks as a one-quarter blip at twice the height beside a failed run
+does, and a single elevated reading never alerts). The 30-minute burns stay planted: they
+fill the short window (30 minutes, two runs), the least burn the rule promises to catch at
+its second run; planting only burns of an hour or more would drop that case. A raise inside
+any planted burn, counted or not, is not an unplanted alert.
+
 Each run judges what a check run holds: the readings its stored window keeps (core/window.py:
 the newest four, then one an hour back to 8 days, and the shapes of the lopsided hours,
 core/hour_shape.py, placed between them), through `burn()` as core/rules.py calls it;
@@ -36,6 +46,7 @@ import statistics
 import sys
 import time
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -83,9 +94,10 @@ class Meter:
     values: list[float | None] = field(default_factory=list)
     limits: list[float | None] = field(default_factory=list)
     period_ends: list[float | None] = field(default_factory=list)
-    spikes: list[tuple[int, int]] = field(default_factory=list)  # (first run that sees it, runs)
+    spikes: list[tuple[int, int]] = field(default_factory=list)  # every planted burn: (first run that sees it, runs)
     usual: dict[int, float] = field(default_factory=dict)  # a spike's first run: the rate it multiplies
-    blips: list[int] = field(default_factory=list)
+    blips: list[int] = field(default_factory=list)  # every planted blip
+    outaged: set[int] = field(default_factory=set)  # first runs of spikes and blips beside an outage
     shape: str = ""  # "business", "flat" or "batch (at HH:MM UTC, N runs)": for --misses
     hours: list[int] = field(default_factory=list)  # clock hours with a kept shape, in order
     shapes: list[int] = field(default_factory=list)  # ... and their shapes (core/hour_shape.py)
@@ -147,10 +159,38 @@ def synthesize(index: int, runs: int) -> Meter:
         next_month = datetime(when.year + when.month // 12, when.month % 12 + 1, 1, tzinfo=UTC)
         meter.period_ends.append(next_month.timestamp() if kind != "balance" else None)
     meter.hours, meter.shapes = _shapes(meter)
-    meter.spikes = [(s, n) for s, n in spikes if not outages & set(range(s - 8, s + n + 2))]
-    meter.usual = {s: rate(s) for s, _ in meter.spikes}
-    meter.blips = [b for b in blips if not outages & set(range(b - 8, b + 4))]
+    meter.usual = {s: rate(s) for s, _ in spikes}
+    meter.outaged = {s for s, n in spikes if outages & set(range(s - 8, s + n + 2))}
+    meter.outaged |= {b for b in blips if outages & set(range(b - 8, b + 4))}
     return meter
+
+
+# What a planted burn is, for the count: only COUNTED ones are held to "caught within 2 runs".
+COUNTED = "counted"
+OUTAGE = "beside an outage"  # a gap of 2 to 12 hours from 2 hours before it to 30 minutes after
+UNDER_FLOOR = "below min_spend"  # its planted excess is under the floor: quiet by design
+ONE_READING = "seen by one reading"  # a failed run inside it leaves one reading of it: a blip's look
+
+
+def burn_class(meter: Meter, first: int, length: int) -> str:
+    """Which class a planted burn falls in (see COUNTED and the others)."""
+    if first in meter.outaged:
+        return OUTAGE
+    if (SPIKE - 1) * meter.usual[first] < _floor_at(meter, first):
+        return UNDER_FLOOR
+    if sum(v is not None for v in meter.values[first : first + length]) < 2:
+        return ONE_READING
+    return COUNTED
+
+
+def _floor_at(meter: Meter, first: int) -> float:
+    """The burn's min_spend, from the last reading with a value at or before its first run."""
+    i = first
+    while meter.values[i] is None:
+        i -= 1
+    value = meter.values[i]
+    assert value is not None  # noqa: S101 - the loop stops at one
+    return default_min_spend(_facts(meter, i, value))
 
 
 def _shapes(meter: Meter) -> tuple[list[int], list[int]]:
@@ -327,14 +367,13 @@ def _judged_at(meter: Meter, i: int, rows: list[int], level: Level) -> Burn:
 def print_misses(index: int, meter: Meter, tier_seconds: int = TIER_SECONDS) -> tuple[int, int]:
     """Each planted burn missed or caught after 2 runs: where it lands, and every run's verdict.
 
-    Judges only the runs around each burn (from 8 runs before it, at OK): (late, missed)."""
+    Judges only the runs around each counted burn (from 8 runs before it, at OK): (late, missed)."""
     rows_of = _window_rows(meter, tier_seconds)
     late = missed = 0
     for first, length in meter.spikes:
-        value = meter.values[first]
-        floor = default_min_spend(_facts(meter, first, value)) if value is not None else 0.0
-        if (SPIKE - 1) * meter.usual[first] < floor:
+        if burn_class(meter, first, length) != COUNTED:
             continue
+        floor = _floor_at(meter, first)
         level, runs, seen = Level.OK, None, 0
         for i in range(first - 8, first + length + 2):
             if meter.values[i] is None:
@@ -439,17 +478,27 @@ def bench_burn(
     rules = "each run as the check makes it: the stored window decoded, evaluate (floors, skips), rolled, encoded"
     print("  judged on " + ("every reading of the last 8 days" if every_reading else rules if through_rules else kept))
     wall = time.perf_counter()
-    unplanted = blip_alerts = caught = missed = under_floor = 0
+    unplanted = blip_alerts = caught = missed = 0
+    raised_on: Counter[str] = Counter()  # planted burns not counted, by class: those raised on
+    where: list[str] = []  # the unplanted alerts
+    tally: Counter[str] = Counter()  # what was planted, by class
     to_catch: list[int] = []
     outcomes: list[Outcome] = []
     planted = 0
     if misses:
-        counts = [print_misses(index, synthesize(index, runs), tier) for index in range(meters)]
-        print(f"  late {sum(c[0] for c in counts)}, missed {sum(c[1] for c in counts)}\n")
+        late = missed = 0
+        for index in range(meters):
+            meter = synthesize(index, runs)
+            _tally(meter, tally)
+            one_late, one_missed = print_misses(index, meter, tier)
+            late, missed = late + one_late, missed + one_missed
+        print(f"  late {late}, missed {missed} (of the counted burns)")
+        print(f"  {_planted(tally)}\n")
         return
     differ: list[str] = []  # --through-rules: raises where the window replay's differ
     for index in range(meters):
         meter = synthesize(index, runs)
+        _tally(meter, tally)
         if every_reading:
             outcome = replay(meter)
         else:
@@ -460,15 +509,14 @@ def bench_burn(
             differ += [
                 f"meter {index} run {r}: {'rules' if r in ours else 'window'} only" for r in sorted(ours ^ theirs)
             ]
-        spans = [(s, s + n + 2) for s, n in meter.spikes]
+        spans = [(s, s + n + 2) for s, n in meter.spikes]  # every planted burn, counted or not
         for first, length in meter.spikes:
-            value = meter.values[first]
-            floor = default_min_spend(_facts(meter, first, value)) if value is not None else 0.0
-            if (SPIKE - 1) * meter.usual[first] < floor:
-                under_floor += 1  # a burn too small to alert on, by design (min_spend)
+            hits = [r for r in outcome.raised_at if first <= r < first + length + 2]
+            kind = burn_class(meter, first, length)
+            if kind != COUNTED:
+                raised_on[kind] += bool(hits)
                 continue
             planted += 1
-            hits = [r for r in outcome.raised_at if first <= r < first + length + 2]
             if hits:
                 caught += 1  # runs that read the meter: a failed check judges nothing
                 to_catch.append(sum(1 for v in meter.values[first : hits[0] + 1] if v is not None))
@@ -480,19 +528,25 @@ def bench_burn(
             if any(b <= raised < b + 3 for b in meter.blips):
                 blip_alerts += 1
             unplanted += 1
+            when = datetime.fromtimestamp(meter.times[raised], UTC)
+            where.append(f"meter {index} ({meter.kind}, {meter.unit}, {meter.shape}) at {when:%a %Y-%m-%d %H:%M} UTC")
     quarters = days / (365 / 4)
     evaluations = sum(o.evaluations for o in outcomes)
     print(
         f"  unplanted burn alerts: {unplanted} ({unplanted / meters / quarters:.3f} per meter per quarter;"
         f" {blip_alerts} of them on planted blips)"
     )
+    for line in where[:10]:
+        print(f"    {line}")
+    print(f"  {_planted(tally)}")
     within = sum(1 for r in to_catch if r <= 2)
     if to_catch:
         print(
-            f"  planted 10x burns: {planted} above min_spend ({under_floor} below it, not counted);"
-            f" caught {caught}, missed {missed}; within 2 runs {within};"
+            f"  counted 10x burns: {planted}; caught {caught}, missed {missed}; within 2 runs {within};"
             f" runs to catch median {statistics.median(to_catch):g}, max {max(to_catch)}"
         )
+    kinds = (OUTAGE, UNDER_FLOOR, ONE_READING)
+    print("  raised on those not counted: " + ", ".join(f"{raised_on[k]} of {tally[k]} {k}" for k in kinds))
     cpu_us = sum(o.cpu for o in outcomes) / evaluations * 1e6
     if through_rules:
         print(f"  against the window replay (burn() on the rows it models): {len(differ)} raises differ")
@@ -521,6 +575,23 @@ def bench_burn(
         f" wall {time.perf_counter() - wall:.0f} s"
     )
     print()
+
+
+def _tally(meter: Meter, tally: Counter[str]) -> None:
+    """Adds a meter's planted burns, by class, and its blips to the tally."""
+    tally.update(burn_class(meter, first, length) for first, length in meter.spikes)
+    tally["blips"] += len(meter.blips)
+    tally["blips " + OUTAGE] += sum(b in meter.outaged for b in meter.blips)
+
+
+def _planted(tally: Counter[str]) -> str:
+    """Every planted burn and blip, by class: none is left out of the figures unsaid."""
+    burns = sum(tally[kind] for kind in (COUNTED, OUTAGE, UNDER_FLOOR, ONE_READING))
+    return (
+        f"planted: {burns} 10x burns of 2 to 48 runs ({tally[COUNTED]} counted, {tally[OUTAGE]} {OUTAGE},"
+        f" {tally[UNDER_FLOOR]} {UNDER_FLOOR}, {tally[ONE_READING]} {ONE_READING} only);"
+        f" {tally['blips']} blips ({tally['blips ' + OUTAGE]} {OUTAGE})"
+    )
 
 
 def _defaults() -> str:
