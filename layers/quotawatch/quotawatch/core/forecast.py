@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
+from math import sumprod
 from operator import ge, lt
 
 from quotawatch.core.sanity import PLAUSIBLE_MAX, plausible
@@ -192,13 +193,16 @@ def _projected(meter: Meter, xs: list[float], ys: list[float], now: datetime) ->
 
 
 def _slope(xs: list[float], ys: list[float]) -> float:
+    """The least-squares slope, its sums of products in C (`sumprod`, in extended precision:
+    a rate may differ from plain sums in its last bits, which nothing shown reads)."""
     n = len(xs)
     mean_x = sum(xs) / n
     mean_y = sum(ys) / n
-    variance = sum((x - mean_x) ** 2 for x in xs)
+    dx = [x - mean_x for x in xs]
+    variance = sumprod(dx, dx)
     if variance == 0:
         return 0.0
-    return sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / variance
+    return sumprod(dx, [y - mean_y for y in ys]) / variance
 
 
 def _epoch(value: datetime | None) -> int | None:
