@@ -33,8 +33,9 @@ from __future__ import annotations
 import json
 import zlib
 from bisect import bisect_left
+from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import accumulate, pairwise
+from itertools import accumulate, islice, pairwise
 from math import isfinite
 from operator import attrgetter, gt, itemgetter, sub
 from typing import Any
@@ -406,11 +407,17 @@ class Window:
         """
         if not self.times:
             return _packed({"format": FORMAT, "readings": 0})
-        times = [int(t) for t in self.times]  # to the second, as format_time
-        good = [row for row, kind in enumerate(self.kinds) if kind is None]
+        times = list(map(int, self.times))  # to the second, as format_time
+        failures = len(self.kinds) - self.kinds.count(None)
+        good = [row for row, kind in enumerate(self.kinds) if kind is None] if failures else list(range(len(times)))
         periods: list[list[int | None]] = []
         period_column: list[int | None] = []
-        for row in good:
+        first = self.periods[good[0]] if good else None
+        if not failures and first is not None and self.periods.count(first) == len(good):
+            periods, period_column, good_rows = [list(first)], [0] * len(good), []  # one period, as most windows
+        else:
+            good_rows = good
+        for row in good_rows:
             epochs = self.periods[row]
             if epochs is None:
                 period_column.append(None)
@@ -423,36 +430,44 @@ class Window:
         if self.tier is None:
             self.full()
         rows = good[:head]
-        pick = itemgetter(*rows) if len(rows) > 1 else lambda c: [c[row] for row in rows]
+        pick = _picker(rows)
         meters: dict[str, dict[str, list[Any]]] = {}
         finite = True  # no NaN or infinity to store: then msgspec writes what json would
         for name, column in self.meters.items():
-            used = list(pick(column.used))
+            used = pick(column.used)
             absent = [i for i, u in enumerate(used) if u is ABSENT] if ABSENT in used else []
             if len(absent) == len(used):
                 continue  # only in readings no longer kept, or past WINDOW_SIZE
             for i in absent:
                 used[i] = None  # limit and remaining are None there already
-            limit, remaining = list(pick(column.limit)), list(pick(column.remaining))
+            limit, remaining = pick(column.limit), pick(column.remaining)
             one_limit = _one_or_all(limit)
-            figures = meters[name] = {"used": _steps_from(used), "limit": one_limit}
+            classes = set(map(type, used))
+            if classes == _INTS:  # whole figures only, the common case: steps in one C pass, all finite
+                steps = used[:1] + list(map(sub, used, islice(used, 1, None)))
+            else:
+                steps, finite = _steps_from(used), finite and _finite(used, classes)
+            figures = meters[name] = {"used": steps, "limit": one_limit}
             if one_limit is None:  # no limit in any row (a balance, a count): remaining as it is
                 derived = remaining.count(None) == len(remaining)
             else:
                 derived = _derived(used, limit, remaining)
-            if not derived:
+            if not derived:  # written: else read back as limit minus used
                 figures["remaining"] = _steps_from(remaining)
+                finite = finite and _finite(remaining)
             if absent:
                 figures["absent"] = absent
-            finite = finite and _finite(used) and _finite(limit) and _finite(remaining)
+            finite = finite and _finite(limit if one_limit is limit else [one_limit])
         return _packed(
             {
                 "format": FORMAT,
                 "provider": self.provider,
                 "readings": len(times),
                 "newest": times[0],
-                "steps": [newer - older for newer, older in pairwise(times)],
-                "failed": [[row, kind.value] for row, kind in enumerate(self.kinds) if kind is not None],
+                "steps": list(map(sub, times, islice(times, 1, None))),
+                "failed": [[row, kind.value] for row, kind in enumerate(self.kinds) if kind is not None]
+                if failures
+                else [],
                 "periods": periods,
                 "period": period_column,
                 "meters": meters,
@@ -766,16 +781,28 @@ def _packed(data: dict[str, Any], level: int = _LEVEL, fast: bool = False) -> by
     return zlib.compress(text, level)
 
 
-def _finite(values: list[Any]) -> bool:
+def _finite(values: list[Any], classes: set[type] | None = None) -> bool:
     """Values msgspec writes as json does: ints, None, markers and finite floats (anything
-    else, however unlikely in a window, goes to json as before)."""
-    classes = set(map(type, values))
+    else, however unlikely in a window, goes to json as before). `classes`: their types, when
+    known."""
+    classes = set(map(type, values)) if classes is None else classes
     if not _JSON_ALIKE.issuperset(classes):
         return False
     return float not in classes or all(isfinite(v) for v in values if v.__class__ is float)
 
 
 _JSON_ALIKE = frozenset((int, float, str, type(None)))
+
+
+def _picker(rows: list[int]) -> Callable[[list[Any]], list[Any]]:
+    """A column's values at `rows`, as a list of its own: a slice when they are its first rows."""
+    if rows == list(range(len(rows))):
+        count = len(rows)
+        return lambda column: column[:count]
+    if len(rows) > 1:
+        getter = itemgetter(*rows)
+        return lambda column: list(getter(column))
+    return lambda column: [column[row] for row in rows]
 
 
 def _steps_from(values: list[Any]) -> list[Any]:
@@ -787,11 +814,17 @@ def _steps_from(values: list[Any]) -> list[Any]:
 
 
 def _figures(stored: list[Any]) -> list[Any]:
-    """The figures `_steps_from` stepped (the list is the caller's own: changed in place)."""
+    """The figures `_steps_from` stepped (the list is the caller's own: changed in place, or
+    given back anew)."""
+    if set(map(type, stored)) == _INTS:  # whole figures only, the common case: each the newer minus its step
+        return list(accumulate(stored, sub))
     for i in range(1, len(stored)):
         if stored[i].__class__ is int and stored[i - 1].__class__ is int:
             stored[i] = stored[i - 1] - stored[i]
     return stored
+
+
+_INTS = {int}
 
 
 def _as_is(stored: list[Any]) -> list[Any]:
@@ -827,6 +860,8 @@ def _rows(
     """A stored window's times (from the newest and the steps back), failure kinds and good rows."""
     datetime.fromtimestamp(newest, UTC)  # a time it can be, or it raises
     times: list[float] = [newest - age for age in accumulate(steps, initial=0)]
+    if not failed:
+        return times, [None] * count, list(range(count))
     return times, [failed.get(row) for row in range(count)], [row for row in range(count) if row not in failed]
 
 
