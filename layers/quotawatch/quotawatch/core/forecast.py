@@ -7,15 +7,25 @@ rather than a guess.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import islice
-from math import sumprod
-from operator import ge, lt
+from operator import ge, lt, mul
+from typing import Any
 
 from quotawatch.core.sanity import PLAUSIBLE_MAX, plausible
 from quotawatch.core.snapshot import Meter, Snapshot
 from quotawatch.core.window import ABSENT, Window
+
+if sys.version_info >= (3, 12):
+    from math import sumprod
+else:  # the CLI's oldest Python: the same sums, in Python
+
+    def sumprod(p: list[float], q: list[float]) -> float:
+        total: float = sum(map(mul, p, q))
+        return total
+
 
 MIN_READINGS = 3
 MIN_SPAN = timedelta(hours=1)
@@ -125,10 +135,11 @@ def _every_row(
     C-level passes instead of a Python step per row; None when any row might not count."""
     count = len(rows)
     newer = snapshot.meter(name)
-    if not count or newer is None or newer.used.__class__ not in _NUMBERS or rows != list(range(count)):
+    figure = None if newer is None else newer.used
+    if not count or not isinstance(figure, int | float) or rows != list(range(count)):
         return None
-    used = window.meters[name].used[:count]
-    if used[0].__class__ not in _NUMBERS or newer.used < used[0]:
+    used: list[Any] = window.meters[name].used[:count]
+    if not isinstance(used[0], int | float) or figure < used[0]:
         return None  # usage fell since (a reset): row by row
     if not _NUMBERS.issuperset(map(type, used)) or window.kinds[:count].count(None) != count:
         return None
@@ -202,7 +213,8 @@ def _slope(xs: list[float], ys: list[float]) -> float:
     variance = sumprod(dx, dx)
     if variance == 0:
         return 0.0
-    return sumprod(dx, [y - mean_y for y in ys]) / variance
+    covariance: float = sumprod(dx, [y - mean_y for y in ys])
+    return covariance / variance
 
 
 def _epoch(value: datetime | None) -> int | None:
