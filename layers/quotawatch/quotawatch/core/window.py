@@ -213,7 +213,10 @@ class Window:
         """Rows of readings older than `at` among the first WINDOW_SIZE, newest first (the
         hourly rows past them, back to 8 days, are the burn rule's alone)."""
         times = self.times
-        rows = [row for row, t in enumerate(times[:WINDOW_SIZE]) if t < at]
+        head = times[:WINDOW_SIZE]
+        if not head or (head[0] < at and all(map(gt, head, islice(head, 1, None)))):  # every run but a late one
+            return list(range(len(head)))
+        rows = [row for row, t in enumerate(head) if t < at]
         if any(times[a] < times[b] for a, b in pairwise(rows)):  # a window is newest first; a list may not be
             rows.sort(key=times.__getitem__, reverse=True)
         return rows
@@ -435,29 +438,28 @@ class Window:
         finite = True  # no NaN or infinity to store: then msgspec writes what json would
         for name, column in self.meters.items():
             used = pick(column.used)
-            absent = [i for i, u in enumerate(used) if u is ABSENT] if ABSENT in used else []
+            classes = set(map(type, used))
+            absent = [i for i, u in enumerate(used) if u is ABSENT] if str in classes else []
             if len(absent) == len(used):
                 continue  # only in readings no longer kept, or past WINDOW_SIZE
-            for i in absent:
-                used[i] = None  # limit and remaining are None there already
+            if absent:
+                for i in absent:
+                    used[i] = None  # limit and remaining are None there already
+                classes = set(map(type, used))
             limit, remaining = pick(column.limit), pick(column.remaining)
             one_limit = _one_or_all(limit)
-            classes = set(map(type, used))
-            if classes == _INTS:  # whole figures only, the common case: steps in one C pass, all finite
-                steps = used[:1] + list(map(sub, used, islice(used, 1, None)))
-            else:
-                steps, finite = _steps_from(used), finite and _finite(used, classes)
+            steps, written = _stepped(used, classes)
             figures = meters[name] = {"used": steps, "limit": one_limit}
             if one_limit is None:  # no limit in any row (a balance, a count): remaining as it is
                 derived = remaining.count(None) == len(remaining)
             else:
                 derived = _derived(used, limit, remaining)
             if not derived:  # written: else read back as limit minus used
-                figures["remaining"] = _steps_from(remaining)
-                finite = finite and _finite(remaining)
+                figures["remaining"], as_json = _stepped(remaining, set(map(type, remaining)))
+                written = written and as_json
             if absent:
                 figures["absent"] = absent
-            finite = finite and _finite(limit if one_limit is limit else [one_limit])
+            finite = finite and written and _finite(limit if one_limit is limit else [one_limit])
         return _packed(
             {
                 "format": FORMAT,
@@ -803,6 +805,14 @@ def _picker(rows: list[int]) -> Callable[[list[Any]], list[Any]]:
         getter = itemgetter(*rows)
         return lambda column: list(getter(column))
     return lambda column: [column[row] for row in rows]
+
+
+def _stepped(values: list[Any], classes: set[type]) -> tuple[list[Any], bool]:
+    """`_steps_from` the values (of these `classes`), and whether they are `_finite`: whole
+    figures only, the common case, in one C pass."""
+    if classes == _INTS:
+        return values[:1] + list(map(sub, values, islice(values, 1, None))), True
+    return _steps_from(values), _finite(values, classes)
 
 
 def _steps_from(values: list[Any]) -> list[Any]:
