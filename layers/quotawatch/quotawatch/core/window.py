@@ -35,9 +35,9 @@ import zlib
 from bisect import bisect_left
 from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import accumulate, islice, pairwise
+from itertools import accumulate, islice, pairwise, repeat
 from math import isfinite
-from operator import attrgetter, gt, itemgetter, sub
+from operator import attrgetter, floordiv, gt, itemgetter, sub
 from typing import Any
 
 import msgspec
@@ -191,6 +191,24 @@ class Window:
             meters,
         )
 
+    @classmethod
+    def _of_one(cls, reading: Snapshot) -> Window:
+        """`of([reading])`, without sorting and merging readings: every run rolls one in."""
+        if reading.error is not None:
+            return cls(reading.provider, [reading.checked_at.timestamp()], [reading.error.kind], [None], {})
+        meters: dict[str, Column] = {}
+        for meter in reading.meters:
+            if meter.name not in meters:  # the first of a name, as `reading.meter` finds it
+                figures = plain_number(meter.used), plain_number(meter.limit), plain_number(meter.remaining)
+                meters[meter.name] = Column([figures[0]], [figures[1]], [figures[2]])
+        return cls(
+            reading.provider,
+            [reading.checked_at.timestamp()],
+            [None],
+            [_period_epochs(reading.period)],
+            dict(sorted(meters.items())),
+        )
+
     def snapshots(self, monitor: str) -> list[Snapshot]:
         """The readings as (trimmed) snapshots, newest first: for a person's look, not the rules."""
         return [self.reading(row, monitor) for row in range(len(self))]
@@ -294,7 +312,7 @@ class Window:
         before the clock hour (the burn rule's baseline; so they change once an hour). A
         reading at the same time as the new one is replaced by it.
         """
-        new = Window.of([snapshot])
+        new = Window._of_one(snapshot)
         at = new.times[0]
         times = self.times
         if not times or (at > times[0] and all(map(gt, times, times[1:]))):  # every run but a late one
@@ -347,9 +365,9 @@ class Window:
         head = RECENT
         while head < count and (kind if head == 1 else kinds[head - 2]) is not None:
             head += 1  # up to and including the last good reading
-        hours: dict[int, int] = {}
-        for position in range(count - 1, head - 1, -1):  # oldest first: the first of an hour stays
-            hours.setdefault(int(times[position - 1]) // 3600, position)
+        # Each clock hour's oldest position stays: newest first, the last of an hour wins.
+        clock_hours = map(floordiv, map(int, times[head - 1 : count - 1]), repeat(3600))
+        hours = dict(zip(clock_hours, range(head, count), strict=True))
         positions = [*range(min(head, count)), *sorted(hours.values())]
         oldest = at // 3600 * 3600 - HISTORY_SECONDS  # past WINDOW_SIZE rows: as `rolled` says
         return [p - 1 for i, p in enumerate(positions) if p and (i < WINDOW_SIZE or times[p - 1] >= oldest)]
