@@ -14,7 +14,7 @@ from itertools import islice
 from operator import ge, lt, mul
 from typing import Any
 
-from quotawatch.core.sanity import PLAUSIBLE_MAX, plausible
+from quotawatch.core.sanity import PLAUSIBLE_MAX
 from quotawatch.core.snapshot import Meter, Snapshot
 from quotawatch.core.window import ABSENT, Window
 
@@ -164,8 +164,9 @@ def _by_limit(meter: Meter) -> bool | None:
     limit, used = meter.limit, meter.used
     if limit is not None and limit <= 0:
         return None
-    if not all(plausible(v) for v in (limit, used, meter.remaining) if v is not None):
-        return None
+    for value in (limit, used, meter.remaining):
+        if value is not None and not -PLAUSIBLE_MAX <= value <= PLAUSIBLE_MAX:  # plausible(), inline
+            return None
     return limit is not None and used is not None
 
 
