@@ -453,9 +453,9 @@ def _usual_short(
     the days alike.
 
     The early one is each day's higher of the window and the window half its length later:
-    a batch that starts early today is still usual (`judge` takes the plain one when the
-    window's older half already burns). One that starts late needs no shift: today's
-    window holds it, as every earlier day's did.
+    a batch that starts early today is still usual (`judge` takes the plain one when
+    today's window burns at less than the early one: it holds none of the batch). One that
+    starts late needs no shift: today's window holds it, as every earlier day's did.
     """
     half = settings.short / 2
     per_hour = HOUR / half

@@ -838,8 +838,6 @@ def _placed(good: list[int], count: int, used: list[Any], limit: list[Any], rema
         used += [ABSENT] * past
         limit += [None] * past
         remaining += [None] * past
-    if len(good) == count:
-        return Column(used, limit, remaining)
     return Column(
         _spread(used, good, count, ABSENT), _spread(limit, good, count, None), _spread(remaining, good, count, None)
     )
