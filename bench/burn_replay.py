@@ -10,13 +10,22 @@ planted, how fast planted burns were caught, and the CPU per evaluation. Asserts
 
 Every planted burn is printed in one of four classes, and only the first is held to "caught
 within 2 runs": counted; beside an outage (a gap of 2 to 12 hours from 2 hours before it to
-30 minutes after: the rule cannot read it); below min_spend (its planted excess is under the
-floor, quiet by design); seen by one reading only (a 30-minute burn with a failed run in it:
-the one reading left looks as a one-quarter blip at twice the height beside a failed run
-does, and a single elevated reading never alerts). The 30-minute burns stay planted: they
-fill the short window (30 minutes, two runs), the least burn the rule promises to catch at
-its second run; planting only burns of an hour or more would drop that case. A raise inside
-any planted burn, counted or not, is not an unplanted alert.
+30 minutes after: the rule cannot read it); below min_spend (the excess it realized is under
+the floor: quiet by design); seen by one reading only (a 30-minute burn with a failed run in
+it: the one reading left looks as a one-quarter blip at twice the height beside a failed run
+does, and a single elevated reading never alerts). A burn is counted when none of the other
+three fits; they are tried in that order. The realized excess is read at the burn's second
+run that reads the meter, the run "within 2 runs" holds to raise it: what the generator added
+in the short window that run reads (the true usage, noise and all, not the planted 10x
+rate), per hour, less the noise-free usual rate over the same runs. It is below min_spend
+when under the floor the rule uses at that run (`min_spend_of`: the defaults'
+`default_min_spend`). A planted excess just above the floor can realize one under it: the
+rule reads the usage, not what was planted. The output says how many of the burns not
+counted were raised on (a raise on a burn under the floor is allowed, and shown). The
+30-minute burns stay planted: they fill the short window (30 minutes, two runs), the least
+burn the rule promises to catch at its second run; planting only burns of an hour or more
+would drop that case. A raise inside any planted burn, counted or not, is not an unplanted
+alert.
 
 Each run judges what a check run holds: the readings its stored window keeps (core/window.py:
 the newest four, then one an hour back to 8 days, and the shapes of the lopsided hours,
@@ -67,8 +76,8 @@ from quotawatch.core.burn import (  # noqa: E402
     Readings,
     _usual_short,
     burn,
-    default_min_spend,
     judge,
+    min_spend_of,
 )
 from quotawatch.core.hour_shape import QUARTERS, place, shape_of  # noqa: E402
 from quotawatch.core.rules import DEFAULT_POLICY, DEFAULT_THRESHOLDS, Level, burn_signal_key, evaluate  # noqa: E402
@@ -96,6 +105,7 @@ class Meter:
     period_ends: list[float | None] = field(default_factory=list)
     spikes: list[tuple[int, int]] = field(default_factory=list)  # every planted burn: (first run that sees it, runs)
     usual: dict[int, float] = field(default_factory=dict)  # a spike's first run: the rate it multiplies
+    realized: dict[int, float] = field(default_factory=dict)  # a spike's first run: its realized excess
     blips: list[int] = field(default_factory=list)  # every planted blip
     outaged: set[int] = field(default_factory=set)  # first runs of spikes and blips beside an outage
     shape: str = ""  # "business", "flat" or "batch (at HH:MM UTC, N runs)": for --misses
@@ -141,11 +151,15 @@ def synthesize(index: int, runs: int) -> Meter:
     described = f"batch at {batch_at / HOUR:05.2f} h UTC, {batch_runs} runs" if shape == "batch" else shape
     meter = Meter(kind, unit, spikes=spikes, blips=blips, shape=described)
     used, balance, month = 0.0, full, -1
+    usuals: list[float] = []  # each run's noise-free rate without the boost, per hour
+    spents: list[float] = []  # what each run added, noise and all (a failed run's too)
     for i in range(runs):
         at = START + i * STEP
         when = datetime.fromtimestamp(at, UTC)
-        expected = rate(i) * STEP / HOUR * boost.get(i, 1.0)
+        usuals.append(rate(i))
+        expected = usuals[i] * STEP / HOUR * boost.get(i, 1.0)
         spent = _noisy(rng, expected, money)
+        spents.append(spent)
         if when.month != month:
             month, used = when.month, 0.0  # a new period: the count starts again
         used += spent
@@ -160,37 +174,60 @@ def synthesize(index: int, runs: int) -> Meter:
         meter.period_ends.append(next_month.timestamp() if kind != "balance" else None)
     meter.hours, meter.shapes = _shapes(meter)
     meter.usual = {s: rate(s) for s, _ in spikes}
+    meter.realized = {s: _realized_excess(meter, s, spents, usuals) for s, _ in spikes}
     meter.outaged = {s for s, n in spikes if outages & set(range(s - 8, s + n + 2))}
     meter.outaged |= {b for b in blips if outages & set(range(b - 8, b + 4))}
     return meter
 
 
 # What a planted burn is, for the count: only COUNTED ones are held to "caught within 2 runs".
+# The first of the other three that fits, in this order (CLASSES says it in the output).
 COUNTED = "counted"
 OUTAGE = "beside an outage"  # a gap of 2 to 12 hours from 2 hours before it to 30 minutes after
-UNDER_FLOOR = "below min_spend"  # its planted excess is under the floor: quiet by design
+UNDER_FLOOR = "below min_spend"  # its realized excess at its second run is under the floor: quiet by design
 ONE_READING = "seen by one reading"  # a failed run inside it leaves one reading of it: a blip's look
+CLASSES = (
+    f"{OUTAGE}: a gap of 2 to 12 hours from 2 hours before it to 30 minutes after; {UNDER_FLOOR}: what the"
+    " generator added (noise and all) in the short window the rule reads at the burn's second run that reads"
+    " the meter, per hour, less the noise-free usual rate there, is under the min_spend the rule uses at that"
+    f" run; {ONE_READING} only: fewer than 2 of its runs read the meter; else {COUNTED}"
+)
 
 
 def burn_class(meter: Meter, first: int, length: int) -> str:
-    """Which class a planted burn falls in (see COUNTED and the others)."""
+    """Which class a planted burn falls in (see CLASSES)."""
     if first in meter.outaged:
         return OUTAGE
-    if (SPIKE - 1) * meter.usual[first] < _floor_at(meter, first):
+    if meter.realized[first] < _floor_at(meter, _second_run(meter, first)):
         return UNDER_FLOOR
     if sum(v is not None for v in meter.values[first : first + length]) < 2:
         return ONE_READING
     return COUNTED
 
 
-def _floor_at(meter: Meter, first: int) -> float:
-    """The burn's min_spend, from the last reading with a value at or before its first run."""
-    i = first
+def _second_run(meter: Meter, first: int) -> int:
+    """The burn's second run that reads the meter: the one "within 2 runs" holds to raise it."""
+    reads = [i for i in range(first, min(first + 60, len(meter.values))) if meter.values[i] is not None]
+    return reads[1] if len(reads) > 1 else first + 1  # _plant leaves 60 runs after each burn
+
+
+def _realized_excess(meter: Meter, first: int, spents: list[float], usuals: list[float]) -> float:
+    """Per hour, the excess the burn realized in the short window the rule reads at its second
+    run: what the generator added in it (noise and all, the true usage, not the planted
+    rate), less the noise-free usual rate over the same runs."""
+    last = _second_run(meter, first)
+    window = range(last - round(DEFAULT_BURN.short / STEP) + 1, last + 1)
+    return sum(spents[k] for k in window) * HOUR / DEFAULT_BURN.short - statistics.fmean(usuals[k] for k in window)
+
+
+def _floor_at(meter: Meter, run: int) -> float:
+    """The min_spend the rule uses at this run (from the last reading with a value at or before it)."""
+    i = run
     while meter.values[i] is None:
         i -= 1
     value = meter.values[i]
     assert value is not None  # noqa: S101 - the loop stops at one
-    return default_min_spend(_facts(meter, i, value))
+    return min_spend_of(DEFAULT_BURN, _facts(meter, i, value))
 
 
 def _shapes(meter: Meter) -> tuple[list[int], list[int]]:
@@ -373,7 +410,7 @@ def print_misses(index: int, meter: Meter, tier_seconds: int = TIER_SECONDS) -> 
     for first, length in meter.spikes:
         if burn_class(meter, first, length) != COUNTED:
             continue
-        floor = _floor_at(meter, first)
+        floor = _floor_at(meter, _second_run(meter, first))
         level, runs, seen = Level.OK, None, 0
         for i in range(first - 8, first + length + 2):
             if meter.values[i] is None:
@@ -391,7 +428,8 @@ def print_misses(index: int, meter: Meter, tier_seconds: int = TIER_SECONDS) -> 
         when = datetime.fromtimestamp(meter.times[first], UTC)
         print(
             f"  meter {index} ({meter.kind}, {meter.unit}, {meter.shape}): burn of {length} runs from"
-            f" {when:%a %Y-%m-%d %H:%M} UTC, usual {meter.usual[first]:.3g}/h, min_spend {floor:.3g}/h;"
+            f" {when:%a %Y-%m-%d %H:%M} UTC, usual {meter.usual[first]:.3g}/h, realized excess at run 2"
+            f" {meter.realized[first]:.3g}/h, min_spend {floor:.3g}/h;"
             f" {'missed' if runs is None else f'caught at run {runs}'}"
         )
         level = Level.OK
@@ -477,6 +515,7 @@ def bench_burn(
     kept = f"the rows the window keeps (its coarse tier one every {tier / HOUR:g} h)"
     rules = "each run as the check makes it: the stored window decoded, evaluate (floors, skips), rolled, encoded"
     print("  judged on " + ("every reading of the last 8 days" if every_reading else rules if through_rules else kept))
+    print(f"  planted burns by class, the first that fits: {CLASSES}")
     wall = time.perf_counter()
     unplanted = blip_alerts = caught = missed = 0
     raised_on: Counter[str] = Counter()  # planted burns not counted, by class: those raised on

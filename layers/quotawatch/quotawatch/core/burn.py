@@ -259,7 +259,7 @@ def could_burn(readings: Readings, facts: MeterFacts, settings: BurnSettings, us
     rate = tail.rate(now - settings.short, now)
     if rate is None:
         return True
-    floor = settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
+    floor = min_spend_of(settings, facts)
     # A margin for the float sums: the full verdict adds the same steps from further back.
     return rate > 0 and rate >= max(floor, settings.factor * usual_floor) * (1 - 1e-6)
 
@@ -378,7 +378,7 @@ def judge(consumption: Consumption, facts: MeterFacts, settings: BurnSettings, p
     hours_left, spare = _run_out(facts, short_rate)
     verdict = Burn(Level.OK, True, settings, short_rate, long_rate, usual, hours_left, spare, *_context(facts))
     threshold = settings.factor * usual * (1 - _EPSILON)
-    floor = settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
+    floor = min_spend_of(settings, facts)
     excess = short_rate - usual
     if previous is Level.OK:
         if split is None:
@@ -496,6 +496,11 @@ def _run_out(facts: MeterFacts, rate: float) -> tuple[float | None, float | None
     hours = max(facts.left, 0.0) / rate
     end = facts.period_end if facts.limit is not None and facts.period_end is not None else facts.now + RUN_OUT_SOON
     return hours, end - (facts.now + hours * HOUR)
+
+
+def min_spend_of(settings: BurnSettings, facts: MeterFacts) -> float:
+    """The excess per hour below which no burn alerts: the monitor's `min_spend`, else the default."""
+    return settings.min_spend if settings.min_spend is not None else default_min_spend(facts)
 
 
 def default_min_spend(facts: MeterFacts) -> float:
