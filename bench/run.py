@@ -14,6 +14,9 @@ share for its MemorySize (bench/cpuquota.py). Usage:
     python bench/run.py --burn    # only the burn rule's replay of a year of 100 meters
     python bench/run.py --imports # only the handler's import against boto3's (--quick: 7 processes)
     python bench/run.py --shard   # only one fan-out shard through the worker, and N = 10,000 from it
+
+Scripts of their own: `python bench/stages.py` (where a warm run's CPU goes, stage by stage,
+by ablation), `python bench/core_cost.py` (the core's work a monitor, trees compared).
 """
 
 from __future__ import annotations
