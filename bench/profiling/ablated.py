@@ -94,7 +94,6 @@ gc.callbacks.append(_timed_gc)
 def _patch() -> None:
     real_fetch = HttpClient.fetch_async
     real_reading = check._reading
-    real_core = check._evaluate_and_decide
     real_load = check._SliceRead._load
 
     async def fetch_async(self: HttpClient, request: Any) -> Any:
@@ -118,7 +117,7 @@ def _patch() -> None:
         if _calls > WARMUP and monitor.id in _levels:
             outcome.window, outcome.levels = record.window, dict(_levels[monitor.id])
             return None
-        changes = real_core(monitor, snapshot, deps, record, outcome, silences)
+        changes = _real_core(monitor, snapshot, deps, record, outcome, silences)
         _levels[monitor.id] = dict(outcome.levels)
         return changes
 
