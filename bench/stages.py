@@ -7,7 +7,7 @@ CPU (the process's, all threads, from /proc) with it less without it. Each varia
 its own N monitors with full windows and its own ticks 15 minutes apart, as the ratio
 bench's; the variants take turns round by round, under the template's CPU share:
 
-    python bench/stages.py [--n 1000] [--rounds 5] [--mb 1024] [--variants base,http,...]
+    python bench/stages.py [--n 1000] [--rounds 5] [--mb 1024] [--variants base,http,...] [--tree DIR]
 
 It prints, per variant, the median CPU a monitor over the rounds with its range and least,
 the base's less it (the median of the rounds' differences, each round's base against the
@@ -17,7 +17,9 @@ event loop as a whole, the core (`check._evaluate_and_decide`) on it, the batche
 and writes in the store's threads, and the cyclic garbage collector. With RECORE=1 in the
 environment each run's core work is done again afterwards, one monitor after the other on
 one thread (`recore`; that run's total then includes it). Trials (TRIALS) are changes, not
-stages, run only when named. Asserts nothing.
+stages, run only when named; `tree` is the base with another checkout's check layer
+(`--tree DIR`), to compare two trees under the same load. The base less each variant is
+also printed round by round, and for the loop's and the core's thread CPU. Asserts nothing.
 """
 
 from __future__ import annotations
@@ -60,12 +62,13 @@ VARIANTS = {
     "gcfreeze": "gcfreeze",
     "store2": "store2",
     "switch": "switch",
+    "tree": "",  # nothing ablated: the check layer of --tree instead of this tree's
 }
 
 
 # Stages the stand-in times in the thread that runs them (CPU seconds a run, in its result).
 TIMED = ("loop_cpu", "core_cpu", "load_cpu", "write_cpu", "gc_cpu", "recore_cpu")
-TRIALS = ("nogc", "gcfreeze", "store2", "switch")  # not stages: changes tried, run only when named
+TRIALS = ("nogc", "gcfreeze", "store2", "switch", "tree")  # not stages: changes tried, run only when named
 
 
 def main() -> int:
@@ -74,6 +77,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--mb", type=int, default=1024, help="MemorySize whose CPU share each variant runs at")
     parser.add_argument("--variants", default=",".join(v for v in VARIANTS if v not in TRIALS))
+    parser.add_argument("--tree", type=Path, help="another checkout, whose layers/quotawatch the variant tree runs")
     args = parser.parse_args()
     names = args.variants.split(",")
     scrub_real_aws_environment()
@@ -104,6 +108,7 @@ def main() -> int:
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(args.mb),
                 "ABLATE": VARIANTS[name],
                 **{k: os.environ[k] for k in ("RECORE",) if k in os.environ},
+                **({"TREE": str(args.tree.resolve())} if name == "tree" and args.tree else {}),
             }
             runtime = FunctionRuntime(
                 stack, "CheckUsageFunction", env, code_dir=REPO / "bench/profiling", handler="ablated.handler"
@@ -124,6 +129,7 @@ def main() -> int:
                 _invoke(runtimes[name], tick(name))
         cpu: dict[str, list[float]] = {name: [] for name in names}
         queued: dict[str, int] = dict.fromkeys(names, 0)
+        flushes: dict[str, list[float]] = {name: [] for name in names}
         timed: dict[str, dict[str, list[float]]] = {name: {part: [] for part in TIMED} for name in names}
         for r in range(args.rounds):
             order = names if r % 2 == 0 else names[::-1]
@@ -133,6 +139,7 @@ def main() -> int:
                 for part in TIMED:
                     timed[name][part].append(parts.get(part, 0.0) / args.n * 1000)
                 queued[name] += messages
+                flushes[name].append(parts.get("flushes", 0.0))
     head = f"  {'variant':<9} {'ablated':<34} {'CPU a monitor':>13} {'range':>11} {'least':>8} {'base less it':>12}"
     print(head + "  thread CPU of: " + " ".join(f"{p.removesuffix('_cpu'):>6}" for p in TIMED))
     for name in names:
@@ -145,8 +152,28 @@ def main() -> int:
             f" {'' if name == 'base' else f'{less:.3f} ms':>12} {'':14}"
             + " ".join(f"{statistics.median(timed[name][p]):>6.3f}" for p in TIMED)
             + (f" ({queued[name]} messages)" if queued[name] else "")
+            + (f" ({args.n / statistics.median(flushes[name]):.1f} a flush)" if any(flushes[name]) else "")
         )
     print("  rounds (ms a monitor): " + "; ".join(f"{n} " + " ".join(f"{c:.2f}" for c in cpu[n]) for n in names))
+    if "base" in cpu:
+        print(
+            "  base less each, round by round (ms a monitor): "
+            + "; ".join(
+                f"{n} " + " ".join(f"{b - v:+.2f}" for b, v in zip(cpu["base"], cpu[n], strict=True))
+                for n in names
+                if n != "base"
+            )
+        )
+        for part in ("loop_cpu", "core_cpu"):
+            base = timed["base"][part]
+            print(
+                f"  base less each, {part.removesuffix('_cpu')} thread CPU, median of rounds: "
+                + "; ".join(
+                    f"{n} {statistics.median(b - v for b, v in zip(base, timed[n][part], strict=True)):+.3f} ms"
+                    for n in names
+                    if n != "base"
+                )
+            )
     print(f"  load average at the end: {_load()}")
     return 0
 
@@ -154,14 +181,15 @@ def main() -> int:
 def _invoke(runtime: FunctionRuntime, event: dict[str, str]) -> tuple[float, int, dict[str, float]]:
     """The run's CPU in seconds (all threads), the messages it queued (a state change costs
     a transaction: a variant should make none warm), and the stand-in's own figures (TIMED,
-    CPU seconds of the threads that ran them); a failed run stops the bench."""
+    CPU seconds of the threads that ran them; `flushes`, the calls that decided the checks
+    whose readings were in); a failed run stops the bench."""
     before = runtime.cpu_seconds() or 0.0
     invocation = runtime.invoke(event)
     spent = (runtime.cpu_seconds() or 0.0) - before
     result = invocation.result or {}
     if invocation.error or result.get("failed"):
         raise RuntimeError(invocation.error or result)
-    return spent, int(result.get("queued", 0)), {part: float(result.get(part, 0.0)) for part in TIMED}
+    return spent, int(result.get("queued", 0)), {part: float(result.get(part, 0.0)) for part in (*TIMED, "flushes")}
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ the cyclic collector. Never in the product.
 Not stages but trials: `nogc` runs warm runs with the cyclic collector off; `gcfreeze`
 moves what the cold run left (modules, clients, models) out of the collector's reach;
 `store2` gives the store two threads instead of four; `switch` sets the interpreter's
-switch interval to 20 ms (from 5 ms).
+switch interval to 20 ms (from 5 ms); with TREE set, the check layer of that checkout runs.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions/check_usage"))
+if os.environ.get("TREE"):  # another checkout's check layer, to compare two trees in one bench
+    sys.path.insert(0, str(Path(os.environ["TREE"]) / "layers/quotawatch"))
 app = importlib.import_module("app")  # the check function's handler module, from its folder
 
 from quotawatch import check  # noqa: E402
@@ -58,6 +60,7 @@ _gc = {"cpu": 0.0, "started": 0.0}  # CPU the cyclic collector took in this run
 # the client's loop as a whole (fetches, readings, the core, the checks' own work), the
 # core on it, the batched reads and writes in the store's threads.
 _spent = {"loop_cpu": 0.0, "core_cpu": 0.0, "load_cpu": 0.0, "write_cpu": 0.0}
+_flushes = [0]  # times a run decided the monitors ready together (check._Run._decide_ready)
 _core_calls: list[tuple[Any, ...]] = []  # with RECORE: each core call's arguments, to run again
 
 
@@ -145,6 +148,14 @@ def _patch() -> None:
         return _real_core(monitor, snapshot, deps, record, outcome, silences)
 
     check._evaluate_and_decide = _timed("core_cpu", kept)
+    real_decide_ready = getattr(check._Run, "_decide_ready", None)
+    if real_decide_ready is not None:
+
+        def decide_ready(*args: Any) -> None:
+            _flushes[0] += 1
+            real_decide_ready(*args)
+
+        check._Run._decide_ready = decide_ready  # type: ignore[method-assign,assignment]
     check._SliceRead._load = _timed("load_cpu", check._SliceRead._load)  # type: ignore[method-assign]
     store_module.DynamoStore.put_snapshots = _timed("write_cpu", store_module.DynamoStore.put_snapshots)  # type: ignore[method-assign]
     if "http" in ABLATE:
@@ -179,9 +190,10 @@ def handler(event: dict[str, Any], context: object) -> Any:
     _gc["cpu"] = 0.0
     _spent.update(dict.fromkeys(_spent, 0.0))
     _core_calls.clear()
+    _flushes[0] = 0
     result = app.lambda_handler(event, context)
     if isinstance(result, dict):
-        result.update(_spent, gc_cpu=_gc["cpu"])
+        result.update(_spent, gc_cpu=_gc["cpu"], flushes=_flushes[0])
         if _core_calls:
             result["recore_cpu"] = _recore()
     if "gcfreeze" in ABLATE and _calls == 1:
