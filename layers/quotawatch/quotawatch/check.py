@@ -151,7 +151,9 @@ class _Run:
         self.sink = _SnapshotSink(deps.store)
         self.outcomes: list[MonitorOutcome | None] = [None] * len(jobs)
         # Checks whose readings are in, to decide together (`_decide_ready`).
-        self.ready: list[tuple[int, Snapshot, asyncio.Future[tuple[MonitorOutcome, _Changes | None]]]] = []
+        self.ready: list[
+            tuple[_Job, Snapshot, Callable[[], MonitorRecord], asyncio.Future[tuple[MonitorOutcome, _Changes | None]]]
+        ] = []
 
     async def checked(self, fetch: Fetch) -> list[MonitorOutcome | None]:
         import asyncio
@@ -172,7 +174,8 @@ class _Run:
                     await loaded
                     if not self.ready:  # one call decides all that are in by the loop's next iteration
                         loop.call_soon(self._decide_ready, silences)
-                    self.ready.append((index, snapshot, decided := loop.create_future()))
+                    record = partial(read.record, job.monitor.id)
+                    self.ready.append((job, snapshot, record, decided := loop.create_future()))
                     outcome, changes = await decided
                     if changes is not None:  # a state change (rare): its transaction waits in a store thread
                         await loop.run_in_executor(store, _stored, changes, self.deps.store, outcome)
@@ -194,12 +197,11 @@ class _Run:
         about 0.13 ms a monitor less (0.08 to 0.18; 3 to 5 checks a call), most of it on the
         loop around the core rather than in it (bench/stages.py, docs/benchmarks.md)."""
         batch, self.ready = self.ready, []
-        for index, snapshot, decided in batch:
-            job, read = self.jobs[index], self.reads[index // self.per_read]
+        for job, snapshot, record, decided in batch:
             if decided.cancelled():  # its check was cancelled: nothing waits for it
                 continue
             try:
-                decided.set_result(_decided(job, self.deps, snapshot, partial(read.record, job.monitor.id), silences))
+                decided.set_result(_decided(job, self.deps, snapshot, record, silences))
             except Exception as exc:  # the worker raises it, as it did deciding itself
                 decided.set_exception(exc)
 
